@@ -1,0 +1,58 @@
+"""ASI-GEST: shop-floor production tracking over the ASITRON ERP."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+from flask import Flask
+
+__version__ = "0.1.0"
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    """Build the application: settings, extensions, blueprints, error handlers, commands.
+
+    Nothing here connects to a database; engines connect on first use.
+    """
+    from asigest import config, dialects, models  # noqa: F401  (models register their tables)
+    from asigest.extensions import babel, csrf, db, login_manager, migrate
+
+    import os
+
+    instance_path = (overrides or {}).get("INSTANCE_PATH") or os.environ.get("ASIGEST_INSTANCE_PATH")
+    app = Flask(
+        __name__,
+        template_folder=str(PROJECT_ROOT / "templates"),
+        static_folder=str(PROJECT_ROOT / "static"),
+        instance_path=str(instance_path) if instance_path else str(PROJECT_ROOT / "instance"),
+        instance_relative_config=True,
+    )
+    config.load(app, overrides)
+    app.json.sort_keys = False  # keep the contract's field order (ERP columns first)
+    logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
+
+    db.init_app(app)
+    with app.app_context():
+        dialects.configure_asigest_engine(db.engines[None])
+        dialects.install_readonly_guard(db.engines["erp"])
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    from asigest.web import i18n
+
+    babel.init_app(
+        app,
+        locale_selector=i18n.select_locale,
+        timezone_selector=lambda: app.config["TIMEZONE"],
+        default_translation_directories=str(Path(__file__).parent / "translations"),
+    )
+
+    from asigest import cli, web
+
+    web.init_app(app)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,134 @@
+"""Commands: ``flask --app wsgi init | demo | user create | token create|list|revoke`` (SPEC §8)."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+
+import click
+from flask import current_app
+from flask_migrate import downgrade, upgrade
+from sqlalchemy.engine import make_url
+
+from asigest.domain.ruoli import RUOLI
+from asigest.errors import AsigestError
+from asigest.extensions import db
+from asigest.services import auth as auth_service
+from asigest.services import catalog, demo
+
+log = logging.getLogger(__name__)
+
+
+def _fail(error: AsigestError):
+    detail = ""
+    if getattr(error, "errors", None):
+        detail = " " + "; ".join(f"{k}: {', '.join(v)}" for k, v in error.errors.items())
+    click.echo(f"Errore: {error.text()}{detail}", err=True)
+    sys.exit(1)
+
+
+def run_init() -> int:
+    """Migrations to the latest revision, then the base catalog; returns rows added."""
+    upgrade(directory=current_app.extensions["migrate"].directory)
+    return catalog.ensure_base_catalog(db.session)
+
+
+@click.command("init")
+def init_command():
+    """Create or upgrade the ASI_GEST schema and insert the base catalog (safe to repeat)."""
+    added = run_init()
+    click.echo(f"Database ASI_GEST pronto ({added} voci di catalogo aggiunte).")
+
+
+def _demo_erp_path() -> Path:
+    url = make_url(current_app.config["ERP_URL"])
+    if url.get_backend_name() != "sqlite" or not url.database:
+        raise click.ClickException(
+            "La demo crea un ERP SQLite: ASIGEST_ERP_URL punta a un altro database e non verrà mai scritto."
+        )
+    path = url.database[len("file:") :] if url.database.startswith("file:") else url.database
+    return Path(path)
+
+
+@click.command("demo")
+@click.option("--reset", is_flag=True, help="Cancella e ricrea i dati demo (ERP e ASI_GEST).")
+def demo_command(reset: bool):
+    """Set up the demo: ERP SQLite with orders, machines, people and weeks of lotti."""
+    erp_path = _demo_erp_path()
+    if reset:
+        downgrade(directory=current_app.extensions["migrate"].directory, revision="base")
+        erp_path.unlink(missing_ok=True)
+    run_init()
+    if demo.is_loaded(db.session) and erp_path.exists():
+        click.echo("Dati demo già presenti (usare --reset per ricrearli).")
+    else:
+        summary = demo.build_demo(db.session, erp_path)
+        click.echo(summary.describe())
+    click.echo(demo.logins_text())
+
+
+@click.group("user")
+def user_group():
+    """Manage users."""
+
+
+@user_group.command("create")
+@click.option("--matricola", required=True, help="Codice badge, unico.")
+@click.option("--nome", required=True)
+@click.option("--cognome", required=True)
+@click.option("--ruolo", required=True, type=click.Choice(RUOLI, case_sensitive=False))
+@click.option("--password", default=None, help="Per SUPERVISORE/ADMIN (login web).")
+@click.option("--pin", default=None, help="Per OPERATORE (terminale), 4–8 cifre.")
+def user_create(matricola, nome, cognome, ruolo, password, pin):
+    """Create a user with hashed password and/or PIN."""
+    try:
+        utente = auth_service.create_user(
+            db.session, actor=None, matricola=matricola, nome=nome, cognome=cognome,
+            ruolo=ruolo.upper(), password=password, pin=pin,
+        )
+    except AsigestError as error:
+        _fail(error)
+    click.echo(f"Utente {utente.matricola} creato (id {utente.id}, {utente.ruolo}).")
+
+
+@click.group("token")
+def token_group():
+    """Manage API tokens."""
+
+
+@token_group.command("create")
+@click.option("--matricola", required=True, help="L'utente per cui agisce il token.")
+@click.option("--descrizione", default=None, help="A cosa serve (es. 'MES linea 2').")
+def token_create(matricola, descrizione):
+    """Create an API token; the token alone is the last line of output (shown only once)."""
+    try:
+        token = auth_service.create_token(db.session, actor=None, matricola=matricola, descrizione=descrizione)
+    except AsigestError as error:
+        _fail(error)
+    click.echo(f"Token creato per {matricola}. Conservarlo ora: non sarà più mostrato.")
+    click.echo(token)
+
+
+@token_group.command("list")
+def token_list():
+    """List tokens (prefix, user, state); never the secret."""
+    for record in auth_service.list_tokens(db.session):
+        stato = "revocato" if record.data_revoca else "attivo"
+        click.echo(f"{record.id}\t{record.prefisso}…\t{record.utente.matricola}\t{stato}\t{record.descrizione or ''}")
+
+
+@token_group.command("revoke")
+@click.argument("token_id", type=int)
+def token_revoke(token_id):
+    """Revoke a token by its id (see ``token list``)."""
+    try:
+        auth_service.revoke_token(db.session, actor=None, token_id=token_id)
+    except AsigestError as error:
+        _fail(error)
+    click.echo(f"Token {token_id} revocato.")
+
+
+def init_app(app) -> None:
+    for command in (init_command, demo_command, user_group, token_group):
+        app.cli.add_command(command)

@@ -1,0 +1,104 @@
+"""Settings: defaults < instance file (``instance/asigest.cfg``) < ``ASIGEST_*`` environment.
+
+Every setting has a default that works on a fresh machine with nothing set: both
+databases are SQLite files in the instance folder (the ERP one is the demo database
+made by ``flask --app wsgi demo``) and the secret key is generated once and kept in
+the instance folder, so several worker processes share it.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import time
+from pathlib import Path
+
+from asigest import dialects
+
+# name of the environment variable -> (config key, converter)
+_ENV_SETTINGS = {
+    "ASIGEST_DATABASE_URL": ("DATABASE_URL", str),
+    "ASIGEST_ERP_URL": ("ERP_URL", str),
+    "ASIGEST_ERP_SCHEMA": ("ERP_SCHEMA", str),
+    "ASIGEST_ERP_TIMEOUT": ("ERP_TIMEOUT", float),
+    "ASIGEST_SECRET_KEY": ("SECRET_KEY", str),
+    "ASIGEST_TIMEZONE": ("TIMEZONE", str),
+    "ASIGEST_LICENSE_FILE": ("LICENSE_FILE", str),
+    "ASIGEST_DOCUMENTS_DIR": ("DOCUMENTS_DIR", str),
+    "ASIGEST_SECURE_COOKIES": ("SESSION_COOKIE_SECURE", lambda v: v.lower() in {"1", "true", "yes", "on"}),
+    "ASIGEST_DEFAULT_LOCALE": ("BABEL_DEFAULT_LOCALE", str),
+}
+
+DEFAULTS = {
+    "ERP_SCHEMA": None,
+    "ERP_TIMEOUT": 5.0,
+    "TIMEZONE": "Europe/Rome",
+    "LICENSE_FILE": None,
+    "DOCUMENTS_DIR": None,
+    "BABEL_DEFAULT_LOCALE": "it",
+    "LANGUAGES": ("it", "en"),
+    "PAGE_SIZE": 25,
+    # Cookies: HttpOnly and SameSite always; Secure when served over HTTPS
+    # (ASIGEST_SECURE_COOKIES=1 behind the TLS proxy).
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,
+    "REMEMBER_COOKIE_HTTPONLY": True,
+    "REMEMBER_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_NAME": "asigest_session",
+    "PERMANENT_SESSION_LIFETIME": 12 * 3600,
+    "WTF_CSRF_TIME_LIMIT": None,  # token lives as long as the session
+    "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
+    "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+}
+
+
+def load(app, overrides: dict | None = None) -> None:
+    """Fill ``app.config`` in order: defaults, instance file, environment, overrides."""
+    app.config.update(DEFAULTS)
+    app.config.from_pyfile("asigest.cfg", silent=True)
+    for env_name, (key, convert) in _ENV_SETTINGS.items():
+        value = os.environ.get(env_name)
+        if value not in (None, ""):
+            app.config[key] = convert(value)
+    if overrides:
+        app.config.update(overrides)
+
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    app.config.setdefault("DATABASE_URL", f"sqlite:///{instance / 'asigest.db'}")
+    app.config.setdefault("ERP_URL", dialects.sqlite_readonly_url(instance / "erp_demo.db"))
+    if not app.config.get("DOCUMENTS_DIR"):
+        app.config["DOCUMENTS_DIR"] = str(instance / "documenti")
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key")
+
+    app.config["SQLALCHEMY_DATABASE_URI"] = app.config["DATABASE_URL"]
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = dialects.asigest_engine_options(app.config["DATABASE_URL"])
+    app.config["SQLALCHEMY_BINDS"] = {
+        "erp": {
+            "url": app.config["ERP_URL"],
+            **dialects.erp_engine_options(app.config["ERP_URL"], app.config["ERP_TIMEOUT"]),
+        }
+    }
+
+
+def _instance_secret(path: Path) -> str:
+    """Read the instance secret, creating it atomically the first time.
+
+    Several workers may start at once: ``O_EXCL`` lets exactly one write it and the
+    others read what that one wrote.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):
+            secret = path.read_text().strip()
+            if secret:
+                return secret
+            time.sleep(0.02)
+        raise RuntimeError(f"Chiave segreta vuota in {path}: cancellare il file e riavviare.")
+    secret = secrets.token_hex(32)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secret)
+    return secret

@@ -1,0 +1,20 @@
+"""Who performs an operation: passed explicitly to every service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from asigest.domain.ruoli import ha_ruolo
+
+
+@dataclass(frozen=True)
+class Actor:
+    utente_id: int
+    matricola: str
+    ruolo: str
+    nome: str = ""
+    postazione: str | None = None
+
+    def puo(self, ruolo_minimo: str) -> bool:
+        """True when this actor's role is ``ruolo_minimo`` or above."""
+        return ha_ruolo(self.ruolo, ruolo_minimo)

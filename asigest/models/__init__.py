@@ -1,0 +1,21 @@
+"""ASI_GEST tables (ORM). Table and column names are the contract of SPEC §4."""
+
+from asigest.models.audit import LogEvento
+from asigest.models.catalog import CausaleScarto, FaseTipo, Macchina
+from asigest.models.commesse import ConfigCommessa, Fase
+from asigest.models.documenti import DocumentoTecnico
+from asigest.models.lotti import Lotto
+from asigest.models.utenti import ApiToken, Utente
+
+__all__ = [
+    "ApiToken",
+    "CausaleScarto",
+    "ConfigCommessa",
+    "DocumentoTecnico",
+    "Fase",
+    "FaseTipo",
+    "LogEvento",
+    "Lotto",
+    "Macchina",
+    "Utente",
+]

@@ -1,0 +1,84 @@
+"""Production batches opened and closed at the machines."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Unicode, and_, column, or_
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from asigest.domain.stati import LOTTO_APERTO, LOTTO_CHIUSO
+from asigest.extensions import db
+from asigest.models.catalog import CausaleScarto, Macchina
+from asigest.models.commesse import Fase
+from asigest.models.types import UTCDateTime
+
+_out, _scarti, _input, _fine = column("QtaOutput"), column("QtaScarti"), column("QtaInput"), column("DataFine")
+
+
+class Lotto(db.Model):
+    __tablename__ = "Lotti"
+    __table_args__ = (
+        CheckConstraint(_input > 0, name="qta_input"),
+        # R7 held by the database too: a closed lotto has 0 < output + scrap <= input.
+        CheckConstraint(
+            or_(
+                and_(_fine.is_(None), _out.is_(None), _scarti.is_(None)),
+                and_(
+                    _fine.is_not(None),
+                    _out >= 0,
+                    _scarti >= 0,
+                    _out + _scarti > 0,
+                    _out + _scarti <= _input,
+                ),
+            ),
+            name="chiusura",
+        ),
+        # R4: at most one open lotto per machine, even with two terminals at the same instant.
+        Index(
+            "UX_Lotti_MacchinaAperta",
+            "MacchinaID",
+            unique=True,
+            sqlite_where=_fine.is_(None),
+            postgresql_where=_fine.is_(None),
+            mssql_where=_fine.is_(None),
+        ),
+        # Period queries (KPIs, register) read closed lotti by DataFine.
+        Index("IX_Lotti_DataFine", "DataFine"),
+        Index("IX_Lotti_DataInizio", "DataInizio"),
+        Index("IX_Lotti_MacchinaID_DataFine", "MacchinaID", "DataFine"),
+        Index("IX_Lotti_OperatoreID_DataFine", "OperatoreID", "DataFine"),
+    )
+
+    id: Mapped[int] = mapped_column("LottoID", Integer, primary_key=True)
+    fase_id: Mapped[int] = mapped_column("FaseID", ForeignKey("Fasi.FaseID"), nullable=False)
+    progressivo: Mapped[int] = mapped_column("Progressivo", Integer, nullable=False)
+    codice_lotto: Mapped[str] = mapped_column("CodiceLotto", Unicode(40), unique=True, nullable=False)
+    data_inizio: Mapped[datetime] = mapped_column("DataInizio", UTCDateTime, nullable=False)
+    data_fine: Mapped[datetime | None] = mapped_column("DataFine", UTCDateTime)
+    qta_input: Mapped[int] = mapped_column("QtaInput", Integer, nullable=False)
+    qta_output: Mapped[int | None] = mapped_column("QtaOutput", Integer)
+    qta_scarti: Mapped[int | None] = mapped_column("QtaScarti", Integer)
+    causale_id: Mapped[int | None] = mapped_column("CausaleID", ForeignKey("CausaliScarto.CausaleID"), index=True)
+    note_scarti: Mapped[str | None] = mapped_column("NoteScarti", Unicode(500))
+    operatore_id: Mapped[int] = mapped_column("OperatoreID", ForeignKey("Utenti.UtenteID"), nullable=False)
+    operatore_chiusura_id: Mapped[int | None] = mapped_column(
+        "OperatoreChiusuraID", ForeignKey("Utenti.UtenteID"), index=True
+    )
+    macchina_id: Mapped[int] = mapped_column("MacchinaID", ForeignKey("Macchine.MacchinaID"), nullable=False)
+    diba: Mapped[str | None] = mapped_column("DIBA", Unicode(50))
+    revisione: Mapped[str | None] = mapped_column("Revisione", Unicode(20))
+
+    fase: Mapped[Fase] = relationship(lazy="joined")
+    macchina: Mapped[Macchina] = relationship(lazy="joined")
+    causale: Mapped[CausaleScarto | None] = relationship(lazy="joined")
+
+    @property
+    def stato(self) -> str:
+        return LOTTO_APERTO if self.data_fine is None else LOTTO_CHIUSO
+
+
+# UNIQUE(FaseID, Progressivo) also serves every "lotti of this fase" query.
+Lotto.__table__.append_constraint(
+    db.UniqueConstraint("FaseID", "Progressivo", name="UQ_Lotti_FaseID_Progressivo")
+)

@@ -1,0 +1,35 @@
+"""Writing the audit log (LogEventi). Always called inside the operation's transaction."""
+
+from __future__ import annotations
+
+from asigest.domain.actor import Actor
+from asigest.models import LogEvento
+
+
+def record(
+    session,
+    actor: Actor | None,
+    azione: str,
+    entita: str,
+    entita_id: int | None,
+    *,
+    prima: dict | None = None,
+    dopo: dict | None = None,
+    postazione: str | None = None,
+) -> LogEvento:
+    """Add one LogEventi row for a change; the caller's transaction commits it with the change."""
+    dettagli = {}
+    if prima is not None:
+        dettagli["prima"] = prima
+    if dopo is not None:
+        dettagli["dopo"] = dopo
+    evento = LogEvento(
+        utente_id=actor.utente_id if actor else None,
+        postazione=(postazione or (actor.postazione if actor else None) or None),
+        azione=azione,
+        entita=entita,
+        entita_id=entita_id,
+        dettagli=dettagli or None,
+    )
+    session.add(evento)
+    return evento

@@ -1,0 +1,95 @@
+"""Reading commesse: ERP orders joined, in the application, with their ASI_GEST set-up."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator, Sequence
+
+from sqlalchemy import select
+
+from asigest.erp import Commessa, ErpGateway
+from asigest.errors import N_, NotFound
+from asigest.models import ConfigCommessa, Fase, FaseTipo
+
+# Well under SQL Server's 2,100 parameters per statement.
+IN_CHUNK = 2000
+
+
+@dataclass(frozen=True)
+class CommessaRiga:
+    """A row of the orders list: the ERP order and whether it is configured here."""
+
+    commessa: Commessa
+    config: ConfigCommessa | None
+
+    @property
+    def configurata(self) -> bool:
+        return self.config is not None
+
+
+@dataclass(frozen=True)
+class Pagina:
+    """One page of a list; ``has_more`` tells whether a next page exists."""
+
+    items: list
+    limit: int
+    offset: int
+    has_more: bool
+
+
+@dataclass(frozen=True)
+class CommessaDettaglio:
+    """The order card: the ERP order, its config (or None) and its phases in flow order."""
+
+    commessa: Commessa
+    config: ConfigCommessa | None
+    fasi: list[Fase] = field(default_factory=list)
+
+
+def chunked(values: Sequence, size: int = IN_CHUNK) -> Iterator[Sequence]:
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
+
+
+def configs_by_commessa(session, commessa_ids: Iterable[int]) -> dict[int, ConfigCommessa]:
+    """``{CommessaERPId: ConfigCommessa}`` for the given ids, queried in chunks."""
+    ids = sorted(set(commessa_ids))
+    found: dict[int, ConfigCommessa] = {}
+    for chunk in chunked(ids):
+        for config in session.scalars(select(ConfigCommessa).where(ConfigCommessa.commessa_erp_id.in_(chunk))):
+            found[config.commessa_erp_id] = config
+    return found
+
+
+def list_commesse(session, erp: ErpGateway, *, q: str | None = None, limit: int = 100, offset: int = 0) -> Pagina:
+    """Open ERP orders, newest first, optionally matching ``q``, each flagged configured or not.
+
+    Raises ErpUnavailable when the ERP does not answer.
+    """
+    rows = erp.list_open(q, limit=limit + 1, offset=offset)
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    configs = configs_by_commessa(session, [c.id for c in rows])
+    return Pagina(
+        items=[CommessaRiga(c, configs.get(c.id)) for c in rows],
+        limit=limit,
+        offset=offset,
+        has_more=has_more,
+    )
+
+
+def get_commessa(session, erp: ErpGateway, commessa_id: int) -> CommessaDettaglio:
+    """The order card for an ERP ID, in any ERP state.
+
+    Raises NotFound when the ERP has no such order, ErpUnavailable when it does not answer.
+    """
+    commessa = erp.get(commessa_id)
+    if commessa is None:
+        raise NotFound(N_("La commessa %(id)s non esiste nel gestionale."), id=commessa_id)
+    config = session.scalar(select(ConfigCommessa).where(ConfigCommessa.commessa_erp_id == commessa_id))
+    fasi = list(
+        session.scalars(
+            select(Fase).join(FaseTipo).where(Fase.commessa_erp_id == commessa_id).order_by(FaseTipo.ordine)
+        )
+    )
+    return CommessaDettaglio(commessa=commessa, config=config, fasi=fasi)

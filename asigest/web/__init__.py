@@ -1,0 +1,24 @@
+"""The web layer: blueprints for pages, kiosk, API and auth; access, errors, headers."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from asigest.web import access, errors, filters, security
+
+
+def init_app(app: Flask) -> None:
+    from asigest.web.api import bp as api_bp
+    from asigest.web.auth import bp as auth_bp
+    from asigest.web.health import bp as health_bp
+    from asigest.web.pages import bp as pages_bp
+
+    app.register_blueprint(auth_bp)
+    app.register_blueprint(health_bp)
+    app.register_blueprint(pages_bp)
+    app.register_blueprint(api_bp, url_prefix="/api")
+
+    access.init_app(app)
+    errors.init_app(app)
+    security.init_app(app)
+    filters.init_app(app)

@@ -1,0 +1,10 @@
+"""The JSON API under ``/api`` (SPEC §7). Bearer tokens only, so no CSRF (no cookies)."""
+
+from flask import Blueprint
+
+from asigest.extensions import csrf
+
+bp = Blueprint("api", __name__)
+csrf.exempt(bp)
+
+from asigest.web.api import commesse, openapi  # noqa: E402,F401  (routes register on bp)

@@ -1,0 +1,32 @@
+"""``/api/commesse``: the ERP's open orders, search, and one order with its set-up."""
+
+from __future__ import annotations
+
+from asigest.services import commesse as commesse_service
+from asigest.web import deps
+from asigest.web.api import bp
+from asigest.web.api.base import endpoint
+from asigest.web.api.schemas import CommessaDettaglioSchema, CommessaSchema, CommesseQuery, SearchQuery
+
+
+@bp.get("/commesse/")
+@endpoint(summary="Commesse aperte", query=CommesseQuery(), response=CommessaSchema(many=True), errors=(422, 503))
+def commesse_list(query):
+    """Open ERP orders (STATOCOMMESSA = 'O'), newest first, with ``Configurata``."""
+    pagina = commesse_service.list_commesse(deps.session(), deps.erp(), **query)
+    return pagina.items
+
+
+@bp.get("/commesse/search")
+@endpoint(summary="Cerca commesse", query=SearchQuery(), response=CommessaSchema(many=True), errors=(422, 503))
+def commesse_search(query):
+    """Open orders matching ``q``: NUMEROCOM, ``2026/1234``, RIFCOMMCLI, CODART, DESART, NOMECLIENTE."""
+    pagina = commesse_service.list_commesse(deps.session(), deps.erp(), **query)
+    return pagina.items
+
+
+@bp.get("/commesse/<int:commessa_id>")
+@endpoint(summary="Una commessa", response=CommessaDettaglioSchema(), errors=(404, 503))
+def commessa_get(commessa_id: int):
+    """One ERP order in any state, with ``Config`` (or null) and its ``Fasi``."""
+    return commesse_service.get_commessa(deps.session(), deps.erp(), commessa_id)

@@ -1,0 +1,109 @@
+"""API schemas (SPEC §7): field names are the contract's column names."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from asigest.errors import N_
+from asigest.web.api.base import QuerySchema
+
+MAX_LIMIT = 500
+
+
+class ListQuery(QuerySchema):
+    limit = fields.Integer(
+        load_default=100,
+        validate=validate.Range(min=1, max=MAX_LIMIT, error=N_("Deve essere tra 1 e 500.")),
+        metadata={"description": "Righe per pagina (1–500)."},
+    )
+    offset = fields.Integer(
+        load_default=0,
+        validate=validate.Range(min=0, error=N_("Non può essere negativo.")),
+        metadata={"description": "Righe da saltare."},
+    )
+
+
+class CommesseQuery(ListQuery):
+    q = fields.String(
+        load_default=None,
+        validate=validate.Length(max=100, error=N_("Al massimo 100 caratteri.")),
+        metadata={"description": "Filtro come in /api/commesse/search."},
+    )
+
+
+class SearchQuery(ListQuery):
+    q = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=100, error=N_("Da 1 a 100 caratteri.")),
+            validate.Regexp(r".*\S", error=N_("Indicare cosa cercare.")),
+        ],
+        metadata={"description": "NUMEROCOM, ESERCIZIO/NUMEROCOM, RIFCOMMCLI, CODART, DESART o NOMECLIENTE."},
+    )
+
+
+class ErrorSchema(Schema):
+    detail = fields.String(required=True)
+    code = fields.String(required=True)
+    errors = fields.Dict(keys=fields.String(), values=fields.List(fields.String()))
+
+
+def _erp_fields(prefix: str) -> dict:
+    """The ERP's own columns, read from ``prefix`` (a Commessa) on the dumped object."""
+    p = f"{prefix}." if prefix else ""
+    return {
+        "ID": fields.Integer(attribute=f"{p}id"),
+        "ESERCIZIO": fields.Integer(attribute=f"{p}esercizio", allow_none=True),
+        "NUMEROCOM": fields.Integer(attribute=f"{p}numerocom", allow_none=True),
+        "RIFCOMMCLI": fields.String(attribute=f"{p}rifcommcli", allow_none=True),
+        "CODART": fields.String(attribute=f"{p}codart", allow_none=True),
+        "DESART": fields.String(attribute=f"{p}desart", allow_none=True),
+        "QTA": fields.Integer(attribute=f"{p}qta", allow_none=True),
+        "DATACONSEGNA": fields.Date(attribute=f"{p}dataconsegna", allow_none=True),
+        "STATOCOMMESSA": fields.String(attribute=f"{p}statocommessa", allow_none=True),
+        "IDCLIENTE": fields.Integer(attribute=f"{p}idcliente", allow_none=True),
+        "NOMECLIENTE": fields.String(attribute=f"{p}nomecliente", allow_none=True),
+    }
+
+
+class ConfigSchema(Schema):
+    ConfigID = fields.Integer(attribute="id")
+    CommessaERPId = fields.Integer(attribute="commessa_erp_id")
+    FlagSMD = fields.Boolean(attribute="flag_smd")
+    FlagPTH = fields.Boolean(attribute="flag_pth")
+    FlagControlli = fields.Boolean(attribute="flag_controlli")
+    DIBA = fields.String(attribute="diba", allow_none=True)
+    Revisione = fields.String(attribute="revisione", allow_none=True)
+    Note = fields.String(attribute="note", allow_none=True)
+    DataCreazione = fields.AwareDateTime(attribute="data_creazione", format="iso")
+    DataModifica = fields.AwareDateTime(attribute="data_modifica", format="iso", allow_none=True)
+    BloccataDocumentazione = fields.Boolean(attribute="bloccata_documentazione")
+    QtaERP = fields.Integer(attribute="qta_erp", allow_none=True)
+
+
+class FaseSchema(Schema):
+    FaseID = fields.Integer(attribute="id")
+    CommessaERPId = fields.Integer(attribute="commessa_erp_id")
+    FaseTipo = fields.String(attribute="fase_tipo.codice")
+    Stato = fields.String(attribute="stato")
+    QtaPrevista = fields.Integer(attribute="qta_prevista")
+    QtaProdotta = fields.Integer(attribute="qta_prodotta")
+    QtaScarti = fields.Integer(attribute="qta_scarti")
+    DataApertura = fields.AwareDateTime(attribute="data_apertura", format="iso", allow_none=True)
+    DataChiusura = fields.AwareDateTime(attribute="data_chiusura", format="iso", allow_none=True)
+
+
+CommessaSchema = Schema.from_dict(
+    {**_erp_fields("commessa"), "Configurata": fields.Boolean(attribute="configurata")},
+    name="Commessa",
+)
+
+CommessaDettaglioSchema = Schema.from_dict(
+    {
+        **_erp_fields("commessa"),
+        "Configurata": fields.Function(lambda d: d.config is not None, dump_only=True, metadata={"type": "boolean"}),
+        "Config": fields.Nested(ConfigSchema, attribute="config", allow_none=True),
+        "Fasi": fields.List(fields.Nested(FaseSchema), attribute="fasi"),
+    },
+    name="CommessaDettaglio",
+)

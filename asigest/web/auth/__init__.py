@@ -1,0 +1,79 @@
+"""Supervisor and admin login at ``/login``, logout, language choice."""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask_babel import gettext
+from flask_login import login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import HiddenField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from asigest.errors import RuleViolation
+from asigest.services import auth as auth_service
+from asigest.web import deps
+from asigest.web.access import LoginUser, public
+
+bp = Blueprint("auth", __name__)
+
+
+class LoginForm(FlaskForm):
+    matricola = StringField("Matricola", validators=[DataRequired(message="Indicare la matricola."), Length(max=30)])
+    password = PasswordField("Password", validators=[DataRequired(message="Indicare la password."), Length(max=200)])
+    next = HiddenField()
+
+
+def _safe_next(target: str | None) -> str:
+    """Only same-site paths, so the login page cannot be used to send people elsewhere."""
+    if target:
+        parts = urlsplit(target)
+        if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
+            return target
+    return url_for("pages.commesse")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@public
+def login():
+    """Login form for supervisors and admins (badge code + password)."""
+    form = LoginForm()
+    if request.method == "GET":
+        form.next.data = request.args.get("next", "")
+    error = None
+    if form.validate_on_submit():
+        try:
+            actor = auth_service.authenticate_password(
+                deps.session(), form.matricola.data, form.password.data, postazione=deps.postazione()
+            )
+        except RuleViolation as exc:
+            error = exc.text(gettext)
+        else:
+            lang = session.get("lang")
+            session.clear()  # a fresh session at login: no fixation
+            if lang:
+                session["lang"] = lang
+            login_user(LoginUser(actor))
+            return redirect(_safe_next(form.next.data))
+    status = 200 if error is None and not form.errors else 400
+    return render_template("auth/login.html", form=form, error=error), status
+
+
+@bp.post("/logout")
+def logout():
+    """End the session and go back to the login page."""
+    logout_user()
+    session.clear()
+    return redirect(url_for("auth.login"))
+
+
+@bp.post("/lingua/<code>")
+@public
+def lingua(code: str):
+    """Switch the interface language (Italian or English) for this browser session."""
+    from flask import current_app
+
+    if code in current_app.config["LANGUAGES"]:
+        session["lang"] = code
+    return redirect(_safe_next(request.form.get("next") or request.referrer and urlsplit(request.referrer).path))

@@ -1,0 +1,21 @@
+"""``GET /health``: is the app up, can it reach both databases (SPEC §7)."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify
+
+from asigest import __version__
+from asigest.services import health as health_service
+from asigest.web import deps
+from asigest.web.access import public
+
+bp = Blueprint("health", __name__)
+
+
+@bp.get("/health")
+@public
+def health():
+    """Status of the app, its two databases and the license; 503 when ASI_GEST is down."""
+    report = health_service.check(deps.session(), deps.erp(), version=__version__, license_file=current_app.config.get("LICENSE_FILE"))
+    return jsonify(report), (200 if report["databases"]["asigest"] == "ok" else 503)
+

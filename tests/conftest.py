@@ -1,0 +1,235 @@
+"""Fixtures shared by every test layer.
+
+- The ASI_GEST database is SQLite by default, or PostgreSQL when
+  ``ASIGEST_TEST_DATABASE_URL`` is set (a fresh database is created for the run and
+  dropped after it). Migrations run once; every test starts from empty tables plus the
+  base catalog.
+- The ERP is a throwaway SQLite file opened read-only; ``erp_untouched`` fails any test
+  after which its bytes changed.
+- ``mssql_compatible`` compiles every statement a test executes for SQL Server and fails
+  the test when one does not compile or binds more than 2,100 parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, delete, event, text
+from sqlalchemy.dialects import mssql
+from sqlalchemy.engine import make_url
+from sqlalchemy.sql import ClauseElement
+
+from tests.erp_fixture import build_erp
+
+MSSQL_MAX_PARAMS = 2100
+
+
+# -- databases -------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory):
+    """ASI_GEST's URL for this run: a new PostgreSQL database or a SQLite file."""
+    base = os.environ.get("ASIGEST_TEST_DATABASE_URL")
+    if not base:
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'asigest.db'}"
+        return
+    url = make_url(base)
+    name = f"{url.database or 'asigest_test'}_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    yield url.set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as conn:
+        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def erp_file(tmp_path_factory) -> Path:
+    return build_erp(tmp_path_factory.mktemp("erp") / "erp.db")
+
+
+@pytest.fixture(scope="session")
+def app(database_url, erp_file, tmp_path_factory):
+    from asigest import create_app
+    from asigest.cli import run_init
+    from asigest.dialects import sqlite_readonly_url
+
+    instance = tmp_path_factory.mktemp("instance")
+    application = create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_PATH": instance,
+            "DATABASE_URL": database_url,
+            "ERP_URL": sqlite_readonly_url(erp_file),
+            "ERP_TIMEOUT": 1.0,
+            "SECRET_KEY": "test-secret",
+        }
+    )
+    with application.app_context():
+        run_init()
+    return application
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request):
+    """Empty every ASI_GEST table after a test that used the app, then restore the catalog."""
+    yield
+    if "app" not in request.fixturenames:
+        return
+    app = request.getfixturevalue("app")
+    from asigest.extensions import db
+    from asigest.services.catalog import ensure_base_catalog
+
+    with app.app_context():
+        db.session.rollback()
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(delete(table))
+        db.session.commit()
+        ensure_base_catalog(db.session)
+        db.session.remove()
+
+
+@pytest.fixture
+def db_session(app):
+    """The app's session inside an application context."""
+    from asigest.extensions import db
+
+    with app.app_context():
+        yield db.session
+        db.session.remove()
+
+
+@pytest.fixture
+def erp(app, db_session):
+    from asigest.web import deps
+
+    return deps.erp()
+
+
+# -- guards ------------------------------------------------------------------------
+
+
+def _digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(autouse=True)
+def erp_untouched(request):
+    """Fail the test if the ERP database file changed while it ran."""
+    if "app" not in request.fixturenames:
+        yield
+        return
+    erp_path = request.getfixturevalue("erp_file")
+    before = _digest(erp_path)
+    yield
+    assert _digest(erp_path) == before, "Il test ha modificato il database ERP: ASI-GEST non deve mai scriverlo."
+
+
+@pytest.fixture(autouse=True)
+def mssql_compatible(request):
+    """Compile every statement executed during the test for SQL Server."""
+    if "app" not in request.fixturenames:
+        yield []
+        return
+    app = request.getfixturevalue("app")
+    from asigest.extensions import db
+
+    failures: list[str] = []
+    dialect = mssql.dialect()
+
+    def check(conn, clauseelement, multiparams, params, execution_options):
+        if not isinstance(clauseelement, ClauseElement):
+            return
+        try:
+            compiled = clauseelement.compile(dialect=dialect)
+        except Exception as exc:  # any compile failure is what we look for
+            failures.append(f"{type(exc).__name__}: {exc} in {clauseelement}")
+            return
+        count = len(compiled.positiontup or compiled.params)
+        if count > MSSQL_MAX_PARAMS:
+            failures.append(f"{count} parametri (> {MSSQL_MAX_PARAMS}) in {str(compiled)[:200]}")
+
+    with app.app_context():
+        engines = [db.engines[None], db.engines["erp"]]
+    for engine in engines:
+        event.listen(engine, "before_execute", check)
+    yield failures
+    for engine in engines:
+        event.remove(engine, "before_execute", check)
+    assert not failures, "Query non compatibili con SQL Server:\n" + "\n".join(failures)
+
+
+# -- factories ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def make_user(db_session):
+    """``make_user(ruolo="SUPERVISORE", matricola=None, password="password123", pin=None)``."""
+    from asigest.services import auth
+
+    counter = iter(range(1, 10_000))
+
+    def factory(ruolo="SUPERVISORE", matricola=None, password="password123", pin=None, **extra):
+        return auth.create_user(
+            db_session,
+            actor=None,
+            matricola=matricola or f"U{next(counter):04d}",
+            nome=extra.get("nome", "Mario"),
+            cognome=extra.get("cognome", "Rossi"),
+            ruolo=ruolo,
+            password=password,
+            pin=pin,
+        )
+
+    return factory
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken":\s*"([^"]+)"')
+
+
+def csrf_from(html: str) -> str:
+    match = _CSRF.search(html)
+    assert match, "nessun token CSRF nella pagina"
+    return match.group(1) or match.group(2)
+
+
+@pytest.fixture
+def login(client, make_user):
+    """Log ``client`` in as a new user of ``ruolo``; returns the user."""
+
+    def do_login(ruolo="SUPERVISORE", password="password123"):
+        user = make_user(ruolo=ruolo, password=password)
+        page = client.get("/login")
+        response = client.post(
+            "/login",
+            data={"matricola": user.matricola, "password": password, "csrf_token": csrf_from(page.text)},
+        )
+        assert response.status_code == 302, response.text
+        return user
+
+    return do_login
+
+
+@pytest.fixture
+def api_token(db_session, make_user):
+    """``api_token(ruolo)`` → headers with a bearer token for a new user of that role."""
+    from asigest.services import auth
+
+    def make(ruolo="SUPERVISORE"):
+        user = make_user(ruolo=ruolo)
+        token = auth.create_token(db_session, actor=None, matricola=user.matricola)
+        return {"Authorization": f"Bearer {token}"}
+
+    return make

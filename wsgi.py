@@ -1,0 +1,3 @@
+from asigest import create_app
+
+app = create_app()
