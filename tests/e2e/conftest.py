@@ -1,0 +1,63 @@
+"""Real-browser fixtures: the app served over HTTP in a thread, headless Debian Chromium.
+
+Without a browser the tests skip with the reason; in CI (``CI=true``) a missing browser
+fails, because there it is installed by ``.ci/run``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import threading
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM = os.environ.get("ASIGEST_CHROMIUM", "/usr/bin/chromium")
+CHROMEDRIVER = os.environ.get("ASIGEST_CHROMEDRIVER", "/usr/bin/chromedriver")
+
+
+def _browser_missing() -> str | None:
+    for path in (CHROMIUM, CHROMEDRIVER):
+        if not (os.path.exists(path) or shutil.which(path)):
+            return f"{path} non installato (apt-get install chromium chromium-driver)"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium non installato (requirements-dev.txt)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def live_server(app):
+    """Base URL of the session app served by a threaded WSGI server on a free port."""
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@pytest.fixture
+def browser(tmp_path):
+    missing = _browser_missing()
+    if missing:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"Browser richiesto in CI: {missing}")
+        pytest.skip(missing)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for arg in (
+        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1366,900",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ):
+        options.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.implicitly_wait(0)
+    driver.screenshots = tmp_path  # where the test saves what it saw
+    yield driver
+    driver.quit()
