@@ -148,7 +148,8 @@ def mssql_compatible(request):
         if not isinstance(clauseelement, ClauseElement):
             return
         try:
-            compiled = clauseelement.compile(dialect=dialect)
+            # render_postcompile expands IN lists, so each id counts as the parameter it becomes.
+            compiled = clauseelement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
         except Exception as exc:  # any compile failure is what we look for
             failures.append(f"{type(exc).__name__}: {exc} in {clauseelement}")
             return

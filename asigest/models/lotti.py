@@ -26,6 +26,9 @@ class Lotto(db.Model):
                 and_(_fine.is_(None), _out.is_(None), _scarti.is_(None)),
                 and_(
                     _fine.is_not(None),
+                    # A CHECK passes when it is unknown, so NULL quantities must be refused explicitly.
+                    _out.is_not(None),
+                    _scarti.is_not(None),
                     _out >= 0,
                     _scarti >= 0,
                     _out + _scarti > 0,

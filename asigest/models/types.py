@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 from sqlalchemy import DateTime
+from sqlalchemy.dialects import mssql
 from sqlalchemy.types import TypeDecorator
 
 
@@ -18,6 +19,12 @@ class UTCDateTime(TypeDecorator):
 
     impl = DateTime
     cache_ok = True
+
+    def load_dialect_impl(self, dialect):
+        # SQL Server's DATETIME rounds to 3.33 ms; datetime2 keeps microseconds.
+        if dialect.name == "mssql":
+            return dialect.type_descriptor(mssql.DATETIME2())
+        return dialect.type_descriptor(DateTime())
 
     def process_bind_param(self, value, dialect):
         if value is None:

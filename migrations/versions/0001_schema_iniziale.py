@@ -10,6 +10,7 @@ elsewhere), datetimes are plain ``DateTime`` holding UTC (``datetime2`` on SQL S
 """
 from alembic import op
 import sqlalchemy as sa
+from sqlalchemy.dialects import mssql
 
 
 # revision identifiers, used by Alembic.
@@ -18,8 +19,13 @@ down_revision = None
 branch_labels = None
 depends_on = None
 
+# CHECKs are expressions, not SQL text, so each database gets its own quoting and
+# boolean literals. ``DateTime`` holds UTC; on SQL Server it is ``datetime2``.
+c = sa.column
+_UTC = sa.DateTime().with_variant(mssql.DATETIME2(), 'mssql')
+
 # One open lotto per machine: a filtered unique index on all three databases.
-_lotto_aperto = sa.column('DataFine').is_(None)
+_lotto_aperto = c('DataFine').is_(None)
 
 
 def upgrade():
@@ -42,9 +48,9 @@ def upgrade():
     sa.Column('PinHash', sa.String(length=255), nullable=True),
     sa.Column('PasswordHash', sa.String(length=255), nullable=True),
     sa.Column('Attivo', sa.Boolean(), nullable=False),
-    sa.Column('DataCreazione', sa.DateTime(), nullable=False),
-    sa.Column('UltimoAccesso', sa.DateTime(), nullable=True),
-    sa.CheckConstraint('"Ruolo" IN (\'OPERATORE\', \'SUPERVISORE\', \'ADMIN\')', name=op.f('CK_Utenti_ruolo')),
+    sa.Column('DataCreazione', _UTC, nullable=False),
+    sa.Column('UltimoAccesso', _UTC, nullable=True),
+    sa.CheckConstraint(c('Ruolo').in_(['OPERATORE', 'SUPERVISORE', 'ADMIN']), name=op.f('CK_Utenti_ruolo')),
     sa.PrimaryKeyConstraint('UtenteID', name=op.f('PK_Utenti')),
     sa.UniqueConstraint('Matricola', name=op.f('UQ_Utenti_Matricola'))
     )
@@ -54,8 +60,8 @@ def upgrade():
     sa.Column('TokenHash', sa.String(length=64), nullable=False),
     sa.Column('Prefisso', sa.String(length=12), nullable=False),
     sa.Column('Descrizione', sa.Unicode(length=100), nullable=True),
-    sa.Column('DataCreazione', sa.DateTime(), nullable=False),
-    sa.Column('DataRevoca', sa.DateTime(), nullable=True),
+    sa.Column('DataCreazione', _UTC, nullable=False),
+    sa.Column('DataRevoca', _UTC, nullable=True),
     sa.ForeignKeyConstraint(['UtenteID'], ['Utenti.UtenteID'], name=op.f('FK_ApiToken_UtenteID_Utenti')),
     sa.PrimaryKeyConstraint('TokenID', name=op.f('PK_ApiToken')),
     sa.UniqueConstraint('TokenHash', name=op.f('UQ_ApiToken_TokenHash'))
@@ -85,13 +91,13 @@ def upgrade():
     sa.Column('DIBA', sa.Unicode(length=50), nullable=True),
     sa.Column('Revisione', sa.Unicode(length=20), nullable=True),
     sa.Column('Note', sa.Unicode(length=2000), nullable=True),
-    sa.Column('DataCreazione', sa.DateTime(), nullable=False),
-    sa.Column('DataModifica', sa.DateTime(), nullable=True),
+    sa.Column('DataCreazione', _UTC, nullable=False),
+    sa.Column('DataModifica', _UTC, nullable=True),
     sa.Column('BloccataDocumentazione', sa.Boolean(), nullable=False),
     sa.Column('QtaERP', sa.Integer(), nullable=True),
     sa.Column('CreatoDa', sa.Integer(), nullable=True),
     sa.CheckConstraint(
-        sa.or_(sa.column('FlagSMD') == sa.true(), sa.column('FlagPTH') == sa.true(), sa.column('FlagControlli') == sa.true()),
+        sa.or_(c('FlagSMD') == sa.true(), c('FlagPTH') == sa.true(), c('FlagControlli') == sa.true()),
         name=op.f('CK_ConfigCommessa_almeno_una_fase'),
     ),
     sa.ForeignKeyConstraint(['CreatoDa'], ['Utenti.UtenteID'], name=op.f('FK_ConfigCommessa_CreatoDa_Utenti')),
@@ -112,10 +118,10 @@ def upgrade():
     sa.Column('Dimensione', sa.BigInteger(), nullable=False),
     sa.Column('Sha256', sa.String(length=64), nullable=False),
     sa.Column('Revisione', sa.Unicode(length=20), nullable=True),
-    sa.Column('DataCaricamento', sa.DateTime(), nullable=False),
+    sa.Column('DataCaricamento', _UTC, nullable=False),
     sa.Column('CaricatoDa', sa.Integer(), nullable=True),
-    sa.CheckConstraint('"CommessaERPId" IS NOT NULL OR "CODART" IS NOT NULL', name=op.f('CK_DocumentiTecnici_destinazione')),
-    sa.CheckConstraint('"Dimensione" >= 0', name=op.f('CK_DocumentiTecnici_dimensione')),
+    sa.CheckConstraint(sa.or_(c('CommessaERPId').is_not(None), c('CODART').is_not(None)), name=op.f('CK_DocumentiTecnici_destinazione')),
+    sa.CheckConstraint(c('Dimensione') >= 0, name=op.f('CK_DocumentiTecnici_dimensione')),
     sa.ForeignKeyConstraint(['CaricatoDa'], ['Utenti.UtenteID'], name=op.f('FK_DocumentiTecnici_CaricatoDa_Utenti')),
     sa.PrimaryKeyConstraint('DocumentoID', name=op.f('PK_DocumentiTecnici'))
     )
@@ -133,12 +139,12 @@ def upgrade():
     sa.Column('QtaPrevista', sa.Integer(), nullable=False),
     sa.Column('QtaProdotta', sa.Integer(), nullable=False),
     sa.Column('QtaScarti', sa.Integer(), nullable=False),
-    sa.Column('DataApertura', sa.DateTime(), nullable=True),
-    sa.Column('DataChiusura', sa.DateTime(), nullable=True),
-    sa.CheckConstraint('"QtaPrevista" >= 0', name=op.f('CK_Fasi_qta_prevista')),
-    sa.CheckConstraint('"QtaProdotta" >= 0', name=op.f('CK_Fasi_qta_prodotta')),
-    sa.CheckConstraint('"QtaScarti" >= 0', name=op.f('CK_Fasi_qta_scarti')),
-    sa.CheckConstraint('"Stato" IN (\'APERTA\', \'IN_CORSO\', \'SOSPESA\', \'COMPLETATA\')', name=op.f('CK_Fasi_stato')),
+    sa.Column('DataApertura', _UTC, nullable=True),
+    sa.Column('DataChiusura', _UTC, nullable=True),
+    sa.CheckConstraint(c('QtaPrevista') >= 0, name=op.f('CK_Fasi_qta_prevista')),
+    sa.CheckConstraint(c('QtaProdotta') >= 0, name=op.f('CK_Fasi_qta_prodotta')),
+    sa.CheckConstraint(c('QtaScarti') >= 0, name=op.f('CK_Fasi_qta_scarti')),
+    sa.CheckConstraint(c('Stato').in_(['APERTA', 'IN_CORSO', 'SOSPESA', 'COMPLETATA']), name=op.f('CK_Fasi_stato')),
     sa.ForeignKeyConstraint(['FaseTipoID'], ['FaseTipo.FaseTipoID'], name=op.f('FK_Fasi_FaseTipoID_FaseTipo')),
     sa.PrimaryKeyConstraint('FaseID', name=op.f('PK_Fasi')),
     sa.UniqueConstraint('CommessaERPId', 'FaseTipoID', name=op.f('UQ_Fasi_CommessaERPId_FaseTipoID'))
@@ -148,7 +154,7 @@ def upgrade():
 
     op.create_table('LogEventi',
     sa.Column('LogID', sa.Integer(), nullable=False),
-    sa.Column('DataOra', sa.DateTime(), nullable=False),
+    sa.Column('DataOra', _UTC, nullable=False),
     sa.Column('UtenteID', sa.Integer(), nullable=True),
     sa.Column('Postazione', sa.Unicode(length=100), nullable=True),
     sa.Column('Azione', sa.String(length=40), nullable=False),
@@ -183,8 +189,8 @@ def upgrade():
     sa.Column('FaseID', sa.Integer(), nullable=False),
     sa.Column('Progressivo', sa.Integer(), nullable=False),
     sa.Column('CodiceLotto', sa.Unicode(length=40), nullable=False),
-    sa.Column('DataInizio', sa.DateTime(), nullable=False),
-    sa.Column('DataFine', sa.DateTime(), nullable=True),
+    sa.Column('DataInizio', _UTC, nullable=False),
+    sa.Column('DataFine', _UTC, nullable=True),
     sa.Column('QtaInput', sa.Integer(), nullable=False),
     sa.Column('QtaOutput', sa.Integer(), nullable=True),
     sa.Column('QtaScarti', sa.Integer(), nullable=True),
@@ -195,8 +201,18 @@ def upgrade():
     sa.Column('MacchinaID', sa.Integer(), nullable=False),
     sa.Column('DIBA', sa.Unicode(length=50), nullable=True),
     sa.Column('Revisione', sa.Unicode(length=20), nullable=True),
-    sa.CheckConstraint('"DataFine" IS NULL AND "QtaOutput" IS NULL AND "QtaScarti" IS NULL OR "DataFine" IS NOT NULL AND "QtaOutput" >= 0 AND "QtaScarti" >= 0 AND "QtaOutput" + "QtaScarti" > 0 AND "QtaOutput" + "QtaScarti" <= "QtaInput"', name=op.f('CK_Lotti_chiusura')),
-    sa.CheckConstraint('"QtaInput" > 0', name=op.f('CK_Lotti_qta_input')),
+    sa.CheckConstraint(
+        sa.or_(
+            sa.and_(c('DataFine').is_(None), c('QtaOutput').is_(None), c('QtaScarti').is_(None)),
+            sa.and_(
+                c('DataFine').is_not(None), c('QtaOutput').is_not(None), c('QtaScarti').is_not(None),
+                c('QtaOutput') >= 0, c('QtaScarti') >= 0,
+                c('QtaOutput') + c('QtaScarti') > 0, c('QtaOutput') + c('QtaScarti') <= c('QtaInput'),
+            ),
+        ),
+        name=op.f('CK_Lotti_chiusura'),
+    ),
+    sa.CheckConstraint(c('QtaInput') > 0, name=op.f('CK_Lotti_qta_input')),
     sa.ForeignKeyConstraint(['CausaleID'], ['CausaliScarto.CausaleID'], name=op.f('FK_Lotti_CausaleID_CausaliScarto')),
     sa.ForeignKeyConstraint(['FaseID'], ['Fasi.FaseID'], name=op.f('FK_Lotti_FaseID_Fasi')),
     sa.ForeignKeyConstraint(['MacchinaID'], ['Macchine.MacchinaID'], name=op.f('FK_Lotti_MacchinaID_Macchine')),
