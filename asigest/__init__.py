@@ -37,7 +37,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     db.init_app(app)
     with app.app_context():
         dialects.configure_asigest_engine(db.engines[None])
-        dialects.install_readonly_guard(db.engines["erp"])
+        dialects.configure_erp_engine(db.engines["erp"])
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     login_manager.init_app(app)

@@ -78,6 +78,20 @@ def configure_asigest_engine(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN")
 
 
+def configure_erp_engine(engine: Engine) -> None:
+    """The ERP engine: refuse writes; on SQLite, make LOWER() fold accented letters too
+    (SQLite's own folds only ASCII, so "CITTÀ" would not find "Città")."""
+    install_readonly_guard(engine)
+    if engine.dialect.name != "sqlite":
+        return
+
+    @event.listens_for(engine, "connect")
+    def _unicode_lower(dbapi_connection, _record):
+        dbapi_connection.create_function(
+            "lower", 1, lambda value: value.lower() if isinstance(value, str) else value, deterministic=True
+        )
+
+
 # The first keyword of an allowed statement. SQL Server's driver may send SET options
 # when a connection starts; they change nothing in the data.
 _READ_ONLY_START = {"sqlite": ("SELECT",), "mssql": ("SELECT", "SET"), "postgresql": ("SELECT", "SHOW")}

@@ -146,7 +146,7 @@ def test_search_text_columns_case_insensitive(erp, typed, expected):
     assert ids(erp.search(typed)) == expected
 
 
-@pytest.mark.parametrize("typed", ["già", "città", "Più Già", "ünïcode", "Sàlute"])
+@pytest.mark.parametrize("typed", ["già", "città", "Più Già", "ünïcode", "Sàlute", "CITTÀ", "PIÙ GIÀ", "ÜNÏCODE"])
 def test_search_unicode_text(erp, typed):
     assert ids(erp.search(typed)) == [105]
 
