@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import hashlib
 import os
 import re
@@ -19,6 +20,8 @@ import uuid
 from pathlib import Path
 
 import pytest
+from flask import has_app_context
+from flask.testing import FlaskClient
 from sqlalchemy import create_engine, delete, event, text
 from sqlalchemy.dialects import mssql
 from sqlalchemy.engine import make_url
@@ -192,9 +195,32 @@ def make_user(db_session):
     return factory
 
 
+class IsolatedClient(FlaskClient):
+    """A test client whose every request runs in a context of its own.
+
+    ``db_session`` keeps an application context pushed for the whole test; Flask reuses
+    a pushed context for requests, so without this every request of a test would share
+    ``g`` (Flask-Login's cached user, Flask-WTF's cached CSRF token) and the database
+    session with the test and with each other — unlike a real browser. Running each
+    request in an empty ``contextvars.Context`` makes it push, and tear down, its own.
+
+    Afterwards the test's own session is rolled back, so what the test reads next is
+    what the request committed (a SQLite read transaction would otherwise keep its old
+    snapshot, and refuse to write on top of it).
+    """
+
+    def open(self, *args, **kwargs):
+        response = contextvars.Context().run(super().open, *args, **kwargs)
+        if has_app_context():
+            from asigest.extensions import db
+
+            db.session.rollback()
+        return response
+
+
 @pytest.fixture
 def client(app):
-    return app.test_client()
+    return IsolatedClient(app, app.response_class, use_cookies=True)
 
 
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"|"X-CSRFToken":\s*"([^"]+)"')

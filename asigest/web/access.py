@@ -8,7 +8,6 @@ route is therefore protected by default, and the access sweep in
 
 from __future__ import annotations
 
-from functools import wraps
 
 from flask import current_app, g, redirect, request, url_for
 from flask_login import UserMixin, current_user

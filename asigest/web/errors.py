@@ -9,7 +9,7 @@ from flask import current_app, jsonify, render_template, request
 from markupsafe import escape
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from asigest.errors import N_, AsigestError, InvalidInput
 from asigest.web.htmx import is_htmx, vary_on_htmx
@@ -44,7 +44,7 @@ def respond(status: int, code: str, message: str, errors: dict | None = None):
         return response
     if is_htmx():
         response = vary_on_htmx(
-            render_template("_message.html", message=message, level="error", errors=errors or {})
+            current_app.make_response(render_template("_message.html", message=message, level="error", errors=errors or {}))
         )
         # htmx ignores 4xx/5xx bodies by default; 200 + a retarget puts the message inline.
         return response, 200, {"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"}
@@ -62,7 +62,11 @@ def _translate_errors(errors: dict) -> dict:
 
 def handle_asigest_error(error: AsigestError):
     errors = _translate_errors(error.errors) if isinstance(error, InvalidInput) else None
-    return respond(error.status, error.code, error.text(gettext), errors)
+    response = current_app.make_response(respond(error.status, error.code, error.text(gettext), errors))
+    if error.status == 401 and _wants_json():
+        # RFC 9110/6750: a 401 names the scheme that would be accepted.
+        response.headers["WWW-Authenticate"] = "Bearer"
+    return response
 
 
 def handle_csrf_error(error: CSRFError):
@@ -72,7 +76,11 @@ def handle_csrf_error(error: CSRFError):
 
 def handle_http_error(error: HTTPException):
     message, code = _HTTP_MESSAGES.get(error.code, (None, "HTTP_%s" % error.code))
-    return respond(error.code, code, gettext(message) if message else error.description)
+    response = current_app.make_response(respond(error.code, code, gettext(message) if message else error.description))
+    if isinstance(error, MethodNotAllowed) and error.valid_methods:
+        # RFC 9110: a 405 lists the methods the address does accept.
+        response.headers["Allow"] = ", ".join(error.valid_methods)
+    return response
 
 
 def handle_unexpected(error: Exception):

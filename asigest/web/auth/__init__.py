@@ -5,7 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlsplit
 
 from flask import Blueprint, redirect, render_template, request, session, url_for
-from flask_babel import gettext
+from flask_babel import gettext, lazy_gettext as _l
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
@@ -20,8 +20,8 @@ bp = Blueprint("auth", __name__)
 
 
 class LoginForm(FlaskForm):
-    matricola = StringField("Matricola", validators=[DataRequired(message="Indicare la matricola."), Length(max=30)])
-    password = PasswordField("Password", validators=[DataRequired(message="Indicare la password."), Length(max=200)])
+    matricola = StringField(_l("Matricola"), validators=[DataRequired(message=_l("Indicare la matricola.")), Length(max=30)])
+    password = PasswordField(_l("Password"), validators=[DataRequired(message=_l("Indicare la password.")), Length(max=200)])
     next = HiddenField()
 
 
