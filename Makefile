@@ -24,7 +24,8 @@ translations: venv
 ## Serve the demo on http://127.0.0.1:5000 (creates the demo databases on first run).
 run: translations
 	$(FLASK) demo
-	$(FLASK) run --host 127.0.0.1 --port 5000
+	@echo "ASI-GEST su http://127.0.0.1:5000 (Ctrl+C per fermare)"
+	$(BIN)/gunicorn --workers 2 --bind 127.0.0.1:5000 --access-logfile - wsgi:app
 
 ## Every test, on SQLite and then on PostgreSQL.
 test: test-sqlite test-pg
