@@ -8,14 +8,18 @@ from asigest.web import access, errors, filters, security
 
 
 def init_app(app: Flask) -> None:
+    from asigest.web.admin import bp as admin_bp
     from asigest.web.api import bp as api_bp
     from asigest.web.auth import bp as auth_bp
     from asigest.web.health import bp as health_bp
+    from asigest.web.documenti import bp as documenti_bp
     from asigest.web.pages import bp as pages_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(admin_bp)
+    app.register_blueprint(documenti_bp)
     app.register_blueprint(api_bp, url_prefix="/api")
 
     access.init_app(app)

@@ -1,0 +1,3 @@
+"""/api/anagrafiche (SPEC §7)."""
+
+from asigest.web.api import bp  # noqa: F401
