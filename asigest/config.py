@@ -14,6 +14,11 @@ import time
 from pathlib import Path
 
 from asigest import dialects
+from asigest.domain import documenti
+from asigest.models.documenti import TIPI_DOCUMENTO
+
+# Room for the multipart envelope and the text fields around the largest allowed file.
+MULTIPART_MARGIN = 1024 * 1024
 
 # name of the environment variable -> (config key, converter)
 _ENV_SETTINGS = {
@@ -25,6 +30,9 @@ _ENV_SETTINGS = {
     "ASIGEST_TIMEZONE": ("TIMEZONE", str),
     "ASIGEST_LICENSE_FILE": ("LICENSE_FILE", str),
     "ASIGEST_DOCUMENTS_DIR": ("DOCUMENTS_DIR", str),
+    "ASIGEST_DOCUMENT_TYPES": ("DOCUMENT_TYPES", str),
+    "ASIGEST_DOCUMENT_MAX_BYTES": ("DOCUMENT_MAX_BYTES", int),
+    "ASIGEST_DOCUMENT_EXTENSIONS": ("DOCUMENT_EXTENSIONS", str),
     "ASIGEST_SECURE_COOKIES": ("SESSION_COOKIE_SECURE", lambda v: v.lower() in {"1", "true", "yes", "on"}),
     "ASIGEST_DEFAULT_LOCALE": ("BABEL_DEFAULT_LOCALE", str),
 }
@@ -35,6 +43,12 @@ DEFAULTS = {
     "TIMEZONE": "Europe/Rome",
     "LICENSE_FILE": None,
     "DOCUMENTS_DIR": None,
+    # Technical documents: the types (SPEC §4), the largest file, and the accepted
+    # formats as {extension: content type} (text form in the environment:
+    # "pdf,png,pos=text/plain"; see asigest/domain/documenti.py).
+    "DOCUMENT_TYPES": TIPI_DOCUMENTO,
+    "DOCUMENT_MAX_BYTES": 50 * 1024 * 1024,
+    "DOCUMENT_EXTENSIONS": documenti.FORMATI_PREDEFINITI,
     "BABEL_DEFAULT_LOCALE": "it",
     "LANGUAGES": ("it", "en"),
     "PAGE_SIZE": 25,
@@ -48,7 +62,6 @@ DEFAULTS = {
     "SESSION_COOKIE_NAME": "asigest_session",
     "PERMANENT_SESSION_LIFETIME": 12 * 3600,
     "WTF_CSRF_TIME_LIMIT": None,  # token lives as long as the session
-    "MAX_CONTENT_LENGTH": 64 * 1024 * 1024,
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
 }
 
@@ -70,6 +83,12 @@ def load(app, overrides: dict | None = None) -> None:
     app.config.setdefault("ERP_URL", dialects.sqlite_readonly_url(instance / "erp_demo.db"))
     if not app.config.get("DOCUMENTS_DIR"):
         app.config["DOCUMENTS_DIR"] = str(instance / "documenti")
+    app.config["DOCUMENT_TYPES"] = documenti.tipi(app.config["DOCUMENT_TYPES"])
+    app.config["DOCUMENT_EXTENSIONS"] = documenti.formati(app.config["DOCUMENT_EXTENSIONS"])
+    if app.config.get("MAX_CONTENT_LENGTH") is None:
+        # Requests bigger than the largest document (plus its envelope) are cut off
+        # before they are read; the exact file limit is checked while storing.
+        app.config["MAX_CONTENT_LENGTH"] = int(app.config["DOCUMENT_MAX_BYTES"]) + MULTIPART_MARGIN
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key")
 

@@ -32,6 +32,24 @@ from tests.erp_fixture import build_erp
 MSSQL_MAX_PARAMS = 2100
 
 
+# -- speed -------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _cheap_argon2():
+    """argon2id with minimal cost for the test run: the same code paths and hash format,
+    without spending a quarter of a second per user created. Production keeps the defaults
+    (``tests/unit`` checks them on the real hasher)."""
+    from argon2 import PasswordHasher
+
+    from asigest.domain import hashing
+
+    real = hashing._hasher
+    hashing._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    yield
+    hashing._hasher = real
+
+
 # -- databases -------------------------------------------------------------------
 
 
@@ -156,6 +174,9 @@ def mssql_compatible(request):
         except Exception as exc:  # any compile failure is what we look for
             failures.append(f"{type(exc).__name__}: {exc} in {clauseelement}")
             return
+        if re.search(r"\bIS (NOT )?[01]\b", str(compiled)):
+            # .is_(True) compiles, but ``IS 1`` is not T-SQL: use == true().
+            failures.append(f"IS 1/IS 0 non valido su SQL Server in {str(compiled)[:200]}")
         count = len(compiled.positiontup or compiled.params)
         if count > MSSQL_MAX_PARAMS:
             failures.append(f"{count} parametri (> {MSSQL_MAX_PARAMS}) in {str(compiled)[:200]}")

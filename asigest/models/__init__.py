@@ -5,6 +5,7 @@ from asigest.models.catalog import CausaleScarto, FaseTipo, Macchina
 from asigest.models.commesse import ConfigCommessa, Fase
 from asigest.models.documenti import DocumentoTecnico
 from asigest.models.lotti import Lotto
+from asigest.models.richieste import RichiestaEseguita
 from asigest.models.utenti import ApiToken, Utente
 
 __all__ = [
@@ -17,5 +18,6 @@ __all__ = [
     "LogEvento",
     "Lotto",
     "Macchina",
+    "RichiestaEseguita",
     "Utente",
 ]

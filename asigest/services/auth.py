@@ -1,12 +1,16 @@
-"""People and credentials: create users, log in with a password, API tokens."""
+"""People and credentials: users (create, change, deactivate, PIN and password), log in
+with a password, API tokens."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, true
+from sqlalchemy.exc import IntegrityError
 
-from asigest.domain import hashing
+from asigest.domain import anagrafiche, hashing
 from asigest.domain.actor import Actor
-from asigest.domain.ruoli import RUOLI
+from asigest.domain.anagrafiche import CampiErrati
+from asigest.domain.ruoli import ADMIN, RUOLI, ha_ruolo
+from asigest.erp.gateway import escape_like
 from asigest.errors import N_, Conflict, InvalidInput, NotFound, RuleViolation
 from asigest.models import ApiToken, Utente
 from asigest.models.types import utcnow
@@ -52,6 +56,51 @@ def authenticate_password(session, matricola: str, password: str, *, postazione:
     return actor
 
 
+def _controlla_utente(
+    errori: CampiErrati,
+    *,
+    matricola: str | None,
+    nome: str | None,
+    cognome: str | None,
+    ruolo: str | None,
+    pin: str | None,
+    password: str | None,
+    parziale: bool,
+) -> dict:
+    """Check a user's fields; with ``parziale`` a None field means "leave as it is".
+    Returns the cleaned values of the fields given."""
+    puliti = {}
+    if not parziale or matricola is not None:
+        puliti["matricola"] = anagrafiche.testo(
+            errori, "matricola", matricola, massimo=30, vuoto=N_("Indicare la matricola (codice badge).")
+        )
+    if not parziale or nome is not None:
+        puliti["nome"] = anagrafiche.testo(errori, "nome", nome, massimo=60, vuoto=N_("Indicare il nome."))
+    if not parziale or cognome is not None:
+        puliti["cognome"] = anagrafiche.testo(errori, "cognome", cognome, massimo=60, vuoto=N_("Indicare il cognome."))
+    if not parziale or ruolo is not None:
+        if ruolo not in RUOLI:
+            errori.add("ruolo", N_("Ruolo non valido: usare OPERATORE, SUPERVISORE o ADMIN."))
+        puliti["ruolo"] = ruolo
+    anagrafiche.controlla_pin(errori, pin)
+    anagrafiche.controlla_password(errori, password)
+    return puliti
+
+
+def _matricola_usata(session, matricola: str, escluso_id: int | None = None) -> bool:
+    """True when a user other than ``escluso_id`` has the badge ``matricola``."""
+    query = select(Utente.id).where(Utente.matricola == matricola)
+    if escluso_id is not None:
+        query = query.where(Utente.id != escluso_id)
+    return session.scalar(query) is not None
+
+
+def _conflitto_matricola(matricola: str) -> Conflict:
+    return Conflict(
+        N_("La matricola %(matricola)s è già usata da un altro utente."), code="MATRICOLA_IN_USO", matricola=matricola
+    )
+
+
 def create_user(
     session,
     *,
@@ -62,57 +111,220 @@ def create_user(
     ruolo: str,
     password: str | None = None,
     pin: str | None = None,
+    attivo: bool = True,
 ) -> Utente:
     """Create a user with hashed secrets and its audit row.
 
-    Raises InvalidInput for a bad role, PIN or empty field, Conflict for a badge in use.
+    Raises InvalidInput for a bad role, PIN or empty field, Conflict (MATRICOLA_IN_USO)
+    for a badge in use.
     """
-    matricola = (matricola or "").strip()
-    errors: dict[str, list[str]] = {}
-    if not matricola:
-        errors["matricola"] = [N_("Indicare la matricola (codice badge).")]
-    if not (nome or "").strip():
-        errors["nome"] = [N_("Indicare il nome.")]
-    if not (cognome or "").strip():
-        errors["cognome"] = [N_("Indicare il cognome.")]
-    if ruolo not in RUOLI:
-        errors["ruolo"] = [N_("Ruolo non valido: usare OPERATORE, SUPERVISORE o ADMIN.")]
-    if pin is not None and not (pin.isdigit() and 4 <= len(pin) <= 8):
-        errors["pin"] = [N_("Il PIN deve avere da 4 a 8 cifre.")]
-    if password is not None and len(password) < 8:
-        errors["password"] = [N_("La password deve avere almeno 8 caratteri.")]
-    if errors:
-        raise InvalidInput(errors)
-    if session.scalar(select(Utente.id).where(Utente.matricola == matricola)) is not None:
-        raise Conflict(N_("La matricola %(matricola)s è già usata da un altro utente."), matricola=matricola)
-    with transaction(session):
-        utente = Utente(
-            matricola=matricola,
-            nome=nome.strip(),
-            cognome=cognome.strip(),
-            ruolo=ruolo,
-            password_hash=hashing.hash_secret(password) if password else None,
-            pin_hash=hashing.hash_secret(pin) if pin else None,
-            attivo=True,
-        )
-        session.add(utente)
-        session.flush()
-        audit.record(
-            session,
-            actor,
-            "UTENTE_CREATO",
-            "Utenti",
-            utente.id,
-            dopo={"Matricola": utente.matricola, "Nome": utente.nome, "Cognome": utente.cognome, "Ruolo": ruolo},
-        )
+    errori = CampiErrati()
+    puliti = _controlla_utente(
+        errori, matricola=matricola, nome=nome, cognome=cognome, ruolo=ruolo, pin=pin, password=password, parziale=False
+    )
+    errori.raise_if_any()
+    if _matricola_usata(session, puliti["matricola"]):
+        raise _conflitto_matricola(puliti["matricola"])
+    try:
+        with transaction(session):
+            utente = Utente(
+                matricola=puliti["matricola"],
+                nome=puliti["nome"],
+                cognome=puliti["cognome"],
+                ruolo=ruolo,
+                password_hash=hashing.hash_secret(password) if password else None,
+                pin_hash=hashing.hash_secret(pin) if pin else None,
+                attivo=bool(attivo),
+            )
+            session.add(utente)
+            session.flush()
+            audit.record(
+                session,
+                actor,
+                "UTENTE_CREATO",
+                "Utenti",
+                utente.id,
+                dopo={"Matricola": utente.matricola, "Nome": utente.nome, "Cognome": utente.cognome, "Ruolo": ruolo,
+                      **({} if attivo else {"Attivo": False})},
+            )
+    except IntegrityError:
+        # Two admins saving the same badge at the same instant: the UNIQUE constraint decides.
+        if _matricola_usata(session, puliti["matricola"]):
+            raise _conflitto_matricola(puliti["matricola"]) from None
+        raise
     return utente
+
+
+def get_user(session, utente_id: int) -> Utente:
+    """One user by id. Raises NotFound."""
+    utente = session.get(Utente, utente_id)
+    if utente is None:
+        raise NotFound(N_("Utente %(id)s inesistente."), id=utente_id)
+    return utente
+
+
+def list_users(
+    session,
+    *,
+    q: str | None = None,
+    ruolo: str | None = None,
+    attivo: bool | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Utente]:
+    """Users by surname and name, optionally filtered by text (badge, name, surname),
+    role and state."""
+    query = select(Utente)
+    if q and q.strip():
+        pattern = f"%{escape_like(q.strip())}%"
+        query = query.where(or_(*(c.ilike(pattern, escape="\\") for c in (Utente.matricola, Utente.nome, Utente.cognome))))
+    if ruolo:
+        query = query.where(Utente.ruolo == ruolo)
+    if attivo is not None:
+        query = query.where(Utente.attivo == attivo)
+    query = query.order_by(Utente.cognome, Utente.nome, Utente.id).limit(limit).offset(offset)
+    return list(session.scalars(query))
+
+
+def _fotografia(utente: Utente) -> dict:
+    """A user's editable columns under their contract names (never a secret)."""
+    return {
+        "Matricola": utente.matricola,
+        "Nome": utente.nome,
+        "Cognome": utente.cognome,
+        "Ruolo": utente.ruolo,
+        "Attivo": utente.attivo,
+    }
+
+
+def _proteggi_amministratori(session, actor: Actor | None, utente: Utente, ruolo: str, attivo: bool) -> None:
+    """Nobody deactivates or demotes themself, and the last active ADMIN stays one, so
+    the plant can never lock itself out of the admin pages.
+
+    Raises RuleViolation (AUTO_DISATTIVAZIONE, AUTO_DECLASSAMENTO, ULTIMO_ADMIN).
+    """
+    if actor is not None and actor.utente_id == utente.id:
+        if utente.attivo and not attivo:
+            raise RuleViolation(
+                N_("Non puoi disattivare il tuo stesso utente: chiedere a un altro amministratore."),
+                code="AUTO_DISATTIVAZIONE",
+            )
+        if ha_ruolo(utente.ruolo, ruolo) and utente.ruolo != ruolo:
+            raise RuleViolation(
+                N_("Non puoi abbassare il tuo stesso ruolo: chiedere a un altro amministratore."),
+                code="AUTO_DECLASSAMENTO",
+            )
+    era_admin = utente.attivo and utente.ruolo == ADMIN
+    resta_admin = attivo and ruolo == ADMIN
+    if era_admin and not resta_admin:
+        # Lock the other active admins' rows, so two admins demoting each other at the same
+        # instant cannot both succeed (PostgreSQL; SQLite serialises writers anyway).
+        altri = session.scalars(
+            select(Utente.id)
+            .where(Utente.ruolo == ADMIN, Utente.attivo == true(), Utente.id != utente.id)
+            .with_for_update()
+        ).all()
+        if not altri:
+            raise RuleViolation(
+                N_("%(matricola)s è l'ultimo amministratore attivo: nominarne un altro prima di disattivarlo o cambiarne il ruolo."),
+                code="ULTIMO_ADMIN",
+                matricola=utente.matricola,
+            )
+
+
+def update_user(
+    session,
+    *,
+    actor: Actor | None,
+    utente_id: int,
+    matricola: str | None = None,
+    nome: str | None = None,
+    cognome: str | None = None,
+    ruolo: str | None = None,
+    attivo: bool | None = None,
+    pin: str | None = None,
+    password: str | None = None,
+) -> Utente:
+    """Change a user's data (None leaves a field as it is), and optionally set a new PIN
+    or password, in one transaction. Writes UTENTE_MODIFICATO (or UTENTE_DISATTIVATO when
+    it deactivates), PIN_REIMPOSTATO, PASSWORD_REIMPOSTATA; never a secret in the log.
+
+    Raises NotFound, InvalidInput, Conflict (MATRICOLA_IN_USO), RuleViolation
+    (AUTO_DISATTIVAZIONE, AUTO_DECLASSAMENTO, ULTIMO_ADMIN).
+    """
+    utente = get_user(session, utente_id)
+    errori = CampiErrati()
+    puliti = _controlla_utente(
+        errori, matricola=matricola, nome=nome, cognome=cognome, ruolo=ruolo, pin=pin, password=password, parziale=True
+    )
+    errori.raise_if_any()
+    if "matricola" in puliti and _matricola_usata(session, puliti["matricola"], escluso_id=utente.id):
+        raise _conflitto_matricola(puliti["matricola"])
+    nuovo_ruolo = puliti.get("ruolo", utente.ruolo)
+    nuovo_attivo = utente.attivo if attivo is None else bool(attivo)
+    prima = _fotografia(utente)
+    try:
+        with transaction(session):
+            _proteggi_amministratori(session, actor, utente, nuovo_ruolo, nuovo_attivo)
+            for campo, valore in puliti.items():
+                setattr(utente, campo, valore)
+            utente.attivo = nuovo_attivo
+            vecchi, nuovi = anagrafiche.differenze(prima, _fotografia(utente))
+            if nuovi:
+                azione = "UTENTE_DISATTIVATO" if nuovi.get("Attivo") is False else "UTENTE_MODIFICATO"
+                audit.record(session, actor, azione, "Utenti", utente.id, prima=vecchi, dopo=nuovi)
+            if pin is not None:
+                utente.pin_hash = hashing.hash_secret(pin)
+                audit.record(session, actor, "PIN_REIMPOSTATO", "Utenti", utente.id)
+            if password is not None:
+                utente.password_hash = hashing.hash_secret(password)
+                audit.record(session, actor, "PASSWORD_REIMPOSTATA", "Utenti", utente.id)
+            session.flush()
+    except IntegrityError:
+        if "matricola" in puliti and _matricola_usata(session, puliti["matricola"], escluso_id=utente_id):
+            raise _conflitto_matricola(puliti["matricola"]) from None
+        raise
+    return utente
+
+
+def deactivate_user(session, *, actor: Actor | None, utente_id: int) -> Utente:
+    """Deactivate a user (rows are never deleted: lotti and the log point at them). They
+    can no longer log in, and their API tokens stop working. Deactivating an inactive
+    user changes nothing.
+
+    Raises NotFound, RuleViolation (AUTO_DISATTIVAZIONE, ULTIMO_ADMIN).
+    """
+    return update_user(session, actor=actor, utente_id=utente_id, attivo=False)
+
+
+def reactivate_user(session, *, actor: Actor | None, utente_id: int) -> Utente:
+    """Let a deactivated user log in again (UTENTE_MODIFICATO). Raises NotFound."""
+    return update_user(session, actor=actor, utente_id=utente_id, attivo=True)
+
+
+def reset_pin(session, *, actor: Actor | None, utente_id: int, pin: str) -> Utente:
+    """Give a user a new kiosk PIN (PIN_REIMPOSTATO). Raises NotFound, InvalidInput."""
+    if pin is None:
+        raise InvalidInput({"pin": [N_("Indicare il nuovo PIN.")]})
+    return update_user(session, actor=actor, utente_id=utente_id, pin=pin)
+
+
+def set_password(session, *, actor: Actor | None, utente_id: int, password: str) -> Utente:
+    """Give a user a new login password (PASSWORD_REIMPOSTATA). Raises NotFound, InvalidInput."""
+    if password is None:
+        raise InvalidInput({"password": [N_("Indicare la nuova password.")]})
+    return update_user(session, actor=actor, utente_id=utente_id, password=password)
 
 
 def create_token(session, *, actor: Actor | None, matricola: str, descrizione: str | None = None) -> str:
     """Create an API token for the user with ``matricola``; returns the token (shown once).
 
-    Raises NotFound for an unknown badge, RuleViolation for a deactivated user.
+    Raises NotFound for an unknown badge, RuleViolation for a deactivated user, InvalidInput
+    for a description over 100 characters.
     """
+    errori = CampiErrati()
+    descrizione = anagrafiche.testo(errori, "descrizione", descrizione, massimo=100, vuoto=None)
+    errori.raise_if_any()
     utente = session.scalar(select(Utente).where(Utente.matricola == (matricola or "").strip()))
     if utente is None:
         raise NotFound(N_("Nessun utente con matricola %(matricola)s."), matricola=matricola)
@@ -132,8 +344,9 @@ def create_token(session, *, actor: Actor | None, matricola: str, descrizione: s
     return token
 
 
-def revoke_token(session, *, actor: Actor | None, token_id: int) -> None:
-    """Revoke a token by id; a revoked token stops working on the next request.
+def revoke_token(session, *, actor: Actor | None, token_id: int) -> ApiToken:
+    """Revoke a token by id; a revoked token stops working on the next request. Revoking
+    it again changes nothing. Returns the token's record.
 
     Raises NotFound for an unknown id.
     """
@@ -141,10 +354,11 @@ def revoke_token(session, *, actor: Actor | None, token_id: int) -> None:
     if record is None:
         raise NotFound(N_("Token %(id)s inesistente."), id=token_id)
     if record.data_revoca is not None:
-        return
+        return record
     with transaction(session):
         record.data_revoca = utcnow()
         audit.record(session, actor, "TOKEN_REVOCATO", "ApiToken", record.id, prima={"Prefisso": record.prefisso})
+    return record
 
 
 def list_tokens(session) -> list[ApiToken]:

@@ -38,7 +38,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine, func, insert, select
+from sqlalchemy import create_engine, func, insert, select, true
 
 from asigest.domain.stati import APERTA, COMPLETATA, IN_CORSO
 from asigest.erp.tables import commesse_table
@@ -916,7 +916,7 @@ def _salva_macchine(session, tipi: dict[str, FaseTipo]) -> dict[str, Macchina]:
 def _causali(session, tipi: dict[str, FaseTipo]) -> tuple[dict[str, list[str]], dict[str, int]]:
     """Active scrap reasons valid per phase type (R7), the phase's own ones three times
     as likely as the generic ones; and their ids by code."""
-    query = select(CausaleScarto).where(CausaleScarto.attiva.is_(True)).order_by(CausaleScarto.codice)
+    query = select(CausaleScarto).where(CausaleScarto.attiva == true()).order_by(CausaleScarto.codice)
     attive = list(session.scalars(query))
     per_tipo = {}
     for codice, tipo in tipi.items():

@@ -5,6 +5,8 @@ Routes call these instead of touching ``db`` or an engine themselves.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from flask import current_app, g, request
 
 from asigest.domain.actor import Actor
@@ -23,8 +25,10 @@ def erp() -> ErpGateway:
 
 
 def actor() -> Actor:
-    """Who is acting in this request (set by ``access.enforce_access``)."""
-    return g.actor
+    """Who is acting in this request (set by ``access.enforce_access``), with the
+    client address as Postazione for the audit log when none is set (kiosks set theirs)."""
+    who = g.actor
+    return who if who.postazione else replace(who, postazione=postazione())
 
 
 def postazione() -> str:

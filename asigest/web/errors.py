@@ -11,7 +11,7 @@ from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
-from asigest.errors import N_, AsigestError, InvalidInput
+from asigest.errors import N_, AsigestError
 from asigest.web.htmx import is_htmx, vary_on_htmx
 
 log = logging.getLogger(__name__)
@@ -37,7 +37,8 @@ def respond(status: int, code: str, message: str, errors: dict | None = None):
     """Build the response for an error in the form the caller expects."""
     if _wants_json():
         body = {"detail": message, "code": code}
-        if status == 422:
+        if status == 422 or errors:
+            # 422 always names the fields; a rule refusal (400) does when it can (R7 on close).
             body["errors"] = errors or {}
         response = jsonify(body)
         response.status_code = status
@@ -61,7 +62,7 @@ def _translate_errors(errors: dict) -> dict:
 
 
 def handle_asigest_error(error: AsigestError):
-    errors = _translate_errors(error.errors) if isinstance(error, InvalidInput) else None
+    errors = _translate_errors(error.errors) if getattr(error, "errors", None) else None
     response = current_app.make_response(respond(error.status, error.code, error.text(gettext), errors))
     if error.status == 401 and _wants_json():
         # RFC 9110/6750: a 401 names the scheme that would be accepted.

@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from argon2 import PasswordHasher
-from sqlalchemy import create_engine, delete, func, select
+from sqlalchemy import create_engine, delete, func, select, true
 
 from asigest import PROJECT_ROOT
 from asigest.dialects import sqlite_readonly_url
@@ -251,7 +251,7 @@ def test_lotti_codes_progressivi_and_stamps(built):
 def test_blocked_config_has_no_lotti(built):
     """A config blocked for documentation (R4) never had a lotto opened."""
     session = built.session
-    bloccate = list(session.scalars(select(ConfigCommessa).where(ConfigCommessa.bloccata_documentazione.is_(True))))
+    bloccate = list(session.scalars(select(ConfigCommessa).where(ConfigCommessa.bloccata_documentazione == true())))
     assert bloccate and all(c.note for c in bloccate)
     for config in bloccate:
         fasi = select(Fase.id).where(Fase.commessa_erp_id == config.commessa_erp_id)

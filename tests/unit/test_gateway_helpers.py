@@ -296,3 +296,12 @@ def test_guard_refuses_anything_but_select(guarded_engine, statement):
         with pytest.raises(ReadOnlyViolation, match="sola lettura"):
             conn.execute(text(statement))
         assert conn.execute(text("SELECT COUNT(*) FROM T")).scalar() == 1
+
+
+def test_production_hasher_uses_argon2id_with_the_library_defaults():
+    # The dummy hash is made at import with the production hasher (tests swap in a
+    # cheaper one afterwards): it shows the cost every real password and PIN gets.
+    from asigest.domain import hashing
+
+    assert hashing._DUMMY_HASH.startswith("$argon2id$")
+    assert "m=65536,t=3,p=4" in hashing._DUMMY_HASH

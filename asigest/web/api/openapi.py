@@ -20,6 +20,7 @@ _ERROR_TEXT = {
     403: "Ruolo insufficiente",
     404: "Non trovato",
     409: "Duplicato",
+    413: "File o richiesta troppo grande",
     422: "Input non valido (campo → messaggi in `errors`)",
     503: "ERP non raggiungibile",
 }
@@ -69,9 +70,13 @@ def _operation(meta: dict, rule) -> dict:
         operation["parameters"].append({"in": "query", "schema": meta["query"]})
     if meta["body"] is not None:
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": meta["body"]}}}
+    if meta["form"] is not None:
+        operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": meta["form"]}}}
     ok = {"description": "OK"}
     if meta["response"] is not None:
         ok["content"] = {"application/json": {"schema": meta["response"]}}
+    elif meta["binary"]:
+        ok["content"] = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
     operation["responses"][str(meta["status"])] = ok
     for status in sorted({401, *meta["errors"]}):
         operation["responses"][str(status)] = {

@@ -1,0 +1,413 @@
+"""Opening and closing lotti (R4–R9, R11, R13): the operations a kiosk or line software performs.
+
+Each operation is one transaction with its LogEventi row and, when the caller gave one,
+its one-time key (R11). Concurrency is held by the database: the fase row is locked
+(``FOR UPDATE`` on PostgreSQL and SQL Server) while a progressivo is chosen or totals are
+recomputed, UNIQUE(FaseID, Progressivo) and the one-open-lotto-per-machine index refuse
+what slips through, and SQLite's write conflicts are retried from a fresh transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from asigest.domain import lotti as regole
+from asigest.domain.actor import Actor
+from asigest.domain.ruoli import SUPERVISORE
+from asigest.domain.stati import APERTA, COMPLETATA, IN_CORSO, SOSPESA
+from asigest.erp import ErpGateway
+from asigest.errors import N_, Conflict, Forbidden, NotFound, RuleViolation
+from asigest.models import CausaleScarto, ConfigCommessa, Fase, FaseTipo, Lotto, Macchina, RichiestaEseguita, Utente
+from asigest.models.types import utcnow
+from asigest.services import audit
+from asigest.services.configurazione import con_disponibile
+from asigest.services.documenti import tipi_mancanti
+from asigest.services.uow import Riprova, con_riprova, transaction
+
+APRI = "LOTTO_APERTO"
+CHIUDI = "LOTTO_CHIUSO"
+
+
+class ChiusuraNonValida(RuleViolation):
+    """R7 refused the figures; ``errors`` says which field is wrong (for inline messages)."""
+
+    code = "CHIUSURA_NON_VALIDA"
+    default_message = N_("Quantità di chiusura non valide: correggere i campi indicati.")
+
+    def __init__(self, errors: dict[str, list[str]]):
+        self.errors = errors
+        super().__init__()
+
+
+@dataclass(frozen=True)
+class Esito:
+    """The lotto an operation produced, and whether this call was a replay of an earlier one."""
+
+    lotto: Lotto
+    ripetuto: bool = False
+
+
+# -- reading ---------------------------------------------------------------------------
+
+
+def get_lotto(session, lotto_id: int, *, fase_tipo: str | None = None) -> Lotto:
+    """One lotto by id; with ``fase_tipo`` (the API path's type) it must be its fase's.
+
+    Raises NotFound, RuleViolation TIPO_FASE_DIVERSO.
+    """
+    lotto = session.get(Lotto, lotto_id)
+    if lotto is None:
+        raise NotFound(N_("Il lotto %(id)s non esiste."), id=lotto_id)
+    if fase_tipo is not None:
+        _stesso_tipo(_tipo(session, fase_tipo), lotto.fase.fase_tipo_id)
+    return lotto
+
+
+def list_lotti(
+    session,
+    *,
+    fase_tipo: str,
+    aperti: bool | None = None,
+    fase_id: int | None = None,
+    macchina_id: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[Lotto]:
+    """Lotti of one phase type, newest first, optionally only open/closed, of a fase or a machine.
+
+    Raises NotFound for an unknown phase type.
+    """
+    tipo = _tipo(session, fase_tipo)
+    stmt = select(Lotto).join(Fase, Lotto.fase_id == Fase.id).where(Fase.fase_tipo_id == tipo.id)
+    if aperti is not None:
+        stmt = stmt.where(Lotto.data_fine.is_(None) if aperti else Lotto.data_fine.is_not(None))
+    if fase_id is not None:
+        stmt = stmt.where(Lotto.fase_id == fase_id)
+    if macchina_id is not None:
+        stmt = stmt.where(Lotto.macchina_id == macchina_id)
+    return list(session.scalars(stmt.order_by(Lotto.id.desc()).limit(limit).offset(offset)))
+
+
+def _tipo(session, codice: str) -> FaseTipo:
+    tipo = session.scalar(select(FaseTipo).where(FaseTipo.codice == (codice or "").upper()))
+    if tipo is None:
+        raise NotFound(N_("Tipo di fase «%(tipo)s» sconosciuto."), tipo=codice)
+    return tipo
+
+
+def _stesso_tipo(tipo: FaseTipo, fase_tipo_id: int) -> None:
+    if tipo.id != fase_tipo_id:
+        raise RuleViolation(
+            N_("Il lotto o la fase non sono di tipo %(tipo)s: usare l'indirizzo del loro tipo."),
+            code="TIPO_FASE_DIVERSO", tipo=tipo.codice,
+        )
+
+
+def lotto_aperto_su_macchina(session, macchina_id: int) -> Lotto | None:
+    """The open lotto on a machine, if any (there is at most one)."""
+    return session.scalar(select(Lotto).where(Lotto.macchina_id == macchina_id, Lotto.data_fine.is_(None)))
+
+
+# -- opening ---------------------------------------------------------------------------
+
+
+def apri_lotto(
+    session,
+    erp: ErpGateway,
+    *,
+    actor: Actor,
+    fase_id: int,
+    macchina_id: int,
+    qta_input: int,
+    operatore_id: int | None = None,
+    fase_tipo: str | None = None,
+    chiave: str | None = None,
+    adesso: datetime | None = None,
+) -> Esito:
+    """Open a lotto on a machine for a fase (R4, R5, R6), with its audit row.
+
+    ``operatore_id`` defaults to the actor; an OPERATORE may only act as itself.
+    ``chiave`` (kiosk form token or API Idempotency-Key) makes a replay return the first
+    result. Raises Forbidden, NotFound, RuleViolation (each R4 condition with its own
+    code), ErpUnavailable (the commessa's ERP state must be checked), Conflict.
+    """
+    operatore_id = _operatore(actor, operatore_id)
+
+    def operazione() -> Esito:
+        with transaction(session):
+            fase = _fase_bloccata(session, fase_id)
+            if fase_tipo is not None:
+                _stesso_tipo(_tipo(session, fase_tipo), fase.fase_tipo_id)
+            # Checked under the fase lock: a double tap waits for the first tap to commit.
+            gia = _gia_eseguita(session, actor, chiave)
+            if gia is not None:
+                return gia
+            lotto = _apri(session, erp, actor, fase, macchina_id, qta_input, operatore_id, adesso or utcnow())
+            _registra_chiave(session, actor, chiave, APRI, lotto.id)
+            try:
+                session.flush()
+            except IntegrityError as exc:
+                raise _vincolo_apertura(exc) from exc
+        return Esito(lotto)
+
+    return _esegui(session, actor, chiave, operazione)
+
+
+def _fase_bloccata(session, fase_id: int) -> Fase:
+    """The fase, locked until commit (PostgreSQL, SQL Server): its lotti get numbers and totals one at a time."""
+    fase = session.scalar(select(Fase).where(Fase.id == fase_id).with_for_update(of=Fase))
+    if fase is None:
+        raise NotFound(N_("La fase %(id)s non esiste."), id=fase_id)
+    return fase
+
+
+def _apri(session, erp, actor: Actor, fase: Fase, macchina_id, qta_input, operatore_id, adesso) -> Lotto:
+    operatore = session.get(Utente, operatore_id)
+    if operatore is None or not operatore.attivo:
+        raise RuleViolation(N_("Operatore non attivo: rivolgersi al capoturno."), code="OPERATORE_NON_ATTIVO")
+    macchina = session.get(Macchina, macchina_id)
+    if macchina is None or not macchina.attiva:
+        raise RuleViolation(N_("Macchina non attiva: rivolgersi al capoturno."), code="MACCHINA_NON_ATTIVA")
+    if macchina.fase_tipo_id != fase.fase_tipo_id:
+        raise RuleViolation(
+            N_("Questa macchina lavora la fase %(macchina)s, non %(fase)s: aprire il lotto sulla macchina giusta."),
+            code="MACCHINA_FASE_DIVERSA", macchina=macchina.fase_tipo.codice, fase=fase.fase_tipo.codice,
+        )
+    if fase.stato == SOSPESA:
+        raise RuleViolation(N_("La fase è sospesa: chiedere al capoturno di riprenderla."), code="FASE_SOSPESA")
+    if fase.stato == COMPLETATA:
+        raise RuleViolation(N_("La fase è già completata: non si aprono altri lotti."), code="FASE_COMPLETATA")
+    config = session.scalar(select(ConfigCommessa).where(ConfigCommessa.commessa_erp_id == fase.commessa_erp_id))
+    if config is None:
+        raise RuleViolation(N_("La commessa non è configurata per la produzione."), code="COMMESSA_NON_CONFIGURATA")
+    if config.bloccata_documentazione:
+        raise RuleViolation(
+            N_("Commessa bloccata per documentazione: chiedere al capoturno di sbloccarla."), code="BLOCCATA_DOCUMENTAZIONE"
+        )
+    commessa = erp.get(fase.commessa_erp_id)
+    if commessa is None or not commessa.aperta:
+        raise RuleViolation(N_("La commessa non è più aperta nel gestionale: non si aprono lotti."), code="COMMESSA_NON_APERTA")
+    mancanti = tipi_mancanti(session, commessa).get(fase.fase_tipo.codice, [])
+    if mancanti:
+        raise RuleViolation(
+            N_("Mancano documenti obbligatori per questa fase: %(tipi)s. Avvisare il capoturno."),
+            code="DOCUMENTI_MANCANTI", tipi=", ".join(mancanti),
+        )
+    occupante = lotto_aperto_su_macchina(session, macchina.id)
+    if occupante is not None:
+        raise RuleViolation(
+            N_("Sulla macchina è già aperto il lotto %(codice)s: chiuderlo prima di aprirne un altro."),
+            code="MACCHINA_OCCUPATA", codice=occupante.codice_lotto,
+        )
+    disponibile = _disponibile(session, fase)
+    if not 0 < qta_input <= disponibile:
+        raise RuleViolation(
+            N_("Quantità non disponibile: si possono lavorare al massimo %(disponibile)s pezzi in questa fase."),
+            code="QUANTITA_NON_DISPONIBILE", disponibile=disponibile,
+        )
+
+    progressivo = (session.scalar(select(func.max(Lotto.progressivo)).where(Lotto.fase_id == fase.id)) or 0) + 1
+    lotto = Lotto(
+        fase_id=fase.id,
+        progressivo=progressivo,
+        codice_lotto=regole.codice_lotto(commessa.esercizio, commessa.numerocom, fase.fase_tipo.codice, progressivo),
+        data_inizio=adesso,
+        qta_input=qta_input,
+        operatore_id=operatore.id,
+        macchina_id=macchina.id,
+        diba=config.diba,
+        revisione=config.revisione,
+    )
+    session.add(lotto)
+    if fase.stato == APERTA:
+        fase.stato = IN_CORSO
+        fase.data_apertura = adesso
+    session.flush()
+    audit.record(
+        session, actor, APRI, "Lotti", lotto.id, postazione=macchina.codice,
+        dopo=_lotto_dict(lotto),
+    )
+    return lotto
+
+
+def _disponibile(session, fase: Fase) -> int:
+    fasi = session.scalars(select(Fase).where(Fase.commessa_erp_id == fase.commessa_erp_id)).all()
+    return next(f.qta_disponibile for f in con_disponibile(session, fasi) if f.id == fase.id)
+
+
+def _vincolo_apertura(exc: IntegrityError) -> Exception:
+    """Which constraint a concurrent open hit: retry for the progressivo, refuse for the machine."""
+    text = str(exc.orig)
+    if "MacchinaAperta" in text or "MacchinaID" in text:
+        return RuleViolation(
+            N_("Sulla macchina è appena stato aperto un altro lotto: chiuderlo prima di aprirne un altro."),
+            code="MACCHINA_OCCUPATA",
+        )
+    # A progressivo/CodiceLotto taken by a terminal at the same instant, or the same key
+    # committed meanwhile by a double tap: the next attempt picks the next number, or
+    # finds the key and returns the first result.
+    return Riprova()
+
+
+# -- closing ---------------------------------------------------------------------------
+
+
+def chiudi_lotto(
+    session,
+    *,
+    actor: Actor,
+    lotto_id: int,
+    qta_output: int,
+    qta_scarti: int = 0,
+    causale: str | None = None,
+    note: str | None = None,
+    fase_tipo: str | None = None,
+    chiave: str | None = None,
+    adesso: datetime | None = None,
+) -> Esito:
+    """Close an open lotto (R7) and update its fase's totals and state (R8), with its audit row.
+
+    ``causale`` is the scrap reason's code, required when ``qta_scarti`` > 0 and valid for
+    the fase's type. Needs no ERP. Raises NotFound, ChiusuraNonValida (per-field R7
+    errors), RuleViolation (already closed, reason not valid), Forbidden.
+    """
+
+    def operazione() -> Esito:
+        with transaction(session):
+            fase = _fase_bloccata(session, get_lotto(session, lotto_id, fase_tipo=fase_tipo).fase_id)
+            gia = _gia_eseguita(session, actor, chiave)
+            if gia is not None:
+                return gia
+            lotto = _chiudi(session, actor, fase, lotto_id, qta_output, qta_scarti, causale, note, adesso or utcnow())
+            _registra_chiave(session, actor, chiave, CHIUDI, lotto.id)
+            try:
+                session.flush()
+            except IntegrityError as exc:
+                raise Riprova() from exc
+        return Esito(lotto)
+
+    return _esegui(session, actor, chiave, operazione)
+
+
+def _chiudi(session, actor: Actor, fase: Fase, lotto_id, qta_output, qta_scarti, codice_causale, note, adesso) -> Lotto:
+    # The fase is locked: closes in one fase recompute its totals one after another, and
+    # what we read of the lotto now is what the previous close committed.
+    lotto = get_lotto(session, lotto_id)
+    session.refresh(lotto)
+    if lotto.data_fine is not None:
+        raise RuleViolation(N_("Il lotto %(codice)s è già chiuso."), code="LOTTO_GIA_CHIUSO", codice=lotto.codice_lotto)
+    # Any operator may close a colleague's lotto at the machine (a shift change): the
+    # closing operator is recorded in OperatoreChiusuraID, so nothing is hidden.
+    causale = _causale(session, codice_causale, fase) if codice_causale else None
+    errori = regole.errori_chiusura(lotto.qta_input, qta_output, qta_scarti, causale is not None)
+    if errori:
+        raise ChiusuraNonValida(errori)
+    prima = _lotto_dict(lotto)
+    chiusi = session.execute(
+        update(Lotto)
+        .where(Lotto.id == lotto.id, Lotto.data_fine.is_(None))
+        .values(
+            data_fine=adesso,
+            qta_output=qta_output,
+            qta_scarti=qta_scarti,
+            causale_id=causale.id if causale else None,
+            note_scarti=(note or "").strip()[:500] or None,
+            operatore_chiusura_id=actor.utente_id,
+        )
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if chiusi != 1:
+        raise RuleViolation(N_("Il lotto %(codice)s è già chiuso."), code="LOTTO_GIA_CHIUSO", codice=lotto.codice_lotto)
+    session.refresh(lotto)
+    ricalcola_totali(session, fase, adesso)
+    audit.record(
+        session, actor, CHIUDI, "Lotti", lotto.id, postazione=lotto.macchina.codice,
+        prima=prima, dopo=_lotto_dict(lotto),
+    )
+    return lotto
+
+
+def ricalcola_totali(session, fase: Fase, adesso: datetime) -> None:
+    """R8: the fase's totals are the sums over its closed lotti (never patched by
+    differences); it completes when QtaProdotta ≥ QtaPrevista and no lotto is open."""
+    prodotta, scarti, aperti = session.execute(
+        select(
+            func.coalesce(func.sum(Lotto.qta_output), 0),
+            func.coalesce(func.sum(Lotto.qta_scarti), 0),
+            func.count().filter(Lotto.data_fine.is_(None)),
+        ).where(Lotto.fase_id == fase.id)
+    ).one()
+    fase.qta_prodotta = int(prodotta)
+    fase.qta_scarti = int(scarti)
+    if fase.stato == IN_CORSO and fase.qta_prodotta >= fase.qta_prevista and aperti == 0:
+        fase.stato = COMPLETATA
+        fase.data_chiusura = adesso
+
+
+def _causale(session, codice: str, fase: Fase) -> CausaleScarto:
+    causale = session.scalar(select(CausaleScarto).where(CausaleScarto.codice == codice))
+    if causale is None or not causale.attiva:
+        raise RuleViolation(N_("Causale di scarto %(codice)s sconosciuta o non attiva."), code="CAUSALE_NON_VALIDA", codice=codice)
+    if causale.fase_tipo_id not in (None, fase.fase_tipo_id):
+        raise RuleViolation(
+            N_("La causale %(codice)s non vale per la fase %(fase)s: sceglierne un'altra."),
+            code="CAUSALE_NON_VALIDA", codice=codice, fase=fase.fase_tipo.codice,
+        )
+    return causale
+
+
+# -- shared ----------------------------------------------------------------------------
+
+
+def _operatore(actor: Actor, operatore_id: int | None) -> int:
+    if operatore_id is None:
+        return actor.utente_id
+    if operatore_id != actor.utente_id and not actor.puo(SUPERVISORE):
+        raise Forbidden(N_("Un operatore apre e chiude lotti solo a proprio nome."))
+    return operatore_id
+
+
+def _gia_eseguita(session, actor: Actor, chiave: str | None) -> Esito | None:
+    """The result of an earlier request with the same key (R11), if there was one."""
+    if not chiave:
+        return None
+    fatta = session.scalar(
+        select(RichiestaEseguita).where(RichiestaEseguita.utente_id == actor.utente_id, RichiestaEseguita.chiave == chiave)
+    )
+    if fatta is None:
+        return None
+    return Esito(get_lotto(session, fatta.entita_id), ripetuto=True)
+
+
+def _registra_chiave(session, actor: Actor, chiave: str | None, operazione: str, entita_id: int) -> None:
+    if chiave:
+        session.add(RichiestaEseguita(utente_id=actor.utente_id, chiave=chiave[:100], operazione=operazione, entita_id=entita_id))
+
+
+def _esegui(session, actor: Actor, chiave: str | None, operazione) -> Esito:
+    try:
+        return con_riprova(session, operazione)
+    except Riprova:
+        raise Conflict(
+            N_("Troppi terminali hanno scritto nello stesso istante: riprovare."), code="RIPROVARE"
+        ) from None
+
+
+def _lotto_dict(lotto: Lotto) -> dict:
+    return {
+        "CodiceLotto": lotto.codice_lotto,
+        "FaseID": lotto.fase_id,
+        "Progressivo": lotto.progressivo,
+        "MacchinaID": lotto.macchina_id,
+        "OperatoreID": lotto.operatore_id,
+        "QtaInput": lotto.qta_input,
+        "QtaOutput": lotto.qta_output,
+        "QtaScarti": lotto.qta_scarti,
+        "CausaleID": lotto.causale_id,
+        "DataInizio": lotto.data_inizio.isoformat() if lotto.data_inizio else None,
+        "DataFine": lotto.data_fine.isoformat() if lotto.data_fine else None,
+    }

@@ -1,0 +1,56 @@
+"""``/api/lotti/{tipo}``: open, close and read lotti from line software (SPEC §7, R4–R9, R11).
+
+``Idempotency-Key`` on POST and close makes a retried request return the first result.
+"""
+
+from __future__ import annotations
+
+from flask import request
+
+from asigest.domain.ruoli import OPERATORE
+from asigest.services import lotti
+from asigest.web import deps
+from asigest.web.access import requires
+from asigest.web.api import bp
+from asigest.web.api.base import endpoint
+from asigest.web.api.schemas_lotti import LottiQuery, LottoApriSchema, LottoChiudiSchema, LottoSchema
+
+
+def _chiave() -> str | None:
+    return (request.headers.get("Idempotency-Key") or "").strip()[:100] or None
+
+
+@bp.get("/lotti/<tipo>/")
+@endpoint(summary="Lotti di un tipo di fase", query=LottiQuery(), response=LottoSchema(many=True), errors=(404, 422))
+def lotti_list(tipo: str, query):
+    """Lotti of phase type ``tipo`` (smd, pth, controlli…), newest first; filters ``aperti``, FaseID, MacchinaID."""
+    return lotti.list_lotti(deps.session(), fase_tipo=tipo, **query)
+
+
+@bp.post("/lotti/<tipo>/")
+@requires(OPERATORE)
+@endpoint(summary="Apri un lotto", body=LottoApriSchema(), response=LottoSchema(), status=201,
+          errors=(400, 403, 404, 409, 422, 503))
+def lotto_open(tipo: str, body):
+    """Open a lotto (R4–R6). An OPERATORE acts as itself; naming another operator is 403."""
+    esito = lotti.apri_lotto(deps.session(), deps.erp(), actor=deps.actor(), fase_tipo=tipo,
+                             chiave=_chiave(), **body)
+    return esito.lotto
+
+
+@bp.get("/lotti/<tipo>/<int:lotto_id>")
+@endpoint(summary="Un lotto", response=LottoSchema(), errors=(400, 404))
+def lotto_get(tipo: str, lotto_id: int):
+    """One lotto; 400 when ``tipo`` is not its fase's type."""
+    return lotti.get_lotto(deps.session(), lotto_id, fase_tipo=tipo)
+
+
+@bp.put("/lotti/<tipo>/<int:lotto_id>/close")
+@requires(OPERATORE)
+@endpoint(summary="Chiudi un lotto", body=LottoChiudiSchema(), response=LottoSchema(),
+          errors=(400, 403, 404, 409, 422))
+def lotto_close(tipo: str, lotto_id: int, body):
+    """Close an open lotto with good pieces, scrap and reason (R7, R8); needs no ERP."""
+    esito = lotti.chiudi_lotto(deps.session(), actor=deps.actor(), lotto_id=lotto_id, fase_tipo=tipo,
+                               chiave=_chiave(), **body)
+    return esito.lotto

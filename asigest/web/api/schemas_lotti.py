@@ -1,0 +1,60 @@
+"""Schemas of ``/api/lotti/{tipo}`` (SPEC §7)."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from asigest.errors import N_
+from asigest.web.api.base import BodySchema
+from asigest.web.api.schemas import ListQuery
+from asigest.web.api.schemas_config import StrictInteger
+
+_INT32_MAX = 2**31 - 1
+_QTA = validate.Range(min=0, max=_INT32_MAX, error=N_("Deve essere un numero intero da 0 in su."))
+_ID = validate.Range(min=1, max=_INT32_MAX, error=N_("Identificativo non valido."))
+
+
+class LottiQuery(ListQuery):
+    aperti = fields.Boolean(load_default=None, metadata={"description": "true: solo aperti; false: solo chiusi."})
+    FaseID = fields.Integer(load_default=None, data_key="FaseID", attribute="fase_id", validate=_ID)
+    MacchinaID = fields.Integer(load_default=None, data_key="MacchinaID", attribute="macchina_id", validate=_ID)
+
+
+class LottoApriSchema(BodySchema):
+    FaseID = StrictInteger(required=True, attribute="fase_id", validate=_ID)
+    QtaInput = StrictInteger(required=True, attribute="qta_input",
+                             validate=validate.Range(min=1, max=_INT32_MAX, error=N_("Deve essere almeno 1.")))
+    MacchinaID = StrictInteger(required=True, attribute="macchina_id", validate=_ID)
+    OperatoreID = StrictInteger(load_default=None, allow_none=True, attribute="operatore_id", validate=_ID)
+
+
+class LottoChiudiSchema(BodySchema):
+    QtaOutput = StrictInteger(required=True, attribute="qta_output", validate=_QTA)
+    QtaScarti = StrictInteger(load_default=0, attribute="qta_scarti", validate=_QTA)
+    CausaleScarto = fields.String(load_default=None, allow_none=True, attribute="causale",
+                                  validate=validate.Length(max=30, error=N_("Al massimo 30 caratteri.")))
+    NoteScarti = fields.String(load_default=None, allow_none=True, attribute="note",
+                               validate=validate.Length(max=500, error=N_("Al massimo 500 caratteri.")))
+
+
+class LottoSchema(Schema):
+    LottoID = fields.Integer(attribute="id")
+    FaseID = fields.Integer(attribute="fase_id")
+    CommessaERPId = fields.Integer(attribute="fase.commessa_erp_id")
+    FaseTipo = fields.String(attribute="fase.fase_tipo.codice")
+    Progressivo = fields.Integer(attribute="progressivo")
+    CodiceLotto = fields.String(attribute="codice_lotto")
+    Stato = fields.String(attribute="stato")
+    DataInizio = fields.AwareDateTime(attribute="data_inizio", format="iso")
+    DataFine = fields.AwareDateTime(attribute="data_fine", format="iso", allow_none=True)
+    QtaInput = fields.Integer(attribute="qta_input")
+    QtaOutput = fields.Integer(attribute="qta_output", allow_none=True)
+    QtaScarti = fields.Integer(attribute="qta_scarti", allow_none=True)
+    CausaleScarto = fields.Function(lambda lotto: lotto.causale.codice if lotto.causale else None,
+                                    metadata={"type": "string", "nullable": True})
+    NoteScarti = fields.String(attribute="note_scarti", allow_none=True)
+    OperatoreID = fields.Integer(attribute="operatore_id")
+    OperatoreChiusuraID = fields.Integer(attribute="operatore_chiusura_id", allow_none=True)
+    MacchinaID = fields.Integer(attribute="macchina_id")
+    DIBA = fields.String(attribute="diba", allow_none=True)
+    Revisione = fields.String(attribute="revisione", allow_none=True)

@@ -1,0 +1,298 @@
+"""Opening and closing lotti: R4–R9, R11, and concurrency with separate sessions per terminal."""
+
+from __future__ import annotations
+
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import func, select
+
+from asigest.errors import Forbidden, RuleViolation
+from asigest.models import ConfigCommessa, Fase, FaseTipo, LogEvento, Lotto, Macchina
+from asigest.services import lotti as svc
+from asigest.services.auth import actor_for
+
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+
+
+@pytest.fixture
+def impianto(db_session, make_user):
+    """Commessa 1 (QTA 100 in the ERP fixture) configured SMD → PTH → CONTROLLI, machines, people."""
+
+    tipi = {t.codice: t for t in db_session.scalars(select(FaseTipo))}
+    db_session.add(ConfigCommessa(commessa_erp_id=1, flag_smd=True, flag_pth=True, flag_controlli=True,
+                                  diba="DB-1", revisione="C", qta_erp=100))
+    fasi = {}
+    for codice in ("SMD", "PTH", "CONTROLLI"):
+        fasi[codice] = Fase(commessa_erp_id=1, fase_tipo_id=tipi[codice].id, stato="APERTA", qta_prevista=100)
+        db_session.add(fasi[codice])
+    macchine = {}
+    for codice, tipo in (("SMD-1", "SMD"), ("SMD-2", "SMD"), ("PTH-1", "PTH"), ("CTRL-1", "CONTROLLI")):
+        macchine[codice] = Macchina(codice=codice, descrizione=codice, fase_tipo_id=tipi[tipo].id, attiva=True)
+        db_session.add(macchine[codice])
+    db_session.commit()
+    operatore = make_user(ruolo="OPERATORE", password=None, pin="1234")
+    collega = make_user(ruolo="OPERATORE", password=None, pin="4321")
+    capo = make_user(ruolo="SUPERVISORE")
+
+    class Impianto:
+        pass
+
+    imp = Impianto()
+    imp.fasi = {k: v.id for k, v in fasi.items()}
+    imp.macchine = {k: v.id for k, v in macchine.items()}
+    imp.operatore, imp.collega, imp.capo = actor_for(operatore), actor_for(collega), actor_for(capo)
+    return imp
+
+
+def apri(session, erp, imp, fase="SMD", macchina="SMD-1", qta=10, actor=None, **kw):
+    return svc.apri_lotto(session, erp, actor=actor or imp.operatore, fase_id=imp.fasi[fase],
+                          macchina_id=imp.macchine[macchina], qta_input=qta, adesso=kw.pop("adesso", T0), **kw)
+
+
+def test_first_lotto_gets_its_code_stamps_diba_and_starts_the_fase(db_session, erp, impianto):
+    esito = apri(db_session, erp, impianto)
+    lotto = esito.lotto
+    assert (lotto.progressivo, lotto.codice_lotto) == (1, "2026-1001-SMD-001")
+    assert (lotto.diba, lotto.revisione, lotto.qta_input) == ("DB-1", "C", 10)
+    fase = db_session.get(Fase, impianto.fasi["SMD"])
+    assert fase.stato == "IN_CORSO" and fase.data_apertura == T0
+    log = db_session.scalars(select(LogEvento).where(LogEvento.azione == "LOTTO_APERTO")).all()
+    assert [(e.entita_id, e.postazione) for e in log] == [(lotto.id, "SMD-1")]
+
+
+def test_close_updates_totals_and_frees_the_remainder(db_session, erp, impianto):
+    lotto = apri(db_session, erp, impianto, qta=60).lotto
+    svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=lotto.id, qta_output=50, qta_scarti=2,
+                     causale="SMD-PICK", adesso=T0 + timedelta(hours=1))
+    fase = db_session.get(Fase, impianto.fasi["SMD"])
+    assert (fase.qta_prodotta, fase.qta_scarti, fase.stato) == (50, 2, "IN_CORSO")
+    # R5: 100 planned − 50 good; the scrap is made up by producing more.
+    assert svc._disponibile(db_session, fase) == 50
+    # A later fase can take only what SMD produced.
+    pth = db_session.get(Fase, impianto.fasi["PTH"])
+    assert svc._disponibile(db_session, pth) == 50
+    with pytest.raises(RuleViolation) as refused:
+        apri(db_session, erp, impianto, fase="PTH", macchina="PTH-1", qta=51)
+    assert refused.value.code == "QUANTITA_NON_DISPONIBILE"
+
+
+def test_fase_completes_when_enough_good_pieces_and_nothing_open(db_session, erp, impianto):
+    primo = apri(db_session, erp, impianto, qta=60).lotto
+    secondo = apri(db_session, erp, impianto, macchina="SMD-2", qta=40).lotto
+    svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=primo.id, qta_output=60)
+    assert db_session.get(Fase, impianto.fasi["SMD"]).stato == "IN_CORSO"
+    svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=secondo.id, qta_output=40)
+    fase = db_session.get(Fase, impianto.fasi["SMD"])
+    assert (fase.stato, fase.qta_prodotta) == ("COMPLETATA", 100)
+    with pytest.raises(RuleViolation) as refused:
+        apri(db_session, erp, impianto, qta=1)
+    assert refused.value.code == "FASE_COMPLETATA"
+
+
+@pytest.mark.parametrize(
+    "modifica, codice",
+    [
+        (lambda s, imp: setattr(s.get(Fase, imp.fasi["SMD"]), "stato", "SOSPESA"), "FASE_SOSPESA"),
+        (lambda s, imp: setattr(s.get(Macchina, imp.macchine["SMD-1"]), "attiva", False), "MACCHINA_NON_ATTIVA"),
+        (lambda s, imp: setattr(s.scalar(select(ConfigCommessa)), "bloccata_documentazione", True), "BLOCCATA_DOCUMENTAZIONE"),
+        (lambda s, imp: setattr(s.scalar(select(FaseTipo).where(FaseTipo.codice == "SMD")), "documenti_richiesti", ["PROGRAMMA_SMD"]), "DOCUMENTI_MANCANTI"),
+    ],
+)
+def test_each_r4_condition_refuses_with_its_own_code(db_session, erp, impianto, modifica, codice):
+    modifica(db_session, impianto)
+    db_session.commit()
+    with pytest.raises(RuleViolation) as refused:
+        apri(db_session, erp, impianto)
+    assert refused.value.code == codice
+    assert db_session.scalar(select(func.count()).select_from(Lotto)) == 0
+    assert db_session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == "LOTTO_APERTO")) == 0
+
+
+def test_missing_documents_are_listed_in_the_refusal(db_session, erp, impianto):
+    tipo = db_session.scalar(select(FaseTipo).where(FaseTipo.codice == "SMD"))
+    tipo.documenti_richiesti = ["PROGRAMMA_SMD", "SCHEMA_MONTAGGIO"]
+    db_session.commit()
+    with pytest.raises(RuleViolation) as refused:
+        apri(db_session, erp, impianto)
+    assert "PROGRAMMA_SMD" in refused.value.text() and "SCHEMA_MONTAGGIO" in refused.value.text()
+
+
+def test_machine_of_another_phase_and_busy_machine_are_refused(db_session, erp, impianto):
+    with pytest.raises(RuleViolation) as wrong:
+        apri(db_session, erp, impianto, macchina="PTH-1")
+    assert wrong.value.code == "MACCHINA_FASE_DIVERSA"
+    apri(db_session, erp, impianto)
+    with pytest.raises(RuleViolation) as busy:
+        apri(db_session, erp, impianto, qta=5)
+    assert busy.value.code == "MACCHINA_OCCUPATA"
+
+
+@pytest.mark.parametrize("qta", [0, -1, 101])
+def test_quantity_out_of_availability_is_refused(db_session, erp, impianto, qta):
+    with pytest.raises(RuleViolation) as refused:
+        apri(db_session, erp, impianto, qta=qta)
+    assert refused.value.code == "QUANTITA_NON_DISPONIBILE"
+
+
+def test_operator_cannot_open_in_another_operators_name(db_session, erp, impianto):
+    with pytest.raises(Forbidden):
+        apri(db_session, erp, impianto, operatore_id=impianto.collega.utente_id)
+    esito = apri(db_session, erp, impianto, actor=impianto.capo, operatore_id=impianto.collega.utente_id)
+    assert esito.lotto.operatore_id == impianto.collega.utente_id
+
+
+@pytest.mark.parametrize(
+    "output, scarti, causale, campo",
+    [
+        (0, 0, None, "QtaOutput"),
+        (8, 3, "SMD-PICK", "QtaOutput"),  # 11 > 10 in input
+        (5, 1, None, "CausaleScarto"),
+        (-1, 0, None, "QtaOutput"),
+    ],
+)
+def test_r7_refusals_name_the_field_and_leave_the_lotto_open(db_session, erp, impianto, output, scarti, causale, campo):
+    lotto = apri(db_session, erp, impianto).lotto
+    with pytest.raises(svc.ChiusuraNonValida) as refused:
+        svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=lotto.id, qta_output=output,
+                         qta_scarti=scarti, causale=causale)
+    assert campo in refused.value.errors
+    db_session.rollback()
+    assert db_session.get(Lotto, lotto.id).data_fine is None
+
+
+def test_reason_of_another_phase_is_refused(db_session, erp, impianto):
+    lotto = apri(db_session, erp, impianto).lotto
+    with pytest.raises(RuleViolation) as refused:
+        svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=lotto.id, qta_output=8, qta_scarti=2,
+                         causale="PTH-SALD")
+    assert refused.value.code == "CAUSALE_NON_VALIDA"
+
+
+def test_closing_twice_is_refused(db_session, erp, impianto):
+    lotto = apri(db_session, erp, impianto).lotto
+    svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=lotto.id, qta_output=10)
+    with pytest.raises(RuleViolation) as refused:
+        svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=lotto.id, qta_output=10)
+    assert refused.value.code == "LOTTO_GIA_CHIUSO"
+    assert db_session.get(Fase, impianto.fasi["SMD"]).qta_prodotta == 10
+
+
+def test_a_replayed_key_returns_the_first_result_and_creates_nothing(db_session, erp, impianto):
+    primo = apri(db_session, erp, impianto, chiave="tap-1")
+    replica = apri(db_session, erp, impianto, chiave="tap-1")
+    assert replica.ripetuto and replica.lotto.id == primo.lotto.id
+    assert db_session.scalar(select(func.count()).select_from(Lotto)) == 1
+    chiusura = svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=primo.lotto.id, qta_output=10, chiave="tap-2")
+    di_nuovo = svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=primo.lotto.id, qta_output=10, chiave="tap-2")
+    assert not chiusura.ripetuto and di_nuovo.ripetuto
+    assert db_session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == "LOTTO_CHIUSO")) == 1
+
+
+def test_closing_needs_no_erp(app, db_session, erp, impianto, tmp_path):
+    from sqlalchemy import create_engine
+
+    from asigest.dialects import sqlite_readonly_url
+    from asigest.erp import ErpGateway
+
+    lotto = apri(db_session, erp, impianto).lotto
+    assert not ErpGateway(create_engine(sqlite_readonly_url(tmp_path / "nessuno.db"))).ping()
+    # chiudi_lotto takes no gateway at all: an unreachable ERP cannot stop a close.
+    svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=lotto.id, qta_output=10)
+
+
+# -- concurrency: each terminal its own thread, app context and session --------------------
+
+
+def _in_parallelo(app, n, lavoro):
+    """Run ``lavoro(i, session)`` in ``n`` threads released together; returns results/errors."""
+    from asigest.extensions import db
+
+    barriera = threading.Barrier(n)
+    esiti: list = [None] * n
+
+    def terminale(i):
+        with app.app_context():
+            barriera.wait()
+            try:
+                esiti[i] = lavoro(i, db.session)
+            except Exception as exc:  # collected and asserted by the caller
+                esiti[i] = exc
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=terminale, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return esiti
+
+
+def test_twelve_terminals_opening_at_once_get_twelve_distinct_progressivi(app, db_session, erp, impianto):
+    tipo_smd = db_session.get(Fase, impianto.fasi["SMD"]).fase_tipo_id
+    ids = []
+    for i in range(12):
+        m = Macchina(codice=f"SMD-X{i}", descrizione="", fase_tipo_id=tipo_smd, attiva=True)
+        db_session.add(m)
+        db_session.flush()
+        ids.append(m.id)
+    db_session.commit()
+    capo = impianto.capo
+
+    def apri_su(i, session):
+        return svc.apri_lotto(session, erp, actor=capo, fase_id=impianto.fasi["SMD"], macchina_id=ids[i],
+                              qta_input=5, operatore_id=impianto.operatore.utente_id).lotto.progressivo
+
+    esiti = _in_parallelo(app, 12, apri_su)
+    assert sorted(esiti) == list(range(1, 13)), esiti
+    db_session.rollback()
+    codici = db_session.scalars(select(Lotto.codice_lotto)).all()
+    assert len(set(codici)) == 12
+
+
+def test_ten_simultaneous_closes_of_one_lotto_give_one_success(app, db_session, erp, impianto):
+    lotto_id = apri(db_session, erp, impianto).lotto.id
+    operatore = impianto.operatore
+
+    def chiudi(i, session):
+        return svc.chiudi_lotto(session, actor=operatore, lotto_id=lotto_id, qta_output=10).lotto.id
+
+    esiti = _in_parallelo(app, 10, chiudi)
+    successi = [e for e in esiti if e == lotto_id]
+    rifiuti = [e for e in esiti if isinstance(e, RuleViolation)]
+    assert len(successi) == 1, esiti
+    assert len(rifiuti) == 9 and all(r.code == "LOTTO_GIA_CHIUSO" for r in rifiuti)
+    db_session.rollback()
+    assert db_session.get(Fase, impianto.fasi["SMD"]).qta_prodotta == 10
+    assert db_session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == "LOTTO_CHIUSO")) == 1
+
+
+def test_two_opens_on_one_machine_give_one_lotto(app, db_session, erp, impianto):
+    operatore, collega = impianto.operatore, impianto.collega
+
+    def apri_come(i, session):
+        actor = operatore if i == 0 else collega
+        return svc.apri_lotto(session, erp, actor=actor, fase_id=impianto.fasi["SMD"],
+                              macchina_id=impianto.macchine["SMD-1"], qta_input=10).lotto.id
+
+    esiti = _in_parallelo(app, 2, apri_come)
+    aperti = [e for e in esiti if isinstance(e, int)]
+    rifiuti = [e for e in esiti if isinstance(e, RuleViolation)]
+    assert len(aperti) == 1 and len(rifiuti) == 1, esiti
+    assert rifiuti[0].code == "MACCHINA_OCCUPATA"
+
+
+def test_double_tap_at_the_same_instant_creates_one_lotto(app, db_session, erp, impianto):
+    operatore = impianto.operatore
+
+    def tocca(i, session):
+        return svc.apri_lotto(session, erp, actor=operatore, fase_id=impianto.fasi["SMD"],
+                              macchina_id=impianto.macchine["SMD-1"], qta_input=10, chiave="stesso-tocco").lotto.id
+
+    esiti = _in_parallelo(app, 2, tocca)
+    assert esiti[0] == esiti[1] and isinstance(esiti[0], int), esiti
+    db_session.rollback()
+    assert db_session.scalar(select(func.count()).select_from(Lotto)) == 1
+

@@ -1,0 +1,128 @@
+"""``/api/lotti/{tipo}``: the contract of SPEC §7 for line software."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from asigest.models import Fase, FaseTipo, Lotto, Macchina
+from asigest.services import auth
+
+LOTTO_FIELDS = [
+    "LottoID", "FaseID", "CommessaERPId", "FaseTipo", "Progressivo", "CodiceLotto", "Stato", "DataInizio",
+    "DataFine", "QtaInput", "QtaOutput", "QtaScarti", "CausaleScarto", "NoteScarti", "OperatoreID",
+    "OperatoreChiusuraID", "MacchinaID", "DIBA", "Revisione",
+]
+
+
+@pytest.fixture
+def linea(db_session, make_config, make_user):
+    """Commessa 101 (QTA 500) configured SMD + CONTROLLI, one machine each, an operator with a token."""
+    make_config(101, fasi=("SMD", "CONTROLLI"), qta=500, diba="DB-101", revisione="B")
+    tipi = {t.codice: t for t in db_session.scalars(select(FaseTipo))}
+    smd = Macchina(codice="SMD-L1", descrizione="Linea 1", fase_tipo_id=tipi["SMD"].id, attiva=True)
+    ctrl = Macchina(codice="AOI-1", descrizione="AOI", fase_tipo_id=tipi["CONTROLLI"].id, attiva=True)
+    db_session.add_all([smd, ctrl])
+    db_session.commit()
+    fasi = {f.fase_tipo.codice: f.id for f in db_session.scalars(select(Fase).where(Fase.commessa_erp_id == 101))}
+    operatore = make_user(ruolo="OPERATORE", password=None, pin="1234")
+    altro = make_user(ruolo="OPERATORE", password=None, pin="4321")
+    token = auth.create_token(db_session, actor=None, matricola=operatore.matricola)
+    return {
+        "fasi": fasi, "smd": smd.id, "ctrl": ctrl.id, "operatore": operatore.id, "altro": altro.id,
+        "headers": {"Authorization": f"Bearer {token}"},
+    }
+
+
+def apri(client, linea, tipo="smd", **body):
+    payload = {"FaseID": linea["fasi"]["SMD"], "QtaInput": 100, "MacchinaID": linea["smd"], **body}
+    return client.post(f"/api/lotti/{tipo}/", json=payload, headers=linea["headers"])
+
+
+def test_open_returns_201_with_the_contract_fields(client, linea):
+    response = apri(client, linea)
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert list(body) == LOTTO_FIELDS
+    assert body["CodiceLotto"] == "2026-1234-SMD-001"
+    assert (body["Stato"], body["FaseTipo"], body["CommessaERPId"]) == ("APERTO", "SMD", 101)
+    assert (body["DIBA"], body["Revisione"], body["OperatoreID"]) == ("DB-101", "B", linea["operatore"])
+    assert body["DataInizio"].endswith("+00:00") and body["DataFine"] is None
+
+
+def test_close_then_read_and_list(client, linea):
+    lotto = apri(client, linea).json
+    response = client.put(f"/api/lotti/smd/{lotto['LottoID']}/close",
+                          json={"QtaOutput": 95, "QtaScarti": 3, "CausaleScarto": "SMD-PICK", "NoteScarti": "ugello"},
+                          headers=linea["headers"])
+    assert response.status_code == 200, response.json
+    assert (response.json["Stato"], response.json["QtaOutput"], response.json["CausaleScarto"]) == ("CHIUSO", 95, "SMD-PICK")
+    assert client.get(f"/api/lotti/smd/{lotto['LottoID']}", headers=linea["headers"]).json["QtaScarti"] == 3
+    chiusi = client.get("/api/lotti/smd/?aperti=false", headers=linea["headers"]).json
+    aperti = client.get("/api/lotti/smd/?aperti=true", headers=linea["headers"]).json
+    assert [x["LottoID"] for x in chiusi] == [lotto["LottoID"]] and aperti == []
+    assert client.get("/api/lotti/controlli/", headers=linea["headers"]).json == []
+    fasi = client.get("/api/fasi/commessa/101", headers=linea["headers"]).json
+    smd = next(f for f in fasi if f["FaseTipo"] == "SMD")
+    assert (smd["QtaProdotta"], smd["QtaScarti"]) == (95, 3)
+
+
+def test_idempotency_key_replays_the_first_result(client, linea, db_session):
+    headers = {**linea["headers"], "Idempotency-Key": "mes-42"}
+    payload = {"FaseID": linea["fasi"]["SMD"], "QtaInput": 100, "MacchinaID": linea["smd"]}
+    first = client.post("/api/lotti/smd/", json=payload, headers=headers)
+    again = client.post("/api/lotti/smd/", json=payload, headers=headers)
+    assert first.status_code == 201 and again.status_code == 201
+    assert again.json["LottoID"] == first.json["LottoID"]
+    assert db_session.scalar(select(func.count()).select_from(Lotto)) == 1
+
+
+def test_operator_naming_another_operator_gets_403(client, linea, db_session):
+    response = apri(client, linea, OperatoreID=linea["altro"])
+    assert response.status_code == 403
+    assert response.json["code"] == "FORBIDDEN"
+    assert db_session.scalar(select(func.count()).select_from(Lotto)) == 0
+
+
+def test_path_type_must_match_the_fase(client, linea):
+    response = apri(client, linea, tipo="pth")
+    assert response.status_code == 400 and response.json["code"] == "TIPO_FASE_DIVERSO"
+    assert apri(client, linea, tipo="nessuno").status_code == 404
+    lotto = apri(client, linea).json
+    assert client.get(f"/api/lotti/controlli/{lotto['LottoID']}", headers=linea["headers"]).status_code == 400
+
+
+def test_rule_refusals_are_400_with_a_code(client, linea):
+    assert apri(client, linea, QtaInput=501).json["code"] == "QUANTITA_NON_DISPONIBILE"
+    lotto = apri(client, linea).json
+    busy = apri(client, linea, QtaInput=1)
+    assert busy.status_code == 400 and busy.json["code"] == "MACCHINA_OCCUPATA"
+    over = client.put(f"/api/lotti/smd/{lotto['LottoID']}/close", json={"QtaOutput": 101}, headers=linea["headers"])
+    assert over.status_code == 400 and "QtaOutput" in over.json["errors"]
+    no_reason = client.put(f"/api/lotti/smd/{lotto['LottoID']}/close", json={"QtaOutput": 90, "QtaScarti": 2},
+                           headers=linea["headers"])
+    assert no_reason.status_code == 400 and "CausaleScarto" in no_reason.json["errors"]
+    ok = client.put(f"/api/lotti/smd/{lotto['LottoID']}/close", json={"QtaOutput": 100}, headers=linea["headers"])
+    assert ok.status_code == 200
+    twice = client.put(f"/api/lotti/smd/{lotto['LottoID']}/close", json={"QtaOutput": 100}, headers=linea["headers"])
+    assert twice.status_code == 400 and twice.json["code"] == "LOTTO_GIA_CHIUSO"
+
+
+@pytest.mark.parametrize(
+    "payload, field",
+    [
+        ({"QtaInput": 10, "MacchinaID": 1}, "FaseID"),
+        ({"FaseID": 1, "QtaInput": "10", "MacchinaID": 1}, "QtaInput"),
+        ({"FaseID": 1, "QtaInput": 0, "MacchinaID": 1}, "QtaInput"),
+        ({"FaseID": 1, "QtaInput": 10, "MacchinaID": 1, "Extra": 1}, "Extra"),
+    ],
+)
+def test_malformed_open_is_422_with_the_field(client, linea, payload, field):
+    response = client.post("/api/lotti/smd/", json=payload, headers=linea["headers"])
+    assert response.status_code == 422
+    assert field in response.json["errors"]
+
+
+def test_lotti_need_a_token(client, linea):
+    assert client.get("/api/lotti/smd/").status_code == 401
+    assert client.post("/api/lotti/smd/", json={}).status_code == 401
