@@ -35,6 +35,8 @@ _ENV_SETTINGS = {
     "ASIGEST_DOCUMENT_EXTENSIONS": ("DOCUMENT_EXTENSIONS", str),
     "ASIGEST_SECURE_COOKIES": ("SESSION_COOKIE_SECURE", lambda v: v.lower() in {"1", "true", "yes", "on"}),
     "ASIGEST_DEFAULT_LOCALE": ("BABEL_DEFAULT_LOCALE", str),
+    "ASIGEST_KIOSK_IDLE_SECONDS": ("KIOSK_IDLE_SECONDS", int),
+    "ASIGEST_FORGOTTEN_HOURS": ("FORGOTTEN_HOURS", float),
 }
 
 DEFAULTS = {
@@ -52,6 +54,10 @@ DEFAULTS = {
     "BABEL_DEFAULT_LOCALE": "it",
     "LANGUAGES": ("it", "en"),
     "PAGE_SIZE": 25,
+    # Kiosk: the operator's session locks after this many seconds without a request (§9),
+    # and a lotto open longer than FORGOTTEN_HOURS is flagged as forgotten (R13).
+    "KIOSK_IDLE_SECONDS": 300,
+    "FORGOTTEN_HOURS": 12,
     # Cookies: HttpOnly and SameSite always; Secure when served over HTTPS
     # (ASIGEST_SECURE_COOKIES=1 behind the TLS proxy).
     "SESSION_COOKIE_HTTPONLY": True,

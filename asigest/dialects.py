@@ -15,6 +15,10 @@ from sqlalchemy.engine import Engine, make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
+# Execution option marking a transaction that will write (see ``configure_asigest_engine``);
+# other databases ignore it.
+WRITE_OPTION = "asigest_write"
+
 
 class ReadOnlyViolation(RuntimeError):
     """A statement other than SELECT was sent to the read-only ERP engine."""
@@ -75,7 +79,13 @@ def configure_asigest_engine(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _sqlite_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        # A write transaction takes the write lock at BEGIN and waits for it (busy
+        # timeout), instead of failing at its first write when another connection has
+        # committed since its first read.
+        if connection.get_execution_options().get(WRITE_OPTION):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
 
 
 def configure_erp_engine(engine: Engine) -> None:

@@ -56,6 +56,24 @@ def authenticate_password(session, matricola: str, password: str, *, postazione:
     return actor
 
 
+def authenticate_pin(session, matricola: str, pin: str, *, postazione: str | None = None) -> Actor:
+    """Check badge code and kiosk PIN (any role with a PIN); record the login and return the Actor.
+
+    Raises RuleViolation with one message for every failure (unknown badge, wrong PIN,
+    no PIN set, deactivated user), so a stranger at a kiosk learns nothing.
+    """
+    matricola = (matricola or "").strip()
+    utente = session.scalar(select(Utente).where(Utente.matricola == matricola)) if matricola else None
+    ok = hashing.verify_secret(utente.pin_hash if utente else None, (pin or "").strip())
+    if not ok or utente is None or not utente.attivo:
+        raise RuleViolation(N_("Badge o PIN errati. Riprovare."), code="CREDENZIALI_ERRATE")
+    with transaction(session):
+        utente.ultimo_accesso = utcnow()
+        actor = actor_for(utente, postazione)
+        audit.record(session, actor, "LOGIN_KIOSK", "Utenti", utente.id, postazione=postazione)
+    return actor
+
+
 def _controlla_utente(
     errori: CampiErrati,
     *,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from asigest.domain import lotti as regole
 from asigest.domain.actor import Actor
@@ -391,7 +391,9 @@ def _registra_chiave(session, actor: Actor, chiave: str | None, operazione: str,
 def _esegui(session, actor: Actor, chiave: str | None, operazione) -> Esito:
     try:
         return con_riprova(session, operazione)
-    except Riprova:
+    except (Riprova, OperationalError):
+        # Still colliding after every retry (or the database stayed locked): a clear
+        # "try again", never a 500. Nothing was written.
         raise Conflict(
             N_("Troppi terminali hanno scritto nello stesso istante: riprovare."), code="RIPROVARE"
         ) from None

@@ -9,6 +9,8 @@ from typing import Callable, TypeVar
 
 from sqlalchemy.exc import OperationalError
 
+from asigest.dialects import WRITE_OPTION
+
 T = TypeVar("T")
 
 
@@ -43,6 +45,9 @@ def con_riprova(session, operazione: Callable[[], T], *, tentativi: int = 12) ->
     """
     for tentativo in range(1, tentativi + 1):
         session.rollback()
+        # Declare the write up front: on SQLite the transaction then waits for the
+        # write lock at BEGIN rather than failing half-way.
+        session.connection(execution_options={WRITE_OPTION: True})
         try:
             return operazione()
         except Riprova:

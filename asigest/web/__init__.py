@@ -13,6 +13,8 @@ def init_app(app: Flask) -> None:
     from asigest.web.auth import bp as auth_bp
     from asigest.web.health import bp as health_bp
     from asigest.web.documenti import bp as documenti_bp
+    from asigest.web.kiosk import bp as kiosk_bp
+    from asigest.web.kiosk import etichette_bp
     from asigest.web.pages import bp as pages_bp
 
     app.register_blueprint(auth_bp)
@@ -20,6 +22,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(pages_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(documenti_bp)
+    app.register_blueprint(kiosk_bp)
+    app.register_blueprint(etichette_bp)
     app.register_blueprint(api_bp, url_prefix="/api")
 
     access.init_app(app)

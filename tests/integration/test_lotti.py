@@ -296,3 +296,38 @@ def test_double_tap_at_the_same_instant_creates_one_lotto(app, db_session, erp, 
     db_session.rollback()
     assert db_session.scalar(select(func.count()).select_from(Lotto)) == 1
 
+
+
+def test_writes_take_the_sqlite_write_lock_at_begin(app, db_session, erp, impianto):
+    """On SQLite a write that starts as a plain BEGIN fails at once when another worker
+    committed after its first read; the operation must begin IMMEDIATE instead."""
+    from sqlalchemy import event
+
+    from asigest.extensions import db
+
+    engine = db.engines[None]
+    if engine.dialect.name != "sqlite":
+        pytest.skip("BEGIN IMMEDIATE is SQLite's; PostgreSQL locks the fase row")
+    seen: list[str] = []
+    listener = lambda conn, cursor, statement, *args: seen.append(statement)  # noqa: E731
+    event.listen(engine, "before_cursor_execute", listener)
+    try:
+        apri(db_session, erp, impianto)
+    finally:
+        event.remove(engine, "before_cursor_execute", listener)
+    begins = [s for s in seen if s.startswith("BEGIN")]
+    assert begins and begins[0] == "BEGIN IMMEDIATE"
+
+
+def test_a_database_that_stays_locked_answers_try_again_not_500(db_session, erp, impianto, monkeypatch):
+    from sqlalchemy.exc import OperationalError
+
+    from asigest.errors import Conflict
+
+    def sempre_bloccato(session, operazione, **kwargs):
+        raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
+
+    monkeypatch.setattr(svc, "con_riprova", sempre_bloccato)
+    with pytest.raises(Conflict) as refused:
+        apri(db_session, erp, impianto)
+    assert refused.value.code == "RIPROVARE"

@@ -13,8 +13,9 @@ from sqlalchemy import select
 from tests.conftest import csrf_from
 from tests.web.conftest import login_on
 
-# Reviewed list: a route joins it only on purpose (the kiosk badge form will, later).
-EXPECTED_PUBLIC = {"/login", "/health", "/api/openapi.json", "/lingua/<code>"}
+# Reviewed list: a route joins it only on purpose.
+EXPECTED_PUBLIC = {"/login", "/health", "/api/openapi.json", "/lingua/<code>", "/kiosk/<codice>"}
+KIOSK_BADGE = "/kiosk/<codice>"
 
 SAMPLE_VALUES = {"int": "1", "default": "x", "string": "x", "path": "x"}
 _ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
@@ -58,10 +59,16 @@ def anonymous_csrf(client) -> str:
     return csrf_from(client.get("/login").text)
 
 
-def asks_for_login(response) -> bool:
+def is_kiosk(rule) -> bool:
+    """A kiosk screen: guarded by the machine's kiosk session, not by the office login."""
+    return rule.rule.startswith("/kiosk/") and rule.rule != KIOSK_BADGE
+
+
+def asks_for_login(response, rule=None) -> bool:
     if response.status_code == 401:
         return True
-    return response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/login"
+    login_path = "/kiosk/x" if rule is not None and is_kiosk(rule) else "/login"
+    return response.status_code == 302 and urlsplit(response.headers["Location"]).path == login_path
 
 
 def test_public_routes_are_exactly_the_reviewed_ones(app, client):
@@ -73,7 +80,7 @@ def test_public_routes_are_exactly_the_reviewed_ones(app, client):
         headers = {} if is_api(rule) else {"X-CSRFToken": token}
         response = send(client, method, url, headers=headers)
         assert response.status_code < 500, f"{method} {url}: {response.status_code}"
-        if not asks_for_login(response):
+        if not asks_for_login(response, rule):
             reached.add(rule.rule)
     assert reached == EXPECTED_PUBLIC
 
@@ -89,7 +96,7 @@ def test_every_private_page_redirects_to_login(app, client):
     """GET without login → 302 to ``/login?next=<the page>``; htmx GET → 401 + HX-Redirect."""
     checked = 0
     for rule, method, url in routes(app):
-        if rule.rule in EXPECTED_PUBLIC or is_api(rule) or method != "GET":
+        if rule.rule in EXPECTED_PUBLIC or is_api(rule) or is_kiosk(rule) or method != "GET":
             continue
         response = client.get(url)
         assert response.status_code == 302, f"GET {url}"
@@ -110,7 +117,7 @@ def test_private_page_writes_need_login(app, client):
     token = anonymous_csrf(client)
     checked = 0
     for rule, method, url in routes(app):
-        if rule.rule in EXPECTED_PUBLIC or is_api(rule) or method not in WRITE_METHODS:
+        if rule.rule in EXPECTED_PUBLIC or is_api(rule) or is_kiosk(rule) or method not in WRITE_METHODS:
             continue
         response = send(client, method, url, headers={"X-CSRFToken": token})
         assert response.status_code == 302, f"{method} {url}"
@@ -119,6 +126,41 @@ def test_private_page_writes_need_login(app, client):
         assert response.status_code == 401 and urlsplit(response.headers["HX-Redirect"]).path == "/login"
         checked += 1
     assert checked >= 1  # /logout at least
+
+
+def _kiosk_session(client, macchina: str, utente_id: int, ultimo: int | None = None) -> None:
+    import time
+
+    with client.session_transaction() as s:
+        s["kiosk"] = {"utente_id": utente_id, "macchina": macchina, "ultimo": ultimo or int(time.time())}
+
+
+@pytest.mark.parametrize("chi", ["anonimo", "ufficio ADMIN", "kiosk di un'altra macchina", "kiosk scaduto"])
+def test_every_kiosk_route_needs_a_kiosk_session_for_its_machine(app, client, login, make_user, chi):
+    """Every kiosk screen but the badge form sends back to the machine's badge form (htmx:
+    401 + HX-Redirect) unless this browser has a live kiosk session for that machine: an
+    office login, another machine's session or an expired one are not enough."""
+    token = anonymous_csrf(client)
+    if chi == "ufficio ADMIN":
+        login("ADMIN")
+        token = csrf_from(client.get("/commesse").text)
+    elif chi != "anonimo":
+        operatore = make_user(ruolo="OPERATORE", password=None, pin="1234")
+        scaduto = 1 if chi == "kiosk scaduto" else None
+        _kiosk_session(client, "x" if scaduto else "ALTRA", operatore.id, ultimo=scaduto)
+    checked = 0
+    for rule, method, url in routes(app):
+        if not is_kiosk(rule):
+            continue
+        for extra in ({}, {"HX-Request": "true"}):
+            response = send(client, method, url, headers={"X-CSRFToken": token, **extra})
+            if extra:
+                assert response.status_code == 401 and response.headers["HX-Redirect"] == "/kiosk/x", f"htmx {method} {url}"
+            else:
+                assert response.status_code == 302, f"{method} {url}"
+                assert urlsplit(response.headers["Location"]).path == "/kiosk/x"
+        checked += 1
+    assert checked >= 6  # esci, commessa, apri, chiudi, documenti, etichetta
 
 
 @pytest.fixture

@@ -1,0 +1,257 @@
+"""The operator kiosk at ``/kiosk/<CodiceMacchina>`` (SPEC §9): badge + PIN, then one
+screen — the lotto open on this machine with *Chiudi lotto*, or a scan field, the order
+card and *Apri lotto*.
+
+Only the badge form is public; every other route is ``@kiosk`` (``web/access.py``
+checks the machine-bound session and its idle time). htmx swaps ``#pannello``; a plain
+request gets the whole page with the same partial. Every state-changing form carries a
+one-time token (R11) passed to the service as ``chiave``.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+import segno
+from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
+from flask_babel import gettext
+
+from asigest.domain import lotti as regole
+from asigest.domain.ruoli import SUPERVISORE
+from asigest.errors import N_, AsigestError, RuleViolation
+from asigest.models.types import utcnow
+from asigest.services import auth as auth_service
+from asigest.services import kiosk as kiosk_service
+from asigest.services import lotti as lotti_service
+from asigest.services.documenti import file_documento
+from asigest.web import deps
+from asigest.web.access import (
+    end_kiosk_session,
+    kiosk,
+    kiosk_actor,
+    public,
+    requires,
+    start_kiosk_session,
+)
+from asigest.web.documenti import archivio, invia_file
+from asigest.web.htmx import is_htmx, vary_on_htmx
+
+bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
+etichette_bp = Blueprint("etichette", __name__)
+
+
+def _chiave() -> str:
+    """A fresh one-time token for a state-changing form (R11)."""
+    return secrets.token_urlsafe(16)
+
+
+def _intero(nome: str) -> int | None:
+    try:
+        return int((request.form.get(nome) or "").strip())
+    except ValueError:
+        return None
+
+
+def _render(macchina, *, status: int = 200, **contesto):
+    """The main screen: the ``#pannello`` fragment for htmx, the whole page otherwise."""
+    session = deps.session()
+    lotto = contesto.pop("lotto", None)
+    if lotto is None and "scheda" not in contesto:
+        lotto = kiosk_service.lotto_aperto(session, macchina)
+    commessa_lotto = None
+    if lotto is not None:
+        try:
+            commessa_lotto = kiosk_service.get_commessa(deps.erp(), lotto.fase.commessa_erp_id)
+        except AsigestError:
+            commessa_lotto = None  # closing never needs the ERP: show the lotto without it
+    contesto.setdefault("valori", {})
+    contesto.setdefault("errori", {})
+    html = render_template(
+        "kiosk/_pannello.html" if is_htmx() else "kiosk/main.html",
+        macchina=macchina,
+        lotto=lotto,
+        commessa_lotto=commessa_lotto,
+        dimenticato=lotto is not None and lotto.data_fine is None
+        and regole.dimenticato(lotto.data_inizio, utcnow(), float(current_app.config["FORGOTTEN_HOURS"])),
+        causali=kiosk_service.causali_valide(session, macchina) if lotto is not None else [],
+        chiave=_chiave(),
+        operatore=g.actor,
+        idle=int(current_app.config["KIOSK_IDLE_SECONDS"]),
+        **contesto,
+    )
+    return vary_on_htmx(current_app.make_response((html, 200 if is_htmx() else status)))
+
+
+def _anno_corrente() -> int:
+    return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).year
+
+
+# -- badge -----------------------------------------------------------------------------
+
+
+@bp.route("/<codice>", methods=["GET", "POST"])
+@public
+def badge(codice: str):
+    """Badge + PIN form (GET, POST to log in); with a valid kiosk session, the main screen."""
+    session = deps.session()
+    macchina = kiosk_service.macchina_attiva(session, codice)
+    errore = None
+    if request.method == "POST":
+        try:
+            actor = auth_service.authenticate_pin(
+                session, request.form.get("matricola", "")[:30], request.form.get("pin", "")[:30], postazione=macchina.codice
+            )
+        except RuleViolation as exc:
+            errore = exc.text(gettext)
+        else:
+            start_kiosk_session(actor, macchina.codice)
+            if is_htmx():
+                return "", 204, {"HX-Redirect": url_for("kiosk.badge", codice=macchina.codice)}
+            return redirect(url_for("kiosk.badge", codice=macchina.codice))
+    else:
+        actor = kiosk_actor(macchina.codice)
+        if actor is not None:
+            g.actor = actor
+            return _render(macchina)
+    html = render_template(
+        "kiosk/badge.html", macchina=macchina, errore=errore, matricola=request.form.get("matricola", "")[:30]
+    )
+    return html, 400 if errore else 200
+
+
+@bp.post("/<codice>/esci")
+@kiosk
+def esci(codice: str):
+    """Lock the kiosk: back to the badge form."""
+    end_kiosk_session()
+    target = url_for("kiosk.badge", codice=codice)
+    if is_htmx():
+        return "", 204, {"HX-Redirect": target}
+    return redirect(target)
+
+
+# -- order -----------------------------------------------------------------------------
+
+
+@bp.get("/<codice>/commessa")
+@kiosk
+def commessa(codice: str):
+    """The order card for a scanned or typed order number or lotto label."""
+    session = deps.session()
+    macchina = kiosk_service.macchina_attiva(session, codice)
+    testo = (request.args.get("q") or "").strip()[:60]
+    try:
+        trovata = kiosk_service.cerca_commessa(session, deps.erp(), testo, anno_corrente=_anno_corrente())
+    except AsigestError as exc:
+        return _render(macchina, status=400, errori={"q": [exc.text(gettext)]}, valori={"q": testo})
+    return _render(macchina, scheda=kiosk_service.scheda(session, trovata, macchina), valori={"q": testo})
+
+
+@bp.post("/<codice>/apri")
+@kiosk
+def apri(codice: str):
+    """Open a lotto on this machine for the order on the card (R4, R5, R11)."""
+    session = deps.session()
+    macchina = kiosk_service.macchina_attiva(session, codice)
+    commessa_id = _intero("commessa_id")
+    qta = _intero("qta_input")
+    valori = {"qta_input": (request.form.get("qta_input") or "")[:12]}
+    trovata = kiosk_service.get_commessa(deps.erp(), commessa_id or 0)
+    scheda = kiosk_service.scheda(session, trovata, macchina)
+    if scheda.fase is None:
+        errori = {"_": [gettext("Questa commessa non ha la fase %(fase)s: non si apre un lotto qui.",
+                                fase=macchina.fase_tipo.codice)]}
+        return _render(macchina, status=400, scheda=scheda, errori=errori, valori=valori)
+    if qta is None or qta <= 0:
+        errori = {"qta_input": [gettext("Indicare quanti pezzi entrano nel lotto (un numero maggiore di zero).")]}
+        return _render(macchina, status=400, scheda=scheda, errori=errori, valori=valori)
+    try:
+        esito = lotti_service.apri_lotto(
+            session, deps.erp(), actor=deps.actor(), fase_id=scheda.fase.id, macchina_id=macchina.id,
+            qta_input=qta, chiave=(request.form.get("chiave") or "")[:100] or None,
+        )
+    except AsigestError as exc:
+        campo = "qta_input" if exc.code == "QUANTITA_NON_DISPONIBILE" else "_"
+        scheda = kiosk_service.scheda(session, trovata, macchina)
+        return _render(macchina, status=400, scheda=scheda, errori={campo: [exc.text(gettext)]}, valori=valori)
+    return _render(macchina, lotto=esito.lotto, appena_aperto=True)
+
+
+@bp.post("/<codice>/chiudi")
+@kiosk
+def chiudi(codice: str):
+    """Close the lotto open on this machine with good pieces, scrap and reason (R7, R8, R11)."""
+    session = deps.session()
+    macchina = kiosk_service.macchina_attiva(session, codice)
+    lotto_id = _intero("lotto_id") or 0
+    valori = {k: (request.form.get(k) or "")[:500] for k in ("qta_output", "qta_scarti", "causale", "note")}
+    output, scarti = _intero("qta_output"), _intero("qta_scarti") if valori["qta_scarti"].strip() else 0
+    try:
+        lotto = lotti_service.get_lotto(session, lotto_id)
+        if lotto.macchina_id != macchina.id:
+            raise RuleViolation(N_("Questo lotto non è di questa macchina."), code="LOTTO_ALTRA_MACCHINA")
+        errori = regole.errori_chiusura(lotto.qta_input, output, scarti, True)
+        if output is None or scarti is None:
+            raise lotti_service.ChiusuraNonValida(errori)
+        esito = lotti_service.chiudi_lotto(
+            session, actor=deps.actor(), lotto_id=lotto.id, qta_output=output, qta_scarti=scarti,
+            causale=valori["causale"] or None, note=valori["note"] or None,
+            chiave=(request.form.get("chiave") or "")[:100] or None,
+        )
+    except lotti_service.ChiusuraNonValida as exc:
+        errori = {_CAMPI_CHIUSURA.get(k, "_"): [gettext(m) for m in v] for k, v in exc.errors.items()}
+        return _render(macchina, status=400, errori=errori, valori=valori)
+    except AsigestError as exc:
+        campo = "causale" if exc.code == "CAUSALE_NON_VALIDA" else "_"
+        return _render(macchina, status=400, errori={campo: [exc.text(gettext)]}, valori=valori)
+    chiuso = esito.lotto
+    trovata = kiosk_service.get_commessa(deps.erp(), chiuso.fase.commessa_erp_id)
+    return _render(macchina, scheda=kiosk_service.scheda(session, trovata, macchina), chiuso=chiuso)
+
+
+_CAMPI_CHIUSURA = {"QtaOutput": "qta_output", "QtaScarti": "qta_scarti", "CausaleScarto": "causale"}
+
+
+# -- documents and label ---------------------------------------------------------------
+
+
+@bp.get("/<codice>/documenti/<int:documento_id>")
+@kiosk
+def documento(codice: str, documento_id: int):
+    """Open a technical document at the machine (shown in the browser when it can)."""
+    documento, percorso = file_documento(deps.session(), archivio=archivio(), documento_id=documento_id)
+    return invia_file(documento, percorso, allegato=False)
+
+
+@bp.get("/<codice>/etichetta/<int:lotto_id>")
+@kiosk
+def etichetta(codice: str, lotto_id: int):
+    """Printable 100×50 mm label of a lotto, with the CodiceLotto as QR code."""
+    return _etichetta(lotto_id, indietro=url_for("kiosk.badge", codice=codice))
+
+
+@etichette_bp.get("/lotti/<int:lotto_id>/etichetta")
+@requires(SUPERVISORE)
+def etichetta_ufficio(lotto_id: int):
+    """The same label, reprinted from the office."""
+    return _etichetta(lotto_id, indietro=url_for("pages.commesse"))
+
+
+def qr_svg(testo: str) -> str:
+    """The QR code of ``testo`` as inline SVG (segno), no inline style."""
+    return segno.make(testo, error="m", micro=False).svg_inline(scale=4, border=2, omitsize=True)
+
+
+def _etichetta(lotto_id: int, *, indietro: str):
+    session = deps.session()
+    lotto = lotti_service.get_lotto(session, lotto_id)
+    try:
+        commessa = kiosk_service.get_commessa(deps.erp(), lotto.fase.commessa_erp_id)
+    except AsigestError:
+        commessa = None
+    return render_template(
+        "kiosk/etichetta.html", lotto=lotto, commessa=commessa, qr=qr_svg(lotto.codice_lotto),
+        operatore=kiosk_service.nome_operatore(session, lotto.operatore_id), indietro=indietro,
+    )

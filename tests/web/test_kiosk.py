@@ -1,0 +1,367 @@
+"""The operator kiosk (SPEC §9): badge + PIN, machine-bound idle session, scan, open,
+close, R11 tokens, R13 flag, lot label, htmx fragments and the CSP-friendly markup."""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import timedelta
+
+import pytest
+import segno
+from sqlalchemy import func, select
+
+from asigest.models import ConfigCommessa, Fase, FaseTipo, LogEvento, Lotto, Macchina
+from asigest.models.types import utcnow
+from tests.conftest import csrf_from
+from tests.web.conftest import login_on
+
+HX = {"HX-Request": "true"}
+_CHIAVE = re.compile(r'name="chiave" value="([^"]+)"')
+_LOTTO_ID = re.compile(r'name="lotto_id" value="(\d+)"')
+
+
+@pytest.fixture
+def impianto(db_session, make_user):
+    """Commessa 1 (2026/1001, QTA 100) configured SMD → PTH; machines SMD-1, SMD-2, PTH-1 and
+    an inactive OLD-1; an operator with PIN 1234."""
+    tipi = {t.codice: t for t in db_session.scalars(select(FaseTipo))}
+    db_session.add(ConfigCommessa(commessa_erp_id=1, flag_smd=True, flag_pth=True, flag_controlli=False,
+                                  diba="DB-1", revisione="C", qta_erp=100))
+    for codice in ("SMD", "PTH"):
+        db_session.add(Fase(commessa_erp_id=1, fase_tipo_id=tipi[codice].id, stato="APERTA", qta_prevista=100))
+    for codice, tipo, attiva in (("SMD-1", "SMD", True), ("SMD-2", "SMD", True), ("PTH-1", "PTH", True),
+                                 ("OLD-1", "SMD", False)):
+        db_session.add(Macchina(codice=codice, descrizione=f"Linea {codice}", fase_tipo_id=tipi[tipo].id, attiva=attiva))
+    db_session.commit()
+    return make_user(ruolo="OPERATORE", password=None, pin="1234", nome="Luca", cognome="Verdi")
+
+
+def badge(client, macchina="SMD-1", matricola=None, pin="1234", user=None):
+    page = client.get(f"/kiosk/{macchina}")
+    return client.post(f"/kiosk/{macchina}", data={
+        "matricola": matricola or user.matricola, "pin": pin, "csrf_token": csrf_from(page.text)})
+
+
+@pytest.fixture
+def kiosk(client, impianto):
+    """A browser logged in at SMD-1 as the operator; returns the client."""
+    assert badge(client, user=impianto).status_code == 302
+    return client
+
+
+def token(client, macchina="SMD-1"):
+    return csrf_from(client.get(f"/kiosk/{macchina}").text)
+
+
+def scan(client, q, macchina="SMD-1"):
+    return client.get(f"/kiosk/{macchina}/commessa", query_string={"q": q}, headers=HX)
+
+
+def apri(client, qta="10", chiave=None, commessa_id="1", macchina="SMD-1"):
+    page = scan(client, "2026/1001", macchina)
+    chiave = chiave or _CHIAVE.search(page.text).group(1)
+    return client.post(f"/kiosk/{macchina}/apri", headers={**HX, "X-CSRFToken": token(client, macchina)},
+                       data={"commessa_id": commessa_id, "qta_input": qta, "chiave": chiave})
+
+
+def chiudi(client, lotto_id, chiave="k-chiudi", macchina="SMD-1", **campi):
+    data = {"lotto_id": lotto_id, "qta_output": "10", "qta_scarti": "0", "chiave": chiave, **campi}
+    return client.post(f"/kiosk/{macchina}/chiudi", headers={**HX, "X-CSRFToken": token(client, macchina)}, data=data)
+
+
+def lotti(db_session):
+    db_session.rollback()
+    return db_session.scalars(select(Lotto).order_by(Lotto.id)).all()
+
+
+# -- badge and session ---------------------------------------------------------------
+
+
+def test_unknown_or_inactive_machine_is_404(client, impianto):
+    for codice in ("NOPE", "OLD-1"):
+        response = client.get(f"/kiosk/{codice}")
+        assert response.status_code == 404
+        assert "non esiste o non è attiva" in response.text
+
+
+def test_badge_form_fields(client, impianto):
+    html = client.get("/kiosk/SMD-1").text
+    assert re.search(r'<input id="matricola" name="matricola" inputmode="numeric"[^>]*autofocus', html)
+    assert re.search(r'name="pin" type="password" inputmode="numeric"', html)
+    assert "SMD-1" in html and 'class="topbar"' not in html  # own layout, no office nav
+
+
+def test_badge_and_pin_log_in_and_show_the_scan_field(client, impianto, db_session):
+    response = badge(client, user=impianto)
+    assert response.status_code == 302 and response.headers["Location"].endswith("/kiosk/SMD-1")
+    html = client.get("/kiosk/SMD-1").text
+    assert 'name="q"' in html and "Luca Verdi" in html and 'data-idle="300"' in html
+    db_session.rollback()
+    assert db_session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == "LOGIN_KIOSK")) == 1
+
+
+@pytest.mark.parametrize("caso", ["pin sbagliato", "badge sconosciuto", "senza pin", "disattivato"])
+def test_wrong_badge_or_pin_one_generic_message(client, impianto, make_user, db_session, caso):
+    matricola, pin = impianto.matricola, "1234"
+    if caso == "pin sbagliato":
+        pin = "9999"
+    elif caso == "badge sconosciuto":
+        matricola = "NESSUNO"
+    elif caso == "senza pin":
+        matricola = make_user(ruolo="SUPERVISORE").matricola
+    else:
+        impianto.attivo = False
+        db_session.commit()
+    response = badge(client, matricola=matricola, pin=pin)
+    assert response.status_code == 400
+    assert "Badge o PIN errati. Riprovare." in response.text
+    assert f'value="{matricola}"' in response.text  # the badge stays typed
+    assert 'name="q"' not in client.get("/kiosk/SMD-1").text
+
+
+def test_any_role_with_a_pin_may_use_the_kiosk(client, impianto, make_user):
+    capo = make_user(ruolo="SUPERVISORE", pin="5555")
+    assert badge(client, user=capo, pin="5555").status_code == 302
+
+
+def test_badge_post_needs_csrf(client, impianto):
+    response = client.post("/kiosk/SMD-1", data={"matricola": impianto.matricola, "pin": "1234"})
+    assert response.status_code == 400
+    assert 'name="q"' not in client.get("/kiosk/SMD-1").text
+
+
+def test_session_is_bound_to_its_machine(kiosk):
+    assert 'name="q"' in kiosk.get("/kiosk/SMD-1").text
+    assert 'name="matricola"' in kiosk.get("/kiosk/SMD-2").text
+    response = kiosk.get("/kiosk/SMD-2/commessa?q=1001")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/kiosk/SMD-2")
+
+
+def test_office_login_does_not_open_the_kiosk(client, login, impianto):
+    login("ADMIN")
+    assert 'name="matricola"' in client.get("/kiosk/SMD-1").text
+
+
+def test_idle_session_expires_and_requests_refresh_it(kiosk, app):
+    with kiosk.session_transaction() as s:
+        s["kiosk"] = {**s["kiosk"], "ultimo": int(time.time()) - 200}
+    assert 'name="q"' in kiosk.get("/kiosk/SMD-1").text  # within 300 s: refreshed
+    with kiosk.session_transaction() as s:
+        assert s["kiosk"]["ultimo"] >= int(time.time()) - 2
+        s["kiosk"] = {**s["kiosk"], "ultimo": int(time.time()) - 301}
+    response = kiosk.get("/kiosk/SMD-1/commessa?q=1001", headers=HX)
+    assert response.status_code == 401 and response.headers["HX-Redirect"] == "/kiosk/SMD-1"
+    assert 'name="matricola"' in kiosk.get("/kiosk/SMD-1").text
+
+
+def test_idle_seconds_is_a_setting(make_app, impianto):
+    other = make_app(KIOSK_IDLE_SECONDS=0)
+    browser = other.test_client()
+    assert badge(browser, user=impianto).status_code == 302
+    with browser.session_transaction() as s:
+        s["kiosk"] = {**s["kiosk"], "ultimo": s["kiosk"]["ultimo"] - 1}
+    assert 'name="matricola"' in browser.get("/kiosk/SMD-1").text
+
+
+def test_esci_locks_the_kiosk(kiosk):
+    response = kiosk.post("/kiosk/SMD-1/esci", headers={**HX, "X-CSRFToken": token(kiosk)})
+    assert response.status_code == 204 and response.headers["HX-Redirect"] == "/kiosk/SMD-1"
+    assert 'name="matricola"' in kiosk.get("/kiosk/SMD-1").text
+
+
+def test_deactivated_operator_is_locked_out(kiosk, impianto, db_session):
+    impianto.attivo = False
+    db_session.commit()
+    assert 'name="matricola"' in kiosk.get("/kiosk/SMD-1").text
+
+
+# -- scan ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("q", ["2026/1001", "1001", " 2026 / 1001 "])
+def test_scan_finds_the_order_and_prefills_the_available_quantity(kiosk, q):
+    response = scan(kiosk, q)
+    assert response.status_code == 200 and "<html" not in response.text
+    assert response.headers["Vary"].count("HX-Request") == 1
+    assert "Commessa 2026/1001" in response.text
+    assert "DB-1" in response.text
+    assert re.search(r'id="qta_input" name="qta_input" inputmode="numeric"[^>]*value="100"', response.text)
+
+
+def test_scan_of_a_lotto_label_of_another_phase_finds_its_order(kiosk, impianto, db_session):
+    apri(kiosk, qta="30")
+    codice = lotti(db_session)[0].codice_lotto
+    assert codice == "2026-1001-SMD-001"
+    chiudi(kiosk, lotti_id(kiosk), qta_output="30")
+    badge(kiosk, macchina="PTH-1", user=impianto)
+    response = scan(kiosk, codice.lower(), macchina="PTH-1")
+    assert "Commessa 2026/1001" in response.text
+    assert re.search(r'name="qta_input"[^>]*value="30"', response.text)  # PTH takes only what SMD produced
+
+
+def lotti_id(client, macchina="SMD-1"):
+    return _LOTTO_ID.search(client.get(f"/kiosk/{macchina}").text).group(1)
+
+
+@pytest.mark.parametrize(("q", "message"), [
+    ("abc", "Codice non riconosciuto"),
+    ("2026/9999", "non trovata nel gestionale"),
+    ("2026-1001-SMD-099", "Il lotto 2026-1001-SMD-099 non esiste"),
+])
+def test_scan_errors_are_inline_and_keep_the_text(kiosk, q, message):
+    response = scan(kiosk, q)
+    assert response.status_code == 200
+    assert message in response.text and 'class="field-error"' in response.text
+    assert f'value="{q}"' in response.text
+
+
+def test_full_page_without_htmx(kiosk):
+    response = kiosk.get("/kiosk/SMD-1/commessa?q=1001")
+    assert response.status_code == 200 and "<html" in response.text and "Commessa 2026/1001" in response.text
+
+
+# -- open ----------------------------------------------------------------------------
+
+
+def test_open_shows_the_lotto_and_its_label_link(kiosk, db_session):
+    response = apri(kiosk, qta="40")
+    assert response.status_code == 200 and "<html" not in response.text
+    assert "Lotto 2026-1001-SMD-001 aperto." in response.text
+    [lotto] = lotti(db_session)
+    assert (lotto.qta_input, lotto.macchina.codice) == (40, "SMD-1")
+    assert f"/kiosk/SMD-1/etichetta/{lotto.id}" in response.text
+    # The main screen now shows the open lotto with close form, QtaOutput pre-filled.
+    html = kiosk.get("/kiosk/SMD-1").text
+    assert re.search(r'id="qta_output" name="qta_output" inputmode="numeric"[^>]*value="40"', html)
+    assert "SMD-PICK" in html and "MANIP" in html and "PTH-SALD" not in html  # reasons for this phase
+    assert "dimenticato" not in html and "Aperto da più di" not in html
+
+
+def test_open_over_availability_is_refused_inline_keeping_the_quantity(kiosk, db_session):
+    response = apri(kiosk, qta="101")
+    assert response.status_code == 200
+    assert "al massimo 100 pezzi" in response.text and 'id="errore-qta_input"' in response.text
+    assert re.search(r'name="qta_input"[^>]*value="101"', response.text)
+    assert lotti(db_session) == []
+
+
+def test_open_refusal_lists_missing_documents(kiosk, db_session):
+    tipo = db_session.scalar(select(FaseTipo).where(FaseTipo.codice == "SMD"))
+    tipo.documenti_richiesti = ["PROGRAMMA_SMD"]
+    db_session.commit()
+    assert "Mancano documenti obbligatori: PROGRAMMA_SMD" in scan(kiosk, "1001").text
+    response = apri(kiosk)
+    assert "Mancano documenti obbligatori per questa fase: PROGRAMMA_SMD" in response.text
+    assert lotti(db_session) == []
+
+
+def test_double_tap_with_the_same_token_creates_one_lotto(kiosk, db_session):
+    first = apri(kiosk, qta="10", chiave="tap-1")
+    second = apri(kiosk, qta="10", chiave="tap-1")
+    assert len(lotti(db_session)) == 1
+    for response in (first, second):
+        assert "Lotto 2026-1001-SMD-001 aperto." in response.text
+
+
+def test_forms_carry_fresh_one_time_tokens(kiosk):
+    first = _CHIAVE.search(scan(kiosk, "1001").text).group(1)
+    second = _CHIAVE.search(scan(kiosk, "1001").text).group(1)
+    assert first != second and len(first) >= 20
+
+
+# -- close ---------------------------------------------------------------------------
+
+
+def test_close_with_scrap_needs_a_reason_and_keeps_what_was_typed(kiosk, db_session):
+    apri(kiosk, qta="20")
+    lotto_id = lotti_id(kiosk)
+    response = chiudi(kiosk, lotto_id, qta_output="17", qta_scarti="3", note="pasta secca")
+    assert "Ci sono scarti: scegliere la causale." in response.text and 'id="errore-causale"' in response.text
+    assert re.search(r'name="qta_output"[^>]*value="17"', response.text)
+    assert re.search(r'name="qta_scarti"[^>]*value="3"', response.text)
+    assert 'value="pasta secca"' in response.text
+    assert lotti(db_session)[0].data_fine is None
+
+    response = chiudi(kiosk, lotto_id, qta_output="17", qta_scarti="3", causale="SMD-PASTA")
+    assert "Lotto 2026-1001-SMD-001 chiuso: 17 buoni, 3 scarti." in response.text
+    # The order card comes back with the new totals: SMD 17 produced, PTH may take 17.
+    assert re.search(r'data-fase="SMD".*?class="num prodotta">17 / 100', response.text, re.DOTALL)
+    assert re.search(r'data-fase="PTH".*?class="num disponibile">17<', response.text, re.DOTALL)
+    [lotto] = lotti(db_session)
+    assert (lotto.qta_output, lotto.qta_scarti, lotto.causale.codice) == (17, 3, "SMD-PASTA")
+
+
+def test_close_over_input_is_refused_on_the_field(kiosk, db_session):
+    apri(kiosk, qta="5")
+    response = chiudi(kiosk, lotti_id(kiosk), qta_output="6")
+    assert "superano i pezzi entrati" in response.text and 'id="errore-qta_output"' in response.text
+    response = chiudi(kiosk, lotti_id(kiosk), qta_output="tre")
+    assert "Indicare i pezzi buoni" in response.text and 'value="tre"' in response.text
+    assert lotti(db_session)[0].data_fine is None
+
+
+def test_double_tap_on_close_shows_the_first_result(kiosk, db_session):
+    apri(kiosk, qta="10")
+    lotto_id = lotti_id(kiosk)
+    first = chiudi(kiosk, lotto_id, chiave="close-1")
+    second = chiudi(kiosk, lotto_id, chiave="close-1")
+    for response in (first, second):
+        assert "Lotto 2026-1001-SMD-001 chiuso: 10 buoni, 0 scarti." in response.text
+    db_session.rollback()
+    assert db_session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == "LOTTO_CHIUSO")) == 1
+
+
+def test_forgotten_lotto_is_flagged(kiosk, db_session):
+    apri(kiosk)
+    lotto = lotti(db_session)[0]
+    lotto.data_inizio = utcnow() - timedelta(hours=13)
+    db_session.commit()
+    assert "Aperto da più di 12 ore" in kiosk.get("/kiosk/SMD-1").text
+
+
+# -- label and documents -------------------------------------------------------------
+
+
+def test_label_page_has_the_qr_of_the_lotto_code(kiosk, db_session):
+    from asigest.web.kiosk import qr_svg
+
+    apri(kiosk, qta="25")
+    lotto = lotti(db_session)[0]
+    html = kiosk.get(f"/kiosk/SMD-1/etichetta/{lotto.id}").text
+    assert "<svg" in html and lotto.codice_lotto in html and "Luca Verdi" in html and "2026/1001" in html
+    assert qr_svg(lotto.codice_lotto) in html
+    path = re.search(r' d="([^"]+)"', qr_svg(lotto.codice_lotto)).group(1)
+    expected = segno.make(lotto.codice_lotto, error="m", micro=False).svg_inline(scale=4, border=2, omitsize=True)
+    assert path in expected and segno.make("altro", error="m", micro=False).svg_inline() not in html
+    assert 'src="/static/js/etichetta.js"' in html and 'href="/static/css/etichetta.css"' in html
+
+
+def test_supervisor_reprints_the_label_from_the_office(kiosk, db_session, make_app, make_user):
+    apri(kiosk)
+    lotto = lotti(db_session)[0]
+    office = make_app().test_client()
+    login_on(office, make_user(ruolo="SUPERVISORE").matricola)
+    assert lotto.codice_lotto in office.get(f"/lotti/{lotto.id}/etichetta").text
+    operatore = make_app().test_client()
+    login_on(operatore, make_user(ruolo="OPERATORE").matricola)
+    assert operatore.get(f"/lotti/{lotto.id}/etichetta").status_code == 403
+
+
+def test_label_css_is_100_by_50_mm(app):
+    with app.open_resource("../static/css/etichetta.css") as handle:
+        css = handle.read().decode()
+    assert "@page { size: 100mm 50mm; margin: 0; }" in css
+
+
+# -- markup --------------------------------------------------------------------------
+
+
+def test_no_inline_script_or_style_in_kiosk_pages(kiosk, db_session):
+    pages = [kiosk.get("/kiosk/SMD-1").text, scan(kiosk, "1001").text]
+    apri(kiosk)
+    lotto = lotti(db_session)[0]
+    pages += [kiosk.get("/kiosk/SMD-1").text, kiosk.get(f"/kiosk/SMD-1/etichetta/{lotto.id}").text]
+    for html in pages:
+        assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
+        assert "<style" not in html and " style=" not in html and "hx-on" not in html and "onclick" not in html
