@@ -15,7 +15,6 @@ import argparse
 import http.client
 import os
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -25,7 +24,10 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-VENV_BIN = ROOT / ".venv" / "bin"
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import VENV_BIN, free_port, percentile, start_server  # noqa: E402
 
 SCENARIOS = [
     ("bare Flask route", "/_bench/bare"),
@@ -34,12 +36,6 @@ SCENARIOS = [
     ("GET /api/commesse/search?q=scheda", "/api/commesse/search?q=scheda"),
     ("GET /api/commesse/{ID}", "/api/commesse/{id}"),
 ]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _flask(env, *args) -> str:
@@ -55,19 +51,6 @@ def prepare(instance: Path) -> tuple[dict, str]:
     _flask(env, "demo")
     token = _flask(env, "token", "create", "--matricola", "supervisore", "--descrizione", "bench").strip().splitlines()[-1]
     return env, token
-
-
-def start_server(env, port: int, workers: int) -> subprocess.Popen:
-    cmd = [str(VENV_BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning", "bench.app:app"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env)
-    for _ in range(100):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("gunicorn non si è avviato")
 
 
 def first_order_id(port: int, token: str) -> int:
@@ -107,10 +90,6 @@ def run_scenario(port: int, path: str, token: str, terminals: int, seconds: floa
     return [x for bucket in timings for x in bucket]
 
 
-def percentile(values: list[float], p: float) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--terminals", type=int, default=16)
@@ -122,7 +101,7 @@ def main() -> None:
     server = None
     try:
         env, token = prepare(instance)
-        port = _free_port()
+        port = free_port()
         server = start_server(env, port, args.workers)
         order_id = first_order_id(port, token)
         print(f"gunicorn -w {args.workers}, {args.terminals} terminali, {args.seconds:.0f} s per scenario, SQLite")

@@ -34,9 +34,7 @@ import http.client
 import json
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import threading
@@ -49,38 +47,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.dataset import VENV_BIN, BenchData, bench_env, prepare
+from bench.common import free_port, percentile, start_server  # noqa: E402
+from bench.dataset import BenchData, bench_env, prepare
 
 CAUSALE_SMD = "SMD-PICK"
 RETRIES = 3
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def start_server(env, port: int, workers: int, threads: int, log: Path, app: str = "bench.app:app") -> subprocess.Popen:
-    cmd = [str(VENV_BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
-    if threads > 1:
-        cmd += ["--threads", str(threads)]  # gunicorn then uses the gthread worker
-    with open(log, "ab") as stderr:  # the server's tracebacks, summarised at the end
-        proc = subprocess.Popen([*cmd, app], cwd=ROOT, env=env, stderr=stderr)
-    for _ in range(100):
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                return proc
-        except OSError:
-            time.sleep(0.1)
-    proc.kill()
-    raise SystemExit("gunicorn non si è avviato")
-
-
-def percentile(values: list[float], p: float) -> float:
-    if len(values) < 2:
-        return values[0] if values else float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[int(p) - 1]
 
 
 class Risultati:
@@ -274,9 +245,9 @@ def main() -> int:
         t0 = time.perf_counter()
         data = prepare(instance, macchine=args.terminals, commesse=args.commesse)
         print(f"dati pronti in {time.perf_counter() - t0:.1f} s ({instance})")
-        port = _free_port()
+        port = free_port()
         log = instance / "gunicorn.log"
-        server = start_server(bench_env(instance), port, args.workers, args.threads, log, args.app)
+        server = start_server(bench_env(instance), port, args.workers, threads=args.threads, log=log, app=args.app)
 
         warm = Risultati()
         run_bare(port, data.token, args.terminals, 1.0, warm)

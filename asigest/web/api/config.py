@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
-from asigest.domain.actor import Actor
 from asigest.domain.ruoli import SUPERVISORE
 from asigest.services import configurazione
 from asigest.web import deps
@@ -17,11 +14,6 @@ from asigest.web.api.schemas_config import (
     ConfigListQuery,
     ConfigUpdateSchema,
 )
-
-
-def actor_here() -> Actor:
-    """The caller, with the client address as Postazione for the audit log."""
-    return replace(deps.actor(), postazione=deps.postazione())
 
 
 @bp.get("/config/")
@@ -37,7 +29,7 @@ def config_list(query):
           errors=(400, 403, 409, 422, 503))
 def config_create(body):
     """Configure an open ERP order (R1) and create the fasi of its flags (R2); 409 if already configured."""
-    return configurazione.create_config(deps.session(), deps.erp(), actor=actor_here(), **body)
+    return configurazione.create_config(deps.session(), deps.erp(), actor=deps.actor(), **body)
 
 
 @bp.get("/config/<int:config_id>")
@@ -53,7 +45,7 @@ def config_get(config_id: int):
           errors=(400, 403, 404, 409, 422, 503))
 def config_update(config_id: int, body):
     """Change the fields sent; a flag turned off is refused (400) while its fase has lotti."""
-    return configurazione.update_config(deps.session(), deps.erp(), actor=actor_here(), config_id=config_id, **body)
+    return configurazione.update_config(deps.session(), deps.erp(), actor=deps.actor(), config_id=config_id, **body)
 
 
 @bp.delete("/config/<int:config_id>")
@@ -61,5 +53,5 @@ def config_update(config_id: int, body):
 @endpoint(summary="Elimina una configurazione", status=204, errors=(400, 403, 404))
 def config_delete(config_id: int):
     """Delete a config and its fasi (R3); refused (400) while any fase has lotti."""
-    configurazione.delete_config(deps.session(), actor=actor_here(), config_id=config_id)
+    configurazione.delete_config(deps.session(), actor=deps.actor(), config_id=config_id)
     return "", 204

@@ -8,7 +8,6 @@ from asigest.web import deps
 from asigest.web.access import requires
 from asigest.web.api import bp
 from asigest.web.api.base import endpoint
-from asigest.web.api.config import actor_here
 from asigest.web.api.schemas_config import FaseCreateSchema, FaseDisponibileSchema
 
 
@@ -25,4 +24,4 @@ def fasi_commessa(commessa_id: int):
           errors=(400, 403, 409, 422, 503))
 def fase_create(body):
     """Add a fase of type ``FaseTipo`` to a configured order (400 if it is not configured, 409 if present)."""
-    return configurazione.add_fase(deps.session(), deps.erp(), actor=actor_here(), **body)
+    return configurazione.add_fase(deps.session(), deps.erp(), actor=deps.actor(), **body)
