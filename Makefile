@@ -25,7 +25,7 @@ translations: venv
 run: translations
 	$(FLASK) demo
 	@echo "ASI-GEST su http://127.0.0.1:5000 (Ctrl+C per fermare)"
-	$(BIN)/gunicorn --workers 2 --bind 127.0.0.1:5000 --access-logfile - wsgi:app
+	$(BIN)/gunicorn --workers 2 --threads 4 --bind 127.0.0.1:5000 --access-logfile - wsgi:app
 
 ## Every test, on SQLite and then on PostgreSQL.
 test: test-sqlite test-pg

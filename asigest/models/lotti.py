@@ -51,6 +51,13 @@ class Lotto(db.Model):
         Index("IX_Lotti_DataInizio", "DataInizio"),
         Index("IX_Lotti_MacchinaID_DataFine", "MacchinaID", "DataFine"),
         Index("IX_Lotti_OperatoreID_DataFine", "OperatoreID", "DataFine"),
+        # The lotti register (services/registro.py): a machine's or an operator's lotti
+        # by start, newest first, without sorting all of them.
+        Index("IX_Lotti_MacchinaID_DataInizio", "MacchinaID", "DataInizio"),
+        Index("IX_Lotti_OperatoreID_DataInizio", "OperatoreID", "DataInizio"),
+        # A cancelled lotto's id is never given to another one (migration 0004): the
+        # audit log names lotti by id. PostgreSQL and SQL Server identities never reuse.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column("LottoID", Integer, primary_key=True)

@@ -16,13 +16,20 @@ def record(
     prima: dict | None = None,
     dopo: dict | None = None,
     postazione: str | None = None,
+    motivo: str | None = None,
 ) -> LogEvento:
-    """Add one LogEventi row for a change; the caller's transaction commits it with the change."""
+    """Add one LogEventi row for a change; the caller's transaction commits it with the change.
+
+    ``Dettagli`` holds ``prima``/``dopo`` (contract column names → values) and, for the
+    supervisor's hand changes (R8 states, R10 corrections, cancellations), ``motivo``.
+    """
     dettagli = {}
     if prima is not None:
         dettagli["prima"] = prima
     if dopo is not None:
         dettagli["dopo"] = dopo
+    if motivo is not None:
+        dettagli["motivo"] = motivo
     evento = LogEvento(
         utente_id=actor.utente_id if actor else None,
         postazione=(postazione or (actor.postazione if actor else None) or None),

@@ -7,6 +7,7 @@ from typing import Iterable, Iterator, Sequence
 
 from sqlalchemy import select
 
+from asigest.domain.drift import Scostamento
 from asigest.erp import Commessa, ErpGateway
 from asigest.errors import N_, NotFound
 from asigest.models import ConfigCommessa, Fase, FaseTipo
@@ -39,11 +40,13 @@ class Pagina:
 
 @dataclass(frozen=True)
 class CommessaDettaglio:
-    """The order card: the ERP order, its config (or None) and its phases in flow order."""
+    """The order card: the ERP order, its config (or None) and its phases in flow order;
+    ``scostamento`` is its drift from the ERP (R12), None when there is none."""
 
     commessa: Commessa
     config: ConfigCommessa | None
     fasi: list[Fase] = field(default_factory=list)
+    scostamento: Scostamento | None = None
 
 
 def chunked(values: Sequence, size: int = IN_CHUNK) -> Iterator[Sequence]:
@@ -92,4 +95,8 @@ def get_commessa(session, erp: ErpGateway, commessa_id: int) -> CommessaDettagli
             select(Fase).join(FaseTipo).where(Fase.commessa_erp_id == commessa_id).order_by(FaseTipo.ordine)
         )
     )
-    return CommessaDettaglio(commessa=commessa, config=config, fasi=fasi)
+    # Imported here: the drift service builds on this module's helpers.
+    from asigest.services.drift import scostamenti_di
+
+    scostamento = scostamenti_di(session, [commessa]).get(commessa_id) if config else None
+    return CommessaDettaglio(commessa=commessa, config=config, fasi=fasi, scostamento=scostamento)

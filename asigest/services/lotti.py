@@ -380,7 +380,13 @@ def _gia_eseguita(session, actor: Actor, chiave: str | None) -> Esito | None:
     )
     if fatta is None:
         return None
-    return Esito(get_lotto(session, fatta.entita_id), ripetuto=True)
+    # A supervisor may have cancelled the lotto since (rettifiche.annulla_lotto detaches its key).
+    lotto = session.get(Lotto, fatta.entita_id) if fatta.entita_id is not None else None
+    if lotto is None:
+        raise RuleViolation(
+            N_("Il lotto è stato annullato dal capoturno: se serve, aprirne uno nuovo."), code="LOTTO_ANNULLATO"
+        )
+    return Esito(lotto, ripetuto=True)
 
 
 def _registra_chiave(session, actor: Actor, chiave: str | None, operazione: str, entita_id: int) -> None:

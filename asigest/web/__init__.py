@@ -15,7 +15,9 @@ def init_app(app: Flask) -> None:
     from asigest.web.documenti import bp as documenti_bp
     from asigest.web.kiosk import bp as kiosk_bp
     from asigest.web.kiosk import etichette_bp
+    from asigest.web.eventi import bp as eventi_bp
     from asigest.web.pages import bp as pages_bp
+    from asigest.web.registro import bp as registro_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(health_bp)
@@ -24,6 +26,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(documenti_bp)
     app.register_blueprint(kiosk_bp)
     app.register_blueprint(etichette_bp)
+    app.register_blueprint(registro_bp)
+    app.register_blueprint(eventi_bp)
     app.register_blueprint(api_bp, url_prefix="/api")
 
     access.init_app(app)

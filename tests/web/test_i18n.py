@@ -47,7 +47,13 @@ def test_english_catalog_has_no_fuzzy_entries_and_keeps_placeholders(english):
         if not message.id:
             continue
         assert not message.fuzzy, message.id
-        assert set(PLACEHOLDER.findall(message.id)) == set(PLACEHOLDER.findall(message.string)), message.id
+        # A plural entry (ngettext) has a tuple of ids and a tuple of translations.
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        wanted = set().union(*(PLACEHOLDER.findall(i) for i in ids))
+        for string in strings:
+            assert string, message.id
+            assert set(PLACEHOLDER.findall(string)) == wanted, message.id
 
 
 def test_english_pages_show_no_untranslated_template_text(client, login, make_config):

@@ -7,4 +7,4 @@ from asigest.extensions import csrf
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)
 
-from asigest.web.api import anagrafiche, commesse, config, documenti, fasi, lotti, openapi  # noqa: E402,F401  (routes register on bp)
+from asigest.web.api import anagrafiche, commesse, config, documenti, fasi, lotti, openapi, rettifiche  # noqa: E402,F401  (routes register on bp)

@@ -11,6 +11,7 @@ from asigest.domain.ruoli import SUPERVISORE
 from asigest.errors import N_, Conflict, ErpUnavailable, InvalidInput, RuleViolation
 from asigest.services import commesse as commesse_service
 from asigest.services import configurazione
+from asigest.services import drift as drift_service
 from asigest.web import deps
 from asigest.web.access import requires
 from asigest.web.htmx import is_htmx, vary_on_htmx
@@ -42,13 +43,25 @@ def _int_arg(name: str, default: int, minimum: int, maximum: int) -> int:
 
 @bp.get("/commesse")
 def commesse():
-    """Open ERP orders with live search; htmx requests get just the results fragment."""
+    """Open ERP orders with live search; htmx requests get just the results fragment, or
+    with ``pannello=scostamenti`` the panel of orders drifted from the ERP (R12)."""
     q = (request.args.get("q") or "").strip()[:100]
     limit = current_app.config["PAGE_SIZE"]
     offset = _int_arg("offset", 0, 0, 10_000_000)
+    supervisore = deps.actor().puo(SUPERVISORE)
+    if is_htmx() and request.args.get("pannello") == "scostamenti":
+        # R12: every drifting order, for supervisors. The page loads this panel once it
+        # shows, so that comparing every order in production never delays the list.
+        in_scostamento = drift_service.scostamenti(deps.session(), deps.erp()) if supervisore else []
+        html = render_template("commesse/_drift_elenco.html", in_scostamento=in_scostamento)
+        return vary_on_htmx(current_app.make_response(html))
     pagina = commesse_service.list_commesse(deps.session(), deps.erp(), q=q or None, limit=limit, offset=offset)
+    # R12: the drift of each configured row of this page.
+    scostamenti = drift_service.scostamenti_di(deps.session(), [r.commessa for r in pagina.items if r.configurata])
     template = "commesse/_risultati.html" if is_htmx() else "commesse/lista.html"
-    return vary_on_htmx(current_app.make_response(render_template(template, pagina=pagina, q=q)))
+    return vary_on_htmx(current_app.make_response(render_template(
+        template, pagina=pagina, q=q, scostamenti=scostamenti, pannello_scostamenti=supervisore,
+    )))
 
 
 @bp.get("/commesse/<int:commessa_id>")

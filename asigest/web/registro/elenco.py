@@ -1,0 +1,215 @@
+"""The lotti register: filters, sort, htmx paging and exports (``/lotti``).
+
+The filters are a GET form, so a register's address can be shared. ``leggi_richiesta``
+reads the query string once for the page and for its exports: every value is checked
+for shape (dates, a choice from the lists, the order typed as people say it) and a bad
+one gets an Italian message next to its field; while any is wrong no lotti are listed
+(and nothing is exported), so nobody reads a list filtered other than they asked.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from flask import current_app, render_template, request, url_for
+from flask_babel import gettext
+
+from asigest.domain.periodo import Periodo, oggi
+from asigest.domain.ruoli import SUPERVISORE
+from asigest.erp import Commessa
+from asigest.errors import AsigestError, ErpUnavailable
+from asigest.models.types import utcnow
+from asigest.services import registro
+from asigest.web import deps
+from asigest.web.htmx import is_htmx, vary_on_htmx
+from asigest.web.registro import bp
+
+RIGHE_PER_PAGINA = 50
+MAX_OFFSET = 10_000_000
+# What a checkbox or a yes flag in an address may say.
+SI = {"1", "on", "true", "si", "sì", "yes"}
+_STATI = {"": None, "tutti": None, registro.APERTI: registro.APERTI, registro.CHIUSI: registro.CHIUSI}
+# Sort keys whose first click sorts ascending (the others start from the largest/newest).
+_CRESCENTI = {"codice"}
+# The query-string fields of the filter form, in the order links carry them.
+CAMPI = ("da", "a", "fase", "macchina", "operatore", "commessa", "stato", "causale", "dimenticati", "con_scarti")
+
+
+@dataclass
+class Richiesta:
+    """The register's query string, read: the filters (when all valid), sort and offset,
+    what was typed (to show it back), the messages per field, and the order found."""
+
+    filtri: registro.Filtri | None
+    ordine: str
+    offset: int
+    valori: dict[str, str]
+    errori: dict[str, list[str]] = field(default_factory=dict)
+    commessa: Commessa | None = None
+
+    @property
+    def parametri(self) -> dict[str, str]:
+        """The filters as query arguments (empty ones left out), for links that keep them."""
+        return {k: v for k, v in self.valori.items() if v}
+
+
+def leggi_richiesta(args, scelte: registro.ScelteFiltri) -> Richiesta:
+    """Read the register's filters from ``args``; a value that cannot be used is reported
+    on its field (never an error page). Asks the ERP only for the order filter."""
+    valori = {nome: (args.get(nome) or "").strip()[:60] for nome in CAMPI}
+    errori: dict[str, list[str]] = {}
+
+    def errore(campo: str, messaggio: str) -> None:
+        errori.setdefault(campo, []).append(messaggio)
+
+    da, a = _data(valori["da"]), _data(valori["a"])
+    if da is False:
+        errore("da", gettext("Data non valida: usare il formato gg/mm/aaaa."))
+    if a is False:
+        errore("a", gettext("Data non valida: usare il formato gg/mm/aaaa."))
+    periodo = Periodo(da or None, a or None)
+    if da and a and periodo.invertito:
+        errore("a", gettext("La data finale precede quella iniziale: correggere il periodo."))
+
+    fase = valori["fase"].upper()
+    if fase and fase not in {t.codice for t in scelte.tipi}:
+        errore("fase", gettext("Tipo di fase sconosciuto: sceglierlo dall'elenco."))
+    macchina = _scelta(valori["macchina"], {m.id for m in scelte.macchine})
+    if macchina is False:
+        errore("macchina", gettext("Macchina sconosciuta: sceglierla dall'elenco."))
+    operatore = _scelta(valori["operatore"], {u.id for u in scelte.operatori})
+    if operatore is False:
+        errore("operatore", gettext("Operatore sconosciuto: sceglierlo dall'elenco."))
+    causale = _scelta(valori["causale"], {c.id for c in scelte.causali})
+    if causale is False:
+        errore("causale", gettext("Causale sconosciuta: sceglierla dall'elenco."))
+    stato_scelto = valori["stato"].lower()
+    if stato_scelto not in _STATI:
+        errore("stato", gettext("Stato non valido: scegliere tutti, aperti o chiusi."))
+    dimenticati = valori["dimenticati"].lower() in SI
+    con_scarti = valori["con_scarti"].lower() in SI
+    valori["dimenticati"] = "1" if dimenticati else ""
+    valori["con_scarti"] = "1" if con_scarti else ""
+
+    commessa = None
+    if valori["commessa"]:
+        try:
+            commessa = registro.trova_commessa(
+                deps.session(), deps.erp(), valori["commessa"], anno_corrente=oggi(current_app.config["TIMEZONE"]).year
+            )
+        except ErpUnavailable:
+            errore("commessa", gettext(
+                "Il gestionale ASITRON non risponde: la commessa non si può cercare ora. "
+                "Togliere questo filtro o riprovare tra qualche minuto."
+            ))
+        except AsigestError as rifiuto:
+            errore("commessa", rifiuto.text(gettext))
+
+    filtri = None
+    if not errori:
+        filtri = registro.Filtri(
+            periodo=periodo,
+            fase_tipo=fase or None,
+            macchina_id=macchina,
+            operatore_id=operatore,
+            commessa_id=commessa.id if commessa is not None else None,
+            stato=_STATI.get(stato_scelto),
+            dimenticati=dimenticati,
+            con_scarti=con_scarti,
+            causale_id=causale,
+        )
+    return Richiesta(
+        filtri=filtri,
+        ordine=registro.leggi_ordine(args.get("ordine")),
+        offset=_offset(args.get("offset")),
+        valori=valori,
+        errori=errori,
+        commessa=commessa,
+    )
+
+
+def contesto_ricerca() -> dict:
+    """What the register's services need from the app: now, the plant's zone, the R13 limit."""
+    return {
+        "adesso": utcnow(),
+        "zona": current_app.config["TIMEZONE"],
+        "ore_dimenticato": float(current_app.config["FORGOTTEN_HOURS"]),
+    }
+
+
+@bp.get("/lotti")
+def elenco():
+    """The lotti register; htmx requests get the filters and results fragment."""
+    session = deps.session()
+    scelte = registro.scelte_filtri(session)
+    richiesta = leggi_richiesta(request.args, scelte)
+    pagina = None
+    if richiesta.filtri is not None:
+        pagina = registro.cerca_lotti(
+            session, deps.erp(), richiesta.filtri, ordine=richiesta.ordine, limit=RIGHE_PER_PAGINA,
+            offset=richiesta.offset, **contesto_ricerca(),
+        )
+    template = "registro/_registro.html" if is_htmx() else "registro/elenco.html"
+    html = render_template(
+        template, r=richiesta, pagina=pagina, scelte=scelte, ordina=_ordina_link(richiesta),
+        # The audit log is for supervisors (eventi.elenco); others get no link that would refuse them.
+        puo_storia=deps.actor().puo(SUPERVISORE),
+    )
+    status = 200 if is_htmx() or not richiesta.errori else 400
+    return vary_on_htmx(current_app.make_response((html, status)))
+
+
+# -- helpers -----------------------------------------------------------------------------
+
+
+def _data(testo: str) -> date | None | bool:
+    """``2026-03-29`` (a date input) or ``29/03/2026``; None when empty, False when not a date.
+
+    Years stay in 1900–9998 so the day after the period still exists."""
+    if not testo:
+        return None
+    for formato in ("%Y-%m-%d", "%d/%m/%Y"):
+        try:
+            giorno = datetime.strptime(testo, formato).date()
+        except ValueError:
+            continue
+        return giorno if 1900 <= giorno.year <= 9998 else False
+    return False
+
+
+def _scelta(testo: str, ammessi: set[int]) -> int | None | bool:
+    """An id picked from a list: None when empty, False when not one of ``ammessi``."""
+    if not testo:
+        return None
+    try:
+        valore = int(testo)
+    except ValueError:
+        return False
+    return valore if valore in ammessi else False
+
+
+def _offset(testo: str | None) -> int:
+    try:
+        return max(0, min(int(testo or 0), MAX_OFFSET))
+    except ValueError:
+        return 0
+
+
+def _ordina_link(richiesta: Richiesta):
+    """``ordina(chiave)`` → (address sorting by that column, its current direction or None).
+
+    A first click sorts the column's natural way (newest/largest first, codes A→Z), the
+    next one reverses it; the filters stay, the page goes back to the first."""
+
+    def ordina(chiave: str):
+        attuale = None
+        if richiesta.ordine == chiave:
+            attuale, nuovo = "ascending", "-" + chiave
+        elif richiesta.ordine == "-" + chiave:
+            attuale, nuovo = "descending", chiave
+        else:
+            nuovo = chiave if chiave in _CRESCENTI else "-" + chiave
+        return url_for("registro.elenco", **richiesta.parametri, ordine=nuovo), attuale
+
+    return ordina

@@ -1,0 +1,101 @@
+"""Exports: the lotti register and the order progress as ``.xlsx`` or CSV.
+
+``/lotti/esporta.<formato>`` takes the register's own filters and sort (its buttons carry
+them) and exports every matching row; ``/avanzamento/esporta.<formato>`` the progress of
+the configured orders open in the ERP (``tutte=1``: every configured order).
+
+Excel is written to a temporary file (openpyxl's write-only mode, bounded memory) and
+then sent; CSV is generated while it is sent (``stream_with_context``: Flask closes the
+request's session before the body is read, so the services stream through a connection
+or short queries of their own). Both read the rows in chunks. The first row is read
+before the answer starts, so a database or ERP failure still gets its proper error
+page instead of a truncated file.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from datetime import datetime
+from itertools import chain
+from typing import Iterator, Sequence
+from zoneinfo import ZoneInfo
+
+from flask import Response, abort, current_app, redirect, request, send_file, stream_with_context, url_for
+from flask_babel import gettext
+
+from asigest.domain.periodo import oggi
+from asigest.services import avanzamento, esporta, registro
+from asigest.web import deps
+from asigest.web.registro import bp
+from asigest.web.registro.elenco import SI, contesto_ricerca, leggi_richiesta
+
+FORMATI = {
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "csv": "text/csv; charset=utf-8",
+}
+
+
+@bp.get("/lotti/esporta.<formato>")
+def esporta_lotti(formato: str):
+    """The register's lotti with its filters and sort, every row, as Excel or CSV."""
+    _formato(formato)
+    session = deps.session()
+    richiesta = leggi_richiesta(request.args, registro.scelte_filtri(session))
+    if richiesta.filtri is None:
+        # The register shows what is wrong next to each field; nothing half-filtered is exported.
+        return redirect(url_for("registro.elenco", **request.args.to_dict()))
+    righe = registro.righe_lotti(session, deps.erp(), richiesta.filtri, ordine=richiesta.ordine, **contesto_ricerca())
+    return _esporta(formato, "lotti", gettext("Lotti"), esporta.COLONNE_LOTTI, righe)
+
+
+@bp.get("/avanzamento/esporta.<formato>")
+def esporta_avanzamento(formato: str):
+    """Order progress, one row per fase, as Excel or CSV (``tutte=1``: also closed orders)."""
+    _formato(formato)
+    tutte = (request.args.get("tutte") or "").strip().lower() in SI
+    righe = avanzamento.righe_avanzamento(
+        deps.session(), deps.erp(), oggi=oggi(current_app.config["TIMEZONE"]), tutte=tutte
+    )
+    return _esporta(formato, "avanzamento", gettext("Avanzamento"), esporta.COLONNE_AVANZAMENTO, righe)
+
+
+def _formato(formato: str) -> None:
+    if formato not in FORMATI:
+        abort(404)
+
+
+def _adesso_locale() -> datetime:
+    return datetime.now(ZoneInfo(current_app.config["TIMEZONE"]))
+
+
+def _esporta(formato: str, nome: str, foglio: str, colonne: Sequence[esporta.Colonna], righe: Iterator):
+    zona = current_app.config["TIMEZONE"]
+    titoli = [gettext(c.titolo) for c in colonne]
+    valori = _anticipa(esporta.valori(colonne, righe))
+    nome_file = f"{nome}_{_adesso_locale():%Y-%m-%d_%H%M}.{formato}"
+    if formato == "xlsx":
+        # Anonymous temporary file: deleted when send_file closes it after the last byte.
+        destinazione = tempfile.TemporaryFile(suffix=".xlsx")
+        try:
+            esporta.scrivi_xlsx(destinazione, titoli, [c.larghezza for c in colonne], valori, zona=zona, foglio=foglio)
+            destinazione.seek(0)
+        except BaseException:
+            destinazione.close()
+            raise
+        response = send_file(destinazione, mimetype=FORMATI[formato], as_attachment=True, download_name=nome_file)
+    else:
+        blocchi = esporta.righe_csv(titoli, valori, zona=zona, vero=gettext("Sì"), falso=gettext("No"))
+        response = Response(stream_with_context(blocchi), mimetype=FORMATI[formato])
+        response.headers.set("Content-Disposition", "attachment", filename=nome_file)
+    # Production data: not for shared caches, and always read fresh.
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
+
+
+def _anticipa(righe: Iterator) -> Iterator:
+    """Read the first row now (errors surface before the answer starts), then the rest lazily."""
+    primo = next(righe, _FINE)
+    return iter(()) if primo is _FINE else chain([primo], righe)
+
+
+_FINE = object()
