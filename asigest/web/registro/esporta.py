@@ -31,7 +31,7 @@ from asigest.web.registro.elenco import SI, contesto_ricerca, leggi_richiesta
 
 FORMATI = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    "csv": "text/csv; charset=utf-8",
+    "csv": "text/csv",  # werkzeug adds "; charset=utf-8" to text/* mimetypes
 }
 
 
