@@ -38,7 +38,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import create_engine, func, insert, select, true
+from sqlalchemy import create_engine, false, func, insert, select, true
 
 from asigest.domain.stati import APERTA, COMPLETATA, IN_CORSO
 from asigest.erp.tables import commesse_table
@@ -315,15 +315,55 @@ def build_demo(session, erp_path: Path, *, seed: int = 2026, now: datetime | Non
     now = _utc(now)
     erp_path = Path(erp_path)
     articoli, ordini = genera_erp(random.Random(f"{seed}:erp"), now.date())
-    scrivi_erp(erp_path, ordini)
     if is_loaded(session):
+        pianta_scostamenti(session, ordini)
+        scrivi_erp(erp_path, ordini)
         log.info("Dati demo già presenti in ASI_GEST: ricreato solo l'ERP demo %s", erp_path)
         return _conta(session, len(ordini), solo_erp=True)
+    scrivi_erp(erp_path, ordini)
     utenti = _utenti_demo(session)
     with transaction(session):
         _crea_storico(session, random.Random(f"{seed}:storico"), ordini, articoli, utenti, now)
         audit.record(session, None, AZIONE_DEMO, "Demo", None, dopo={"seed": seed, "now": now.isoformat()})
+    # The ERP "changes" after configuration, as it does in a plant, so the supervisor
+    # pages have drift (R12) to show.
+    pianta_scostamenti(session, ordini)
+    scrivi_erp(erp_path, ordini)
     return _conta(session, len(ordini))
+
+
+# The machine whose open lotto's order the demo ERP closes (R12 in red).
+MACCHINA_COMMESSA_CHIUSA = "CTRL-AOI1"
+
+
+def pianta_scostamenti(session, ordini: list[dict]) -> dict[int, str]:
+    """Change two configured orders in the demo ERP rows, as the office would after
+    configuration (R12): the order of the lotto left open on CTRL-AOI1 is closed
+    ('C': grave, lotti are being worked for it), and the most recently configured order
+    that has no lotto yet gets 100 more pieces. Chosen from ASI_GEST's rows, so the
+    ERP-only rebuild plants the same ones. Returns ``{ERP ID: what changed}``.
+    """
+    per_id = {o["ID"]: o for o in ordini}
+    piantati: dict[int, str] = {}
+    chiusa = session.scalar(
+        select(Fase.commessa_erp_id)
+        .join(Lotto, Lotto.fase_id == Fase.id)
+        .join(Macchina, Macchina.id == Lotto.macchina_id)
+        .where(Macchina.codice == MACCHINA_COMMESSA_CHIUSA, Lotto.data_fine.is_(None))
+    )
+    if chiusa in per_id:
+        per_id[chiusa]["STATOCOMMESSA"] = "C"
+        piantati[chiusa] = "STATOCOMMESSA"
+    con_lotti = select(Fase.commessa_erp_id).join(Lotto, Lotto.fase_id == Fase.id)
+    nuova = session.scalars(
+        select(ConfigCommessa)
+        .where(ConfigCommessa.commessa_erp_id.not_in(con_lotti), ConfigCommessa.bloccata_documentazione == false())
+        .order_by(ConfigCommessa.id.desc())
+    ).first()
+    if nuova is not None and nuova.commessa_erp_id in per_id and nuova.qta_erp:
+        per_id[nuova.commessa_erp_id]["QTA"] = nuova.qta_erp + 100
+        piantati[nuova.commessa_erp_id] = "QTA"
+    return piantati
 
 
 def _utc(now: datetime | None) -> datetime:

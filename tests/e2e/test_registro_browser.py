@@ -46,14 +46,17 @@ def test_supervisor_finds_scrap_corrects_it_and_sees_totals_and_audit(browser, l
     browser.find_element(By.LINK_TEXT, "Registro lotti").click()
     _wait(browser).until(ec.presence_of_element_located((By.ID, "registro")))
     heading = browser.find_element(By.TAG_NAME, "h1")
+    # Dates wait for "Filtra" (a swap while a date is being picked would lose it);
+    # selects and checkboxes apply at once, carrying the dates already chosen.
     _pick_date(browser, "da", "2026-03-02")
-    _wait(browser).until(lambda d: parse_qs(urlsplit(d.current_url).query).get("da") == ["2026-03-02"])
     _pick_date(browser, "a", "2026-03-02")
+    browser.find_element(By.CSS_SELECTOR, "form.registro-filtri button[type=submit]").click()
     _wait(browser).until(lambda d: parse_qs(urlsplit(d.current_url).query).get("a") == ["2026-03-02"])
     Select(browser.find_element(By.NAME, "macchina")).select_by_visible_text("SMD-A")
     _wait(browser).until(lambda d: "macchina=" in d.current_url and "macchina=&" not in d.current_url)
     browser.find_element(By.NAME, "con_scarti").click()
     _wait(browser).until(lambda d: _codes(d) == ["2026-1234-SMD-001"])
+    assert browser.find_element(By.NAME, "da").get_attribute("value") == "2026-03-02"
     assert heading.is_displayed()  # htmx swapped the results; the page never reloaded
     export = browser.find_element(By.LINK_TEXT, "Esporta Excel").get_attribute("href")
     assert urlsplit(export).path == "/lotti/esporta.xlsx"
@@ -82,7 +85,8 @@ def test_supervisor_finds_scrap_corrects_it_and_sees_totals_and_audit(browser, l
 
     # The audit log, filtered by action, shows who did it, before and after.
     browser.find_element(By.LINK_TEXT, "Registro eventi").click()
-    Select(browser.find_element(By.NAME, "azione")).select_by_value("LOTTO_RETTIFICATO")
+    _wait(browser).until(ec.url_contains("/eventi"))
+    Select(_wait(browser).until(ec.presence_of_element_located((By.NAME, "azione")))).select_by_value("LOTTO_RETTIFICATO")
     browser.find_element(By.CSS_SELECTOR, "form.filtri-eventi button[type=submit]").click()
     _wait(browser).until(lambda d: "LOTTO_RETTIFICATO" in d.find_element(By.TAG_NAME, "main").text)
     page = browser.find_element(By.TAG_NAME, "main").text

@@ -130,18 +130,20 @@ def test_configured_commesse_are_open_erp_orders_with_their_fasi(built):
     supervisore = session.scalar(select(Utente).where(Utente.matricola == "supervisore"))
 
     assert 35 <= len(configs) <= 45 and len(configs) == built.summary.configurate
+    piantate = _scostamenti_piantati(session, erp, configs)
     cicli = defaultdict(int)
     for config in configs:
         commessa = erp[config.commessa_erp_id]
-        assert commessa.aperta
-        assert config.qta_erp == commessa.qta
+        if config.commessa_erp_id not in piantate:
+            assert commessa.aperta
+            assert config.qta_erp == commessa.qta
         assert config.creato_da == supervisore.id
         assert re.fullmatch(r"DB-[A-Z]{3}-\d{4}", config.diba) and config.revisione in {"A", "B", "C"}
         tipi = [f.fase_tipo.codice for f in fasi[config.commessa_erp_id]]
         flags = (("SMD", config.flag_smd), ("PTH", config.flag_pth), ("CONTROLLI", config.flag_controlli))
         attesi = [tipo for tipo, acceso in flags if acceso]
         assert tipi == attesi
-        assert all(f.qta_prevista == commessa.qta for f in fasi[config.commessa_erp_id])
+        assert all(f.qta_prevista == config.qta_erp for f in fasi[config.commessa_erp_id])
         cicli["+".join(tipi)] += 1
     assert set(fasi) == {c.commessa_erp_id for c in configs}
     assert cicli["SMD+CONTROLLI"] > cicli["SMD+PTH+CONTROLLI"] > 0 and cicli["PTH+CONTROLLI"] > 0
@@ -400,8 +402,31 @@ def test_missing_erp_file_is_rebuilt_alone_and_still_matches(built):
     assert (summary.lotti, summary.configurate) == (built.summary.lotti, built.summary.configurate)
     assert session.scalar(select(func.count(LogEvento.id))) == prima
     erp = {c.id: c for c in erp_commesse(built.erp_path)}
-    for config in session.scalars(select(ConfigCommessa)):
-        assert erp[config.commessa_erp_id].qta == config.qta_erp and erp[config.commessa_erp_id].aperta
+    configs = list(session.scalars(select(ConfigCommessa)))
+    piantate = _scostamenti_piantati(session, erp, configs)  # the same two as the first time
+    for config in configs:
+        if config.commessa_erp_id not in piantate:
+            assert erp[config.commessa_erp_id].qta == config.qta_erp and erp[config.commessa_erp_id].aperta
+
+
+def _scostamenti_piantati(session, erp: dict, configs) -> set[int]:
+    """The demo ERP differs from the configurations in exactly two planted ways (R12):
+    the order of CTRL-AOI1's open lotto is closed, and the latest configured order with no
+    lotto has 100 more pieces. Returns their ERP IDs."""
+    diverse = {
+        c.commessa_erp_id: c for c in configs
+        if not erp[c.commessa_erp_id].aperta or erp[c.commessa_erp_id].qta != c.qta_erp
+    }
+    assert len(diverse) == 2, diverse
+    chiusa = session.scalar(
+        select(Fase.commessa_erp_id).join(Lotto, Lotto.fase_id == Fase.id).join(Macchina, Macchina.id == Lotto.macchina_id)
+        .where(Macchina.codice == demo.MACCHINA_COMMESSA_CHIUSA, Lotto.data_fine.is_(None))
+    )
+    [qta] = set(diverse) - {chiusa}
+    assert erp[chiusa].statocommessa == "C" and erp[chiusa].qta == diverse[chiusa].qta_erp
+    assert erp[qta].aperta and erp[qta].qta == diverse[qta].qta_erp + 100
+    assert not session.scalar(select(func.count(Lotto.id)).join(Fase).where(Fase.commessa_erp_id == qta))
+    return set(diverse)
 
 
 def test_now_must_be_timezone_aware(db_session, tmp_path):
