@@ -173,6 +173,9 @@ def test_detail_of_a_configured_order(client, headers, make_config, fase_aperta)
     assert datetime.fromisoformat(pth["DataApertura"]) == datetime(2026, 3, 2, 7, 30, tzinfo=timezone.utc)
     assert pth["DataChiusura"] is None
     assert fasi[0]["Stato"] == "APERTA" and fasi[0]["DataApertura"] is None
+    # SPEC §7: fasi carry QtaDisponibile (R5): the first phase its plan, the later ones
+    # what the phase before has produced in lotti (none yet).
+    assert [f["QtaDisponibile"] for f in fasi] == [500, 0, 0]
 
 
 def test_closed_order_is_reachable_by_id(client, headers):

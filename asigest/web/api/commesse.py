@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from asigest.services import commesse as commesse_service
+from asigest.services.configurazione import con_disponibile
 from asigest.web import deps
 from asigest.web.api import bp
 from asigest.web.api.base import endpoint
@@ -28,5 +31,7 @@ def commesse_search(query):
 @bp.get("/commesse/<int:commessa_id>")
 @endpoint(summary="Una commessa", response=CommessaDettaglioSchema(), errors=(404, 503))
 def commessa_get(commessa_id: int):
-    """One ERP order in any state, with ``Config`` (or null) and its ``Fasi``."""
-    return commesse_service.get_commessa(deps.session(), deps.erp(), commessa_id)
+    """One ERP order in any state, with ``Config`` (or null) and its ``Fasi`` (with QtaDisponibile, R5)."""
+    session = deps.session()
+    dettaglio = commesse_service.get_commessa(session, deps.erp(), commessa_id)
+    return replace(dettaglio, fasi=con_disponibile(session, dettaglio.fasi))

@@ -93,6 +93,12 @@ class FaseSchema(Schema):
     DataChiusura = fields.AwareDateTime(attribute="data_chiusura", format="iso", allow_none=True)
 
 
+class FaseDisponibileSchema(FaseSchema):
+    """A fase with QtaDisponibile (R5): what a new lotto may take now."""
+
+    QtaDisponibile = fields.Integer(attribute="qta_disponibile")
+
+
 CommessaSchema = Schema.from_dict(
     {**_erp_fields("commessa"), "Configurata": fields.Boolean(attribute="configurata")},
     name="Commessa",
@@ -103,7 +109,7 @@ CommessaDettaglioSchema = Schema.from_dict(
         **_erp_fields("commessa"),
         "Configurata": fields.Function(lambda d: d.config is not None, dump_only=True, metadata={"type": "boolean"}),
         "Config": fields.Nested(ConfigSchema, attribute="config", allow_none=True),
-        "Fasi": fields.List(fields.Nested(FaseSchema), attribute="fasi"),
+        "Fasi": fields.List(fields.Nested(FaseDisponibileSchema), attribute="fasi"),
     },
     name="CommessaDettaglio",
 )

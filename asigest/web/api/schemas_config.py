@@ -13,7 +13,7 @@ from marshmallow import fields, validate
 from asigest.errors import N_
 from asigest.services.configurazione import MAX_DIBA, MAX_NOTE, MAX_REVISIONE
 from asigest.web.api.base import BodySchema
-from asigest.web.api.schemas import FaseSchema, ListQuery
+from asigest.web.api.schemas import FaseDisponibileSchema, FaseSchema, ListQuery  # noqa: F401  (re-exported)
 
 _INT32_MAX = 2**31 - 1
 
@@ -109,7 +109,4 @@ class FaseCreateSchema(BodySchema):
     )
 
 
-class FaseDisponibileSchema(FaseSchema):
-    """A fase with QtaDisponibile (R5): what a new lotto may take now."""
 
-    QtaDisponibile = fields.Integer(attribute="qta_disponibile")
