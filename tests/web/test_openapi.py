@@ -124,3 +124,25 @@ def test_document_passes_the_openapi_validator(doc):
     validator = pytest.importorskip("openapi_spec_validator")
     validate = getattr(validator, "validate", None) or validator.validate_spec  # name before 0.7
     validate(doc)
+
+
+@pytest.mark.parametrize(
+    "path, parameters",
+    [
+        ("/api/commesse/{ID}", {"ID": "integer"}),
+        ("/api/config/{ConfigID}", {"ConfigID": "integer"}),
+        ("/api/fasi/commessa/{CommessaERPId}", {"CommessaERPId": "integer"}),
+        ("/api/fasi/{FaseID}/stato", {"FaseID": "integer"}),
+        ("/api/lotti/{tipo}/", {"tipo": "string"}),
+        ("/api/lotti/{tipo}/{LottoID}/close", {"tipo": "string", "LottoID": "integer"}),
+        ("/api/lotti/{tipo}/{LottoID}/rettifica", {"tipo": "string", "LottoID": "integer"}),
+        ("/api/utenti/{id}", {"id": "integer"}),
+    ],
+)
+def test_paths_use_the_contracts_parameter_names_and_types(doc, path, parameters):
+    """SPEC §7 names the path parameters; the document says them as the contract does,
+    and a phase type in the path is a string, not a number."""
+    assert path in doc["paths"], sorted(doc["paths"])
+    for op in doc["paths"][path].values():
+        found = {p["name"]: p["schema"]["type"] for p in op["parameters"] if p["in"] == "path"}
+        assert found == parameters

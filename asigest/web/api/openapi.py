@@ -49,7 +49,7 @@ def build_spec(app) -> dict:
         meta = getattr(view, "asigest_api", None)
         if meta is None:
             continue
-        path = _CONVERTER.sub(r"{\1}", rule.rule)
+        path = _CONVERTER.sub(lambda m: "{" + _nome(m.group(1), rule.rule) + "}", rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             spec.path(path=path, operations={method.lower(): _operation(meta, rule)})
     return spec.to_dict()
@@ -61,8 +61,8 @@ def _operation(meta: dict, rule) -> dict:
         "description": meta["description"],
         "security": [{"bearer": []}],
         "parameters": [
-            {"in": "path", "name": name, "required": True, "schema": {"type": "integer"}}
-            for name in rule.arguments
+            {"in": "path", "name": _nome(name, rule.rule), "required": True, "schema": _tipo(rule, name)}
+            for name in sorted(rule.arguments)
         ],
         "responses": {},
     }
@@ -91,3 +91,23 @@ def _operation(meta: dict, rule) -> dict:
 def openapi():
     """The OpenAPI 3 document of this API (public)."""
     return jsonify(build_spec(current_app))
+
+
+# The contract's names of path parameters (SPEC §7) for the views' Python argument names.
+_NOMI_CONTRATTO = {
+    "config_id": "ConfigID", "fase_id": "FaseID", "lotto_id": "LottoID",
+    "utente_id": "id", "macchina_id": "id", "documento_id": "id", "causale_id": "id",
+}
+
+
+def _nome(argomento: str, percorso: str) -> str:
+    """How SPEC §7 names a path parameter: ``/api/commesse/{ID}``, ``/api/fasi/commessa/{CommessaERPId}``…"""
+    if argomento == "commessa_id":
+        return "ID" if percorso.startswith("/api/commesse/") else "CommessaERPId"
+    return _NOMI_CONTRATTO.get(argomento, argomento)
+
+
+def _tipo(rule, argomento: str) -> dict:
+    """The parameter's JSON type from its URL converter (``<int:…>`` or a plain string like ``{tipo}``)."""
+    converter = rule._converters.get(argomento)
+    return {"type": "integer"} if type(converter).__name__ == "IntegerConverter" else {"type": "string"}
