@@ -10,7 +10,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from sqlalchemy import event
+from sqlalchemy import Float, event
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.engine import Engine, make_url
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
@@ -169,3 +171,34 @@ def sqlite_autoincrement(conn, table: str, pk: str, *, audit_entita: str | None 
     # The rebuilt table has lost its planner statistics; without them SQLite may pick
     # a full scan for the register's queries.
     conn.execute(text(f'ANALYZE "{table}"'))
+
+
+# -- expressions that differ by database ---------------------------------------------
+
+
+class SecondiTra(FunctionElement):
+    """``SecondiTra(a, b)``: seconds from timestamp ``a`` to ``b`` (a float), in each
+    database's own exact terms (used by the KPIs' mean lotto duration: no timestamp difference is portable SQL)."""
+
+    type = Float()
+    name = "secondi_tra"
+    inherit_cache = True
+
+
+@compiles(SecondiTra)  # PostgreSQL, and the default
+def _secondi_tra_standard(element, compiler, **kw):
+    inizio, fine = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"EXTRACT(EPOCH FROM ({fine} - {inizio}))"
+
+
+@compiles(SecondiTra, "sqlite")
+def _secondi_tra_sqlite(element, compiler, **kw):
+    inizio, fine = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"((julianday({fine}) - julianday({inizio})) * 86400.0)"
+
+
+@compiles(SecondiTra, "mssql")
+def _secondi_tra_mssql(element, compiler, **kw):
+    # DATEDIFF_BIG: a lotto forgotten for weeks overflows DATEDIFF's int of milliseconds.
+    inizio, fine = (compiler.process(arg, **kw) for arg in element.clauses)
+    return f"(CAST(DATEDIFF_BIG(millisecond, {inizio}, {fine}) AS FLOAT) / 1000.0)"

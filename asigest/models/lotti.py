@@ -49,6 +49,10 @@ class Lotto(db.Model):
         # Period queries (KPIs, register) read closed lotti by DataFine.
         Index("IX_Lotti_DataFine", "DataFine"),
         Index("IX_Lotti_DataInizio", "DataInizio"),
+        # The KPIs (services/kpi.py): every column they read after DataFine, so a
+        # period's lotti are aggregated from one range of this index, never the table.
+        Index("IX_Lotti_DataFine_KPI", "DataFine", "FaseID", "MacchinaID", "OperatoreID", "CausaleID",
+              "QtaOutput", "QtaScarti", "DataInizio"),
         Index("IX_Lotti_MacchinaID_DataFine", "MacchinaID", "DataFine"),
         Index("IX_Lotti_OperatoreID_DataFine", "OperatoreID", "DataFine"),
         # The lotti register (services/registro.py): a machine's or an operator's lotti

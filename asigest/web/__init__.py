@@ -11,6 +11,8 @@ def init_app(app: Flask) -> None:
     from asigest.web.admin import bp as admin_bp
     from asigest.web.api import bp as api_bp
     from asigest.web.auth import bp as auth_bp
+    from asigest.web.avanzamento import bp as avanzamento_bp
+    from asigest.web.dashboard import bp as dashboard_bp
     from asigest.web.health import bp as health_bp
     from asigest.web.documenti import bp as documenti_bp
     from asigest.web.kiosk import bp as kiosk_bp
@@ -22,11 +24,13 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(auth_bp)
     app.register_blueprint(health_bp)
     app.register_blueprint(pages_bp)
+    app.register_blueprint(dashboard_bp)
     app.register_blueprint(admin_bp)
     app.register_blueprint(documenti_bp)
     app.register_blueprint(kiosk_bp)
     app.register_blueprint(etichette_bp)
     app.register_blueprint(registro_bp)
+    app.register_blueprint(avanzamento_bp)
     app.register_blueprint(eventi_bp)
     app.register_blueprint(api_bp, url_prefix="/api")
 

@@ -19,7 +19,7 @@ def _login(browser, live_server, user):
     browser.find_element(By.NAME, "matricola").send_keys(user.matricola)
     browser.find_element(By.NAME, "password").send_keys("password123")
     browser.find_element(By.CSS_SELECTOR, "form.form button[type=submit]").click()
-    _wait(browser).until(ec.presence_of_element_located((By.ID, "risultati")))
+    _wait(browser).until(ec.url_contains("/dashboard"))  # a supervisor's first screen
 
 
 def _phases(browser) -> list[str]:

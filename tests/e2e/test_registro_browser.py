@@ -40,7 +40,7 @@ def test_supervisor_finds_scrap_corrects_it_and_sees_totals_and_audit(browser, l
     browser.find_element(By.NAME, "matricola").send_keys(capo.matricola)
     browser.find_element(By.NAME, "password").send_keys("password123")
     browser.find_element(By.CSS_SELECTOR, "form.form button[type=submit]").click()
-    _wait(browser).until(ec.presence_of_element_located((By.ID, "risultati")))
+    _wait(browser).until(ec.url_contains("/dashboard"))  # a supervisor's first screen
 
     # The register, from the top navigation; filter Monday 2 March on SMD-A, scrap only.
     browser.find_element(By.LINK_TEXT, "Registro lotti").click()
@@ -55,6 +55,7 @@ def test_supervisor_finds_scrap_corrects_it_and_sees_totals_and_audit(browser, l
     Select(browser.find_element(By.NAME, "macchina")).select_by_visible_text("SMD-A")
     _wait(browser).until(lambda d: "macchina=" in d.current_url and "macchina=&" not in d.current_url)
     browser.find_element(By.NAME, "con_scarti").click()
+    _wait(browser).until(lambda d: "con_scarti=1" in d.current_url)  # this swap, not the previous one
     _wait(browser).until(lambda d: _codes(d) == ["2026-1234-SMD-001"])
     assert browser.find_element(By.NAME, "da").get_attribute("value") == "2026-03-02"
     assert heading.is_displayed()  # htmx swapped the results; the page never reloaded

@@ -338,15 +338,15 @@ def test_openapi_documents_the_master_data_contract(client):
     paths = doc["paths"]
     for path, methods in {
         "/api/utenti/": {"get", "post"},
-        "/api/utenti/{utente_id}": {"get", "put", "delete"},
+        "/api/utenti/{id}": {"get", "put", "delete"},
         "/api/macchine/": {"get", "post"},
-        "/api/macchine/{macchina_id}": {"get", "put", "delete"},
+        "/api/macchine/{id}": {"get", "put", "delete"},
         "/api/causali/": {"get", "post"},
-        "/api/causali/{causale_id}": {"put"},
+        "/api/causali/{id}": {"put"},
     }.items():
         assert set(paths[path]) == methods, path
     assert "201" in paths["/api/utenti/"]["post"]["responses"]
-    assert "204" in paths["/api/utenti/{utente_id}"]["delete"]["responses"]
+    assert "204" in paths["/api/utenti/{id}"]["delete"]["responses"]
     assert "409" in paths["/api/macchine/"]["post"]["responses"]
     assert set(schemas["Utente"]["properties"]) == UTENTE_FIELDS  # the answer: no Pin, no Password, no hash
     crea = schemas["UtenteCrea"]["properties"]

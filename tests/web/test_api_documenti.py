@@ -422,6 +422,6 @@ def test_openapi_documents_the_multipart_upload_and_the_binary_download(client, 
     item = post["responses"]["201"]["content"]["application/json"]["schema"]
     assert set(doc["components"]["schemas"][item["$ref"].rsplit("/", 1)[1]]["properties"]) == set(returned)
 
-    download = doc["paths"]["/api/documenti/{documento_id}/file"]["get"]["responses"]["200"]["content"]
+    download = doc["paths"]["/api/documenti/{id}/file"]["get"]["responses"]["200"]["content"]
     assert download == {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
-    assert "204" in doc["paths"]["/api/documenti/{documento_id}"]["delete"]["responses"]
+    assert "204" in doc["paths"]["/api/documenti/{id}"]["delete"]["responses"]

@@ -267,8 +267,8 @@ def test_cancel_refusals(client, linea, invariato):
 
 def test_openapi_documents_the_new_operations(client):
     spec = client.get("/api/openapi.json").json
-    assert "put" in spec["paths"]["/api/fasi/{fase_id}/stato"]
-    assert "put" in spec["paths"]["/api/lotti/{tipo}/{lotto_id}/rettifica"]
-    assert "post" in spec["paths"]["/api/lotti/{tipo}/{lotto_id}/annulla"]
+    assert "put" in spec["paths"]["/api/fasi/{FaseID}/stato"]
+    assert "put" in spec["paths"]["/api/lotti/{tipo}/{LottoID}/rettifica"]
+    assert "post" in spec["paths"]["/api/lotti/{tipo}/{LottoID}/annulla"]
     assert set(spec["components"]["schemas"]["FaseStato"]["required"]) == {"Stato", "Motivo"}
     assert set(spec["components"]["schemas"]["Rettifica"]["required"]) == {"QtaOutput", "QtaScarti", "Motivo"}

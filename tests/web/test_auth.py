@@ -62,7 +62,7 @@ def test_right_password_goes_to_commesse_and_records_the_login(client, make_user
     user = make_user()
     response = post_login(client, user.matricola, "password123")
     assert response.status_code == 302
-    assert urlsplit(response.headers["Location"]).path == "/commesse"
+    assert urlsplit(response.headers["Location"]).path == "/"
     assert client.get("/commesse").status_code == 200
     assert db_session.get(Utente, user.id).ultimo_accesso is not None
     assert db_session.scalar(select(LogEvento).where(LogEvento.azione == "LOGIN", LogEvento.entita_id == user.id))
@@ -101,7 +101,7 @@ def test_login_never_redirects_off_site(client, make_user, target):
 def test_login_with_a_foreign_next_goes_to_commesse(client, make_user, target):
     user = make_user()
     response = post_login(client, user.matricola, "password123", next=target)
-    assert urlsplit(response.headers["Location"]).path == "/commesse"
+    assert urlsplit(response.headers["Location"]).path == "/"
 
 
 def test_inactive_user_cannot_log_in(client, make_user, db_session):
@@ -197,4 +197,4 @@ def test_unknown_language_is_ignored(client):
 def test_language_switch_never_redirects_off_site(client):
     response = switch_language(client, "en", next_path="//evil.example/")
     assert urlsplit(response.headers["Location"]).netloc in ("", "localhost")
-    assert urlsplit(response.headers["Location"]).path == "/commesse"
+    assert urlsplit(response.headers["Location"]).path == "/"

@@ -227,9 +227,9 @@ def test_unknown_order_via_htmx_gets_the_inline_message(client, supervisore):
     assert response.headers["HX-Retarget"] == "#messages"
 
 
-def test_home_leads_to_the_list(client, supervisore):
+def test_home_leads_supervisors_to_the_dashboard(client, supervisore):
     response = client.get("/")
-    assert response.status_code == 302 and response.headers["Location"].endswith("/commesse")
+    assert response.status_code == 302 and response.headers["Location"].endswith("/dashboard")
 
 
 def test_pages_answer_503_when_the_erp_is_unreachable(make_app, make_user, tmp_path):

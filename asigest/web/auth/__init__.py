@@ -31,7 +31,7 @@ def _safe_next(target: str | None) -> str:
         parts = urlsplit(target)
         if not parts.scheme and not parts.netloc and target.startswith("/") and not target.startswith("//"):
             return target
-    return url_for("pages.commesse")
+    return url_for("pages.home")  # the role's first screen: the dashboard, or the orders for operators
 
 
 @bp.route("/login", methods=["GET", "POST"])

@@ -28,7 +28,10 @@ _RIFIUTI = (RuleViolation, Conflict, InvalidInput, ErpUnavailable)
 
 @bp.get("/")
 def home():
-    """The start page for people who are logged in: the orders list."""
+    """The start page for people who are logged in: the dashboard for supervisors and
+    admins, the orders list for operators."""
+    if deps.actor().puo(SUPERVISORE):
+        return redirect(url_for("dashboard.cruscotto"))
     return redirect(url_for("pages.commesse"))
 
 

@@ -50,12 +50,24 @@ def esporta_lotti(formato: str):
 
 @bp.get("/avanzamento/esporta.<formato>")
 def esporta_avanzamento(formato: str):
-    """Order progress, one row per fase, as Excel or CSV (``tutte=1``: also closed orders)."""
+    """Order progress, one row per fase, as Excel or CSV: with the progress page's filters
+    and sort when the address carries them (its buttons do), else every configured order
+    open in the ERP, newest first (``tutte=1``: also closed orders)."""
+    from asigest.web import avanzamento as pagina_avanzamento
+
     _formato(formato)
-    tutte = (request.args.get("tutte") or "").strip().lower() in SI
-    righe = avanzamento.righe_avanzamento(
-        deps.session(), deps.erp(), oggi=oggi(current_app.config["TIMEZONE"]), tutte=tutte
-    )
+    session = deps.session()
+    giorno = oggi(current_app.config["TIMEZONE"])
+    if pagina_avanzamento.chiede_selezione(request.args):
+        richiesta = pagina_avanzamento.leggi_richiesta(request.args, avanzamento.tipi_fase(session))
+        if richiesta.filtri is None:
+            # The page shows what is wrong next to each field; nothing half-filtered is exported.
+            return redirect(url_for("avanzamento.elenco", **request.args.to_dict()))
+        righe = avanzamento.righe_avanzamento(session, deps.erp(), oggi=giorno, filtri=richiesta.filtri,
+                                              ordine=richiesta.ordine)
+    else:
+        tutte = (request.args.get("tutte") or "").strip().lower() in SI
+        righe = avanzamento.righe_avanzamento(session, deps.erp(), oggi=giorno, tutte=tutte)
     return _esporta(formato, "avanzamento", gettext("Avanzamento"), esporta.COLONNE_AVANZAMENTO, righe)
 
 
