@@ -166,11 +166,14 @@ class Misura:
         self.stati: Counter = Counter()
 
 
-def misura(port: int, path: str, cookie: str, clients: int, seconds: float) -> Misura:
-    """``clients`` threads GET ``path`` on keep-alive connections for ``seconds``."""
+def misura(port: int, path: str, cookie: str, clients: int, seconds: float,
+           headers: dict[str, str] | None = None) -> Misura:
+    """``clients`` threads GET ``path`` on keep-alive connections for ``seconds``, sending
+    the session ``cookie`` (if any) and ``headers`` (a Bearer token, ``HX-Request``…)."""
     scadenza = time.perf_counter() + seconds
     risultato = Misura()
     lock = threading.Lock()
+    intestazioni = {**({"Cookie": cookie} if cookie else {}), **(headers or {})}
 
     def client():
         conn = _connessione(port)
@@ -178,7 +181,7 @@ def misura(port: int, path: str, cookie: str, clients: int, seconds: float) -> M
         while time.perf_counter() < scadenza:
             inizio = time.perf_counter()
             try:
-                conn.request("GET", path, headers={"Cookie": cookie})
+                conn.request("GET", path, headers=intestazioni)
                 risposta = conn.getresponse()
                 risposta.read()
                 stato = risposta.status
