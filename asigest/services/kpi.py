@@ -56,9 +56,10 @@ and 12 ms); the same week costs the same with three months or two years of histo
 - Scrap by reason and by machine come from one query grouped by both. Grouping by the
   machine alone lets SQLite, with statistics (ANALYZE), prefer a skip-scan of
   ``IX_Lotti_MacchinaID_DataFine`` that reads every lotto row from the table (three to
-  five times slower). The top operators' query meets the same skip-scan of
-  ``IX_Lotti_OperatoreID_DataFine``; it was kept as it is: every reshaping tried to
-  avoid it cost more on a week, the period that matters.
+  five times slower). The top operators' query met the same skip-scan of
+  ``IX_Lotti_OperatoreID_DataFine``; it groups by ``OperatoreID + 0``, which is no plain
+  column, so SQLite reads the period's range of the covering index instead (3.9 → 1.9 ms
+  a week at 1M lotti).
 - The daily chart is one SELECT of 30 scalar subqueries, one range sum per day with UTC
   bounds computed in Python from local midnights: portable, exact on daylight-saving
   days, and ten times faster on SQLite than grouping the 30 days by a CASE over DataFine
@@ -77,7 +78,7 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from typing import NamedTuple
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import bindparam, case, func, literal_column, select
 
 from asigest.dialects import SecondiTra
 from asigest.domain import kpi as regole
@@ -280,12 +281,16 @@ def _scarti(session, inizio: datetime, fine: datetime) -> dict[str, list[dict]]:
 def _top_operatori(session, inizio: datetime, fine: datetime) -> list[dict]:
     """Up to MAX_OPERATORI operators (who opened the lotti) by good pieces, largest first."""
     buoni = func.sum(Lotto.qta_output)
+    # ``OperatoreID + 0`` groups the same values but is no plain column: SQLite then
+    # reads the period's range of the covering index instead of skip-scanning
+    # IX_Lotti_OperatoreID_DataFine and the table (3.9 → ~1.5 ms a week at 1M lotti).
+    operatore = (Lotto.operatore_id + literal_column("0")).label("operatore_id")
     totali = (
-        select(Lotto.operatore_id.label("operatore_id"), buoni.label("buoni"))
+        select(operatore, buoni.label("buoni"))
         .where(_chiusi_tra(inizio, fine))
-        .group_by(Lotto.operatore_id)
+        .group_by(operatore)
         .having(buoni > 0)
-        .order_by(buoni.desc(), Lotto.operatore_id)
+        .order_by(buoni.desc(), operatore)
         .limit(regole.MAX_OPERATORI)
         .subquery("totali")
     )
