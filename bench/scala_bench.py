@@ -21,7 +21,10 @@ Every address is probed once first: one that answers 404 (not built yet) is repo
 measured as in ``pagine_bench``: ``--clients`` threads on keep-alive connections for
 ``--seconds`` after a one-second warm-up. The output is one Markdown table (p50/p95 per
 instance, the last instance's p95 over the first's, the last's p95 over its bare route)
-and the verdicts of SPEC §11 on the last (largest) instance.
+and the verdicts of SPEC §11 on the last (largest) instance. Next to each instance it
+prints the load average before and after, and names any other benchmark server, test
+run or browser found running (``concorrenti``): on a 2-core machine they double the
+figures, so such a run is to be repeated, not compared.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -99,6 +103,7 @@ class Istanza:
     n_lotti: int
     carico_prima: str
     carico_dopo: str = ""
+    altri: list[str] = field(default_factory=list)  # other load seen before and after (``concorrenti``)
     esiti: dict[str, Esito] = field(default_factory=dict)
     ordine: list[str] = field(default_factory=list)  # row labels as measured
 
@@ -126,6 +131,29 @@ def carico() -> str:
     return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
+CONCORRENTI = ("bench.app:app", "pytest", "chromium", "bench.riferimento")
+
+
+def concorrenti() -> list[str]:
+    """Other benchmarks, test runs or browsers on this machine: on 2 cores they double
+    the figures, so the report names them next to the load average."""
+    nostri = {os.getpid()}
+    trovati = []
+    for cartella in Path("/proc").glob("[0-9]*"):
+        try:
+            riga = (cartella / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+            genitore = int((cartella / "stat").read_text().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        pid = int(cartella.name)
+        if pid in nostri or genitore in nostri:
+            continue
+        trovato = next((c for c in CONCORRENTI if c in riga), None)
+        if trovato and trovato not in trovati:
+            trovati.append(trovato)
+    return trovati
+
+
 def misura_istanza(instance: Path, args) -> Istanza:
     """Prepare one instance, serve it and measure every page of ``PAGINE``."""
     env = bench_env(instance)
@@ -136,7 +164,7 @@ def misura_istanza(instance: Path, args) -> Istanza:
         print(f"{instance}: ANALYZE di {', '.join(rianalizzate)} (senza statistiche dopo una migrazione)", file=sys.stderr)
     valori = valori_istanza(instance)
     token = json.loads((instance / "riferimento.json").read_text())["token"]
-    risultato = Istanza(instance, int(valori["n_lotti"]), carico())
+    risultato = Istanza(instance, int(valori["n_lotti"]), carico(), altri=concorrenti())
 
     log = Path(tempfile.mkstemp(prefix="scala-bench-", suffix=".log")[1])
     port = free_port()
@@ -177,6 +205,7 @@ def misura_istanza(instance: Path, args) -> Istanza:
         server.terminate()
         server.wait(10)
     risultato.carico_dopo = carico()
+    risultato.altri += [c for c in concorrenti() if c not in risultato.altri]
     problemi = log.read_text(errors="replace").strip()
     if problemi:
         print(f"\nLog del server {instance.name} ({log}):\n{problemi[-3000:]}", file=sys.stderr)
@@ -272,7 +301,8 @@ def main() -> None:
     print(f"\ngunicorn -w {args.workers} (sync), {args.clients} client keep-alive, {args.seconds:g} s per pagina "
           f"dopo 1 s di riscaldamento, SQLite; {date.today().isoformat()}; p50 / p95 in ms")
     for r in risultati:
-        print(f"- {etichetta(r.n_lotti)}: {r.path} ({r.n_lotti:,} lotti), load average {r.carico_prima} → {r.carico_dopo}")
+        altri = f"; ATTENZIONE, in esecuzione anche: {', '.join(r.altri)}" if r.altri else ""
+        print(f"- {etichetta(r.n_lotti)}: {r.path} ({r.n_lotti:,} lotti), load average {r.carico_prima} → {r.carico_dopo}{altri}")
     print()
     for riga in tabella(risultati):
         print(riga)
