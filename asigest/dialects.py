@@ -128,49 +128,52 @@ def install_readonly_guard(engine: Engine) -> None:
 # -- schema changes only SQLite needs ------------------------------------------------
 
 
-def sqlite_autoincrement(conn, table: str, pk: str, *, audit_entita: str | None = None) -> None:
-    """Rebuild a SQLite table so that its integer key never reuses a deleted row's id.
+def sqlite_lotti_autoincrement(conn) -> None:
+    """Rebuild SQLite's ``Lotti`` so that a deleted lotto's LottoID is never given again.
 
     Without AUTOINCREMENT, SQLite gives a new row the highest id in the table + 1, so the
-    row after a deleted last row takes its id — and the audit log, which names rows by
-    id, would then mix the two. PostgreSQL and SQL Server identities never go back, so
-    this is SQLite's only. The table's own DDL and indexes are kept (read from
-    ``sqlite_master``); the sequence starts above every id the table or, with
-    ``audit_entita``, LogEventi ever used. Runs inside the migration's transaction;
-    nothing references ``table`` by foreign key (checked by the caller's migration).
+    lotto after a cancelled last lotto would take its id — and the audit log, which names
+    lotti by id, would then mix the two. PostgreSQL and SQL Server identities never go
+    back, so this is SQLite's only. The table's own DDL and indexes are kept (read from
+    ``sqlite_master``); the sequence starts above every LottoID that Lotti or LogEventi
+    ever used. Every statement is a constant or the database's own stored DDL; values are
+    bound. Runs inside the migration's transaction; nothing references Lotti by foreign key.
     """
     from sqlalchemy import text
 
-    ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE type='table' AND name=:t"), {"t": table}).scalar_one()
+    ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE type='table' AND name='Lotti'")).scalar_one()
     if "AUTOINCREMENT" in ddl.upper():
         return
     indexes = conn.execute(
-        text("SELECT sql FROM sqlite_master WHERE type='index' AND tbl_name=:t AND sql IS NOT NULL"), {"t": table}
+        text("SELECT sql FROM sqlite_master WHERE type='index' AND tbl_name='Lotti' AND sql IS NOT NULL")
     ).scalars().all()
-    nuova = f"{table}_autoinc"
-    column = re.compile(rf'(\n\s*"?{re.escape(pk)}"?\s+INTEGER\s+NOT\s+NULL)\s*,', re.I)
-    constraint = re.compile(rf',\s*\n\s*(?:CONSTRAINT\s+"?\w+"?\s+)?PRIMARY KEY\s*\("?{re.escape(pk)}"?\)', re.I)
-    new_ddl, n_col = column.subn(r"\1 PRIMARY KEY AUTOINCREMENT,", ddl, count=1)
-    new_ddl, n_pk = constraint.subn("", new_ddl, count=1)
-    if n_col != 1 or n_pk != 1:
-        raise RuntimeError(f"unexpected DDL for {table}: {ddl}")
-    head = re.compile(rf'^CREATE TABLE\s+"?{re.escape(table)}"?', re.I)
-    conn.execute(text(head.sub(f'CREATE TABLE "{nuova}"', new_ddl, count=1)))
-    conn.execute(text(f'INSERT INTO "{nuova}" SELECT * FROM "{table}"'))
-    conn.execute(text(f'DROP TABLE "{table}"'))
-    conn.execute(text(f'ALTER TABLE "{nuova}" RENAME TO "{table}"'))
+    new_ddl, n_col = _PK_COLONNA.subn(r"\1 PRIMARY KEY AUTOINCREMENT,", ddl, count=1)
+    new_ddl, n_pk = _PK_VINCOLO.subn("", new_ddl, count=1)
+    new_ddl, n_nome = _NOME_LOTTI.subn('CREATE TABLE "Lotti_autoinc"', new_ddl, count=1)
+    if (n_col, n_pk, n_nome) != (1, 1, 1):
+        raise RuntimeError("unexpected DDL for Lotti: " + ddl)
+    conn.exec_driver_sql(new_ddl)
+    conn.execute(text('INSERT INTO "Lotti_autoinc" SELECT * FROM "Lotti"'))
+    conn.execute(text('DROP TABLE "Lotti"'))
+    conn.execute(text('ALTER TABLE "Lotti_autoinc" RENAME TO "Lotti"'))
     for sql in indexes:
-        conn.execute(text(sql))
-    alto = conn.execute(text(f'SELECT COALESCE(MAX("{pk}"), 0) FROM "{table}"')).scalar_one()
-    if audit_entita:
-        alto = max(alto, conn.execute(
-            text('SELECT COALESCE(MAX("EntitaID"), 0) FROM "LogEventi" WHERE "Entita" = :e'), {"e": audit_entita}
-        ).scalar_one())
-    conn.execute(text("DELETE FROM sqlite_sequence WHERE name = :t"), {"t": table})
-    conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :s)"), {"t": table, "s": alto})
+        conn.exec_driver_sql(sql)
+    alto = max(
+        conn.execute(text('SELECT COALESCE(MAX("LottoID"), 0) FROM "Lotti"')).scalar_one(),
+        conn.execute(text('SELECT COALESCE(MAX("EntitaID"), 0) FROM "LogEventi" WHERE "Entita" = :e'),
+                     {"e": "Lotti"}).scalar_one(),
+    )
+    conn.execute(text("DELETE FROM sqlite_sequence WHERE name = :t"), {"t": "Lotti"})
+    conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :s)"), {"t": "Lotti", "s": alto})
     # The rebuilt table has lost its planner statistics; without them SQLite may pick
     # a full scan for the register's queries.
-    conn.execute(text(f'ANALYZE "{table}"'))
+    conn.execute(text('ANALYZE "Lotti"'))
+
+
+# How Lotti's stored DDL names its key, and the table, for the rebuild above.
+_PK_COLONNA = re.compile(r'(\n\s*"?LottoID"?\s+INTEGER\s+NOT\s+NULL)\s*,', re.I)
+_PK_VINCOLO = re.compile(r',\s*\n\s*(?:CONSTRAINT\s+"?\w+"?\s+)?PRIMARY KEY\s*\("?LottoID"?\)', re.I)
+_NOME_LOTTI = re.compile(r'^CREATE TABLE\s+"?Lotti"?', re.I)
 
 
 # -- expressions that differ by database ---------------------------------------------
