@@ -35,6 +35,9 @@ def create_app(overrides: dict | None = None) -> Flask:
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
 
     db.init_app(app)
+    from asigest.services import riepilogo_kpi
+
+    riepilogo_kpi.init_app(app)  # the KPIs' daily summary follows every change to a lotto
     with app.app_context():
         dialects.configure_asigest_engine(db.engines[None])
         dialects.configure_erp_engine(db.engines["erp"])

@@ -15,7 +15,7 @@ from asigest.domain.ruoli import RUOLI
 from asigest.errors import AsigestError
 from asigest.extensions import db
 from asigest.services import auth as auth_service
-from asigest.services import catalog, demo
+from asigest.services import catalog, demo, riepilogo_kpi
 
 log = logging.getLogger(__name__)
 
@@ -29,9 +29,12 @@ def _fail(error: AsigestError):
 
 
 def run_init() -> int:
-    """Migrations to the latest revision, then the base catalog; returns rows added."""
+    """Migrations to the latest revision, the base catalog, and the KPIs' daily summary
+    when it is not kept for the plant's zone yet; returns catalog rows added."""
     upgrade(directory=current_app.extensions["migrate"].directory)
-    return catalog.ensure_base_catalog(db.session)
+    added = catalog.ensure_base_catalog(db.session)
+    riepilogo_kpi.assicura(db.session, current_app.config["TIMEZONE"])
+    return added
 
 
 @click.command("init")

@@ -73,13 +73,16 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import and_, case, create_engine, event, func, insert, literal, or_, select  # noqa: E402
+from sqlalchemy.orm import Session  # noqa: E402
 
 from asigest.domain import hashing  # noqa: E402
 from asigest.domain.lotti import codice_lotto  # noqa: E402
 from asigest.domain.stati import APERTA, COMPLETATA, IN_CORSO  # noqa: E402
 from asigest.erp.tables import commesse_table  # noqa: E402
-from asigest.models import CausaleScarto, ConfigCommessa, Fase, FaseTipo, LogEvento, Lotto, Macchina, Utente  # noqa: E402
-from asigest.services import demo  # noqa: E402
+from asigest.models import (  # noqa: E402
+    CausaleScarto, ConfigCommessa, Fase, FaseTipo, LogEvento, Lotto, Macchina, Utente,
+)
+from asigest.services import demo, riepilogo_kpi  # noqa: E402
 from bench.common import VENV_BIN  # noqa: E402
 from bench.dataset import bench_env  # noqa: E402
 
@@ -1050,6 +1053,11 @@ def build(instance: Path, *, lotti: int = 1_000_000, commesse: int = 20_000, mac
     fatto("erp")
     eventi = _scrivi_asigest(engine, g, tipi, audit=audit)
     fatto("asigest")
+    with Session(engine) as session:
+        # Bulk inserts bypass the ORM: the KPIs' daily summary is rebuilt from the lotti.
+        riepilogo_kpi.ricostruisci(session, ZONA.key)
+        session.commit()
+    fatto("riepilogo_kpi")
     with engine.connect() as conn:
         conn.exec_driver_sql("ANALYZE")
         conn.exec_driver_sql("PRAGMA journal_mode=WAL")
@@ -1234,12 +1242,20 @@ def verifica(instance: Path) -> dict[str, int]:
         esito["codice_lotto_errato"] = _codici_errati(conn, erp)
         esito["n_fasi_completate_a_mano"] = conn.scalar(select(func.count()).select_from(fasi_agg).where(
             a_mano, ~func.coalesce(stato_giusto, False)))
+        esito["riepilogo_kpi_errato"] = _riepilogo_errato(conn)
         esito["n_lotti"] = conn.scalar(select(func.count()).select_from(L))
         esito["n_lotti_aperti"] = conn.scalar(select(func.count()).select_from(L).where(L.c.DataFine.is_(None)))
         esito["n_fasi"] = conn.scalar(select(func.count()).select_from(F))
         esito["n_log_eventi"] = conn.scalar(select(func.count()).select_from(LogEvento.__table__))
     engine.dispose()
     return {k: int(v or 0) for k, v in esito.items()}
+
+
+def _riepilogo_errato(conn) -> int:
+    """Rows of the KPIs' summaries that differ from the same rows computed from the lotti."""
+    tenute = riepilogo_kpi.righe_tenute(conn)
+    calcolate = riepilogo_kpi.aggrega(conn, ZONA.key)
+    return sum(1 for chiave in tenute.keys() | calcolate.keys() if tenute.get(chiave) != calcolate.get(chiave))
 
 
 def _erp(instance: Path) -> dict[int, tuple]:

@@ -106,6 +106,7 @@ def _clean_database(request):
         return
     app = request.getfixturevalue("app")
     from asigest.extensions import db
+    from asigest.services import riepilogo_kpi
     from asigest.services.catalog import ensure_base_catalog
 
     with app.app_context():
@@ -114,6 +115,8 @@ def _clean_database(request):
             db.session.execute(delete(table))
         db.session.commit()
         ensure_base_catalog(db.session)
+        # As ``init`` leaves it: the KPIs' daily summary kept for the plant's zone.
+        riepilogo_kpi.assicura(db.session, app.config["TIMEZONE"])
         db.session.remove()
 
 

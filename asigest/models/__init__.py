@@ -6,6 +6,7 @@ from asigest.models.commesse import ConfigCommessa, Fase
 from asigest.models.documenti import DocumentoTecnico
 from asigest.models.lotti import Lotto
 from asigest.models.richieste import RichiestaEseguita
+from asigest.models.riepiloghi import KpiGiorno, KpiOperatoreGiorno, KpiRiepilogo
 from asigest.models.utenti import ApiToken, Utente
 
 __all__ = [
@@ -15,6 +16,9 @@ __all__ = [
     "DocumentoTecnico",
     "Fase",
     "FaseTipo",
+    "KpiGiorno",
+    "KpiOperatoreGiorno",
+    "KpiRiepilogo",
     "LogEvento",
     "Lotto",
     "Macchina",

@@ -64,18 +64,21 @@ class Lotto(db.Model):
         {"sqlite_autoincrement": True},
     )
 
+    # active_history: the KPIs' daily summary needs the old values of a change
+    # (services/riepilogo_kpi.py), even when the attribute was not loaded before.
     id: Mapped[int] = mapped_column("LottoID", Integer, primary_key=True)
     fase_id: Mapped[int] = mapped_column("FaseID", ForeignKey("Fasi.FaseID"), nullable=False)
     progressivo: Mapped[int] = mapped_column("Progressivo", Integer, nullable=False)
     codice_lotto: Mapped[str] = mapped_column("CodiceLotto", Unicode(40), unique=True, nullable=False)
-    data_inizio: Mapped[datetime] = mapped_column("DataInizio", UTCDateTime, nullable=False)
-    data_fine: Mapped[datetime | None] = mapped_column("DataFine", UTCDateTime)
+    data_inizio: Mapped[datetime] = mapped_column("DataInizio", UTCDateTime, nullable=False, active_history=True)
+    data_fine: Mapped[datetime | None] = mapped_column("DataFine", UTCDateTime, active_history=True)
     qta_input: Mapped[int] = mapped_column("QtaInput", Integer, nullable=False)
-    qta_output: Mapped[int | None] = mapped_column("QtaOutput", Integer)
-    qta_scarti: Mapped[int | None] = mapped_column("QtaScarti", Integer)
+    qta_output: Mapped[int | None] = mapped_column("QtaOutput", Integer, active_history=True)
+    qta_scarti: Mapped[int | None] = mapped_column("QtaScarti", Integer, active_history=True)
     causale_id: Mapped[int | None] = mapped_column("CausaleID", ForeignKey("CausaliScarto.CausaleID"), index=True)
     note_scarti: Mapped[str | None] = mapped_column("NoteScarti", Unicode(500))
-    operatore_id: Mapped[int] = mapped_column("OperatoreID", ForeignKey("Utenti.UtenteID"), nullable=False)
+    operatore_id: Mapped[int] = mapped_column("OperatoreID", ForeignKey("Utenti.UtenteID"), nullable=False,
+                                              active_history=True)
     operatore_chiusura_id: Mapped[int | None] = mapped_column(
         "OperatoreChiusuraID", ForeignKey("Utenti.UtenteID"), index=True
     )

@@ -23,7 +23,7 @@ from asigest.erp import ErpGateway
 from asigest.errors import N_, Conflict, Forbidden, NotFound, RuleViolation
 from asigest.models import CausaleScarto, ConfigCommessa, Fase, FaseTipo, Lotto, Macchina, RichiestaEseguita, Utente
 from asigest.models.types import utcnow
-from asigest.services import audit
+from asigest.services import audit, riepilogo_kpi
 from asigest.services.configurazione import con_disponibile
 from asigest.services.documenti import tipi_mancanti
 from asigest.services.uow import Riprova, con_riprova, transaction
@@ -324,6 +324,7 @@ def _chiudi(session, actor: Actor, fase: Fase, lotto_id, qta_output, qta_scarti,
         raise RuleViolation(N_("Il lotto %(codice)s è già chiuso."), code="LOTTO_GIA_CHIUSO", codice=lotto.codice_lotto)
     session.refresh(lotto)
     ricalcola_totali(session, fase, adesso)
+    riepilogo_kpi.lotto_chiuso(session, lotto)
     audit.record(
         session, actor, CHIUDI, "Lotti", lotto.id, postazione=lotto.macchina.codice,
         prima=prima, dopo=_lotto_dict(lotto),

@@ -215,6 +215,7 @@ def test_verification_finds_a_tampered_row(istanza):
     esito = violazioni(riferimento.verifica(instance))
     assert esito["fasi_totali_errati"] == 1
     assert esito["lotti_senza_config_o_prima_di_essa"] == 1
+    assert esito["riepilogo_kpi_errato"] >= 1  # written behind the app's back: the summary disagrees
     assert esito["fasi_stato_incoerente"] >= 1  # DataApertura no longer the first lotto's start
 
 

@@ -1,0 +1,49 @@
+"""The KPIs' daily summaries: per local day and phase type, the lotti closed, their good
+and scrap pieces and their time open; per local day and operator, the lotti closed and
+their good pieces (services/riepilogo_kpi.py keeps them exact)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import BigInteger, Date, ForeignKey, Integer, Unicode
+from sqlalchemy.orm import Mapped, mapped_column
+
+from asigest.extensions import db
+from asigest.models.types import UTCDateTime
+
+
+class KpiGiorno(db.Model):
+    """The lotti of one phase type closed on one local day of the plant (KpiRiepilogo.Zona)."""
+
+    __tablename__ = "KpiGiorni"
+
+    giorno: Mapped[date] = mapped_column("Giorno", Date, primary_key=True)
+    fase_tipo_id: Mapped[int] = mapped_column("FaseTipoID", ForeignKey("FaseTipo.FaseTipoID"), primary_key=True)
+    lotti: Mapped[int] = mapped_column("Lotti", Integer, nullable=False)
+    qta_output: Mapped[int] = mapped_column("QtaOutput", BigInteger, nullable=False)
+    qta_scarti: Mapped[int] = mapped_column("QtaScarti", BigInteger, nullable=False)
+    # Σ (DataFine − DataInizio) in microseconds: integers add up exactly.
+    microsecondi: Mapped[int] = mapped_column("Microsecondi", BigInteger, nullable=False)
+
+
+class KpiOperatoreGiorno(db.Model):
+    """The lotti opened by one operator closed on one local day (for the top operators)."""
+
+    __tablename__ = "KpiOperatoriGiorni"
+
+    giorno: Mapped[date] = mapped_column("Giorno", Date, primary_key=True)
+    operatore_id: Mapped[int] = mapped_column("OperatoreID", ForeignKey("Utenti.UtenteID"), primary_key=True)
+    lotti: Mapped[int] = mapped_column("Lotti", Integer, nullable=False)
+    qta_output: Mapped[int] = mapped_column("QtaOutput", BigInteger, nullable=False)
+
+
+class KpiRiepilogo(db.Model):
+    """One row when the summaries are complete: the zone its days are local to. No row (or
+    another zone than the plant's) means the KPIs read the lotti instead."""
+
+    __tablename__ = "KpiRiepilogo"
+
+    id: Mapped[int] = mapped_column("ID", Integer, primary_key=True, autoincrement=False)
+    zona: Mapped[str] = mapped_column("Zona", Unicode(64), nullable=False)
+    ricostruito_il: Mapped[datetime] = mapped_column("RicostruitoIl", UTCDateTime, nullable=False)

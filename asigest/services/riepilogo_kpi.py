@@ -1,0 +1,272 @@
+"""The KPIs' daily summaries, kept exact in the same transaction as every change to a
+lotto, so the dashboard reads a few rows a day instead of every lotto of the period
+(SPEC §11: history must not slow the present):
+
+- ``KpiGiorni``: per local day of the plant and phase type, the lotti closed, Σ good,
+  Σ scrap and Σ time open (counts, scrap %, first-pass yield, mean duration, the
+  30-day chart);
+- ``KpiOperatoriGiorni``: per local day and operator who opened the lotti, the lotti
+  closed and Σ good (top operators).
+
+How they stay exact:
+
+- **Every ORM change** to a lotto (insert, change, delete: demo data, rettifiche, tests)
+  is turned into a delta by an ``after_flush`` listener, from the attribute history (the
+  columns read here keep their old values: ``active_history``).
+- **The close**, which updates the lotto with one guarded Core UPDATE (no ORM history),
+  calls ``lotto_chiuso`` itself.
+- **Bulk loads** (the benchmark's reference data set) call ``ricostruisci``.
+- The days are local to the zone written in KpiRiepilogo. Without that row, or with
+  another zone than the plant's, nothing is maintained and ``in_uso`` is False: the
+  KPIs read the lotti (exact, slower). ``flask --app wsgi init`` (``assicura``) rebuilds
+  them from the lotti when the row is missing or names another zone.
+- Concurrency: a delta is applied with ``UPDATE … SET Lotti = Lotti + n`` (no lost
+  update); the first lotto of a day inserts the row in a savepoint and, when a
+  concurrent transaction inserted it first, updates instead. Rows are touched in one
+  order (table, then key), so two closes never wait on each other crosswise. The
+  KpiRiepilogo row is read with a shared lock, which a rebuild holds exclusively: a
+  close and a rebuild never interleave.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import delete, event, insert, inspect, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from asigest.models import Fase, KpiGiorno, KpiOperatoreGiorno, KpiRiepilogo, Lotto
+from asigest.models.types import utcnow
+
+log = logging.getLogger(__name__)
+
+RIGA = 1  # KpiRiepilogo has one row, with this ID
+# What the summaries read of a lotto (its fase's type is looked up: it never changes).
+_CAMPI = ("data_inizio", "data_fine", "qta_output", "qta_scarti", "operatore_id")
+# Rows per INSERT of a rebuild: at most 6 parameters each, under SQL Server's 2,100.
+_BLOCCO = 300
+
+
+@dataclass(frozen=True)
+class Tabella:
+    """One summary: its model, the key after the day, and the values added up."""
+
+    modello: type
+    chiave: str
+    valori: tuple[str, ...]
+
+
+PER_TIPO = Tabella(KpiGiorno, "fase_tipo_id", ("lotti", "qta_output", "qta_scarti", "microsecondi"))
+PER_OPERATORE = Tabella(KpiOperatoreGiorno, "operatore_id", ("lotti", "qta_output"))
+TABELLE = (PER_TIPO, PER_OPERATORE)
+
+# ``{(Tabella, (day, key)): [values…]}``: what to add to each row.
+Delta = dict[tuple[Tabella, tuple[date, int]], list[int]]
+
+
+def contributi(stato: dict, fase_tipo_id: int, zona: str) -> list[tuple[Tabella, tuple[date, int], list[int]]]:
+    """What one lotto in ``stato`` (its _CAMPI) adds to each summary: nothing while it is
+    open; once closed, to its local day's row of its type and of its operator."""
+    fine = stato["data_fine"]
+    if fine is None:
+        return []
+    durata = fine - stato["data_inizio"]
+    microsecondi = (durata.days * 86_400 + durata.seconds) * 1_000_000 + durata.microseconds
+    giorno = fine.astimezone(ZoneInfo(zona)).date()
+    buoni, scarti = int(stato["qta_output"] or 0), int(stato["qta_scarti"] or 0)
+    return [
+        (PER_TIPO, (giorno, fase_tipo_id), [1, buoni, scarti, microsecondi]),
+        (PER_OPERATORE, (giorno, stato["operatore_id"]), [1, buoni]),
+    ]
+
+
+def _aggiungi(delta: Delta, stato: dict | None, fase_tipo_id: int, zona: str, segno: int) -> None:
+    for tabella, chiave, valori in contributi(stato, fase_tipo_id, zona) if stato else []:
+        somma = delta.setdefault((tabella, chiave), [0] * len(valori))
+        for indice, valore in enumerate(valori):
+            somma[indice] += segno * valore
+
+
+def zona_attiva(conn, *, blocca: bool = False) -> str | None:
+    """The zone the summaries' days are local to, or None when they are not kept.
+    ``blocca`` takes a shared lock on the row (PostgreSQL, SQL Server) until the
+    transaction ends."""
+    query = select(KpiRiepilogo.zona).where(KpiRiepilogo.id == RIGA)
+    if blocca:
+        query = query.with_for_update(read=True)
+    return conn.execute(query).scalar()
+
+
+def in_uso(session, zona: str) -> bool:
+    """True when the summaries are complete for the plant's ``zona`` (the KPIs may read them)."""
+    return zona_attiva(session) == zona
+
+
+def lotto_chiuso(session, lotto: Lotto) -> None:
+    """Add a lotto just closed by a Core UPDATE (services/lotti.py) to the summaries."""
+    conn = session.connection()
+    zona = zona_attiva(conn, blocca=True)
+    if zona is None:
+        return
+    delta: Delta = {}
+    _aggiungi(delta, _dopo(lotto), lotto.fase.fase_tipo_id, zona, 1)
+    applica(conn, delta)
+
+
+def applica(conn, delta: Delta) -> None:
+    """Add ``delta`` to the summaries, in one order (table, key), dropping emptied rows."""
+    for (tabella, (giorno, chiave)), valori in sorted(delta.items(), key=lambda v: (v[0][0].modello.__tablename__,
+                                                                                    v[0][1])):
+        if not any(valori):
+            continue
+        modello = tabella.modello
+        dove = (modello.giorno == giorno, getattr(modello, tabella.chiave) == chiave)
+        aggiorna = update(modello).where(*dove).values({
+            getattr(modello, nome): getattr(modello, nome) + valore for nome, valore in zip(tabella.valori, valori)
+        })
+        if conn.execute(aggiorna).rowcount == 0:
+            try:
+                with conn.begin_nested():
+                    conn.execute(insert(modello).values(_riga(tabella, giorno, chiave, valori)))
+            except IntegrityError:
+                # Another transaction wrote the day's first lotto at the same instant.
+                conn.execute(aggiorna)
+        if valori[0] < 0:
+            conn.execute(delete(modello).where(*dove, modello.lotti == 0))
+
+
+def _riga(tabella: Tabella, giorno: date, chiave: int, valori: list[int]) -> dict:
+    """One summary row for a Core INSERT (keyed by column, as a Connection needs)."""
+    modello = tabella.modello
+    return {modello.giorno: giorno, getattr(modello, tabella.chiave): chiave,
+            **{getattr(modello, nome): valore for nome, valore in zip(tabella.valori, valori)}}
+
+
+def ricostruisci(session, zona: str) -> int:
+    """Rebuild the summaries from every closed lotto, with days local to ``zona``, and mark
+    them in use for that zone; returns the rows written. One transaction, committed by
+    the caller; the KpiRiepilogo row is locked first so no close interleaves."""
+    conn = session.connection()
+    adesso = utcnow()
+    valori = {KpiRiepilogo.zona: zona, KpiRiepilogo.ricostruito_il: adesso}
+    if conn.execute(update(KpiRiepilogo).where(KpiRiepilogo.id == RIGA).values(valori)).rowcount == 0:
+        conn.execute(insert(KpiRiepilogo).values({KpiRiepilogo.id: RIGA, **valori}))
+    for tabella in TABELLE:
+        conn.execute(delete(tabella.modello))
+    righe = aggrega(conn, zona)
+    for tabella in TABELLE:
+        voci = [_riga(t, giorno, chiave, v) for (t, (giorno, chiave)), v in sorted(
+            righe.items(), key=lambda voce: voce[0][1]) if t is tabella]
+        for inizio in range(0, len(voci), _BLOCCO):
+            conn.execute(insert(tabella.modello).values(voci[inizio:inizio + _BLOCCO]))
+    return len(righe)
+
+
+def aggrega(conn, zona: str) -> Delta:
+    """The summaries' rows computed from every closed lotto, days local to ``zona``: what
+    a rebuild writes, and what a check compares the tables with. Reads only."""
+    totali: Delta = {}
+    righe = conn.execute(
+        select(Lotto.data_inizio, Lotto.data_fine, Lotto.qta_output, Lotto.qta_scarti, Lotto.operatore_id,
+               Fase.fase_tipo_id)
+        .join(Fase, Fase.id == Lotto.fase_id)
+        .where(Lotto.data_fine.is_not(None))
+        .execution_options(yield_per=10_000)  # the statement's own option: the connection stays as it is
+    )
+    for riga in righe:
+        _aggiungi(totali, dict(zip(_CAMPI, riga[:5])), riga[5], zona, 1)
+    return totali
+
+
+def righe_tenute(conn) -> Delta:
+    """The summaries' rows as they are in the tables, shaped as ``aggrega`` returns them."""
+    tenute: Delta = {}
+    for tabella in TABELLE:
+        modello = tabella.modello
+        colonne = [getattr(modello, nome) for nome in tabella.valori]
+        for giorno, chiave, *valori in conn.execute(select(modello.giorno, getattr(modello, tabella.chiave), *colonne)):
+            tenute[(tabella, (giorno, chiave))] = [int(v) for v in valori]
+    return tenute
+
+
+def assicura(session, zona: str) -> int | None:
+    """Rebuild the summaries when they are not kept for ``zona`` (first ``init``, a
+    changed zone); returns the rows written, or None when already in use. Commits."""
+    if in_uso(session, zona):
+        session.rollback()
+        return None
+    righe = ricostruisci(session, zona)
+    session.commit()
+    log.info("Riepiloghi KPI ricostruiti per la zona %s: %d righe", zona, righe)
+    return righe
+
+
+# -- ORM changes ----------------------------------------------------------------------
+
+
+def _prima(lotto: Lotto) -> dict:
+    """A persistent lotto's _CAMPI as they were before this flush."""
+    stato = inspect(lotto)
+    valori = {}
+    for campo in _CAMPI:
+        storia = stato.attrs[campo].history
+        if storia.has_changes():
+            valori[campo] = storia.deleted[0] if storia.deleted else None
+        else:
+            valori[campo] = getattr(lotto, campo)
+    return valori
+
+
+def _dopo(lotto: Lotto) -> dict:
+    return {campo: getattr(lotto, campo) for campo in _CAMPI}
+
+
+def _cambiato(lotto: Lotto) -> bool:
+    stato = inspect(lotto)
+    return any(stato.attrs[campo].history.has_changes() for campo in _CAMPI)
+
+
+def _prima_del_flush(session: Session, _flush_context, _instances) -> None:
+    """Load what a lotto about to be deleted held (an expired one would have nothing to
+    read after its row is gone)."""
+    for lotto in session.deleted:
+        if isinstance(lotto, Lotto):
+            for campo in _CAMPI:
+                getattr(lotto, campo)
+
+
+def _dopo_flush(session: Session, _flush_context) -> None:
+    """Turn this flush's new, changed and deleted lotti into a delta of the summaries."""
+    cambi = [(o, None, _dopo(o)) for o in session.new if isinstance(o, Lotto)]
+    cambi += [(o, _prima(o), None) for o in session.deleted if isinstance(o, Lotto)]
+    cambi += [(o, _prima(o), _dopo(o)) for o in session.dirty if isinstance(o, Lotto) and _cambiato(o)]
+    # Only closed lotti count: opening one (the kiosk's every other write) costs nothing here.
+    cambi = [(o, prima, dopo) for o, prima, dopo in cambi
+             if (prima and prima["data_fine"]) or (dopo and dopo["data_fine"])]
+    if not cambi:
+        return
+    conn = session.connection()
+    zona = zona_attiva(conn, blocca=True)
+    if zona is None:
+        return
+    tipi = dict(conn.execute(
+        select(Fase.id, Fase.fase_tipo_id).where(Fase.id.in_(sorted({o.fase_id for o, _p, _d in cambi})))
+    ).all())
+    delta: Delta = {}
+    for lotto, prima, dopo in cambi:
+        _aggiungi(delta, prima, tipi[lotto.fase_id], zona, -1)
+        _aggiungi(delta, dopo, tipi[lotto.fase_id], zona, 1)
+    applica(conn, delta)
+
+
+def init_app(_app) -> None:
+    """Listen to every ORM session's flushes (once per process)."""
+    if not event.contains(Session, "before_flush", _prima_del_flush):
+        event.listen(Session, "before_flush", _prima_del_flush)
+    if not event.contains(Session, "after_flush", _dopo_flush):
+        event.listen(Session, "after_flush", _dopo_flush)
