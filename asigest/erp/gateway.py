@@ -104,6 +104,15 @@ class ErpGateway:
             stmt = stmt.where(self._search_condition(q.strip()))
         return self._fetch(self._page(stmt, limit, offset))
 
+    def all_open(self, *, due_by: date | None = None) -> list[Commessa]:
+        """Every open commessa in one unordered read (no ORDER BY, no pages: the ERP scans
+        its open orders once); with ``due_by``, only those due by that day, overdue
+        included (without a due date: left out)."""
+        stmt = self._open_select()
+        if due_by is not None:
+            stmt = stmt.where(self.table.c.DATACONSEGNA <= due_by)
+        return self._fetch(stmt)
+
     def search(self, q: str, *, limit: int = 100, offset: int = 0) -> list[Commessa]:
         """Open commesse matching ``q`` (SPEC §7): NUMEROCOM, ``ESERCIZIO/NUMEROCOM``,
         RIFCOMMCLI, CODART, DESART or NOMECLIENTE (case-insensitive, wildcards literal)."""

@@ -4,7 +4,8 @@ at-risk orders and the exports.
 
 Which orders: by default every configured order that is open in the ERP — the work in
 progress people follow. They are found from the ERP side: its open orders (a few
-thousand at most, read in pages of ``MAX_FETCH``), then which of them are configured
+thousand at most, in one unordered read; only those due within ``GIORNI_A_RISCHIO`` days
+when just the late or at-risk ones are asked for), then which of them are configured
 (one ``IN`` query per 2,000 ids). That stays the same cost however many closed orders
 years of history leave configured; asking the ERP for every configured order instead
 (``get_many``) reads them all, 18,000 on the reference data set, four times slower.
@@ -32,18 +33,19 @@ Definitions (the rules themselves are in ``asigest.domain.avanzamento``):
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Callable, Iterator
 
 from sqlalchemy import select
 
-from asigest.domain.avanzamento import a_rischio, in_ritardo, percentuale, percentuale_commessa, scadenza_vicina
+from asigest.domain.avanzamento import (
+    GIORNI_A_RISCHIO, a_rischio, in_ritardo, percentuale, percentuale_commessa, scadenza_vicina,
+)
 from asigest.domain.quantita import ConsumiFase, qta_disponibili
 from asigest.erp import Commessa, ErpGateway, parse_numero_commessa
-from asigest.erp.gateway import MAX_FETCH
 from asigest.models import ConfigCommessa, Fase, FaseTipo
 from asigest.services.commesse import Pagina, chunked
-from asigest.services.configurazione import _totali_lotti
+from asigest.services.configurazione import totali_lotti
 
 # Orders per block: one ERP lookup and one IN list each, well under SQL Server's 2,100 parameters.
 BLOCCO = 1000
@@ -269,7 +271,10 @@ def _seleziona(session, erp: ErpGateway, *, oggi: date, filtri: Filtri, ordine: 
     """The selection; without ``tutte_le_fasi`` the orders whose phases change nothing in
     it (see below) come with ``fasi`` None, for a page to read its own."""
     ordine = leggi_ordine(ordine)
-    candidate = _candidate(session, erp, tutte=filtri.tutte)
+    # Asked only for late or at-risk orders (the dashboard's panel, the wall screen): only
+    # an order due soon can be either, so the ERP is asked for those alone.
+    entro = oggi + timedelta(days=GIORNI_A_RISCHIO) if filtri.in_ritardo or filtri.a_rischio else None
+    candidate = _candidate(session, erp, tutte=filtri.tutte, entro=entro)
     testo = (filtri.testo or "").strip()
     if testo:
         cerca = _ricerca(testo)
@@ -333,13 +338,14 @@ def righe_avanzamento(session, erp: ErpGateway, *, oggi: date, tutte: bool = Fal
 # -- building blocks -------------------------------------------------------------------
 
 
-def _candidate(session, erp: ErpGateway, *, tutte: bool) -> dict[int, Commessa | None]:
-    """``{CommessaERPId: Commessa or None}`` of the configured orders to consider."""
+def _candidate(session, erp: ErpGateway, *, tutte: bool, entro: date | None = None) -> dict[int, Commessa | None]:
+    """``{CommessaERPId: Commessa or None}`` of the configured orders to consider (open
+    ones due by ``entro`` when given, unless ``tutte``)."""
     if tutte:
         ids = [i for blocco in _config_ids(session) for i in blocco]
         trovate = erp.get_many(ids)  # chunked by the gateway
         return {i: trovate.get(i) for i in ids}
-    aperte = _commesse_aperte(erp)
+    aperte = _commesse_aperte(erp, entro)
     configurate: dict[int, Commessa | None] = {}
     for chunk in chunked(sorted(aperte)):
         for commessa_id in session.scalars(
@@ -362,20 +368,10 @@ def _config_ids(session) -> Iterator[list[int]]:
         yield ids
 
 
-def _commesse_aperte(erp: ErpGateway) -> dict[int, Commessa]:
-    """Every order open in the ERP, a page of ``MAX_FETCH`` at a time.
-
-    Pages are taken by offset: an order closed in the ERP between two pages may shift
-    another one out of this reading; the next reading has it again.
-    """
-    aperte: dict[int, Commessa] = {}
-    offset = 0
-    while True:
-        pagina = erp.list_open(limit=MAX_FETCH, offset=offset)
-        aperte.update((c.id, c) for c in pagina)
-        if len(pagina) < MAX_FETCH:
-            return aperte
-        offset += MAX_FETCH
+def _commesse_aperte(erp: ErpGateway, entro: date | None = None) -> dict[int, Commessa]:
+    """Every order open in the ERP (``entro``: only those due by that day), in one read:
+    sorted pages by offset cost four times as much on 3,500 open orders."""
+    return {c.id: c for c in erp.all_open(due_by=entro)}
 
 
 def _ricerca(testo: str) -> Callable[[int, Commessa | None], bool]:
@@ -481,7 +477,7 @@ def _dettaglio(session, commesse: list[CommessaAvanzamento], *, oggi: date,
     """The page's orders with their phases read again in full (dates included) and, when
     asked, QtaDisponibile (R5): one query per 2,000 orders, plus one aggregate over their lotti."""
     fasi = _fasi(session, [c.commessa_erp_id for c in commesse], con_date=True)
-    totali = _totali_lotti(session, [f.id for elenco in fasi.values() for f in elenco]) if con_disponibile else {}
+    totali = totali_lotti(session, [f.id for elenco in fasi.values() for f in elenco]) if con_disponibile else {}
     risultato = []
     for c in commesse:
         proprie = fasi.get(c.commessa_erp_id, [])

@@ -163,7 +163,7 @@ def con_disponibile(session, fasi: Iterable[Fase]) -> list[FaseConDisponibile]:
     One aggregate query over Lotti for all of them, however many lotti they have.
     """
     ordinate = sorted(fasi, key=lambda f: (f.fase_tipo.ordine, f.fase_tipo_id))
-    totali = _totali_lotti(session, [f.id for f in ordinate])
+    totali = totali_lotti(session, [f.id for f in ordinate])
     per_fase = [totali.get(f.id, _Totali()) for f in ordinate]
     disponibili = qta_disponibili(
         [
@@ -493,7 +493,7 @@ def _tipo_attivo(tipo: FaseTipo) -> None:
         )
 
 
-def _totali_lotti(session, fase_ids: list[int]) -> dict[int, _Totali]:
+def totali_lotti(session, fase_ids: list[int]) -> dict[int, _Totali]:
     """Per FaseID: lotti count, Σ output and Σ scrap of closed lotti, Σ input of open ones.
 
     One statement per 2,000 fasi, grouped by FaseID. Open and closed are told apart with
@@ -523,7 +523,7 @@ def _senza_lotti(session, fasi: list[Fase], *, codice: str) -> None:
     """R2/R3: refuse when any of ``fasi`` has lotti, naming those phases."""
     if not fasi:
         return
-    totali = _totali_lotti(session, [f.id for f in fasi])
+    totali = totali_lotti(session, [f.id for f in fasi])
     con_lotti = [f for f in fasi if totali.get(f.id, _Totali()).lotti]
     if con_lotti:
         raise _fasi_con_lotti(con_lotti, codice)

@@ -73,7 +73,7 @@ from asigest.models import CausaleScarto, Fase, LogEvento, Lotto, RichiestaEsegu
 from asigest.models.types import utcnow
 from asigest.services import audit
 from asigest.services.commesse import chunked
-from asigest.services.configurazione import FaseConDisponibile, _totali_lotti, con_disponibile
+from asigest.services.configurazione import FaseConDisponibile, con_disponibile, totali_lotti
 from asigest.services.lotti import (
     APRI,
     ChiusuraNonValida,
@@ -386,7 +386,7 @@ def _scoperti(session, fasi: list[Fase]) -> dict[int, tuple[int, int]]:
     """Per later fase (flow order): ``(pieces it has used, pieces the phase before it
     produced)`` — R5 without its floor at zero. The first fase draws from the order."""
     ordinate = _in_ordine(fasi)
-    totali = _totali_lotti(session, [f.id for f in ordinate])
+    totali = totali_lotti(session, [f.id for f in ordinate])
     consumi = [_consumi(f, totali.get(f.id)) for f in ordinate]
     return {
         fase.id: (consumo.consumata, precedente.output_chiusi)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import time
+from datetime import date, timedelta
 from contextlib import contextmanager
 
 import pytest
@@ -55,6 +56,18 @@ def test_list_open_returns_only_open_orders(erp):
     found = ids(erp.list_open(limit=1000))
     assert set(found) == OPEN_IDS
     assert not {103, 106, 107} & set(found)
+
+
+def test_all_open_reads_every_open_order_and_filters_by_due_date(erp):
+    """One read of every open order; ``due_by`` keeps those due by that day (overdue
+    included) and leaves out those without a due date."""
+    assert set(ids(erp.all_open())) == OPEN_IDS
+    righe = {r["ID"]: r for r in standard_rows() if r["STATOCOMMESSA"] == "O"}
+    giorno = min(r["DATACONSEGNA"] for r in righe.values() if r["DATACONSEGNA"] is not None)
+    attese = {i for i, r in righe.items() if r["DATACONSEGNA"] is not None and r["DATACONSEGNA"] <= giorno}
+    assert attese and set(ids(erp.all_open(due_by=giorno))) == attese
+    assert erp.all_open(due_by=giorno - timedelta(days=1)) == []
+    assert 104 not in ids(erp.all_open(due_by=date(2999, 12, 31)))  # no DATACONSEGNA
 
 
 def test_list_open_is_newest_first(erp):
