@@ -20,7 +20,7 @@ from asigest.errors import N_, Conflict, NotFound, RuleViolation
 from asigest.models import CausaleScarto, FaseTipo, Lotto, Macchina
 from asigest.models.documenti import TIPI_DOCUMENTO
 from asigest.services import audit
-from asigest.services.uow import transaction
+from asigest.services.uow import ripete_se_occupato, transaction
 
 
 def tipi_documento(settings: Mapping) -> tuple[str, ...]:
@@ -158,6 +158,7 @@ def create_fase_tipo(
     return tipo
 
 
+@ripete_se_occupato
 def update_fase_tipo(
     session,
     *,

@@ -15,7 +15,7 @@ from asigest.errors import N_, Conflict, InvalidInput, NotFound, RuleViolation
 from asigest.models import ApiToken, Utente
 from asigest.models.types import utcnow
 from asigest.services import audit
-from asigest.services.uow import transaction
+from asigest.services.uow import ripete_se_occupato, transaction
 
 
 def actor_for(utente: Utente, postazione: str | None = None) -> Actor:
@@ -119,6 +119,7 @@ def _conflitto_matricola(matricola: str) -> Conflict:
     )
 
 
+@ripete_se_occupato
 def create_user(
     session,
     *,
@@ -250,6 +251,7 @@ def _proteggi_amministratori(session, actor: Actor | None, utente: Utente, ruolo
             )
 
 
+@ripete_se_occupato
 def update_user(
     session,
     *,
@@ -334,6 +336,7 @@ def set_password(session, *, actor: Actor | None, utente_id: int, password: str)
     return update_user(session, actor=actor, utente_id=utente_id, password=password)
 
 
+@ripete_se_occupato
 def create_token(session, *, actor: Actor | None, matricola: str, descrizione: str | None = None) -> str:
     """Create an API token for the user with ``matricola``; returns the token (shown once).
 
@@ -362,6 +365,7 @@ def create_token(session, *, actor: Actor | None, matricola: str, descrizione: s
     return token
 
 
+@ripete_se_occupato
 def revoke_token(session, *, actor: Actor | None, token_id: int) -> ApiToken:
     """Revoke a token by id; a revoked token stops working on the next request. Revoking
     it again changes nothing. Returns the token's record.

@@ -45,7 +45,7 @@ from asigest.errors import N_, Conflict, InvalidInput, NotFound, RuleViolation
 from asigest.models import ConfigCommessa, Fase, FaseTipo, Lotto
 from asigest.services import audit
 from asigest.services.commesse import chunked
-from asigest.services.uow import transaction
+from asigest.services.uow import ripete_se_occupato, transaction
 
 # Each phase flag of ConfigCommessa and the FaseTipo code it enables, in flow order.
 FLAG_FASI = {"flag_smd": "SMD", "flag_pth": "PTH", "flag_controlli": "CONTROLLI"}
@@ -192,6 +192,7 @@ def con_disponibile(session, fasi: Iterable[Fase]) -> list[FaseConDisponibile]:
 # -- changing ------------------------------------------------------------------------
 
 
+@ripete_se_occupato
 def create_config(
     session,
     erp: ErpGateway,
@@ -249,6 +250,7 @@ def create_config(
     return config
 
 
+@ripete_se_occupato
 def update_config(session, erp: ErpGateway, *, actor: Actor | None, config_id: int, **modifiche) -> ConfigCommessa:
     """Change a config; only the keyword arguments given change (names as in ``MODIFICABILI``).
 
@@ -304,6 +306,7 @@ def update_config(session, erp: ErpGateway, *, actor: Actor | None, config_id: i
     return config
 
 
+@ripete_se_occupato
 def delete_config(session, *, actor: Actor | None, config_id: int) -> None:
     """Delete a config and its fasi (R3), refused while any of its fasi has lotti.
 
@@ -326,6 +329,7 @@ def delete_config(session, *, actor: Actor | None, config_id: int) -> None:
         raise _modifica_concorrente() from None
 
 
+@ripete_se_occupato
 def add_fase(session, erp: ErpGateway, *, actor: Actor | None, commessa_erp_id: int, fase_tipo: str) -> FaseConDisponibile:
     """Add one fase of type ``fase_tipo`` (a FaseTipo code) to a configured commessa.
 
