@@ -135,3 +135,6 @@ def token_revoke(token_id):
 def init_app(app) -> None:
     for command in (init_command, demo_command, user_group, token_group):
         app.cli.add_command(command)
+    from asigest.cli_licenza import license_group
+
+    app.cli.add_command(license_group)

@@ -29,6 +29,7 @@ _ENV_SETTINGS = {
     "ASIGEST_SECRET_KEY": ("SECRET_KEY", str),
     "ASIGEST_TIMEZONE": ("TIMEZONE", str),
     "ASIGEST_LICENSE_FILE": ("LICENSE_FILE", str),
+    "ASIGEST_LICENSE_PUBLIC_KEY": ("LICENSE_PUBLIC_KEY", str),
     "ASIGEST_DOCUMENTS_DIR": ("DOCUMENTS_DIR", str),
     "ASIGEST_DOCUMENT_TYPES": ("DOCUMENT_TYPES", str),
     "ASIGEST_DOCUMENT_MAX_BYTES": ("DOCUMENT_MAX_BYTES", int),
@@ -44,6 +45,8 @@ DEFAULTS = {
     "ERP_TIMEOUT": 5.0,
     "TIMEZONE": "Europe/Rome",
     "LICENSE_FILE": None,
+    # Another vendor public key (PEM path) instead of the shipped one: tests and vendor test installs.
+    "LICENSE_PUBLIC_KEY": None,
     "DOCUMENTS_DIR": None,
     # Technical documents: the types (SPEC §4), the largest file, and the accepted
     # formats as {extension: content type} (text form in the environment:

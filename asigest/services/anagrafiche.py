@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from contextlib import contextmanager
 
-from sqlalchemy import select, true
+from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
 
 from asigest.domain import anagrafiche
+from asigest.domain import licenza as regole_licenza
 from asigest.domain.actor import Actor
 from asigest.domain.anagrafiche import CampiErrati
 from asigest.errors import N_, Conflict, NotFound, RuleViolation
@@ -280,17 +281,20 @@ def create_macchina(
     descrizione: str | None = None,
     reparto: str | None = None,
     attiva: bool = True,
+    licenza: regole_licenza.StatoLicenza | None = None,
 ) -> Macchina:
     """Add a machine (MACCHINA_CREATA). ``codice`` is uppercased; ``fase_tipo`` is the code of
-    an active phase type.
+    an active phase type. An active one must fit in the license's terminals (``licenza``).
 
-    Raises InvalidInput, Conflict (CODICE_IN_USO).
+    Raises InvalidInput, Conflict (CODICE_IN_USO), RuleViolation (TERMINALI_ESAURITI).
     """
     errori = CampiErrati()
     puliti = _controlla_macchina(errori, codice=codice, descrizione=descrizione, reparto=reparto, parziale=False)
     tipo = _fase_tipo_attivo(session, errori, fase_tipo)
     errori.raise_if_any()
     _codice_libero(session, Macchina, puliti["codice"])
+    if attiva:
+        _terminale_libero(session, licenza)
     with _transazione_con_codice(session, Macchina, puliti["codice"]):
         macchina = Macchina(fase_tipo=tipo, attiva=bool(attiva), **puliti)
         session.add(macchina)
@@ -309,8 +313,11 @@ def update_macchina(
     descrizione: str | None = None,
     reparto: str | None = None,
     attiva: bool | None = None,
+    licenza: regole_licenza.StatoLicenza | None = None,
 ) -> Macchina:
     """Change a machine; None leaves a field as it is (an empty ``reparto`` clears it).
+    Putting it back in service must fit in the license's terminals (``licenza``:
+    RuleViolation TERMINALI_ESAURITI).
     Writes MACCHINA_MODIFICATA, or MACCHINA_DISATTIVATA when it deactivates. An active
     machine always has an active phase type.
 
@@ -328,6 +335,8 @@ def update_macchina(
         if tipo is not None and tipo.id != macchina.fase_tipo_id:
             cambi["fase_tipo"] = tipo
     errori.raise_if_any()
+    if nuova_attiva and not macchina.attiva:
+        _terminale_libero(session, licenza)
     nuovo_codice = cambi.get("codice", macchina.codice)
     _codice_libero(session, Macchina, nuovo_codice, escluso_id=macchina.id)
     if (macchina.attiva and not nuova_attiva) or "fase_tipo" in cambi:
@@ -362,9 +371,21 @@ def deactivate_macchina(session, *, actor: Actor | None, macchina_id: int) -> Ma
     return update_macchina(session, actor=actor, macchina_id=macchina_id, attiva=False)
 
 
-def reactivate_macchina(session, *, actor: Actor | None, macchina_id: int) -> Macchina:
-    """Put a machine back in service (MACCHINA_MODIFICATA). Raises NotFound."""
-    return update_macchina(session, actor=actor, macchina_id=macchina_id, attiva=True)
+def reactivate_macchina(
+    session, *, actor: Actor | None, macchina_id: int, licenza: regole_licenza.StatoLicenza | None = None
+) -> Macchina:
+    """Put a machine back in service (MACCHINA_MODIFICATA). Raises NotFound, RuleViolation
+    (TERMINALI_ESAURITI: the license's terminals are all in use)."""
+    return update_macchina(session, actor=actor, macchina_id=macchina_id, attiva=True, licenza=licenza)
+
+
+def _terminale_libero(session, licenza: regole_licenza.StatoLicenza | None) -> None:
+    """Refuse one more machine in service beyond the license's terminals (each machine is a
+    kiosk terminal); no limit, and no count, in demo mode. Raises RuleViolation TERMINALI_ESAURITI."""
+    if licenza is None or licenza.max_terminali is None:
+        return
+    attive = session.scalar(select(func.count()).select_from(Macchina).where(Macchina.attiva == true()))
+    regole_licenza.richiedi_terminale_libero(licenza, attive)
 
 
 # -- scrap reasons -------------------------------------------------------------------------

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import logging
-import os
 
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
+from asigest.domain.licenza import StatoLicenza
+
 log = logging.getLogger(__name__)
 
 
-def check(session, erp, *, version: str, license_file: str | None) -> dict:
+def check(session, erp, *, version: str, licenza: StatoLicenza) -> dict:
     """``{"status", "version", "databases": {...}, "license": {...}}`` as SPEC §7 describes.
 
-    ``status`` is ``degraded`` when either database does not answer.
+    ``status`` is ``degraded`` when either database does not answer; ``licenza`` is the
+    state ``services.licenza`` read (the license never degrades the status: it is reported).
     """
     try:
         session.execute(text("SELECT 1"))
@@ -29,13 +31,6 @@ def check(session, erp, *, version: str, license_file: str | None) -> dict:
         "status": "ok" if asigest_state == "ok" and erp_state == "ok" else "degraded",
         "version": version,
         "databases": {"asigest": asigest_state, "erp": erp_state},
-        "license": _license_state(license_file),
+        "license": licenza.riassunto(),
     }
 
-
-def _license_state(license_file: str | None) -> dict:
-    # Signature checking arrives with the license module (issue 7); until then a
-    # configured file is reported as present but not yet verified, never as valid.
-    if not license_file or not os.path.exists(license_file):
-        return {"status": "MISSING", "licensee": None, "expiry": None}
-    return {"status": "INVALID", "licensee": None, "expiry": None}

@@ -15,6 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+from asigest.domain import licenza as regole_licenza
 from asigest.domain import lotti as regole
 from asigest.domain.actor import Actor
 from asigest.domain.ruoli import SUPERVISORE
@@ -127,6 +128,7 @@ def apri_lotto(
     fase_tipo: str | None = None,
     chiave: str | None = None,
     adesso: datetime | None = None,
+    licenza: regole_licenza.StatoLicenza | None = None,
 ) -> Esito:
     """Open a lotto on a machine for a fase (R4, R5, R6), with its audit row.
 
@@ -134,6 +136,8 @@ def apri_lotto(
     ``chiave`` (kiosk form token or API Idempotency-Key) makes a replay return the first
     result. Raises Forbidden, NotFound, RuleViolation (each R4 condition with its own
     code), ErpUnavailable (the commessa's ERP state must be checked), Conflict.
+    ``licenza`` (the web layer's ``deps.licenza()``) refuses it past the license's grace
+    period (RuleViolation LICENZA_SCADUTA); closing never looks at the license (SPEC §10).
     """
     operatore_id = _operatore(actor, operatore_id)
 
@@ -146,6 +150,8 @@ def apri_lotto(
             gia = _gia_eseguita(session, actor, chiave)
             if gia is not None:
                 return gia
+            # After the replay check: a retry of a lotto opened in time gets its answer.
+            regole_licenza.richiedi_apertura(licenza)
             lotto = _apri(session, erp, actor, fase, macchina_id, qta_input, operatore_id, adesso or utcnow())
             _registra_chiave(session, actor, chiave, APRI, lotto.id)
             try:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from asigest.web import access, errors, filters, security
+from asigest.web import access, errors, filters, licenza, security
 
 
 def init_app(app: Flask) -> None:
@@ -38,3 +38,4 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     security.init_app(app)
     filters.init_app(app)
+    licenza.init_app(app)

@@ -10,8 +10,11 @@ from dataclasses import replace
 from flask import current_app, g, request
 
 from asigest.domain.actor import Actor
+from asigest.domain.licenza import StatoLicenza
+from asigest.domain.periodo import oggi
 from asigest.erp import ErpGateway
 from asigest.extensions import db
+from asigest.services import licenza as licenza_service
 
 
 def session():
@@ -22,6 +25,14 @@ def session():
 def erp() -> ErpGateway:
     """The read-only ERP gateway on the ``erp`` bind."""
     return ErpGateway(db.engines["erp"], current_app.config.get("ERP_SCHEMA"))
+
+
+def licenza() -> StatoLicenza:
+    """The license's state today in the plant's zone, read once per request (``g``): the
+    services that it limits (opening lotti, machines in service) receive it as a value."""
+    if "licenza" not in g:
+        g.licenza = licenza_service.stato_corrente(current_app.config, oggi=oggi(current_app.config["TIMEZONE"]))
+    return g.licenza
 
 
 def actor() -> Actor:

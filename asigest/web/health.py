@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, jsonify
 
 from asigest import __version__
 from asigest.services import health as health_service
@@ -16,6 +16,6 @@ bp = Blueprint("health", __name__)
 @public
 def health():
     """Status of the app, its two databases and the license; 503 when ASI_GEST is down."""
-    report = health_service.check(deps.session(), deps.erp(), version=__version__, license_file=current_app.config.get("LICENSE_FILE"))
+    report = health_service.check(deps.session(), deps.erp(), version=__version__, licenza=deps.licenza())
     return jsonify(report), (200 if report["databases"]["asigest"] == "ok" else 503)
 

@@ -68,7 +68,7 @@ def macchina_nuova():
         try:
             macchina = anagrafiche_service.create_macchina(
                 deps.session(), actor=deps.actor(), codice=testo(form.codice.data), fase_tipo=testo(form.fase_tipo.data),
-                descrizione=form.descrizione.data, reparto=form.reparto.data,
+                descrizione=form.descrizione.data, reparto=form.reparto.data, licenza=deps.licenza(),
             )
         except _RIFIUTI as error:
             status = errori_nel_form(form, error)
@@ -109,7 +109,9 @@ def macchina(macchina_id: int):
 def _stato_macchina(macchina_id: int, attiva: bool):
     """Take a machine out of service or back; htmx gets the list row back."""
     if attiva:
-        trovata = anagrafiche_service.reactivate_macchina(deps.session(), actor=deps.actor(), macchina_id=macchina_id)
+        trovata = anagrafiche_service.reactivate_macchina(
+            deps.session(), actor=deps.actor(), macchina_id=macchina_id, licenza=deps.licenza()
+        )
         messaggio = gettext("Macchina %(codice)s riattivata.", codice=trovata.codice)
     else:
         trovata = anagrafiche_service.deactivate_macchina(deps.session(), actor=deps.actor(), macchina_id=macchina_id)

@@ -138,11 +138,12 @@ def macchine_list(query):
 @bp.post("/macchine/")
 @requires(ADMIN)
 @endpoint(summary="Crea una macchina", body=MacchinaCreaSchema(), response=MacchinaSchema(), status=201,
-          errors=(403, 409, 422))
+          errors=(400, 403, 409, 422))
 def macchina_create(body):
     """A new machine; ``FaseTipo`` is the code of an active phase type."""
     with _campi_api():
-        return anagrafiche_service.create_macchina(deps.session(), actor=deps.actor(), **_argomenti(body))
+        return anagrafiche_service.create_macchina(deps.session(), actor=deps.actor(), licenza=deps.licenza(),
+                                                   **_argomenti(body))
 
 
 @bp.get("/macchine/<int:macchina_id>")
@@ -161,7 +162,7 @@ def macchina_update(macchina_id: int, body):
     """Change the fields sent. Refused (400) to deactivate it or change its phase type while a lotto is open on it."""
     with _campi_api():
         return anagrafiche_service.update_macchina(
-            deps.session(), actor=deps.actor(), macchina_id=macchina_id,
+            deps.session(), actor=deps.actor(), macchina_id=macchina_id, licenza=deps.licenza(),
             **_argomenti(body, vuoto_se_null=("Descrizione", "Reparto")),
         )
 

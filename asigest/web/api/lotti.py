@@ -34,7 +34,7 @@ def lotti_list(tipo: str, query):
 def lotto_open(tipo: str, body):
     """Open a lotto (R4–R6). An OPERATORE acts as itself; naming another operator is 403."""
     esito = lotti.apri_lotto(deps.session(), deps.erp(), actor=deps.actor(), fase_tipo=tipo,
-                             chiave=_chiave(), **body)
+                             chiave=_chiave(), licenza=deps.licenza(), **body)
     return esito.lotto
 
 

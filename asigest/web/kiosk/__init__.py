@@ -170,7 +170,7 @@ def apri(codice: str):
     try:
         esito = lotti_service.apri_lotto(
             session, deps.erp(), actor=deps.actor(), fase_id=scheda.fase.id, macchina_id=macchina.id,
-            qta_input=qta, chiave=(request.form.get("chiave") or "")[:100] or None,
+            qta_input=qta, chiave=(request.form.get("chiave") or "")[:100] or None, licenza=deps.licenza(),
         )
     except AsigestError as exc:
         campo = "qta_input" if exc.code == "QUANTITA_NON_DISPONIBILE" else "_"

@@ -1,0 +1,121 @@
+"""Reading the installed license and issuing new ones (SPEC §10).
+
+The application verifies licenses with the vendor's public key shipped in the package
+(``asigest/licenza_pubblica.pem``). ``LICENSE_PUBLIC_KEY`` (environment
+``ASIGEST_LICENSE_PUBLIC_KEY``) points at another PEM instead: for the test suite and
+for a vendor's test installations. Whoever can change the server's settings can
+therefore accept licenses of their own making; the license states a commercial
+agreement and keeps an honest plant informed, it is not copy protection.
+
+The file is read and verified at every check (it is a few hundred bytes and a
+signature check takes microseconds), so every worker process sees a new or renewed
+license at once and no cached state can disagree with the file.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from datetime import date
+from pathlib import Path
+
+from asigest.domain import licenza as regole
+from asigest.domain.licenza import Licenza, LicenzaNonValida, StatoLicenza
+from asigest.errors import N_, Conflict, InvalidInput
+
+CHIAVE_FORNITORE = Path(__file__).resolve().parent.parent / "licenza_pubblica.pem"
+
+
+def percorso_chiave(settings: Mapping) -> Path:
+    """The public key in use: ``LICENSE_PUBLIC_KEY`` when set, else the vendor's shipped one."""
+    configurata = settings.get("LICENSE_PUBLIC_KEY")
+    return Path(configurata) if configurata else CHIAVE_FORNITORE
+
+
+def leggi_stato(file_licenza: str | os.PathLike | None, *, chiave: str | os.PathLike, oggi: date) -> StatoLicenza:
+    """The state of the license file on ``oggi``, verified with the public key at ``chiave``.
+
+    MISSING when no file is configured or the file does not exist; INVALID when it (or
+    the key) cannot be read or the signature does not match. Never raises.
+    """
+    if not file_licenza or not Path(file_licenza).is_file():
+        return regole.stato(None, oggi)
+    try:
+        pubblica = regole.chiave_pubblica(_leggi(chiave))
+        licenza = regole.verifica(_leggi(file_licenza), pubblica)
+    except LicenzaNonValida as motivo:
+        return regole.stato(None, oggi, motivo=motivo)
+    return regole.stato(licenza, oggi)
+
+
+def stato_corrente(settings: Mapping, *, oggi: date) -> StatoLicenza:
+    """The state of the license the settings name (``LICENSE_FILE``, ``LICENSE_PUBLIC_KEY``)."""
+    return leggi_stato(settings.get("LICENSE_FILE"), chiave=percorso_chiave(settings), oggi=oggi)
+
+
+def _leggi(percorso) -> bytes:
+    try:
+        with open(percorso, "rb") as handle:
+            return handle.read(64 * 1024 + 1)
+    except OSError as exc:
+        raise LicenzaNonValida(N_("file %(file)s non leggibile (%(errore)s)"), file=str(percorso),
+                               errore=exc.strerror or type(exc).__name__) from None
+
+
+# -- vendor side -------------------------------------------------------------------------
+
+
+def genera_chiavi(cartella: str | os.PathLike) -> tuple[Path, Path]:
+    """Write a new vendor key pair into ``cartella``: ``private.pem`` (mode 0600) and ``public.pem``.
+
+    Raises Conflict when either file exists already (a key is never overwritten:
+    licenses signed with it would stop verifying).
+    """
+    cartella = Path(cartella)
+    privata, pubblica = cartella / "private.pem", cartella / "public.pem"
+    for esistente in (privata, pubblica):
+        if esistente.exists():
+            raise Conflict(N_("%(file)s esiste già: non viene sovrascritto. Scegliere un'altra cartella."),
+                           code="CHIAVE_ESISTENTE", file=str(esistente))
+    cartella.mkdir(parents=True, exist_ok=True)
+    pem_privata, pem_pubblica = regole.nuova_coppia()
+    # O_EXCL: refuse a file that appeared meanwhile; 0600 from the first byte written.
+    fd = os.open(privata, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem_privata)
+    fd = os.open(pubblica, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem_pubblica)
+    return privata, pubblica
+
+
+def emetti(
+    *,
+    chiave_privata: str | os.PathLike,
+    licenziatario: str,
+    scadenza: date,
+    max_terminali: int,
+    funzioni: tuple[str, ...] = (),
+    giorni_tolleranza: int = regole.TOLLERANZA_PREDEFINITA,
+    id_licenza: str | None = None,
+    oggi: date,
+    uscita: str | os.PathLike,
+) -> Licenza:
+    """Sign a license with the vendor's private key and write it to ``uscita``.
+
+    Raises InvalidInput (a field or the key is wrong), Conflict (``uscita`` exists).
+    """
+    try:
+        licenza = regole.da_documento(Licenza(
+            licenziatario=licenziatario, scadenza=scadenza, max_terminali=max_terminali, emessa=oggi,
+            funzioni=tuple(funzioni), id_licenza=id_licenza, giorni_tolleranza=giorni_tolleranza,
+        ).documento())
+        privata = regole.chiave_privata(_leggi(chiave_privata))
+    except LicenzaNonValida as errore:
+        raise InvalidInput(message=N_("Licenza non emessa: %(motivo)s."), motivo=errore.text()) from None
+    uscita = Path(uscita)
+    if uscita.exists():
+        raise Conflict(N_("%(file)s esiste già: non viene sovrascritto. Scegliere un altro nome."),
+                       code="LICENZA_ESISTENTE", file=str(uscita))
+    uscita.write_text(regole.firma(licenza, privata), encoding="utf-8")
+    return licenza
