@@ -31,6 +31,12 @@ def create_app(overrides: dict | None = None) -> Flask:
         instance_relative_config=True,
     )
     config.load(app, overrides)
+    if int(app.config.get("PROXY_FIX") or 0) > 0:
+        # Trust that many reverse proxies for the client address, scheme and host.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        hops = int(app.config["PROXY_FIX"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.json.sort_keys = False  # keep the contract's field order (ERP columns first)
     logging.basicConfig(level=app.config.get("LOG_LEVEL", "INFO"))
 

@@ -38,6 +38,13 @@ _ENV_SETTINGS = {
     "ASIGEST_DEFAULT_LOCALE": ("BABEL_DEFAULT_LOCALE", str),
     "ASIGEST_KIOSK_IDLE_SECONDS": ("KIOSK_IDLE_SECONDS", int),
     "ASIGEST_FORGOTTEN_HOURS": ("FORGOTTEN_HOURS", float),
+    "ASIGEST_PROXY_FIX": ("PROXY_FIX", int),
+    "ASIGEST_HSTS_SECONDS": ("HSTS_SECONDS", int),
+    "ASIGEST_LOGIN_MAX_BADGE": ("LOGIN_MAX_BADGE", int),
+    "ASIGEST_LOGIN_MAX_ADDRESS": ("LOGIN_MAX_ADDRESS", int),
+    "ASIGEST_LOGIN_WINDOW_MINUTES": ("LOGIN_WINDOW_MINUTES", float),
+    "ASIGEST_LOGIN_LOCK_MINUTES": ("LOGIN_LOCK_MINUTES", float),
+    "ASIGEST_LOGIN_KEEP_DAYS": ("LOGIN_KEEP_DAYS", float),
 }
 
 DEFAULTS = {
@@ -72,6 +79,21 @@ DEFAULTS = {
     "PERMANENT_SESSION_LIFETIME": 12 * 3600,
     "WTF_CSRF_TIME_LIMIT": None,  # token lives as long as the session
     "SQLALCHEMY_TRACK_MODIFICATIONS": False,
+    # Behind a reverse proxy: how many proxies to trust for X-Forwarded-For/-Proto/-Host
+    # (werkzeug ProxyFix). 0 = served directly. Without it every client has the proxy's
+    # address: the login lockout by address and the audit log's Postazione would lump
+    # them together, and Secure cookies/HSTS could not tell HTTPS from HTTP.
+    "PROXY_FIX": 0,
+    # Strict-Transport-Security max-age sent on HTTPS answers (0 = no header).
+    "HSTS_SECONDS": 365 * 24 * 3600,
+    # Login lockout (domain/accessi.py): failures per badge / per client address within
+    # the window lock that badge / address for LOGIN_LOCK_MINUTES; failures are kept
+    # LOGIN_KEEP_DAYS days in TentativiAccesso.
+    "LOGIN_MAX_BADGE": 5,
+    "LOGIN_MAX_ADDRESS": 20,
+    "LOGIN_WINDOW_MINUTES": 15,
+    "LOGIN_LOCK_MINUTES": 15,
+    "LOGIN_KEEP_DAYS": 30,
 }
 
 
@@ -85,6 +107,10 @@ def load(app, overrides: dict | None = None) -> None:
             app.config[key] = convert(value)
     if overrides:
         app.config.update(overrides)
+    if app.config.get("SESSION_COOKIE_SECURE"):
+        # Served over HTTPS: every cookie Secure, and links built for https.
+        app.config.setdefault("REMEMBER_COOKIE_SECURE", True)
+        app.config["PREFERRED_URL_SCHEME"] = "https"
 
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)

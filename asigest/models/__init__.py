@@ -1,5 +1,6 @@
 """ASI_GEST tables (ORM). Table and column names are the contract of SPEC §4."""
 
+from asigest.models.accessi import TentativoAccesso
 from asigest.models.audit import LogEvento
 from asigest.models.catalog import CausaleScarto, FaseTipo, Macchina
 from asigest.models.commesse import ConfigCommessa, Fase
@@ -23,5 +24,6 @@ __all__ = [
     "Lotto",
     "Macchina",
     "RichiestaEseguita",
+    "TentativoAccesso",
     "Utente",
 ]

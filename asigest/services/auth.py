@@ -3,19 +3,24 @@ with a password, API tokens."""
 
 from __future__ import annotations
 
-from sqlalchemy import or_, select, true
-from sqlalchemy.exc import IntegrityError
+import random
+import time
+from datetime import datetime
+
+from sqlalchemy import delete, or_, select, true
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from asigest.domain import anagrafiche, hashing
+from asigest.domain.accessi import TIPO_PASSWORD, TIPO_PIN, LimitiAccesso, fine_blocco, minuti_residui
 from asigest.domain.actor import Actor
 from asigest.domain.anagrafiche import CampiErrati
 from asigest.domain.ruoli import ADMIN, RUOLI, ha_ruolo
 from asigest.erp.gateway import escape_like
 from asigest.errors import N_, Conflict, InvalidInput, NotFound, RuleViolation
-from asigest.models import ApiToken, Utente
+from asigest.models import ApiToken, TentativoAccesso, Utente
 from asigest.models.types import utcnow
 from asigest.services import audit
-from asigest.services.uow import ripete_se_occupato, transaction
+from asigest.services.uow import con_riprova, ripete_se_occupato, transaction
 
 
 def actor_for(utente: Utente, postazione: str | None = None) -> Actor:
@@ -36,42 +41,186 @@ def load_actor(session, utente_id: int) -> Actor | None:
     return actor_for(utente)
 
 
-def authenticate_password(session, matricola: str, password: str, *, postazione: str | None = None) -> Actor:
+class AccessoBloccato(RuleViolation):
+    """Too many wrong passwords or PINs for a badge or from a client address (HTTP 429).
+
+    ``minuti`` (in ``params``) is how long the lock still lasts. The message is the same
+    whether the badge exists or not.
+    """
+
+    status = 429
+    code = "ACCESSO_BLOCCATO"
+
+    def __init__(self, minuti: int):
+        if minuti == 1:
+            message = N_("Troppi tentativi errati: accesso bloccato per 1 minuto. Riprovare più tardi o rivolgersi al supervisore.")
+        else:
+            message = N_("Troppi tentativi errati: accesso bloccato per %(minuti)s minuti. Riprovare più tardi o rivolgersi al supervisore.")
+        super().__init__(message, minuti=minuti)
+
+
+def _fallimenti(session, limiti: LimitiAccesso, adesso: datetime, colonna, valore, dopo: datetime | None = None) -> list[datetime]:
+    """Failure instants of one badge or address that can still start or hold a lock
+    (after ``dopo``, the badge's last successful login, when given)."""
+    inizio = adesso - limiti.orizzonte
+    if dopo is not None and dopo > inizio:
+        inizio = dopo
+    return list(
+        session.scalars(
+            select(TentativoAccesso.data_ora).where(colonna == valore, TentativoAccesso.data_ora > inizio)
+        )
+    )
+
+
+def _blocco(session, limiti: LimitiAccesso, adesso: datetime, matricola: str, indirizzo: str,
+            ultimo_accesso: datetime | None) -> tuple[datetime | None, datetime | None]:
+    """(end of the badge's lock, end of the address's lock); None where there is none now."""
+    fine_badge = None
+    if matricola:
+        tempi = _fallimenti(session, limiti, adesso, TentativoAccesso.matricola, matricola, dopo=ultimo_accesso)
+        fine_badge = fine_blocco(tempi, limiti.max_badge, limiti)
+    tempi = _fallimenti(session, limiti, adesso, TentativoAccesso.indirizzo, indirizzo)
+    fine_indirizzo = fine_blocco(tempi, limiti.max_indirizzo, limiti)
+    return (
+        fine_badge if fine_badge and fine_badge > adesso else None,
+        fine_indirizzo if fine_indirizzo and fine_indirizzo > adesso else None,
+    )
+
+
+def _rifiuta_se_bloccato(session, limiti: LimitiAccesso, matricola: str, indirizzo: str, utente: Utente | None) -> None:
+    """Raise AccessoBloccato while the badge or the address is locked, before any secret is checked."""
+    adesso = utcnow()
+    fini = [f for f in _blocco(session, limiti, adesso, matricola, indirizzo, utente.ultimo_accesso if utente else None) if f]
+    if fini:
+        raise AccessoBloccato(minuti_residui(max(fini), adesso))
+
+
+def _registra_fallimento(session, limiti: LimitiAccesso, tipo: str, matricola: str, indirizzo: str,
+                         utente_id: int | None, postazione: str | None) -> None:
+    """Record one failed login; write ACCESSO_BLOCCATO when it starts a lock, and prune
+    rows past the retention. Raises AccessoBloccato when this failure locked the badge or
+    the address, otherwise returns (the caller raises its own "wrong credentials")."""
+
+    def operazione():
+        with transaction(session):
+            adesso = utcnow()
+            ultimo = session.scalar(select(Utente.ultimo_accesso).where(Utente.id == utente_id)) if utente_id else None
+            prima = _blocco(session, limiti, adesso, matricola, indirizzo, ultimo)
+            session.add(TentativoAccesso(data_ora=adesso, tipo=tipo, matricola=matricola or None, indirizzo=indirizzo))
+            session.flush()
+            dopo = _blocco(session, limiti, adesso, matricola, indirizzo, ultimo)
+            for motivo, era, ora in (("BADGE", prima[0], dopo[0]), ("INDIRIZZO", prima[1], dopo[1])):
+                if ora is not None and era is None:
+                    audit.record(
+                        session, None, "ACCESSO_BLOCCATO", "Utenti", utente_id if motivo == "BADGE" else None,
+                        postazione=postazione or indirizzo,
+                        dopo={"Motivo": motivo, "Tipo": tipo, "Matricola": matricola or None, "Indirizzo": indirizzo,
+                              "FinoA": ora.isoformat()},
+                    )
+            session.execute(
+                delete(TentativoAccesso).where(TentativoAccesso.data_ora < adesso - limiti.conservazione)
+            )
+            return adesso, [f for f in dopo if f]
+
+    adesso, fini = _serializzato(session, operazione)
+    if fini:
+        raise AccessoBloccato(minuti_residui(max(fini), adesso))
+
+
+_CONFLITTI = ("could not serialize", "deadlock", "locked", "busy")
+
+
+def _serializzato(session, operazione, *, tentativi: int = 12):
+    """Run ``operazione`` (count, insert, count again) as if alone: SQLite serialises
+    writers already (BEGIN IMMEDIATE, ``con_riprova``); PostgreSQL and SQL Server run it
+    SERIALIZABLE, so two processes failing at the same instant cannot both miss that
+    together they reached the threshold — one of them is rolled back and counts again."""
+    if session.get_bind().dialect.name == "sqlite":
+        return con_riprova(session, operazione)
+    for tentativo in range(1, tentativi + 1):
+        session.rollback()
+        session.connection(execution_options={"isolation_level": "SERIALIZABLE"})
+        try:
+            return operazione()
+        except DBAPIError as exc:
+            testo = str(exc.orig if exc.orig is not None else exc).lower()
+            if tentativo == tentativi or not any(c in testo for c in _CONFLITTI):
+                raise
+        time.sleep(random.uniform(0.002, 0.01) * tentativo)  # spread the retries of the racers
+    raise AssertionError("unreachable")
+
+
+def _verifica(session, tipo: str, matricola: str, segreto: str, *, postazione: str | None, indirizzo: str | None,
+              limiti: LimitiAccesso | None) -> Utente | None:
+    """The active user whose ``tipo`` secret matches, or None after recording the failure.
+
+    Raises AccessoBloccato when the badge or the address is locked (then the secret is not
+    even checked) or when this failure locks it.
+    """
+    limiti = limiti or LimitiAccesso()
+    indirizzo = (indirizzo or postazione or "?")[:100]
+    matricola = (matricola or "").strip()[:30]
+    utente = session.scalar(select(Utente).where(Utente.matricola == matricola)) if matricola else None
+    _rifiuta_se_bloccato(session, limiti, matricola, indirizzo, utente)
+    stored = (utente.password_hash if tipo == TIPO_PASSWORD else utente.pin_hash) if utente else None
+    if hashing.verify_secret(stored, segreto) and utente is not None and utente.attivo:
+        return utente
+    _registra_fallimento(session, limiti, tipo, matricola, indirizzo, utente.id if utente else None, postazione)
+    return None
+
+
+def authenticate_password(session, matricola: str, password: str, *, postazione: str | None = None,
+                          indirizzo: str | None = None, limiti: LimitiAccesso | None = None) -> Actor:
     """Check badge code and password; record the login and return the Actor.
 
-    Raises RuleViolation with one message for every failure, so a stranger cannot tell a
-    wrong badge from a wrong password.
+    ``indirizzo`` is the client address (default: ``postazione``); ``limiti`` the lockout
+    policy (default: ``LimitiAccesso()``). A failure is recorded in TentativiAccesso.
+
+    Raises RuleViolation (CREDENZIALI_ERRATE) with one message for every failure, so a
+    stranger cannot tell a wrong badge from a wrong password; AccessoBloccato (HTTP 429)
+    when the badge or the address has failed too often.
     """
-    matricola = (matricola or "").strip()
-    utente = session.scalar(select(Utente).where(Utente.matricola == matricola)) if matricola else None
-    ok = hashing.verify_secret(utente.password_hash if utente else None, password or "")
-    if not ok or utente is None or not utente.attivo:
+    utente = _verifica(session, TIPO_PASSWORD, matricola, password or "", postazione=postazione,
+                       indirizzo=indirizzo, limiti=limiti)
+    if utente is None:
         raise RuleViolation(
             N_("Matricola o password errate. Controllare e riprovare."), code="CREDENZIALI_ERRATE"
         )
-    with transaction(session):
-        utente.ultimo_accesso = utcnow()
-        actor = actor_for(utente, postazione)
-        audit.record(session, actor, "LOGIN", "Utenti", utente.id, postazione=postazione)
-    return actor
+    return _registra_accesso(session, utente.id, "LOGIN", postazione)
 
 
-def authenticate_pin(session, matricola: str, pin: str, *, postazione: str | None = None) -> Actor:
+def authenticate_pin(session, matricola: str, pin: str, *, postazione: str | None = None,
+                     indirizzo: str | None = None, limiti: LimitiAccesso | None = None) -> Actor:
     """Check badge code and kiosk PIN (any role with a PIN); record the login and return the Actor.
 
-    Raises RuleViolation with one message for every failure (unknown badge, wrong PIN,
-    no PIN set, deactivated user), so a stranger at a kiosk learns nothing.
+    ``postazione`` is the machine code, ``indirizzo`` the client address; ``limiti`` as
+    for ``authenticate_password``, and the badge's failures count across both.
+
+    Raises RuleViolation (CREDENZIALI_ERRATE) with one message for every failure (unknown
+    badge, wrong PIN, no PIN set, deactivated user), so a stranger at a kiosk learns
+    nothing; AccessoBloccato (HTTP 429) when the badge or the address has failed too often.
     """
-    matricola = (matricola or "").strip()
-    utente = session.scalar(select(Utente).where(Utente.matricola == matricola)) if matricola else None
-    ok = hashing.verify_secret(utente.pin_hash if utente else None, (pin or "").strip())
-    if not ok or utente is None or not utente.attivo:
+    utente = _verifica(session, TIPO_PIN, matricola, (pin or "").strip(), postazione=postazione,
+                       indirizzo=indirizzo, limiti=limiti)
+    if utente is None:
         raise RuleViolation(N_("Badge o PIN errati. Riprovare."), code="CREDENZIALI_ERRATE")
-    with transaction(session):
-        utente.ultimo_accesso = utcnow()
-        actor = actor_for(utente, postazione)
-        audit.record(session, actor, "LOGIN_KIOSK", "Utenti", utente.id, postazione=postazione)
-    return actor
+    return _registra_accesso(session, utente.id, "LOGIN_KIOSK", postazione)
+
+
+def _registra_accesso(session, utente_id: int, azione: str, postazione: str | None) -> Actor:
+    """Stamp UltimoAccesso (which also resets the badge's failure count) and write the
+    login's audit row; on SQLite declared as a write up front and retried, so a login at
+    the instant another terminal commits never fails with "database is locked"."""
+
+    def operazione():
+        with transaction(session):
+            utente = session.get(Utente, utente_id)
+            utente.ultimo_accesso = utcnow()
+            actor = actor_for(utente, postazione)
+            audit.record(session, actor, azione, "Utenti", utente.id, postazione=postazione)
+        return actor
+
+    return con_riprova(session, operazione)
 
 
 def _controlla_utente(

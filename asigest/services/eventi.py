@@ -71,6 +71,7 @@ AZIONI = {
     "DOCUMENTO_ELIMINATO": (N_("Documento eliminato"), "DocumentiTecnici"),
     "LOGIN": (N_("Accesso in ufficio"), "Utenti"),
     "LOGIN_KIOSK": (N_("Accesso al terminale"), "Utenti"),
+    "ACCESSO_BLOCCATO": (N_("Accesso bloccato per troppi tentativi errati"), "Utenti"),
     "UTENTE_CREATO": (N_("Utente creato"), "Utenti"),
     "UTENTE_MODIFICATO": (N_("Utente modificato"), "Utenti"),
     "UTENTE_DISATTIVATO": (N_("Utente disattivato"), "Utenti"),

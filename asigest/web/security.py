@@ -1,7 +1,11 @@
 """Security headers on every response, including a Content-Security-Policy that allows
-no inline script or style (htmx's own indicator styles are turned off in the layout)."""
+no inline script or style (htmx's own indicator styles are turned off in the layout),
+and Strict-Transport-Security when the site is served over HTTPS (the request came in
+over HTTPS — through ProxyFix behind a TLS proxy — or ASIGEST_SECURE_COOKIES says so)."""
 
 from __future__ import annotations
+
+from flask import current_app, request
 
 CSP = "; ".join(
     [
@@ -34,6 +38,10 @@ def add_security_headers(response):
     if response.mimetype == "text/html" or response.mimetype == "application/json":
         # Pages and API answers carry personal and production data: never cache them.
         response.headers.setdefault("Cache-Control", "no-store")
+    hsts = int(current_app.config.get("HSTS_SECONDS") or 0)
+    if hsts > 0 and (request.is_secure or current_app.config.get("SESSION_COOKIE_SECURE")):
+        # No includeSubDomains: the plant's other intranet hosts are not ours to decide.
+        response.headers.setdefault("Strict-Transport-Security", f"max-age={hsts}")
     return response
 
 

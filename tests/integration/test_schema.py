@@ -88,10 +88,11 @@ CONTRACT_PRIMARY_KEYS = {
 
 
 def test_table_names_are_the_contracts():
-    # ApiToken (hashed API tokens), RichiesteEseguite (R11 one-time keys), KpiGiorni,
-    # KpiOperatoriGiorni and KpiRiepilogo (the KPIs' daily summaries) are ours.
+    # ApiToken (hashed API tokens), RichiesteEseguite (R11 one-time keys), TentativiAccesso
+    # (failed logins, for the lockout), KpiGiorni, KpiOperatoriGiorni and KpiRiepilogo (the
+    # KPIs' daily summaries) are ours.
     assert set(db.metadata.tables) == set(CONTRACT_COLUMNS) | {
-        "ApiToken", "RichiesteEseguite", "KpiGiorni", "KpiOperatoriGiorni", "KpiRiepilogo"}
+        "ApiToken", "RichiesteEseguite", "TentativiAccesso", "KpiGiorni", "KpiOperatoriGiorni", "KpiRiepilogo"}
 
 
 @pytest.mark.parametrize("table_name", sorted(CONTRACT_COLUMNS))

@@ -147,3 +147,113 @@ def test_health_reports_an_unreachable_erp(make_app, tmp_path):
     assert response.status_code == 200  # ASI-GEST itself is up
     assert response.json["status"] == "degraded"
     assert response.json["databases"] == {"asigest": "ok", "erp": "unreachable"}
+
+
+# -- every kind of answer (issue 7 sweep) ------------------------------------------------
+
+
+@pytest.fixture
+def boom_app(make_app):
+    """An extra app with a page route and an API route that crash (marked public so an
+    anonymous request reaches them), answered by the 500 handler as in production."""
+    from asigest.web.access import public
+
+    extra = make_app(PROPAGATE_EXCEPTIONS=False)
+
+    def boom():
+        raise RuntimeError("guasto simulato")
+
+    extra.add_url_rule("/guasto", endpoint="pages.guasto", view_func=public(boom))
+    extra.add_url_rule("/api/guasto", endpoint="api.guasto", view_func=public(boom))
+    return extra
+
+
+def every_kind_of_answer(client, login, api_token, macchina_codice):
+    """``{label: response}``: pages, fragments, JSON, redirects, static files and every
+    error the app can answer with, anonymous and logged in."""
+    headers = api_token("OPERATORE")
+    answers = {
+        "login": client.get("/login"),
+        "redirect al login": client.get("/commesse"),
+        "htmx 401": client.get("/commesse", headers={"HX-Request": "true"}),
+        "kiosk badge": client.get(f"/kiosk/{macchina_codice}"),
+        "kiosk inesistente": client.get("/kiosk/NON-ESISTE"),
+        "health": client.get("/health"),
+        "openapi": client.get("/api/openapi.json"),
+        "static css": client.get("/static/css/app.css"),
+        "static 404": client.get("/static/non-esiste.js"),
+        "404 pagina": client.get("/non-esiste"),
+        "405 pagina": client.get("/logout"),
+        "CSRF 400": client.post("/login", data={"matricola": "X", "password": "y"}),
+        "api 401": client.get("/api/commesse/"),
+        "api 200": client.get("/api/commesse/", headers=headers),
+        "api 404": client.get("/api/commesse/999999", headers=headers),
+        "api 405": client.delete("/api/commesse/", headers=headers),
+        "api 422": client.get("/api/commesse/", query_string={"limit": "mille"}, headers=headers),
+        "api 404 indirizzo": client.get("/api/non-esiste", headers=headers),
+    }
+    login("ADMIN")
+    answers.update({
+        "pagina": client.get("/commesse"),
+        "frammento htmx": client.get("/commesse", headers={"HX-Request": "true"}),
+        "dashboard": client.get("/dashboard"),
+        "redirect dopo logout": client.post("/logout", headers={"X-CSRFToken": csrf_from(client.get("/commesse").text)}),
+    })
+    return answers
+
+
+@pytest.fixture
+def macchina_codice(db_session):
+    from sqlalchemy import select
+
+    from asigest.models import FaseTipo, Macchina
+
+    tipo = db_session.scalar(select(FaseTipo).where(FaseTipo.codice == "SMD"))
+    db_session.add(Macchina(codice="SMD-H", descrizione="Linea H", fase_tipo_id=tipo.id, attiva=True))
+    db_session.commit()
+    return "SMD-H"
+
+
+def test_every_kind_of_answer_carries_the_security_headers(client, login, api_token, macchina_codice):
+    answers = every_kind_of_answer(client, login, api_token, macchina_codice)
+    statuses = {label: r.status_code for label, r in answers.items()}
+    assert statuses["api 405"] == 405 and statuses["405 pagina"] == 405 and statuses["api 422"] == 422
+    assert statuses["static css"] == 200 and statuses["static 404"] == 404
+    for label, response in answers.items():
+        try:
+            assert_security_headers(response)
+        except AssertionError as exc:
+            raise AssertionError(f"{label} ({response.status_code}): {exc}") from None
+        # Plain HTTP (development): no HSTS, which would pin browsers to an HTTPS that is not there.
+        assert "Strict-Transport-Security" not in response.headers, label
+
+
+def test_the_500_handler_answers_with_the_security_headers(boom_app):
+    browser = boom_app.test_client()
+    page = browser.get("/guasto")
+    api = browser.get("/api/guasto")
+    assert page.status_code == 500 and api.status_code == 500
+    assert "guasto simulato" not in page.text and "Traceback" not in page.text
+    assert api.json["code"] == "INTERNAL_ERROR" and "guasto" not in api.json["detail"]
+    for response in (page, api):
+        assert_security_headers(response)
+
+
+def test_hsts_only_over_https(make_app):
+    """HSTS when the request came over HTTPS, or when the site says it is HTTPS-only
+    (ASIGEST_SECURE_COOKIES); behind a TLS proxy ProxyFix's X-Forwarded-Proto counts."""
+    plain = make_app().test_client()
+    assert "Strict-Transport-Security" not in plain.get("/login").headers
+    assert plain.get("/login", base_url="https://localhost").headers["Strict-Transport-Security"] == "max-age=31536000"
+
+    secure = make_app(SESSION_COOKIE_SECURE=True).test_client()
+    for path in ("/login", "/health", "/static/css/app.css", "/non-esiste"):
+        assert secure.get(path).headers["Strict-Transport-Security"] == "max-age=31536000", path
+
+    forwarded = {"X-Forwarded-Proto": "https"}
+    assert "Strict-Transport-Security" not in make_app().test_client().get("/login", headers=forwarded).headers
+    behind_proxy = make_app(PROXY_FIX=1).test_client()
+    assert "Strict-Transport-Security" in behind_proxy.get("/login", headers=forwarded).headers
+
+    off = make_app(SESSION_COOKIE_SECURE=True, HSTS_SECONDS=0).test_client()
+    assert "Strict-Transport-Security" not in off.get("/login").headers

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext, lazy_gettext as _l
 from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from asigest.domain.accessi import LimitiAccesso
 from asigest.errors import RuleViolation
 from asigest.services import auth as auth_service
 from asigest.web import deps
@@ -23,6 +25,25 @@ class LoginForm(FlaskForm):
     matricola = StringField(_l("Matricola"), validators=[DataRequired(message=_l("Indicare la matricola.")), Length(max=30)])
     password = PasswordField(_l("Password"), validators=[DataRequired(message=_l("Indicare la password.")), Length(max=200)])
     next = HiddenField()
+
+
+def limiti_accesso() -> LimitiAccesso:
+    """The login lockout policy from the settings (``LOGIN_*``)."""
+    c = current_app.config
+    return LimitiAccesso(
+        max_badge=int(c["LOGIN_MAX_BADGE"]),
+        max_indirizzo=int(c["LOGIN_MAX_ADDRESS"]),
+        finestra=timedelta(minutes=float(c["LOGIN_WINDOW_MINUTES"])),
+        blocco=timedelta(minutes=float(c["LOGIN_LOCK_MINUTES"])),
+        conservazione=timedelta(days=float(c["LOGIN_KEEP_DAYS"])),
+    )
+
+
+def login_refused(exc: RuleViolation) -> tuple[int, dict]:
+    """Status and headers for a refused login: 429 with Retry-After when locked out."""
+    if isinstance(exc, auth_service.AccessoBloccato):
+        return 429, {"Retry-After": str(int(exc.params["minuti"]) * 60)}
+    return 400, {}
 
 
 def _safe_next(target: str | None) -> str:
@@ -42,13 +63,16 @@ def login():
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     error = None
+    status, headers = 400, {}
     if form.validate_on_submit():
         try:
             actor = auth_service.authenticate_password(
-                deps.session(), form.matricola.data, form.password.data, postazione=deps.postazione()
+                deps.session(), form.matricola.data, form.password.data, postazione=deps.postazione(),
+                indirizzo=deps.postazione(), limiti=limiti_accesso(),
             )
         except RuleViolation as exc:
             error = exc.text(gettext)
+            status, headers = login_refused(exc)
         else:
             lang = session.get("lang")
             session.clear()  # a fresh session at login: no fixation
@@ -56,8 +80,9 @@ def login():
                 session["lang"] = lang
             login_user(LoginUser(actor))
             return redirect(_safe_next(form.next.data))
-    status = 200 if error is None and not form.errors else 400
-    return render_template("auth/login.html", form=form, error=error), status
+    if error is None and not form.errors:
+        status = 200
+    return render_template("auth/login.html", form=form, error=error), status, headers
 
 
 @bp.post("/logout")

@@ -35,6 +35,7 @@ from asigest.web.access import (
     requires,
     start_kiosk_session,
 )
+from asigest.web.auth import limiti_accesso, login_refused
 from asigest.web.documenti import archivio, invia_file
 from asigest.web.htmx import is_htmx, vary_on_htmx
 
@@ -98,13 +99,16 @@ def badge(codice: str):
     session = deps.session()
     macchina = kiosk_service.macchina_attiva(session, codice)
     errore = None
+    status, headers = 400, {}
     if request.method == "POST":
         try:
             actor = auth_service.authenticate_pin(
-                session, request.form.get("matricola", "")[:30], request.form.get("pin", "")[:30], postazione=macchina.codice
+                session, request.form.get("matricola", "")[:30], request.form.get("pin", "")[:30],
+                postazione=macchina.codice, indirizzo=deps.postazione(), limiti=limiti_accesso(),
             )
         except RuleViolation as exc:
             errore = exc.text(gettext)
+            status, headers = login_refused(exc)
         else:
             start_kiosk_session(actor, macchina.codice)
             if is_htmx():
@@ -118,7 +122,7 @@ def badge(codice: str):
     html = render_template(
         "kiosk/badge.html", macchina=macchina, errore=errore, matricola=request.form.get("matricola", "")[:30]
     )
-    return html, 400 if errore else 200
+    return (html, status, headers) if errore else html
 
 
 @bp.post("/<codice>/esci")
