@@ -138,3 +138,6 @@ def init_app(app) -> None:
     from asigest.cli_licenza import license_group
 
     app.cli.add_command(license_group)
+    from asigest.cli_backup import backup_command
+
+    app.cli.add_command(backup_command)
