@@ -131,7 +131,7 @@ def load(app, overrides: dict | None = None) -> None:
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = dialects.asigest_engine_options(app.config["DATABASE_URL"])
     app.config["SQLALCHEMY_BINDS"] = {
         "erp": {
-            "url": app.config["ERP_URL"],
+            "url": dialects.erp_url(app.config["ERP_URL"]),
             **dialects.erp_engine_options(app.config["ERP_URL"], app.config["ERP_TIMEOUT"]),
         }
     }

@@ -7,13 +7,18 @@ one page how each database is used.
 
 from __future__ import annotations
 
+import logging
 import re
 from pathlib import Path
 
 from sqlalchemy import Float, event
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
+from sqlalchemy.sql.selectable import Select
+from sqlalchemy.sql.util import find_tables
 from sqlalchemy.engine import Engine, make_url
+
+log = logging.getLogger(__name__)
 
 SQLITE_BUSY_TIMEOUT_MS = 10_000
 
@@ -44,8 +49,48 @@ def asigest_engine_options(url: str) -> dict:
     if name == "postgresql":
         return {"pool_pre_ping": True, "connect_args": {"connect_timeout": 10}}
     if name == "mssql":
-        return {"pool_pre_ping": True}
+        # pyodbc's login timeout, as PostgreSQL's connect_timeout above. No fast_executemany:
+        # SQLAlchemy sends many-row INSERTs as multi-row VALUES batches ("insertmanyvalues",
+        # under 2,100 parameters each), which it does not speed up, and FreeTDS mishandles
+        # it. Isolation stays READ COMMITTED; docs/deploy.md recommends READ_COMMITTED_SNAPSHOT.
+        return {"pool_pre_ping": True, "connect_args": {"timeout": 10}}
     return {}
+
+
+def erp_url(url: str) -> str:
+    """The ERP URL the engine is built with: on SQL Server through pyodbc, the connection
+    declares ``ApplicationIntent=ReadOnly`` (SPEC §3) unless the URL already sets it.
+
+    The keyword goes into the URL's query, which the pyodbc dialect copies into the ODBC
+    connection string, or at the end of an explicit ``odbc_connect`` string. An explicit
+    ``ApplicationIntent`` is left as it is (the login's SELECT-only rights and the engine's
+    guard still hold); any other value than ReadOnly is logged as a warning.
+    """
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "mssql" or parsed.get_driver_name() != "pyodbc":
+        return url
+    odbc_connect = parsed.query.get("odbc_connect")
+    if isinstance(odbc_connect, tuple):
+        odbc_connect = ";".join(odbc_connect)
+    explicit = next((v for k, v in parsed.query.items() if k.lower() == _APPLICATION_INTENT.lower()), None)
+    if explicit is None and odbc_connect:
+        found = _INTENT_IN_ODBC.search(odbc_connect)
+        explicit = found.group(1) if found else None
+    if explicit is not None:
+        if str(explicit).strip().lower() != "readonly":
+            log.warning("ASIGEST_ERP_URL chiede ApplicationIntent=%s: per l'ERP si consiglia ReadOnly.", explicit)
+        return url
+    if odbc_connect:
+        updated = parsed.update_query_dict(
+            {"odbc_connect": odbc_connect.rstrip().rstrip(";") + f";{_APPLICATION_INTENT}=ReadOnly"}
+        )
+    else:
+        updated = parsed.update_query_dict({_APPLICATION_INTENT: "ReadOnly"})
+    return updated.render_as_string(hide_password=False)
+
+
+_APPLICATION_INTENT = "ApplicationIntent"
+_INTENT_IN_ODBC = re.compile(r"(?:^|;)\s*ApplicationIntent\s*=\s*([^;]*)", re.I)
 
 
 def erp_engine_options(url: str, timeout: float) -> dict:
@@ -57,7 +102,7 @@ def erp_engine_options(url: str, timeout: float) -> dict:
     if name == "postgresql":
         return {"pool_pre_ping": True, "connect_args": {"connect_timeout": max(1, int(timeout))}}
     if name == "mssql":
-        # pyodbc's login timeout; ApplicationIntent=ReadOnly goes in the URL (README).
+        # pyodbc's login timeout; ApplicationIntent=ReadOnly is added to the URL by ``erp_url``.
         return {"pool_pre_ping": True, "connect_args": {"timeout": max(1, int(timeout))}}
     return {}
 
@@ -205,3 +250,31 @@ def _secondi_tra_mssql(element, compiler, **kw):
     # DATEDIFF_BIG: a lotto forgotten for weeks overflows DATEDIFF's int of milliseconds.
     inizio, fine = (compiler.process(arg, **kw) for arg in element.clauses)
     return f"(CAST(DATEDIFF_BIG(millisecond, {inizio}, {fine}) AS FLOAT) / 1000.0)"
+
+
+# -- row locks on SQL Server -----------------------------------------------------------
+
+
+@compiles(Select, "mssql")
+def _select_mssql_row_locks(element, compiler, **kw):
+    """``with_for_update()`` on SQL Server: the table hints that take the same locks.
+
+    SQL Server has no ``SELECT … FOR UPDATE``, and SQLAlchemy's mssql dialect drops
+    ``with_for_update()`` without a word, so the row locks the services rely on (the
+    fase locked before numbering a lotto and checking R5, the fasi of an order before a
+    correction, the other admins before a demotion, the KPI summary's zone) would be
+    missing there. Each locked table (those named in ``of``, else every table of the
+    statement's own FROM) gets ``WITH (UPDLOCK, ROWLOCK)`` — ``HOLDLOCK`` instead of
+    ``UPDLOCK`` for ``read=True`` (FOR SHARE), plus ``NOWAIT`` / ``READPAST`` when asked —
+    held until the transaction ends, as on PostgreSQL.
+    """
+    lock = element._for_update_arg
+    if lock is not None:
+        hints = ["HOLDLOCK" if lock.read else "UPDLOCK", "ROWLOCK"]
+        hints += ["NOWAIT"] if lock.nowait else []
+        hints += ["READPAST"] if lock.skip_locked else []
+        targets = lock.of or element.get_final_froms()
+        tables = {table for target in targets for table in find_tables(getattr(target, "table", target))}
+        for table in tables:
+            element = element.with_hint(table, "WITH (%s)" % ", ".join(hints), "mssql")  # constants only
+    return compiler.visit_select(element, **kw)

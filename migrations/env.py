@@ -15,6 +15,9 @@ logger = logging.getLogger("alembic.env")
 
 target_db = current_app.extensions["migrate"].db
 
+# SQL Server 2016 (13.x), for scripts rendered offline (``flask db upgrade --sql``).
+MSSQL_OFFLINE_VERSION = (13, 0)
+
 
 def get_engine():
     return target_db.engines[None]
@@ -30,6 +33,13 @@ def run_migrations_offline():
     """Emit SQL for a database given by URL (``flask db upgrade --sql``)."""
     url = config.get_main_option("sqlalchemy.url") or get_engine().url.render_as_string(hide_password=False)
     context.configure(url=url, target_metadata=get_metadata(), literal_binds=True)
+    dialect = context.get_context().dialect
+    if dialect.name == "mssql" and not dialect.server_version_info:
+        # No server to ask its version: without one SQLAlchemy renders for SQL Server
+        # 2005 (a Date column becomes DATETIME). Render what an online upgrade on SQL
+        # Server 2016 or later creates (the oldest version supported, docs/deploy.md).
+        dialect.server_version_info = MSSQL_OFFLINE_VERSION
+        dialect.deprecate_large_types = True
     with context.begin_transaction():
         context.run_migrations()
 

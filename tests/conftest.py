@@ -17,6 +17,7 @@ import hashlib
 import os
 import re
 import uuid
+import weakref
 from pathlib import Path
 
 import pytest
@@ -156,41 +157,91 @@ def erp_untouched(request):
     assert _digest(erp_path) == before, "Il test ha modificato il database ERP: ASI-GEST non deve mai scriverlo."
 
 
+# Engines whose statements ``mssql_compatible`` compiles: both engines of every app built
+# in the run (the ``app`` fixture's, ``make_app``'s, a test's own ``create_app``) and every
+# engine an ERP gateway or read-only guard is put on, whichever test or fixture made it.
+_MSSQL_WATCHED: "weakref.WeakSet" = weakref.WeakSet()
+_mssql_failures: list[str] | None = None  # the running test's list, None between tests
+_MSSQL_DIALECT = mssql.dialect()
+# Compile as for the SQL Server a plant runs (2016+, docs/deploy.md), not the 2005 that an
+# unconnected dialect assumes: DATE, NVARCHAR(max), OFFSET … FETCH, as in production.
+_MSSQL_DIALECT.server_version_info = (13, 0)
+_MSSQL_DIALECT._setup_version_attributes()
+
+
+def _check_mssql(conn, clauseelement, multiparams, params, execution_options):
+    failures = _mssql_failures
+    if failures is None or not isinstance(clauseelement, ClauseElement):
+        return
+    try:
+        # render_postcompile expands IN lists, so each id counts as the parameter it becomes.
+        compiled = clauseelement.compile(dialect=_MSSQL_DIALECT, compile_kwargs={"render_postcompile": True})
+    except Exception as exc:  # any compile failure is what we look for
+        failures.append(f"{type(exc).__name__}: {exc} in {clauseelement}")
+        return
+    if re.search(r"\bIS (NOT )?[01]\b", str(compiled)):
+        # .is_(True) compiles, but ``IS 1`` is not T-SQL: use == true().
+        failures.append(f"IS 1/IS 0 non valido su SQL Server in {str(compiled)[:200]}")
+    if getattr(clauseelement, "_for_update_arg", None) is not None and not re.search(r"\bWITH \((UPD|HOLD)LOCK", str(compiled)):
+        # SQL Server has no FOR UPDATE: without the table hint (dialects.py) the lock is gone.
+        failures.append(f"with_for_update() senza lock su SQL Server in {str(compiled)[:200]}")
+    # DDL (migrations run inside a test) has no bound parameters to count.
+    count = len(getattr(compiled, "positiontup", None) or getattr(compiled, "params", None) or ())
+    if count > MSSQL_MAX_PARAMS:
+        failures.append(f"{count} parametri (> {MSSQL_MAX_PARAMS}) in {str(compiled)[:200]}")
+
+
+def watch_for_mssql(engine) -> None:
+    """Compile every statement ``engine`` executes from now on for SQL Server."""
+    if engine not in _MSSQL_WATCHED:
+        _MSSQL_WATCHED.add(engine)
+        event.listen(engine, "before_execute", _check_mssql)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _watch_application_engines():
+    """Hook where the application configures its engines and wraps the ERP's, so that
+    ``mssql_compatible`` sees the statements of apps and gateways built anywhere in the
+    suite, not only through the ``app`` fixture. Engines a test makes for itself (catalog
+    reflection, building the ERP file) stay unwatched: their SQL is not the application's."""
+    from asigest import dialects
+    from asigest.erp.gateway import ErpGateway
+
+    configure, guard, gateway_init = dialects.configure_asigest_engine, dialects.install_readonly_guard, ErpGateway.__init__
+
+    def configure_watched(engine):
+        configure(engine)
+        watch_for_mssql(engine)
+
+    def guard_watched(engine):
+        guard(engine)
+        watch_for_mssql(engine)
+
+    def gateway_watched(self, engine, *args, **kwargs):
+        gateway_init(self, engine, *args, **kwargs)
+        watch_for_mssql(engine)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(dialects, "configure_asigest_engine", configure_watched)
+        patch.setattr(dialects, "install_readonly_guard", guard_watched)
+        patch.setattr(ErpGateway, "__init__", gateway_watched)
+        yield
+
+
 @pytest.fixture(autouse=True)
 def mssql_compatible(request):
-    """Compile every statement executed during the test for SQL Server."""
-    if "app" not in request.fixturenames:
-        yield []
-        return
-    app = request.getfixturevalue("app")
-    from asigest.extensions import db
-
+    """Compile every statement executed during the test for SQL Server (on the engines of
+    ``_watch_application_engines``); fail the test when one does not compile or binds more
+    than 2,100 parameters. Yields the list of failures found so far."""
+    global _mssql_failures
+    if "app" in request.fixturenames:
+        request.getfixturevalue("app")  # built before the test's statements are watched
     failures: list[str] = []
-    dialect = mssql.dialect()
-
-    def check(conn, clauseelement, multiparams, params, execution_options):
-        if not isinstance(clauseelement, ClauseElement):
-            return
-        try:
-            # render_postcompile expands IN lists, so each id counts as the parameter it becomes.
-            compiled = clauseelement.compile(dialect=dialect, compile_kwargs={"render_postcompile": True})
-        except Exception as exc:  # any compile failure is what we look for
-            failures.append(f"{type(exc).__name__}: {exc} in {clauseelement}")
-            return
-        if re.search(r"\bIS (NOT )?[01]\b", str(compiled)):
-            # .is_(True) compiles, but ``IS 1`` is not T-SQL: use == true().
-            failures.append(f"IS 1/IS 0 non valido su SQL Server in {str(compiled)[:200]}")
-        count = len(compiled.positiontup or compiled.params)
-        if count > MSSQL_MAX_PARAMS:
-            failures.append(f"{count} parametri (> {MSSQL_MAX_PARAMS}) in {str(compiled)[:200]}")
-
-    with app.app_context():
-        engines = [db.engines[None], db.engines["erp"]]
-    for engine in engines:
-        event.listen(engine, "before_execute", check)
-    yield failures
-    for engine in engines:
-        event.remove(engine, "before_execute", check)
+    _mssql_failures = failures
+    try:
+        yield failures
+    finally:
+        _mssql_failures = None
     assert not failures, "Query non compatibili con SQL Server:\n" + "\n".join(failures)
 
 
