@@ -33,10 +33,11 @@ from __future__ import annotations
 import logging
 from collections import defaultdict
 from dataclasses import dataclass
+from functools import cache
 from datetime import date
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, event, insert, inspect, select, update
+from sqlalchemy import Date, bindparam, delete, event, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -124,20 +125,36 @@ def applica(conn, delta: Delta) -> None:
                                                                                     v[0][1])):
         if not any(valori):
             continue
-        modello = tabella.modello
-        dove = (modello.giorno == giorno, getattr(modello, tabella.chiave) == chiave)
-        aggiorna = update(modello).where(*dove).values({
-            getattr(modello, nome): getattr(modello, nome) + valore for nome, valore in zip(tabella.valori, valori)
-        })
-        if conn.execute(aggiorna).rowcount == 0:
+        parametri = {"giorno": giorno, "chiave": chiave, **dict(zip(tabella.valori, valori))}
+        aggiorna, inserisci, elimina = _istruzioni(tabella)
+        if conn.execute(aggiorna, parametri).rowcount == 0:
             try:
                 with conn.begin_nested():
-                    conn.execute(insert(modello).values(_riga(tabella, giorno, chiave, valori)))
+                    conn.execute(inserisci, parametri)
             except IntegrityError:
                 # Another transaction wrote the day's first lotto at the same instant.
-                conn.execute(aggiorna)
+                conn.execute(aggiorna, parametri)
         if valori[0] < 0:
-            conn.execute(delete(modello).where(*dove, modello.lotti == 0))
+            conn.execute(elimina, parametri)
+
+
+@cache
+def _istruzioni(tabella: Tabella):
+    """The UPDATE (add to a row), INSERT (a day's first lotto) and DELETE (an emptied
+    row) of one summary, built once with bound parameters: building them for every close
+    cost more than running them."""
+    modello = tabella.modello
+    colonna_chiave = getattr(modello, tabella.chiave)
+    dove = (modello.giorno == bindparam("giorno", type_=Date()), colonna_chiave == bindparam("chiave"))
+    aggiorna = update(modello).where(*dove).values({
+        getattr(modello, nome): getattr(modello, nome) + bindparam(nome) for nome in tabella.valori
+    })
+    inserisci = insert(modello).values({
+        modello.giorno: bindparam("giorno", type_=Date()), colonna_chiave: bindparam("chiave"),
+        **{getattr(modello, nome): bindparam(nome) for nome in tabella.valori},
+    })
+    elimina = delete(modello).where(*dove, modello.lotti == 0)
+    return aggiorna, inserisci, elimina
 
 
 def _riga(tabella: Tabella, giorno: date, chiave: int, valori: list[int]) -> dict:
