@@ -77,6 +77,21 @@ def test_idempotency_key_replays_the_first_result(client, linea, db_session):
     assert db_session.scalar(select(func.count()).select_from(Lotto)) == 1
 
 
+@pytest.mark.parametrize("chiave", ["k" * 101, "chiave con spazi", "chiavè-àccentata"])
+def test_an_idempotency_key_that_could_collide_is_refused(client, linea, db_session, chiave):
+    """Longer than the stored 100 characters, or not printable ASCII: two different keys
+    could be stored alike and replay the wrong answer, so the request is refused."""
+    prima = "k" * 100
+    payload = {"FaseID": linea["fasi"]["SMD"], "QtaInput": 100, "MacchinaID": linea["smd"]}
+    assert client.post("/api/lotti/smd/", json=payload,
+                       headers={**linea["headers"], "Idempotency-Key": prima}).status_code == 201
+    response = client.post("/api/lotti/smd/", json=payload,
+                           headers={**linea["headers"], "Idempotency-Key": chiave.encode().decode("latin-1")})
+    assert response.status_code == 422 and "Idempotency-Key" in response.json["errors"]
+    assert "ASCII" in response.json["errors"]["Idempotency-Key"][0]
+    assert db_session.scalar(select(func.count()).select_from(Lotto)) == 1
+
+
 def test_operator_naming_another_operator_gets_403(client, linea, db_session):
     response = apri(client, linea, OperatoreID=linea["altro"])
     assert response.status_code == 403

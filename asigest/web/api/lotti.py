@@ -5,9 +5,12 @@
 
 from __future__ import annotations
 
+import re
+
 from flask import request
 
 from asigest.domain.ruoli import OPERATORE
+from asigest.errors import N_, InvalidInput
 from asigest.services import lotti
 from asigest.web import deps
 from asigest.web.access import requires
@@ -16,8 +19,24 @@ from asigest.web.api.base import endpoint
 from asigest.web.api.schemas_lotti import LottiQuery, LottoApriSchema, LottoChiudiSchema, LottoSchema
 
 
+# An Idempotency-Key is kept as sent (RichiesteEseguite.Chiave, VARCHAR(100)): a longer
+# one cut short, or one with characters a SQL Server code page would change, could
+# match another request's key and replay the wrong answer, so it is refused instead.
+_CHIAVE_VALIDA = re.compile(r"[\x21-\x7e]{1,100}")
+
+
 def _chiave() -> str | None:
-    return (request.headers.get("Idempotency-Key") or "").strip()[:100] or None
+    """The request's ``Idempotency-Key``: 1–100 printable ASCII characters, or none.
+
+    Raises InvalidInput for any other value (nothing is done)."""
+    chiave = (request.headers.get("Idempotency-Key") or "").strip()
+    if not chiave:
+        return None
+    if not _CHIAVE_VALIDA.fullmatch(chiave):
+        raise InvalidInput({"Idempotency-Key": [N_(
+            "Chiave di idempotenza non valida: usare da 1 a 100 caratteri ASCII stampabili, senza spazi "
+            "(ad esempio un UUID).")]})
+    return chiave
 
 
 @bp.get("/lotti/<tipo>/")
