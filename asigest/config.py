@@ -40,6 +40,7 @@ _ENV_SETTINGS = {
     "ASIGEST_FORGOTTEN_HOURS": ("FORGOTTEN_HOURS", float),
     "ASIGEST_PROXY_FIX": ("PROXY_FIX", int),
     "ASIGEST_HSTS_SECONDS": ("HSTS_SECONDS", int),
+    "ASIGEST_SQLITE_SYNCHRONOUS": ("SQLITE_SYNCHRONOUS", lambda v: v.strip().upper()),
     "ASIGEST_LOGIN_MAX_BADGE": ("LOGIN_MAX_BADGE", int),
     "ASIGEST_LOGIN_MAX_ADDRESS": ("LOGIN_MAX_ADDRESS", int),
     "ASIGEST_LOGIN_WINDOW_MINUTES": ("LOGIN_WINDOW_MINUTES", float),
@@ -86,6 +87,9 @@ DEFAULTS = {
     "PROXY_FIX": 0,
     # Strict-Transport-Security max-age sent on HTTPS answers (0 = no header).
     "HSTS_SECONDS": 365 * 24 * 3600,
+    # SQLite only: NORMAL keeps answered commits through a process crash, FULL also
+    # through an OS crash or power loss (one fsync per commit).
+    "SQLITE_SYNCHRONOUS": "NORMAL",
     # Login lockout (domain/accessi.py): failures per badge / per client address within
     # the window lock that badge / address for LOGIN_LOCK_MINUTES; failures are kept
     # LOGIN_KEEP_DAYS days in TentativiAccesso.
@@ -111,6 +115,10 @@ def load(app, overrides: dict | None = None) -> None:
         # Served over HTTPS: every cookie Secure, and links built for https.
         app.config.setdefault("REMEMBER_COOKIE_SECURE", True)
         app.config["PREFERRED_URL_SCHEME"] = "https"
+
+    if app.config["SQLITE_SYNCHRONOUS"] not in dialects.SQLITE_SYNCHRONOUS:
+        raise ValueError(f"ASIGEST_SQLITE_SYNCHRONOUS={app.config['SQLITE_SYNCHRONOUS']!r} non valido: "
+                         "usare NORMAL o FULL.")
 
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)

@@ -107,10 +107,20 @@ def erp_engine_options(url: str, timeout: float) -> dict:
     return {}
 
 
-def configure_asigest_engine(engine: Engine) -> None:
-    """SQLite: WAL, foreign keys, a busy timeout and real BEGIN/COMMIT transactions."""
+# PRAGMA synchronous per ASIGEST_SQLITE_SYNCHRONOUS: constant statements, never built from input.
+SQLITE_SYNCHRONOUS = {"NORMAL": "PRAGMA synchronous=NORMAL", "FULL": "PRAGMA synchronous=FULL"}
+
+
+def configure_asigest_engine(engine: Engine, *, sincrono: str = "NORMAL") -> None:
+    """SQLite: WAL, foreign keys, a busy timeout and real BEGIN/COMMIT transactions.
+
+    ``sincrono`` (ASIGEST_SQLITE_SYNCHRONOUS): NORMAL keeps every answered commit through
+    a process crash; FULL also through an OS crash or power loss, with one fsync per
+    commit (README "Backup e ripristino", durability).
+    """
     if engine.dialect.name != "sqlite":
         return
+    pragma_sincrono = SQLITE_SYNCHRONOUS[sincrono]
 
     @event.listens_for(engine, "connect")
     def _sqlite_pragmas(dbapi_connection, _record):
@@ -121,7 +131,7 @@ def configure_asigest_engine(engine: Engine) -> None:
             cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute("PRAGMA busy_timeout=%d" % SQLITE_BUSY_TIMEOUT_MS)  # a constant, not input
-        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(pragma_sincrono)
         cursor.close()
 
     @event.listens_for(engine, "begin")

@@ -209,8 +209,8 @@ def _watch_application_engines():
 
     configure, guard, gateway_init = dialects.configure_asigest_engine, dialects.install_readonly_guard, ErpGateway.__init__
 
-    def configure_watched(engine):
-        configure(engine)
+    def configure_watched(engine, **kwargs):
+        configure(engine, **kwargs)
         watch_for_mssql(engine)
 
     def guard_watched(engine):

@@ -200,3 +200,28 @@ def test_backup_command(app, tmp_path):
     risultato = runner.invoke(args=["backup", str(destinazione)])
     assert risultato.exit_code == 1 and "esiste già" in risultato.output
     assert runner.invoke(args=["backup", str(destinazione), "--overwrite"]).exit_code == 0
+
+
+@pytest.mark.parametrize("valore, atteso", [(None, 1), ("full", 2), ("NORMAL", 1)])
+def test_sqlite_synchronous_follows_the_setting(tmp_path, valore, atteso):
+    """ASIGEST_SQLITE_SYNCHRONOUS: NORMAL (1) by default, FULL (2) when asked for."""
+    from sqlalchemy import text
+
+    from asigest import create_app
+    from asigest.extensions import db
+
+    impostazioni = {"INSTANCE_PATH": tmp_path, "DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}", "SECRET_KEY": "x"}
+    if valore is not None:
+        impostazioni["SQLITE_SYNCHRONOUS"] = valore.upper()
+    app = create_app(impostazioni)
+    with app.app_context():
+        assert db.session.execute(text("PRAGMA synchronous")).scalar() == atteso
+        db.session.remove()
+        db.engines[None].dispose()
+
+
+def test_an_unknown_sqlite_synchronous_value_stops_the_start(tmp_path):
+    from asigest import create_app
+
+    with pytest.raises(ValueError, match="NORMAL o FULL"):
+        create_app({"INSTANCE_PATH": tmp_path, "SQLITE_SYNCHRONOUS": "OFF", "SECRET_KEY": "x"})
