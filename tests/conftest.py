@@ -14,18 +14,15 @@ from __future__ import annotations
 
 import contextvars
 import hashlib
-import os
 import re
-import uuid
 import weakref
 from pathlib import Path
 
 import pytest
 from flask import has_app_context
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, delete, event, text
+from sqlalchemy import delete, event
 from sqlalchemy.dialects import mssql
-from sqlalchemy.engine import make_url
 from sqlalchemy.sql import ClauseElement
 
 from tests.erp_fixture import build_erp
@@ -57,19 +54,10 @@ def _cheap_argon2():
 @pytest.fixture(scope="session")
 def database_url(tmp_path_factory):
     """ASI_GEST's URL for this run: a new PostgreSQL database or a SQLite file."""
-    base = os.environ.get("ASIGEST_TEST_DATABASE_URL")
-    if not base:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'asigest.db'}"
-        return
-    url = make_url(base)
-    name = f"{url.database or 'asigest_test'}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield url.set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    from tests.server_fixture import database_usa_e_getta
+
+    with database_usa_e_getta(tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 @pytest.fixture(scope="session")

@@ -76,6 +76,17 @@ def fase_aperta(db_session):
 
 
 @pytest.fixture
+def macchina_smd(db_session) -> str:
+    """An active SMD machine for kiosk tests; returns its code."""
+    from asigest.models import FaseTipo, Macchina
+
+    tipo = db_session.scalar(select(FaseTipo).where(FaseTipo.codice == "SMD"))
+    db_session.add(Macchina(codice="SMD-9", descrizione="Linea 9", fase_tipo_id=tipo.id, attiva=True))
+    db_session.commit()
+    return "SMD-9"
+
+
+@pytest.fixture
 def row_count(db_session):
     """``row_count()`` → total rows over every ASI_GEST table (to prove nothing changed)."""
 

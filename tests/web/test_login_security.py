@@ -8,7 +8,7 @@ from http.cookies import SimpleCookie
 import pytest
 from sqlalchemy import func, select
 
-from asigest.models import FaseTipo, Macchina, TentativoAccesso
+from asigest.models import TentativoAccesso
 from tests.conftest import csrf_from
 from tests.web.conftest import login_on
 
@@ -20,14 +20,6 @@ def post_login(client, matricola, password, **kwargs):
     page = client.get("/login", **kwargs)
     return client.post("/login", data={"matricola": matricola, "password": password,
                                        "csrf_token": csrf_from(page.text)}, **kwargs)
-
-
-@pytest.fixture
-def macchina(db_session):
-    tipo = db_session.scalar(select(FaseTipo).where(FaseTipo.codice == "SMD"))
-    db_session.add(Macchina(codice="SMD-9", descrizione="Linea 9", fase_tipo_id=tipo.id, attiva=True))
-    db_session.commit()
-    return "SMD-9"
 
 
 def post_badge(client, macchina, matricola, pin, **kwargs):
@@ -60,15 +52,15 @@ def test_a_locked_badge_does_not_stop_the_others(client, make_user):
     assert login_on(client, other.matricola).status_code == 302
 
 
-def test_kiosk_badge_form_locks_after_five_wrong_pins(client, make_user, macchina):
+def test_kiosk_badge_form_locks_after_five_wrong_pins(client, make_user, macchina_smd):
     make_user(ruolo="OPERATORE", matricola="K001", password=None, pin="2468")
     for _ in range(4):
-        response = post_badge(client, macchina, "K001", "1111")
+        response = post_badge(client, macchina_smd, "K001", "1111")
         assert response.status_code == 400 and "Badge o PIN errati. Riprovare." in response.text
-    response = post_badge(client, macchina, "K001", "1111")
+    response = post_badge(client, macchina_smd, "K001", "1111")
     assert response.status_code == 429 and BLOCCATO in response.text
     assert response.headers["Retry-After"] == "900"
-    assert post_badge(client, macchina, "K001", "2468").status_code == 429
+    assert post_badge(client, macchina_smd, "K001", "2468").status_code == 429
     # The badge typed is kept in the form, as for any other error.
     assert 'value="K001"' in response.text
 
@@ -120,9 +112,9 @@ def test_session_cookie_is_httponly_and_samesite_lax(client, make_user):
     assert "Expires" not in header  # a browser-session cookie: it ends with the browser
 
 
-def test_kiosk_session_cookie_has_the_same_attributes(client, make_user, macchina):
+def test_kiosk_session_cookie_has_the_same_attributes(client, make_user, macchina_smd):
     make_user(ruolo="OPERATORE", matricola="K002", password=None, pin="2468")
-    response = post_badge(client, macchina, "K002", "2468")
+    response = post_badge(client, macchina_smd, "K002", "2468")
     assert response.status_code == 302
     morsel, _ = session_cookie(response)
     assert morsel["httponly"] is True and morsel["samesite"] == "Lax"

@@ -168,7 +168,7 @@ def boom_app(make_app):
     return extra
 
 
-def every_kind_of_answer(client, login, api_token, macchina_codice):
+def every_kind_of_answer(client, login, api_token, macchina_smd):
     """``{label: response}``: pages, fragments, JSON, redirects, static files and every
     error the app can answer with, anonymous and logged in."""
     headers = api_token("OPERATORE")
@@ -176,7 +176,7 @@ def every_kind_of_answer(client, login, api_token, macchina_codice):
         "login": client.get("/login"),
         "redirect al login": client.get("/commesse"),
         "htmx 401": client.get("/commesse", headers={"HX-Request": "true"}),
-        "kiosk badge": client.get(f"/kiosk/{macchina_codice}"),
+        "kiosk badge": client.get(f"/kiosk/{macchina_smd}"),
         "kiosk inesistente": client.get("/kiosk/NON-ESISTE"),
         "health": client.get("/health"),
         "openapi": client.get("/api/openapi.json"),
@@ -202,20 +202,8 @@ def every_kind_of_answer(client, login, api_token, macchina_codice):
     return answers
 
 
-@pytest.fixture
-def macchina_codice(db_session):
-    from sqlalchemy import select
-
-    from asigest.models import FaseTipo, Macchina
-
-    tipo = db_session.scalar(select(FaseTipo).where(FaseTipo.codice == "SMD"))
-    db_session.add(Macchina(codice="SMD-H", descrizione="Linea H", fase_tipo_id=tipo.id, attiva=True))
-    db_session.commit()
-    return "SMD-H"
-
-
-def test_every_kind_of_answer_carries_the_security_headers(client, login, api_token, macchina_codice):
-    answers = every_kind_of_answer(client, login, api_token, macchina_codice)
+def test_every_kind_of_answer_carries_the_security_headers(client, login, api_token, macchina_smd):
+    answers = every_kind_of_answer(client, login, api_token, macchina_smd)
     statuses = {label: r.status_code for label, r in answers.items()}
     assert statuses["api 405"] == 405 and statuses["405 pagina"] == 405 and statuses["api 422"] == 422
     assert statuses["static css"] == 200 and statuses["static 404"] == 404
