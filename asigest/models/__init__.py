@@ -8,6 +8,7 @@ from asigest.models.documenti import DocumentoTecnico
 from asigest.models.lotti import Lotto
 from asigest.models.richieste import RichiestaEseguita
 from asigest.models.riepiloghi import KpiGiorno, KpiOperatoreGiorno, KpiRiepilogo
+from asigest.models.sessioni import Sessione
 from asigest.models.utenti import ApiToken, Utente
 
 __all__ = [
@@ -24,6 +25,7 @@ __all__ = [
     "Lotto",
     "Macchina",
     "RichiestaEseguita",
+    "Sessione",
     "TentativoAccesso",
     "Utente",
 ]

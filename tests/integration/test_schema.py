@@ -89,10 +89,11 @@ CONTRACT_PRIMARY_KEYS = {
 
 def test_table_names_are_the_contracts():
     # ApiToken (hashed API tokens), RichiesteEseguite (R11 one-time keys), TentativiAccesso
-    # (failed logins, for the lockout), KpiGiorni, KpiOperatoriGiorni and KpiRiepilogo (the
-    # KPIs' daily summaries) are ours.
+    # (failed logins, for the lockout), Sessioni (login sessions the server can end),
+    # KpiGiorni, KpiOperatoriGiorni and KpiRiepilogo (the KPIs' daily summaries) are ours.
     assert set(db.metadata.tables) == set(CONTRACT_COLUMNS) | {
-        "ApiToken", "RichiesteEseguite", "TentativiAccesso", "KpiGiorni", "KpiOperatoriGiorni", "KpiRiepilogo"}
+        "ApiToken", "RichiesteEseguite", "TentativiAccesso", "Sessioni", "KpiGiorni", "KpiOperatoriGiorni",
+        "KpiRiepilogo"}
 
 
 @pytest.mark.parametrize("table_name", sorted(CONTRACT_COLUMNS))
