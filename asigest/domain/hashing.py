@@ -1,4 +1,4 @@
-"""Secrets: argon2id for passwords and PINs, SHA-256 for random API tokens."""
+"""Secrets: argon2id for passwords and PINs, SHA-256 for random API tokens and session secrets."""
 
 from __future__ import annotations
 
@@ -37,3 +37,9 @@ def new_api_token() -> str:
 def token_digest(token: str) -> str:
     """What is stored for a token: its SHA-256 (hex)."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def new_session_secret() -> str:
+    """A fresh login-session secret (256 random bits), kept only in the signed cookie;
+    the database keeps its ``token_digest``."""
+    return secrets.token_urlsafe(32)

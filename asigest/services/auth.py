@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import random
 import time
+from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, or_, select, true
@@ -17,19 +18,21 @@ from asigest.domain.anagrafiche import CampiErrati
 from asigest.domain.ruoli import ADMIN, RUOLI, ha_ruolo
 from asigest.erp.gateway import escape_like
 from asigest.errors import N_, Conflict, InvalidInput, NotFound, RuleViolation
-from asigest.models import ApiToken, TentativoAccesso, Utente
+from asigest.domain.sessioni import DISATTIVATO, KIOSK, PASSWORD, PIN, UFFICIO
+from asigest.models import ApiToken, Sessione, TentativoAccesso, Utente
 from asigest.models.types import utcnow
-from asigest.services import audit
+from asigest.services import audit, sessioni
 from asigest.services.uow import con_riprova, ripete_se_occupato, transaction
 
 
-def actor_for(utente: Utente, postazione: str | None = None) -> Actor:
+def actor_for(utente: Utente, postazione: str | None = None, sessione_id: int | None = None) -> Actor:
     return Actor(
         utente_id=utente.id,
         matricola=utente.matricola,
         ruolo=utente.ruolo,
         nome=utente.nome_completo,
         postazione=postazione,
+        sessione_id=sessione_id,
     )
 
 
@@ -39,6 +42,18 @@ def load_actor(session, utente_id: int) -> Actor | None:
     if utente is None or not utente.attivo:
         return None
     return actor_for(utente)
+
+
+def session_actor(session, segreto: str, tipo: str, *, utente_id: int | None = None,
+                  postazione: str | None = None) -> Actor | None:
+    """The Actor of the open ``tipo`` login session whose cookie holds ``segreto`` (and,
+    when given, of user ``utente_id`` at ``postazione``); None when the session is
+    unknown or ended or its user deactivated. One query (``sessioni.utente_della_sessione``)."""
+    trovata = sessioni.utente_della_sessione(session, segreto, tipo, utente_id=utente_id, postazione=postazione)
+    if trovata is None:
+        return None
+    utente, sessione_id = trovata
+    return actor_for(utente, postazione, sessione_id)
 
 
 class AccessoBloccato(RuleViolation):
@@ -170,11 +185,15 @@ def _verifica(session, tipo: str, matricola: str, segreto: str, *, postazione: s
 
 
 def authenticate_password(session, matricola: str, password: str, *, postazione: str | None = None,
-                          indirizzo: str | None = None, limiti: LimitiAccesso | None = None) -> Actor:
+                          indirizzo: str | None = None, limiti: LimitiAccesso | None = None,
+                          sessione: str | None = None, sostituisce: str | None = None) -> Actor:
     """Check badge code and password; record the login and return the Actor.
 
     ``indirizzo`` is the client address (default: ``postazione``); ``limiti`` the lockout
     policy (default: ``LimitiAccesso()``). A failure is recorded in TentativiAccesso.
+    ``sessione`` is the secret of the browser's new office session: the login opens its
+    Sessioni row (and ends ``sostituisce``, the session that browser held before) in the
+    same transaction as UltimoAccesso and the LOGIN row.
 
     Raises RuleViolation (CREDENZIALI_ERRATE) with one message for every failure, so a
     stranger cannot tell a wrong badge from a wrong password; AccessoBloccato (HTTP 429)
@@ -186,15 +205,19 @@ def authenticate_password(session, matricola: str, password: str, *, postazione:
         raise RuleViolation(
             N_("Matricola o password errate. Controllare e riprovare."), code="CREDENZIALI_ERRATE"
         )
-    return _registra_accesso(session, utente.id, "LOGIN", postazione)
+    return _registra_accesso(session, utente.id, "LOGIN", postazione,
+                             _NuovaSessione(UFFICIO, sessione, sostituisce) if sessione else None, limiti)
 
 
 def authenticate_pin(session, matricola: str, pin: str, *, postazione: str | None = None,
-                     indirizzo: str | None = None, limiti: LimitiAccesso | None = None) -> Actor:
+                     indirizzo: str | None = None, limiti: LimitiAccesso | None = None,
+                     sessione: str | None = None, sostituisce: str | None = None) -> Actor:
     """Check badge code and kiosk PIN (any role with a PIN); record the login and return the Actor.
 
     ``postazione`` is the machine code, ``indirizzo`` the client address; ``limiti`` as
     for ``authenticate_password``, and the badge's failures count across both.
+    ``sessione``/``sostituisce`` as for ``authenticate_password``: a kiosk session bound
+    to ``postazione``.
 
     Raises RuleViolation (CREDENZIALI_ERRATE) with one message for every failure (unknown
     badge, wrong PIN, no PIN set, deactivated user), so a stranger at a kiosk learns
@@ -204,23 +227,68 @@ def authenticate_pin(session, matricola: str, pin: str, *, postazione: str | Non
                        indirizzo=indirizzo, limiti=limiti)
     if utente is None:
         raise RuleViolation(N_("Badge o PIN errati. Riprovare."), code="CREDENZIALI_ERRATE")
-    return _registra_accesso(session, utente.id, "LOGIN_KIOSK", postazione)
+    return _registra_accesso(session, utente.id, "LOGIN_KIOSK", postazione,
+                             _NuovaSessione(KIOSK, sessione, sostituisce) if sessione else None, limiti)
 
 
-def _registra_accesso(session, utente_id: int, azione: str, postazione: str | None) -> Actor:
-    """Stamp UltimoAccesso (which also resets the badge's failure count) and write the
-    login's audit row; on SQLite declared as a write up front and retried, so a login at
+@dataclass(frozen=True)
+class _NuovaSessione:
+    tipo: str
+    segreto: str
+    sostituisce: str | None
+
+
+def _registra_accesso(session, utente_id: int, azione: str, postazione: str | None,
+                      nuova: _NuovaSessione | None = None, limiti: LimitiAccesso | None = None) -> Actor:
+    """Stamp UltimoAccesso (which also resets the badge's failure count), open the
+    browser's Sessioni row when ``nuova`` is given, and write the login's audit row, in
+    one transaction; on SQLite declared as a write up front and retried, so a login at
     the instant another terminal commits never fails with "database is locked"."""
 
     def operazione():
         with transaction(session):
+            adesso = utcnow()
             utente = session.get(Utente, utente_id)
-            utente.ultimo_accesso = utcnow()
-            actor = actor_for(utente, postazione)
-            audit.record(session, actor, azione, "Utenti", utente.id, postazione=postazione)
+            utente.ultimo_accesso = adesso
+            dopo = None
+            sessione_id = None
+            if nuova is not None:
+                riga, sostituita = sessioni.apri(
+                    session, utente_id=utente.id, segreto=nuova.segreto, tipo=nuova.tipo, postazione=postazione,
+                    adesso=adesso, conservazione=(limiti or LimitiAccesso()).conservazione,
+                    sostituisce=nuova.sostituisce,
+                )
+                sessione_id = riga.id
+                dopo = {"SessioneID": riga.id, **({"SessioneSostituita": sostituita.id} if sostituita else {})}
+            actor = actor_for(utente, postazione, sessione_id)
+            audit.record(session, actor, azione, "Utenti", utente.id, postazione=postazione, dopo=dopo)
         return actor
 
     return con_riprova(session, operazione)
+
+
+@ripete_se_occupato
+def end_session(session, segreto: str, *, motivo: str, postazione: str | None = None) -> bool:
+    """End the login session whose cookie holds ``segreto`` — *Esci* in the office
+    (LOGOUT) or at the kiosk (ESCI), or the kiosk's idle lock (INATTIVITA) — with its
+    audit row (LOGOUT or LOGOUT_KIOSK, naming the session and why). Every copy of that
+    cookie, on every server, stops working.
+
+    Returns False, writing nothing, when no such session is open (unknown, or already
+    ended: a replayed cookie changes nothing).
+    """
+    riga = session.scalar(select(Sessione).where(Sessione.chiave == hashing.token_digest(segreto)))
+    if riga is None or riga.data_fine is not None:
+        return False  # nothing to end: no write, not even a lock
+    with transaction(session):
+        chiusa = sessioni.chiudi(session, segreto=segreto, motivo=motivo, adesso=utcnow())
+        if chiusa is None:
+            return False
+        utente = session.get(Utente, chiusa.utente_id)
+        actor = actor_for(utente, postazione or chiusa.postazione, chiusa.id)
+        audit.record(session, actor, "LOGOUT_KIOSK" if chiusa.tipo == KIOSK else "LOGOUT", "Utenti", utente.id,
+                     dopo={"SessioneID": chiusa.id, "MotivoFine": motivo})
+    return True
 
 
 def _controlla_utente(
@@ -418,6 +486,15 @@ def update_user(
     or password, in one transaction. Writes UTENTE_MODIFICATO (or UTENTE_DISATTIVATO when
     it deactivates), PIN_REIMPOSTATO, PASSWORD_REIMPOSTATA; never a secret in the log.
 
+    A new PIN or password, or deactivation, ends every open login session of the user
+    (office and kiosk, on every server) in the same transaction — but the one the actor
+    acts through when changing their own PIN or password, so nobody is logged out by
+    changing their own secret. The change's own audit row says how many ended
+    (``SessioniChiuse`` in ``dopo``, when any): the end is a consequence of that change,
+    made by the same person at the same instant, so a row of its own would only repeat
+    it. API tokens are not sessions and keep working (they are revoked on their own;
+    deactivation stops them anyway).
+
     Raises NotFound, InvalidInput, Conflict (MATRICOLA_IN_USO), RuleViolation
     (AUTO_DISATTIVAZIONE, AUTO_DECLASSAMENTO, ULTIMO_ADMIN).
     """
@@ -439,21 +516,40 @@ def update_user(
                 setattr(utente, campo, valore)
             utente.attivo = nuovo_attivo
             vecchi, nuovi = anagrafiche.differenze(prima, _fotografia(utente))
+            disattivato = nuovi.get("Attivo") is False
+            chiuse = _chiudi_sessioni(session, actor, utente.id, disattivato=disattivato,
+                                      password=password is not None, pin=pin is not None)
             if nuovi:
-                azione = "UTENTE_DISATTIVATO" if nuovi.get("Attivo") is False else "UTENTE_MODIFICATO"
-                audit.record(session, actor, azione, "Utenti", utente.id, prima=vecchi, dopo=nuovi)
+                azione = "UTENTE_DISATTIVATO" if disattivato else "UTENTE_MODIFICATO"
+                audit.record(session, actor, azione, "Utenti", utente.id, prima=vecchi,
+                             dopo={**nuovi, **chiuse.pop("DISATTIVATO", {})})
             if pin is not None:
                 utente.pin_hash = hashing.hash_secret(pin)
-                audit.record(session, actor, "PIN_REIMPOSTATO", "Utenti", utente.id)
+                audit.record(session, actor, "PIN_REIMPOSTATO", "Utenti", utente.id, dopo=chiuse.pop("PIN", None))
             if password is not None:
                 utente.password_hash = hashing.hash_secret(password)
-                audit.record(session, actor, "PASSWORD_REIMPOSTATA", "Utenti", utente.id)
+                audit.record(session, actor, "PASSWORD_REIMPOSTATA", "Utenti", utente.id,
+                             dopo=chiuse.pop("PASSWORD", None))
             session.flush()
     except IntegrityError:
         if "matricola" in puliti and _matricola_usata(session, puliti["matricola"], escluso_id=utente_id):
             raise _conflitto_matricola(puliti["matricola"]) from None
         raise
     return utente
+
+
+def _chiudi_sessioni(session, actor: Actor | None, utente_id: int, *, disattivato: bool, password: bool,
+                     pin: bool) -> dict[str, dict]:
+    """End the user's open sessions for the strongest of the changes made (deactivation,
+    password, PIN); returns ``{motivo: {"SessioniChiuse": n}}`` for the audit row of that
+    change, empty when none ended. Changing one's own secret keeps one's current session."""
+    motivo = DISATTIVATO if disattivato else PASSWORD if password else PIN if pin else None
+    if motivo is None:
+        return {}
+    proprio = actor is not None and actor.utente_id == utente_id
+    chiuse = sessioni.chiudi_tutte(session, utente_id=utente_id, motivo=motivo, adesso=utcnow(),
+                                   tranne=actor.sessione_id if proprio else None)
+    return {motivo: {"SessioniChiuse": chiuse}} if chiuse else {}
 
 
 def deactivate_user(session, *, actor: Actor | None, utente_id: int) -> Utente:

@@ -72,6 +72,8 @@ AZIONI = {
     "LOGIN": (N_("Accesso in ufficio"), "Utenti"),
     "LOGIN_KIOSK": (N_("Accesso al terminale"), "Utenti"),
     "ACCESSO_BLOCCATO": (N_("Accesso bloccato per troppi tentativi errati"), "Utenti"),
+    "LOGOUT": (N_("Uscita dall'ufficio"), "Utenti"),
+    "LOGOUT_KIOSK": (N_("Uscita dal terminale"), "Utenti"),
     "UTENTE_CREATO": (N_("Utente creato"), "Utenti"),
     "UTENTE_MODIFICATO": (N_("Utente modificato"), "Utenti"),
     "UTENTE_DISATTIVATO": (N_("Utente disattivato"), "Utenti"),

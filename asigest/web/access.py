@@ -6,20 +6,30 @@ marked ``@kiosk`` need instead a kiosk session for the machine in their URL. A n
 route is therefore protected by default, and the access sweep in
 ``tests/web/test_access.py`` proves it over the whole ``app.url_map``.
 
-A kiosk session shares nothing with an office login but the database: it lives in the
-signed session cookie as ``session["kiosk"] = {"utente_id", "macchina", "ultimo"}``, is
-valid only for that machine and an active user, and lapses after KIOSK_IDLE_SECONDS
-without a kiosk request (each one refreshes ``ultimo``).
+Every login opens a session the server can end (``domain/sessioni.py``): a row in
+``Sessioni`` holds the SHA-256 of a random secret that only the signed cookie carries
+(``session["sessione"]``), and every authenticated page or kiosk request loads its user
+through that open row in one query. Logout, *Esci*, the kiosk idle lock, a new password
+or PIN and deactivation end the row, so every copy of the cookie stops working on every
+server sharing the database. Each login makes a fresh secret (no fixation) and ends the
+session the browser held before.
+
+A kiosk session shares nothing with an office login but the database: the cookie holds
+``session["kiosk"] = {"utente_id", "macchina", "ultimo"}`` beside the secret; it is valid
+only for that machine (the row is bound to it too) and an active user, and lapses after
+KIOSK_IDLE_SECONDS without a kiosk request (each one refreshes ``ultimo`` in the cookie,
+so a request costs no write). The request that finds it idle ends its row, so a copy of
+the cookie refreshed elsewhere cannot keep it alive.
 """
 
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 
 from flask import current_app, g, redirect, request, session, url_for
-from flask_login import UserMixin, current_user
+from flask_login import UserMixin, current_user, login_user, logout_user
 
+from asigest.domain import sessioni
 from asigest.domain.actor import Actor
 from asigest.errors import Forbidden, Unauthenticated
 from asigest.extensions import login_manager
@@ -43,39 +53,84 @@ def kiosk(view):
 
 
 KIOSK_KEY = "kiosk"
+SESSIONE_KEY = "sessione"  # the login session's secret; Sessioni.Chiave is its SHA-256
 
 
-def start_kiosk_session(actor: Actor, macchina: str) -> None:
-    """Bind this browser to ``actor`` at machine ``macchina`` (after badge + PIN)."""
+def session_secret() -> str | None:
+    """The login-session secret this browser's cookie holds, or None."""
+    segreto = session.get(SESSIONE_KEY)
+    return segreto if isinstance(segreto, str) and segreto else None
+
+
+def _fresh_session(segreto: str) -> None:
+    """A new cookie session holding only the language and the new login's secret."""
     lang = session.get("lang")
-    session.clear()  # a fresh session at login: no fixation, no office login alongside
+    session.clear()  # a fresh session at login: no fixation, no other login alongside
     if lang:
         session["lang"] = lang
+    session[SESSIONE_KEY] = segreto
+
+
+def start_office_session(actor: Actor, segreto: str) -> None:
+    """Bind this browser to ``actor``'s new office session (after matricola + password)."""
+    _fresh_session(segreto)
+    login_user(LoginUser(actor))
+
+
+def start_kiosk_session(actor: Actor, macchina: str, segreto: str) -> None:
+    """Bind this browser to ``actor``'s new kiosk session at ``macchina`` (after badge + PIN)."""
+    _fresh_session(segreto)
     session[KIOSK_KEY] = {"utente_id": actor.utente_id, "macchina": macchina, "ultimo": int(time.time())}
 
 
-def end_kiosk_session() -> None:
+def _forget_session() -> None:
+    """Drop the login from this cookie (its row is ended, or was never valid)."""
     session.pop(KIOSK_KEY, None)
+    session.pop(SESSIONE_KEY, None)
+
+
+def end_office_session() -> None:
+    """Office *Esci*: end this browser's session row (every copy of the cookie stops working)."""
+    segreto = session_secret()
+    if segreto:
+        auth_service.end_session(deps.session(), segreto, motivo=sessioni.LOGOUT, postazione=deps.postazione())
+    logout_user()
+    session.clear()
+
+
+def end_kiosk_session(macchina: str) -> None:
+    """Kiosk *Esci*: end this browser's kiosk session row and drop it from the cookie."""
+    segreto = session_secret()
+    if segreto:
+        auth_service.end_session(deps.session(), segreto, motivo=sessioni.ESCI, postazione=macchina)
+    _forget_session()
 
 
 def kiosk_actor(macchina: str) -> Actor | None:
     """The operator of this browser's kiosk session at ``macchina``, refreshed; None when
-    there is none, it belongs to another machine, it has been idle too long, or the user
-    is no longer active (then the stale session is dropped)."""
+    there is none, it belongs to another machine, it is ended, its user is no longer
+    active, or it has been idle too long (then its row is ended here and now)."""
     dati = session.get(KIOSK_KEY)
-    if not isinstance(dati, dict) or dati.get("macchina") != macchina:
+    segreto = session_secret()
+    if not isinstance(dati, dict) or dati.get("macchina") != macchina or segreto is None:
+        return None
+    try:
+        utente_id, ultimo = int(dati["utente_id"]), int(dati.get("ultimo", 0))
+    except (KeyError, TypeError, ValueError):
+        _forget_session()
         return None
     adesso = int(time.time())
-    try:
-        fresca = adesso - int(dati.get("ultimo", 0)) <= int(current_app.config["KIOSK_IDLE_SECONDS"])
-        actor = auth_service.load_actor(deps.session(), int(dati["utente_id"])) if fresca else None
-    except (KeyError, TypeError, ValueError):
-        actor = None
+    if sessioni.inattiva(ultimo, adesso, int(current_app.config["KIOSK_IDLE_SECONDS"])):
+        auth_service.end_session(deps.session(), segreto, motivo=sessioni.INATTIVITA, postazione=macchina)
+        _forget_session()
+        return None
+    actor = auth_service.session_actor(deps.session(), segreto, sessioni.KIOSK, utente_id=utente_id,
+                                       postazione=macchina)
     if actor is None:
-        end_kiosk_session()
+        _forget_session()  # ended, or the user deactivated: nothing refreshed
         return None
     session[KIOSK_KEY] = {**dati, "ultimo": adesso}
-    return replace(actor, postazione=macchina)
+    return actor
 
 
 def requires(ruolo_minimo: str):
@@ -98,10 +153,15 @@ class LoginUser(UserMixin):
 
 @login_manager.user_loader
 def _load_user(user_id: str):
+    """Flask-Login's loader: the user of this browser's open office session, or None."""
+    segreto = session_secret()
     try:
-        actor = auth_service.load_actor(deps.session(), int(user_id))
+        utente_id = int(user_id)
     except ValueError:
         return None
+    if segreto is None:
+        return None
+    actor = auth_service.session_actor(deps.session(), segreto, sessioni.UFFICIO, utente_id=utente_id)
     return LoginUser(actor) if actor else None
 
 

@@ -13,7 +13,9 @@ talks to both in turn:
 - double submission across servers (R11): the same API request with the same
   ``Idempotency-Key`` sent to A and B at the same instant makes one lotto (and one
   close); the same kiosk form double-tapped onto A and B makes one lotto;
-- failed PINs counted on both servers lock the badge on both.
+- failed PINs counted on both servers lock the badge on both;
+- logout (office) or *Esci* (kiosk) on one server ends the session on the other: a copy
+  of the cookie taken before it opens nothing there.
 """
 
 from __future__ import annotations
@@ -212,6 +214,34 @@ def test_office_login_and_csrf_valid_on_both_servers(server):
     assert browser.post(b, "/logout", {"csrf_token": csrf_a}).status == 302
     risposta = browser.get(a, "/dashboard")
     assert risposta.status == 302 and "/login" in risposta.headers["location"]
+
+
+def test_logout_on_one_server_ends_a_copied_cookie_on_the_other(server):
+    a, b = server
+    browser = Browser()
+    csrf = csrf_da(browser.get(a, "/login").testo)
+    assert browser.post(a, "/login", {"matricola": "CAPO", "password": PASSWORD, "csrf_token": csrf}).status == 302
+    copia = dict(browser.cookies)
+    assert Browser(dict(copia)).get(b, "/dashboard").status == 200  # the copy works on B while logged in
+
+    assert browser.post(a, "/logout", {"csrf_token": csrf_da(browser.get(a, "/dashboard").testo)}).status == 302
+    for porta in (b, a):
+        risposta = Browser(dict(copia)).get(porta, "/dashboard")
+        assert risposta.status == 302 and "/login" in risposta.headers["location"], (porta, risposta.status)
+
+
+def test_kiosk_esci_on_one_server_ends_a_copied_cookie_on_the_other(server, impianto):
+    a, b = server
+    (_, macchina), (_, matricola, _) = impianto.macchine[4], impianto.operatori[4]
+    browser = Browser()
+    assert _badge(browser, a, a, macchina, matricola).status == 302
+    copia = dict(browser.cookies)
+    assert 'name="q"' in Browser(dict(copia)).get(b, f"/kiosk/{macchina}").testo
+
+    csrf = csrf_da(browser.get(a, f"/kiosk/{macchina}").testo)
+    assert browser.post(a, f"/kiosk/{macchina}/esci", {"csrf_token": csrf}).status == 302
+    for porta in (b, a):
+        assert 'name="pin"' in Browser(dict(copia)).get(porta, f"/kiosk/{macchina}").testo, porta
 
 
 # -- API double submission -------------------------------------------------------------------

@@ -129,9 +129,20 @@ def test_private_page_writes_need_login(app, client):
 
 
 def _kiosk_session(client, macchina: str, utente_id: int, ultimo: int | None = None) -> None:
+    """A real kiosk session at ``macchina``: its open row in Sessioni and the cookie."""
     import time
 
+    from asigest.domain import hashing
+    from asigest.extensions import db
+    from asigest.models import Sessione
+    from asigest.models.types import utcnow
+
+    segreto = hashing.new_session_secret()
+    db.session.add(Sessione(utente_id=utente_id, chiave=hashing.token_digest(segreto), tipo="KIOSK",
+                            postazione=macchina, data_inizio=utcnow()))
+    db.session.commit()
     with client.session_transaction() as s:
+        s["sessione"] = segreto
         s["kiosk"] = {"utente_id": utente_id, "macchina": macchina, "ultimo": ultimo or int(time.time())}
 
 

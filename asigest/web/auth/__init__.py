@@ -7,16 +7,16 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_babel import gettext, lazy_gettext as _l
-from flask_login import login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
+from asigest.domain import hashing
 from asigest.domain.accessi import LimitiAccesso
 from asigest.errors import RuleViolation
 from asigest.services import auth as auth_service
 from asigest.web import deps
-from asigest.web.access import LoginUser, public
+from asigest.web.access import end_office_session, public, session_secret, start_office_session
 
 bp = Blueprint("auth", __name__)
 
@@ -65,20 +65,17 @@ def login():
     error = None
     status, headers = 400, {}
     if form.validate_on_submit():
+        segreto = hashing.new_session_secret()  # fresh at every login: no fixation
         try:
             actor = auth_service.authenticate_password(
                 deps.session(), form.matricola.data, form.password.data, postazione=deps.postazione(),
-                indirizzo=deps.postazione(), limiti=limiti_accesso(),
+                indirizzo=deps.postazione(), limiti=limiti_accesso(), sessione=segreto, sostituisce=session_secret(),
             )
         except RuleViolation as exc:
             error = exc.text(gettext)
             status, headers = login_refused(exc)
         else:
-            lang = session.get("lang")
-            session.clear()  # a fresh session at login: no fixation
-            if lang:
-                session["lang"] = lang
-            login_user(LoginUser(actor))
+            start_office_session(actor, segreto)
             return redirect(_safe_next(form.next.data))
     if error is None and not form.errors:
         status = 200
@@ -87,9 +84,8 @@ def login():
 
 @bp.post("/logout")
 def logout():
-    """End the session and go back to the login page."""
-    logout_user()
-    session.clear()
+    """End the session (on every server: its row is closed) and go back to the login page."""
+    end_office_session()
     return redirect(url_for("auth.login"))
 
 

@@ -18,6 +18,7 @@ import segno
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
 from flask_babel import gettext
 
+from asigest.domain import hashing
 from asigest.domain import lotti as regole
 from asigest.domain.ruoli import SUPERVISORE
 from asigest.errors import N_, AsigestError, RuleViolation
@@ -33,6 +34,7 @@ from asigest.web.access import (
     kiosk_actor,
     public,
     requires,
+    session_secret,
     start_kiosk_session,
 )
 from asigest.web.auth import limiti_accesso, login_refused
@@ -101,16 +103,18 @@ def badge(codice: str):
     errore = None
     status, headers = 400, {}
     if request.method == "POST":
+        segreto = hashing.new_session_secret()  # fresh at every login: no fixation
         try:
             actor = auth_service.authenticate_pin(
                 session, request.form.get("matricola", "")[:30], request.form.get("pin", "")[:30],
                 postazione=macchina.codice, indirizzo=deps.postazione(), limiti=limiti_accesso(),
+                sessione=segreto, sostituisce=session_secret(),
             )
         except RuleViolation as exc:
             errore = exc.text(gettext)
             status, headers = login_refused(exc)
         else:
-            start_kiosk_session(actor, macchina.codice)
+            start_kiosk_session(actor, macchina.codice, segreto)
             if is_htmx():
                 return "", 204, {"HX-Redirect": url_for("kiosk.badge", codice=macchina.codice)}
             return redirect(url_for("kiosk.badge", codice=macchina.codice))
@@ -128,8 +132,9 @@ def badge(codice: str):
 @bp.post("/<codice>/esci")
 @kiosk
 def esci(codice: str):
-    """Lock the kiosk: back to the badge form."""
-    end_kiosk_session()
+    """Lock the kiosk: end its session (every copy of the cookie, on every server) and go
+    back to the badge form."""
+    end_kiosk_session(codice)
     target = url_for("kiosk.badge", codice=codice)
     if is_htmx():
         return "", 204, {"HX-Redirect": target}
