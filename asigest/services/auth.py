@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, or_, select, true
+from sqlalchemy import delete, or_, select, true, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 from asigest.domain import anagrafiche, hashing
@@ -17,7 +17,7 @@ from asigest.domain.actor import Actor
 from asigest.domain.anagrafiche import CampiErrati
 from asigest.domain.ruoli import ADMIN, RUOLI, ha_ruolo
 from asigest.erp.gateway import escape_like
-from asigest.errors import N_, Conflict, InvalidInput, NotFound, RuleViolation
+from asigest.errors import N_, Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from asigest.domain.sessioni import DISATTIVATO, KIOSK, PASSWORD, PIN, UFFICIO
 from asigest.models import ApiToken, Sessione, TentativoAccesso, Utente
 from asigest.models.types import utcnow
@@ -108,6 +108,86 @@ def _rifiuta_se_bloccato(session, limiti: LimitiAccesso, matricola: str, indiriz
     fini = [f for f in _blocco(session, limiti, adesso, matricola, indirizzo, utente.ultimo_accesso if utente else None) if f]
     if fini:
         raise AccessoBloccato(minuti_residui(max(fini), adesso))
+
+
+@dataclass(frozen=True)
+class BadgeBloccato:
+    """A user's badge locked now by wrong passwords or PINs, until ``fino_a``."""
+
+    utente_id: int
+    matricola: str
+    nome: str
+    ruolo: str
+    fino_a: datetime
+    tentativi: int
+
+
+def badge_lock_end(session, utente: Utente, limiti: LimitiAccesso) -> datetime | None:
+    """When the lock of ``utente``'s badge ends, or None when it is not locked now (the
+    address's lock, if any, is not the badge's)."""
+    adesso = utcnow()
+    tempi = _fallimenti(session, limiti, adesso, TentativoAccesso.matricola, utente.matricola, dopo=utente.ultimo_accesso)
+    fine = fine_blocco(tempi, limiti.max_badge, limiti)
+    return fine if fine is not None and fine > adesso else None
+
+
+def locked_badges(session, limiti: LimitiAccesso) -> list[BadgeBloccato]:
+    """The users whose badge is locked now, the most recently locked first.
+
+    Reads only the failures recent enough to hold a lock (``limiti.orizzonte``, by the
+    DataOra index), so it stays cheap however long TentativiAccesso is kept.
+    """
+    adesso = utcnow()
+    righe = session.execute(
+        select(Utente, TentativoAccesso.data_ora)
+        .join(TentativoAccesso, TentativoAccesso.matricola == Utente.matricola)
+        .where(TentativoAccesso.data_ora > adesso - limiti.orizzonte)
+    ).all()
+    per_utente: dict[int, tuple[Utente, list[datetime]]] = {}
+    for utente, data_ora in righe:
+        if utente.ultimo_accesso is None or data_ora > utente.ultimo_accesso:
+            per_utente.setdefault(utente.id, (utente, []))[1].append(data_ora)
+    bloccati = []
+    for utente, tempi in per_utente.values():
+        fine = fine_blocco(tempi, limiti.max_badge, limiti)
+        if fine is not None and fine > adesso:
+            bloccati.append(BadgeBloccato(utente.id, utente.matricola, utente.nome_completo, utente.ruolo, fine,
+                                          len(tempi)))
+    return sorted(bloccati, key=lambda b: (b.fino_a, b.utente_id), reverse=True)
+
+
+@ripete_se_occupato
+def unlock_badge(session, *, actor: Actor, utente_id: int, limiti: LimitiAccesso) -> tuple[Utente, datetime | None]:
+    """Lift the lock of a user's badge now, before it lapses by itself; the user can log
+    in at once. Returns (the user, the end of the lock that was lifted), the end None when
+    the badge was not locked (then nothing is written: a second click, or two supervisors
+    at once).
+
+    The failures that locked the badge stop counting for the badge — their Matricola is
+    cleared — but keep counting for their client address, so an address that is guessing
+    stays throttled and its own lock, if any, stays. ACCESSO_SBLOCCATO records who
+    unlocked which badge, the lock's end and how many failures were cleared. Only an
+    ADMIN may unlock an ADMIN's badge: a supervisor must not be able to give someone
+    more guesses at an account above their own.
+
+    Raises NotFound, Forbidden (an ADMIN's badge, for a lower role).
+    """
+    utente = get_user(session, utente_id)
+    if not actor.puo(utente.ruolo):
+        raise Forbidden(N_("Solo un amministratore può sbloccare il badge di un amministratore."))
+    with transaction(session):
+        fine = badge_lock_end(session, utente, limiti)
+        if fine is None:
+            return utente, None
+        adesso = utcnow()
+        azzerati = session.execute(
+            update(TentativoAccesso)
+            .where(TentativoAccesso.matricola == utente.matricola, TentativoAccesso.data_ora > adesso - limiti.orizzonte)
+            .values(matricola=None).execution_options(synchronize_session=False)
+        ).rowcount
+        audit.record(session, actor, "ACCESSO_SBLOCCATO", "Utenti", utente.id,
+                     prima={"FinoA": fine.isoformat()}, dopo={"Matricola": utente.matricola, "TentativiAzzerati": azzerati})
+    return utente, fine
 
 
 def _registra_fallimento(session, limiti: LimitiAccesso, tipo: str, matricola: str, indirizzo: str,

@@ -72,6 +72,7 @@ AZIONI = {
     "LOGIN": (N_("Accesso in ufficio"), "Utenti"),
     "LOGIN_KIOSK": (N_("Accesso al terminale"), "Utenti"),
     "ACCESSO_BLOCCATO": (N_("Accesso bloccato per troppi tentativi errati"), "Utenti"),
+    "ACCESSO_SBLOCCATO": (N_("Badge sbloccato a mano"), "Utenti"),
     "LOGOUT": (N_("Uscita dall'ufficio"), "Utenti"),
     "LOGOUT_KIOSK": (N_("Uscita dal terminale"), "Utenti"),
     "UTENTE_CREATO": (N_("Utente creato"), "Utenti"),

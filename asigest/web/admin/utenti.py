@@ -1,6 +1,13 @@
-"""Admin pages for people: users (data, PIN, password, state) and their API tokens."""
+"""Admin pages for people: users (data, PIN, password, badge lock, state) and their API tokens.
+
+A user's page shows whether the badge is locked now by wrong PINs or passwords and until
+when, with *Sblocca il badge*, which posts to ``auth.sblocca_badge`` — the same route
+supervisors reach from ``/badge-bloccati`` (these pages stay ADMIN-only).
+"""
 
 from __future__ import annotations
+
+from datetime import datetime
 
 from flask import redirect, render_template, request, url_for
 from flask_babel import gettext
@@ -11,6 +18,7 @@ from asigest.errors import N_, Conflict, InvalidInput, NotFound, RuleViolation
 from asigest.services import auth as auth_service
 from asigest.web import deps
 from asigest.web.access import requires
+from asigest.web.auth import limiti_accesso
 from asigest.web.admin import (
     LIMITE_ELENCO,
     bp,
@@ -76,14 +84,19 @@ def utente_nuovo():
     return pagina_o_frammento("admin/utente.html", "admin/_utente_form.html", status=status, form=form, utente=None)
 
 
+def _blocco(utente) -> datetime | None:
+    """Until when the user's badge is locked by wrong PINs or passwords (None: it is not)."""
+    return auth_service.badge_lock_end(deps.session(), utente, limiti_accesso())
+
+
 @bp.get("/utenti/<int:utente_id>")
 @requires(ADMIN)
 def utente(utente_id: int):
-    """One user's page: data, new PIN, new password, state."""
+    """One user's page: data, new PIN, new password, the badge's lock, state."""
     trovato = auth_service.get_user(deps.session(), utente_id)
     return render_template(
         "admin/utente.html", form=UtenteModificaForm(obj=trovato), utente=trovato, pin_form=PinForm(),
-        password_form=PasswordForm(),
+        password_form=PasswordForm(), blocco=_blocco(trovato),
     )
 
 
@@ -107,7 +120,7 @@ def utente_salva(utente_id: int):
             return fatto(url_for("admin.utenti"), gettext("Utente %(matricola)s salvato.", matricola=trovato.matricola))
     return pagina_o_frammento(
         "admin/utente.html", "admin/_utente_form.html", status=status,
-        form=form, utente=trovato, pin_form=PinForm(), password_form=PasswordForm(),
+        form=form, utente=trovato, pin_form=PinForm(), password_form=PasswordForm(), blocco=_blocco(trovato),
     )
 
 
@@ -141,7 +154,7 @@ def _segreto(utente_id: int, campo: str):
     return render_template(
         "admin/utente.html", utente=trovato, form=UtenteModificaForm(obj=trovato),
         pin_form=form if campo == "pin" else PinForm(),
-        password_form=form if campo == "password" else PasswordForm(),
+        password_form=form if campo == "password" else PasswordForm(), blocco=_blocco(trovato),
     ), status
 
 

@@ -1,11 +1,19 @@
-"""Supervisor and admin login at ``/login``, logout, language choice."""
+"""Supervisor and admin login at ``/login``, logout, language choice, and the badges
+locked by wrong passwords or PINs.
+
+Where a supervisor unlocks a badge: ``/badge-bloccati``, a list of the badges locked
+now, open to SUPERVISORE and ADMIN and linked from the main menu. The user pages under
+``/admin/utenti`` stay ADMIN-only (they edit people and secrets); the admin's user page
+shows the badge's lock and posts to the same unlock route. A supervisor called to a
+terminal needs the locked badges at a glance, not a search through every user.
+"""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from urllib.parse import urlsplit
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext, lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import HiddenField, PasswordField, StringField
@@ -13,10 +21,12 @@ from wtforms.validators import DataRequired, Length
 
 from asigest.domain import hashing
 from asigest.domain.accessi import LimitiAccesso
+from asigest.domain.ruoli import SUPERVISORE
 from asigest.errors import RuleViolation
 from asigest.services import auth as auth_service
 from asigest.web import deps
-from asigest.web.access import end_office_session, public, session_secret, start_office_session
+from asigest.web.access import end_office_session, public, requires, session_secret, start_office_session
+from asigest.web.htmx import is_htmx
 
 bp = Blueprint("auth", __name__)
 
@@ -87,6 +97,34 @@ def logout():
     """End the session (on every server: its row is closed) and go back to the login page."""
     end_office_session()
     return redirect(url_for("auth.login"))
+
+
+@bp.get("/badge-bloccati")
+@requires(SUPERVISORE)
+def badge_bloccati():
+    """Badges locked now by wrong passwords or PINs, each with *Sblocca*."""
+    return render_template(
+        "auth/badge_bloccati.html", bloccati=auth_service.locked_badges(deps.session(), limiti_accesso())
+    )
+
+
+@bp.post("/badge-bloccati/<int:utente_id>/sblocca")
+@requires(SUPERVISORE)
+def sblocca_badge(utente_id: int):
+    """Unlock a user's badge now (ACCESSO_SBLOCCATO); back to the list, or to the page in
+    ``next`` (the admin's user page)."""
+    utente, fine = auth_service.unlock_badge(
+        deps.session(), actor=deps.actor(), utente_id=utente_id, limiti=limiti_accesso()
+    )
+    if fine is None:
+        flash(gettext("Il badge %(matricola)s non era bloccato: può già accedere.", matricola=utente.matricola), "ok")
+    else:
+        flash(gettext("Badge %(matricola)s sbloccato: %(nome)s può accedere subito.", matricola=utente.matricola,
+                      nome=utente.nome_completo), "ok")
+    target = _safe_next(request.form.get("next") or url_for("auth.badge_bloccati"))
+    if is_htmx():
+        return "", 204, {"HX-Redirect": target}
+    return redirect(target, code=303)  # 303: reloading the page does not post again
 
 
 @bp.post("/lingua/<code>")
