@@ -140,3 +140,17 @@ def test_the_menu_links_the_list_for_supervisors_only(client, login, make_user, 
     altro = nuovo(app)
     login_on(altro, operatore.matricola)
     assert 'href="/badge-bloccati"' not in altro.get("/commesse").text
+
+
+def test_htmx_unlock_answers_with_hx_redirect(client, login, bloccato, app):
+    login("SUPERVISORE")
+    token = csrf_from(client.get("/badge-bloccati").text)
+    risposta = client.post(f"/badge-bloccati/{bloccato.id}/sblocca", headers={"HX-Request": "true", "X-CSRFToken": token})
+    assert risposta.status_code == 204 and risposta.headers["HX-Redirect"] == "/badge-bloccati"
+    assert badge(nuovo(app), bloccato.matricola).status_code == 302
+
+
+def test_a_foreign_next_after_unlock_stays_on_site(client, login, bloccato):
+    login("SUPERVISORE")
+    risposta = sblocca(client, bloccato.id, next="https://evil.example/")
+    assert risposta.status_code == 303 and risposta.headers["Location"] == "/"
