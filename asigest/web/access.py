@@ -90,20 +90,29 @@ def _forget_session() -> None:
 
 
 def end_office_session() -> None:
-    """Office *Esci*: end this browser's session row (every copy of the cookie stops working)."""
+    """Office *Esci*: end this browser's session row (every copy of the cookie stops working).
+
+    This browser forgets the login even when the row cannot be ended (the database
+    refuses the write): the error is still raised and shown.
+    """
     segreto = session_secret()
-    if segreto:
-        auth_service.end_session(deps.session(), segreto, motivo=sessioni.LOGOUT, postazione=deps.postazione())
-    logout_user()
-    session.clear()
+    try:
+        if segreto:
+            auth_service.end_session(deps.session(), segreto, motivo=sessioni.LOGOUT, postazione=deps.postazione())
+    finally:
+        logout_user()
+        session.clear()
 
 
 def end_kiosk_session(macchina: str) -> None:
-    """Kiosk *Esci*: end this browser's kiosk session row and drop it from the cookie."""
+    """Kiosk *Esci*: end this browser's kiosk session row and drop it from the cookie
+    (dropped even when the row cannot be ended, as for ``end_office_session``)."""
     segreto = session_secret()
-    if segreto:
-        auth_service.end_session(deps.session(), segreto, motivo=sessioni.ESCI, postazione=macchina)
-    _forget_session()
+    try:
+        if segreto:
+            auth_service.end_session(deps.session(), segreto, motivo=sessioni.ESCI, postazione=macchina)
+    finally:
+        _forget_session()
 
 
 def kiosk_actor(macchina: str) -> Actor | None:
@@ -121,8 +130,10 @@ def kiosk_actor(macchina: str) -> Actor | None:
         return None
     adesso = int(time.time())
     if sessioni.inattiva(ultimo, adesso, int(current_app.config["KIOSK_IDLE_SECONDS"])):
-        auth_service.end_session(deps.session(), segreto, motivo=sessioni.INATTIVITA, postazione=macchina)
-        _forget_session()
+        try:
+            auth_service.end_session(deps.session(), segreto, motivo=sessioni.INATTIVITA, postazione=macchina)
+        finally:
+            _forget_session()
         return None
     actor = auth_service.session_actor(deps.session(), segreto, sessioni.KIOSK, utente_id=utente_id,
                                        postazione=macchina)

@@ -322,3 +322,32 @@ def test_a_deactivated_users_stale_cookie_cannot_log_back_in_after_reactivation(
     auth.reactivate_user(db_session, actor=None, utente_id=utente.id)
     assert db_session.get(Utente, utente.id).attivo
     assert chiede_login(con_cookie(browser, copia).get("/commesse"))
+
+
+def test_a_logout_the_database_refuses_still_logs_this_browser_out(client, login, monkeypatch):
+    """The error is shown, and this browser is no longer logged in."""
+    from asigest.services import auth
+    from asigest.services.uow import DatabaseOccupato
+
+    def rifiuta(*args, **kwargs):
+        raise DatabaseOccupato()
+
+    login()
+    token = csrf_from(client.get("/commesse").text)
+    monkeypatch.setattr(auth, "end_session", rifiuta)
+    risposta = client.post("/logout", data={"csrf_token": token})
+    assert risposta.status_code == 409
+    assert chiede_login(client.get("/commesse"))
+
+
+def test_an_esci_the_database_refuses_still_locks_this_kiosk(chiosco, monkeypatch):
+    from asigest.services import auth
+    from asigest.services.uow import DatabaseOccupato
+
+    def rifiuta(*args, **kwargs):
+        raise DatabaseOccupato()
+
+    token = csrf_from(chiosco.get(f"/kiosk/{MACCHINA}").text)
+    monkeypatch.setattr(auth, "end_session", rifiuta)
+    assert chiosco.post(f"/kiosk/{MACCHINA}/esci", data={"csrf_token": token}).status_code == 409
+    assert not schermo_operatore(chiosco)
