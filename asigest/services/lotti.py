@@ -277,8 +277,8 @@ def chiudi_lotto(
 ) -> Esito:
     """Close an open lotto (R7) and update its fase's totals and state (R8), with its audit row.
 
-    ``causale`` is the scrap reason's code, required when ``qta_scarti`` > 0 and valid for
-    the fase's type. Needs no ERP. Raises NotFound, ChiusuraNonValida (per-field R7
+    ``causale`` is the scrap reason's code, required when ``qta_scarti`` > 0 (and valid for
+    the fase's type), refused when it is 0. Needs no ERP. Raises NotFound, ChiusuraNonValida (per-field R7
     errors), RuleViolation (already closed, reason not valid), Forbidden.
     """
 
@@ -308,10 +308,10 @@ def _chiudi(session, actor: Actor, fase: Fase, lotto_id, qta_output, qta_scarti,
         raise RuleViolation(N_("Il lotto %(codice)s è già chiuso."), code="LOTTO_GIA_CHIUSO", codice=lotto.codice_lotto)
     # Any operator may close a colleague's lotto at the machine (a shift change): the
     # closing operator is recorded in OperatoreChiusuraID, so nothing is hidden.
-    causale = _causale(session, codice_causale, fase) if codice_causale else None
-    errori = regole.errori_chiusura(lotto.qta_input, qta_output, qta_scarti, causale is not None)
+    errori = regole.errori_chiusura(lotto.qta_input, qta_output, qta_scarti, bool(codice_causale))
     if errori:
         raise ChiusuraNonValida(errori)
+    causale = _causale(session, codice_causale, fase) if codice_causale else None
     prima = _lotto_dict(lotto)
     chiusi = session.execute(
         update(Lotto)

@@ -28,7 +28,7 @@ already reaches QtaPrevista stays IN_CORSO until its next close completes it aga
 lotto (open → LOTTO_APERTO: close it at the terminal or cancel it); the new figures obey
 R7 as a close does; the scrap reason must be active and valid for the fase's type,
 except that the lotto's current reason may be kept even if it has been retired since;
-with no scrap the reason may be empty. Changing nothing is RETTIFICA_INVARIATA. The
+with no scrap there must be no reason (R7). Changing nothing is RETTIFICA_INVARIATA. The
 fase's totals are recomputed from its lotti (``lotti.ricalcola_totali``), never patched
 by differences: a COMPLETATA fase stays completed when they drop (the supervisor reopens
 it by hand), an IN_CORSO fase that now reaches QtaPrevista with no open lotto completes.
@@ -307,7 +307,7 @@ def rettifica_lotto(
     """Correct a closed lotto's good pieces, scrap and scrap reason (R10), recompute its
     fase's totals and check no later phase has used pieces that no longer exist.
 
-    ``causale`` is the scrap reason's code (None: no reason, allowed without scrap).
+    ``causale`` is the scrap reason's code (None: no reason; required with scrap, refused without).
     Raises InvalidInput (Motivo), NotFound, RuleViolation TIPO_FASE_DIVERSO, LOTTO_APERTO,
     CAUSALE_NON_VALIDA, RETTIFICA_INVARIATA, RETTIFICA_SUPERA_DISPONIBILE,
     ChiusuraNonValida (R7, per field); Conflict when the database stays busy.

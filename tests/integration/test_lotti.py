@@ -150,6 +150,7 @@ def test_operator_cannot_open_in_another_operators_name(db_session, erp, impiant
         (8, 3, "SMD-PICK", "QtaOutput"),  # 11 > 10 in input
         (5, 1, None, "CausaleScarto"),
         (-1, 0, None, "QtaOutput"),
+        (10, 0, "SMD-PICK", "CausaleScarto"),  # a reason without scrap (R7)
     ],
 )
 def test_r7_refusals_name_the_field_and_leave_the_lotto_open(db_session, erp, impianto, output, scarti, causale, campo):
@@ -160,6 +161,7 @@ def test_r7_refusals_name_the_field_and_leave_the_lotto_open(db_session, erp, im
     assert campo in refused.value.errors
     db_session.rollback()
     assert db_session.get(Lotto, lotto.id).data_fine is None
+    assert db_session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == "LOTTO_CHIUSO")) == 0
 
 
 def test_reason_of_another_phase_is_refused(db_session, erp, impianto):

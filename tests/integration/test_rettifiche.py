@@ -292,6 +292,7 @@ def test_correction_that_reduces_an_existing_shortfall_is_allowed(db_session, er
         (40, 5, None, "CausaleScarto"),
         (-1, 0, None, "QtaOutput"),
         (10, -2, None, "QtaScarti"),
+        (52, 0, "SMD-PICK", "CausaleScarto"),  # the reason must go with the scrap (R7)
     ],
 )
 def test_r7_holds_on_corrections(db_session, erp, impianto, output, scarti, causale, campo):

@@ -117,6 +117,11 @@ def test_rule_refusals_are_400_with_a_code(client, linea):
     no_reason = client.put(f"/api/lotti/smd/{lotto['LottoID']}/close", json={"QtaOutput": 90, "QtaScarti": 2},
                            headers=linea["headers"])
     assert no_reason.status_code == 400 and "CausaleScarto" in no_reason.json["errors"]
+    reason_no_scrap = client.put(f"/api/lotti/smd/{lotto['LottoID']}/close",
+                                 json={"QtaOutput": 100, "QtaScarti": 0, "CausaleScarto": "SMD-PICK"},
+                                 headers=linea["headers"])
+    assert reason_no_scrap.status_code == 400 and list(reason_no_scrap.json["errors"]) == ["CausaleScarto"]
+    assert client.get(f"/api/lotti/smd/{lotto['LottoID']}", headers=linea["headers"]).json["Stato"] == "APERTO"
     ok = client.put(f"/api/lotti/smd/{lotto['LottoID']}/close", json={"QtaOutput": 100}, headers=linea["headers"])
     assert ok.status_code == 200
     twice = client.put(f"/api/lotti/smd/{lotto['LottoID']}/close", json={"QtaOutput": 100}, headers=linea["headers"])

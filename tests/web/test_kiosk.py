@@ -292,6 +292,15 @@ def test_close_with_scrap_needs_a_reason_and_keeps_what_was_typed(kiosk, db_sess
     assert (lotto.qta_output, lotto.qta_scarti, lotto.causale.codice) == (17, 3, "SMD-PASTA")
 
 
+def test_a_reason_without_scrap_is_refused_on_the_reason(kiosk, db_session):
+    apri(kiosk, qta="10")
+    response = chiudi(kiosk, lotti_id(kiosk), qta_output="10", qta_scarti="0", causale="SMD-PASTA")
+    assert "Senza scarti non si indica la causale" in response.text and 'id="errore-causale"' in response.text
+    assert re.search(r'value="SMD-PASTA" checked', response.text)
+    [lotto] = lotti(db_session)
+    assert lotto.data_fine is None and lotto.causale_id is None
+
+
 def test_close_over_input_is_refused_on_the_field(kiosk, db_session):
     apri(kiosk, qta="5")
     response = chiudi(kiosk, lotti_id(kiosk), qta_output="6")

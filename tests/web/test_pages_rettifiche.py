@@ -163,6 +163,8 @@ def test_plain_post_correction_redirects_to_the_lotto_with_the_confirmation(clie
         ({"qta_output": "90", "qta_scarti": "8", "causale": "SMD-REFLOW", "motivo": "  "}, "motivo", "Indicare il motivo"),
         ({"qta_output": "99", "qta_scarti": "5", "causale": "SMD-PICK", "motivo": "m"}, "qta_output", "superano i pezzi entrati"),
         ({"qta_output": "90", "qta_scarti": "5", "causale": "", "motivo": "m"}, "causale", "scegliere la causale"),
+        ({"qta_output": "98", "qta_scarti": "0", "causale": "SMD-PICK", "motivo": "m"}, "causale",
+         "Senza scarti non si indica la causale"),
         ({"qta_output": "nove", "qta_scarti": "5", "causale": "SMD-PICK", "motivo": "m"}, "qta_output", "numero intero"),
         ({"qta_output": "90", "qta_scarti": "-1", "causale": "SMD-PICK", "motivo": "m"}, "qta_scarti", "numero intero"),
         ({"qta_output": "90", "qta_scarti": "5", "causale": "CTRL-AOI", "motivo": "m"}, "causale", "non vale per la fase"),

@@ -196,7 +196,7 @@ def chiudi(codice: str):
         lotto = lotti_service.get_lotto(session, lotto_id)
         if lotto.macchina_id != macchina.id:
             raise RuleViolation(N_("Questo lotto non è di questa macchina."), code="LOTTO_ALTRA_MACCHINA")
-        errori = regole.errori_chiusura(lotto.qta_input, output, scarti, True)
+        errori = regole.errori_chiusura(lotto.qta_input, output, scarti, bool(valori["causale"]))
         if output is None or scarti is None:
             raise lotti_service.ChiusuraNonValida(errori)
         esito = lotti_service.chiudi_lotto(
