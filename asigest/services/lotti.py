@@ -21,7 +21,7 @@ from asigest.domain.actor import Actor
 from asigest.domain.ruoli import SUPERVISORE
 from asigest.domain.stati import APERTA, COMPLETATA, IN_CORSO, SOSPESA
 from asigest.erp import ErpGateway
-from asigest.errors import N_, Conflict, Forbidden, NotFound, RuleViolation
+from asigest.errors import N_, Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from asigest.models import CausaleScarto, ConfigCommessa, Fase, FaseTipo, Lotto, Macchina, RichiestaEseguita, Utente
 from asigest.models.types import utcnow
 from asigest.services import audit, riepilogo_kpi
@@ -132,9 +132,10 @@ def apri_lotto(
 ) -> Esito:
     """Open a lotto on a machine for a fase (R4, R5, R6), with its audit row.
 
-    ``operatore_id`` defaults to the actor; an OPERATORE may only act as itself.
+    ``operatore_id`` defaults to the actor only when the actor is an OPERATORE (which may
+    only act as itself); a SUPERVISORE or ADMIN must give it (InvalidInput on OperatoreID).
     ``chiave`` (kiosk form token or API Idempotency-Key) makes a replay return the first
-    result. Raises Forbidden, NotFound, RuleViolation (each R4 condition with its own
+    result. Raises InvalidInput, Forbidden, NotFound, RuleViolation (each R4 condition with its own
     code), ErpUnavailable (the commessa's ERP state must be checked), Conflict.
     ``licenza`` (the web layer's ``deps.licenza()``) refuses it past the license's grace
     period (RuleViolation LICENZA_SCADUTA); closing never looks at the license (SPEC §10).
@@ -371,7 +372,14 @@ def _causale(session, codice: str, fase: Fase) -> CausaleScarto:
 
 
 def _operatore(actor: Actor, operatore_id: int | None) -> int:
+    """Who works the lotto (SPEC §7): an OPERATORE is itself unless it names itself; a
+    supervisor, an admin or line software must name the operator, since the lotto,
+    the KPIs and the trace would otherwise carry the office user's name."""
     if operatore_id is None:
+        if actor.puo(SUPERVISORE):
+            raise InvalidInput({"OperatoreID": [N_(
+                "Indicare l'operatore che lavora il lotto (OperatoreID): è obbligatorio per supervisori e "
+                "amministratori.")]})
         return actor.utente_id
     if operatore_id != actor.utente_id and not actor.puo(SUPERVISORE):
         raise Forbidden(N_("Un operatore apre e chiude lotti solo a proprio nome."))

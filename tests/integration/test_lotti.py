@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from asigest.errors import Forbidden, RuleViolation
+from asigest.errors import Forbidden, InvalidInput, RuleViolation
 from asigest.models import ConfigCommessa, Fase, FaseTipo, LogEvento, Lotto, Macchina
 from asigest.services import lotti as svc
 from asigest.services.auth import actor_for
@@ -141,6 +141,18 @@ def test_operator_cannot_open_in_another_operators_name(db_session, erp, impiant
         apri(db_session, erp, impianto, operatore_id=impianto.collega.utente_id)
     esito = apri(db_session, erp, impianto, actor=impianto.capo, operatore_id=impianto.collega.utente_id)
     assert esito.lotto.operatore_id == impianto.collega.utente_id
+
+
+def test_a_supervisor_must_name_the_operator(db_session, erp, impianto):
+    with pytest.raises(InvalidInput) as refused:
+        apri(db_session, erp, impianto, actor=impianto.capo)
+    assert list(refused.value.errors) == ["OperatoreID"]
+    db_session.rollback()
+    assert db_session.scalar(select(func.count()).select_from(Lotto)) == 0
+    esito = apri(db_session, erp, impianto, actor=impianto.capo, operatore_id=impianto.operatore.utente_id)
+    assert esito.lotto.operatore_id == impianto.operatore.utente_id
+    # An operator acts as itself without naming anyone.
+    assert apri(db_session, erp, impianto, macchina="SMD-2").lotto.operatore_id == impianto.operatore.utente_id
 
 
 @pytest.mark.parametrize(

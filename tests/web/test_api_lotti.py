@@ -99,6 +99,20 @@ def test_operator_naming_another_operator_gets_403(client, linea, db_session):
     assert db_session.scalar(select(func.count()).select_from(Lotto)) == 0
 
 
+@pytest.mark.parametrize("ruolo", ["SUPERVISORE", "ADMIN"])
+def test_office_callers_must_name_the_operator(client, linea, db_session, make_user, ruolo):
+    """SPEC §7: OperatoreID is required unless the caller is an OPERATORE."""
+    capo = make_user(ruolo=ruolo)
+    headers = {"Authorization": "Bearer " + auth.create_token(db_session, actor=None, matricola=capo.matricola)}
+    payload = {"FaseID": linea["fasi"]["SMD"], "QtaInput": 100, "MacchinaID": linea["smd"]}
+    response = client.post("/api/lotti/smd/", json=payload, headers=headers)
+    assert response.status_code == 422 and list(response.json["errors"]) == ["OperatoreID"]
+    assert "operatore" in response.json["errors"]["OperatoreID"][0]
+    assert db_session.scalar(select(func.count()).select_from(Lotto)) == 0
+    response = client.post("/api/lotti/smd/", json={**payload, "OperatoreID": linea["operatore"]}, headers=headers)
+    assert response.status_code == 201 and response.json["OperatoreID"] == linea["operatore"]
+
+
 def test_path_type_must_match_the_fase(client, linea):
     response = apri(client, linea, tipo="pth")
     assert response.status_code == 400 and response.json["code"] == "TIPO_FASE_DIVERSO"

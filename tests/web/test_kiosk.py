@@ -264,6 +264,13 @@ def test_double_tap_with_the_same_token_creates_one_lotto(kiosk, db_session):
         assert "Lotto 2026-1001-SMD-001 aperto." in response.text
 
 
+def test_a_supervisor_badged_in_at_the_machine_opens_as_itself(client, impianto, make_user, db_session):
+    capo = make_user(ruolo="SUPERVISORE", pin="5678")
+    assert badge(client, user=capo, pin="5678").status_code == 302
+    assert "Lotto 2026-1001-SMD-001 aperto." in apri(client).text
+    assert [lotto.operatore_id for lotto in lotti(db_session)] == [capo.id]
+
+
 def test_forms_carry_fresh_one_time_tokens(kiosk):
     first = _CHIAVE.search(scan(kiosk, "1001").text).group(1)
     second = _CHIAVE.search(scan(kiosk, "1001").text).group(1)

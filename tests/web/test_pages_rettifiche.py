@@ -210,7 +210,7 @@ def test_correction_refused_by_a_later_phase_names_it(client, supervisore, linea
     db_session.commit()
     capo = actor_for(make_user(ruolo="SUPERVISORE"))
     lotti_service.apri_lotto(db_session, erp, actor=capo, fase_id=linea["fasi"]["CONTROLLI"], macchina_id=aoi.id,
-                             qta_input=95)
+                             qta_input=95, operatore_id=capo.utente_id)
     csrf = token(client, f"/lotti/{linea['chiuso']}")
     response = client.post(f"/lotti/{linea['chiuso']}/rettifica", headers=HTMX, data={
         "csrf_token": csrf, "qta_output": "80", "qta_scarti": "3", "causale": "SMD-PICK", "motivo": "m"})

@@ -172,9 +172,11 @@ def apri(codice: str):
         errori = {"qta_input": [gettext("Indicare quanti pezzi entrano nel lotto (un numero maggiore di zero).")]}
         return _render(macchina, status=400, scheda=scheda, errori=errori, valori=valori)
     try:
+        # Whoever badged in at the machine works the lotto, whatever their role.
+        actor = deps.actor()
         esito = lotti_service.apri_lotto(
-            session, deps.erp(), actor=deps.actor(), fase_id=scheda.fase.id, macchina_id=macchina.id,
-            qta_input=qta, chiave=(request.form.get("chiave") or "")[:100] or None, licenza=deps.licenza(),
+            session, deps.erp(), actor=actor, fase_id=scheda.fase.id, macchina_id=macchina.id,
+            qta_input=qta, operatore_id=actor.utente_id, chiave=(request.form.get("chiave") or "")[:100] or None, licenza=deps.licenza(),
         )
     except AsigestError as exc:
         campo = "qta_input" if exc.code == "QUANTITA_NON_DISPONIBILE" else "_"
