@@ -446,6 +446,34 @@ def test_add_fase_refusals(db_session, erp, configura, actor):
     assert snapshot(db_session) == before
 
 
+def test_a_fase_cannot_be_added_ahead_of_a_fase_with_lotti(db_session, erp, configura, actor, make_lotto):
+    """R2: PTH added before a CONTROLLI that already has lotti would make CONTROLLI count
+    pieces never produced upstream; by hand or by turning its flag on, it is refused."""
+    config = configura(101)  # SMD, CONTROLLI
+    make_lotto(fasi_of(db_session)["CONTROLLI"], 10)
+    before = snapshot(db_session)
+    with pytest.raises(RuleViolation) as refused:
+        configurazione.add_fase(db_session, erp, actor=actor, commessa_erp_id=101, fase_tipo="PTH")
+    assert refused.value.code == "FASE_PRIMA_DI_FASE_CON_LOTTI" and refused.value.status == 400
+    assert "La fase PTH non si può aggiungere" in refused.value.text()
+    assert "prima della fase CONTROLLI" in refused.value.text()
+    assert snapshot(db_session) == before
+    with pytest.raises(RuleViolation) as refused:
+        configurazione.update_config(db_session, erp, actor=actor, config_id=config.id, flag_pth=True, note="x")
+    assert refused.value.code == "FASE_PRIMA_DI_FASE_CON_LOTTI"
+    assert snapshot(db_session) == before
+
+
+def test_a_fase_may_be_added_after_the_worked_ones(db_session, erp, configura, actor, make_lotto):
+    db_session.add(FaseTipo(codice="COLLAUDO", descrizione="Collaudo finale", ordine=40, documenti_richiesti=[], attivo=True))
+    db_session.commit()
+    config = configura(101, flag_controlli=False)  # SMD only
+    make_lotto(fasi_of(db_session)["SMD"], 10, output=10)
+    configurazione.update_config(db_session, erp, actor=actor, config_id=config.id, flag_pth=True)
+    configurazione.add_fase(db_session, erp, actor=actor, commessa_erp_id=101, fase_tipo="COLLAUDO")
+    assert list(fasi_of(db_session)) == ["SMD", "PTH", "COLLAUDO"]
+
+
 # -- R5 over real lotti ----------------------------------------------------------------
 
 
