@@ -328,6 +328,41 @@ def test_double_tap_on_close_shows_the_first_result(kiosk, db_session):
     assert db_session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == "LOTTO_CHIUSO")) == 1
 
 
+def test_a_close_committed_while_the_erp_stops_answering_says_it_was_saved(make_app, impianto, erp_file, tmp_path,
+                                                                           db_session):
+    """SPEC §9: the close needs no ERP; the order card shown after it does. With the ERP
+    gone after the lotto was opened, the operator still sees the close confirmed."""
+    import shutil
+
+    from asigest.dialects import sqlite_readonly_url
+    from asigest.erp import ErpGateway
+    from asigest.extensions import db
+
+    copia = shutil.copy(erp_file, tmp_path / "erp.db")
+    app = make_app(ERP_URL=sqlite_readonly_url(copia))
+    browser = app.test_client()
+    assert badge(browser, user=impianto).status_code == 302
+    assert "Lotto 2026-1001-SMD-001 aperto." in apri(browser, qta="10").text
+    lotto_id = lotti_id(browser)
+    with app.app_context():  # the ERP goes away: its file is gone, no connection is left open
+        db.engines["erp"].dispose()
+        (tmp_path / "erp.db").unlink()
+        assert not ErpGateway(db.engines["erp"]).ping()
+    # The open lotto is still shown with its close form, without the order's ERP data.
+    assert f'name="lotto_id" value="{lotto_id}"' in browser.get("/kiosk/SMD-1").text
+
+    for _ in range(2):  # the close, then its replay with the same token
+        response = chiudi(browser, lotto_id, chiave="chiusura-senza-erp", qta_output="9", qta_scarti="1",
+                          causale="SMD-PASTA")
+        assert response.status_code == 200
+        assert "Lotto 2026-1001-SMD-001 chiuso: 9 buoni, 1 scarti." in response.text
+        assert 'id="senza-scheda"' in response.text and "La chiusura è salvata." in response.text
+        assert "ASITRON non risponde" not in response.text and 'name="q"' in response.text
+    [lotto] = lotti(db_session)
+    assert (lotto.qta_output, lotto.qta_scarti, lotto.data_fine is not None) == (9, 1, True)
+    assert db_session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == "LOTTO_CHIUSO")) == 1
+
+
 def test_forgotten_lotto_is_flagged(kiosk, db_session):
     apri(kiosk)
     lotto = lotti(db_session)[0]

@@ -10,6 +10,7 @@ one-time token (R11) passed to the service as ``chiave``.
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -38,6 +39,8 @@ from asigest.web.access import (
 from asigest.web.auth import limiti_accesso, login_refused
 from asigest.web.documenti import archivio, invia_file
 from asigest.web.htmx import is_htmx, vary_on_htmx
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 etichette_bp = Blueprint("etichette", __name__)
@@ -212,9 +215,22 @@ def chiudi(codice: str):
     except AsigestError as exc:
         campo = "causale" if exc.code == "CAUSALE_NON_VALIDA" else "_"
         return _render(macchina, status=400, errori={campo: [exc.text(gettext)]}, valori=valori)
+    # Committed: from here on nothing may turn the close into an error on screen (SPEC §9).
     chiuso = esito.lotto
-    trovata = kiosk_service.get_commessa(deps.erp(), chiuso.fase.commessa_erp_id)
-    return _render(macchina, scheda=kiosk_service.scheda(session, trovata, macchina), chiuso=chiuso)
+    scheda = _scheda_se_possibile(session, macchina, chiuso.fase.commessa_erp_id)
+    return _render(macchina, scheda=scheda, chiuso=chiuso, senza_scheda=scheda is None)
+
+
+def _scheda_se_possibile(session, macchina, commessa_id: int):
+    """The order card to show after a committed change, or None when it cannot be read
+    now (the ERP does not answer, or no longer has the order): the change is saved
+    either way, and the screen must say so rather than show an error."""
+    try:
+        return kiosk_service.scheda(session, kiosk_service.get_commessa(deps.erp(), commessa_id), macchina)
+    except AsigestError as exc:
+        log.warning("Kiosk %s: scheda della commessa %s non disponibile dopo la chiusura (%s)",
+                    macchina.codice, commessa_id, exc.code)
+        return None
 
 
 _CAMPI_CHIUSURA = {"QtaOutput": "qta_output", "QtaScarti": "qta_scarti", "CausaleScarto": "causale"}
