@@ -87,10 +87,14 @@ def script(offline_app) -> str:
 
 @pytest.fixture(scope="module")
 def tables(script) -> dict[str, dict[str, str]]:
-    """``{table: {column: rendered type and options}}`` from the script's CREATE TABLEs."""
+    """``{table: {column: rendered type and options}}`` from the script's CREATE TABLEs
+    and the columns later migrations add (``ALTER TABLE … ADD``, without their DEFAULT)."""
     found = {}
     for name, body in re.findall(r"CREATE TABLE \[(\w+)\] \((.*?)\n\);", script, re.S):
         found[name] = dict(re.findall(r"^\s+\[(\w+)\] ([^\n]*?),?\s*$", body, re.M))
+    for name, column, rendered in re.findall(r"^ALTER TABLE \[(\w+)\] ADD \[(\w+)\] (.*?)(?: DEFAULT [^;\n]*)?;$",
+                                             script, re.M):
+        found[name][column] = rendered
     return found
 
 

@@ -271,6 +271,22 @@ def test_a_supervisor_badged_in_at_the_machine_opens_as_itself(client, impianto,
     assert [lotto.operatore_id for lotto in lotti(db_session)] == [capo.id]
 
 
+def test_a_token_used_to_open_cannot_close(kiosk, impianto, db_session):
+    """R11: the open form's token replayed on the close form (a back button, a crafted
+    post) closes nothing and does not show the open as if it were a close."""
+    apri(kiosk, qta="10", chiave="modulo-apri")
+    response = chiudi(kiosk, lotti_id(kiosk), chiave="modulo-apri")
+    assert "Questo modulo era già stato usato per un&#39;altra operazione" in response.text
+    assert "chiuso:" not in response.text
+    [lotto] = lotti(db_session)
+    assert lotto.data_fine is None
+    assert db_session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == "LOTTO_CHIUSO")) == 0
+    # …nor open on another machine's form.
+    assert badge(kiosk, macchina="SMD-2", user=impianto).status_code == 302
+    assert "Questo modulo era già stato usato" in apri(kiosk, qta="5", chiave="modulo-apri", macchina="SMD-2").text
+    assert len(lotti(db_session)) == 1
+
+
 def test_forms_carry_fresh_one_time_tokens(kiosk):
     first = _CHIAVE.search(scan(kiosk, "1001").text).group(1)
     second = _CHIAVE.search(scan(kiosk, "1001").text).group(1)

@@ -5,7 +5,8 @@ card and *Apri lotto*.
 Only the badge form is public; every other route is ``@kiosk`` (``web/access.py``
 checks the machine-bound session and its idle time). htmx swaps ``#pannello``; a plain
 request gets the whole page with the same partial. Every state-changing form carries a
-one-time token (R11) passed to the service as ``chiave``.
+one-time token (R11) passed to the service as ``chiave``, with the fingerprint of what
+the form was submitted for as ``impronta``.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from flask import Blueprint, current_app, g, redirect, render_template, request,
 from flask_babel import gettext
 
 from asigest.domain import lotti as regole
+from asigest.domain.richieste import impronta
 from asigest.domain.ruoli import SUPERVISORE
 from asigest.errors import N_, AsigestError, RuleViolation
 from asigest.models.types import utcnow
@@ -49,6 +51,22 @@ etichette_bp = Blueprint("etichette", __name__)
 def _chiave() -> str:
     """A fresh one-time token for a state-changing form (R11)."""
     return secrets.token_urlsafe(16)
+
+
+def _chiave_modulo(*richiesta: str) -> dict:
+    """``chiave`` and ``impronta`` for the service: the form's one-time token and what
+    it was submitted for — operation, machine and order or lotto — so a token shown
+    with one form cannot replay as another operation (R11)."""
+    chiave = (request.form.get("chiave") or "")[:100] or None
+    return {"chiave": chiave, "impronta": impronta("kiosk", *richiesta) if chiave else None}
+
+
+def _testo_errore(exc: AsigestError) -> str:
+    """A refusal in the operator's words."""
+    if exc.code == lotti_service.ChiaveRiusata.code:
+        return gettext("Questo modulo era già stato usato per un'altra operazione: non è stato salvato nulla. "
+                       "Ripetere l'operazione da questa schermata.")
+    return exc.text(gettext)
 
 
 def _intero(nome: str) -> int | None:
@@ -179,12 +197,13 @@ def apri(codice: str):
         actor = deps.actor()
         esito = lotti_service.apri_lotto(
             session, deps.erp(), actor=actor, fase_id=scheda.fase.id, macchina_id=macchina.id,
-            qta_input=qta, operatore_id=actor.utente_id, chiave=(request.form.get("chiave") or "")[:100] or None, licenza=deps.licenza(),
+            qta_input=qta, operatore_id=actor.utente_id, licenza=deps.licenza(),
+            **_chiave_modulo("apri", macchina.codice, f"commessa={trovata.id}"),
         )
     except AsigestError as exc:
         campo = "qta_input" if exc.code == "QUANTITA_NON_DISPONIBILE" else "_"
         scheda = kiosk_service.scheda(session, trovata, macchina)
-        return _render(macchina, status=400, scheda=scheda, errori={campo: [exc.text(gettext)]}, valori=valori)
+        return _render(macchina, status=400, scheda=scheda, errori={campo: [_testo_errore(exc)]}, valori=valori)
     return _render(macchina, lotto=esito.lotto, appena_aperto=True)
 
 
@@ -207,14 +226,14 @@ def chiudi(codice: str):
         esito = lotti_service.chiudi_lotto(
             session, actor=deps.actor(), lotto_id=lotto.id, qta_output=output, qta_scarti=scarti,
             causale=valori["causale"] or None, note=valori["note"] or None,
-            chiave=(request.form.get("chiave") or "")[:100] or None,
+            **_chiave_modulo("chiudi", macchina.codice, f"lotto={lotto.id}"),
         )
     except lotti_service.ChiusuraNonValida as exc:
         errori = {_CAMPI_CHIUSURA.get(k, "_"): [gettext(m) for m in v] for k, v in exc.errors.items()}
         return _render(macchina, status=400, errori=errori, valori=valori)
     except AsigestError as exc:
         campo = "causale" if exc.code == "CAUSALE_NON_VALIDA" else "_"
-        return _render(macchina, status=400, errori={campo: [exc.text(gettext)]}, valori=valori)
+        return _render(macchina, status=400, errori={campo: [_testo_errore(exc)]}, valori=valori)
     # Committed: from here on nothing may turn the close into an error on screen (SPEC §9).
     chiuso = esito.lotto
     scheda = _scheda_se_possibile(session, macchina, chiuso.fase.commessa_erp_id)
