@@ -387,6 +387,23 @@ def test_delete_removes_the_config_and_its_fasi(db_session, configura, actor):
     configura(101)
 
 
+def test_ids_of_deleted_configs_and_fasi_are_never_given_again(db_session, erp, configura, actor):
+    """The audit log names configs and fasi by id: on SQLite too (AUTOINCREMENT, migration
+    0009) the next row never takes a deleted row's id."""
+    config = configura(101, flag_pth=True)
+    primo_id, pth_id = config.id, fasi_of(db_session)["PTH"].id
+    configurazione.update_config(db_session, erp, actor=actor, config_id=primo_id, flag_pth=False)
+    configurazione.update_config(db_session, erp, actor=actor, config_id=primo_id, flag_pth=True)
+    assert fasi_of(db_session)["PTH"].id > pth_id
+    ultima_fase = max(f.id for f in fasi_of(db_session).values())
+    configurazione.delete_config(db_session, actor=actor, config_id=primo_id)
+    nuova = configura(101)
+    assert nuova.id > primo_id
+    assert min(f.id for f in fasi_of(db_session).values()) > ultima_fase
+    creazioni = [e for e in eventi(db_session) if e.azione == "CONFIG_CREATA"]
+    assert [e.entita_id for e in creazioni] == [primo_id, nuova.id]
+
+
 def test_delete_is_refused_while_a_fase_has_lotti(db_session, configura, actor, make_lotto):
     config = configura(101)
     make_lotto(fasi_of(db_session)["SMD"], 50)  # open
