@@ -14,9 +14,9 @@ it is ``ChiaveRiusata`` (422), never another request's result.
 
 SPEC R11 answers a second request that arrives while the first is still running with
 409. Here it waits instead, and that is deliberate: the same request locks the same
-fase, so it waits for the first to commit — a few milliseconds; at most the busy
-timeout on SQLite — and then returns its result (or, if the first rolled back, does
-the work itself). That is what a client retrying after a 409 would end up with, minus
+fase, so it waits for the first to commit — as long as the first takes, its ERP
+check included; on SQLite at most the busy timeout — and then returns its result (or,
+if the first rolled back, does the work itself). That is what a client retrying after a 409 would end up with, minus
 the retry, and a double tap at the kiosk shows the lotto instead of an error. The wait
 can never hand out a wrong result: a *different* request with the same key may lock
 another fase and run alongside, but then both insert the key, UNIQUE(UtenteID, Chiave)
