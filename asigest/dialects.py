@@ -183,52 +183,80 @@ def install_readonly_guard(engine: Engine) -> None:
 # -- schema changes only SQLite needs ------------------------------------------------
 
 
-def sqlite_lotti_autoincrement(conn) -> None:
-    """Rebuild SQLite's ``Lotti`` so that a deleted lotto's LottoID is never given again.
+def sqlite_autoincrement(conn, tabella: str, chiave: str) -> None:
+    """Rebuild SQLite's ``tabella`` so that a deleted row's ``chiave`` is never given again.
 
     Without AUTOINCREMENT, SQLite gives a new row the highest id in the table + 1, so the
-    lotto after a cancelled last lotto would take its id — and the audit log, which names
-    lotti by id, would then mix the two. PostgreSQL and SQL Server identities never go
-    back, so this is SQLite's only. The table's own DDL and indexes are kept (read from
-    ``sqlite_master``); the sequence starts above every LottoID that Lotti or LogEventi
-    ever used. Every statement is a constant or the database's own stored DDL; values are
-    bound. Runs inside the migration's transaction; nothing references Lotti by foreign key.
-    """
-    from sqlalchemy import text
+    row after a deleted last row would take its id — and the audit log, which names rows
+    by id (LogEventi.Entita = the table's name), would then mix the two. PostgreSQL and
+    SQL Server identities never go back, so this is SQLite's only; a table already
+    rebuilt is left alone.
 
-    ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE type='table' AND name='Lotti'")).scalar_one()
+    The table's own DDL and indexes are kept (read from ``sqlite_master``), the key
+    column gains AUTOINCREMENT, and the sequence starts above every id that the table or
+    LogEventi ever used. Runs inside the migration's transaction, where ``PRAGMA
+    foreign_keys`` cannot be switched off, so a table that other tables reference (Fasi,
+    by Lotti) is rebuilt under the same name: the rows wait in a copy while the table is
+    dropped and created again, with the foreign keys checked at commit (``PRAGMA
+    defer_foreign_keys``) once every row is back; the children's REFERENCES clauses name
+    the table, never change, and find their rows again. Statements are Core, bound, or
+    DDL over the database's own stored DDL and the two identifiers, which come from the
+    migrations' code and are checked and quoted.
+    """
+    from sqlalchemy import MetaData, Table, column, func, insert, select, table, text
+    from sqlalchemy.schema import DropTable
+
+    if not (_IDENTIFICATORE.fullmatch(tabella) and _IDENTIFICATORE.fullmatch(chiave)):
+        raise ValueError(f"identificatore non valido: {tabella!r}, {chiave!r}")
+    ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE type='table' AND name=:t"), {"t": tabella}).scalar_one()
     if "AUTOINCREMENT" in ddl.upper():
         return
     indexes = conn.execute(
-        text("SELECT sql FROM sqlite_master WHERE type='index' AND tbl_name='Lotti' AND sql IS NOT NULL")
+        text("SELECT sql FROM sqlite_master WHERE type='index' AND tbl_name=:t AND sql IS NOT NULL"), {"t": tabella}
     ).scalars().all()
-    new_ddl, n_col = _PK_COLONNA.subn(r"\1 PRIMARY KEY AUTOINCREMENT,", ddl, count=1)
-    new_ddl, n_pk = _PK_VINCOLO.subn("", new_ddl, count=1)
-    new_ddl, n_nome = _NOME_LOTTI.subn('CREATE TABLE "Lotti_autoinc"', new_ddl, count=1)
-    if (n_col, n_pk, n_nome) != (1, 1, 1):
-        raise RuntimeError("unexpected DDL for Lotti: " + ddl)
-    conn.exec_driver_sql(new_ddl)
-    conn.execute(text('INSERT INTO "Lotti_autoinc" SELECT * FROM "Lotti"'))
-    conn.execute(text('DROP TABLE "Lotti"'))
-    conn.execute(text('ALTER TABLE "Lotti_autoinc" RENAME TO "Lotti"'))
+    nomi = [riga[1] for riga in conn.execute(text("SELECT * FROM pragma_table_info(:t)"), {"t": tabella})]
+    testa = re.compile(r'^CREATE TABLE\s+"?' + re.escape(tabella) + r'"?(?=\s*\()', re.I)
+    colonna = re.compile(r'(\n\s*"?' + re.escape(chiave) + r'"?\s+INTEGER\s+NOT\s+NULL)\s*,', re.I)
+    vincolo = re.compile(r',\s*\n\s*(?:CONSTRAINT\s+"?\w+"?\s+)?PRIMARY KEY\s*\("?' + re.escape(chiave) + r'"?\)', re.I)
+    nuova, n_col = colonna.subn(r"\1 PRIMARY KEY AUTOINCREMENT,", ddl, count=1)
+    nuova, n_pk = vincolo.subn("", nuova, count=1)
+    if (n_col, n_pk) != (1, 1) or not testa.match(ddl):
+        raise RuntimeError(f"DDL inattesa per {tabella}: {ddl}")
+    copia = tabella + "_copia"
+    quote = conn.dialect.identifier_preparer.quote_identifier
+
+    def tabella_di(nome: str):
+        return table(nome, *(column(n) for n in nomi))
+
+    def copia_righe(da: str, a: str) -> None:
+        conn.execute(insert(tabella_di(a)).from_select(nomi, select(*tabella_di(da).c)))
+
+    alto = max(
+        conn.execute(select(func.coalesce(func.max(column(chiave)), 0)).select_from(table(tabella))).scalar_one(),
+        conn.execute(select(func.coalesce(func.max(column("EntitaID")), 0)).select_from(table("LogEventi"))
+                     .where(column("Entita") == tabella)).scalar_one(),
+    )
+    # Until commit: the rows of the tables that reference this one are orphans for a
+    # moment. Never switched back off by hand: that would forget the violations counted
+    # so far, and SQLite switches it off itself after checking them at commit.
+    conn.exec_driver_sql("PRAGMA defer_foreign_keys = ON")
+    conn.exec_driver_sql(testa.sub("CREATE TABLE " + quote(copia), ddl, count=1))
+    copia_righe(tabella, copia)
+    conn.execute(DropTable(Table(tabella, MetaData())))
+    conn.exec_driver_sql(nuova)
+    copia_righe(copia, tabella)
+    conn.execute(DropTable(Table(copia, MetaData())))
     for sql in indexes:
         conn.exec_driver_sql(sql)
-    alto = max(
-        conn.execute(text('SELECT COALESCE(MAX("LottoID"), 0) FROM "Lotti"')).scalar_one(),
-        conn.execute(text('SELECT COALESCE(MAX("EntitaID"), 0) FROM "LogEventi" WHERE "Entita" = :e'),
-                     {"e": "Lotti"}).scalar_one(),
-    )
-    conn.execute(text("DELETE FROM sqlite_sequence WHERE name = :t"), {"t": "Lotti"})
-    conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :s)"), {"t": "Lotti", "s": alto})
+    conn.execute(text("DELETE FROM sqlite_sequence WHERE name = :t"), {"t": tabella})
+    conn.execute(text("INSERT INTO sqlite_sequence (name, seq) VALUES (:t, :s)"), {"t": tabella, "s": alto})
     # The rebuilt table has lost its planner statistics; without them SQLite may pick
-    # a full scan for the register's queries.
-    conn.execute(text('ANALYZE "Lotti"'))
+    # a full scan for the queries its indexes serve.
+    conn.exec_driver_sql("ANALYZE " + quote(tabella))
 
 
-# How Lotti's stored DDL names its key, and the table, for the rebuild above.
-_PK_COLONNA = re.compile(r'(\n\s*"?LottoID"?\s+INTEGER\s+NOT\s+NULL)\s*,', re.I)
-_PK_VINCOLO = re.compile(r',\s*\n\s*(?:CONSTRAINT\s+"?\w+"?\s+)?PRIMARY KEY\s*\("?LottoID"?\)', re.I)
-_NOME_LOTTI = re.compile(r'^CREATE TABLE\s+"?Lotti"?', re.I)
+# Table and column names the rebuild above accepts: plain identifiers only.
+_IDENTIFICATORE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 # -- expressions that differ by database ---------------------------------------------

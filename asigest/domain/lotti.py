@@ -52,9 +52,10 @@ def errori_chiusura(
 ) -> dict[str, list[str]]:
     """R7, field by field: ``{}`` when a lotto with ``qta_input`` may close with these figures.
 
-    QtaOutput ≥ 0, QtaScarti ≥ 0, 0 < QtaOutput + QtaScarti ≤ QtaInput, and a scrap
-    reason whenever QtaScarti > 0. A remainder (less than QtaInput) is allowed: it goes
-    back to the fase's availability.
+    QtaOutput ≥ 0, QtaScarti ≥ 0, 0 < QtaOutput + QtaScarti ≤ QtaInput; a scrap reason
+    whenever QtaScarti > 0 and none when QtaScarti = 0 (a reason without scrap would
+    count in the scrap Pareto for nothing). A remainder (less than QtaInput) is allowed:
+    it goes back to the fase's availability. ``ha_causale``: a reason was given.
     """
     errori: dict[str, list[str]] = {}
     if qta_output is None or qta_output < 0:
@@ -70,6 +71,8 @@ def errori_chiusura(
         errori["QtaOutput"] = [N_("Buoni + scarti superano i pezzi entrati nel lotto: ricontare.")]
     if qta_scarti > 0 and not ha_causale:
         errori["CausaleScarto"] = [N_("Ci sono scarti: scegliere la causale.")]
+    elif qta_scarti == 0 and ha_causale:
+        errori["CausaleScarto"] = [N_("Senza scarti non si indica la causale: toglierla, oppure indicare gli scarti.")]
     return errori
 
 

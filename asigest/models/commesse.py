@@ -31,6 +31,9 @@ class ConfigCommessa(db.Model):
             or_(column("FlagSMD") == true(), column("FlagPTH") == true(), column("FlagControlli") == true()),
             name="almeno_una_fase",
         ),
+        # A deleted config's id is never given to another one (migration 0009): the audit
+        # log names configs by id. PostgreSQL and SQL Server identities never reuse.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column("ConfigID", Integer, primary_key=True)
@@ -56,6 +59,8 @@ class Fase(db.Model):
         CheckConstraint(column("QtaPrevista") >= 0, name="qta_prevista"),
         CheckConstraint(column("QtaProdotta") >= 0, name="qta_prodotta"),
         CheckConstraint(column("QtaScarti") >= 0, name="qta_scarti"),
+        # A removed fase's id is never given to another one (migration 0009), as for configs.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column("FaseID", Integer, primary_key=True)

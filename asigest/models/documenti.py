@@ -21,6 +21,9 @@ class DocumentoTecnico(db.Model):
     __table_args__ = (
         CheckConstraint(or_(column("CommessaERPId").is_not(None), column("CODART").is_not(None)), name="destinazione"),
         CheckConstraint(column("Dimensione") >= 0, name="dimensione"),
+        # A deleted document's id is never given to another one (migration 0009): the
+        # audit log names documents by id. PostgreSQL and SQL Server identities never reuse.
+        {"sqlite_autoincrement": True},
     )
 
     id: Mapped[int] = mapped_column("DocumentoID", Integer, primary_key=True)

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
+from asigest.domain.richieste import LUNGHEZZA_IMPRONTA
 from asigest.extensions import db
 from asigest.models.types import UTCDateTime, utcnow
 
@@ -17,6 +18,7 @@ class RichiestaEseguita(db.Model):
     Written in the same transaction as the change, so a replay of the key (a double tap,
     a network retry, another server behind the proxy) finds it and gets the first
     result instead of doing the work again. Kept in the database, never in a process.
+    ``Impronta`` binds the key to that request: the same key with another one is refused.
     """
 
     __tablename__ = "RichiesteEseguite"
@@ -30,4 +32,7 @@ class RichiestaEseguita(db.Model):
     chiave: Mapped[str] = mapped_column("Chiave", String(100), nullable=False)
     operazione: Mapped[str] = mapped_column("Operazione", String(40), nullable=False)
     entita_id: Mapped[int | None] = mapped_column("EntitaID", Integer)
+    # The request the key was first used for (domain/richieste.py): a replay must be the
+    # same request. '' only on keys recorded before migration 0008, which had none.
+    impronta: Mapped[str] = mapped_column("Impronta", String(LUNGHEZZA_IMPRONTA), nullable=False, server_default="")
     data_ora: Mapped[datetime] = mapped_column("DataOra", UTCDateTime, nullable=False, default=utcnow)

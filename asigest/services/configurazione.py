@@ -8,7 +8,11 @@ Rules, each enforced here and nowhere else:
   UNIQUE constraint answers); at least one phase flag.
 - **R2** saving creates the Fasi of the enabled flags with QtaPrevista = the ERP's QTA
   (stored as QtaERP for drift detection, R12); turning a flag off removes its fase only
-  while that fase has no lotti.
+  while that fase has no lotti. A fase is never added (flag turned on or ``add_fase``)
+  ahead of a fase that already has lotti, in flow order (FaseTipo.Ordine, then
+  FaseTipoID, as R5 reads it): the worked fase would then count pieces that were never
+  produced upstream (FASE_PRIMA_DI_FASE_CON_LOTTI). The check runs with the order's
+  fasi locked, so a first lotto opened at the same instant is seen.
 - **R3** a config is deleted, with its fasi, only while none of them has lotti.
 
 Decisions where SPEC is silent:
@@ -256,9 +260,9 @@ def update_config(session, erp: ErpGateway, *, actor: Actor | None, config_id: i
 
     A flag turned on creates its fase (R2: the commessa must still be open in the ERP);
     a flag turned off removes its fase, refused while that fase has lotti.
-    Raises NotFound, RuleViolation (NESSUNA_FASE, FASE_CON_LOTTI and those of fase
-    creation, see ``create_config``), Conflict (MODIFICA_CONCORRENTE), InvalidInput,
-    ErpUnavailable.
+    Raises NotFound, RuleViolation (NESSUNA_FASE, FASE_CON_LOTTI,
+    FASE_PRIMA_DI_FASE_CON_LOTTI and those of fase creation, see ``create_config``),
+    Conflict (MODIFICA_CONCORRENTE), InvalidInput, ErpUnavailable.
     """
     sconosciute = set(modifiche) - set(MODIFICABILI)
     if sconosciute:
@@ -287,6 +291,7 @@ def update_config(session, erp: ErpGateway, *, actor: Actor | None, config_id: i
     prima = {_CONFIG_COLUMNS[k]: getattr(config, k) for k in cambiate}
     try:
         with transaction(session):
+            _non_prima_di_fasi_con_lotti(session, config.commessa_erp_id, tipi)
             for fase in da_togliere:
                 _elimina_fase(session, actor, fase)
             for tipo in tipi:
@@ -336,8 +341,8 @@ def add_fase(session, erp: ErpGateway, *, actor: Actor | None, commessa_erp_id: 
     QtaPrevista is the config's QtaERP; the commessa must still be open in the ERP. For
     SMD/PTH/CONTROLLI the config's flag is turned on too.
     Raises InvalidInput (unknown FaseTipo), RuleViolation (CONFIG_ASSENTE,
-    FASE_TIPO_DISATTIVATO, COMMESSA_NON_APERTA…), Conflict (FASE_ESISTENTE),
-    ErpUnavailable.
+    FASE_TIPO_DISATTIVATO, FASE_PRIMA_DI_FASE_CON_LOTTI, COMMESSA_NON_APERTA…),
+    Conflict (FASE_ESISTENTE), ErpUnavailable.
     """
     tipo = session.scalar(select(FaseTipo).where(FaseTipo.codice == (fase_tipo or "").strip().upper()))
     if tipo is None:
@@ -358,6 +363,7 @@ def add_fase(session, erp: ErpGateway, *, actor: Actor | None, commessa_erp_id: 
     _fine_lettura(session)
     try:
         with transaction(session):
+            _non_prima_di_fasi_con_lotti(session, commessa_erp_id, [tipo])
             fase = _crea_fase(session, actor, commessa_erp_id, tipo_id, qta)
             if flag and not getattr(config, flag):
                 setattr(config, flag, True)
@@ -531,6 +537,41 @@ def _senza_lotti(session, fasi: list[Fase], *, codice: str) -> None:
     con_lotti = [f for f in fasi if totali.get(f.id, _Totali()).lotti]
     if con_lotti:
         raise _fasi_con_lotti(con_lotti, codice)
+
+
+def fasi_bloccate(session, commessa_erp_id: int) -> list[Fase]:
+    """Every fase of an order, locked until commit (PostgreSQL, SQL Server) in FaseID
+    order — the same order for every caller, so lockers never wait on each other in a
+    cycle; a kiosk open locks its one fase the same way."""
+    return list(
+        session.scalars(
+            select(Fase).where(Fase.commessa_erp_id == commessa_erp_id).order_by(Fase.id).with_for_update(of=Fase)
+        )
+    )
+
+
+def _non_prima_di_fasi_con_lotti(session, commessa_erp_id: int, tipi: list[FaseTipo]) -> None:
+    """R2: refuse a new fase of any of ``tipi`` that would come, in flow order, before a
+    fase of the order that already has lotti (naming those phases).
+
+    Reads with the order's fasi locked: a first lotto committed meanwhile is counted,
+    and an open waiting on its fase sees the new fase (and R5's answer) after us.
+    """
+    if not tipi:
+        return
+    fasi = fasi_bloccate(session, commessa_erp_id)
+    totali = totali_lotti(session, [f.id for f in fasi])
+    con_lotti = [f for f in fasi if totali.get(f.id, _Totali()).lotti]
+    for tipo in tipi:
+        dopo = [f for f in con_lotti if (tipo.ordine, tipo.id) < (f.fase_tipo.ordine, f.fase_tipo_id)]
+        if dopo:
+            raise RuleViolation(
+                N_("La fase %(fase)s non si può aggiungere: verrebbe prima della fase %(lavorata)s, che ha già "
+                   "lotti, e quei pezzi risulterebbero mai prodotti a monte. Si possono aggiungere solo fasi che "
+                   "vengono dopo quelle già lavorate."),
+                code="FASE_PRIMA_DI_FASE_CON_LOTTI", fase=tipo.codice,
+                lavorata=", ".join(f.fase_tipo.codice for f in sorted(dopo, key=lambda f: f.fase_tipo.ordine)),
+            )
 
 
 def _modifica_concorrente() -> Conflict:

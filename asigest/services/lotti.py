@@ -1,10 +1,27 @@
 """Opening and closing lotti (R4–R9, R11, R13): the operations a kiosk or line software performs.
 
 Each operation is one transaction with its LogEventi row and, when the caller gave one,
-its one-time key (R11). Concurrency is held by the database: the fase row is locked
-(``FOR UPDATE`` on PostgreSQL and SQL Server) while a progressivo is chosen or totals are
-recomputed, UNIQUE(FaseID, Progressivo) and the one-open-lotto-per-machine index refuse
-what slips through, and SQLite's write conflicts are retried from a fresh transaction.
+its one-time key (R11) with the fingerprint of the request (``domain/richieste.py``).
+Concurrency is held by the database: the fase row is locked (``FOR UPDATE`` on
+PostgreSQL and SQL Server) while a progressivo is chosen or totals are recomputed,
+UNIQUE(FaseID, Progressivo) and the one-open-lotto-per-machine index refuse what slips
+through, and SQLite's write conflicts are retried from a fresh transaction.
+
+R11 replays. A key is looked up under the lock of the fase the request works on (on
+SQLite, under the write lock every writer takes at BEGIN). The same key with the same
+fingerprint returns the first result (``Esito.ripetuto``); with any other fingerprint
+it is ``ChiaveRiusata`` (422), never another request's result.
+
+SPEC R11 answers a second request that arrives while the first is still running with
+409. Here it waits instead, and that is deliberate: the same request locks the same
+fase, so it waits for the first to commit — as long as the first takes, its ERP
+check included; on SQLite at most the busy timeout — and then returns its result (or,
+if the first rolled back, does the work itself). That is what a client retrying after a 409 would end up with, minus
+the retry, and a double tap at the kiosk shows the lotto instead of an error. The wait
+can never hand out a wrong result: a *different* request with the same key may lock
+another fase and run alongside, but then both insert the key, UNIQUE(UtenteID, Chiave)
+lets only one commit, and the other is retried from the start, finds the committed key
+with another fingerprint and ends in ``ChiaveRiusata``.
 """
 
 from __future__ import annotations
@@ -21,7 +38,7 @@ from asigest.domain.actor import Actor
 from asigest.domain.ruoli import SUPERVISORE
 from asigest.domain.stati import APERTA, COMPLETATA, IN_CORSO, SOSPESA
 from asigest.erp import ErpGateway
-from asigest.errors import N_, Conflict, Forbidden, NotFound, RuleViolation
+from asigest.errors import N_, Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
 from asigest.models import CausaleScarto, ConfigCommessa, Fase, FaseTipo, Lotto, Macchina, RichiestaEseguita, Utente
 from asigest.models.types import utcnow
 from asigest.services import audit, riepilogo_kpi
@@ -42,6 +59,20 @@ class ChiusuraNonValida(RuleViolation):
     def __init__(self, errors: dict[str, list[str]]):
         self.errors = errors
         super().__init__()
+
+
+class ChiaveRiusata(InvalidInput):
+    """R11: the one-time key was first used for another request (another operation,
+    lotto, body or form); nothing was done, and the first result is not given out."""
+
+    code = "IDEMPOTENCY_KEY_RIUSATA"
+    default_message = N_(
+        "Questa chiave (Idempotency-Key) è già stata usata per un'altra richiesta: non è stato eseguito nulla. "
+        "Per una nuova richiesta usare una nuova chiave."
+    )
+
+    def __init__(self):
+        super().__init__({"Idempotency-Key": [self.default_message]})
 
 
 @dataclass(frozen=True)
@@ -127,19 +158,24 @@ def apri_lotto(
     operatore_id: int | None = None,
     fase_tipo: str | None = None,
     chiave: str | None = None,
+    impronta: str | None = None,
     adesso: datetime | None = None,
     licenza: regole_licenza.StatoLicenza | None = None,
 ) -> Esito:
     """Open a lotto on a machine for a fase (R4, R5, R6), with its audit row.
 
-    ``operatore_id`` defaults to the actor; an OPERATORE may only act as itself.
-    ``chiave`` (kiosk form token or API Idempotency-Key) makes a replay return the first
-    result. Raises Forbidden, NotFound, RuleViolation (each R4 condition with its own
-    code), ErpUnavailable (the commessa's ERP state must be checked), Conflict.
+    ``operatore_id`` defaults to the actor only when the actor is an OPERATORE (which may
+    only act as itself); a SUPERVISORE or ADMIN must give it (InvalidInput on OperatoreID).
+    ``chiave`` (kiosk form token or API Idempotency-Key) with ``impronta`` (the request's
+    fingerprint) makes a replay of the same request return the first result; the same
+    key with another request raises ChiaveRiusata. Raises InvalidInput, Forbidden,
+    NotFound, RuleViolation (each R4 condition with its own code), ErpUnavailable (the
+    commessa's ERP state must be checked), Conflict.
     ``licenza`` (the web layer's ``deps.licenza()``) refuses it past the license's grace
     period (RuleViolation LICENZA_SCADUTA); closing never looks at the license (SPEC §10).
     """
     operatore_id = _operatore(actor, operatore_id)
+    _richiede_impronta(chiave, impronta)
 
     def operazione() -> Esito:
         with transaction(session):
@@ -147,13 +183,13 @@ def apri_lotto(
             if fase_tipo is not None:
                 _stesso_tipo(_tipo(session, fase_tipo), fase.fase_tipo_id)
             # Checked under the fase lock: a double tap waits for the first tap to commit.
-            gia = _gia_eseguita(session, actor, chiave)
+            gia = _gia_eseguita(session, actor, chiave, impronta, APRI, fase_id=fase.id)
             if gia is not None:
                 return gia
             # After the replay check: a retry of a lotto opened in time gets its answer.
             regole_licenza.richiedi_apertura(licenza)
             lotto = _apri(session, erp, actor, fase, macchina_id, qta_input, operatore_id, adesso or utcnow())
-            _registra_chiave(session, actor, chiave, APRI, lotto.id)
+            _registra_chiave(session, actor, chiave, impronta, APRI, lotto.id)
             try:
                 session.flush()
             except IntegrityError as exc:
@@ -254,8 +290,8 @@ def _vincolo_apertura(exc: IntegrityError) -> Exception:
             code="MACCHINA_OCCUPATA",
         )
     # A progressivo/CodiceLotto taken by a terminal at the same instant, or the same key
-    # committed meanwhile by a double tap: the next attempt picks the next number, or
-    # finds the key and returns the first result.
+    # committed meanwhile by another request: the next attempt picks the next number, or
+    # finds the key and answers by its fingerprint (the first result, or ChiaveRiusata).
     return Riprova()
 
 
@@ -273,23 +309,26 @@ def chiudi_lotto(
     note: str | None = None,
     fase_tipo: str | None = None,
     chiave: str | None = None,
+    impronta: str | None = None,
     adesso: datetime | None = None,
 ) -> Esito:
     """Close an open lotto (R7) and update its fase's totals and state (R8), with its audit row.
 
-    ``causale`` is the scrap reason's code, required when ``qta_scarti`` > 0 and valid for
-    the fase's type. Needs no ERP. Raises NotFound, ChiusuraNonValida (per-field R7
-    errors), RuleViolation (already closed, reason not valid), Forbidden.
+    ``causale`` is the scrap reason's code, required when ``qta_scarti`` > 0 (and valid for
+    the fase's type), refused when it is 0. Needs no ERP. ``chiave`` and ``impronta`` as
+    for ``apri_lotto``. Raises NotFound, ChiusuraNonValida (per-field R7 errors),
+    RuleViolation (already closed, reason not valid), ChiaveRiusata, Forbidden.
     """
+    _richiede_impronta(chiave, impronta)
 
     def operazione() -> Esito:
         with transaction(session):
             fase = _fase_bloccata(session, get_lotto(session, lotto_id, fase_tipo=fase_tipo).fase_id)
-            gia = _gia_eseguita(session, actor, chiave)
+            gia = _gia_eseguita(session, actor, chiave, impronta, CHIUDI, fase_id=fase.id, lotto_id=lotto_id)
             if gia is not None:
                 return gia
             lotto = _chiudi(session, actor, fase, lotto_id, qta_output, qta_scarti, causale, note, adesso or utcnow())
-            _registra_chiave(session, actor, chiave, CHIUDI, lotto.id)
+            _registra_chiave(session, actor, chiave, impronta, CHIUDI, lotto.id)
             try:
                 session.flush()
             except IntegrityError as exc:
@@ -308,10 +347,10 @@ def _chiudi(session, actor: Actor, fase: Fase, lotto_id, qta_output, qta_scarti,
         raise RuleViolation(N_("Il lotto %(codice)s è già chiuso."), code="LOTTO_GIA_CHIUSO", codice=lotto.codice_lotto)
     # Any operator may close a colleague's lotto at the machine (a shift change): the
     # closing operator is recorded in OperatoreChiusuraID, so nothing is hidden.
-    causale = _causale(session, codice_causale, fase) if codice_causale else None
-    errori = regole.errori_chiusura(lotto.qta_input, qta_output, qta_scarti, causale is not None)
+    errori = regole.errori_chiusura(lotto.qta_input, qta_output, qta_scarti, bool(codice_causale))
     if errori:
         raise ChiusuraNonValida(errori)
+    causale = _causale(session, codice_causale, fase) if codice_causale else None
     prima = _lotto_dict(lotto)
     chiusi = session.execute(
         update(Lotto)
@@ -371,15 +410,38 @@ def _causale(session, codice: str, fase: Fase) -> CausaleScarto:
 
 
 def _operatore(actor: Actor, operatore_id: int | None) -> int:
+    """Who works the lotto (SPEC §7): an OPERATORE is itself unless it names itself; a
+    supervisor, an admin or line software must name the operator, since the lotto,
+    the KPIs and the trace would otherwise carry the office user's name."""
     if operatore_id is None:
+        if actor.puo(SUPERVISORE):
+            raise InvalidInput({"OperatoreID": [N_(
+                "Indicare l'operatore che lavora il lotto (OperatoreID): è obbligatorio per supervisori e "
+                "amministratori.")]})
         return actor.utente_id
     if operatore_id != actor.utente_id and not actor.puo(SUPERVISORE):
         raise Forbidden(N_("Un operatore apre e chiude lotti solo a proprio nome."))
     return operatore_id
 
 
-def _gia_eseguita(session, actor: Actor, chiave: str | None) -> Esito | None:
-    """The result of an earlier request with the same key (R11), if there was one."""
+def _richiede_impronta(chiave: str | None, impronta: str | None) -> None:
+    # A key without the request it belongs to could only be compared by itself: the bug
+    # this module refuses to have. Every caller describes its request (web layer).
+    if chiave and not impronta:
+        raise ValueError("una chiave monouso va passata con l'impronta della sua richiesta")
+
+
+def _gia_eseguita(
+    session, actor: Actor, chiave: str | None, impronta: str | None, operazione: str, *,
+    fase_id: int, lotto_id: int | None = None,
+) -> Esito | None:
+    """The result of an earlier request with the same key (R11), if there was one.
+
+    The earlier request must be this one (same fingerprint), else ChiaveRiusata. A key
+    kept before migration 0008 has no fingerprint (''): its replay is accepted only for
+    the same operation on the same fase and, for a close, the same lotto — what can
+    still be told of its request.
+    """
     if not chiave:
         return None
     fatta = session.scalar(
@@ -387,18 +449,28 @@ def _gia_eseguita(session, actor: Actor, chiave: str | None) -> Esito | None:
     )
     if fatta is None:
         return None
+    if fatta.impronta:
+        if fatta.impronta != impronta:
+            raise ChiaveRiusata()
+    elif fatta.operazione != operazione or (lotto_id is not None and fatta.entita_id != lotto_id):
+        raise ChiaveRiusata()
     # A supervisor may have cancelled the lotto since (rettifiche.annulla_lotto detaches its key).
     lotto = session.get(Lotto, fatta.entita_id) if fatta.entita_id is not None else None
     if lotto is None:
         raise RuleViolation(
             N_("Il lotto è stato annullato dal capoturno: se serve, aprirne uno nuovo."), code="LOTTO_ANNULLATO"
         )
+    if not fatta.impronta and lotto.fase_id != fase_id:
+        raise ChiaveRiusata()
     return Esito(lotto, ripetuto=True)
 
 
-def _registra_chiave(session, actor: Actor, chiave: str | None, operazione: str, entita_id: int) -> None:
+def _registra_chiave(
+    session, actor: Actor, chiave: str | None, impronta: str | None, operazione: str, entita_id: int
+) -> None:
     if chiave:
-        session.add(RichiestaEseguita(utente_id=actor.utente_id, chiave=chiave[:100], operazione=operazione, entita_id=entita_id))
+        session.add(RichiestaEseguita(utente_id=actor.utente_id, chiave=chiave[:100], impronta=impronta,
+                                      operazione=operazione, entita_id=entita_id))
 
 
 def _esegui(session, actor: Actor, chiave: str | None, operazione) -> Esito:

@@ -28,7 +28,7 @@ already reaches QtaPrevista stays IN_CORSO until its next close completes it aga
 lotto (open → LOTTO_APERTO: close it at the terminal or cancel it); the new figures obey
 R7 as a close does; the scrap reason must be active and valid for the fase's type,
 except that the lotto's current reason may be kept even if it has been retired since;
-with no scrap the reason may be empty. Changing nothing is RETTIFICA_INVARIATA. The
+with no scrap there must be no reason (R7). Changing nothing is RETTIFICA_INVARIATA. The
 fase's totals are recomputed from its lotti (``lotti.ricalcola_totali``), never patched
 by differences: a COMPLETATA fase stays completed when they drop (the supervisor reopens
 it by hand), an IN_CORSO fase that now reaches QtaPrevista with no open lotto completes.
@@ -73,7 +73,7 @@ from asigest.models import CausaleScarto, Fase, LogEvento, Lotto, RichiestaEsegu
 from asigest.models.types import utcnow
 from asigest.services import audit
 from asigest.services.commesse import chunked
-from asigest.services.configurazione import FaseConDisponibile, con_disponibile, totali_lotti
+from asigest.services.configurazione import FaseConDisponibile, con_disponibile, fasi_bloccate, totali_lotti
 from asigest.services.lotti import (
     APRI,
     ChiusuraNonValida,
@@ -307,7 +307,7 @@ def rettifica_lotto(
     """Correct a closed lotto's good pieces, scrap and scrap reason (R10), recompute its
     fase's totals and check no later phase has used pieces that no longer exist.
 
-    ``causale`` is the scrap reason's code (None: no reason, allowed without scrap).
+    ``causale`` is the scrap reason's code (None: no reason; required with scrap, refused without).
     Raises InvalidInput (Motivo), NotFound, RuleViolation TIPO_FASE_DIVERSO, LOTTO_APERTO,
     CAUSALE_NON_VALIDA, RETTIFICA_INVARIATA, RETTIFICA_SUPERA_DISPONIBILE,
     ChiusuraNonValida (R7, per field); Conflict when the database stays busy.
@@ -318,7 +318,7 @@ def rettifica_lotto(
 
     def operazione() -> Lotto:
         with transaction(session):
-            fasi = _fasi_bloccate(session, _fase_del_lotto(session, lotto_id)[1])
+            fasi = fasi_bloccate(session, _fase_del_lotto(session, lotto_id)[1])
             # Loaded under the locks: what a concurrent close or correction committed.
             lotto = get_lotto(session, lotto_id, fase_tipo=fase_tipo)
             fase = next(f for f in fasi if f.id == lotto.fase_id)
@@ -362,16 +362,6 @@ def _fase_del_lotto(session, lotto_id: int) -> tuple[int, int]:
     if trovata is None:
         raise NotFound(N_("Il lotto %(id)s non esiste."), id=lotto_id)
     return trovata[0], trovata[1]
-
-
-def _fasi_bloccate(session, commessa_erp_id: int) -> list[Fase]:
-    """Every fase of an order, locked until commit (PostgreSQL, SQL Server) in FaseID
-    order — the same order for every caller, so lockers never wait on each other in a cycle."""
-    return list(
-        session.scalars(
-            select(Fase).where(Fase.commessa_erp_id == commessa_erp_id).order_by(Fase.id).with_for_update(of=Fase)
-        )
-    )
 
 
 def _causale_rettifica(session, codice: str | None, lotto: Lotto, fase: Fase) -> CausaleScarto | None:

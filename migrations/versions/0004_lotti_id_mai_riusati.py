@@ -11,7 +11,7 @@ Create Date: 2026-11-26
 """
 from alembic import op
 
-from asigest.dialects import sqlite_lotti_autoincrement
+from asigest.dialects import sqlite_autoincrement
 
 revision = "0004"
 down_revision = "0003"
@@ -22,7 +22,7 @@ depends_on = None
 def upgrade():
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
-        sqlite_lotti_autoincrement(bind)
+        sqlite_autoincrement(bind, "Lotti", "LottoID")
 
 
 def downgrade():

@@ -387,6 +387,23 @@ def test_delete_removes_the_config_and_its_fasi(db_session, configura, actor):
     configura(101)
 
 
+def test_ids_of_deleted_configs_and_fasi_are_never_given_again(db_session, erp, configura, actor):
+    """The audit log names configs and fasi by id: on SQLite too (AUTOINCREMENT, migration
+    0009) the next row never takes a deleted row's id."""
+    config = configura(101, flag_pth=True)
+    primo_id, pth_id = config.id, fasi_of(db_session)["PTH"].id
+    configurazione.update_config(db_session, erp, actor=actor, config_id=primo_id, flag_pth=False)
+    configurazione.update_config(db_session, erp, actor=actor, config_id=primo_id, flag_pth=True)
+    assert fasi_of(db_session)["PTH"].id > pth_id
+    ultima_fase = max(f.id for f in fasi_of(db_session).values())
+    configurazione.delete_config(db_session, actor=actor, config_id=primo_id)
+    nuova = configura(101)
+    assert nuova.id > primo_id
+    assert min(f.id for f in fasi_of(db_session).values()) > ultima_fase
+    creazioni = [e for e in eventi(db_session) if e.azione == "CONFIG_CREATA"]
+    assert [e.entita_id for e in creazioni] == [primo_id, nuova.id]
+
+
 def test_delete_is_refused_while_a_fase_has_lotti(db_session, configura, actor, make_lotto):
     config = configura(101)
     make_lotto(fasi_of(db_session)["SMD"], 50)  # open
@@ -444,6 +461,34 @@ def test_add_fase_refusals(db_session, erp, configura, actor):
         add("PTH")
     assert refused.value.code == "FASE_TIPO_DISATTIVATO"
     assert snapshot(db_session) == before
+
+
+def test_a_fase_cannot_be_added_ahead_of_a_fase_with_lotti(db_session, erp, configura, actor, make_lotto):
+    """R2: PTH added before a CONTROLLI that already has lotti would make CONTROLLI count
+    pieces never produced upstream; by hand or by turning its flag on, it is refused."""
+    config = configura(101)  # SMD, CONTROLLI
+    make_lotto(fasi_of(db_session)["CONTROLLI"], 10)
+    before = snapshot(db_session)
+    with pytest.raises(RuleViolation) as refused:
+        configurazione.add_fase(db_session, erp, actor=actor, commessa_erp_id=101, fase_tipo="PTH")
+    assert refused.value.code == "FASE_PRIMA_DI_FASE_CON_LOTTI" and refused.value.status == 400
+    assert "La fase PTH non si può aggiungere" in refused.value.text()
+    assert "prima della fase CONTROLLI" in refused.value.text()
+    assert snapshot(db_session) == before
+    with pytest.raises(RuleViolation) as refused:
+        configurazione.update_config(db_session, erp, actor=actor, config_id=config.id, flag_pth=True, note="x")
+    assert refused.value.code == "FASE_PRIMA_DI_FASE_CON_LOTTI"
+    assert snapshot(db_session) == before
+
+
+def test_a_fase_may_be_added_after_the_worked_ones(db_session, erp, configura, actor, make_lotto):
+    db_session.add(FaseTipo(codice="COLLAUDO", descrizione="Collaudo finale", ordine=40, documenti_richiesti=[], attivo=True))
+    db_session.commit()
+    config = configura(101, flag_controlli=False)  # SMD only
+    make_lotto(fasi_of(db_session)["SMD"], 10, output=10)
+    configurazione.update_config(db_session, erp, actor=actor, config_id=config.id, flag_pth=True)
+    configurazione.add_fase(db_session, erp, actor=actor, commessa_erp_id=101, fase_tipo="COLLAUDO")
+    assert list(fasi_of(db_session)) == ["SMD", "PTH", "COLLAUDO"]
 
 
 # -- R5 over real lotti ----------------------------------------------------------------

@@ -102,6 +102,15 @@ def test_upload_stores_the_bytes_under_their_sha256_and_records_the_row(db_sessi
     assert row.data_caricamento.tzinfo is not None
 
 
+def test_a_deleted_documents_id_is_never_given_again(db_session, carica, archivio, supervisore):
+    """The audit log names documents by id: on SQLite too (AUTOINCREMENT, migration 0009)."""
+    primo = carica().id
+    documenti_service.delete_documento(db_session, actor=supervisore, archivio=archivio, documento_id=primo)
+    secondo = carica().id
+    assert secondo > primo
+    assert [e.entita_id for e in eventi(db_session, "DOCUMENTO_ELIMINATO")] == [primo]
+
+
 def test_upload_writes_its_audit_row_with_the_metadata(db_session, carica, supervisore):
     documento = carica(nome="schema.pdf", revisione="C")
     [evento] = eventi(db_session, "DOCUMENTO_CARICATO")

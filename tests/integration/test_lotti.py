@@ -8,8 +8,8 @@ from datetime import datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from asigest.errors import Forbidden, RuleViolation
-from asigest.models import ConfigCommessa, Fase, FaseTipo, LogEvento, Lotto, Macchina
+from asigest.errors import Forbidden, InvalidInput, RuleViolation
+from asigest.models import ConfigCommessa, Fase, FaseTipo, LogEvento, Lotto, Macchina, RichiestaEseguita
 from asigest.services import lotti as svc
 from asigest.services.auth import actor_for
 
@@ -143,6 +143,18 @@ def test_operator_cannot_open_in_another_operators_name(db_session, erp, impiant
     assert esito.lotto.operatore_id == impianto.collega.utente_id
 
 
+def test_a_supervisor_must_name_the_operator(db_session, erp, impianto):
+    with pytest.raises(InvalidInput) as refused:
+        apri(db_session, erp, impianto, actor=impianto.capo)
+    assert list(refused.value.errors) == ["OperatoreID"]
+    db_session.rollback()
+    assert db_session.scalar(select(func.count()).select_from(Lotto)) == 0
+    esito = apri(db_session, erp, impianto, actor=impianto.capo, operatore_id=impianto.operatore.utente_id)
+    assert esito.lotto.operatore_id == impianto.operatore.utente_id
+    # An operator acts as itself without naming anyone.
+    assert apri(db_session, erp, impianto, macchina="SMD-2").lotto.operatore_id == impianto.operatore.utente_id
+
+
 @pytest.mark.parametrize(
     "output, scarti, causale, campo",
     [
@@ -150,6 +162,7 @@ def test_operator_cannot_open_in_another_operators_name(db_session, erp, impiant
         (8, 3, "SMD-PICK", "QtaOutput"),  # 11 > 10 in input
         (5, 1, None, "CausaleScarto"),
         (-1, 0, None, "QtaOutput"),
+        (10, 0, "SMD-PICK", "CausaleScarto"),  # a reason without scrap (R7)
     ],
 )
 def test_r7_refusals_name_the_field_and_leave_the_lotto_open(db_session, erp, impianto, output, scarti, causale, campo):
@@ -160,6 +173,7 @@ def test_r7_refusals_name_the_field_and_leave_the_lotto_open(db_session, erp, im
     assert campo in refused.value.errors
     db_session.rollback()
     assert db_session.get(Lotto, lotto.id).data_fine is None
+    assert db_session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == "LOTTO_CHIUSO")) == 0
 
 
 def test_reason_of_another_phase_is_refused(db_session, erp, impianto):
@@ -180,14 +194,73 @@ def test_closing_twice_is_refused(db_session, erp, impianto):
 
 
 def test_a_replayed_key_returns_the_first_result_and_creates_nothing(db_session, erp, impianto):
-    primo = apri(db_session, erp, impianto, chiave="tap-1")
-    replica = apri(db_session, erp, impianto, chiave="tap-1")
+    primo = apri(db_session, erp, impianto, chiave="tap-1", impronta="apri")
+    replica = apri(db_session, erp, impianto, chiave="tap-1", impronta="apri")
     assert replica.ripetuto and replica.lotto.id == primo.lotto.id
     assert db_session.scalar(select(func.count()).select_from(Lotto)) == 1
-    chiusura = svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=primo.lotto.id, qta_output=10, chiave="tap-2")
-    di_nuovo = svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=primo.lotto.id, qta_output=10, chiave="tap-2")
+    chiusura = svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=primo.lotto.id, qta_output=10, chiave="tap-2",
+                                impronta="chiudi")
+    di_nuovo = svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=primo.lotto.id, qta_output=10, chiave="tap-2",
+                                impronta="chiudi")
     assert not chiusura.ripetuto and di_nuovo.ripetuto
     assert db_session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == "LOTTO_CHIUSO")) == 1
+
+
+def conta(session, azione: str) -> int:
+    session.rollback()
+    return session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == azione))
+
+
+def test_a_key_is_refused_for_any_other_request(db_session, erp, impianto):
+    """R11: a key belongs to one request; with another it answers ChiaveRiusata and does
+    nothing — never the first request's result."""
+    primo = apri(db_session, erp, impianto, chiave="k", impronta="apri SMD-1").lotto
+    with pytest.raises(svc.ChiaveRiusata) as refused:
+        svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=primo.id, qta_output=10, chiave="k",
+                         impronta="chiudi")
+    assert (refused.value.status, refused.value.code) == (422, "IDEMPOTENCY_KEY_RIUSATA")
+    assert list(refused.value.errors) == ["Idempotency-Key"]
+    with pytest.raises(svc.ChiaveRiusata):
+        apri(db_session, erp, impianto, macchina="SMD-2", qta=5, chiave="k", impronta="apri SMD-2")
+    db_session.rollback()
+    assert db_session.get(Lotto, primo.id).data_fine is None
+    assert db_session.scalar(select(func.count()).select_from(Lotto)) == 1
+    assert (conta(db_session, "LOTTO_APERTO"), conta(db_session, "LOTTO_CHIUSO")) == (1, 0)
+    # The same key stays the first request's, and the same request still gets its result.
+    assert apri(db_session, erp, impianto, chiave="k", impronta="apri SMD-1").lotto.id == primo.id
+    # Another caller's key of the same name is another key.
+    altro = apri(db_session, erp, impianto, macchina="SMD-2", qta=5, actor=impianto.collega, chiave="k",
+                 impronta="apri SMD-2").lotto
+    assert altro.id != primo.id
+
+
+def test_a_key_kept_before_fingerprints_replays_only_its_own_operation(db_session, erp, impianto):
+    """Keys recorded before migration 0008 have Impronta '': what can still be told of
+    their request (operation, fase, lotto) must match."""
+    primo = apri(db_session, erp, impianto).lotto
+    secondo = apri(db_session, erp, impianto, macchina="SMD-2", qta=5).lotto
+    uid = impianto.operatore.utente_id
+    db_session.add_all([
+        RichiestaEseguita(utente_id=uid, chiave="vecchia-apri", operazione="LOTTO_APERTO", entita_id=primo.id),
+        RichiestaEseguita(utente_id=uid, chiave="vecchia-chiudi", operazione="LOTTO_CHIUSO", entita_id=secondo.id),
+    ])
+    db_session.commit()
+    assert apri(db_session, erp, impianto, chiave="vecchia-apri", impronta="x").lotto.id == primo.id
+    with pytest.raises(svc.ChiaveRiusata):
+        apri(db_session, erp, impianto, fase="PTH", macchina="PTH-1", chiave="vecchia-apri", impronta="x")
+    with pytest.raises(svc.ChiaveRiusata):
+        svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=primo.id, qta_output=10,
+                         chiave="vecchia-apri", impronta="x")
+    with pytest.raises(svc.ChiaveRiusata):
+        svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=primo.id, qta_output=10,
+                         chiave="vecchia-chiudi", impronta="x")
+    assert conta(db_session, "LOTTO_CHIUSO") == 0
+
+
+def test_a_key_needs_its_fingerprint(db_session, erp, impianto):
+    with pytest.raises(ValueError):
+        apri(db_session, erp, impianto, chiave="k")
+    assert db_session.scalar(select(func.count()).select_from(Lotto)) == 0
 
 
 def test_closing_needs_no_erp(app, db_session, erp, impianto, tmp_path):
@@ -284,12 +357,40 @@ def test_two_opens_on_one_machine_give_one_lotto(app, db_session, erp, impianto)
     assert rifiuti[0].code == "MACCHINA_OCCUPATA"
 
 
+def test_one_key_on_two_fasi_at_the_same_instant_makes_one_lotto_and_one_refusal(app, db_session, erp, impianto):
+    """Two different requests with one key lock different fasi and run side by side:
+    UNIQUE(UtenteID, Chiave) lets one commit; the other, retried, finds the key with
+    another fingerprint — ChiaveRiusata, never the other's lotto."""
+    svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=apri(db_session, erp, impianto, qta=60).lotto.id,
+                     qta_output=60)
+    operatore = impianto.operatore
+    richieste = [("SMD", "SMD-1"), ("PTH", "PTH-1")]
+    for giro in range(4):
+        chiave = f"stessa-{giro}"
+
+        def tocca(i, session):
+            fase, macchina = richieste[i]
+            return svc.apri_lotto(session, erp, actor=operatore, fase_id=impianto.fasi[fase],
+                                  macchina_id=impianto.macchine[macchina], qta_input=5, chiave=chiave,
+                                  impronta=f"apri {macchina}").lotto.id
+
+        esiti = _in_parallelo(app, 2, tocca)
+        aperti = [e for e in esiti if isinstance(e, int)]
+        rifiuti = [e for e in esiti if isinstance(e, svc.ChiaveRiusata)]
+        assert len(aperti) == 1 and len(rifiuti) == 1, (giro, esiti)
+        db_session.rollback()
+        lotto = db_session.get(Lotto, aperti[0])
+        svc.chiudi_lotto(db_session, actor=operatore, lotto_id=lotto.id, qta_output=5)
+    assert conta(db_session, "LOTTO_APERTO") == 1 + 4
+
+
 def test_double_tap_at_the_same_instant_creates_one_lotto(app, db_session, erp, impianto):
     operatore = impianto.operatore
 
     def tocca(i, session):
         return svc.apri_lotto(session, erp, actor=operatore, fase_id=impianto.fasi["SMD"],
-                              macchina_id=impianto.macchine["SMD-1"], qta_input=10, chiave="stesso-tocco").lotto.id
+                              macchina_id=impianto.macchine["SMD-1"], qta_input=10, chiave="stesso-tocco",
+                              impronta="tocco").lotto.id
 
     esiti = _in_parallelo(app, 2, tocca)
     assert esiti[0] == esiti[1] and isinstance(esiti[0], int), esiti

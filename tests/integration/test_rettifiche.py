@@ -292,6 +292,7 @@ def test_correction_that_reduces_an_existing_shortfall_is_allowed(db_session, er
         (40, 5, None, "CausaleScarto"),
         (-1, 0, None, "QtaOutput"),
         (10, -2, None, "QtaScarti"),
+        (52, 0, "SMD-PICK", "CausaleScarto"),  # the reason must go with the scrap (R7)
     ],
 )
 def test_r7_holds_on_corrections(db_session, erp, impianto, output, scarti, causale, campo):
@@ -363,7 +364,7 @@ def test_in_progress_fase_completes_when_the_correction_reaches_the_plan(db_sess
 
 
 def test_cancel_deletes_the_lotto_and_sends_the_fase_back_to_aperta(db_session, erp, impianto):
-    lotto = apri(db_session, erp, impianto, qta=10, chiave="tocco-1").lotto
+    lotto = apri(db_session, erp, impianto, qta=10, chiave="tocco-1", impronta="apri SMD-1 10").lotto
     lotto_id, codice = lotto.id, lotto.codice_lotto
     tolto = rettifiche.annulla_lotto(db_session, actor=impianto.capo, lotto_id=lotto_id, motivo="Commessa sbagliata")
     assert (tolto["LottoID"], tolto["CodiceLotto"], tolto["QtaInput"], tolto["FaseTipo"]) == (lotto_id, codice, 10, "SMD")
@@ -378,7 +379,7 @@ def test_cancel_deletes_the_lotto_and_sends_the_fase_back_to_aperta(db_session, 
     assert (annullato.dati, annullato.motivo, annullato.da.id) == (tolto, "Commessa sbagliata", impianto.capo.utente_id)
     # The double tap that opened it, replayed now, learns it was cancelled…
     with pytest.raises(RuleViolation) as refused:
-        apri(db_session, erp, impianto, qta=10, chiave="tocco-1")
+        apri(db_session, erp, impianto, qta=10, chiave="tocco-1", impronta="apri SMD-1 10")
     assert refused.value.code == "LOTTO_ANNULLATO"
     # …also once a new lotto took the cancelled number — never its LottoID (AUTOINCREMENT
     # on SQLite, migration 0004), so the audit rows of each stay apart.
@@ -388,7 +389,7 @@ def test_cancel_deletes_the_lotto_and_sends_the_fase_back_to_aperta(db_session, 
     assert [e.azione for e in db_session.scalars(
         select(LogEvento).where(LogEvento.entita == "Lotti", LogEvento.entita_id == nuovo.id))] == ["LOTTO_APERTO"]
     with pytest.raises(RuleViolation) as refused:
-        apri(db_session, erp, impianto, qta=10, chiave="tocco-1")
+        apri(db_session, erp, impianto, qta=10, chiave="tocco-1", impronta="apri SMD-1 10")
     assert refused.value.code == "LOTTO_ANNULLATO"
     assert db_session.scalar(select(func.count()).select_from(Lotto)) == 1
 
@@ -434,7 +435,7 @@ def test_cancel_refusals(db_session, erp, impianto):
 
 
 def test_cancelled_key_row_is_detached_not_deleted(db_session, erp, impianto):
-    lotto = apri(db_session, erp, impianto, qta=10, chiave="k-1").lotto
+    lotto = apri(db_session, erp, impianto, qta=10, chiave="k-1", impronta="apri SMD-1 10").lotto
     rettifiche.annulla_lotto(db_session, actor=impianto.capo, lotto_id=lotto.id, motivo="x")
     db_session.rollback()
     riga = db_session.scalar(select(RichiestaEseguita).where(RichiestaEseguita.chiave == "k-1"))

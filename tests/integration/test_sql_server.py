@@ -76,8 +76,8 @@ def test_a_gateway_on_an_engine_of_its_own_is_watched(erp_file, mssql_compatible
 RAW_SQL_SITES = {
     ("asigest/dialects.py", "configure_asigest_engine"):
         "SQLite pragmas and BEGIN [IMMEDIATE]: the listeners are installed only when the engine is SQLite",
-    ("asigest/dialects.py", "sqlite_lotti_autoincrement"):
-        "SQLite's Lotti rebuild: called by migration 0004 only when the bind is SQLite",
+    ("asigest/dialects.py", "sqlite_autoincrement"):
+        "SQLite's AUTOINCREMENT rebuild: called by migrations 0004 and 0009 only when the bind is SQLite",
     ("asigest/services/backup.py", "_copia"):
         "sqlite3 on the SQLite file: copia_database refuses any other database first",
     ("asigest/services/backup.py", "_verifica"):

@@ -87,10 +87,14 @@ def script(offline_app) -> str:
 
 @pytest.fixture(scope="module")
 def tables(script) -> dict[str, dict[str, str]]:
-    """``{table: {column: rendered type and options}}`` from the script's CREATE TABLEs."""
+    """``{table: {column: rendered type and options}}`` from the script's CREATE TABLEs
+    and the columns later migrations add (``ALTER TABLE … ADD``, without their DEFAULT)."""
     found = {}
     for name, body in re.findall(r"CREATE TABLE \[(\w+)\] \((.*?)\n\);", script, re.S):
         found[name] = dict(re.findall(r"^\s+\[(\w+)\] ([^\n]*?),?\s*$", body, re.M))
+    for name, column, rendered in re.findall(r"^ALTER TABLE \[(\w+)\] ADD \[(\w+)\] (.*?)(?: DEFAULT [^;\n]*)?;$",
+                                             script, re.M):
+        found[name][column] = rendered
     return found
 
 
@@ -227,11 +231,14 @@ def test_index_keys_fit_sql_servers_limits():
 
 
 def test_dialect_specific_migrations_leave_nothing_on_sql_server(script):
-    """0004 (SQLite's AUTOINCREMENT rebuild) and 0005's ANALYZE run on SQLite only: the
-    offline SQL Server script passes through them with nothing but the version bump."""
+    """0004 and 0009 (SQLite's AUTOINCREMENT rebuilds) and 0005's ANALYZE run on SQLite
+    only: the offline SQL Server script passes through them with nothing but the version bump."""
     blocchi = dict(re.findall(r"^-- Running upgrade \w* -> (\w+)\n(.*?)(?=^-- Running upgrade|\Z)", script, re.M | re.S))
-    solo_versione = [line for line in blocchi["0004"].splitlines() if line.strip() and line.strip() != "GO"]
-    assert solo_versione == ["UPDATE alembic_version SET version_num='0004' WHERE alembic_version.version_num = '0003';"]
+    for revisione, precedente in (("0004", "0003"), ("0009", "0008")):
+        solo_versione = [line for line in blocchi[revisione].splitlines() if line.strip() and line.strip() != "GO"]
+        solo_versione = [line for line in solo_versione if line.strip() != "COMMIT;"]
+        assert solo_versione == [f"UPDATE alembic_version SET version_num='{revisione}' "
+                                 f"WHERE alembic_version.version_num = '{precedente}';"]
     assert "ANALYZE" not in blocchi["0005"] and "CREATE INDEX [IX_Lotti_DataFine_KPI]" in blocchi["0005"]
 
 

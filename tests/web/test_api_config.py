@@ -283,6 +283,19 @@ def test_add_fase_refusals(client, crea, headers, row_count):
     assert row_count() == before
 
 
+def test_a_fase_ahead_of_a_fase_with_lotti_is_400(client, crea, headers, make_lotto, db_session, row_count):
+    config_id = crea().json["ConfigID"]  # SMD, CONTROLLI
+    make_lotto(fase(db_session, "CONTROLLI"), 20, output=20)
+    before = row_count()
+    body = assert_error(client.post("/api/fasi/", json={"CommessaERPId": 101, "FaseTipo": "PTH"}, headers=headers),
+                        400, "FASE_PRIMA_DI_FASE_CON_LOTTI")
+    assert "PTH" in body["detail"] and "CONTROLLI" in body["detail"]
+    assert_error(client.put(f"/api/config/{config_id}", json={"FlagPTH": True}, headers=headers),
+                 400, "FASE_PRIMA_DI_FASE_CON_LOTTI")
+    assert row_count() == before and fase(db_session, "PTH") is None
+    assert [f["QtaDisponibile"] for f in client.get("/api/fasi/commessa/101", headers=headers).json] == [500, 0]
+
+
 # -- roles -------------------------------------------------------------------------------------
 
 WRITES = [

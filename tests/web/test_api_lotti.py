@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import func, select
 
-from asigest.models import Fase, FaseTipo, Lotto, Macchina
+from asigest.models import Fase, FaseTipo, LogEvento, Lotto, Macchina
 from asigest.services import auth
 
 LOTTO_FIELDS = [
@@ -21,15 +21,16 @@ def linea(db_session, make_config, make_user):
     make_config(101, fasi=("SMD", "CONTROLLI"), qta=500, diba="DB-101", revisione="B")
     tipi = {t.codice: t for t in db_session.scalars(select(FaseTipo))}
     smd = Macchina(codice="SMD-L1", descrizione="Linea 1", fase_tipo_id=tipi["SMD"].id, attiva=True)
+    smd2 = Macchina(codice="SMD-L2", descrizione="Linea 2", fase_tipo_id=tipi["SMD"].id, attiva=True)
     ctrl = Macchina(codice="AOI-1", descrizione="AOI", fase_tipo_id=tipi["CONTROLLI"].id, attiva=True)
-    db_session.add_all([smd, ctrl])
+    db_session.add_all([smd, smd2, ctrl])
     db_session.commit()
     fasi = {f.fase_tipo.codice: f.id for f in db_session.scalars(select(Fase).where(Fase.commessa_erp_id == 101))}
     operatore = make_user(ruolo="OPERATORE", password=None, pin="1234")
     altro = make_user(ruolo="OPERATORE", password=None, pin="4321")
     token = auth.create_token(db_session, actor=None, matricola=operatore.matricola)
     return {
-        "fasi": fasi, "smd": smd.id, "ctrl": ctrl.id, "operatore": operatore.id, "altro": altro.id,
+        "fasi": fasi, "smd": smd.id, "smd2": smd2.id, "ctrl": ctrl.id, "operatore": operatore.id, "altro": altro.id,
         "headers": {"Authorization": f"Bearer {token}"},
     }
 
@@ -77,6 +78,63 @@ def test_idempotency_key_replays_the_first_result(client, linea, db_session):
     assert db_session.scalar(select(func.count()).select_from(Lotto)) == 1
 
 
+def _riusata(response):
+    assert response.status_code == 422, response.json
+    assert response.json["code"] == "IDEMPOTENCY_KEY_RIUSATA" and list(response.json["errors"]) == ["Idempotency-Key"]
+    assert "nuova chiave" in response.json["detail"]
+
+
+def _eventi(db_session, azione):
+    db_session.rollback()
+    return db_session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == azione))
+
+
+def test_an_open_key_replayed_on_a_close_closes_nothing(client, linea, db_session):
+    """Issue 12 item 3: the open's key on the lotto's close answered 200 with the open lotto."""
+    headers = {**linea["headers"], "Idempotency-Key": "K-2907"}
+    lotto = apri(client, linea, tipo="smd")  # without a key: a plain open
+    aperto = client.post("/api/lotti/smd/", json={"FaseID": linea["fasi"]["SMD"], "QtaInput": 5,
+                                                  "MacchinaID": linea["smd2"]}, headers=headers)
+    assert aperto.status_code == 201 and lotto.status_code == 201
+    _riusata(client.put(f"/api/lotti/smd/{aperto.json['LottoID']}/close", json={"QtaOutput": 5}, headers=headers))
+    assert client.get(f"/api/lotti/smd/{aperto.json['LottoID']}", headers=linea["headers"]).json["Stato"] == "APERTO"
+    assert _eventi(db_session, "LOTTO_CHIUSO") == 0
+
+
+def test_a_close_key_replayed_on_another_lotto_closes_nothing(client, linea, db_session):
+    primo = apri(client, linea).json
+    secondo = apri(client, linea, MacchinaID=linea["smd2"], QtaInput=50).json
+    headers = {**linea["headers"], "Idempotency-Key": "chiusura-1"}
+    chiuso = client.put(f"/api/lotti/smd/{primo['LottoID']}/close", json={"QtaOutput": 100}, headers=headers)
+    assert chiuso.status_code == 200 and chiuso.json["Stato"] == "CHIUSO"
+    _riusata(client.put(f"/api/lotti/smd/{secondo['LottoID']}/close", json={"QtaOutput": 50}, headers=headers))
+    assert client.get(f"/api/lotti/smd/{secondo['LottoID']}", headers=linea["headers"]).json["Stato"] == "APERTO"
+    assert _eventi(db_session, "LOTTO_CHIUSO") == 1
+    # The same close again is the same request: its first answer.
+    di_nuovo = client.put(f"/api/lotti/smd/{primo['LottoID']}/close", json={"QtaScarti": 0, "QtaOutput": 100},
+                          headers=headers)
+    assert di_nuovo.status_code == 200 and di_nuovo.json == chiuso.json
+    _riusata(client.put(f"/api/lotti/smd/{primo['LottoID']}/close", json={"QtaOutput": 99}, headers=headers))
+    assert _eventi(db_session, "LOTTO_CHIUSO") == 1
+
+
+def test_an_open_key_with_another_body_opens_nothing(client, linea, db_session):
+    headers = {**linea["headers"], "Idempotency-Key": "apertura-1"}
+    payload = {"FaseID": linea["fasi"]["SMD"], "QtaInput": 100, "MacchinaID": linea["smd"]}
+    first = client.post("/api/lotti/smd/", json=payload, headers=headers)
+    assert first.status_code == 201
+    _riusata(client.post("/api/lotti/smd/", json={**payload, "MacchinaID": linea["smd2"], "QtaInput": 10},
+                         headers=headers))
+    _riusata(client.post("/api/lotti/controlli/", json={**payload, "FaseID": linea["fasi"]["CONTROLLI"],
+                                                        "MacchinaID": linea["ctrl"]}, headers=headers))
+    assert db_session.scalar(select(func.count()).select_from(Lotto)) == 1
+    assert _eventi(db_session, "LOTTO_APERTO") == 1
+    # The same values in another order and spacing are the same request.
+    testo = '{ "MacchinaID": %d, "QtaInput": 100, "FaseID": %d }' % (linea["smd"], linea["fasi"]["SMD"])
+    again = client.post("/api/lotti/smd/", data=testo, content_type="application/json", headers=headers)
+    assert again.status_code == 201 and again.json["LottoID"] == first.json["LottoID"]
+
+
 @pytest.mark.parametrize("chiave", ["k" * 101, "chiave con spazi", "chiavè-àccentata"])
 def test_an_idempotency_key_that_could_collide_is_refused(client, linea, db_session, chiave):
     """Longer than the stored 100 characters, or not printable ASCII: two different keys
@@ -99,6 +157,20 @@ def test_operator_naming_another_operator_gets_403(client, linea, db_session):
     assert db_session.scalar(select(func.count()).select_from(Lotto)) == 0
 
 
+@pytest.mark.parametrize("ruolo", ["SUPERVISORE", "ADMIN"])
+def test_office_callers_must_name_the_operator(client, linea, db_session, make_user, ruolo):
+    """SPEC §7: OperatoreID is required unless the caller is an OPERATORE."""
+    capo = make_user(ruolo=ruolo)
+    headers = {"Authorization": "Bearer " + auth.create_token(db_session, actor=None, matricola=capo.matricola)}
+    payload = {"FaseID": linea["fasi"]["SMD"], "QtaInput": 100, "MacchinaID": linea["smd"]}
+    response = client.post("/api/lotti/smd/", json=payload, headers=headers)
+    assert response.status_code == 422 and list(response.json["errors"]) == ["OperatoreID"]
+    assert "operatore" in response.json["errors"]["OperatoreID"][0]
+    assert db_session.scalar(select(func.count()).select_from(Lotto)) == 0
+    response = client.post("/api/lotti/smd/", json={**payload, "OperatoreID": linea["operatore"]}, headers=headers)
+    assert response.status_code == 201 and response.json["OperatoreID"] == linea["operatore"]
+
+
 def test_path_type_must_match_the_fase(client, linea):
     response = apri(client, linea, tipo="pth")
     assert response.status_code == 400 and response.json["code"] == "TIPO_FASE_DIVERSO"
@@ -117,6 +189,11 @@ def test_rule_refusals_are_400_with_a_code(client, linea):
     no_reason = client.put(f"/api/lotti/smd/{lotto['LottoID']}/close", json={"QtaOutput": 90, "QtaScarti": 2},
                            headers=linea["headers"])
     assert no_reason.status_code == 400 and "CausaleScarto" in no_reason.json["errors"]
+    reason_no_scrap = client.put(f"/api/lotti/smd/{lotto['LottoID']}/close",
+                                 json={"QtaOutput": 100, "QtaScarti": 0, "CausaleScarto": "SMD-PICK"},
+                                 headers=linea["headers"])
+    assert reason_no_scrap.status_code == 400 and list(reason_no_scrap.json["errors"]) == ["CausaleScarto"]
+    assert client.get(f"/api/lotti/smd/{lotto['LottoID']}", headers=linea["headers"]).json["Stato"] == "APERTO"
     ok = client.put(f"/api/lotti/smd/{lotto['LottoID']}/close", json={"QtaOutput": 100}, headers=linea["headers"])
     assert ok.status_code == 200
     twice = client.put(f"/api/lotti/smd/{lotto['LottoID']}/close", json={"QtaOutput": 100}, headers=linea["headers"])

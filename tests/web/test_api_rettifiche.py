@@ -170,6 +170,8 @@ def test_correction_refusals_are_400_and_write_nothing(client, linea, invariato)
     casi = [
         (lotto["LottoID"], "smd", {"QtaOutput": 61, "QtaScarti": 0, "Motivo": "x"}, "CHIUSURA_NON_VALIDA", "QtaOutput"),
         (lotto["LottoID"], "smd", {"QtaOutput": 50, "QtaScarti": 5, "Motivo": "x"}, "CHIUSURA_NON_VALIDA", "CausaleScarto"),
+        (lotto["LottoID"], "smd", {"QtaOutput": 59, "QtaScarti": 0, "CausaleScarto": "SMD-PICK", "Motivo": "x"},
+         "CHIUSURA_NON_VALIDA", "CausaleScarto"),
         (lotto["LottoID"], "smd", {"QtaOutput": 60, "QtaScarti": 0, "Motivo": "x"}, "RETTIFICA_INVARIATA", None),
         (lotto["LottoID"], "smd", {"QtaOutput": 50, "QtaScarti": 0, "Motivo": "x"}, "RETTIFICA_SUPERA_DISPONIBILE", None),
         (lotto["LottoID"], "smd", {"QtaOutput": 55, "QtaScarti": 5, "CausaleScarto": "CTRL-AOI", "Motivo": "x"},

@@ -264,6 +264,29 @@ def test_double_tap_with_the_same_token_creates_one_lotto(kiosk, db_session):
         assert "Lotto 2026-1001-SMD-001 aperto." in response.text
 
 
+def test_a_supervisor_badged_in_at_the_machine_opens_as_itself(client, impianto, make_user, db_session):
+    capo = make_user(ruolo="SUPERVISORE", pin="5678")
+    assert badge(client, user=capo, pin="5678").status_code == 302
+    assert "Lotto 2026-1001-SMD-001 aperto." in apri(client).text
+    assert [lotto.operatore_id for lotto in lotti(db_session)] == [capo.id]
+
+
+def test_a_token_used_to_open_cannot_close(kiosk, impianto, db_session):
+    """R11: the open form's token replayed on the close form (a back button, a crafted
+    post) closes nothing and does not show the open as if it were a close."""
+    apri(kiosk, qta="10", chiave="modulo-apri")
+    response = chiudi(kiosk, lotti_id(kiosk), chiave="modulo-apri")
+    assert "Questo modulo era già stato usato per un&#39;altra operazione" in response.text
+    assert "chiuso:" not in response.text
+    [lotto] = lotti(db_session)
+    assert lotto.data_fine is None
+    assert db_session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == "LOTTO_CHIUSO")) == 0
+    # …nor open on another machine's form.
+    assert badge(kiosk, macchina="SMD-2", user=impianto).status_code == 302
+    assert "Questo modulo era già stato usato" in apri(kiosk, qta="5", chiave="modulo-apri", macchina="SMD-2").text
+    assert len(lotti(db_session)) == 1
+
+
 def test_forms_carry_fresh_one_time_tokens(kiosk):
     first = _CHIAVE.search(scan(kiosk, "1001").text).group(1)
     second = _CHIAVE.search(scan(kiosk, "1001").text).group(1)
@@ -292,6 +315,15 @@ def test_close_with_scrap_needs_a_reason_and_keeps_what_was_typed(kiosk, db_sess
     assert (lotto.qta_output, lotto.qta_scarti, lotto.causale.codice) == (17, 3, "SMD-PASTA")
 
 
+def test_a_reason_without_scrap_is_refused_on_the_reason(kiosk, db_session):
+    apri(kiosk, qta="10")
+    response = chiudi(kiosk, lotti_id(kiosk), qta_output="10", qta_scarti="0", causale="SMD-PASTA")
+    assert "Senza scarti non si indica la causale" in response.text and 'id="errore-causale"' in response.text
+    assert re.search(r'value="SMD-PASTA" checked', response.text)
+    [lotto] = lotti(db_session)
+    assert lotto.data_fine is None and lotto.causale_id is None
+
+
 def test_close_over_input_is_refused_on_the_field(kiosk, db_session):
     apri(kiosk, qta="5")
     response = chiudi(kiosk, lotti_id(kiosk), qta_output="6")
@@ -309,6 +341,41 @@ def test_double_tap_on_close_shows_the_first_result(kiosk, db_session):
     for response in (first, second):
         assert "Lotto 2026-1001-SMD-001 chiuso: 10 buoni, 0 scarti." in response.text
     db_session.rollback()
+    assert db_session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == "LOTTO_CHIUSO")) == 1
+
+
+def test_a_close_committed_while_the_erp_stops_answering_says_it_was_saved(make_app, impianto, erp_file, tmp_path,
+                                                                           db_session):
+    """SPEC §9: the close needs no ERP; the order card shown after it does. With the ERP
+    gone after the lotto was opened, the operator still sees the close confirmed."""
+    import shutil
+
+    from asigest.dialects import sqlite_readonly_url
+    from asigest.erp import ErpGateway
+    from asigest.extensions import db
+
+    copia = shutil.copy(erp_file, tmp_path / "erp.db")
+    app = make_app(ERP_URL=sqlite_readonly_url(copia))
+    browser = app.test_client()
+    assert badge(browser, user=impianto).status_code == 302
+    assert "Lotto 2026-1001-SMD-001 aperto." in apri(browser, qta="10").text
+    lotto_id = lotti_id(browser)
+    with app.app_context():  # the ERP goes away: its file is gone, no connection is left open
+        db.engines["erp"].dispose()
+        (tmp_path / "erp.db").unlink()
+        assert not ErpGateway(db.engines["erp"]).ping()
+    # The open lotto is still shown with its close form, without the order's ERP data.
+    assert f'name="lotto_id" value="{lotto_id}"' in browser.get("/kiosk/SMD-1").text
+
+    for _ in range(2):  # the close, then its replay with the same token
+        response = chiudi(browser, lotto_id, chiave="chiusura-senza-erp", qta_output="9", qta_scarti="1",
+                          causale="SMD-PASTA")
+        assert response.status_code == 200
+        assert "Lotto 2026-1001-SMD-001 chiuso: 9 buoni, 1 scarti." in response.text
+        assert 'id="senza-scheda"' in response.text and "La chiusura è salvata." in response.text
+        assert "ASITRON non risponde" not in response.text and 'name="q"' in response.text
+    [lotto] = lotti(db_session)
+    assert (lotto.qta_output, lotto.qta_scarti, lotto.data_fine is not None) == (9, 1, True)
     assert db_session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == "LOTTO_CHIUSO")) == 1
 
 

@@ -241,6 +241,22 @@ def test_edit_refusal_names_the_phase_and_keeps_the_form(client, supervisore, ma
     assert fase(db_session, "PTH") is not None and saved_config(db_session).note is None
 
 
+def test_turning_on_a_phase_ahead_of_a_worked_one_is_refused_next_to_the_phases(client, supervisore, make_config,
+                                                                              make_lotto, db_session):
+    make_config(101, fasi=("SMD", "CONTROLLI"))
+    make_lotto(fase(db_session, "CONTROLLI"), 10)
+    response = client.post(
+        "/commesse/101/config/modifica",
+        data={"csrf_token": token(client), "flag_smd": "y", "flag_pth": "y", "flag_controlli": "y"},
+        headers=HTMX,
+    )
+    html = response.text
+    assert response.status_code == 200 and is_fragment(response)
+    assert re.search(r'id="config-fasi-err">La fase PTH non si può aggiungere: verrebbe prima della fase CONTROLLI', html)
+    assert checked(html, "flag_pth")  # what was asked stays on screen
+    assert fase(db_session, "PTH") is None and saved_config(db_session).flag_pth is False
+
+
 def test_delete_with_htmx_gives_back_a_fresh_form(client, supervisore, make_config, db_session):
     make_config(101)
     page = client.get("/commesse/101").text

@@ -163,6 +163,8 @@ def test_plain_post_correction_redirects_to_the_lotto_with_the_confirmation(clie
         ({"qta_output": "90", "qta_scarti": "8", "causale": "SMD-REFLOW", "motivo": "  "}, "motivo", "Indicare il motivo"),
         ({"qta_output": "99", "qta_scarti": "5", "causale": "SMD-PICK", "motivo": "m"}, "qta_output", "superano i pezzi entrati"),
         ({"qta_output": "90", "qta_scarti": "5", "causale": "", "motivo": "m"}, "causale", "scegliere la causale"),
+        ({"qta_output": "98", "qta_scarti": "0", "causale": "SMD-PICK", "motivo": "m"}, "causale",
+         "Senza scarti non si indica la causale"),
         ({"qta_output": "nove", "qta_scarti": "5", "causale": "SMD-PICK", "motivo": "m"}, "qta_output", "numero intero"),
         ({"qta_output": "90", "qta_scarti": "-1", "causale": "SMD-PICK", "motivo": "m"}, "qta_scarti", "numero intero"),
         ({"qta_output": "90", "qta_scarti": "5", "causale": "CTRL-AOI", "motivo": "m"}, "causale", "non vale per la fase"),
@@ -208,7 +210,7 @@ def test_correction_refused_by_a_later_phase_names_it(client, supervisore, linea
     db_session.commit()
     capo = actor_for(make_user(ruolo="SUPERVISORE"))
     lotti_service.apri_lotto(db_session, erp, actor=capo, fase_id=linea["fasi"]["CONTROLLI"], macchina_id=aoi.id,
-                             qta_input=95)
+                             qta_input=95, operatore_id=capo.utente_id)
     csrf = token(client, f"/lotti/{linea['chiuso']}")
     response = client.post(f"/lotti/{linea['chiuso']}/rettifica", headers=HTMX, data={
         "csrf_token": csrf, "qta_output": "80", "qta_scarti": "3", "causale": "SMD-PICK", "motivo": "m"})

@@ -1,6 +1,8 @@
 """``/api/lotti/{tipo}``: open, close and read lotti from line software (SPEC §7, R4–R9, R11).
 
-``Idempotency-Key`` on POST and close makes a retried request return the first result.
+``Idempotency-Key`` on POST and close makes a retried request return the first result;
+the same key on any other request (another operation, lotto or body) is refused with
+422 ``IDEMPOTENCY_KEY_RIUSATA`` (SPEC R11).
 """
 
 from __future__ import annotations
@@ -9,6 +11,7 @@ import re
 
 from flask import request
 
+from asigest.domain.richieste import corpo_canonico, impronta
 from asigest.domain.ruoli import OPERATORE
 from asigest.errors import N_, InvalidInput
 from asigest.services import lotti
@@ -25,18 +28,21 @@ from asigest.web.api.schemas_lotti import LottiQuery, LottoApriSchema, LottoChiu
 _CHIAVE_VALIDA = re.compile(r"[\x21-\x7e]{1,100}")
 
 
-def _chiave() -> str | None:
-    """The request's ``Idempotency-Key``: 1–100 printable ASCII characters, or none.
+def _chiave(body: dict) -> dict:
+    """``chiave`` and ``impronta`` for the service: the request's ``Idempotency-Key``
+    (1–100 printable ASCII characters, or none) and the fingerprint of this request —
+    method, path (with its ids) and the validated body written canonically, so the same
+    values in another order or spacing are the same request (R11).
 
-    Raises InvalidInput for any other value (nothing is done)."""
+    Raises InvalidInput for any other key (nothing is done)."""
     chiave = (request.headers.get("Idempotency-Key") or "").strip()
     if not chiave:
-        return None
+        return {"chiave": None, "impronta": None}
     if not _CHIAVE_VALIDA.fullmatch(chiave):
         raise InvalidInput({"Idempotency-Key": [N_(
             "Chiave di idempotenza non valida: usare da 1 a 100 caratteri ASCII stampabili, senza spazi "
             "(ad esempio un UUID).")]})
-    return chiave
+    return {"chiave": chiave, "impronta": impronta(request.method, request.path, corpo_canonico(body))}
 
 
 @bp.get("/lotti/<tipo>/")
@@ -53,7 +59,7 @@ def lotti_list(tipo: str, query):
 def lotto_open(tipo: str, body):
     """Open a lotto (R4–R6). An OPERATORE acts as itself; naming another operator is 403."""
     esito = lotti.apri_lotto(deps.session(), deps.erp(), actor=deps.actor(), fase_tipo=tipo,
-                             chiave=_chiave(), licenza=deps.licenza(), **body)
+                             licenza=deps.licenza(), **_chiave(body), **body)
     return esito.lotto
 
 
@@ -71,5 +77,5 @@ def lotto_get(tipo: str, lotto_id: int):
 def lotto_close(tipo: str, lotto_id: int, body):
     """Close an open lotto with good pieces, scrap and reason (R7, R8); needs no ERP."""
     esito = lotti.chiudi_lotto(deps.session(), actor=deps.actor(), lotto_id=lotto_id, fase_tipo=tipo,
-                               chiave=_chiave(), **body)
+                               **_chiave(body), **body)
     return esito.lotto

@@ -25,7 +25,9 @@ class LottoApriSchema(BodySchema):
     QtaInput = StrictInteger(required=True, attribute="qta_input",
                              validate=validate.Range(min=1, max=_INT32_MAX, error=N_("Deve essere almeno 1.")))
     MacchinaID = StrictInteger(required=True, attribute="macchina_id", validate=_ID)
-    OperatoreID = StrictInteger(load_default=None, allow_none=True, attribute="operatore_id", validate=_ID)
+    OperatoreID = StrictInteger(load_default=None, allow_none=True, attribute="operatore_id", validate=_ID,
+                                metadata={"description": "Obbligatorio se chi chiama non è un OPERATORE "
+                                                         "(un operatore apre a proprio nome)."})
 
 
 class LottoChiudiSchema(BodySchema):

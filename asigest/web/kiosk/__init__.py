@@ -5,11 +5,13 @@ card and *Apri lotto*.
 Only the badge form is public; every other route is ``@kiosk`` (``web/access.py``
 checks the machine-bound session and its idle time). htmx swaps ``#pannello``; a plain
 request gets the whole page with the same partial. Every state-changing form carries a
-one-time token (R11) passed to the service as ``chiave``.
+one-time token (R11) passed to the service as ``chiave``, with the fingerprint of what
+the form was submitted for as ``impronta``.
 """
 
 from __future__ import annotations
 
+import logging
 import secrets
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -20,6 +22,7 @@ from flask_babel import gettext
 
 from asigest.domain import hashing
 from asigest.domain import lotti as regole
+from asigest.domain.richieste import impronta
 from asigest.domain.ruoli import SUPERVISORE
 from asigest.errors import N_, AsigestError, RuleViolation
 from asigest.models.types import utcnow
@@ -41,6 +44,8 @@ from asigest.web.auth import limiti_accesso, login_refused
 from asigest.web.documenti import archivio, invia_file
 from asigest.web.htmx import is_htmx, vary_on_htmx
 
+log = logging.getLogger(__name__)
+
 bp = Blueprint("kiosk", __name__, url_prefix="/kiosk")
 etichette_bp = Blueprint("etichette", __name__)
 
@@ -48,6 +53,22 @@ etichette_bp = Blueprint("etichette", __name__)
 def _chiave() -> str:
     """A fresh one-time token for a state-changing form (R11)."""
     return secrets.token_urlsafe(16)
+
+
+def _chiave_modulo(*richiesta: str) -> dict:
+    """``chiave`` and ``impronta`` for the service: the form's one-time token and what
+    it was submitted for — operation, machine and order or lotto — so a token shown
+    with one form cannot replay as another operation (R11)."""
+    chiave = (request.form.get("chiave") or "")[:100] or None
+    return {"chiave": chiave, "impronta": impronta("kiosk", *richiesta) if chiave else None}
+
+
+def _testo_errore(exc: AsigestError) -> str:
+    """A refusal in the operator's words."""
+    if exc.code == lotti_service.ChiaveRiusata.code:
+        return gettext("Questo modulo era già stato usato per un'altra operazione: non è stato salvato nulla. "
+                       "Ripetere l'operazione da questa schermata.")
+    return exc.text(gettext)
 
 
 def _intero(nome: str) -> int | None:
@@ -177,14 +198,17 @@ def apri(codice: str):
         errori = {"qta_input": [gettext("Indicare quanti pezzi entrano nel lotto (un numero maggiore di zero).")]}
         return _render(macchina, status=400, scheda=scheda, errori=errori, valori=valori)
     try:
+        # Whoever badged in at the machine works the lotto, whatever their role.
+        actor = deps.actor()
         esito = lotti_service.apri_lotto(
-            session, deps.erp(), actor=deps.actor(), fase_id=scheda.fase.id, macchina_id=macchina.id,
-            qta_input=qta, chiave=(request.form.get("chiave") or "")[:100] or None, licenza=deps.licenza(),
+            session, deps.erp(), actor=actor, fase_id=scheda.fase.id, macchina_id=macchina.id,
+            qta_input=qta, operatore_id=actor.utente_id, licenza=deps.licenza(),
+            **_chiave_modulo("apri", macchina.codice, f"commessa={trovata.id}"),
         )
     except AsigestError as exc:
         campo = "qta_input" if exc.code == "QUANTITA_NON_DISPONIBILE" else "_"
         scheda = kiosk_service.scheda(session, trovata, macchina)
-        return _render(macchina, status=400, scheda=scheda, errori={campo: [exc.text(gettext)]}, valori=valori)
+        return _render(macchina, status=400, scheda=scheda, errori={campo: [_testo_errore(exc)]}, valori=valori)
     return _render(macchina, lotto=esito.lotto, appena_aperto=True)
 
 
@@ -201,23 +225,36 @@ def chiudi(codice: str):
         lotto = lotti_service.get_lotto(session, lotto_id)
         if lotto.macchina_id != macchina.id:
             raise RuleViolation(N_("Questo lotto non è di questa macchina."), code="LOTTO_ALTRA_MACCHINA")
-        errori = regole.errori_chiusura(lotto.qta_input, output, scarti, True)
+        errori = regole.errori_chiusura(lotto.qta_input, output, scarti, bool(valori["causale"]))
         if output is None or scarti is None:
             raise lotti_service.ChiusuraNonValida(errori)
         esito = lotti_service.chiudi_lotto(
             session, actor=deps.actor(), lotto_id=lotto.id, qta_output=output, qta_scarti=scarti,
             causale=valori["causale"] or None, note=valori["note"] or None,
-            chiave=(request.form.get("chiave") or "")[:100] or None,
+            **_chiave_modulo("chiudi", macchina.codice, f"lotto={lotto.id}"),
         )
     except lotti_service.ChiusuraNonValida as exc:
         errori = {_CAMPI_CHIUSURA.get(k, "_"): [gettext(m) for m in v] for k, v in exc.errors.items()}
         return _render(macchina, status=400, errori=errori, valori=valori)
     except AsigestError as exc:
         campo = "causale" if exc.code == "CAUSALE_NON_VALIDA" else "_"
-        return _render(macchina, status=400, errori={campo: [exc.text(gettext)]}, valori=valori)
+        return _render(macchina, status=400, errori={campo: [_testo_errore(exc)]}, valori=valori)
+    # Committed: from here on nothing may turn the close into an error on screen (SPEC §9).
     chiuso = esito.lotto
-    trovata = kiosk_service.get_commessa(deps.erp(), chiuso.fase.commessa_erp_id)
-    return _render(macchina, scheda=kiosk_service.scheda(session, trovata, macchina), chiuso=chiuso)
+    scheda = _scheda_se_possibile(session, macchina, chiuso.fase.commessa_erp_id)
+    return _render(macchina, scheda=scheda, chiuso=chiuso, senza_scheda=scheda is None)
+
+
+def _scheda_se_possibile(session, macchina, commessa_id: int):
+    """The order card to show after a committed change, or None when it cannot be read
+    now (the ERP does not answer, or no longer has the order): the change is saved
+    either way, and the screen must say so rather than show an error."""
+    try:
+        return kiosk_service.scheda(session, kiosk_service.get_commessa(deps.erp(), commessa_id), macchina)
+    except AsigestError as exc:
+        log.warning("Kiosk %s: scheda della commessa %s non disponibile dopo la chiusura (%s)",
+                    macchina.codice, commessa_id, exc.code)
+        return None
 
 
 _CAMPI_CHIUSURA = {"QtaOutput": "qta_output", "QtaScarti": "qta_scarti", "CausaleScarto": "causale"}

@@ -22,7 +22,8 @@ bp = Blueprint("pages", __name__)
 # Flash category of the production panel, so it shows only its own confirmations.
 FLASH_CONFIG = "config"
 # Refusals that belong next to the phase checkboxes rather than at the top of the form.
-_ERRORI_FASI = {"NESSUNA_FASE", "FASE_CON_LOTTI", "FASE_TIPO_DISATTIVATO", "FASE_TIPO_ASSENTE"}
+_ERRORI_FASI = {"NESSUNA_FASE", "FASE_CON_LOTTI", "FASE_PRIMA_DI_FASE_CON_LOTTI", "FASE_TIPO_DISATTIVATO",
+                "FASE_TIPO_ASSENTE"}
 _RIFIUTI = (RuleViolation, Conflict, InvalidInput, ErpUnavailable)
 
 
