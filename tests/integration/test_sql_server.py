@@ -76,14 +76,15 @@ def test_a_gateway_on_an_engine_of_its_own_is_watched(erp_file, mssql_compatible
 RAW_SQL_SITES = {
     ("asigest/dialects.py", "configure_asigest_engine"):
         "SQLite pragmas and BEGIN [IMMEDIATE]: the listeners are installed only when the engine is SQLite",
+    ("asigest/dialects.py", "_sonda_nella_transazione"):
+        "the write probe's lock bounds: PRAGMA busy_timeout under name == 'sqlite', SET LOCAL "
+        "lock_timeout/statement_timeout under 'postgresql', SET LOCK_TIMEOUT under 'mssql' (T-SQL)",
     ("asigest/dialects.py", "sqlite_lotti_autoincrement"):
         "SQLite's Lotti rebuild: called by migration 0004 only when the bind is SQLite",
     ("asigest/services/backup.py", "_copia"):
         "sqlite3 on the SQLite file: copia_database refuses any other database first",
     ("asigest/services/backup.py", "_verifica"):
         "sqlite3 on the copy just made (PRAGMA integrity_check)",
-    ("asigest/services/health.py", "check"):
-        "SELECT 1: the same text on SQL Server, PostgreSQL and SQLite",
     ("asigest/services/kpi.py", "_top_operatori"):
         "the literal 0 in OperatoreID + 0: the same on every database",
     ("migrations/versions/0005_indice_kpi.py", "upgrade"):
@@ -288,3 +289,4 @@ def test_other_databases_keep_their_own_for_update():
     sql = str(select(Fase.id).with_for_update(of=Fase).compile(dialect=postgresql.dialect()))
     assert sql.endswith('FOR UPDATE OF "Fasi"') and "UPDLOCK" not in sql
     assert "UPDLOCK" not in _mssql(select(Fase.id))  # no lock asked, no hint
+
