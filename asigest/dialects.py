@@ -8,6 +8,7 @@ one page how each database is used.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 from pathlib import Path
@@ -95,16 +96,25 @@ _INTENT_IN_ODBC = re.compile(r"(?:^|;)\s*ApplicationIntent\s*=\s*([^;]*)", re.I)
 
 
 def erp_engine_options(url: str, timeout: float) -> dict:
-    """Engine options for the ERP: short connect timeout so an unreachable ERP answers fast."""
+    """Engine options for the ERP: every wait on it is bounded by ``timeout`` seconds.
+
+    A login timeout alone does not bound a query that waits on a lock held in the ERP, so
+    each backend also gets its own query bound: SQLite's busy timeout (how long to wait on
+    a locked file), PostgreSQL's ``statement_timeout`` (sent as a connection option, so it
+    holds from the first statement), and on SQL Server pyodbc's ``Connection.timeout``,
+    set on each new connection by ``configure_erp_engine``.
+    """
     name = backend(url)
+    secondi = max(1, math.ceil(timeout))
     if name == "sqlite":
-        # For SQLite the "connect timeout" is how long to wait on a locked file.
         return {"connect_args": {"timeout": timeout}}
     if name == "postgresql":
-        return {"pool_pre_ping": True, "connect_args": {"connect_timeout": max(1, int(timeout))}}
+        millisecondi = max(1, int(timeout * 1000))
+        return {"pool_pre_ping": True, "connect_args": {"connect_timeout": secondi,
+                                                        "options": f"-c statement_timeout={millisecondi}"}}
     if name == "mssql":
         # pyodbc's login timeout; ApplicationIntent=ReadOnly is added to the URL by ``erp_url``.
-        return {"pool_pre_ping": True, "connect_args": {"timeout": max(1, int(timeout))}}
+        return {"pool_pre_ping": True, "connect_args": {"timeout": secondi}}
     return {}
 
 
@@ -146,10 +156,21 @@ def configure_asigest_engine(engine: Engine, *, sincrono: str = "NORMAL") -> Non
             connection.exec_driver_sql("BEGIN")
 
 
-def configure_erp_engine(engine: Engine) -> None:
-    """The ERP engine: refuse writes; on SQLite, make LOWER() fold accented letters too
-    (SQLite's own folds only ASCII, so "CITTÀ" would not find "Città")."""
+def configure_erp_engine(engine: Engine, *, timeout: float | None = None) -> None:
+    """The ERP engine: refuse writes; on SQL Server, bound every query by ``timeout``
+    seconds (pyodbc's query timeout, which the connect arguments cannot set); on SQLite,
+    make LOWER() fold accented letters too (SQLite's own folds only ASCII, so "CITTÀ"
+    would not find "Città")."""
     install_readonly_guard(engine)
+    if engine.dialect.name == "mssql" and engine.dialect.driver == "pyodbc" and timeout:
+        secondi = max(1, math.ceil(timeout))
+
+        @event.listens_for(engine, "connect")
+        def _query_timeout(dbapi_connection, _record):
+            # Seconds; the driver cancels a statement still running then (HYT00).
+            dbapi_connection.timeout = secondi
+
+        return
     if engine.dialect.name != "sqlite":
         return
 

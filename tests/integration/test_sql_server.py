@@ -290,3 +290,23 @@ def test_other_databases_keep_their_own_for_update():
     assert sql.endswith('FOR UPDATE OF "Fasi"') and "UPDLOCK" not in sql
     assert "UPDLOCK" not in _mssql(select(Fase.id))  # no lock asked, no hint
 
+
+def test_the_erp_engine_bounds_every_query_on_sql_server():
+    """A login timeout does not bound a query that waits on a lock in the ERP: pyodbc's
+    query timeout does, set on each new connection (issue 12, item 7)."""
+    erp = create_engine(dialects.erp_url(MSSQL_ERP), **dialects.erp_engine_options(MSSQL_ERP, 4))
+    prima = len(erp.pool.dispatch.connect)
+    dialects.configure_erp_engine(erp, timeout=3.5)
+    assert len(erp.pool.dispatch.connect) == prima + 1
+
+    class ConnessioneOdbc:
+        timeout = 0  # pyodbc's default: wait forever
+
+    connessione = ConnessioneOdbc()
+    list(erp.pool.dispatch.connect)[-1](connessione, None)  # the one just added (the dialect has its own)
+    assert connessione.timeout == 4  # whole seconds, rounded up
+
+
+def test_the_erp_engine_bounds_every_query_on_postgresql():
+    opzioni = dialects.erp_engine_options("postgresql+psycopg://ro@pg/asitron", 2.5)
+    assert opzioni["connect_args"] == {"connect_timeout": 3, "options": "-c statement_timeout=2500"}
