@@ -60,15 +60,22 @@ def asigest_engine_options(url: str) -> dict:
 
 
 def erp_url(url: str) -> str:
-    """The ERP URL the engine is built with: on SQL Server through pyodbc, the connection
-    declares ``ApplicationIntent=ReadOnly`` (SPEC §3) unless the URL already sets it.
+    """The ERP URL the engine is built with, read-only at the connection (SPEC §3).
 
-    The keyword goes into the URL's query, which the pyodbc dialect copies into the ODBC
-    connection string, or at the end of an explicit ``odbc_connect`` string. An explicit
-    ``ApplicationIntent`` is left as it is (the login's SELECT-only rights and the engine's
-    guard still hold); any other value than ReadOnly is logged as a warning.
+    - SQLite: always the URI form with ``mode=ro`` (``sqlite_readonly_url``), so SQLite
+      itself refuses writes and a missing file is "unable to open" (the ERP is reported
+      unreachable) instead of being created empty. A URI that already says ``mode=ro`` is
+      kept; any other ``mode`` becomes ``ro``.
+    - SQL Server through pyodbc: the connection declares ``ApplicationIntent=ReadOnly``
+      unless the URL already sets it. The keyword goes into the URL's query, which the
+      pyodbc dialect copies into the ODBC connection string, or at the end of an explicit
+      ``odbc_connect`` string. An explicit ``ApplicationIntent`` is left as it is (the
+      login's SELECT-only rights and the engine's guard still hold); any other value than
+      ReadOnly is logged as a warning.
     """
     parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_erp_url(url, parsed)
     if parsed.get_backend_name() != "mssql" or parsed.get_driver_name() != "pyodbc":
         return url
     odbc_connect = parsed.query.get("odbc_connect")
@@ -93,6 +100,20 @@ def erp_url(url: str) -> str:
 
 _APPLICATION_INTENT = "ApplicationIntent"
 _INTENT_IN_ODBC = re.compile(r"(?:^|;)\s*ApplicationIntent\s*=\s*([^;]*)", re.I)
+
+
+def _sqlite_erp_url(url: str, parsed) -> str:
+    database = parsed.database or ""
+    if database in ("", ":memory:"):
+        return url  # nothing on disk to protect (tests of the engine only)
+    uri = str(parsed.query.get("uri", "")).lower() in {"true", "1"}
+    if uri and database.startswith("file:"):
+        if parsed.query.get("mode") == "ro":
+            return url
+        return parsed.update_query_dict({"mode": "ro"}).render_as_string(hide_password=False)
+    extra = {k: v for k, v in parsed.query.items() if k not in ("mode", "uri")}
+    readonly = make_url(sqlite_readonly_url(database))
+    return readonly.update_query_dict(extra).render_as_string(hide_password=False) if extra else str(readonly)
 
 
 def erp_engine_options(url: str, timeout: float) -> dict:
