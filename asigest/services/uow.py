@@ -54,9 +54,9 @@ def transaction(session):
     """
     # A scoped session (Flask-SQLAlchemy's) does not proxy in_transaction(): ask its session.
     corrente = session() if isinstance(session, scoped_session) else session
+    if not corrente.in_transaction():
+        _dichiara_scrittura(session)
     try:
-        if not corrente.in_transaction():
-            session.connection(execution_options={WRITE_OPTION: True})
         yield session
         session.commit()
     except DBAPIError as exc:
@@ -98,18 +98,29 @@ def _sqlite(session) -> bool:
         return False
 
 
-def _inizia_scrittura(session) -> None:
-    """Roll back and begin a transaction that declares its write (BEGIN IMMEDIATE on SQLite),
-    with the unit of work's meaning for a database that refuses even that."""
+def _dichiara_scrittura(session) -> None:
+    """Begin a transaction that declares its write (BEGIN IMMEDIATE on SQLite).
+
+    A database that cannot write refuses even that (a read-only SQLite file or
+    ``query_only``): DatabaseNonDisponibile. SQLite still busy after its busy timeout
+    propagates as it is (answered 409 by the error mapping): another writer has held the
+    lock that long, and running the operation again at once would only wait as long again.
+    """
     try:
-        session.rollback()
         session.connection(execution_options={WRITE_OPTION: True})
     except DBAPIError as exc:
         _annulla(session)
-        tradotto = _errore_in_scrittura(session, exc)
-        if tradotto is not None:
-            raise tradotto from exc
+        if natura_errore(exc) == NON_SCRIVE:
+            log.error("Il database ASI_GEST non riesce a scrivere: %s", exc.orig if exc.orig is not None else exc)
+            raise DatabaseNonDisponibile() from exc
         raise
+
+
+def _inizia_scrittura(session) -> None:
+    """Roll back and begin a transaction that declares its write, for a retry loop: its
+    errors are raised outside the loop's retries (see ``_dichiara_scrittura``)."""
+    session.rollback()
+    _dichiara_scrittura(session)
 
 
 def errore_database(exc: DBAPIError) -> AsigestError | None:
@@ -128,8 +139,6 @@ def errore_database(exc: DBAPIError) -> AsigestError | None:
 
 class Riprova(Exception):
     """Raised inside an operation to run it again from the start (e.g. a progressivo race)."""
-
-
 
 
 def ripete_se_occupato(servizio: Callable[..., T]) -> Callable[..., T]:
@@ -163,8 +172,8 @@ def con_riprova(session, operazione: Callable[[], T], *, tentativi: int = 12) ->
 
     Runs it again, from a fresh transaction, when it raises ``Riprova`` or the database
     reports a write conflict; any other error (``DatabaseNonDisponibile`` included), or
-    the last failed attempt, propagates. The session
-    must hold no pending changes of the caller: each attempt starts with a rollback.
+    the last failed attempt, propagates. The session must hold no pending changes of the
+    caller: each attempt starts with a rollback.
     """
     for tentativo in range(1, tentativi + 1):
         # Declare the write up front: on SQLite the transaction then waits for the

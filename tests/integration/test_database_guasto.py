@@ -213,8 +213,9 @@ def test_nothing_was_written_and_a_writable_database_writes_again(app, db_sessio
 
 
 def test_sqlite_busy_stays_a_409_conflict(app, db_session):
-    """The one refusal that a retry resolves keeps its 409 (tests/integration/test_uow.py
-    has the stale-snapshot case); here the write lock is held past the busy timeout."""
+    """A write lock held past the busy timeout is a conflict, not a database that cannot
+    write: 409 from the error mapping, and not run again at once (it would wait as long
+    again). tests/integration/test_uow.py has the stale-snapshot case, retried."""
     if db.engines[None].dialect.name != "sqlite":
         pytest.skip("SQLite's busy refusal")
     percorso = db.engines[None].url.database
@@ -229,9 +230,11 @@ def test_sqlite_busy_stays_a_409_conflict(app, db_session):
     event.listen(engine, "connect", _attesa_breve)
     try:
         altro.execute("BEGIN IMMEDIATE")
-        with pytest.raises(DatabaseOccupato) as rifiuto:
+        with pytest.raises(OperationalError) as rifiuto:
             _rinomina(db_session, "Mai salvato")
-        assert rifiuto.value.status == 409
+        assert natura_errore(rifiuto.value) == CONFLITTO
+        risposta = uow.errore_database(rifiuto.value)
+        assert isinstance(risposta, DatabaseOccupato) and risposta.status == 409
     finally:
         altro.execute("ROLLBACK")
         altro.close()
