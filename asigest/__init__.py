@@ -46,7 +46,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     riepilogo_kpi.init_app(app)  # the KPIs' daily summary follows every change to a lotto
     with app.app_context():
         dialects.configure_asigest_engine(db.engines[None], sincrono=app.config["SQLITE_SYNCHRONOUS"])
-        dialects.configure_erp_engine(db.engines["erp"])
+        dialects.configure_erp_engine(db.engines["erp"], timeout=app.config["ERP_TIMEOUT"])
     migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     login_manager.init_app(app)

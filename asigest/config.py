@@ -26,6 +26,8 @@ _ENV_SETTINGS = {
     "ASIGEST_ERP_URL": ("ERP_URL", str),
     "ASIGEST_ERP_SCHEMA": ("ERP_SCHEMA", str),
     "ASIGEST_ERP_TIMEOUT": ("ERP_TIMEOUT", float),
+    "ASIGEST_ERP_PAUSA_SECONDS": ("ERP_PAUSA_SECONDS", float),
+    "ASIGEST_ERP_MAX_ATTESE": ("ERP_MAX_ATTESE", int),
     "ASIGEST_SECRET_KEY": ("SECRET_KEY", str),
     "ASIGEST_TIMEZONE": ("TIMEZONE", str),
     "ASIGEST_LICENSE_FILE": ("LICENSE_FILE", str),
@@ -51,6 +53,11 @@ _ENV_SETTINGS = {
 DEFAULTS = {
     "ERP_SCHEMA": None,
     "ERP_TIMEOUT": 5.0,
+    # After the ERP failed to answer, ERP calls fail at once for this many seconds before
+    # one call tries again (circuit breaker); at most ERP_MAX_ATTESE threads per process
+    # wait on the ERP at once (bulkhead). Both per process: erp/gateway.py, ProtezioneErp.
+    "ERP_PAUSA_SECONDS": 30.0,
+    "ERP_MAX_ATTESE": 2,
     "TIMEZONE": "Europe/Rome",
     "LICENSE_FILE": None,
     # Another vendor public key (PEM path) instead of the shipped one: tests and vendor test installs.
@@ -116,6 +123,8 @@ def load(app, overrides: dict | None = None) -> None:
         app.config.setdefault("REMEMBER_COOKIE_SECURE", True)
         app.config["PREFERRED_URL_SCHEME"] = "https"
 
+    if int(app.config["ERP_MAX_ATTESE"]) < 1 or float(app.config["ERP_PAUSA_SECONDS"]) < 0:
+        raise ValueError("ASIGEST_ERP_MAX_ATTESE deve essere almeno 1 e ASIGEST_ERP_PAUSA_SECONDS non negativo.")
     if app.config["SQLITE_SYNCHRONOUS"] not in dialects.SQLITE_SYNCHRONOUS:
         raise ValueError(f"ASIGEST_SQLITE_SYNCHRONOUS={app.config['SQLITE_SYNCHRONOUS']!r} non valido: "
                          "usare NORMAL o FULL.")

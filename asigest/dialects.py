@@ -8,10 +8,12 @@ one page how each database is used.
 from __future__ import annotations
 
 import logging
+import math
+import os
 import re
 from pathlib import Path
 
-from sqlalchemy import Float, event
+from sqlalchemy import Column, Float, MetaData, String, Table, event, insert
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import Select
@@ -58,15 +60,22 @@ def asigest_engine_options(url: str) -> dict:
 
 
 def erp_url(url: str) -> str:
-    """The ERP URL the engine is built with: on SQL Server through pyodbc, the connection
-    declares ``ApplicationIntent=ReadOnly`` (SPEC §3) unless the URL already sets it.
+    """The ERP URL the engine is built with, read-only at the connection (SPEC §3).
 
-    The keyword goes into the URL's query, which the pyodbc dialect copies into the ODBC
-    connection string, or at the end of an explicit ``odbc_connect`` string. An explicit
-    ``ApplicationIntent`` is left as it is (the login's SELECT-only rights and the engine's
-    guard still hold); any other value than ReadOnly is logged as a warning.
+    - SQLite: always the URI form with ``mode=ro`` (``sqlite_readonly_url``), so SQLite
+      itself refuses writes and a missing file is "unable to open" (the ERP is reported
+      unreachable) instead of being created empty. A URI that already says ``mode=ro`` is
+      kept; any other ``mode`` becomes ``ro``.
+    - SQL Server through pyodbc: the connection declares ``ApplicationIntent=ReadOnly``
+      unless the URL already sets it. The keyword goes into the URL's query, which the
+      pyodbc dialect copies into the ODBC connection string, or at the end of an explicit
+      ``odbc_connect`` string. An explicit ``ApplicationIntent`` is left as it is (the
+      login's SELECT-only rights and the engine's guard still hold); any other value than
+      ReadOnly is logged as a warning.
     """
     parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_erp_url(url, parsed)
     if parsed.get_backend_name() != "mssql" or parsed.get_driver_name() != "pyodbc":
         return url
     odbc_connect = parsed.query.get("odbc_connect")
@@ -93,17 +102,40 @@ _APPLICATION_INTENT = "ApplicationIntent"
 _INTENT_IN_ODBC = re.compile(r"(?:^|;)\s*ApplicationIntent\s*=\s*([^;]*)", re.I)
 
 
+def _sqlite_erp_url(url: str, parsed) -> str:
+    database = parsed.database or ""
+    if database in ("", ":memory:"):
+        return url  # nothing on disk to protect (tests of the engine only)
+    uri = str(parsed.query.get("uri", "")).lower() in {"true", "1"}
+    if uri and database.startswith("file:"):
+        if parsed.query.get("mode") == "ro":
+            return url
+        return parsed.update_query_dict({"mode": "ro"}).render_as_string(hide_password=False)
+    extra = {k: v for k, v in parsed.query.items() if k not in ("mode", "uri")}
+    readonly = make_url(sqlite_readonly_url(database))
+    return readonly.update_query_dict(extra).render_as_string(hide_password=False) if extra else str(readonly)
+
+
 def erp_engine_options(url: str, timeout: float) -> dict:
-    """Engine options for the ERP: short connect timeout so an unreachable ERP answers fast."""
+    """Engine options for the ERP: every wait on it is bounded by ``timeout`` seconds.
+
+    A login timeout alone does not bound a query that waits on a lock held in the ERP, so
+    each backend also gets its own query bound: SQLite's busy timeout (how long to wait on
+    a locked file), PostgreSQL's ``statement_timeout`` (sent as a connection option, so it
+    holds from the first statement), and on SQL Server pyodbc's ``Connection.timeout``,
+    set on each new connection by ``configure_erp_engine``.
+    """
     name = backend(url)
+    secondi = max(1, math.ceil(timeout))
     if name == "sqlite":
-        # For SQLite the "connect timeout" is how long to wait on a locked file.
         return {"connect_args": {"timeout": timeout}}
     if name == "postgresql":
-        return {"pool_pre_ping": True, "connect_args": {"connect_timeout": max(1, int(timeout))}}
+        millisecondi = max(1, int(timeout * 1000))
+        return {"pool_pre_ping": True, "connect_args": {"connect_timeout": secondi,
+                                                        "options": f"-c statement_timeout={millisecondi}"}}
     if name == "mssql":
         # pyodbc's login timeout; ApplicationIntent=ReadOnly is added to the URL by ``erp_url``.
-        return {"pool_pre_ping": True, "connect_args": {"timeout": max(1, int(timeout))}}
+        return {"pool_pre_ping": True, "connect_args": {"timeout": secondi}}
     return {}
 
 
@@ -145,10 +177,21 @@ def configure_asigest_engine(engine: Engine, *, sincrono: str = "NORMAL") -> Non
             connection.exec_driver_sql("BEGIN")
 
 
-def configure_erp_engine(engine: Engine) -> None:
-    """The ERP engine: refuse writes; on SQLite, make LOWER() fold accented letters too
-    (SQLite's own folds only ASCII, so "CITTÀ" would not find "Città")."""
+def configure_erp_engine(engine: Engine, *, timeout: float | None = None) -> None:
+    """The ERP engine: refuse writes; on SQL Server, bound every query by ``timeout``
+    seconds (pyodbc's query timeout, which the connect arguments cannot set); on SQLite,
+    make LOWER() fold accented letters too (SQLite's own folds only ASCII, so "CITTÀ"
+    would not find "Città")."""
     install_readonly_guard(engine)
+    if engine.dialect.name == "mssql" and engine.dialect.driver == "pyodbc" and timeout:
+        secondi = max(1, math.ceil(timeout))
+
+        @event.listens_for(engine, "connect")
+        def _query_timeout(dbapi_connection, _record):
+            # Seconds; the driver cancels a statement still running then (HYT00).
+            dbapi_connection.timeout = secondi
+
+        return
     if engine.dialect.name != "sqlite":
         return
 
@@ -178,6 +221,195 @@ def install_readonly_guard(engine: Engine) -> None:
                 f"(istruzione rifiutata: {statement.strip()[:60]!r})."
             )
         return statement, parameters
+
+
+# -- what a database error means ------------------------------------------------------
+
+# The nature of a database error, for the unit of work and the error mapping:
+NON_SCRIVE = "non_scrive"  # the database cannot write now (disk or log full, read-only,
+#                            I/O error, damaged or unreachable): trying again does not help
+#                            until someone fixes the server, so nothing retries it
+CONFLITTO = "conflitto"  # another transaction was in the way (busy, locked, deadlock,
+#                          serialization): running the operation again resolves it
+
+# SQLite primary result codes (the low byte of the extended code Python 3.11 reports as
+# ``sqlite_errorcode``: SQLITE_IOERR_WRITE is 778, SQLITE_READONLY_DBMOVED 1032…).
+_SQLITE_CONFLITTO = {5, 6}  # SQLITE_BUSY, SQLITE_LOCKED
+_SQLITE_NON_SCRIVE = {
+    3,  # SQLITE_PERM: access permission denied
+    7,  # SQLITE_NOMEM
+    8,  # SQLITE_READONLY (a read-only file or mode=ro, PRAGMA query_only, a moved database)
+    10,  # SQLITE_IOERR (write, fsync, short read… failed in the OS)
+    11,  # SQLITE_CORRUPT
+    13,  # SQLITE_FULL: disk full, or the database reached PRAGMA max_page_count
+    14,  # SQLITE_CANTOPEN (the file, its -wal/-shm or the temp directory cannot be opened)
+    22,  # SQLITE_NOLFS
+    26,  # SQLITE_NOTADB
+}
+# PostgreSQL SQLSTATEs: classes 53 (insufficient resources: 53100 disk_full, 53200
+# out_of_memory, 53300 too_many_connections), 58 (system error: 58030 io_error), 08
+# (connection exception); 25006 read_only_sql_transaction (a read-only database or a hot
+# standby), 57P01-57P03 (server shutting down or starting), XX001/XX002 (data corrupted).
+_PG_CLASSI_NON_SCRIVE = ("53", "58", "08")
+_PG_NON_SCRIVE = {"25006", "57P01", "57P02", "57P03", "XX001", "XX002"}
+_PG_CONFLITTO = {"40001", "40P01", "55P03"}  # serialization_failure, deadlock_detected, lock_not_available
+# SQL Server native error numbers (pyodbc puts them in the message as "(1105)").
+_MSSQL_NON_SCRIVE = {
+    1101, 1105,  # no space in the filegroup
+    9002,  # the transaction log is full
+    3906, 3908,  # the database is read-only / cannot begin a transaction in it
+    823, 824, 825,  # I/O errors
+    5120,  # cannot open a database file
+    976, 978, 983,  # an availability-group secondary that cannot take writes
+    4060,  # the login's database cannot be opened
+}
+_MSSQL_CONFLITTO = {1205, 1222, 3960}  # deadlock victim, lock timeout, snapshot update conflict
+_MSSQL_NUMERO = re.compile(r"\((\d{3,6})\)\s*\(SQL\w+\)")
+_SQLITE_TESTO_CONFLITTO = ("database is locked", "database table is locked", "database is busy")
+_SQLITE_TESTO_NON_SCRIVE = ("disk is full", "readonly database", "disk i/o error", "unable to open database",
+                            "malformed", "not a database")
+
+
+def natura_errore(exc: BaseException) -> str | None:
+    """``NON_SCRIVE``, ``CONFLITTO`` or None (anything else: a bug, a constraint, bad
+    input…) for a database error — a SQLAlchemy ``DBAPIError`` or the driver's own.
+
+    The one place that reads each driver's codes: SQLite's result codes, PostgreSQL's
+    SQLSTATE, SQL Server's error numbers; the message text only where a driver gives no
+    code (an older SQLite module, a connection that failed before any SQLSTATE).
+    """
+    orig = getattr(exc, "orig", None) or exc
+    codice_sqlite = getattr(orig, "sqlite_errorcode", None)
+    if codice_sqlite is not None:
+        primario = codice_sqlite & 0xFF
+        if primario in _SQLITE_CONFLITTO:
+            return CONFLITTO
+        return NON_SCRIVE if primario in _SQLITE_NON_SCRIVE else None
+    sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+    if sqlstate:
+        if sqlstate in _PG_CONFLITTO:
+            return CONFLITTO
+        if sqlstate in _PG_NON_SCRIVE or sqlstate[:2] in _PG_CLASSI_NON_SCRIVE:
+            return NON_SCRIVE
+        return None
+    modulo = type(orig).__module__ or ""
+    testo = str(orig)
+    if modulo.startswith("pyodbc"):
+        numeri = {int(n) for n in _MSSQL_NUMERO.findall(testo)}
+        if numeri & _MSSQL_CONFLITTO:
+            return CONFLITTO
+        if numeri & _MSSQL_NON_SCRIVE:
+            return NON_SCRIVE
+        return None
+    if modulo.startswith("psycopg") and type(orig).__name__ == "OperationalError":
+        return NON_SCRIVE  # no SQLSTATE: the connection itself failed (server down, refused)
+    minuscolo = testo.lower()
+    if any(t in minuscolo for t in _SQLITE_TESTO_CONFLITTO):
+        return CONFLITTO
+    if any(t in minuscolo for t in _SQLITE_TESTO_NON_SCRIVE):
+        return NON_SCRIVE
+    return None
+
+
+# -- can the database write? (GET /health) ------------------------------------------------
+
+# The probe's row goes into Alembic's own table, which every ASI_GEST database has and the
+# application's login may write on every backend (a SQL Server login with only
+# db_datawriter cannot CREATE a table): a key no migration uses, no identity consumed, no
+# foreign key, no reader in the application — and the transaction is always rolled back.
+_SONDA = Table("alembic_version", MetaData(), Column("version_num", String(32), primary_key=True))
+_SONDA_CHIAVE = "sonda-scrittura"
+# SQLite: a value four 4 KB pages long, so the row needs new pages (see below).
+_SONDA_SQLITE_BYTE = 16 * 1024
+# SQLite: below this much free space (for an unprivileged process) on the database's file
+# system, commits fail with SQLITE_FULL: a commit appends the pages it changed to the WAL
+# and a checkpoint may grow the database file.
+SPAZIO_MINIMO_SQLITE = 1024 * 1024
+_SONDA_ATTESA_MS = 2000  # the most the probe waits for a lock
+
+
+def sonda_scrittura(engine: Engine) -> str | None:
+    """None when the database can write now; otherwise why not (for the log).
+
+    The probe writes one row and never commits, so it leaves nothing behind: on its own
+    connection, a write transaction inserts a row into ``alembic_version`` and rolls back.
+    What that catches, and what it cannot:
+
+    - every backend: a database that cannot be reached, a read-only one (SQLite file or
+      connection opened read-only, ``PRAGMA query_only``; PostgreSQL read-only transaction
+      default or hot standby, 25006; SQL Server read-only database, 3906, or secondary);
+    - SQLite: the row is 16 KB, so it needs new pages, and a database at its
+      ``PRAGMA max_page_count`` refuses it (SQLITE_FULL) as it refuses the real writes.
+      A *full disk* does not show in an uncommitted write (SQLite changes pages in memory
+      and writes them to the WAL only at COMMIT — measured on a full tmpfs: the insert
+      succeeds, the commit fails), so for a database file the probe also reads the free
+      space of its file system (``os.statvfs``) and reports it below
+      ``SPAZIO_MINIMO_SQLITE``;
+    - SQL Server: the insert is logged before it is rolled back, so a full transaction log
+      (9002) shows; a full data file (1105) only when a write needs a new extent;
+    - PostgreSQL: a full disk shows when a table file must grow (53100) or the WAL cannot
+      be written (the server then stops: unreachable); the probe's row fits an existing
+      page, so a full data disk is left to the server's own monitoring.
+
+    A lock held by another writer is not a failure: the probe waits at most
+    ``_SONDA_ATTESA_MS`` for it and reports the database as writing (busy is a conflict
+    that a retry resolves, not a broken database).
+    """
+    nome = engine.dialect.name
+    try:
+        with engine.connect() as conn:
+            _sonda_nella_transazione(conn, nome)
+    except Exception as exc:  # noqa: BLE001 — any failure to write is the answer
+        if natura_errore(exc) == CONFLITTO:
+            return None
+        return f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}"[:300]
+    if nome == "sqlite":
+        return _spazio_sqlite(engine)
+    return None
+
+
+def _sonda_nella_transazione(conn, nome: str) -> None:
+    valore = _SONDA_CHIAVE
+    if nome == "sqlite":
+        # Wait for the write lock less than the application's busy timeout; put it back
+        # before the connection returns to the pool. SQLite does not enforce the
+        # column's length, so the value can be long enough to need new pages.
+        # On the driver's connection: a statement through SQLAlchemy would begin a transaction.
+        conn.connection.driver_connection.execute("PRAGMA busy_timeout=%d" % _SONDA_ATTESA_MS)  # constants only
+        conn = conn.execution_options(**{WRITE_OPTION: True})
+        valore = _SONDA_CHIAVE + "x" * _SONDA_SQLITE_BYTE
+    try:
+        with conn.begin() as transazione:
+            if nome == "postgresql":
+                # Ended with the transaction (SET LOCAL).
+                conn.exec_driver_sql("SET LOCAL lock_timeout = %d" % _SONDA_ATTESA_MS)
+                conn.exec_driver_sql("SET LOCAL statement_timeout = %d" % (2 * _SONDA_ATTESA_MS))
+            elif nome == "mssql":
+                conn.exec_driver_sql("SET LOCK_TIMEOUT %d" % _SONDA_ATTESA_MS)
+            try:
+                conn.execute(insert(_SONDA).values(version_num=valore))
+            finally:
+                transazione.rollback()
+    finally:
+        if nome == "sqlite":
+            conn.connection.driver_connection.execute("PRAGMA busy_timeout=%d" % SQLITE_BUSY_TIMEOUT_MS)
+        elif nome == "mssql":
+            conn.exec_driver_sql("SET LOCK_TIMEOUT -1")
+
+
+def _spazio_sqlite(engine: Engine) -> str | None:
+    database = engine.url.database or ""
+    if database in ("", ":memory:"):
+        return None
+    percorso = Path(database[len("file:"):] if database.startswith("file:") else database)
+    try:
+        stato = os.statvfs(percorso.resolve().parent)
+    except (AttributeError, OSError):  # no statvfs on Windows; an unreadable folder shows elsewhere
+        return None
+    libero = stato.f_bavail * stato.f_frsize
+    if libero < SPAZIO_MINIMO_SQLITE:
+        return f"spazio libero sul disco del database: {libero} byte"
+    return None
 
 
 # -- schema changes only SQLite needs ------------------------------------------------

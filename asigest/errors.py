@@ -82,3 +82,17 @@ class ErpUnavailable(AsigestError):
         "Il gestionale ASITRON non risponde. Riprovare tra qualche minuto; "
         "se il problema continua, avvisare l'ufficio IT."
     )
+
+
+class DatabaseNonDisponibile(AsigestError):
+    """The ASI_GEST database cannot write now (disk or log full, read-only, I/O error,
+    unreachable): nothing was saved and trying again will not help until IT acts (HTTP 503).
+    Raised by the unit of work (services/uow.py) for every service; never retried."""
+
+    status = 503
+    code = "DATABASE_NON_DISPONIBILE"
+    default_message = N_(
+        "Il database di ASI-GEST non riesce a salvare: non è stato salvato nulla. "
+        "Avvisare l'ufficio IT (controllare lo spazio su disco e i permessi del database), "
+        "poi ripetere l'operazione."
+    )

@@ -160,7 +160,7 @@ class Gunicorn:
     """``gunicorn --workers W --threads T wsgi:app`` on a fixed port, in its own process group."""
 
     def __init__(self, impianto: Impianto, cartella: Path, *, workers: int = 2, threads: int = 4,
-                 preload: bool = False):
+                 preload: bool = False, impostazioni: dict | None = None):
         self.porta = porta_libera()
         self.cartella = cartella
         cartella.mkdir(parents=True, exist_ok=True)
@@ -175,6 +175,7 @@ class Gunicorn:
         self.cmd.append("wsgi:app")
         # Its own instance folder: nothing is shared through it, only the database.
         self.env = ambiente(impianto.database_url, impianto.erp_url, cartella / "istanza")
+        self.env.update({k: str(v) for k, v in (impostazioni or {}).items()})  # more ASIGEST_* settings
         self.proc: subprocess.Popen | None = None
         self.avvii = 0
 

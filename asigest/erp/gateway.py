@@ -2,20 +2,26 @@
 
 Every query is Core ``select()`` with bound parameters; lists are ordered newest first
 and paginated; id lists are chunked under SQL Server's 2,100-parameter limit. Any
-failure to reach the ERP becomes ``ErpUnavailable`` so callers show a clear message.
+failure to reach the ERP becomes ``ErpUnavailable`` so callers show a clear message,
+and ``ProtezioneErp`` keeps an ERP that does not answer from holding the app's threads.
 """
 
 from __future__ import annotations
 
+import itertools
 import logging
 import re
+import threading
+import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Iterable
+from typing import Callable, Iterable
 
 from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from asigest.erp.tables import commesse_table
 from asigest.errors import ErpUnavailable
@@ -88,12 +94,182 @@ def escape_like(text: str) -> str:
     return re.sub(r"([\\%_\[])", r"\\\1", text)
 
 
-class ErpGateway:
-    """Read-only access to COMMESSE through the ERP engine (which refuses writes)."""
+# The errors that say the ERP did not answer (down, refused, timed out, locked): they open
+# the circuit breaker. Others (a wrong schema, a value the ERP's column cannot hold) fail
+# the one query at once and say nothing about the next one.
+_ERP_NON_RISPONDE = (OperationalError, InterfaceError, DisconnectionError, PoolTimeoutError)
 
-    def __init__(self, engine: Engine, schema: str | None = None):
+
+class ProtezioneErp:
+    """Circuit breaker and bulkhead for the ERP calls of one process.
+
+    - **Breaker**: after a call fails because the ERP did not answer (connection refused,
+      timeout, a lock held past the timeout), every ERP call fails at once with
+      ``ErpUnavailable`` for ``pausa`` seconds; then a single trial call goes through
+      (half-open: the others keep failing fast meanwhile) and its outcome closes the
+      breaker or opens it for another pause.
+    - **Bulkhead**: at most ``max_attese`` threads of the process wait on the ERP at once,
+      so a locked ERP can hold at most that many worker threads and the others keep
+      serving what does not need the ERP (lotti, kiosk closes, /health). Another call
+      waits for a place only while the calls holding them look healthy: until the oldest
+      has run ``soglia_lenta`` seconds (an ERP that answers does so in milliseconds), at
+      most ``attesa_posto``; then it fails with ``ErpUnavailable`` — at once when the
+      holders are already past that, so a queue of ERP requests behind a locked ERP
+      drains in milliseconds instead of holding the threads that serve everything else.
+
+    The state lives in the process (each gunicorn worker has its own) and is *not*
+    shared through the database, unlike everything that decides what the application
+    does: it only decides how fast an ERP that does not answer is reported. Whatever it
+    says, no data changes and no answer differs, except that ``ErpUnavailable`` comes in
+    milliseconds instead of after the timeout; each process finds out about the ERP by
+    itself, with at most one timeout per pause.
+    """
+
+    def __init__(self, *, pausa: float, max_attese: int, attesa_posto: float = 1.0, soglia_lenta: float = 0.5,
+                 orologio: Callable[[], float] = time.monotonic):
+        if max_attese < 1 or pausa < 0:
+            raise ValueError("ProtezioneErp: max_attese >= 1 e pausa >= 0")
+        self.pausa = pausa
+        self.max_attese = max_attese
+        self.attesa_posto = attesa_posto
+        self.soglia_lenta = soglia_lenta
+        self._orologio = orologio
+        self._posti = threading.BoundedSemaphore(max_attese)
+        self._stato = threading.Lock()
+        self._aperto_fino: float | None = None  # None: closed
+        self._prova_in_corso = False
+        self._in_volo: dict[int, float] = {}  # the calls holding a place: number → when they started
+        self._numeri = itertools.count()
+
+    @property
+    def aperto(self) -> bool:
+        """True while ERP calls fail fast (a pause after a failure, or a trial in flight)."""
+        with self._stato:
+            return self._aperto_fino is not None and (self._prova_in_corso or self._orologio() < self._aperto_fino)
+
+    @property
+    def chiuso(self) -> bool:
+        """True while no failure is pending (calls go to the ERP)."""
+        with self._stato:
+            return self._aperto_fino is None
+
+    @contextmanager
+    def chiamata(self):
+        """Around one ERP call: raises ``ErpUnavailable`` at once when the breaker is open
+        or no place frees up in time; records the call's outcome."""
+        prova = self._ammetti()
+        posto = self._prendi_posto()
+        if posto is None:
+            if prova:
+                self._fine_prova()
+            log.warning("ERP: %d chiamate già in attesa in questo processo; risposta immediata", self.max_attese)
+            raise ErpUnavailable()
+        try:
+            yield
+        except _ERP_NON_RISPONDE:
+            self._guasto()
+            raise
+        except BaseException:
+            if prova:
+                self._fine_prova()
+            raise
+        else:
+            if prova or self._aperto_fino is not None:
+                self._ripristino()
+        finally:
+            self._lascia_posto(posto)
+
+    def _prendi_posto(self) -> int | None:
+        """A place among the ``max_attese`` (its id), or None when none frees up in time."""
+        with self._stato:
+            attesa = self.attesa_posto
+            if len(self._in_volo) >= self.max_attese:
+                piu_vecchia = min(self._in_volo.values())
+                attesa = min(attesa, piu_vecchia + self.soglia_lenta - self._orologio())
+        preso = self._posti.acquire(timeout=attesa) if attesa > 0 else self._posti.acquire(blocking=False)
+        if not preso:
+            return None
+        with self._stato:
+            posto = next(self._numeri)
+            self._in_volo[posto] = self._orologio()
+        return posto
+
+    def _lascia_posto(self, posto: int) -> None:
+        with self._stato:
+            self._in_volo.pop(posto, None)
+        self._posti.release()
+
+    def prova_in_sottofondo(self, funzione: Callable[[], object]) -> bool:
+        """Once the pause is over, make ``funzione`` the trial call in a thread of its own
+        and return at once (True when started). For ``/health``: it reports the ERP as
+        unreachable without waiting, and its next answer has the trial's outcome — even
+        at night, when no one else calls the ERP to close the breaker."""
+        with self._stato:
+            if self._aperto_fino is None or self._prova_in_corso or self._orologio() < self._aperto_fino:
+                return False
+            self._prova_in_corso = True
+        threading.Thread(target=self._prova, args=(funzione,), name="erp-prova", daemon=True).start()
+        return True
+
+    def _prova(self, funzione: Callable[[], object]) -> None:
+        posto = self._prendi_posto()
+        if posto is None:
+            self._fine_prova()
+            return
+        try:
+            funzione()
+        except _ERP_NON_RISPONDE as exc:
+            log.warning("ERP ancora non raggiungibile: %s", exc)
+            self._guasto()
+        except Exception:  # noqa: BLE001 — not an outage: leave the trial to the next call
+            log.exception("Prova dell'ERP non riuscita")
+            self._fine_prova()
+        else:
+            self._ripristino()
+        finally:
+            self._lascia_posto(posto)
+
+    def _ammetti(self) -> bool:
+        """True when this call is the half-open trial; raises while the breaker is open."""
+        with self._stato:
+            if self._aperto_fino is None:
+                return False
+            if self._prova_in_corso or self._orologio() < self._aperto_fino:
+                raise ErpUnavailable()
+            self._prova_in_corso = True
+            return True
+
+    def _guasto(self) -> None:
+        with self._stato:
+            if self._aperto_fino is None:
+                log.warning("ERP non raggiungibile: chiamate sospese per %s s in questo processo", self.pausa)
+            self._aperto_fino = self._orologio() + self.pausa
+            self._prova_in_corso = False
+
+    def _ripristino(self) -> None:
+        with self._stato:
+            if self._aperto_fino is not None:
+                log.info("ERP di nuovo raggiungibile")
+            self._aperto_fino = None
+            self._prova_in_corso = False
+
+    def _fine_prova(self) -> None:
+        with self._stato:
+            self._prova_in_corso = False
+
+
+class ErpGateway:
+    """Read-only access to COMMESSE through the ERP engine (which refuses writes).
+
+    ``protezione`` (the app's, one per process: ``web/deps.py``) bounds how long and how
+    many threads wait on an ERP that does not answer; without it every call waits up to
+    the engine's timeout (tools and tests of the gateway itself).
+    """
+
+    def __init__(self, engine: Engine, schema: str | None = None, *, protezione: ProtezioneErp | None = None):
         self.engine = engine
         self.table = commesse_table(schema or None)
+        self.protezione = protezione
 
     # -- queries ---------------------------------------------------------------
 
@@ -148,9 +324,18 @@ class ErpGateway:
         return found
 
     def ping(self) -> bool:
-        """True when the ERP answers a trivial query on COMMESSE."""
+        """True when the ERP answers a trivial query on COMMESSE.
+
+        Behind a ``ProtezioneErp`` whose breaker is open, False at once: after the pause the
+        query runs as the trial call in a thread of its own (``prova_in_sottofondo``), so
+        ``/health`` never waits on an ERP already known not to answer.
+        """
+        stmt = select(self.table.c.ID).limit(1)
+        if self.protezione is not None and not self.protezione.chiuso:
+            self.protezione.prova_in_sottofondo(lambda: self._esegui(stmt))
+            return False
         try:
-            self._fetch(select(self.table.c.ID).limit(1), raw=True)
+            self._fetch(stmt, raw=True)
         except ErpUnavailable:
             return False
         return True
@@ -181,8 +366,11 @@ class ErpGateway:
 
     def _fetch(self, stmt, raw: bool = False):
         try:
-            with self.engine.connect() as conn:
-                rows = conn.execute(stmt).all()
+            if self.protezione is None:
+                rows = self._esegui(stmt)
+            else:
+                with self.protezione.chiamata():
+                    rows = self._esegui(stmt)
         except SQLAlchemyError as exc:
             # Not the read-only guard's ReadOnlyViolation: that is a bug, not an outage.
             log.warning("ERP non raggiungibile: %s", exc)
@@ -190,6 +378,10 @@ class ErpGateway:
         if raw:
             return rows
         return [_to_commessa(row) for row in rows]
+
+    def _esegui(self, stmt):
+        with self.engine.connect() as conn:
+            return conn.execute(stmt).all()
 
 
 def _to_commessa(row) -> Commessa:

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import text
-from sqlalchemy.exc import SQLAlchemyError
-
+from asigest import dialects
 from asigest.domain.licenza import StatoLicenza
 
 log = logging.getLogger(__name__)
@@ -15,17 +13,23 @@ log = logging.getLogger(__name__)
 def check(session, erp, *, version: str, licenza: StatoLicenza) -> dict:
     """``{"status", "version", "databases": {...}, "license": {...}}`` as SPEC §7 describes.
 
-    ``status`` is ``degraded`` when either database does not answer; ``licenza`` is the
-    state ``services.licenza`` read (the license never degrades the status: it is reported).
+    ``databases.asigest`` is ``error`` when ASI_GEST cannot *write*, not only when it does
+    not answer: a disk-full or read-only database still answers reads, while every open,
+    close and login fails. ``dialects.sonda_scrittura`` writes one row and rolls it back
+    (nothing is left behind; its docstring says what each database can show that way).
+    ``erp`` is ``unreachable`` when the ERP gateway's ping fails — at once while its
+    circuit breaker is open or its waiting places are taken, so this answer never waits
+    on a locked ERP longer than one ERP call (``erp.gateway.ProtezioneErp``).
+    ``status`` is ``degraded`` when either is not ``ok``; ``licenza`` is the state
+    ``services.licenza`` read (the license never degrades the status: it is reported).
     """
-    try:
-        session.execute(text("SELECT 1"))
+    session.rollback()  # the probe uses a connection of its own; hold no other meanwhile
+    motivo = dialects.sonda_scrittura(session.get_bind())
+    if motivo is None:
         asigest_state = "ok"
-    except SQLAlchemyError as exc:
-        log.warning("ASI_GEST non raggiungibile: %s", exc)
+    else:
+        log.warning("ASI_GEST non può scrivere: %s", motivo)
         asigest_state = "error"
-    finally:
-        session.rollback()
     erp_state = "ok" if erp.ping() else "unreachable"
     return {
         "status": "ok" if asigest_state == "ok" and erp_state == "ok" else "degraded",
@@ -33,4 +37,3 @@ def check(session, erp, *, version: str, licenza: StatoLicenza) -> dict:
         "databases": {"asigest": asigest_state, "erp": erp_state},
         "license": licenza.riassunto(),
     }
-

@@ -1,18 +1,29 @@
-"""The unit of work: one operation commits as a whole or not at all."""
+"""The unit of work: one operation commits as a whole or not at all.
+
+It is also where a database error gets its meaning for every service, once
+(``dialects.natura_errore`` reads each driver's codes): a database that cannot write
+(disk full, read-only, I/O error) raises ``DatabaseNonDisponibile`` (503, never retried);
+SQLite refusing a write because another writer got there first raises
+``DatabaseOccupato`` (409, and ``con_riprova``/``ripete_se_occupato`` run the operation
+again).
+"""
 
 from __future__ import annotations
 
 import functools
+import logging
 import random
 import time
 from contextlib import contextmanager
 from typing import Callable, TypeVar
 
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import scoped_session
 
-from asigest.dialects import WRITE_OPTION
-from asigest.errors import N_, Conflict
+from asigest.dialects import CONFLITTO, NON_SCRIVE, WRITE_OPTION, natura_errore
+from asigest.errors import N_, AsigestError, Conflict, DatabaseNonDisponibile
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -34,33 +45,100 @@ def transaction(session):
     reads began cannot: when SQLite then finds that another writer committed in between,
     the operation is rolled back and ``DatabaseOccupato`` (409, "try again") raised
     instead of an unexpected error; ``con_riprova`` runs it again by itself.
+
+    When the database cannot write (disk full, read-only, I/O error: see
+    ``dialects.natura_errore``), at BEGIN, at any statement or at COMMIT, the operation
+    is rolled back and ``DatabaseNonDisponibile`` (503) raised: nothing was saved, and no
+    retry will save it until the server is fixed. Other database errors (a constraint, a
+    PostgreSQL serialization failure that its caller retries) propagate as they are.
     """
     # A scoped session (Flask-SQLAlchemy's) does not proxy in_transaction(): ask its session.
     corrente = session() if isinstance(session, scoped_session) else session
     if not corrente.in_transaction():
-        session.connection(execution_options={WRITE_OPTION: True})
+        _dichiara_scrittura(session)
     try:
         yield session
         session.commit()
-    except OperationalError as exc:
-        session.rollback()
-        if _conflitto_sqlite(exc):
-            raise DatabaseOccupato() from exc
+    except DBAPIError as exc:
+        _annulla(session)
+        tradotto = _errore_in_scrittura(session, exc)
+        if tradotto is not None:
+            raise tradotto from exc
         raise
     except BaseException:
         session.rollback()
         raise
 
 
+def _annulla(session) -> None:
+    """Roll back after a database error; a database that fails even that (the connection
+    is gone) must not hide the first error."""
+    try:
+        session.rollback()
+    except DBAPIError as exc:
+        log.warning("Rollback non riuscito dopo un errore del database: %s", exc)
+
+
+def _errore_in_scrittura(session, exc: DBAPIError) -> AsigestError | None:
+    natura = natura_errore(exc)
+    if natura == NON_SCRIVE:
+        log.error("Il database ASI_GEST non riesce a scrivere: %s", exc.orig if exc.orig is not None else exc)
+        return DatabaseNonDisponibile()
+    if natura == CONFLITTO and _sqlite(session):
+        # SQLite only: PostgreSQL's serialization failures reach the caller that asked
+        # for SERIALIZABLE and retries them itself (services/auth.py).
+        return DatabaseOccupato()
+    return None
+
+
+def _sqlite(session) -> bool:
+    try:
+        return session.get_bind().dialect.name == "sqlite"
+    except Exception:  # noqa: BLE001 — no bind: not SQLite's busy refusal
+        return False
+
+
+def _dichiara_scrittura(session) -> None:
+    """Begin a transaction that declares its write (BEGIN IMMEDIATE on SQLite).
+
+    A database that cannot write refuses even that (a read-only SQLite file or
+    ``query_only``): DatabaseNonDisponibile. SQLite still busy after its busy timeout
+    propagates as it is (answered 409 by the error mapping): another writer has held the
+    lock that long, and running the operation again at once would only wait as long again.
+    """
+    try:
+        session.connection(execution_options={WRITE_OPTION: True})
+    except DBAPIError as exc:
+        _annulla(session)
+        if natura_errore(exc) == NON_SCRIVE:
+            log.error("Il database ASI_GEST non riesce a scrivere: %s", exc.orig if exc.orig is not None else exc)
+            raise DatabaseNonDisponibile() from exc
+        raise
+
+
+def _inizia_scrittura(session) -> None:
+    """Roll back and begin a transaction that declares its write, for a retry loop: its
+    errors are raised outside the loop's retries (see ``_dichiara_scrittura``)."""
+    session.rollback()
+    _dichiara_scrittura(session)
+
+
+def errore_database(exc: DBAPIError) -> AsigestError | None:
+    """The domain error to answer for a database error that escaped a service outside
+    any ``transaction`` (a read on a broken database): ``DatabaseNonDisponibile`` when the
+    database cannot write or cannot be used (any OperationalError: by the DB-API's own
+    definition a problem of the database's operation, not of the request),
+    ``DatabaseOccupato`` for a conflict, None for anything else (a bug)."""
+    natura = natura_errore(exc)
+    if natura == CONFLITTO:
+        return DatabaseOccupato()
+    if natura == NON_SCRIVE or isinstance(exc, OperationalError):
+        return DatabaseNonDisponibile()
+    return None
+
+
 class Riprova(Exception):
     """Raised inside an operation to run it again from the start (e.g. a progressivo race)."""
-
-
-def _conflitto_sqlite(exc: OperationalError) -> bool:
-    # SQLite refuses a write from a transaction whose snapshot is older than the last
-    # commit ("database is locked"), without waiting: starting again is the cure.
-    text = str(exc.orig).lower() if exc.orig is not None else str(exc).lower()
-    return "locked" in text or "busy" in text
 
 
 def ripete_se_occupato(servizio: Callable[..., T]) -> Callable[..., T]:
@@ -80,8 +158,7 @@ def ripete_se_occupato(servizio: Callable[..., T]) -> Callable[..., T]:
             except DatabaseOccupato:
                 if tentativo == _TENTATIVI_OCCUPATO:
                     raise
-            session.rollback()
-            session.connection(execution_options={WRITE_OPTION: True})
+            _inizia_scrittura(session)
         raise AssertionError("unreachable")
 
     return eseguito
@@ -93,15 +170,16 @@ _TENTATIVI_OCCUPATO = 5
 def con_riprova(session, operazione: Callable[[], T], *, tentativi: int = 12) -> T:
     """Run ``operazione`` (which opens its own ``transaction``) until it commits.
 
-    Runs it again, from a fresh transaction, when it raises ``Riprova`` or SQLite reports a
-    write conflict; any other error, or the last failed attempt, propagates. The session
-    must hold no pending changes of the caller: each attempt starts with a rollback.
+    Runs it again, from a fresh transaction, when it raises ``Riprova`` or the database
+    reports a write conflict; any other error (``DatabaseNonDisponibile`` included), or
+    the last failed attempt, propagates. The session must hold no pending changes of the
+    caller: each attempt starts with a rollback.
     """
     for tentativo in range(1, tentativi + 1):
-        session.rollback()
         # Declare the write up front: on SQLite the transaction then waits for the
-        # write lock at BEGIN rather than failing half-way.
-        session.connection(execution_options={WRITE_OPTION: True})
+        # write lock at BEGIN rather than failing half-way. A database that cannot
+        # write raises DatabaseNonDisponibile here or inside: never retried.
+        _inizia_scrittura(session)
         try:
             return operazione()
         except Riprova:
@@ -111,7 +189,9 @@ def con_riprova(session, operazione: Callable[[], T], *, tentativi: int = 12) ->
             if tentativo == tentativi:
                 raise
         except OperationalError as exc:
-            if tentativo == tentativi or not _conflitto_sqlite(exc):
+            # A conflict met outside ``transaction`` (a PostgreSQL deadlock victim, a
+            # lock that was not available): the operation was rolled back, run it again.
+            if tentativo == tentativi or natura_errore(exc) != CONFLITTO:
                 raise
         # Spread the retries so that terminals that collided do not collide again.
         time.sleep(random.uniform(0.002, 0.01) * tentativo)

@@ -13,6 +13,7 @@ from asigest.domain.actor import Actor
 from asigest.domain.licenza import StatoLicenza
 from asigest.domain.periodo import oggi
 from asigest.erp import ErpGateway
+from asigest.erp.gateway import ProtezioneErp
 from asigest.extensions import db
 from asigest.services import licenza as licenza_service
 
@@ -23,8 +24,23 @@ def session():
 
 
 def erp() -> ErpGateway:
-    """The read-only ERP gateway on the ``erp`` bind."""
-    return ErpGateway(db.engines["erp"], current_app.config.get("ERP_SCHEMA"))
+    """The read-only ERP gateway on the ``erp`` bind, behind the process's ``ProtezioneErp``."""
+    return ErpGateway(db.engines["erp"], current_app.config.get("ERP_SCHEMA"), protezione=protezione_erp())
+
+
+_PROTEZIONE_ERP = "asigest.protezione_erp"
+
+
+def protezione_erp() -> ProtezioneErp:
+    """The app's circuit breaker and bulkhead for the ERP, one per process (made on first
+    use: after gunicorn forks its workers). ``setdefault`` keeps one even when two
+    threads make it at the same instant."""
+    protezione = current_app.extensions.get(_PROTEZIONE_ERP)
+    if protezione is None:
+        nuova = ProtezioneErp(pausa=current_app.config["ERP_PAUSA_SECONDS"],
+                              max_attese=current_app.config["ERP_MAX_ATTESE"])
+        protezione = current_app.extensions.setdefault(_PROTEZIONE_ERP, nuova)
+    return protezione
 
 
 def licenza() -> StatoLicenza:

@@ -9,9 +9,11 @@ from flask import current_app, jsonify, render_template, request
 from markupsafe import escape
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from asigest.errors import N_, AsigestError
+from asigest.services.uow import errore_database
 from asigest.web.htmx import is_htmx, vary_on_htmx
 
 log = logging.getLogger(__name__)
@@ -84,6 +86,18 @@ def handle_http_error(error: HTTPException):
     return response
 
 
+def handle_database_error(error: DBAPIError):
+    """A database error no service turned into a domain error (e.g. a read on a database
+    that has become unreadable): the same answer as the unit of work gives (503
+    DATABASE_NON_DISPONIBILE, 409 for a conflict); anything else is unexpected."""
+    tradotto = errore_database(error)
+    if tradotto is None:
+        return handle_unexpected(error)
+    log.error("Errore del database su %s %s: %s", request.method, request.path,
+              error.orig if error.orig is not None else error)
+    return handle_asigest_error(tradotto)
+
+
 def handle_unexpected(error: Exception):
     log.exception("Errore imprevisto su %s %s", request.method, request.path)
     return respond(500, "INTERNAL_ERROR", gettext(_INTERNAL))
@@ -93,4 +107,5 @@ def init_app(app) -> None:
     app.register_error_handler(AsigestError, handle_asigest_error)
     app.register_error_handler(CSRFError, handle_csrf_error)
     app.register_error_handler(HTTPException, handle_http_error)
+    app.register_error_handler(DBAPIError, handle_database_error)
     app.register_error_handler(Exception, handle_unexpected)

@@ -15,7 +15,8 @@ bp = Blueprint("health", __name__)
 @bp.get("/health")
 @public
 def health():
-    """Status of the app, its two databases and the license; 503 when ASI_GEST is down."""
+    """Status of the app, its two databases and the license; 503 when ASI_GEST cannot write
+    (down, disk full, read-only: ``services.health.check``)."""
     report = health_service.check(deps.session(), deps.erp(), version=__version__, licenza=deps.licenza())
     return jsonify(report), (200 if report["databases"]["asigest"] == "ok" else 503)
 

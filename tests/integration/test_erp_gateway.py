@@ -486,3 +486,69 @@ def test_orders_page_shows_the_erp_message_without_a_traceback(app_without_erp):
     assert "non risponde" in response.text
     assert "Traceback" not in response.text
     assert "OperationalError" not in response.text
+
+
+# -- any SQLite ERP URL is read-only at the file level (issue 12, item 9) ----------------
+
+
+@pytest.mark.parametrize(("scritta", "attesa"), [
+    ("sqlite:////srv/erp/asitron.db", "sqlite:///file:/srv/erp/asitron.db?mode=ro&uri=true"),
+    ("sqlite:///erp.db", "sqlite:///file:erp.db?mode=ro&uri=true"),
+    ("sqlite:///file:/srv/erp.db?mode=rwc&uri=true", "sqlite:///file:/srv/erp.db?mode=ro&uri=true"),
+    ("sqlite:///file:/srv/erp.db?uri=true", "sqlite:///file:/srv/erp.db?mode=ro&uri=true"),
+    ("sqlite:///file:/srv/erp.db?mode=ro&uri=true", "sqlite:///file:/srv/erp.db?mode=ro&uri=true"),
+])
+def test_every_sqlite_erp_url_opens_read_only(scritta, attesa):
+    from sqlalchemy.engine import make_url
+
+    from asigest.dialects import erp_url
+
+    ottenuta = make_url(erp_url(scritta))
+    assert (ottenuta.database, dict(ottenuta.query)) == (make_url(attesa).database, dict(make_url(attesa).query))
+
+
+def _app_con_erp(tmp_path, database_url, erp_url):
+    from asigest import create_app
+
+    return create_app({"TESTING": True, "INSTANCE_PATH": tmp_path / "istanza", "DATABASE_URL": database_url,
+                       "ERP_URL": erp_url, "ERP_TIMEOUT": 1.0, "SECRET_KEY": "test-secret"})
+
+
+def test_a_plain_sqlite_erp_url_cannot_write_the_file_even_past_the_guard(app, database_url, tmp_path, erp_file):
+    """Bypassing the engine's SELECT-only guard (a DBAPI cursor of its own pool), SQLite
+    itself refuses: the file was opened mode=ro although the setting did not say so."""
+    from asigest.extensions import db
+
+    copia = tmp_path / "erp_copia.db"
+    shutil.copy(erp_file, copia)
+    altra = _app_con_erp(tmp_path, database_url, f"sqlite:///{copia}")
+    with altra.app_context():
+        grezza = db.engines["erp"].raw_connection()
+        try:
+            with pytest.raises(sqlite3.OperationalError, match="readonly"):
+                grezza.cursor().execute("DELETE FROM COMMESSE")
+        finally:
+            grezza.close()
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+def test_a_missing_sqlite_erp_is_unreachable_not_created_empty(app, database_url, tmp_path):
+    from asigest.extensions import db
+    from asigest.services import auth
+
+    mancante = tmp_path / "asitron-non-c-e.db"  # its folder exists: SQLite could create it
+    altra = _app_con_erp(tmp_path, database_url, f"sqlite:///{mancante}")
+    with altra.app_context():
+        utente = auth.create_user(db.session, actor=None, matricola="ERP-M", nome="A", cognome="B",
+                                  ruolo="SUPERVISORE", password="password123")
+        token = auth.create_token(db.session, actor=None, matricola=utente.matricola)
+        db.session.remove()
+    client = altra.test_client()
+    risposta = client.get("/api/commesse/", headers={"Authorization": f"Bearer {token}"})
+    assert risposta.status_code == 503 and risposta.get_json()["code"] == "ERP_UNAVAILABLE"
+    assert client.get("/health").get_json()["databases"]["erp"] == "unreachable"
+    assert not mancante.exists()
+    with altra.app_context():
+        for engine in db.engines.values():
+            engine.dispose()

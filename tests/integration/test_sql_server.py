@@ -78,12 +78,13 @@ RAW_SQL_SITES = {
         "SQLite pragmas and BEGIN [IMMEDIATE]: the listeners are installed only when the engine is SQLite",
     ("asigest/dialects.py", "sqlite_autoincrement"):
         "SQLite's AUTOINCREMENT rebuild: called by migrations 0004 and 0009 only when the bind is SQLite",
+    ("asigest/dialects.py", "_sonda_nella_transazione"):
+        "the write probe's lock bounds: PRAGMA busy_timeout under name == 'sqlite', SET LOCAL "
+        "lock_timeout/statement_timeout under 'postgresql', SET LOCK_TIMEOUT under 'mssql' (T-SQL)",
     ("asigest/services/backup.py", "_copia"):
         "sqlite3 on the SQLite file: copia_database refuses any other database first",
     ("asigest/services/backup.py", "_verifica"):
         "sqlite3 on the copy just made (PRAGMA integrity_check)",
-    ("asigest/services/health.py", "check"):
-        "SELECT 1: the same text on SQL Server, PostgreSQL and SQLite",
     ("asigest/services/kpi.py", "_top_operatori"):
         "the literal 0 in OperatoreID + 0: the same on every database",
     ("migrations/versions/0005_indice_kpi.py", "upgrade"):
@@ -288,3 +289,24 @@ def test_other_databases_keep_their_own_for_update():
     sql = str(select(Fase.id).with_for_update(of=Fase).compile(dialect=postgresql.dialect()))
     assert sql.endswith('FOR UPDATE OF "Fasi"') and "UPDLOCK" not in sql
     assert "UPDLOCK" not in _mssql(select(Fase.id))  # no lock asked, no hint
+
+
+def test_the_erp_engine_bounds_every_query_on_sql_server():
+    """A login timeout does not bound a query that waits on a lock in the ERP: pyodbc's
+    query timeout does, set on each new connection (issue 12, item 7)."""
+    erp = create_engine(dialects.erp_url(MSSQL_ERP), **dialects.erp_engine_options(MSSQL_ERP, 4))
+    prima = len(erp.pool.dispatch.connect)
+    dialects.configure_erp_engine(erp, timeout=3.5)
+    assert len(erp.pool.dispatch.connect) == prima + 1
+
+    class ConnessioneOdbc:
+        timeout = 0  # pyodbc's default: wait forever
+
+    connessione = ConnessioneOdbc()
+    list(erp.pool.dispatch.connect)[-1](connessione, None)  # the one just added (the dialect has its own)
+    assert connessione.timeout == 4  # whole seconds, rounded up
+
+
+def test_the_erp_engine_bounds_every_query_on_postgresql():
+    opzioni = dialects.erp_engine_options("postgresql+psycopg://ro@pg/asitron", 2.5)
+    assert opzioni["connect_args"] == {"connect_timeout": 3, "options": "-c statement_timeout=2500"}
