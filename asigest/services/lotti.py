@@ -37,8 +37,8 @@ from asigest.domain import lotti as regole
 from asigest.domain.actor import Actor
 from asigest.domain.ruoli import SUPERVISORE
 from asigest.domain.stati import APERTA, COMPLETATA, IN_CORSO, SOSPESA
-from asigest.erp import ErpGateway
-from asigest.errors import N_, Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
+from asigest.erp import Commessa, ErpGateway
+from asigest.errors import N_, Conflict, ErpUnavailable, Forbidden, InvalidInput, NotFound, RuleViolation
 from asigest.models import CausaleScarto, ConfigCommessa, Fase, FaseTipo, Lotto, Macchina, RichiestaEseguita, Utente
 from asigest.models.types import utcnow
 from asigest.services import audit, riepilogo_kpi
@@ -176,6 +176,7 @@ def apri_lotto(
     """
     operatore_id = _operatore(actor, operatore_id)
     _richiede_impronta(chiave, impronta)
+    commessa = _commessa_della_fase(session, erp, fase_id)
 
     def operazione() -> Esito:
         with transaction(session):
@@ -188,7 +189,7 @@ def apri_lotto(
                 return gia
             # After the replay check: a retry of a lotto opened in time gets its answer.
             regole_licenza.richiedi_apertura(licenza)
-            lotto = _apri(session, erp, actor, fase, macchina_id, qta_input, operatore_id, adesso or utcnow())
+            lotto = _apri(session, commessa, actor, fase, macchina_id, qta_input, operatore_id, adesso or utcnow())
             _registra_chiave(session, actor, chiave, impronta, APRI, lotto.id)
             try:
                 session.flush()
@@ -199,6 +200,40 @@ def apri_lotto(
     return _esegui(session, actor, chiave, operazione)
 
 
+@dataclass(frozen=True)
+class _CommessaLetta:
+    """What the ERP said of a fase's order before the write began: the order (None when
+    the ERP does not have it) or the failure to reach the ERP."""
+
+    commessa: Commessa | None = None
+    guasto: ErpUnavailable | None = None
+
+    def aperta(self) -> Commessa | None:
+        """The order, or raise the ERP failure (at the point R4 checks the order's state)."""
+        if self.guasto is not None:
+            raise self.guasto
+        return self.commessa
+
+
+def _commessa_della_fase(session, erp: ErpGateway, fase_id: int) -> _CommessaLetta:
+    """Read the fase's order from the ERP before the write transaction starts.
+
+    The ERP may be slow or locked: waited on inside the transaction, it would hold the
+    fase's row lock (and on SQLite the whole database's write lock) for up to the ERP
+    timeout, so closes, which never need the ERP, would queue behind it. A failure is
+    kept rather than raised: a replay of a lotto already opened still gets its answer,
+    and the other R4 refusals keep their order. An unknown fase is reported by the
+    transaction itself.
+    """
+    commessa_id = session.scalar(select(Fase.commessa_erp_id).where(Fase.id == fase_id))
+    if commessa_id is None:
+        return _CommessaLetta()
+    try:
+        return _CommessaLetta(commessa=erp.get(commessa_id))
+    except ErpUnavailable as exc:
+        return _CommessaLetta(guasto=exc)
+
+
 def _fase_bloccata(session, fase_id: int) -> Fase:
     """The fase, locked until commit (PostgreSQL, SQL Server): its lotti get numbers and totals one at a time."""
     fase = session.scalar(select(Fase).where(Fase.id == fase_id).with_for_update(of=Fase))
@@ -207,7 +242,7 @@ def _fase_bloccata(session, fase_id: int) -> Fase:
     return fase
 
 
-def _apri(session, erp, actor: Actor, fase: Fase, macchina_id, qta_input, operatore_id, adesso) -> Lotto:
+def _apri(session, letta: _CommessaLetta, actor: Actor, fase: Fase, macchina_id, qta_input, operatore_id, adesso) -> Lotto:
     operatore = session.get(Utente, operatore_id)
     if operatore is None or not operatore.attivo:
         raise RuleViolation(N_("Operatore non attivo: rivolgersi al capoturno."), code="OPERATORE_NON_ATTIVO")
@@ -230,7 +265,7 @@ def _apri(session, erp, actor: Actor, fase: Fase, macchina_id, qta_input, operat
         raise RuleViolation(
             N_("Commessa bloccata per documentazione: chiedere al capoturno di sbloccarla."), code="BLOCCATA_DOCUMENTAZIONE"
         )
-    commessa = erp.get(fase.commessa_erp_id)
+    commessa = letta.aperta()
     if commessa is None or not commessa.aperta:
         raise RuleViolation(N_("La commessa non è più aperta nel gestionale: non si aprono lotti."), code="COMMESSA_NON_APERTA")
     mancanti = tipi_mancanti(session, commessa).get(fase.fase_tipo.codice, [])

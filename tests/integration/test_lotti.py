@@ -432,3 +432,66 @@ def test_a_database_that_stays_locked_answers_try_again_not_500(db_session, erp,
     with pytest.raises(Conflict) as refused:
         apri(db_session, erp, impianto)
     assert refused.value.code == "RIPROVARE"
+
+
+# -- an ERP that does not answer never holds the write ----------------------------------------
+
+
+@pytest.fixture
+def erp_bloccato(erp_file, tmp_path):
+    """A gateway on a copy of the ERP whose file another process holds locked (BEGIN
+    EXCLUSIVE on its rollback journal): every read waits the engine's 1.5 s timeout."""
+    import shutil
+    import sqlite3
+
+    from sqlalchemy import create_engine
+
+    from asigest.dialects import configure_erp_engine, erp_engine_options, sqlite_readonly_url
+    from asigest.erp import ErpGateway
+
+    copia = tmp_path / "erp_bloccato.db"
+    shutil.copy(erp_file, copia)
+    blocco = sqlite3.connect(copia, isolation_level=None)
+    assert blocco.execute("PRAGMA journal_mode").fetchone()[0] != "wal"
+    blocco.execute("BEGIN EXCLUSIVE")
+    url = sqlite_readonly_url(copia)
+    engine = create_engine(url, **erp_engine_options(url, 1.5))
+    configure_erp_engine(engine)
+    yield ErpGateway(engine)
+    blocco.rollback()
+    blocco.close()
+    engine.dispose()
+
+
+def test_an_open_waiting_on_the_erp_does_not_hold_up_a_close(app, db_session, erp, impianto, erp_bloccato):
+    """The ERP is read before the write begins: while an open waits on a locked ERP, a
+    close in the same fase (which needs no ERP) is not queued behind it."""
+    import time
+
+    from asigest.errors import ErpUnavailable
+
+    lotto_id = apri(db_session, erp, impianto, macchina="SMD-2").lotto.id
+    db_session.commit()
+    partito = threading.Event()
+
+    def lavoro(i, session):
+        if i == 0:
+            partito.set()
+            return apri(session, erp_bloccato, impianto)
+        partito.wait()
+        time.sleep(0.3)  # the open is now waiting on the ERP
+        inizio = time.monotonic()
+        svc.chiudi_lotto(session, actor=impianto.collega, lotto_id=lotto_id, qta_output=10)
+        return time.monotonic() - inizio
+
+    apertura, durata_chiusura = _in_parallelo(app, 2, lavoro)
+    assert isinstance(apertura, ErpUnavailable)
+    assert durata_chiusura < 0.8, f"la chiusura ha aspettato l'ERP: {durata_chiusura:.2f} s"
+
+
+def test_a_replayed_open_gets_its_lotto_while_the_erp_does_not_answer(db_session, erp, impianto, erp_bloccato):
+    """The replay is answered before the ERP failure: the line software's retry learns
+    its lotto was opened instead of a 503."""
+    primo = apri(db_session, erp, impianto, chiave="K-1", impronta="apri fase 1")
+    replica = apri(db_session, erp_bloccato, impianto, chiave="K-1", impronta="apri fase 1")
+    assert replica.ripetuto and replica.lotto.id == primo.lotto.id
