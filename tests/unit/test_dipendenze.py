@@ -1,6 +1,7 @@
 """Which way the imports go among the use cases (STYLE.md: web → services → domain, models,
-erp): no two service modules import each other, not even through a third. Read from the
-source, so an import inside a function counts too: it is the same dependency, made later."""
+erp): the demo generator (``asigest/demo/``) is a client of the services, never used by
+them, and no two service modules import each other, not even through a third. Read from
+the source, so an import inside a function counts too: it is the same dependency, made later."""
 
 from __future__ import annotations
 
@@ -82,6 +83,15 @@ def test_the_reader_sees_every_form_of_import(tmp_path):
             "asigest.services.commesse"} <= importati(modulo, tmp_path)
     assert un_ciclo({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
     assert un_ciclo({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
+
+
+def test_services_never_import_the_demo():
+    assert (ASIGEST / "demo" / "__init__.py").exists()  # what the check below names is real
+    servizi = sorted((ASIGEST / "services").rglob("*.py"))
+    assert len(servizi) > 20
+    usano_demo = {nome_modulo(p): sorted(n for n in importati(p) if n == "asigest.demo" or n.startswith("asigest.demo."))
+                  for p in servizi}
+    assert not {nome: nomi for nome, nomi in usano_demo.items() if nomi}
 
 
 def test_commesse_and_drift_do_not_import_each_other():
