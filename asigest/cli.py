@@ -11,11 +11,12 @@ from flask import current_app
 from flask_migrate import downgrade, upgrade
 from sqlalchemy.engine import make_url
 
+from asigest import demo
 from asigest.domain.ruoli import RUOLI
 from asigest.errors import AsigestError
 from asigest.extensions import db
 from asigest.services import auth as auth_service
-from asigest.services import catalog, demo, riepilogo_kpi
+from asigest.services import catalog, riepilogo_kpi
 
 log = logging.getLogger(__name__)
 

@@ -75,6 +75,8 @@ if str(ROOT) not in sys.path:
 from sqlalchemy import and_, case, create_engine, event, func, insert, literal, or_, select  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
+from asigest.demo import cast  # noqa: E402
+from asigest.demo.erp import Articolo, scrivi_erp  # noqa: E402
 from asigest.domain import hashing  # noqa: E402
 from asigest.domain.lotti import codice_lotto  # noqa: E402
 from asigest.domain.stati import APERTA, COMPLETATA, IN_CORSO  # noqa: E402
@@ -82,7 +84,7 @@ from asigest.erp.tables import commesse_table  # noqa: E402
 from asigest.models import (  # noqa: E402
     CausaleScarto, ConfigCommessa, Fase, FaseTipo, LogEvento, Lotto, Macchina, Utente,
 )
-from asigest.services import demo, riepilogo_kpi  # noqa: E402
+from asigest.services import riepilogo_kpi  # noqa: E402
 from bench.common import VENV_BIN  # noqa: E402
 from bench.dataset import bench_env  # noqa: E402
 
@@ -142,8 +144,8 @@ COGNOMI = (
 SETTORI = ("Elettronica", "Meccatronica", "Automazioni", "Sistemi", "Controlli", "Impianti", "Tecnologie", "Strumenti")
 LUOGHI = ("Lariana", "Cusiana", "Vicentina", "Pavese", "Aretina", "Pugliese", "Sabina", "Irpina", "Carnica", "Orobica",
           "Canavesana", "Brianzola", "Maceratese", "Ossolana", "Polesana")
-QUANTITA = (*demo.QUANTITA, 4000, 5000)
-PESI_QUANTITA = (*demo.PESI_QUANTITA, 2, 1)
+QUANTITA = (*cast.QUANTITA, 4000, 5000)
+PESI_QUANTITA = (*cast.PESI_QUANTITA, 2, 1)
 
 
 # -- the plan, in memory -----------------------------------------------------------------
@@ -295,12 +297,12 @@ class Generatore:
 
     def _ordini(self) -> None:
         rng = self.rng
-        n_clienti = max(len(demo.CLIENTI), self.n_commesse // 150)
-        clienti = list(demo.CLIENTI)
+        n_clienti = max(len(cast.CLIENTI), self.n_commesse // 150)
+        clienti = list(cast.CLIENTI)
         altri = [f"{s} {luogo} {forma}" for s in SETTORI for luogo in LUOGHI for forma in ("S.r.l.", "S.p.A.")]
         clienti += rng.sample(altri, min(len(altri), n_clienti - len(clienti)))
         id_clienti = sorted(rng.sample(range(4000, 4000 + 10 * len(clienti)), len(clienti)))
-        articoli = self._articoli(max(demo.N_ARTICOLI, self.n_commesse // 50), len(clienti))
+        articoli = self._articoli(max(cast.N_ARTICOLI, self.n_commesse // 50), len(clienti))
         pesi = list(itertools.accumulate(1 / (1 + i) ** 0.6 for i in range(len(articoli))))
         pesi_qta = list(itertools.accumulate(PESI_QUANTITA))
         inizio, fine = self.t0 - 3 * GIORNO, self.now - ORA
@@ -328,23 +330,23 @@ class Generatore:
             self.ordini.append(Ordine(riga, articolo, ts))
         self._valori_mancanti()
 
-    def _articoli(self, quanti: int, n_clienti: int) -> list[demo.Articolo]:
+    def _articoli(self, quanti: int, n_clienti: int) -> list[Articolo]:
         """Boards in the demo's styles, each belonging to one customer."""
         rng = self.rng
-        pesi = [t[3] for t in demo.TIPI_SCHEDA]
+        pesi = [t[3] for t in cast.TIPI_SCHEDA]
         articoli, codici = [], set()
         while len(articoli) < quanti:
             n = len(articoli)
-            tipo = demo.TIPI_SCHEDA[n] if n < len(demo.TIPI_SCHEDA) else rng.choices(demo.TIPI_SCHEDA, weights=pesi)[0]
+            tipo = cast.TIPI_SCHEDA[n] if n < len(cast.TIPI_SCHEDA) else rng.choices(cast.TIPI_SCHEDA, weights=pesi)[0]
             prefisso, modello, fasi, _peso = tipo
             numero = rng.randrange(1000, 10000)
             codart = f"{prefisso}-{numero}-{rng.choice('AAAB')}"
             if codart in codici:
                 continue
             codici.add(codart)
-            articoli.append(demo.Articolo(
+            articoli.append(Articolo(
                 codart=codart,
-                desart=modello.format(**{k: rng.choice(v) for k, v in demo.PARAMETRI.items()}),
+                desart=modello.format(**{k: rng.choice(v) for k, v in cast.PARAMETRI.items()}),
                 cliente=n if n < n_clienti else rng.randrange(n_clienti),
                 fasi=fasi,
                 diba=f"DB-{prefisso}-{numero}",
@@ -397,7 +399,7 @@ class Generatore:
 
         cicli = {id(o): [t for t in ordine_tipi if t in o.articolo.fasi] for o in candidati}
         # Per order: QTA, number of fasi, chance that a first-fase lotto closes whole and clean.
-        termini = [(o.riga["QTA"], len(cicli[id(o)]), 0.95 - demo.PROBABILITA_SCARTI.get(cicli[id(o)][0], 0.4))
+        termini = [(o.riga["QTA"], len(cicli[id(o)]), 0.95 - cast.PROBABILITA_SCARTI.get(cicli[id(o)][0], 0.4))
                    for o in candidati]
 
         def stima(pezzo: float) -> float:
@@ -465,11 +467,11 @@ class Generatore:
         lavorata = qta
         if qta >= 20 and rng.random() < 0.05:
             lavorata = int(qta * rng.uniform(0.5, 0.9))
-        if rng.random() < demo.PROBABILITA_SCARTI.get(fase.tipo, 0.4):
+        if rng.random() < cast.PROBABILITA_SCARTI.get(fase.tipo, 0.4):
             lotto.scarti = min(lavorata, max(1, round(lavorata * rng.uniform(0.005, 0.03))))
             lotto.causale, codice = rng.choice(self.causali[fase.tipo])
             if rng.random() < 0.3:
-                lotto.nota = demo.NOTE_SCARTI.get(codice)
+                lotto.nota = cast.NOTE_SCARTI.get(codice)
         lotto.output = lavorata - lotto.scarti
         fase.lotti.append(lotto)
         return lotto
@@ -641,12 +643,12 @@ class Generatore:
         senza_lotti = [o for o in self.ordini if o.configurato and not any(lt.tenuto for f in o.fasi for lt in f.lotti)]
         for o in senza_lotti:
             if self.rng.random() < 0.1:
-                o.bloccata, o.nota = True, demo.NOTA_BLOCCATA
+                o.bloccata, o.nota = True, cast.NOTA_BLOCCATA
         for o in self.ordini:
             if o.configurato and not o.bloccata and self.rng.random() < 0.2:
-                o.nota = self.rng.choice(demo.NOTE_CONFIG)
+                o.nota = self.rng.choice(cast.NOTE_CONFIG)
         if senza_lotti and not any(o.bloccata for o in senza_lotti):
-            senza_lotti[-1].bloccata, senza_lotti[-1].nota = True, demo.NOTA_BLOCCATA
+            senza_lotti[-1].bloccata, senza_lotti[-1].nota = True, cast.NOTA_BLOCCATA
 
     # -- people ------------------------------------------------------------------------------
 
@@ -1049,7 +1051,7 @@ def build(instance: Path, *, lotti: int = 1_000_000, commesse: int = 20_000, mac
     g.esegui()
     fatto("piano")
 
-    demo.scrivi_erp(instance / "erp_demo.db", [o.riga for o in g.ordini])
+    scrivi_erp(instance / "erp_demo.db", [o.riga for o in g.ordini])
     fatto("erp")
     eventi = _scrivi_asigest(engine, g, tipi, audit=audit)
     fatto("asigest")

@@ -44,7 +44,8 @@ from asigest.domain.avanzamento import (
 from asigest.domain.quantita import ConsumiFase, qta_disponibili
 from asigest.erp import Commessa, ErpGateway, parse_numero_commessa
 from asigest.models import ConfigCommessa, Fase, FaseTipo
-from asigest.services.commesse import Pagina, chunked
+from asigest.services.chunks import chunked
+from asigest.services.commesse import Pagina
 from asigest.services.configurazione import totali_lotti
 
 # Orders per block: one ERP lookup and one IN list each, well under SQL Server's 2,100 parameters.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Iterable, Iterator, Sequence
+from typing import Iterable
 
 from sqlalchemy import select
 
@@ -11,9 +11,8 @@ from asigest.domain.drift import Scostamento
 from asigest.erp import Commessa, ErpGateway
 from asigest.errors import N_, NotFound
 from asigest.models import ConfigCommessa, Fase, FaseTipo
-
-# Well under SQL Server's 2,100 parameters per statement.
-IN_CHUNK = 2000
+from asigest.services.chunks import chunked
+from asigest.services.drift import scostamenti_di
 
 
 @dataclass(frozen=True)
@@ -47,11 +46,6 @@ class CommessaDettaglio:
     config: ConfigCommessa | None
     fasi: list[Fase] = field(default_factory=list)
     scostamento: Scostamento | None = None
-
-
-def chunked(values: Sequence, size: int = IN_CHUNK) -> Iterator[Sequence]:
-    for start in range(0, len(values), size):
-        yield values[start : start + size]
 
 
 def configs_by_commessa(session, commessa_ids: Iterable[int]) -> dict[int, ConfigCommessa]:
@@ -95,8 +89,5 @@ def get_commessa(session, erp: ErpGateway, commessa_id: int) -> CommessaDettagli
             select(Fase).join(FaseTipo).where(Fase.commessa_erp_id == commessa_id).order_by(FaseTipo.ordine)
         )
     )
-    # Imported here: the drift service builds on this module's helpers.
-    from asigest.services.drift import scostamenti_di
-
     scostamento = scostamenti_di(session, [commessa]).get(commessa_id) if config else None
     return CommessaDettaglio(commessa=commessa, config=config, fasi=fasi, scostamento=scostamento)

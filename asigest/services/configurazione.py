@@ -48,7 +48,7 @@ from asigest.erp import Commessa, ErpGateway
 from asigest.errors import N_, Conflict, InvalidInput, NotFound, RuleViolation
 from asigest.models import ConfigCommessa, Fase, FaseTipo, Lotto
 from asigest.services import audit
-from asigest.services.commesse import chunked
+from asigest.services.chunks import chunked
 from asigest.services.uow import ripete_se_occupato, transaction
 
 # Each phase flag of ConfigCommessa and the FaseTipo code it enables, in flow order.

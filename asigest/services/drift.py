@@ -27,7 +27,7 @@ from asigest.domain.drift import OrdineErp, Scostamento, valuta_scostamento
 from asigest.domain.stati import COMPLETATA
 from asigest.erp import Commessa, ErpGateway
 from asigest.models import ConfigCommessa, Fase, Lotto
-from asigest.services.commesse import chunked
+from asigest.services.chunks import chunked
 
 
 @dataclass(frozen=True)

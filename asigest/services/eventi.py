@@ -34,7 +34,7 @@ from sqlalchemy import and_, literal, or_, select
 from asigest.domain.periodo import Periodo
 from asigest.errors import N_, InvalidInput, NotFound
 from asigest.models import LogEvento, Utente
-from asigest.services.commesse import chunked
+from asigest.services.chunks import chunked
 
 PAGINA = 50
 SOGLIA_RARA = 1000

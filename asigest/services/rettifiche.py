@@ -72,7 +72,7 @@ from asigest.errors import N_, ErpUnavailable, InvalidInput, NotFound, RuleViola
 from asigest.models import CausaleScarto, Fase, LogEvento, Lotto, RichiestaEseguita, Utente
 from asigest.models.types import utcnow
 from asigest.services import audit
-from asigest.services.commesse import chunked
+from asigest.services.chunks import chunked
 from asigest.services.configurazione import FaseConDisponibile, con_disponibile, fasi_bloccate, totali_lotti
 from asigest.services.lotti import (
     APRI,

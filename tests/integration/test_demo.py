@@ -1,4 +1,4 @@
-"""The demo data set (``services/demo.py``) and the ``demo``, ``user`` and ``token`` commands.
+"""The demo data set (``asigest/demo/``) and the ``demo``, ``user`` and ``token`` commands.
 
 The in-process tests build the demo once per test against the run's ASI_GEST database
 (SQLite or PostgreSQL) and check it against the business rules the application
@@ -24,13 +24,13 @@ import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import create_engine, delete, func, select, true
 
-from asigest import PROJECT_ROOT
+from asigest import PROJECT_ROOT, demo
 from asigest.dialects import sqlite_readonly_url
 from asigest.domain import hashing
 from asigest.erp import ErpGateway
 from asigest.erp.tables import commesse_table
 from asigest.models import CausaleScarto, ConfigCommessa, Fase, LogEvento, Lotto, Macchina, Utente
-from asigest.services import auth, demo
+from asigest.services import auth
 from asigest.services.catalog import ensure_base_catalog
 
 # A Wednesday, 10:30 in Rome: mid-shift, so machines are working "now".

@@ -248,6 +248,12 @@ def test_odd_input_never_breaks_the_page(browser, query):
     assert "<script>" not in response.text
 
 
+@pytest.mark.parametrize("offset", [str(2**31), "9" * 30, "１"])
+def test_an_offset_that_is_no_row_number_shows_the_first_page(browser, offset):
+    first = listed_ids(browser.get("/avanzamento").text)
+    assert first and listed_ids(browser.get("/avanzamento", query_string={"offset": offset}).text) == first
+
+
 def test_the_page_needs_a_login(sito):
     response = sito.get("/avanzamento")
     assert response.status_code == 302 and urlsplit(response.headers["Location"]).path == "/login"

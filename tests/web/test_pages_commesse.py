@@ -61,6 +61,13 @@ def test_garbage_offset_does_not_crash(client, supervisore, offset):
     assert response.status_code == 200
 
 
+@pytest.mark.parametrize("offset", [str(2**31), "9" * 30, "１２"])
+def test_an_offset_that_is_no_row_number_shows_the_first_page(client, supervisore, offset):
+    """Beyond an INTEGER or not plain digits: the first page (not an empty one far away)."""
+    first = listed_ids(client.get("/commesse").text)
+    assert listed_ids(client.get("/commesse", query_string={"offset": offset}).text) == first
+
+
 def test_offset_past_the_end_shows_the_empty_message(client, supervisore):
     response = client.get("/commesse?offset=1000")
     assert response.status_code == 200

@@ -176,6 +176,12 @@ def test_garbage_never_answers_500(client, supervisore, reg, query):
     assert client.get(f"/lotti?{query}", headers={"HX-Request": "true"}).status_code == 200
 
 
+@pytest.mark.parametrize("offset", [str(2**31), "9" * 30, "１"])
+def test_an_offset_that_is_no_row_number_shows_the_first_page(client, supervisore, reg, offset):
+    response = client.get("/lotti", query_string={"offset": offset})
+    assert response.status_code == 200 and codici(response.text) == TUTTI
+
+
 def test_an_unknown_sort_is_the_default_without_a_message(client, supervisore, reg):
     response = client.get("/lotti?ordine=nome")
     assert response.status_code == 200

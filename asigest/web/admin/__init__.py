@@ -3,6 +3,8 @@
 Every view here is ``@requires(ADMIN)``. Pages work as plain HTML forms; with htmx a form
 swaps itself (errors inline next to the fields, typed values kept), a list row swaps
 itself after an action, and a finished save answers ``HX-Redirect`` (never a 302).
+Every entity's routes come from one helper, ``crud.py``; ``catalogo.py`` and
+``utenti.py`` declare the entities.
 """
 
 from __future__ import annotations

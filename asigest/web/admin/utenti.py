@@ -14,7 +14,7 @@ from flask_babel import gettext
 from wtforms.fields.choices import SelectChoice
 
 from asigest.domain.ruoli import ADMIN, RUOLI
-from asigest.errors import N_, Conflict, InvalidInput, NotFound, RuleViolation
+from asigest.errors import N_, InvalidInput, NotFound, RuleViolation
 from asigest.services import auth as auth_service
 from asigest.web import deps
 from asigest.web.access import requires
@@ -28,6 +28,7 @@ from asigest.web.admin import (
     stato_form_errato,
     testo,
 )
+from asigest.web.admin.crud import Anagrafica, Schede
 from asigest.web.admin.forms import FiltroUtentiForm, PasswordForm, PinForm, TokenForm, UtenteForm, UtenteModificaForm
 from asigest.web.filters import etichetta
 from asigest.web.htmx import is_htmx
@@ -42,51 +43,83 @@ def indice():
     return redirect(url_for("admin.utenti"))
 
 
-@bp.get("/utenti")
-@requires(ADMIN)
-def utenti():
-    """Users with a live filter (text, role, state); htmx gets just the list."""
-    filtro = FiltroUtentiForm(formdata=request.args)
-    filtro.validate()
-    q = "" if filtro.q.errors else (filtro.q.data or "").strip()
-    elenco = auth_service.list_users(
-        deps.session(),
-        q=q or None,
-        ruolo=filtro.ruolo.data if filtro.ruolo.data in RUOLI else None,
-        attivo=_STATI.get(filtro.stato.data, True),
-        limit=LIMITE_ELENCO + 1,
-    )
-    return pagina_o_frammento(
-        "admin/utenti.html", "admin/_utenti_elenco.html",
-        filtro=filtro, utenti=elenco[:LIMITE_ELENCO], troppi=len(elenco) > LIMITE_ELENCO,
-    )
-
-
-@bp.route("/utenti/nuovo", methods=["GET", "POST"])
-@requires(ADMIN)
-def utente_nuovo():
-    """Create a user: badge, name, role, and the first PIN and/or password."""
-    form = UtenteForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            utente = auth_service.create_user(
-                deps.session(), actor=deps.actor(),
-                matricola=testo(form.matricola.data), nome=testo(form.nome.data), cognome=testo(form.cognome.data),
-                ruolo=form.ruolo.data, pin=form.pin.data or None, password=form.password.data or None,
-            )
-        except (InvalidInput, Conflict) as error:
-            status = errori_nel_form(form, error)
-        else:
-            return fatto(url_for("admin.utenti"), gettext("Utente %(matricola)s creato.", matricola=utente.matricola))
-    elif form.is_submitted():
-        status = stato_form_errato()
-    return pagina_o_frammento("admin/utente.html", "admin/_utente_form.html", status=status, form=form, utente=None)
-
-
 def _blocco(utente) -> datetime | None:
     """Until when the user's badge is locked by wrong PINs or passwords (None: it is not)."""
     return auth_service.badge_lock_end(deps.session(), utente, limiti_accesso())
+
+
+class Utenti(Schede):
+    """Users: a live filter (text, role, state), a page to add one (badge, name, role and
+    the first PIN and/or password), the user's own page (``utente``) whose data form
+    posts to ``utente_salva``; deactivating is the only way out (no deletion)."""
+
+    url, elenco, nome, id = "/utenti", "utenti", "utente", "utente_id"
+    pagina, frammento, riga, variabile = "admin/utenti.html", "admin/_utenti_elenco.html", "admin/_utente_riga.html", "u"
+    scheda, scheda_form, variabile_scheda = "admin/utente.html", "admin/_utente_form.html", "utente"
+    nuova = "nuovo"
+    pagina_propria = True
+
+    def filtro(self) -> dict:
+        """Users with a live filter (text, role, state); htmx gets just the list."""
+        filtro = FiltroUtentiForm(formdata=request.args)
+        filtro.validate()
+        q = "" if filtro.q.errors else (filtro.q.data or "").strip()
+        elenco = auth_service.list_users(
+            deps.session(),
+            q=q or None,
+            ruolo=filtro.ruolo.data if filtro.ruolo.data in RUOLI else None,
+            attivo=_STATI.get(filtro.stato.data, True),
+            limit=LIMITE_ELENCO + 1,
+        )
+        return dict(filtro=filtro, utenti=elenco[:LIMITE_ELENCO], troppi=len(elenco) > LIMITE_ELENCO)
+
+    def trova(self, utente_id: int):
+        return auth_service.get_user(deps.session(), utente_id)
+
+    def form(self, utente=None):
+        # Editing takes only what was posted: the secrets have forms of their own.
+        return UtenteForm() if utente is None else UtenteModificaForm()
+
+    def crea(self, form):
+        return auth_service.create_user(
+            deps.session(), actor=deps.actor(),
+            matricola=testo(form.matricola.data), nome=testo(form.nome.data), cognome=testo(form.cognome.data),
+            ruolo=form.ruolo.data, pin=form.pin.data or None, password=form.password.data or None,
+        )
+
+    def aggiorna(self, utente_id: int, form):
+        return auth_service.update_user(
+            deps.session(), actor=deps.actor(), utente_id=utente_id,
+            matricola=testo(form.matricola.data), nome=testo(form.nome.data), cognome=testo(form.cognome.data),
+            ruolo=form.ruolo.data,
+        )
+
+    def creato(self, utente) -> str:
+        return gettext("Utente %(matricola)s creato.", matricola=utente.matricola)
+
+    def salvato(self, utente) -> str:
+        return gettext("Utente %(matricola)s salvato.", matricola=utente.matricola)
+
+    def contesto_scheda(self, utente) -> dict:
+        return {"pin_form": PinForm(), "password_form": PasswordForm(), "blocco": _blocco(utente)}
+
+    def dopo_azione(self, utente_id: int) -> str:
+        """A browser goes back to the user's page (refusals — yourself, the last admin —
+        show in the messages area or on the error page)."""
+        return url_for("admin.utente", utente_id=utente_id)
+
+    def disattiva(self, utente_id: int):
+        """Deactivate a user: no more logins, API tokens stop working; the row stays."""
+        utente = auth_service.deactivate_user(deps.session(), actor=deps.actor(), utente_id=utente_id)
+        return utente, gettext("Utente %(matricola)s disattivato.", matricola=utente.matricola)
+
+    def riattiva(self, utente_id: int):
+        """Let a deactivated user log in again."""
+        utente = auth_service.reactivate_user(deps.session(), actor=deps.actor(), utente_id=utente_id)
+        return utente, gettext("Utente %(matricola)s riattivato.", matricola=utente.matricola)
+
+
+Utenti().registra(bp)
 
 
 @bp.get("/utenti/<int:utente_id>")
@@ -97,30 +130,6 @@ def utente(utente_id: int):
     return render_template(
         "admin/utente.html", form=UtenteModificaForm(obj=trovato), utente=trovato, pin_form=PinForm(),
         password_form=PasswordForm(), blocco=_blocco(trovato),
-    )
-
-
-@bp.post("/utenti/<int:utente_id>")
-@requires(ADMIN)
-def utente_salva(utente_id: int):
-    """Save a user's data (badge, name, surname, role)."""
-    trovato = auth_service.get_user(deps.session(), utente_id)
-    form = UtenteModificaForm()
-    status = stato_form_errato()
-    if form.validate_on_submit():
-        try:
-            auth_service.update_user(
-                deps.session(), actor=deps.actor(), utente_id=utente_id,
-                matricola=testo(form.matricola.data), nome=testo(form.nome.data), cognome=testo(form.cognome.data),
-                ruolo=form.ruolo.data,
-            )
-        except (InvalidInput, Conflict, RuleViolation) as error:
-            status = errori_nel_form(form, error)
-        else:
-            return fatto(url_for("admin.utenti"), gettext("Utente %(matricola)s salvato.", matricola=trovato.matricola))
-    return pagina_o_frammento(
-        "admin/utente.html", "admin/_utente_form.html", status=status,
-        form=form, utente=trovato, pin_form=PinForm(), password_form=PasswordForm(), blocco=_blocco(trovato),
     )
 
 
@@ -170,34 +179,6 @@ def utente_pin(utente_id: int):
 def utente_password(utente_id: int):
     """Give the user a new login password."""
     return _segreto(utente_id, "password")
-
-
-def _stato_utente(utente_id: int, attivo: bool):
-    """Deactivate or reactivate; htmx gets the list row back, a browser the user's page.
-    Refusals (yourself, the last admin) show in the messages area or on the error page."""
-    if attivo:
-        utente = auth_service.reactivate_user(deps.session(), actor=deps.actor(), utente_id=utente_id)
-        messaggio = gettext("Utente %(matricola)s riattivato.", matricola=utente.matricola)
-    else:
-        utente = auth_service.deactivate_user(deps.session(), actor=deps.actor(), utente_id=utente_id)
-        messaggio = gettext("Utente %(matricola)s disattivato.", matricola=utente.matricola)
-    if is_htmx():
-        return pagina_o_frammento("admin/utenti.html", "admin/_utente_riga.html", u=utente)
-    return fatto(url_for("admin.utente", utente_id=utente_id), messaggio)
-
-
-@bp.post("/utenti/<int:utente_id>/disattiva")
-@requires(ADMIN)
-def utente_disattiva(utente_id: int):
-    """Deactivate a user: no more logins, API tokens stop working; the row stays."""
-    return _stato_utente(utente_id, False)
-
-
-@bp.post("/utenti/<int:utente_id>/riattiva")
-@requires(ADMIN)
-def utente_riattiva(utente_id: int):
-    """Let a deactivated user log in again."""
-    return _stato_utente(utente_id, True)
 
 
 # -- API tokens ------------------------------------------------------------------------------
@@ -251,11 +232,17 @@ def token_crea():
     )
 
 
-@bp.post("/token/<int:token_id>/revoca")
-@requires(ADMIN)
-def token_revoca(token_id: int):
-    """Revoke a token: it stops working on the next request."""
-    record = auth_service.revoke_token(deps.session(), actor=deps.actor(), token_id=token_id)
-    if is_htmx():
-        return pagina_o_frammento("admin/token.html", "admin/_token_riga.html", t=record)
-    return fatto(url_for("admin.token"), gettext("Token %(prefisso)s… revocato.", prefisso=record.prefisso))
+class Token(Anagrafica):
+    """API tokens: the page above creates them; a list row revokes one."""
+
+    url, elenco, nome, id = "/token", "token", "token", "token_id"
+    riga, variabile = "admin/_token_riga.html", "t"
+    azioni = ("revoca",)
+
+    def revoca(self, token_id: int):
+        """Revoke a token: it stops working on the next request."""
+        record = auth_service.revoke_token(deps.session(), actor=deps.actor(), token_id=token_id)
+        return record, gettext("Token %(prefisso)s… revocato.", prefisso=record.prefisso)
+
+
+Token().registra(bp)

@@ -12,10 +12,9 @@ that is not one of the choices gets an Italian message instead of a silently wid
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 
-from flask import Blueprint, current_app, render_template, request, url_for
+from flask import Blueprint, current_app, request
 from flask_babel import gettext
 
 from asigest.domain.avanzamento import GIORNI_A_RISCHIO
@@ -24,37 +23,17 @@ from asigest.domain.stati import STATI_FASE
 from asigest.errors import N_
 from asigest.services import avanzamento
 from asigest.web import deps
-from asigest.web.htmx import is_htmx, vary_on_htmx
+from asigest.web.tabelle import SI, RichiestaTabella, leggi_offset, link_ordina, risposta
 
 bp = Blueprint("avanzamento", __name__)
 
 RIGHE_PER_PAGINA = 50
-MAX_OFFSET = 10_000_000
 MAX_TESTO = 100
-# What a checkbox or a yes flag in an address may say.
-SI = {"1", "on", "true", "si", "sì", "yes"}
 # The query-string fields of the filter form, in the order links carry them.
 CAMPI = ("q", "fase", "stato", "ritardo", "rischio", "tutte")
 _SPUNTE = ("ritardo", "rischio", "tutte")
 # Sort keys whose first click on a column header goes from the largest down.
 _DECRESCENTI = {"avanzamento"}
-
-
-@dataclass
-class Richiesta:
-    """The page's query string, read: the filters (None while any value is wrong), the
-    sort and offset, what was typed (to show it back) and the messages per field."""
-
-    filtri: avanzamento.Filtri | None
-    ordine: str
-    offset: int
-    valori: dict[str, str]
-    errori: dict[str, list[str]] = field(default_factory=dict)
-
-    @property
-    def parametri(self) -> dict[str, str]:
-        """The filters as query arguments (empty ones left out), for links that keep them."""
-        return {k: v for k, v in self.valori.items() if v}
 
 
 def chiede_selezione(args) -> bool:
@@ -63,8 +42,9 @@ def chiede_selezione(args) -> bool:
     return any((args.get(nome) or "").strip() for nome in ("ordine", *CAMPI) if nome != "tutte")
 
 
-def leggi_richiesta(args, tipi: list[str]) -> Richiesta:
-    """Read the page's filters from ``args``; ``tipi`` are the phase type codes offered."""
+def leggi_richiesta(args, tipi: list[str]) -> RichiestaTabella:
+    """Read the page's filters (``avanzamento.Filtri``) from ``args``; ``tipi`` are the
+    phase type codes offered."""
     valori = {nome: (args.get(nome) or "").strip() for nome in CAMPI}
     valori["q"] = valori["q"][:MAX_TESTO]
     errori: dict[str, list[str]] = {}
@@ -87,10 +67,10 @@ def leggi_richiesta(args, tipi: list[str]) -> Richiesta:
             stato_fase=stato or None,
             tutte=spunte["tutte"],
         )
-    return Richiesta(
+    return RichiestaTabella(
         filtri=filtri,
         ordine=avanzamento.leggi_ordine(args.get("ordine")),
-        offset=_offset(args.get("offset")),
+        offset=leggi_offset(args.get("offset")),
         valori=valori,
         errori=errori,
     )
@@ -114,13 +94,11 @@ def elenco():
             session, deps.erp(), oggi=giorno, filtri=richiesta.filtri, ordine=richiesta.ordine,
             limit=RIGHE_PER_PAGINA, offset=richiesta.offset,
         )
-    template = "avanzamento/_risultati.html" if is_htmx() else "avanzamento/elenco.html"
-    html = render_template(
-        template, r=richiesta, pagina=pagina, tipi=tipi, stati=STATI_FASE, oggi=giorno,
-        giorni_a_rischio=GIORNI_A_RISCHIO, ordina=_ordina_link(richiesta), ordini=_ORDINI_SCELTA,
+    return risposta(
+        "avanzamento/elenco.html", "avanzamento/_risultati.html", richiesta, pagina=pagina, tipi=tipi,
+        stati=STATI_FASE, oggi=giorno, giorni_a_rischio=GIORNI_A_RISCHIO, ordina=_ordina(richiesta),
+        ordini=_ORDINI_SCELTA,
     )
-    status = 200 if is_htmx() or not richiesta.errori else 400
-    return vary_on_htmx(current_app.make_response((html, status)))
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -139,27 +117,7 @@ _ORDINI_SCELTA = (
 )
 
 
-def _offset(testo: str | None) -> int:
-    try:
-        return max(0, min(int(testo or 0), MAX_OFFSET))
-    except ValueError:
-        return 0
-
-
-def _ordina_link(richiesta: Richiesta):
-    """``ordina(chiave)`` → (address sorting by that column, its current direction or None).
-
-    A first click sorts the column's natural way (soonest, lowest, A→Z; progress from the
-    most advanced), the next one reverses it; the filters stay, the page goes back to the first."""
-
-    def ordina(chiave: str):
-        attuale = None
-        if richiesta.ordine == chiave:
-            attuale, nuovo = "ascending", "-" + chiave
-        elif richiesta.ordine == "-" + chiave:
-            attuale, nuovo = "descending", chiave
-        else:
-            nuovo = "-" + chiave if chiave in _DECRESCENTI else chiave
-        return url_for("avanzamento.elenco", **richiesta.parametri, ordine=nuovo), attuale
-
-    return ordina
+def _ordina(richiesta: RichiestaTabella):
+    """The column headers' links: soonest, lowest, A→Z on a first click; progress from
+    the most advanced."""
+    return link_ordina("avanzamento.elenco", richiesta.parametri, richiesta.ordine, _DECRESCENTI.__contains__)

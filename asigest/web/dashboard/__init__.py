@@ -36,7 +36,8 @@ from asigest.services.kpi import Kpi, calcola_kpi, periodo_predefinito
 from asigest.web import deps, grafici
 from asigest.web.access import requires
 from asigest.web.htmx import is_htmx, vary_on_htmx
-from asigest.web.registro.elenco import SI, _data as leggi_data
+from asigest.web.registro.elenco import _data as leggi_data
+from asigest.web.tabelle import SI
 
 bp = Blueprint("dashboard", __name__)
 

@@ -16,6 +16,7 @@ from asigest.web import deps
 from asigest.web.access import requires
 from asigest.web.htmx import is_htmx, vary_on_htmx
 from asigest.web.pages.forms import ConfigForm, ModificaConfigForm
+from asigest.web.tabelle import leggi_offset
 
 bp = Blueprint("pages", __name__)
 
@@ -36,22 +37,13 @@ def home():
     return redirect(url_for("pages.commesse"))
 
 
-def _int_arg(name: str, default: int, minimum: int, maximum: int) -> int:
-    """A page's numeric query argument; out-of-range or garbage falls back to a sane value."""
-    try:
-        value = int(request.args.get(name, default))
-    except (TypeError, ValueError):
-        return default
-    return max(minimum, min(value, maximum))
-
-
 @bp.get("/commesse")
 def commesse():
     """Open ERP orders with live search; htmx requests get just the results fragment, or
     with ``pannello=scostamenti`` the panel of orders drifted from the ERP (R12)."""
     q = (request.args.get("q") or "").strip()[:100]
     limit = current_app.config["PAGE_SIZE"]
-    offset = _int_arg("offset", 0, 0, 10_000_000)
+    offset = leggi_offset(request.args.get("offset"))
     supervisore = deps.actor().puo(SUPERVISORE)
     if is_htmx() and request.args.get("pannello") == "scostamenti":
         # R12: every drifting order, for supervisors. The page loads this panel once it

@@ -9,10 +9,10 @@ one gets an Italian message next to its field; while any is wrong no lotti are l
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime
 
-from flask import current_app, render_template, request, url_for
+from flask import current_app, request
 from flask_babel import gettext
 
 from asigest.domain.periodo import Periodo, oggi
@@ -22,13 +22,10 @@ from asigest.errors import AsigestError, ErpUnavailable
 from asigest.models.types import utcnow
 from asigest.services import registro
 from asigest.web import deps
-from asigest.web.htmx import is_htmx, vary_on_htmx
 from asigest.web.registro import bp
+from asigest.web.tabelle import SI, RichiestaTabella, leggi_offset, link_ordina, risposta
 
 RIGHE_PER_PAGINA = 50
-MAX_OFFSET = 10_000_000
-# What a checkbox or a yes flag in an address may say.
-SI = {"1", "on", "true", "si", "sì", "yes"}
 _STATI = {"": None, "tutti": None, registro.APERTI: registro.APERTI, registro.CHIUSI: registro.CHIUSI}
 # Sort keys whose first click sorts ascending (the others start from the largest/newest).
 _CRESCENTI = {"codice"}
@@ -37,21 +34,11 @@ CAMPI = ("da", "a", "fase", "macchina", "operatore", "commessa", "stato", "causa
 
 
 @dataclass
-class Richiesta:
-    """The register's query string, read: the filters (when all valid), sort and offset,
-    what was typed (to show it back), the messages per field, and the order found."""
+class Richiesta(RichiestaTabella):
+    """The register's query string, read (``filtri``: ``registro.Filtri``), and the order
+    found for the order filter."""
 
-    filtri: registro.Filtri | None
-    ordine: str
-    offset: int
-    valori: dict[str, str]
-    errori: dict[str, list[str]] = field(default_factory=dict)
     commessa: Commessa | None = None
-
-    @property
-    def parametri(self) -> dict[str, str]:
-        """The filters as query arguments (empty ones left out), for links that keep them."""
-        return {k: v for k, v in self.valori.items() if v}
 
 
 def leggi_richiesta(args, scelte: registro.ScelteFiltri) -> Richiesta:
@@ -122,7 +109,7 @@ def leggi_richiesta(args, scelte: registro.ScelteFiltri) -> Richiesta:
     return Richiesta(
         filtri=filtri,
         ordine=registro.leggi_ordine(args.get("ordine")),
-        offset=_offset(args.get("offset")),
+        offset=leggi_offset(args.get("offset")),
         valori=valori,
         errori=errori,
         commessa=commessa,
@@ -150,14 +137,12 @@ def elenco():
             session, deps.erp(), richiesta.filtri, ordine=richiesta.ordine, limit=RIGHE_PER_PAGINA,
             offset=richiesta.offset, **contesto_ricerca(),
         )
-    template = "registro/_registro.html" if is_htmx() else "registro/elenco.html"
-    html = render_template(
-        template, r=richiesta, pagina=pagina, scelte=scelte, ordina=_ordina_link(richiesta),
+    return risposta(
+        "registro/elenco.html", "registro/_registro.html", richiesta, pagina=pagina, scelte=scelte,
+        ordina=_ordina(richiesta),
         # The audit log is for supervisors (eventi.elenco); others get no link that would refuse them.
         puo_storia=deps.actor().puo(SUPERVISORE),
     )
-    status = 200 if is_htmx() or not richiesta.errori else 400
-    return vary_on_htmx(current_app.make_response((html, status)))
 
 
 # -- helpers -----------------------------------------------------------------------------
@@ -189,27 +174,6 @@ def _scelta(testo: str, ammessi: set[int]) -> int | None | bool:
     return valore if valore in ammessi else False
 
 
-def _offset(testo: str | None) -> int:
-    try:
-        return max(0, min(int(testo or 0), MAX_OFFSET))
-    except ValueError:
-        return 0
-
-
-def _ordina_link(richiesta: Richiesta):
-    """``ordina(chiave)`` → (address sorting by that column, its current direction or None).
-
-    A first click sorts the column's natural way (newest/largest first, codes A→Z), the
-    next one reverses it; the filters stay, the page goes back to the first."""
-
-    def ordina(chiave: str):
-        attuale = None
-        if richiesta.ordine == chiave:
-            attuale, nuovo = "ascending", "-" + chiave
-        elif richiesta.ordine == "-" + chiave:
-            attuale, nuovo = "descending", chiave
-        else:
-            nuovo = chiave if chiave in _CRESCENTI else "-" + chiave
-        return url_for("registro.elenco", **richiesta.parametri, ordine=nuovo), attuale
-
-    return ordina
+def _ordina(richiesta: Richiesta):
+    """The column headers' links: newest/largest first on a first click, codes A→Z."""
+    return link_ordina("registro.elenco", richiesta.parametri, richiesta.ordine, lambda chiave: chiave not in _CRESCENTI)

@@ -27,7 +27,8 @@ from asigest.domain.periodo import oggi
 from asigest.services import avanzamento, esporta, registro
 from asigest.web import deps
 from asigest.web.registro import bp
-from asigest.web.registro.elenco import SI, contesto_ricerca, leggi_richiesta
+from asigest.web.registro.elenco import contesto_ricerca, leggi_richiesta
+from asigest.web.tabelle import SI
 
 FORMATI = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",

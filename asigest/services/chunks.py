@@ -1,0 +1,14 @@
+"""Id lists split for ``IN (…)``: SQL Server takes at most 2,100 parameters a statement."""
+
+from __future__ import annotations
+
+from typing import Iterator, Sequence
+
+# Well under SQL Server's 2,100 parameters per statement.
+IN_CHUNK = 2000
+
+
+def chunked(values: Sequence, size: int = IN_CHUNK) -> Iterator[Sequence]:
+    """``values`` in consecutive slices of at most ``size``."""
+    for start in range(0, len(values), size):
+        yield values[start : start + size]
