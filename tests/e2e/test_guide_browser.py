@@ -397,6 +397,11 @@ def test_guida_supervisore(browser, demo, tmp_path):
     assert _errori_console(browser) == []
 
 
+def _sezione_admin(browser, sezione: str, atteso: str) -> None:
+    browser.find_element(By.CSS_SELECTOR, "nav.subnav").find_element(By.LINK_TEXT, sezione).click()
+    _wait(browser).until(lambda d: atteso in d.find_element(By.TAG_NAME, "main").text)
+
+
 def test_guida_supervisore_anagrafiche(browser, demo):
     """docs/guida-supervisore.md, master data (admins): users, one user, machines, scrap reasons."""
     app, base = demo
@@ -409,8 +414,8 @@ def test_guida_supervisore_anagrafiche(browser, demo):
     browser.find_element(By.PARTIAL_LINK_TEXT, "Esposito").click()
     _wait(browser).until(lambda d: "/admin/utenti/" in d.current_url)
     foto_guida(browser, "admin-utente")
-    for sezione, nome, atteso in (("Macchine", "admin-macchine", "SMD-L1"), ("Causali di scarto", "admin-causali", "SMD-PICK")):
-        browser.find_element(By.CSS_SELECTOR, "nav.subnav").find_element(By.LINK_TEXT, sezione).click()
-        _wait(browser).until(lambda d, atteso=atteso: atteso in d.find_element(By.TAG_NAME, "main").text)
-        foto_guida(browser, nome)
+    _sezione_admin(browser, "Macchine", "SMD-L1")
+    foto_guida(browser, "admin-macchine")
+    _sezione_admin(browser, "Causali di scarto", "SMD-PICK")
+    foto_guida(browser, "admin-causali")
     assert _errori_console(browser) == []
