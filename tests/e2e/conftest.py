@@ -2,6 +2,10 @@
 
 Without a browser the tests skip with the reason; in CI (``CI=true``) a missing browser
 fails, because there it is installed by ``.ci/run``.
+
+``foto_guida(driver, nome)`` saves the guides' screenshots (``docs/img/<nome>.png``) when
+``ASIGEST_DOCS_IMG`` names a folder, as ``make screenshots`` does; otherwise it does
+nothing, so a normal test run leaves the working tree as it was.
 """
 
 from __future__ import annotations
@@ -9,12 +13,24 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
 
 CHROMIUM = os.environ.get("ASIGEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("ASIGEST_CHROMEDRIVER", "/usr/bin/chromedriver")
+DOCS_IMG = "ASIGEST_DOCS_IMG"
+
+
+def foto_guida(driver, nome: str) -> None:
+    """Save what ``driver`` shows as ``<ASIGEST_DOCS_IMG>/<nome>.png`` for the guides in
+    docs/; without the variable, nothing (the test still checks what the guide says)."""
+    cartella = os.environ.get(DOCS_IMG)
+    if not cartella:
+        return
+    Path(cartella).mkdir(parents=True, exist_ok=True)
+    assert driver.save_screenshot(str(Path(cartella) / f"{nome}.png")), f"screenshot {nome} non salvato"
 
 
 def _browser_missing() -> str | None:
@@ -38,8 +54,9 @@ def live_server(app):
     server.shutdown()
 
 
-@pytest.fixture
-def browser(tmp_path):
+def avvia_chromium(tmp_path, *extra_args: str, env: dict | None = None):
+    """Headless Debian Chromium with a profile under ``tmp_path``, ``env`` added to its
+    environment; skips (fails in CI) without a browser. The caller quits it."""
     missing = _browser_missing()
     if missing:
         if os.environ.get("CI") == "true":
@@ -53,11 +70,18 @@ def browser(tmp_path):
     for arg in (
         "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
         "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1366,900",
-        f"--user-data-dir={tmp_path / 'profile'}",
+        f"--user-data-dir={tmp_path / 'profile'}", *extra_args,
     ):
         options.add_argument(arg)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    service = Service(CHROMEDRIVER, env={**os.environ, **env} if env else None)
+    driver = webdriver.Chrome(service=service, options=options)
     driver.implicitly_wait(0)
     driver.screenshots = tmp_path  # where the test saves what it saw
+    return driver
+
+
+@pytest.fixture
+def browser(tmp_path):
+    driver = avvia_chromium(tmp_path)
     yield driver
     driver.quit()
