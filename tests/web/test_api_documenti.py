@@ -127,7 +127,7 @@ def test_hostile_names_are_stored_safely(client, headers, tmp_path, archivio_dir
 
 @pytest.mark.parametrize(
     "nome",
-    ['rapporto "finale"\r\nX-Injected: 1.pdf', "a\nb\rc\x00d.pdf", "nota\u202efdp.exe.pdf", '"; filename="evil.html.pdf'],
+    ['rapporto "finale"\r\nX-Injected: 1.pdf', "a\nb\rcd.pdf", "nota\u202efdp.exe.pdf", '"; filename="evil.html.pdf'],
 )
 def test_quotes_control_characters_and_line_breaks_never_reach_a_header(client, headers, tmp_path, archivio_dir, nome):
     response = raw_upload(client, headers, nome)
@@ -141,6 +141,15 @@ def test_quotes_control_characters_and_line_breaks_never_reach_a_header(client, 
     assert disposition.startswith("attachment;")
     assert "X-Injected" not in download.headers
     assert len(stored_files(tmp_path)) == 1
+
+
+def test_a_nul_in_the_file_name_is_refused_and_nothing_is_stored(client, headers, tmp_path, row_count):
+    """SPEC §7: text with a NUL is 422, the file name included (nothing is cleaned up and kept)."""
+    prima = row_count()
+    response = raw_upload(client, headers, "a\nb\rc\x00d.pdf")
+    assert response.status_code == 422, response.text
+    assert list(response.json["errors"]) == ["file"]
+    assert row_count() == prima and stored_files(tmp_path) == []
 
 
 def test_a_windows_path_keeps_only_its_last_component(client, headers, tmp_path):

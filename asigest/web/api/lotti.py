@@ -39,14 +39,14 @@ def _chiave() -> str | None:
     return chiave
 
 
-@bp.get("/lotti/<tipo>/")
+@bp.get("/lotti/<fase_tipo:tipo>/")
 @endpoint(summary="Lotti di un tipo di fase", query=LottiQuery(), response=LottoSchema(many=True), errors=(404, 422))
 def lotti_list(tipo: str, query):
     """Lotti of phase type ``tipo`` (smd, pth, controlli…), newest first; filters ``aperti``, FaseID, MacchinaID."""
     return lotti.list_lotti(deps.session(), fase_tipo=tipo, **query)
 
 
-@bp.post("/lotti/<tipo>/")
+@bp.post("/lotti/<fase_tipo:tipo>/")
 @requires(OPERATORE)
 @endpoint(summary="Apri un lotto", body=LottoApriSchema(), response=LottoSchema(), status=201,
           errors=(400, 403, 404, 409, 422, 503))
@@ -57,14 +57,14 @@ def lotto_open(tipo: str, body):
     return esito.lotto
 
 
-@bp.get("/lotti/<tipo>/<int:lotto_id>")
+@bp.get("/lotti/<fase_tipo:tipo>/<int:lotto_id>")
 @endpoint(summary="Un lotto", response=LottoSchema(), errors=(400, 404))
 def lotto_get(tipo: str, lotto_id: int):
     """One lotto; 400 when ``tipo`` is not its fase's type."""
     return lotti.get_lotto(deps.session(), lotto_id, fase_tipo=tipo)
 
 
-@bp.put("/lotti/<tipo>/<int:lotto_id>/close")
+@bp.put("/lotti/<fase_tipo:tipo>/<int:lotto_id>/close")
 @requires(OPERATORE)
 @endpoint(summary="Chiudi un lotto", body=LottoChiudiSchema(), response=LottoSchema(),
           errors=(400, 403, 404, 409, 422))

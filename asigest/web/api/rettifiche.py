@@ -35,7 +35,7 @@ def fase_stato(fase_id: int, body):
     return rettifiche.fase_disponibile(session, fase.id)
 
 
-@bp.put("/lotti/<tipo>/<int:lotto_id>/rettifica")
+@bp.put("/lotti/<fase_tipo:tipo>/<int:lotto_id>/rettifica")
 @requires(SUPERVISORE)
 @endpoint(summary="Rettifica un lotto chiuso", body=RettificaSchema(), response=LottoSchema(),
           errors=(400, 403, 404, 409, 422))
@@ -44,7 +44,7 @@ def lotto_rettifica(tipo: str, lotto_id: int, body):
     return rettifiche.rettifica_lotto(deps.session(), actor=deps.actor(), lotto_id=lotto_id, fase_tipo=tipo, **body)
 
 
-@bp.post("/lotti/<tipo>/<int:lotto_id>/annulla")
+@bp.post("/lotti/<fase_tipo:tipo>/<int:lotto_id>/annulla")
 @requires(SUPERVISORE)
 @endpoint(summary="Annulla un lotto aperto per errore", body=AnnullaSchema(), response=LottoAnnullatoSchema(),
           errors=(400, 403, 404, 409, 422))
