@@ -432,3 +432,20 @@ def test_a_client_address_with_a_nul_is_refused(client, admin):
     assert response.status_code == 422 and list(response.json["errors"]) == ["remote_addr"]
     response = client.get("/login", environ_base={"REMOTE_ADDR": "10.0.0.1\x00"})
     assert response.status_code == 400
+
+
+@pytest.mark.parametrize("value", [str(2**31), str(2**63), "9" * 5000, "-1", "１２"])
+def test_kiosk_forms_never_answer_500_on_numbers(app, client, make_user, macchina_smd, row_count, value):
+    """The kiosk's open and close forms with numbers no row or quantity can be: a message,
+    never a 500, nothing written."""
+    from tests.web.test_access import _kiosk_session
+
+    operatore = make_user("OPERATORE", password=None, pin="1234")
+    _kiosk_session(client, macchina_smd, operatore.id)
+    token = csrf_from(client.get(f"/kiosk/{macchina_smd}/commessa").text)
+    before = row_count()
+    for azione in ("apri", "chiudi"):
+        response = client.post(f"/kiosk/{macchina_smd}/{azione}", data={"csrf_token": token, **{
+            nome: value for nome in ("commessa_id", "lotto_id", "qta_input", "qta_output", "qta_scarti")}})
+        assert response.status_code < 500, f"{azione}: {response.status_code}"
+    assert row_count() == before
