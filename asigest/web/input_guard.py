@@ -73,6 +73,8 @@ def refuse_hostile_text():
     """``before_request``: outside the JSON API, 400 when any text the request carries
     holds a NUL or a lone surrogate (the data stays as it was). The API checks its own
     inputs field by field (``web/api/base.py``); here only the client address (422)."""
+    if request.endpoint is None:
+        return None  # no route: the 404/405 answer reads nothing the request carries
     if request.blueprint == "api":
         errori = campi_non_ammessi(_indirizzo(), campo_nome="remote_addr")
         if errori:

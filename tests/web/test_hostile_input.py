@@ -449,3 +449,21 @@ def test_kiosk_forms_never_answer_500_on_numbers(app, client, make_user, macchin
             nome: value for nome in ("commessa_id", "lotto_id", "qta_input", "qta_output", "qta_scarti")}})
         assert response.status_code < 500, f"{azione}: {response.status_code}"
     assert row_count() == before
+
+
+def test_a_method_no_route_takes_is_405_whatever_the_body(client, admin):
+    """No view runs, so nothing is read: the answer is the router's (405 with Allow)."""
+    response = client.put("/api/documenti/", data={"Titolo": "a\x00b"}, headers=admin,
+                          content_type="multipart/form-data")
+    assert response.status_code == 405 and "POST" in response.headers["Allow"]
+    response = client.put("/lotti", data={"q": "a\x00b"})
+    assert response.status_code == 405
+
+
+@pytest.mark.parametrize("q", ["³", "²5", "٣", "2026/²"])
+def test_a_search_for_digits_int_cannot_read_is_plain_text(client, admin, office, q):
+    """Found by the fuzzer: "³".isdigit() is true but int("³") fails (a 500 on the API and
+    on the orders page)."""
+    assert client.get("/api/commesse/search", query_string={"q": q}, headers=admin).status_code == 200
+    assert client.get("/api/commesse/", query_string={"q": q}, headers=admin).status_code == 200
+    assert office.get("/commesse", query_string={"q": q}).status_code == 200
