@@ -421,10 +421,13 @@ def test_openapi_documents_the_multipart_upload_and_the_binary_download(client, 
     doc = client.get("/api/openapi.json").json
     post = doc["paths"]["/api/documenti/"]["post"]
     schema = post["requestBody"]["content"]["multipart/form-data"]["schema"]
-    form = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
-    assert form["properties"]["file"] == {**form["properties"]["file"], "type": "string", "format": "binary"}
-    assert {"file", "Tipo", "Titolo"} <= set(form["required"])
-    assert {"Revisione", "CommessaERPId", "CODART"} <= set(form["properties"])
+    per_commessa, per_articolo = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]["oneOf"]
+    for form, campo, altro in ((per_commessa, "CommessaERPId", "CODART"), (per_articolo, "CODART", "CommessaERPId")):
+        # Exactly one of the two: each choice requires its own and does not have the other.
+        assert form["properties"]["file"] == {**form["properties"]["file"], "type": "string", "format": "binary"}
+        assert set(form["required"]) == {"file", "Tipo", "Titolo", campo}
+        assert altro not in form["properties"] and form["additionalProperties"] is False
+        assert "Revisione" in form["properties"]
     assert {"201", "400", "403", "409", "413", "422"} <= set(post["responses"])
 
     returned = upload(client, headers).json
@@ -432,5 +435,7 @@ def test_openapi_documents_the_multipart_upload_and_the_binary_download(client, 
     assert set(doc["components"]["schemas"][item["$ref"].rsplit("/", 1)[1]]["properties"]) == set(returned)
 
     download = doc["paths"]["/api/documenti/{id}/file"]["get"]["responses"]["200"]["content"]
-    assert download == {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+    # Each file comes back with the content type of its format (the DOCUMENT_EXTENSIONS setting).
+    assert returned["ContentType"] in download
+    assert all(media == {"schema": {"type": "string", "format": "binary"}} for media in download.values())
     assert "204" in doc["paths"]["/api/documenti/{id}"]["delete"]["responses"]

@@ -302,12 +302,19 @@ def _load(schema: Schema, data) -> dict:
 
 def endpoint(*, summary: str, query: Schema | None = None, body: Schema | None = None,
              form: Schema | None = None, response: Schema | None = None, binary: bool = False,
-             status: int = 200, errors: tuple[int, ...] | dict[int, str | None] = ()):
+             status: int = 200, errors: tuple[int, ...] | dict[int, str | None] = (),
+             disattiva: tuple[str, str] | None = None, collegamenti: dict[str, tuple[str, dict]] | None = None):
     """Validate input with ``query`` and ``body`` (JSON) or ``form`` (multipart), dump the
     result with ``response``, document both. ``binary``: the view answers with file bytes
     (documented as ``application/octet-stream``) instead of JSON. ``errors``: the error
     statuses the view's services can answer, optionally with what each means here (the
-    business rules behind a 400); those every operation shares are added by openapi.py."""
+    business rules behind a 400); those every operation shares are added by openapi.py.
+    ``disattiva``: (the reading view, the flag) of a DELETE that deactivates instead of
+    removing — the resource stays readable with the flag false (SPEC §7), and the
+    document says so with a link from the DELETE's answer to that read.
+    ``collegamenti``: OpenAPI links of the success answer, ``{name: (operationId of the
+    view it leads to, {parameter: runtime expression})}`` — the workflows a client (and
+    the fuzzer) follows: a list to its items, an opened lotto to its close…"""
 
     def decorate(view):
         @wraps(view)
@@ -332,6 +339,8 @@ def endpoint(*, summary: str, query: Schema | None = None, body: Schema | None =
             "binary": binary,
             "status": status,
             "errors": dict(errors) if isinstance(errors, dict) else dict.fromkeys(errors),
+            "disattiva": disattiva,
+            "collegamenti": collegamenti or {},
             "description": (view.__doc__ or "").strip(),
         }
         return wrapper

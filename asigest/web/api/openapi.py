@@ -14,6 +14,7 @@ descriptions (KPI period, documents filter, OperatoreID by role).
 
 from __future__ import annotations
 
+import copy
 import re
 
 from apispec import APISpec
@@ -70,6 +71,8 @@ def _cataloghi(app) -> dict[str, list[str]]:
         "fasi_tipo": [t.codice for t in tipi],
         "fasi_tipo_attive": [t.codice for t in tipi if t.attivo],
         "tipi_documento": list(tipi_documento(app.config)),
+        # A document is downloaded with the content type of its format (DOCUMENT_EXTENSIONS).
+        "tipi_contenuto": sorted(set(app.config["DOCUMENT_EXTENSIONS"].values())),
     }
 
 
@@ -86,10 +89,8 @@ def _estensioni(cataloghi: dict[str, list[str]]):
         if catalogo is None:
             return {}
         enum = list(cataloghi[catalogo])
-        if "" not in enum and field.validators and any(
-            getattr(v, "regex", None) is not None and v.regex.match("") for v in field.validators
-        ):
-            enum.append("")  # a pattern that takes "" (e.g. "" = any phase)
+        if field.metadata.get("catalogo_vuoto"):
+            enum.append("")  # "" is a value too (e.g. "" = any phase)
         if field.allow_none:
             enum.append(None)
         return {"enum": enum}
@@ -115,7 +116,7 @@ def build_spec(app) -> dict:
     plugin.converter.add_attribute_function(_estensioni(cataloghi))
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", schema=ErrorSchema)
-    extra_schemas = {}
+    alternative, moduli = {}, set()
     for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
         view = app.view_functions.get(rule.endpoint)
         meta = getattr(view, "asigest_api", None)
@@ -125,12 +126,33 @@ def build_spec(app) -> dict:
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             spec.path(path=path, operations={method.lower(): _operation(meta, rule, method.lower(), path, cataloghi)})
         for schema in (meta["body"], meta["form"]):
-            if schema is not None and getattr(schema, "openapi_extra", None):
-                extra_schemas[_schema_name(schema)] = schema.openapi_extra
+            if schema is not None and getattr(schema, "uno_tra", None):
+                alternative[_schema_name(schema)] = schema.uno_tra
+        if meta["form"] is not None:
+            moduli.add(_schema_name(meta["form"]))
     document = spec.to_dict()
-    for name, extra in extra_schemas.items():
-        document["components"]["schemas"][name].update(extra)
+    schemas = document["components"]["schemas"]
+    for name in moduli:
+        # A form cannot send null: an optional field is left out (base.FormSchema).
+        for proprieta in schemas[name]["properties"].values():
+            _senza_null(proprieta)
+    for name, campi in alternative.items():
+        schemas[name] = _uno_tra(schemas[name], campi)
     return document
+
+
+def _uno_tra(schema: dict, campi: tuple[str, ...]) -> dict:
+    """An object that must carry exactly one of ``campi``, written as one object schema per
+    choice (each without the others): generators and validators read that form alike."""
+    scelte = []
+    for campo in campi:
+        scelta = copy.deepcopy(schema)
+        for altro in campi:
+            if altro != campo:
+                del scelta["properties"][altro]
+        scelta["required"] = [*scelta.get("required", []), campo]
+        scelte.append(scelta)
+    return {"oneOf": scelte}
 
 
 def _operation(meta: dict, rule, method: str, path: str, cataloghi: dict) -> dict:
@@ -155,10 +177,14 @@ def _operation(meta: dict, rule, method: str, path: str, cataloghi: dict) -> dic
     if meta["form"] is not None:
         operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": meta["form"]}}}
     ok = {"description": "OK"}
+    if meta["disattiva"] is not None:
+        ok.update(_disattivazione(rule, *meta["disattiva"]))
+    for nome, (destinazione, parametri) in meta["collegamenti"].items():
+        ok.setdefault("links", {})[nome] = {"operationId": destinazione, "parameters": parametri}
     if meta["response"] is not None:
         ok["content"] = {"application/json": {"schema": meta["response"]}}
     elif meta["binary"]:
-        ok["content"] = {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+        ok["content"] = {tipo: {"schema": {"type": "string", "format": "binary"}} for tipo in cataloghi["tipi_contenuto"]}
     operation["responses"][str(meta["status"])] = ok
     for status, description in sorted(_errori(meta, rule, method).items()):
         response = {"description": description, "content": {"application/json": {"schema": "Error"}}}
@@ -166,6 +192,24 @@ def _operation(meta: dict, rule, method: str, path: str, cataloghi: dict) -> dic
             response["content"] = {"text/html": {"schema": {"type": "string"}}}
         operation["responses"][str(status)] = response
     return operation
+
+
+def _disattivazione(rule, lettura: str, campo: str) -> dict:
+    """A DELETE that deactivates: its answer says the resource stays readable with
+    ``campo`` false, and links to the read that shows it (``x-disattivato``: what that
+    read answers from then on, until a PUT sets the flag again)."""
+    (argomento,) = rule.arguments
+    nome = _nome(argomento, rule.rule)
+    return {
+        "description": f"Disattivato, non cancellato: resta leggibile con {campo}=false (lotti e registro eventi "
+                       f"lo richiamano); un PUT con {campo}=true lo riattiva.",
+        "links": {"Disattivato": {
+            "operationId": lettura,
+            "parameters": {nome: f"$request.path.{nome}"},
+            "description": f"La lettura dopo la disattivazione risponde 200 con {campo}=false.",
+            "x-disattivato": {campo: False},
+        }},
+    }
 
 
 def _errori(meta: dict, rule, method: str) -> dict[int, str]:
@@ -192,18 +236,20 @@ def openapi():
     return jsonify(_senza_null_nei_parametri(build_spec(current_app)))
 
 
+def _senza_null(schema: dict) -> None:
+    """apispec writes ``nullable`` and ``default: null`` for ``load_default=None``."""
+    schema.pop("nullable", None)
+    if "default" in schema and schema["default"] is None:
+        del schema["default"]
+
+
 def _senza_null_nei_parametri(document: dict) -> dict:
-    """A query string cannot carry null: an optional parameter is simply left out, so its
-    schema says neither ``nullable`` nor ``default: null`` (apispec writes both for
-    ``load_default=None``)."""
+    """A query string cannot carry null: an optional parameter is simply left out."""
     for operations in document["paths"].values():
         for operation in operations.values():
             for parameter in operation.get("parameters", []):
-                schema = parameter.get("schema", {})
                 if parameter["in"] == "query":
-                    schema.pop("nullable", None)
-                    if schema.get("default", 0) is None:
-                        del schema["default"]
+                    _senza_null(parameter.get("schema", {}))
     return document
 
 

@@ -40,13 +40,14 @@ def _fase_tipo(*, vuoto_ammesso: bool = False, **kwargs) -> fields.String:
     return fields.String(
         validate=[validate.Length(max=20, error=TROPPO_LUNGO[20]),
                   Modello(forma, error=N_("Tipo di fase inesistente: sceglierne uno dall'elenco."))],
-        metadata={"catalogo": "fasi_tipo_attive", **kwargs.pop("metadata", {})},
+        metadata={"catalogo": "fasi_tipo_attive", "catalogo_vuoto": vuoto_ammesso, **kwargs.pop("metadata", {})},
         **kwargs,
     )
 
 
 _RUOLO = validate.OneOf(RUOLI, error=N_("Ruolo non valido: usare OPERATORE, SUPERVISORE o ADMIN."))
-_PIN = Modello(r"^[0-9]{%d,%d}$" % (PIN_MIN, PIN_MAX), error=N_("Il PIN deve avere da 4 a 8 cifre."))
+_PIN = [validate.Length(min=PIN_MIN, max=PIN_MAX, error=N_("Il PIN deve avere da 4 a 8 cifre.")),
+        Modello(r"^[0-9]{%d,%d}$" % (PIN_MIN, PIN_MAX), error=N_("Il PIN deve avere da 4 a 8 cifre."))]
 _PASSWORD = [
     validate.Length(min=PASSWORD_MIN, error=N_("La password deve avere almeno 8 caratteri.")),
     validate.Length(max=PASSWORD_MAX, error=TROPPO_LUNGO[200]),

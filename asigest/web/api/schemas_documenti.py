@@ -37,8 +37,8 @@ class DocumentoCaricaSchema(FormSchema):
     """``POST /api/documenti/`` as multipart/form-data. Exactly one of CommessaERPId and
     CODART; the service checks the rest (type list, formats, size: they are settings)."""
 
-    # Stated in the document too (openapi.py adds it to the body's schema).
-    openapi_extra = {"oneOf": [{"required": ["CommessaERPId"]}, {"required": ["CODART"]}]}
+    # Stated in the document too: openapi.py writes the body as one of two objects.
+    uno_tra = ("CommessaERPId", "CODART")
 
     file = FileField(
         required=True,

@@ -24,7 +24,9 @@ class LottoApriSchema(BodySchema):
     QtaInput = StrictInteger(required=True, attribute="qta_input",
                              validate=validate.Range(min=1, max=ID_MAX, error=N_("Deve essere almeno 1.")))
     MacchinaID = StrictInteger(required=True, attribute="macchina_id", validate=_ID)
-    OperatoreID = StrictInteger(load_default=None, allow_none=True, attribute="operatore_id", validate=_ID)
+    OperatoreID = StrictInteger(load_default=None, allow_none=True, attribute="operatore_id", validate=_ID,
+                                metadata={"description": "Obbligatorio (422) se chi chiama non è un OPERATORE; un "
+                                                         "OPERATORE agisce come sé stesso e indicarne un altro è 403."})
 
 
 class LottoChiudiSchema(BodySchema):
