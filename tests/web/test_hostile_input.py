@@ -467,3 +467,16 @@ def test_a_search_for_digits_int_cannot_read_is_plain_text(client, admin, office
     assert client.get("/api/commesse/search", query_string={"q": q}, headers=admin).status_code == 200
     assert client.get("/api/commesse/", query_string={"q": q}, headers=admin).status_code == 200
     assert office.get("/commesse", query_string={"q": q}).status_code == 200
+
+
+def test_counting_the_depth_is_linear_in_the_body(client, admin, make_config):
+    """The depth is counted in one pass: a megabyte of escaped quotes with no closing one
+    (quadratic for a scan that retries at every quote: minutes) is answered at once."""
+    import time
+
+    config = make_config(101)
+    body = '{"Note": "' + '\\"' * 500_000
+    inizio = time.monotonic()
+    response = client.put(f"/api/config/{config.id}", headers=admin, data=body, content_type="application/json")
+    assert response.status_code == 422
+    assert time.monotonic() - inizio < 5

@@ -26,7 +26,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validat
 from werkzeug.datastructures import FileStorage
 
 from asigest.errors import N_, InvalidInput
-from asigest.web.input_guard import campi_non_ammessi
+from asigest.web.input_guard import campi_non_ammessi, non_ammesso
 
 # Deeper JSON is refused before parsing: json.loads recurses once per level and a body
 # of a few kilobytes of "[" would exhaust the stack (RecursionError, a 500). The API's
@@ -55,7 +55,7 @@ fields.Date.default_error_messages.update({"invalid": N_("Data non valida: usare
 
 # Every character str.strip() removes (str.isspace), spelled out: JSON Schema's "\s" is
 # not Python's, and a value made only of these is blank to the services.
-SPAZI = (r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000")
+SPAZI = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # Patterns in JSON Schema (ECMA 262) syntax, which Python's re also reads the same way.
 TESTO = r"^[^\u0000]*$"  # any text without NUL
 NON_VUOTO = r"^[^\u0000]*[^\u0000" + SPAZI + r"][^\u0000]*$"  # ... and not blank
@@ -76,17 +76,6 @@ class Modello(validate.Regexp):
         if self._cerca.search(value) is None:
             raise ValidationError(self._format_error(value))
         return value
-
-
-def testo(massimo: int, errore: str, *, obbligatorio_pieno: bool = False, minimo: int = 0) -> list:
-    """Validators of a free-text field: at most ``massimo`` characters (``errore``), no NUL,
-    and with ``obbligatorio_pieno`` not blank."""
-    validatori = [validate.Length(min=minimo or None, max=massimo, error=errore)]
-    if obbligatorio_pieno:
-        validatori.append(Modello(NON_VUOTO, error=N_("Il campo non può essere vuoto.")))
-    else:
-        validatori.append(Modello(TESTO, error=N_("Valore non valido.")))
-    return validatori
 
 
 # -- query-string fields ----------------------------------------------------------------
@@ -219,22 +208,25 @@ def _query_payload(schema: Schema) -> dict:
     return request.args.to_dict()
 
 
-_STRINGA_JSON = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"', re.S)
-_PARENTESI = re.compile(r"[\[\]{}]")
+# One pass over the text: a JSON string (to its closing quote, escapes included, or to the
+# end if it has none) or a bracket. Never backtracks into an earlier quote, so the time is
+# linear in the body whatever its quotes and backslashes.
+_TOKEN_JSON = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?|[\[\]{}]', re.S)
 
 
 def profondita_json(testo: str, limite: int = MAX_PROFONDITA_JSON) -> int:
     """How deep the arrays and objects of JSON ``testo`` nest, counted on the text (strings
     skipped) without parsing it; stops counting past ``limite``."""
     livello = massimo = 0
-    for parentesi in _PARENTESI.finditer(_STRINGA_JSON.sub("", testo)):
-        if parentesi.group() in "[{":
+    for token in _TOKEN_JSON.finditer(testo):
+        carattere = token.group()[0]
+        if carattere in "[{":
             livello += 1
             if livello > massimo:
                 massimo = livello
                 if massimo > limite:
                     break
-        else:
+        elif carattere in "]}":
             livello -= 1
     return massimo
 
@@ -265,8 +257,6 @@ def _json_payload():
 def _testi(valore) -> str | None:
     """The first text inside a JSON value (keys included) that holds a NUL or a lone
     surrogate; None when there is none. The depth is bounded above, so recursion is safe."""
-    from asigest.web.input_guard import non_ammesso
-
     if isinstance(valore, str):
         return valore if non_ammesso(valore) else None
     if isinstance(valore, dict):
