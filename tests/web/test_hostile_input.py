@@ -480,3 +480,24 @@ def test_counting_the_depth_is_linear_in_the_body(client, admin, make_config):
     response = client.put(f"/api/config/{config.id}", headers=admin, data=body, content_type="application/json")
     assert response.status_code == 422
     assert time.monotonic() - inizio < 5
+
+
+def test_every_pattern_of_the_api_is_checked_in_linear_time(app):
+    """A pattern validator sees texts of any length (marshmallow runs it even after the
+    length check failed): none may backtrack quadratically on a long text."""
+    import time
+
+    from asigest.web.api.base import Modello
+
+    modelli = {v.regex.pattern: v for _rule, _method, meta in _api_endpoints(app)
+               for schema in (meta["query"], meta["body"], meta["form"]) if schema is not None
+               for field in schema.fields.values() for v in field.validators if isinstance(v, Modello)}
+    assert len(modelli) >= 5
+    for pattern, modello in modelli.items():
+        for testo in (" " * 400_000 + "a" * 400_000 + "\x00", "a" * 800_000 + "\x00", "A-" * 400_000 + " "):
+            inizio = time.monotonic()
+            try:
+                modello(testo)
+            except Exception:  # noqa: BLE001 - refusing is fine, taking long is not
+                pass
+            assert time.monotonic() - inizio < 2, pattern

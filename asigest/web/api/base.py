@@ -58,7 +58,9 @@ fields.Date.default_error_messages.update({"invalid": N_("Data non valida: usare
 SPAZI = r"\t-\r\x1c-\x20\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000"
 # Patterns in JSON Schema (ECMA 262) syntax, which Python's re also reads the same way.
 TESTO = r"^[^\u0000]*$"  # any text without NUL
-NON_VUOTO = r"^[^\u0000]*[^\u0000" + SPAZI + r"][^\u0000]*$"  # ... and not blank
+# ... and not blank. Written so no two parts can match the same character: the check is
+# linear, whatever the text (a NUL after a long text would otherwise backtrack quadratically).
+NON_VUOTO = r"^[" + SPAZI + r"]*[^\u0000" + SPAZI + r"][^\u0000]*$"
 CODICE = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"  # machine and scrap-reason codes (uppercased on save)
 CODICE_FASE = r"^[A-Za-z][A-Za-z0-9_]*$"  # phase-type codes
 
