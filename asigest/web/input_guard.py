@@ -22,6 +22,7 @@ from flask import request
 from flask_babel import gettext
 
 from asigest.errors import N_, InvalidInput
+from asigest.web.errors import respond
 
 # NUL, and any surrogate code point: in a Python str decoded from JSON or UTF-8, a
 # surrogate is always a lone one (a valid pair decodes to one astral character).
@@ -83,9 +84,8 @@ def refuse_hostile_text():
     errori = campi_non_ammessi(_testi_della_richiesta(), campo_nome="_richiesta")
     if not errori:
         return None
-    from asigest.web.errors import respond
-
-    return respond(400, CODICE, gettext(TESTO_NON_AMMESSO), {campo: [gettext(m) for m in msgs] for campo, msgs in errori.items()})
+    tradotti = {campo: [gettext(m) for m in messaggi] for campo, messaggi in errori.items()}
+    return respond(400, CODICE, gettext(TESTO_NON_AMMESSO), tradotti)
 
 
 def init_app(app) -> None:
