@@ -360,7 +360,7 @@ class ErpGateway:
         numero = parse_numero_commessa(q)
         if numero:
             conditions.append(and_(c.ESERCIZIO == numero[0], c.NUMEROCOM == numero[1]))
-        elif q.isdigit() and int(q) <= _INT32_MAX:
+        elif q.isascii() and q.isdigit() and int(q) <= _INT32_MAX:  # "³".isdigit() too, int() refuses it
             conditions.append(c.NUMEROCOM == int(q))
         return or_(*conditions) if conditions else false()
 

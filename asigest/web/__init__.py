@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from asigest.web import access, errors, filters, licenza, security
+from asigest.web import access, converters, errors, filters, input_guard, licenza, security
 
 
 def init_app(app: Flask) -> None:
+    converters.init_app(app)  # before any rule is added: every <int:…> is a bounded id
     from asigest.web.admin import bp as admin_bp
     from asigest.web.api import bp as api_bp
     from asigest.web.auth import bp as auth_bp
@@ -35,6 +36,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(api_bp, url_prefix="/api")
 
     access.init_app(app)
+    input_guard.init_app(app)  # runs first: hostile text never reaches the access check or a view
     errors.init_app(app)
     security.init_app(app)
     filters.init_app(app)

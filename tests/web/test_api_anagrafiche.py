@@ -209,7 +209,8 @@ def test_machine_refusals(client, admin_headers, macchina):
                         422, "VALIDATION_ERROR")
     assert list(body["errors"]) == ["FaseTipo"]
     body = assert_error(client.post("/api/macchine/", headers=admin_headers, json={"Codice": "X 1"}), 422, "VALIDATION_ERROR")
-    assert set(body["errors"]) == {"FaseTipo"}  # the schema stops a missing field before the rules run
+    # The schema stops a missing field and a malformed code before the rules run.
+    assert set(body["errors"]) == {"Codice", "FaseTipo"}
     body = assert_error(client.post("/api/macchine/", headers=admin_headers, json={"Codice": "X 1", "FaseTipo": "SMD"}),
                         422, "VALIDATION_ERROR")
     assert list(body["errors"]) == ["Codice"]

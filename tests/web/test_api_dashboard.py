@@ -107,7 +107,10 @@ def test_openapi_documents_the_query_and_the_answer(client):
     doc = client.get("/api/openapi.json").json
     operazione = doc["paths"]["/api/dashboard/kpi"]["get"]
     parametri = {p["name"]: p for p in operazione["parameters"] if p["in"] == "query"}
-    assert parametri["da"]["schema"]["format"] == "date" and parametri["a"]["schema"]["format"] == "date"
+    for nome in ("da", "a"):  # a date (1900–2999), or "" as a period picker left empty sends it
+        giorno, vuoto = parametri[nome]["schema"]["anyOf"]
+        assert giorno["format"] == "date" and giorno["pattern"] == "^(19[0-9]{2}|2[0-9]{3})-"
+        assert vuoto == {"type": "string", "maxLength": 0}
     assert "422" in operazione["responses"]
     schema = operazione["responses"]["200"]["content"]["application/json"]["schema"]
     if "$ref" in schema:

@@ -127,7 +127,7 @@ def test_hostile_names_are_stored_safely(client, headers, tmp_path, archivio_dir
 
 @pytest.mark.parametrize(
     "nome",
-    ['rapporto "finale"\r\nX-Injected: 1.pdf', "a\nb\rc\x00d.pdf", "nota\u202efdp.exe.pdf", '"; filename="evil.html.pdf'],
+    ['rapporto "finale"\r\nX-Injected: 1.pdf', "a\nb\rcd.pdf", "nota\u202efdp.exe.pdf", '"; filename="evil.html.pdf'],
 )
 def test_quotes_control_characters_and_line_breaks_never_reach_a_header(client, headers, tmp_path, archivio_dir, nome):
     response = raw_upload(client, headers, nome)
@@ -141,6 +141,15 @@ def test_quotes_control_characters_and_line_breaks_never_reach_a_header(client, 
     assert disposition.startswith("attachment;")
     assert "X-Injected" not in download.headers
     assert len(stored_files(tmp_path)) == 1
+
+
+def test_a_nul_in_the_file_name_is_refused_and_nothing_is_stored(client, headers, tmp_path, row_count):
+    """SPEC §7: text with a NUL is 422, the file name included (nothing is cleaned up and kept)."""
+    prima = row_count()
+    response = raw_upload(client, headers, "a\nb\rc\x00d.pdf")
+    assert response.status_code == 422, response.text
+    assert list(response.json["errors"]) == ["file"]
+    assert row_count() == prima and stored_files(tmp_path) == []
 
 
 def test_a_windows_path_keeps_only_its_last_component(client, headers, tmp_path):
@@ -412,10 +421,13 @@ def test_openapi_documents_the_multipart_upload_and_the_binary_download(client, 
     doc = client.get("/api/openapi.json").json
     post = doc["paths"]["/api/documenti/"]["post"]
     schema = post["requestBody"]["content"]["multipart/form-data"]["schema"]
-    form = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]
-    assert form["properties"]["file"] == {**form["properties"]["file"], "type": "string", "format": "binary"}
-    assert {"file", "Tipo", "Titolo"} <= set(form["required"])
-    assert {"Revisione", "CommessaERPId", "CODART"} <= set(form["properties"])
+    per_commessa, per_articolo = doc["components"]["schemas"][schema["$ref"].rsplit("/", 1)[1]]["oneOf"]
+    for form, campo, altro in ((per_commessa, "CommessaERPId", "CODART"), (per_articolo, "CODART", "CommessaERPId")):
+        # Exactly one of the two: each choice requires its own and does not have the other.
+        assert form["properties"]["file"] == {**form["properties"]["file"], "type": "string", "format": "binary"}
+        assert set(form["required"]) == {"file", "Tipo", "Titolo", campo}
+        assert altro not in form["properties"] and form["additionalProperties"] is False
+        assert "Revisione" in form["properties"]
     assert {"201", "400", "403", "409", "413", "422"} <= set(post["responses"])
 
     returned = upload(client, headers).json
@@ -423,5 +435,7 @@ def test_openapi_documents_the_multipart_upload_and_the_binary_download(client, 
     assert set(doc["components"]["schemas"][item["$ref"].rsplit("/", 1)[1]]["properties"]) == set(returned)
 
     download = doc["paths"]["/api/documenti/{id}/file"]["get"]["responses"]["200"]["content"]
-    assert download == {"application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}
+    # Each file comes back with the content type of its format (the DOCUMENT_EXTENSIONS setting).
+    assert returned["ContentType"] in download
+    assert all(media == {"schema": {"type": "string", "format": "binary"}} for media in download.values())
     assert "204" in doc["paths"]["/api/documenti/{id}"]["delete"]["responses"]

@@ -146,3 +146,214 @@ def test_paths_use_the_contracts_parameter_names_and_types(doc, path, parameters
     for op in doc["paths"][path].values():
         found = {p["name"]: p["schema"]["type"] for p in op["parameters"] if p["in"] == "path"}
         assert found == parameters
+
+
+# -- every constraint the server enforces is in the document (SPEC §7, issue 12 item 9) --------
+
+
+def _endpoints(app):
+    for rule in sorted(app.url_map.iter_rules(), key=lambda r: r.rule):
+        meta = getattr(app.view_functions[rule.endpoint], "asigest_api", None)
+        if meta is not None:
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield rule, method.lower(), meta
+
+
+def _doc_path(rule) -> str:
+    from asigest.web.api.openapi import _CONVERTER, _nome
+
+    return _CONVERTER.sub(lambda m: "{" + _nome(m.group(2), rule.rule) + "}", rule.rule)
+
+
+def _properties(doc, schema_ref) -> list[dict]:
+    """The property maps of a request body schema (each choice of a oneOf)."""
+    schema = resolve(doc, schema_ref)
+    return [s["properties"] for s in schema.get("oneOf", [schema])]
+
+
+def _input_fields(app, doc):
+    """(where, field, documented property) for every field of every input schema."""
+    for rule, method, meta in _endpoints(app):
+        op = doc["paths"][_doc_path(rule)][method]
+        if meta["query"] is not None:
+            for name, field in meta["query"].fields.items():
+                key = field.data_key or name
+                yield f"{method} {rule.rule} ?{key}", field, query_parameter(op, key)["schema"]
+        for kind, media in (("body", "application/json"), ("form", "multipart/form-data")):
+            schema = meta[kind]
+            if schema is None:
+                continue
+            for properties in _properties(doc, op["requestBody"]["content"][media]["schema"]):
+                for name, field in schema.fields.items():
+                    key = field.data_key or name
+                    if key in properties:
+                        yield f"{method} {rule.rule} {key}", field, properties[key]
+
+
+def test_every_validator_is_stated_in_the_document(app, doc):
+    """Length → minLength/maxLength, Range → minimum/maximum, OneOf → enum, a pattern →
+    the same pattern: read from the validators of every input field of every operation."""
+    from marshmallow import validate
+
+    from asigest.web.api.base import Modello
+
+    checked = 0
+    for where, field, prop in _input_fields(app, doc):
+        for v in field.validators:
+            if isinstance(v, validate.Length):
+                if v.max is not None:
+                    assert prop.get("maxLength", 10**9) <= v.max, (where, prop)
+                if v.min:
+                    assert prop.get("minLength", 0) >= v.min, (where, prop)
+            elif isinstance(v, validate.Range):
+                assert prop.get("minimum") == v.min and prop.get("maximum") == v.max, (where, prop)
+            elif isinstance(v, validate.OneOf):
+                assert set(v.choices) <= set(prop["enum"]), (where, prop)
+            elif isinstance(v, Modello):
+                assert prop["pattern"] == v.regex.pattern, (where, prop)
+            checked += 1
+    assert checked >= 100
+
+
+def test_every_text_input_states_its_shape_and_every_integer_its_bounds(app, doc):
+    """A text says at least "no NUL" (a pattern) or lists its values; a number is bounded
+    by what an INTEGER holds — so a client (and the fuzzer) knows what is refused."""
+    from marshmallow import fields
+
+    from asigest.web.converters import ID_MAX
+
+    for where, field, prop in _input_fields(app, doc):
+        if isinstance(field, fields.String):
+            assert "pattern" in prop or "enum" in prop or "anyOf" in prop, (where, prop)
+            assert "maxLength" in prop or "enum" in prop or "anyOf" in prop, (where, prop)
+        if isinstance(field, fields.Integer):
+            assert prop["minimum"] >= 0 and prop["maximum"] <= ID_MAX, (where, prop)
+        assert not prop.get("nullable") or where.split()[-1][0] != "?", f"{where}: una query non porta null"
+
+
+def test_offset_and_limit_state_their_bounds(app, doc):
+    for rule, method, meta in _endpoints(app):
+        if meta["query"] is None or "offset" not in meta["query"].fields:
+            continue
+        op = doc["paths"][_doc_path(rule)][method]
+        assert query_parameter(op, "offset")["schema"] == {"type": "integer", "default": 0, "minimum": 0,
+                                                            "maximum": 2**31 - 1}, rule.rule
+        assert query_parameter(op, "limit")["schema"]["maximum"] == 500
+
+
+def test_path_parameters_state_what_the_router_takes(app, doc, client, api_token):
+    """Ids: 1–2147483647 (the converter's bound: beyond is 404); a phase type: the
+    converter's pattern and the catalog's codes, lowercase as SPEC §7 writes them."""
+    checked = 0
+    for path, operations in doc["paths"].items():
+        for op in operations.values():
+            for p in op["parameters"]:
+                if p["in"] != "path":
+                    continue
+                if p["name"] == "tipo":
+                    assert p["schema"]["enum"] == ["smd", "pth", "controlli"]
+                    assert p["schema"]["pattern"] == "^[A-Za-z][A-Za-z0-9_]{0,19}$"
+                else:
+                    assert p["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}, (path, p)
+                checked += 1
+    assert checked >= 25
+    headers = api_token("ADMIN")
+    assert client.get("/api/macchine/2147483647", headers=headers).status_code == 404
+    assert client.get("/api/lotti/forno/", headers=headers).status_code == 404
+
+
+def test_the_idempotency_key_header_is_declared_as_enforced(doc):
+    from asigest.web.api.lotti import _CHIAVE_VALIDA
+
+    for path, method in (("/api/lotti/{tipo}/", "post"), ("/api/lotti/{tipo}/{LottoID}/close", "put")):
+        (header,) = [p for p in doc["paths"][path][method]["parameters"] if p["in"] == "header"]
+        assert header["name"] == "Idempotency-Key" and header["required"] is False
+        schema = header["schema"]
+        assert (schema["minLength"], schema["maxLength"]) == (1, 100)
+        pattern = re.compile(schema["pattern"].replace("$", r"\Z"))
+        for key in ["a", "x" * 100, "x" * 101, "con spazio", "è", "\t", "550e8400-e29b-41d4-a716-446655440000"]:
+            assert bool(pattern.search(key)) == bool(_CHIAVE_VALIDA.fullmatch(key)), key
+
+
+def test_every_operation_states_every_status_it_can_answer(app, doc):
+    """401 and 503 (database) everywhere, 414 from the HTTP server, 404 where a path has an
+    id, 422 where there is input, 409 on writes (RIPROVARE), and what a 400 means."""
+    from asigest.web.api.openapi import _ERROR_TEXT
+
+    for rule, method, meta in _endpoints(app):
+        responses = doc["paths"][_doc_path(rule)][method]["responses"]
+        where = f"{method} {rule.rule}"
+        assert {"401", "414", "503"} <= set(responses), where
+        if rule.arguments:
+            assert "404" in responses, where
+        if meta["query"] or meta["body"] or meta["form"]:
+            assert "422" in responses, where
+        if method != "get":
+            assert "409" in responses, where
+        if "400" in responses:
+            assert responses["400"]["description"] != _ERROR_TEXT[400], f"{where}: quale regola dà il 400?"
+        assert responses["414"]["content"] == {"text/html": {"schema": {"type": "string"}}}
+
+
+def test_deactivating_deletes_are_declared_and_true(doc, client, api_token, db_session):
+    """DELETE on a user or a machine deactivates (SPEC §7): the document links the answer
+    to the read, which then answers 200 with the flag false."""
+    from sqlalchemy import select
+
+    from asigest.models import FaseTipo, Macchina
+
+    headers = api_token("ADMIN")
+    tipo = db_session.scalar(select(FaseTipo).where(FaseTipo.codice == "SMD"))
+    db_session.add(Macchina(codice="SMD-X", descrizione="", fase_tipo_id=tipo.id, attiva=True))
+    db_session.commit()
+    macchina_id = db_session.scalar(select(Macchina.id).where(Macchina.codice == "SMD-X"))
+    utente_id = client.post("/api/utenti/", headers=headers, json={
+        "Matricola": "X9", "Nome": "A", "Cognome": "B", "Ruolo": "OPERATORE"}).json["UtenteID"]
+    for path, lettura, campo, ident in (("/api/utenti/{id}", "utente_get", "Attivo", utente_id),
+                                        ("/api/macchine/{id}", "macchina_get", "Attiva", macchina_id)):
+        answer = doc["paths"][path]["delete"]["responses"]["204"]
+        (link,) = answer["links"].values()
+        assert link["operationId"] == lettura and link["x-disattivato"] == {campo: False}
+        assert doc["paths"][path]["get"]["operationId"] == lettura
+        url = path.replace("{id}", str(ident))
+        assert client.delete(url, headers=headers).status_code == 204
+        response = client.get(url, headers=headers)
+        assert response.status_code == 200 and response.json[campo] is False
+
+
+def test_links_lead_to_operations_that_exist_with_their_parameters(doc):
+    operations = {op["operationId"]: (path, op) for path, ops in doc["paths"].items() for op in ops.values()}
+    checked = 0
+    for path, ops in doc["paths"].items():
+        for op in ops.values():
+            for response in op["responses"].values():
+                for link in response.get("links", {}).values():
+                    target_path, target = operations[link["operationId"]]
+                    names = {p["name"] for p in target["parameters"] if p["in"] == "path"}
+                    assert set(link["parameters"]) == names, (path, link)
+                    checked += 1
+    assert checked >= 30
+
+
+def test_catalog_codes_follow_the_catalog(app, client, db_session):
+    """The phase types a body may name are today's (an admin may add or retire one)."""
+    from asigest.models import FaseTipo
+
+    db_session.add(FaseTipo(codice="FORNO", descrizione="Forno", ordine=40, documenti_richiesti=[], attivo=False))
+    db_session.commit()
+    doc = client.get("/api/openapi.json").json
+    schemas = doc["components"]["schemas"]
+    assert schemas["FaseCreate"]["properties"]["FaseTipo"]["enum"] == ["SMD", "PTH", "CONTROLLI", "FORNO"]
+    assert schemas["MacchinaCrea"]["properties"]["FaseTipo"]["enum"] == ["SMD", "PTH", "CONTROLLI"]
+    assert schemas["CausaleCrea"]["properties"]["FaseTipo"]["enum"] == ["SMD", "PTH", "CONTROLLI", "", None]
+    tipi = doc["paths"]["/api/lotti/{tipo}/"]["get"]["parameters"][0]["schema"]["enum"]
+    assert tipi == ["smd", "pth", "controlli", "forno"]
+    documento = doc["paths"]["/api/documenti/{id}/file"]["get"]["responses"]["200"]["content"]
+    assert set(documento) == set(app.config["DOCUMENT_EXTENSIONS"].values())
+
+
+def test_the_document_is_valid_openapi(doc):
+    """Checked with the meta-schema schemathesis loads it with (the fuzzer's own reading)."""
+    import schemathesis
+
+    schemathesis.openapi.from_dict(doc).validate()

@@ -19,7 +19,10 @@ from asigest.web.documenti import archivio, attore, invia_file, regole
 
 @bp.get("/documenti/")
 @endpoint(summary="Documenti tecnici", query=DocumentiQuery(), response=DocumentoSchema(many=True),
-          errors=(404, 422, 503))
+          errors=(404, 422, 503),
+          collegamenti={nome: (vista, {"id": "$response.body#/0/DocumentoID"})
+                        for nome, vista in (("Documento", "documento_get"), ("File", "documento_file"),
+                                            ("Elimina", "documento_delete"))})
 def documenti_list(query):
     """Newest first. ``CommessaERPId``: the order's documents and its article's (those have
     CommessaERPId null); ``CODART``: the article's; neither: all."""
@@ -30,7 +33,13 @@ def documenti_list(query):
 @bp.post("/documenti/")
 @requires(SUPERVISORE)
 @endpoint(summary="Carica un documento", form=DocumentoCaricaSchema(), response=DocumentoSchema(), status=201,
-          errors=(400, 403, 409, 413, 422, 503))
+          errors={400: "Formato non ammesso (FORMATO_NON_AMMESSO), contenuto diverso da quello dell'estensione "
+                       "(CONTENUTO_NON_VALIDO), commessa inesistente nel gestionale (COMMESSA_INESISTENTE).",
+                  403: None, 409: "Lo stesso file con lo stesso tipo c'è già (DOCUMENTO_DUPLICATO).", 413: None,
+                  422: None, 503: None},
+          collegamenti={nome: (vista, {"id": "$response.body#/DocumentoID"})
+                        for nome, vista in (("Documento", "documento_get"), ("File", "documento_file"),
+                                            ("Elimina", "documento_delete"))})
 def documento_create(form):
     """Upload a file for a commessa (``CommessaERPId``) or an article (``CODART``). 413 over
     the size limit; 400 for a format not allowed, content not matching its extension or an

@@ -5,28 +5,39 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from asigest.errors import N_
-from asigest.web.api.base import QuerySchema
+from asigest.web.api.base import NON_VUOTO, TESTO, Modello, QueryInteger, QuerySchema
+from asigest.web.converters import ID_MAX
 
 MAX_LIMIT = 500
+# An offset is a row count: beyond an INTEGER no table has rows to skip, and a larger
+# number would overflow the database's OFFSET (a 500 on PostgreSQL and on the ERP).
+MAX_OFFSET = ID_MAX
+ID_VALIDO = validate.Range(min=1, max=ID_MAX, error=N_("Deve essere un identificativo positivo."))
+SENZA_NUL = Modello(TESTO, error=N_("Valore non valido."))
+
+
+def id_query(**kwargs) -> QueryInteger:
+    """An optional id filter in a query string (1 to 2,147,483,647)."""
+    return QueryInteger(load_default=None, validate=ID_VALIDO, **kwargs)
 
 
 class ListQuery(QuerySchema):
-    limit = fields.Integer(
+    limit = QueryInteger(
         load_default=100,
         validate=validate.Range(min=1, max=MAX_LIMIT, error=N_("Deve essere tra 1 e 500.")),
         metadata={"description": "Righe per pagina (1–500)."},
     )
-    offset = fields.Integer(
+    offset = QueryInteger(
         load_default=0,
-        validate=validate.Range(min=0, error=N_("Non può essere negativo.")),
-        metadata={"description": "Righe da saltare."},
+        validate=validate.Range(min=0, max=MAX_OFFSET, error=N_("Deve essere tra 0 e 2147483647.")),
+        metadata={"description": "Righe da saltare (0–2147483647)."},
     )
 
 
 class CommesseQuery(ListQuery):
     q = fields.String(
         load_default=None,
-        validate=validate.Length(max=100, error=N_("Al massimo 100 caratteri.")),
+        validate=[validate.Length(max=100, error=N_("Al massimo 100 caratteri.")), SENZA_NUL],
         metadata={"description": "Filtro come in /api/commesse/search."},
     )
 
@@ -36,7 +47,7 @@ class SearchQuery(ListQuery):
         required=True,
         validate=[
             validate.Length(min=1, max=100, error=N_("Da 1 a 100 caratteri.")),
-            validate.Regexp(r".*\S", error=N_("Indicare cosa cercare.")),
+            Modello(NON_VUOTO, error=N_("Indicare cosa cercare.")),
         ],
         metadata={"description": "NUMEROCOM, ESERCIZIO/NUMEROCOM, RIFCOMMCLI, CODART, DESART o NOMECLIENTE."},
     )

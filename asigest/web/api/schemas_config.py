@@ -12,37 +12,15 @@ from marshmallow import fields, validate
 
 from asigest.errors import N_
 from asigest.services.configurazione import MAX_DIBA, MAX_NOTE, MAX_REVISIONE
-from asigest.web.api.base import BodySchema
+from asigest.web.api.base import CODICE_FASE, BodySchema, Modello, StrictBoolean, StrictInteger  # noqa: F401  (StrictInteger re-exported)
+from asigest.web.api.schemas import ID_VALIDO, SENZA_NUL, id_query
 from asigest.web.api.schemas import FaseDisponibileSchema, FaseSchema, ListQuery  # noqa: F401  (re-exported)
-
-_INT32_MAX = 2**31 - 1
-
-
-class StrictBoolean(fields.Boolean):
-    """Only JSON ``true``/``false`` (marshmallow's own also takes 1, "yes", "on"…)."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise self.make_error("invalid")
-        return value
-
-
-class StrictInteger(fields.Integer):
-    """Only JSON integers: not ``"101"``, ``1.5`` or ``true``."""
-
-    def __init__(self, **kwargs):
-        super().__init__(strict=True, **kwargs)
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool):
-            raise self.make_error("invalid")
-        return super()._deserialize(value, attr, data, **kwargs)
 
 
 def _id(data_key: str, description: str, **kwargs):
     return StrictInteger(
         data_key=data_key,
-        validate=validate.Range(min=1, max=_INT32_MAX, error=N_("Deve essere un identificativo positivo.")),
+        validate=ID_VALIDO,
         metadata={"description": description},
         **kwargs,
     )
@@ -52,7 +30,7 @@ def _testo(data_key: str, size: int, message: str, description: str):
     return fields.String(
         data_key=data_key,
         allow_none=True,
-        validate=validate.Length(max=size, error=message),
+        validate=[validate.Length(max=size, error=message), SENZA_NUL],
         metadata={"description": description},
     )
 
@@ -89,12 +67,7 @@ class ConfigUpdateSchema(_ConfigFields):
 
 
 class ConfigListQuery(ListQuery):
-    commessa_erp_id = fields.Integer(
-        data_key="CommessaERPId",
-        load_default=None,
-        validate=validate.Range(min=1, max=_INT32_MAX, error=N_("Deve essere un identificativo positivo.")),
-        metadata={"description": "Solo la configurazione di questa commessa."},
-    )
+    commessa_erp_id = id_query(data_key="CommessaERPId", metadata={"description": "Solo la configurazione di questa commessa."})
 
 
 class FaseCreateSchema(BodySchema):
@@ -104,8 +77,12 @@ class FaseCreateSchema(BodySchema):
     fase_tipo = fields.String(
         data_key="FaseTipo",
         required=True,
-        validate=validate.Length(min=1, max=20, error=N_("Da 1 a 20 caratteri.")),
-        metadata={"description": "Codice del tipo di fase (SMD, PTH, CONTROLLI…)."},
+        validate=[
+            validate.Length(min=1, max=20, error=N_("Da 1 a 20 caratteri.")),
+            Modello(CODICE_FASE, error=N_("Tipo di fase sconosciuto: usare uno dei codici del catalogo (es. SMD, PTH, CONTROLLI).")),
+        ],
+        # The document lists the catalog's codes; the service refuses (422) an unknown one.
+        metadata={"description": "Codice del tipo di fase (SMD, PTH, CONTROLLI…).", "catalogo": "fasi_tipo"},
     )
 
 

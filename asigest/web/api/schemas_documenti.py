@@ -6,22 +6,25 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from asigest.errors import N_
 from asigest.models.documenti import TIPI_DOCUMENTO
-from asigest.web.api.base import FileField, FormSchema
-from asigest.web.api.schemas import ListQuery
+from asigest.web.api.base import NON_VUOTO, FileField, FormSchema, Modello, QueryInteger
+from asigest.web.api.schemas import SENZA_NUL, ListQuery, id_query
+from asigest.web.converters import ID_MAX
 
-_POSITIVO = validate.Range(min=1, error=N_("Deve essere un numero positivo."))
+_POSITIVO = validate.Range(min=1, max=ID_MAX, error=N_("Deve essere un identificativo positivo."))
 
 
 class DocumentiQuery(ListQuery):
-    CommessaERPId = fields.Integer(
-        load_default=None,
-        validate=_POSITIVO,
-        metadata={"description": "I documenti validi per la commessa: i suoi e quelli del suo articolo (CODART)."},
+    """``CommessaERPId`` or ``CODART``, not both (422): a rule between parameters that
+    OpenAPI 3.0 cannot write as a schema."""
+
+    CommessaERPId = id_query(
+        metadata={"description": "I documenti validi per la commessa: i suoi e quelli del suo articolo (CODART). "
+                                 "Non insieme a CODART."},
     )
     CODART = fields.String(
         load_default=None,
-        validate=validate.Length(min=1, max=30, error=N_("Da 1 a 30 caratteri.")),
-        metadata={"description": "I documenti dell'articolo (validi per ogni sua commessa)."},
+        validate=[validate.Length(min=1, max=30, error=N_("Da 1 a 30 caratteri.")), SENZA_NUL],
+        metadata={"description": "I documenti dell'articolo (validi per ogni sua commessa). Non insieme a CommessaERPId."},
     )
 
     @validates_schema
@@ -34,21 +37,32 @@ class DocumentoCaricaSchema(FormSchema):
     """``POST /api/documenti/`` as multipart/form-data. Exactly one of CommessaERPId and
     CODART; the service checks the rest (type list, formats, size: they are settings)."""
 
+    # Stated in the document too: openapi.py writes the body as one of two objects.
+    uno_tra = ("CommessaERPId", "CODART")
+
     file = FileField(
         required=True,
         metadata={"description": "Il file. Formati e dimensione massima sono impostazioni (DOCUMENT_EXTENSIONS, DOCUMENT_MAX_BYTES)."},
     )
     Tipo = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=30, error=N_("Da 1 a 30 caratteri.")),
-        metadata={"description": "Uno dei tipi dell'impostazione DOCUMENT_TYPES; predefiniti: " + ", ".join(TIPI_DOCUMENTO) + "."},
+        validate=[validate.Length(min=1, max=30, error=N_("Da 1 a 30 caratteri.")), SENZA_NUL],
+        # The document lists the types this installation allows (a setting).
+        metadata={"description": "Uno dei tipi dell'impostazione DOCUMENT_TYPES; predefiniti: " + ", ".join(TIPI_DOCUMENTO) + ".",
+                  "catalogo": "tipi_documento"},
     )
-    Titolo = fields.String(required=True, validate=validate.Length(min=1, max=200, error=N_("Da 1 a 200 caratteri.")))
-    Revisione = fields.String(load_default=None, validate=validate.Length(max=20, error=N_("Al massimo 20 caratteri.")))
-    CommessaERPId = fields.Integer(load_default=None, validate=_POSITIVO, metadata={"description": "Documento della commessa (ID del gestionale)."})
+    Titolo = fields.String(required=True, validate=[
+        validate.Length(min=1, max=200, error=N_("Da 1 a 200 caratteri.")),
+        Modello(NON_VUOTO, error=N_("Indicare un titolo, per esempio «Schema di montaggio lato TOP».")),
+    ])
+    Revisione = fields.String(load_default=None, validate=[validate.Length(max=20, error=N_("Al massimo 20 caratteri.")),
+                                                           SENZA_NUL])
+    CommessaERPId = QueryInteger(load_default=None, validate=_POSITIVO,
+                                 metadata={"description": "Documento della commessa (ID del gestionale)."})
     CODART = fields.String(
         load_default=None,
-        validate=validate.Length(min=1, max=30, error=N_("Da 1 a 30 caratteri.")),
+        validate=[validate.Length(min=1, max=30, error=N_("Da 1 a 30 caratteri.")),
+                  Modello(NON_VUOTO, error=N_("Indicare la commessa (CommessaERPId) oppure l'articolo (CODART)."))],
         metadata={"description": "Documento dell'articolo: vale per tutte le sue commesse."},
     )
 

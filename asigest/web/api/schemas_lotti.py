@@ -5,38 +5,39 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from asigest.errors import N_
-from asigest.web.api.base import BodySchema
-from asigest.web.api.schemas import ListQuery
-from asigest.web.api.schemas_config import StrictInteger
+from asigest.web.api.base import BodySchema, QueryBoolean, StrictInteger
+from asigest.web.api.schemas import SENZA_NUL, ListQuery, id_query
+from asigest.web.converters import ID_MAX
 
-_INT32_MAX = 2**31 - 1
-_QTA = validate.Range(min=0, max=_INT32_MAX, error=N_("Deve essere un numero intero da 0 in su."))
-_ID = validate.Range(min=1, max=_INT32_MAX, error=N_("Identificativo non valido."))
+_QTA = validate.Range(min=0, max=ID_MAX, error=N_("Deve essere un numero intero da 0 in su."))
+_ID = validate.Range(min=1, max=ID_MAX, error=N_("Identificativo non valido."))
 
 
 class LottiQuery(ListQuery):
-    aperti = fields.Boolean(load_default=None, metadata={"description": "true: solo aperti; false: solo chiusi."})
-    FaseID = fields.Integer(load_default=None, data_key="FaseID", attribute="fase_id", validate=_ID)
-    MacchinaID = fields.Integer(load_default=None, data_key="MacchinaID", attribute="macchina_id", validate=_ID)
+    aperti = QueryBoolean(load_default=None, metadata={"description": "true: solo aperti; false: solo chiusi."})
+    FaseID = id_query(data_key="FaseID", attribute="fase_id")
+    MacchinaID = id_query(data_key="MacchinaID", attribute="macchina_id")
 
 
 class LottoApriSchema(BodySchema):
     FaseID = StrictInteger(required=True, attribute="fase_id", validate=_ID)
     QtaInput = StrictInteger(required=True, attribute="qta_input",
-                             validate=validate.Range(min=1, max=_INT32_MAX, error=N_("Deve essere almeno 1.")))
+                             validate=validate.Range(min=1, max=ID_MAX, error=N_("Deve essere almeno 1.")))
     MacchinaID = StrictInteger(required=True, attribute="macchina_id", validate=_ID)
     OperatoreID = StrictInteger(load_default=None, allow_none=True, attribute="operatore_id", validate=_ID,
-                                metadata={"description": "Obbligatorio se chi chiama non è un OPERATORE "
-                                                         "(un operatore apre a proprio nome)."})
+                                metadata={"description": "Obbligatorio (422) se chi chiama non è un OPERATORE; un "
+                                                         "OPERATORE agisce come sé stesso e indicarne un altro è 403."})
 
 
 class LottoChiudiSchema(BodySchema):
     QtaOutput = StrictInteger(required=True, attribute="qta_output", validate=_QTA)
     QtaScarti = StrictInteger(load_default=0, attribute="qta_scarti", validate=_QTA)
     CausaleScarto = fields.String(load_default=None, allow_none=True, attribute="causale",
-                                  validate=validate.Length(max=30, error=N_("Al massimo 30 caratteri.")))
+                                  validate=[validate.Length(max=30, error=N_("Al massimo 30 caratteri.")), SENZA_NUL],
+                                  metadata={"description": "Codice della causale; obbligatoria quando QtaScarti > 0 "
+                                                           "(una sconosciuta, disattivata o di un'altra fase: 400)."})
     NoteScarti = fields.String(load_default=None, allow_none=True, attribute="note",
-                               validate=validate.Length(max=500, error=N_("Al massimo 500 caratteri.")))
+                               validate=[validate.Length(max=500, error=N_("Al massimo 500 caratteri.")), SENZA_NUL])
 
 
 class LottoSchema(Schema):

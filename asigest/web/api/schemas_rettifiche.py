@@ -11,19 +11,22 @@ from marshmallow import Schema, fields, validate
 from asigest.domain.stati import STATI_FASE
 from asigest.errors import N_
 from asigest.services.rettifiche import MAX_MOTIVO
-from asigest.web.api.base import BodySchema
-from asigest.web.api.schemas_config import StrictInteger
+from asigest.web.api.base import NON_VUOTO, BodySchema, Modello, StrictInteger
+from asigest.web.api.schemas import SENZA_NUL
+from asigest.web.converters import ID_MAX
 
-_INT32_MAX = 2**31 - 1
-_QTA = validate.Range(min=0, max=_INT32_MAX, error=N_("Deve essere un numero intero da 0 in su."))
+_QTA = validate.Range(min=0, max=ID_MAX, error=N_("Deve essere un numero intero da 0 in su."))
 
 
 def _motivo():
     return fields.String(
         required=True,
         attribute="motivo",
-        validate=validate.Length(max=MAX_MOTIVO, error=N_("Al massimo 500 caratteri.")),
-        metadata={"description": "Perché si fa la modifica (obbligatorio, resta nel registro eventi)."},
+        validate=[
+            validate.Length(max=MAX_MOTIVO, error=N_("Al massimo 500 caratteri.")),
+            Modello(NON_VUOTO, error=N_("Indicare il motivo: resta nel registro delle modifiche.")),
+        ],
+        metadata={"description": "Perché si fa la modifica (obbligatorio, non vuoto, resta nel registro eventi)."},
     )
 
 
@@ -35,7 +38,6 @@ class FaseStatoSchema(BodySchema):
         required=True,
         attribute="stato",
         validate=validate.OneOf(STATI_FASE, error=N_("Stato sconosciuto: usare APERTA, IN_CORSO, SOSPESA o COMPLETATA.")),
-        metadata={"enum": list(STATI_FASE)},
     )
     Motivo = _motivo()
 
@@ -47,7 +49,7 @@ class RettificaSchema(BodySchema):
     QtaScarti = StrictInteger(required=True, attribute="qta_scarti", validate=_QTA)
     CausaleScarto = fields.String(
         load_default=None, allow_none=True, attribute="causale",
-        validate=validate.Length(max=30, error=N_("Al massimo 30 caratteri.")),
+        validate=[validate.Length(max=30, error=N_("Al massimo 30 caratteri.")), SENZA_NUL],
         metadata={"description": "Codice della causale; obbligatoria quando QtaScarti > 0."},
     )
     Motivo = _motivo()

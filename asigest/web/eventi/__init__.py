@@ -121,7 +121,7 @@ def _leggi_filtri(args):
         valore = testo(nome, 12)
         if not valore:
             return None
-        if valore.isdigit() and 0 < int(valore) <= _INT32_MAX:
+        if valore.isascii() and valore.isdigit() and 0 < int(valore) <= _INT32_MAX:  # "²".isdigit() too
             return int(valore)
         errore(nome, messaggio)
         return None

@@ -41,6 +41,7 @@ from asigest.web.access import (
     start_kiosk_session,
 )
 from asigest.web.auth import limiti_accesso, login_refused
+from asigest.web.converters import ID_MAX
 from asigest.web.documenti import archivio, invia_file
 from asigest.web.htmx import is_htmx, vary_on_htmx
 
@@ -73,9 +74,11 @@ def _testo_errore(exc: AsigestError) -> str:
 
 def _intero(nome: str) -> int | None:
     try:
-        return int((request.form.get(nome) or "").strip())
+        valore = int((request.form.get(nome) or "").strip())
     except ValueError:
         return None
+    # No id or quantity is beyond an INTEGER; the database would fail on it (a 500).
+    return valore if abs(valore) <= ID_MAX else None
 
 
 def _render(macchina, *, status: int = 200, **contesto):
