@@ -92,9 +92,10 @@ def map_case(ctx, case):
         case.headers["Idempotency-Key"] = f"{prefisso}-{next(_RICHIESTE)}-{chiave}"[:100]
     operatore = os.environ.get("ASIGEST_FUZZ_OPERATORE_ID")
     if (operatore and metodo == "post" and operation.path == "/api/lotti/{tipo}/" and isinstance(case.body, dict)
-            and "OperatoreID" not in case.body):
+            and case.body.get("OperatoreID") is None):
         # A caller that is not an OPERATORE names the operator of a new lotto (422
-        # otherwise): the fuzzing run's seeded operator, when the body names none.
+        # otherwise): the fuzzing run's seeded operator, when the body names none
+        # (absent or null, which the document allows for an OPERATORE).
         case.body = {**case.body, "OperatoreID": int(operatore)}
     return case
 
