@@ -88,8 +88,14 @@ def user_create(matricola, nome, cognome, ruolo, password, pin):
     """Create a user with hashed password and/or PIN."""
     try:
         utente = auth_service.create_user(
-            db.session, actor=None, matricola=matricola, nome=nome, cognome=cognome,
-            ruolo=ruolo.upper(), password=password, pin=pin,
+            db.session,
+            actor=None,
+            matricola=matricola,
+            nome=nome,
+            cognome=cognome,
+            ruolo=ruolo.upper(),
+            password=password,
+            pin=pin,
         )
     except AsigestError as error:
         _fail(error)

@@ -44,16 +44,27 @@ def license_group():
 
 
 @license_group.command("show")
-@click.option("--file", "file_licenza", type=click.Path(dir_okay=False), default=None,
-              help="Un file di licenza da controllare (predefinito: ASIGEST_LICENSE_FILE).")
-@click.option("--public-key", type=click.Path(dir_okay=False), default=None,
-              help="Chiave pubblica PEM con cui verificarlo (predefinita: quella configurata o del fornitore).")
+@click.option(
+    "--file",
+    "file_licenza",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Un file di licenza da controllare (predefinito: ASIGEST_LICENSE_FILE).",
+)
+@click.option(
+    "--public-key",
+    type=click.Path(dir_okay=False),
+    default=None,
+    help="Chiave pubblica PEM con cui verificarlo (predefinita: quella configurata o del fornitore).",
+)
 def license_show(file_licenza, public_key):
     """Print the license state, licensee, expiry, days left and terminals."""
     settings = current_app.config
     chiave = public_key or licenza_service.percorso_chiave(settings)
     stato = licenza_service.leggi_stato(
-        file_licenza or settings.get("LICENSE_FILE"), chiave=chiave, oggi=oggi_in(settings["TIMEZONE"]),
+        file_licenza or settings.get("LICENSE_FILE"),
+        chiave=chiave,
+        oggi=oggi_in(settings["TIMEZONE"]),
     )
     click.echo(f"Stato: {stato.stato}")
     if stato.licenza is not None:
@@ -63,8 +74,10 @@ def license_show(file_licenza, public_key):
             click.echo(f"Licenza n.: {lic.id_licenza}")
         click.echo(f"Emessa il: {lic.emessa.isoformat()}")
         click.echo(f"Scadenza: {lic.scadenza.isoformat()} (giorni rimasti: {stato.giorni_rimasti})")
-        click.echo(f"Tolleranza: {lic.giorni_tolleranza} giorni, fino al {lic.fine_tolleranza.isoformat()}; "
-                   f"nuovi lotti rifiutati dal {stato.blocco_dal.isoformat()}")
+        click.echo(
+            f"Tolleranza: {lic.giorni_tolleranza} giorni, fino al {lic.fine_tolleranza.isoformat()}; "
+            f"nuovi lotti rifiutati dal {stato.blocco_dal.isoformat()}"
+        )
         click.echo(f"Terminali (macchine attive): {lic.max_terminali}")
         click.echo(f"Funzioni: {', '.join(lic.funzioni) or '—'}")
     if str(chiave) != str(licenza_service.CHIAVE_FORNITORE):
@@ -74,8 +87,13 @@ def license_show(file_licenza, public_key):
 
 
 @license_group.command("keygen")
-@click.option("--out", "cartella", required=True, type=click.Path(file_okay=False),
-              help="Cartella dove scrivere private.pem (0600) e public.pem; non deve contenerli già.")
+@click.option(
+    "--out",
+    "cartella",
+    required=True,
+    type=click.Path(file_okay=False),
+    help="Cartella dove scrivere private.pem (0600) e public.pem; non deve contenerli già.",
+)
 def license_keygen(cartella):
     """Create a vendor key pair (Ed25519). The private key never leaves the vendor."""
     try:
@@ -83,20 +101,29 @@ def license_keygen(cartella):
     except AsigestError as error:
         _fail(error)
     click.echo(f"Chiave privata: {privata} (permessi 0600: conservarla, non distribuirla mai)")
-    click.echo(f"Chiave pubblica: {pubblica} (copiarla in asigest/licenza_pubblica.pem prima di distribuire "
-               "l'applicazione, o indicarla con ASIGEST_LICENSE_PUBLIC_KEY)")
+    click.echo(
+        f"Chiave pubblica: {pubblica} (copiarla in asigest/licenza_pubblica.pem prima di distribuire "
+        "l'applicazione, o indicarla con ASIGEST_LICENSE_PUBLIC_KEY)"
+    )
 
 
 @license_group.command("issue")
 @click.option("--private-key", required=True, type=click.Path(dir_okay=False), help="La chiave privata del fornitore.")
 @click.option("--licensee", required=True, help="Intestatario (ragione sociale del cliente).")
-@click.option("--expiry", required=True, type=click.DateTime(formats=["%Y-%m-%d"]),
-              help="Ultimo giorno di validità, AAAA-MM-GG.")
-@click.option("--max-terminals", required=True, type=click.IntRange(min=1),
-              help="Macchine attive (terminali) permesse.")
+@click.option(
+    "--expiry", required=True, type=click.DateTime(formats=["%Y-%m-%d"]), help="Ultimo giorno di validità, AAAA-MM-GG."
+)
+@click.option(
+    "--max-terminals", required=True, type=click.IntRange(min=1), help="Macchine attive (terminali) permesse."
+)
 @click.option("--feature", "funzioni", multiple=True, help="Una funzione abilitata (ripetibile).")
-@click.option("--grace-days", default=regole.TOLLERANZA_PREDEFINITA, show_default=True, type=click.IntRange(min=0),
-              help="Giorni dopo la scadenza in cui tutto funziona ancora, con un avviso.")
+@click.option(
+    "--grace-days",
+    default=regole.TOLLERANZA_PREDEFINITA,
+    show_default=True,
+    type=click.IntRange(min=0),
+    help="Giorni dopo la scadenza in cui tutto funziona ancora, con un avviso.",
+)
 @click.option("--license-id", default=None, help="Identificativo (predefinito: data di emissione e un codice casuale).")
 @click.option("--out", "uscita", required=True, type=click.Path(dir_okay=False), help="Il file di licenza da scrivere.")
 def license_issue(private_key, licensee, expiry, max_terminals, funzioni, grace_days, license_id, uscita):
@@ -104,11 +131,19 @@ def license_issue(private_key, licensee, expiry, max_terminals, funzioni, grace_
     oggi = oggi_in(current_app.config["TIMEZONE"])
     try:
         licenza = licenza_service.emetti(
-            chiave_privata=private_key, licenziatario=licensee, scadenza=expiry.date(), max_terminali=max_terminals,
-            funzioni=funzioni, giorni_tolleranza=grace_days,
-            id_licenza=license_id or f"{oggi:%Y%m%d}-{secrets.token_hex(4)}", oggi=oggi, uscita=uscita,
+            chiave_privata=private_key,
+            licenziatario=licensee,
+            scadenza=expiry.date(),
+            max_terminali=max_terminals,
+            funzioni=funzioni,
+            giorni_tolleranza=grace_days,
+            id_licenza=license_id or f"{oggi:%Y%m%d}-{secrets.token_hex(4)}",
+            oggi=oggi,
+            uscita=uscita,
         )
     except AsigestError as error:
         _fail(error)
-    click.echo(f"Licenza {licenza.id_licenza} per {licenza.licenziatario} fino al {licenza.scadenza.isoformat()} "
-               f"scritta in {uscita}.")
+    click.echo(
+        f"Licenza {licenza.id_licenza} per {licenza.licenziatario} fino al {licenza.scadenza.isoformat()} "
+        f"scritta in {uscita}."
+    )

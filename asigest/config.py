@@ -126,8 +126,9 @@ def load(app, overrides: dict | None = None) -> None:
     if int(app.config["ERP_MAX_ATTESE"]) < 1 or float(app.config["ERP_PAUSA_SECONDS"]) < 0:
         raise ValueError("ASIGEST_ERP_MAX_ATTESE deve essere almeno 1 e ASIGEST_ERP_PAUSA_SECONDS non negativo.")
     if app.config["SQLITE_SYNCHRONOUS"] not in dialects.SQLITE_SYNCHRONOUS:
-        raise ValueError(f"ASIGEST_SQLITE_SYNCHRONOUS={app.config['SQLITE_SYNCHRONOUS']!r} non valido: "
-                         "usare NORMAL o FULL.")
+        raise ValueError(
+            f"ASIGEST_SQLITE_SYNCHRONOUS={app.config['SQLITE_SYNCHRONOUS']!r} non valido: usare NORMAL o FULL."
+        )
 
     instance = Path(app.instance_path)
     instance.mkdir(parents=True, exist_ok=True)

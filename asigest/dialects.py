@@ -131,8 +131,10 @@ def erp_engine_options(url: str, timeout: float) -> dict:
         return {"connect_args": {"timeout": timeout}}
     if name == "postgresql":
         millisecondi = max(1, int(timeout * 1000))
-        return {"pool_pre_ping": True, "connect_args": {"connect_timeout": secondi,
-                                                        "options": f"-c statement_timeout={millisecondi}"}}
+        return {
+            "pool_pre_ping": True,
+            "connect_args": {"connect_timeout": secondi, "options": f"-c statement_timeout={millisecondi}"},
+        }
     if name == "mssql":
         # pyodbc's login timeout; ApplicationIntent=ReadOnly is added to the URL by ``erp_url``.
         return {"pool_pre_ping": True, "connect_args": {"timeout": secondi}}
@@ -255,19 +257,31 @@ _PG_NON_SCRIVE = {"25006", "57P01", "57P02", "57P03", "XX001", "XX002"}
 _PG_CONFLITTO = {"40001", "40P01", "55P03"}  # serialization_failure, deadlock_detected, lock_not_available
 # SQL Server native error numbers (pyodbc puts them in the message as "(1105)").
 _MSSQL_NON_SCRIVE = {
-    1101, 1105,  # no space in the filegroup
+    1101,
+    1105,  # no space in the filegroup
     9002,  # the transaction log is full
-    3906, 3908,  # the database is read-only / cannot begin a transaction in it
-    823, 824, 825,  # I/O errors
+    3906,
+    3908,  # the database is read-only / cannot begin a transaction in it
+    823,
+    824,
+    825,  # I/O errors
     5120,  # cannot open a database file
-    976, 978, 983,  # an availability-group secondary that cannot take writes
+    976,
+    978,
+    983,  # an availability-group secondary that cannot take writes
     4060,  # the login's database cannot be opened
 }
 _MSSQL_CONFLITTO = {1205, 1222, 3960}  # deadlock victim, lock timeout, snapshot update conflict
 _MSSQL_NUMERO = re.compile(r"\((\d{3,6})\)\s*\(SQL\w+\)")
 _SQLITE_TESTO_CONFLITTO = ("database is locked", "database table is locked", "database is busy")
-_SQLITE_TESTO_NON_SCRIVE = ("disk is full", "readonly database", "disk i/o error", "unable to open database",
-                            "malformed", "not a database")
+_SQLITE_TESTO_NON_SCRIVE = (
+    "disk is full",
+    "readonly database",
+    "disk i/o error",
+    "unable to open database",
+    "malformed",
+    "not a database",
+)
 
 
 def natura_errore(exc: BaseException) -> str | None:
@@ -401,7 +415,7 @@ def _spazio_sqlite(engine: Engine) -> str | None:
     database = engine.url.database or ""
     if database in ("", ":memory:"):
         return None
-    percorso = Path(database[len("file:"):] if database.startswith("file:") else database)
+    percorso = Path(database[len("file:") :] if database.startswith("file:") else database)
     try:
         stato = os.statvfs(percorso.resolve().parent)
     except (AttributeError, OSError):  # no statvfs on Windows; an unreadable folder shows elsewhere
@@ -440,12 +454,18 @@ def sqlite_autoincrement(conn, tabella: str, chiave: str) -> None:
 
     if not (_IDENTIFICATORE.fullmatch(tabella) and _IDENTIFICATORE.fullmatch(chiave)):
         raise ValueError(f"identificatore non valido: {tabella!r}, {chiave!r}")
-    ddl = conn.execute(text("SELECT sql FROM sqlite_master WHERE type='table' AND name=:t"), {"t": tabella}).scalar_one()
+    ddl = conn.execute(
+        text("SELECT sql FROM sqlite_master WHERE type='table' AND name=:t"), {"t": tabella}
+    ).scalar_one()
     if "AUTOINCREMENT" in ddl.upper():
         return
-    indexes = conn.execute(
-        text("SELECT sql FROM sqlite_master WHERE type='index' AND tbl_name=:t AND sql IS NOT NULL"), {"t": tabella}
-    ).scalars().all()
+    indexes = (
+        conn.execute(
+            text("SELECT sql FROM sqlite_master WHERE type='index' AND tbl_name=:t AND sql IS NOT NULL"), {"t": tabella}
+        )
+        .scalars()
+        .all()
+    )
     nomi = [riga[1] for riga in conn.execute(text("SELECT * FROM pragma_table_info(:t)"), {"t": tabella})]
     testa = re.compile(r'^CREATE TABLE\s+"?' + re.escape(tabella) + r'"?(?=\s*\()', re.I)
     colonna = re.compile(r'(\n\s*"?' + re.escape(chiave) + r'"?\s+INTEGER\s+NOT\s+NULL)\s*,', re.I)
@@ -465,8 +485,11 @@ def sqlite_autoincrement(conn, tabella: str, chiave: str) -> None:
 
     alto = max(
         conn.execute(select(func.coalesce(func.max(column(chiave)), 0)).select_from(table(tabella))).scalar_one(),
-        conn.execute(select(func.coalesce(func.max(column("EntitaID")), 0)).select_from(table("LogEventi"))
-                     .where(column("Entita") == tabella)).scalar_one(),
+        conn.execute(
+            select(func.coalesce(func.max(column("EntitaID")), 0))
+            .select_from(table("LogEventi"))
+            .where(column("Entita") == tabella)
+        ).scalar_one(),
     )
     # Until commit: the rows of the tables that reference this one are orphans for a
     # moment. Never switched back off by hand: that would forget the violations counted

@@ -18,8 +18,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(env, port: int, workers: int, *, threads: int = 1, log: Path | None = None,
-                 app: str = "bench.app:app") -> subprocess.Popen:
+def start_server(
+    env, port: int, workers: int, *, threads: int = 1, log: Path | None = None, app: str = "bench.app:app"
+) -> subprocess.Popen:
     """gunicorn serving ``app`` on ``port``, returned once it accepts connections."""
     cmd = [str(VENV_BIN / "gunicorn"), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
     if threads > 1:

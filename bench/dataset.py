@@ -62,8 +62,9 @@ def bench_env(instance: Path) -> dict:
 
 
 def _flask(env, *args) -> str:
-    out = subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env,
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [str(VENV_BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
     return out.stdout
 
 
@@ -71,8 +72,19 @@ def _append_erp(erp_path: Path, commesse: int, qta: int) -> list[int]:
     """Append open orders with a large QTA to the demo ERP file (rollback journal, as the demo writes it)."""
     due = (date.today() + timedelta(days=60)).isoformat()
     rows = [
-        (PRIMO_ID + i, date.today().year, PRIMO_NUMERO + i, f"BENCH-{i + 1:03d}", f"BENCH-ART-{i + 1:03d}",
-         f"Scheda di prova benchmark {i + 1}", qta, due, "O", 4999, "Cliente Benchmark S.r.l.")
+        (
+            PRIMO_ID + i,
+            date.today().year,
+            PRIMO_NUMERO + i,
+            f"BENCH-{i + 1:03d}",
+            f"BENCH-ART-{i + 1:03d}",
+            f"Scheda di prova benchmark {i + 1}",
+            qta,
+            due,
+            "O",
+            4999,
+            "Cliente Benchmark S.r.l.",
+        )
         for i in range(commesse)
     ]
     conn = sqlite3.connect(erp_path)
@@ -128,25 +140,37 @@ def _popola(instance: Path, ids: list[int], macchine: int, qta: int) -> BenchDat
         for tipo in TIPI:
             per_tipo[tipo] = [
                 anagrafiche.create_macchina(
-                    session, actor=None, codice=f"BENCH-{tipo}-{n:02d}", fase_tipo=tipo,
-                    descrizione=f"Macchina di benchmark {tipo} {n}", reparto="Benchmark",
+                    session,
+                    actor=None,
+                    codice=f"BENCH-{tipo}-{n:02d}",
+                    fase_tipo=tipo,
+                    descrizione=f"Macchina di benchmark {tipo} {n}",
+                    reparto="Benchmark",
                 ).id
                 for n in range(1, macchine + 1)
             ]
         for commessa_id in ids:
             configurazione.create_config(
-                session, erp, actor=None, commessa_erp_id=commessa_id,
-                flag_smd=True, flag_pth=True, flag_controlli=True,
-                diba="DB-BENCH", revisione="A",
+                session,
+                erp,
+                actor=None,
+                commessa_erp_id=commessa_id,
+                flag_smd=True,
+                flag_pth=True,
+                flag_controlli=True,
+                diba="DB-BENCH",
+                revisione="A",
             )
         tipo_di = {t.id: t.codice for t in session.scalars(select(FaseTipo))}
         fasi: dict[str, list[int]] = {t: [] for t in TIPI}
         for commessa_id in ids:
             for fase in session.scalars(select(Fase).where(Fase.commessa_erp_id == commessa_id)):
                 fasi[tipo_di[fase.fase_tipo_id]].append(fase.id)
-        operatori = list(session.scalars(
-            select(Utente.id).where(Utente.ruolo == "OPERATORE", Utente.attivo.is_(True)).order_by(Utente.id)
-        ))
+        operatori = list(
+            session.scalars(
+                select(Utente.id).where(Utente.ruolo == "OPERATORE", Utente.attivo.is_(True)).order_by(Utente.id)
+            )
+        )
         token = auth.create_token(session, actor=None, matricola="supervisore", descrizione="bench")
         db.session.remove()
         for engine in db.engines.values():

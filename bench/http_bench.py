@@ -39,8 +39,9 @@ SCENARIOS = [
 
 
 def _flask(env, *args) -> str:
-    out = subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env,
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [str(VENV_BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
     return out.stdout
 
 
@@ -49,7 +50,9 @@ def prepare(instance: Path) -> tuple[dict, str]:
     env.pop("ASIGEST_DATABASE_URL", None)
     env.pop("ASIGEST_ERP_URL", None)
     _flask(env, "demo")
-    token = _flask(env, "token", "create", "--matricola", "supervisore", "--descrizione", "bench").strip().splitlines()[-1]
+    token = (
+        _flask(env, "token", "create", "--matricola", "supervisore", "--descrizione", "bench").strip().splitlines()[-1]
+    )
     return env, token
 
 

@@ -105,8 +105,18 @@ def run_bare(port: int, token: str, terminals: int, seconds: float, out: Risulta
     _run_threads(terminal, terminals)
 
 
-def run_kiosk(port: int, data: BenchData, terminals: int, seconds: float, qta: int, scrap_every: int,
-              out: Risultati, *, chiave: bool = True, think: float = 0.0) -> None:
+def run_kiosk(
+    port: int,
+    data: BenchData,
+    terminals: int,
+    seconds: float,
+    qta: int,
+    scrap_every: int,
+    out: Risultati,
+    *,
+    chiave: bool = True,
+    think: float = 0.0,
+) -> None:
     deadline = time.perf_counter() + seconds
     fasi = data.fasi["SMD"]
     macchine = data.macchine["SMD"]
@@ -115,8 +125,12 @@ def run_kiosk(port: int, data: BenchData, terminals: int, seconds: float, qta: i
         conn = _conn(port)
         fase_id = fasi[i % len(fasi)]
         base = {"Authorization": f"Bearer {data.token}", "Content-Type": "application/json"}
-        apri = {"FaseID": fase_id, "QtaInput": qta, "MacchinaID": macchine[i],
-                "OperatoreID": data.operatori[i % len(data.operatori)]}
+        apri = {
+            "FaseID": fase_id,
+            "QtaInput": qta,
+            "MacchinaID": macchine[i],
+            "OperatoreID": data.operatori[i % len(data.operatori)],
+        }
         opened: list[int] = []
         t_open, t_close, t_pair = [], [], []
 
@@ -232,8 +246,12 @@ def main() -> int:
     parser.add_argument("--commesse", type=int, default=4, help="Commesse (fasi SMD) condivise dai terminali.")
     parser.add_argument("--qta", type=int, default=10, help="QtaInput di ogni lotto.")
     parser.add_argument("--scrap-every", type=int, default=10, help="Ogni N chiusure una con 1 scarto (0: mai).")
-    parser.add_argument("--think", type=float, default=0.0,
-                        help="Pausa media (ms, esponenziale) di ogni terminale prima di aprire un lotto; 0: a ciclo continuo.")
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="Pausa media (ms, esponenziale) di ogni terminale prima di aprire un lotto; 0: a ciclo continuo.",
+    )
     parser.add_argument("--no-key", action="store_true", help="Senza Idempotency-Key.")
     parser.add_argument("--app", default="bench.app:app", help="WSGI app for gunicorn.")
     parser.add_argument("--keep", action="store_true", help="Non cancellare la cartella istanza.")
@@ -255,12 +273,23 @@ def main() -> int:
         bare = Risultati()
         run_bare(port, data.token, args.terminals, args.seconds, bare)
         kiosk = Risultati()
-        run_kiosk(port, data, args.terminals, args.seconds, args.qta, args.scrap_every, kiosk,
-                  chiave=not args.no_key, think=args.think)
+        run_kiosk(
+            port,
+            data,
+            args.terminals,
+            args.seconds,
+            args.qta,
+            args.scrap_every,
+            kiosk,
+            chiave=not args.no_key,
+            think=args.think,
+        )
 
         worker = f"gthread --threads {args.threads}" if args.threads > 1 else "sync"
-        print(f"gunicorn -w {args.workers} ({worker}), {args.terminals} terminali, {args.seconds:.0f} s per scenario, "
-              f"{len(data.fasi['SMD'])} fasi SMD, pausa media {args.think:.0f} ms, SQLite, {args.app}")
+        print(
+            f"gunicorn -w {args.workers} ({worker}), {args.terminals} terminali, {args.seconds:.0f} s per scenario, "
+            f"{len(data.fasi['SMD'])} fasi SMD, pausa media {args.think:.0f} ms, SQLite, {args.app}"
+        )
         print(f"{'scenario':34} {'req':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8} {'p95/bare':>9}")
         bare_p95 = percentile(bare.bare, 95)
         print(_riga("bare Flask route", bare.bare, bare_p95))
@@ -268,7 +297,9 @@ def main() -> int:
         print(_riga("close  PUT .../{id}/close", kiosk.close, bare_p95))
         print(_riga("open+close pair", kiosk.pair, bare_p95))
         pairs_s = len(kiosk.pair) / args.seconds
-        print(f"throughput: {pairs_s:.0f} open+close/s ({2 * pairs_s:.0f} req/s), bare {len(bare.bare) / args.seconds:.0f} req/s")
+        print(
+            f"throughput: {pairs_s:.0f} open+close/s ({2 * pairs_s:.0f} req/s), bare {len(bare.bare) / args.seconds:.0f} req/s"
+        )
 
         aperti: dict[int, list[int]] = {}
         for r in (warm, kiosk):
@@ -283,7 +314,8 @@ def main() -> int:
         for p in problemi:
             print(f"  PROBLEMA: {p}")
         eccezioni = Counter(
-            riga.split(" [")[0][:160] for riga in log.read_text(errors="replace").splitlines()
+            riga.split(" [")[0][:160]
+            for riga in log.read_text(errors="replace").splitlines()
             if riga.startswith(("sqlalchemy.exc.", "sqlite3.")) or "Error: " in riga[:60]
         )
         for riga, n in eccezioni.most_common(5):

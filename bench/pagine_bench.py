@@ -50,8 +50,10 @@ BARE = "/_bench/bare"
 # (label, address template). Filter names as the register and the audit viewer read them today.
 PAGINE = [
     ("registro", "/lotti"),
-    ("registro: macchina, martedì scorso, con scarti",
-     "/lotti?macchina={macchina}&da={martedi}&a={martedi}&con_scarti=1"),
+    (
+        "registro: macchina, martedì scorso, con scarti",
+        "/lotti?macchina={macchina}&da={martedi}&a={martedi}&con_scarti=1",
+    ),
     ("registro: per scarti", "/lotti?ordine=-scarti"),
     ("registro: operatore", "/lotti?operatore={operatore}"),
     ("registro: dimenticati", "/lotti?dimenticati=1"),
@@ -73,12 +75,14 @@ def valori_istanza(instance: Path, zona: str = "Europe/Rome") -> dict[str, str]:
     try:
         macchina = db.execute(
             "SELECT m.MacchinaID FROM Macchine m JOIN FaseTipo t ON t.FaseTipoID = m.FaseTipoID WHERE t.Codice = 'SMD' "
-            "ORDER BY m.Codice = ? DESC, m.MacchinaID LIMIT 1", (MACCHINA_PREFERITA,)
+            "ORDER BY m.Codice = ? DESC, m.MacchinaID LIMIT 1",
+            (MACCHINA_PREFERITA,),
         ).fetchone()
         operatore = db.execute("SELECT min(UtenteID) FROM Utenti WHERE Ruolo = 'OPERATORE'").fetchone()
         lotto = db.execute("SELECT max(LottoID) FROM Lotti WHERE DataFine IS NOT NULL").fetchone()
-        commessa = db.execute("SELECT f.CommessaERPId FROM Lotti l JOIN Fasi f ON f.FaseID = l.FaseID "
-                              "WHERE l.LottoID = ?", lotto).fetchone()
+        commessa = db.execute(
+            "SELECT f.CommessaERPId FROM Lotti l JOIN Fasi f ON f.FaseID = l.FaseID WHERE l.LottoID = ?", lotto
+        ).fetchone()
         n_lotti = db.execute("SELECT max(LottoID) FROM Lotti").fetchone()[0] or 0
     finally:
         db.close()
@@ -109,7 +113,9 @@ def statistiche(instance: Path) -> list[str]:
     """
     db = sqlite3.connect(instance / "asigest.db")
     try:
-        tabelle = [r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'")]
+        tabelle = [
+            r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite%'")
+        ]
         con_stat = set()
         if "sqlite_stat1" in {r[0] for r in db.execute("SELECT name FROM sqlite_master")}:
             con_stat = {r[0] for r in db.execute("SELECT DISTINCT tbl FROM sqlite_stat1")}
@@ -140,8 +146,9 @@ def login(port: int) -> str:
     if risposta.status != 200 or not token:
         raise SystemExit(f"/login non ha dato il modulo (HTTP {risposta.status})")
     corpo = urlencode({"matricola": LOGIN[0], "password": LOGIN[1], "csrf_token": token.group(1), "next": ""})
-    conn.request("POST", "/login", body=corpo, headers={
-        "Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie})
+    conn.request(
+        "POST", "/login", body=corpo, headers={"Content-Type": "application/x-www-form-urlencoded", "Cookie": cookie}
+    )
     risposta = conn.getresponse()
     risposta.read()
     conn.close()
@@ -166,8 +173,9 @@ class Misura:
         self.stati: Counter = Counter()
 
 
-def misura(port: int, path: str, cookie: str, clients: int, seconds: float,
-           headers: dict[str, str] | None = None) -> Misura:
+def misura(
+    port: int, path: str, cookie: str, clients: int, seconds: float, headers: dict[str, str] | None = None
+) -> Misura:
     """``clients`` threads GET ``path`` on keep-alive connections for ``seconds``, sending
     the session ``cookie`` (if any) and ``headers`` (a Bearer token, ``HX-Request``…)."""
     scadenza = time.perf_counter() + seconds
@@ -252,10 +260,17 @@ def esportazione_csv(env, valori: dict[str, str], log: Path) -> dict:
         totale = time.perf_counter() - inizio
         dopo = _vmhwm_mb(worker) if worker else None
         conn.close()
-        return {"path": path, "status": risposta.status, "content_type": risposta.getheader("Content-Type"),
-                "primo_byte_s": round(primo_byte, 2), "secondi": round(totale, 1), "righe": max(righe, 0),
-                "troncata": troncata,
-                "rss_picco_mb_prima": prima and round(prima), "rss_picco_mb_dopo": dopo and round(dopo)}
+        return {
+            "path": path,
+            "status": risposta.status,
+            "content_type": risposta.getheader("Content-Type"),
+            "primo_byte_s": round(primo_byte, 2),
+            "secondi": round(totale, 1),
+            "righe": max(righe, 0),
+            "troncata": troncata,
+            "rss_picco_mb_prima": prima and round(prima),
+            "rss_picco_mb_dopo": dopo and round(dopo),
+        }
     finally:
         server.terminate()
         server.wait(10)
@@ -274,8 +289,12 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=8)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--url", action="append", default=None,
-                        help="Pagina da misurare al posto dell'elenco predefinito (ripetibile; {macchina}, {lotto}…).")
+    parser.add_argument(
+        "--url",
+        action="append",
+        default=None,
+        help="Pagina da misurare al posto dell'elenco predefinito (ripetibile; {macchina}, {lotto}…).",
+    )
     parser.add_argument("--csv-export", action="store_true", help="Misura anche un'esportazione CSV di un anno.")
     args = parser.parse_args()
     instance = args.instance.resolve()
@@ -283,12 +302,16 @@ def main() -> None:
         raise SystemExit(f"{instance} non contiene asigest.db: crearla con python -m bench.riferimento")
 
     env = bench_env(instance)
-    subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", "init"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [str(VENV_BIN / "flask"), "--app", "wsgi", "init"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
     rianalizzate = statistiche(instance)
     if rianalizzate:
-        print(f"ATTENZIONE: {', '.join(rianalizzate)} senza statistiche (una migrazione ha ricreato la tabella?): "
-              "eseguito ANALYZE, come dopo bench.riferimento.", file=sys.stderr)
+        print(
+            f"ATTENZIONE: {', '.join(rianalizzate)} senza statistiche (una migrazione ha ricreato la tabella?): "
+            "eseguito ANALYZE, come dopo bench.riferimento.",
+            file=sys.stderr,
+        )
     valori = valori_istanza(instance)
     pagine = [(u, u) for u in args.url] if args.url else PAGINE
     pagine = [(nome, modello.format(**valori)) for nome, modello in pagine]
@@ -307,15 +330,25 @@ def main() -> None:
             bare_p95 = bare_p95 or p95
             errori = sum(n for stato, n in m.stati.items() if stato != 200)
             dettaglio = ", ".join(f"{stato or 'conn'}×{n}" for stato, n in sorted(m.stati.items()) if stato != 200)
-            righe.append((f"`{path}`" if nome == path else f"{nome} `{path}`", f"{p50:.1f}", f"{p95:.1f}",
-                          f"{p95 / bare_p95:.1f}×", len(m.tempi), f"{errori} ({dettaglio})" if errori else "0"))
+            righe.append(
+                (
+                    f"`{path}`" if nome == path else f"{nome} `{path}`",
+                    f"{p50:.1f}",
+                    f"{p95:.1f}",
+                    f"{p95 / bare_p95:.1f}×",
+                    len(m.tempi),
+                    f"{errori} ({dettaglio})" if errori else "0",
+                )
+            )
             print(f"misurato {path}: p95 {p95:.1f} ms", file=sys.stderr)
     finally:
         server.terminate()
         server.wait(10)
 
-    print(f"\n{int(valori['n_lotti']):,} lotti; gunicorn -w {args.workers} (sync), {args.clients} client keep-alive, "
-          f"{args.seconds:g} s per pagina dopo 1 s di riscaldamento, SQLite; {date.today().isoformat()}\n")
+    print(
+        f"\n{int(valori['n_lotti']):,} lotti; gunicorn -w {args.workers} (sync), {args.clients} client keep-alive, "
+        f"{args.seconds:g} s per pagina dopo 1 s di riscaldamento, SQLite; {date.today().isoformat()}\n"
+    )
     print(_riga(("page", "p50 ms", "p95 ms", "p95 / bare p95", "requests", "errors (non-200)")))
     print(_riga(("---", "---:", "---:", "---:", "---:", "---:")))
     for riga in righe:

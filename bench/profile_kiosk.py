@@ -50,15 +50,22 @@ def main() -> int:
 
         client = app.test_client()
         base = {"Authorization": f"Bearer {data.token}"}
-        body = {"FaseID": data.fasi["SMD"][0], "QtaInput": 10, "MacchinaID": data.macchine["SMD"][0],
-                "OperatoreID": data.operatori[0]}
+        body = {
+            "FaseID": data.fasi["SMD"][0],
+            "QtaInput": 10,
+            "MacchinaID": data.macchine["SMD"][0],
+            "OperatoreID": data.operatori[0],
+        }
 
         def pair():
             r = client.post("/api/lotti/smd/", json=body, headers={**base, "Idempotency-Key": str(uuid.uuid4())})
             assert r.status_code == 201, r.get_data(as_text=True)
             lotto_id = r.get_json()["LottoID"]
-            r = client.put(f"/api/lotti/smd/{lotto_id}/close", json={"QtaOutput": 10, "QtaScarti": 0},
-                           headers={**base, "Idempotency-Key": str(uuid.uuid4())})
+            r = client.put(
+                f"/api/lotti/smd/{lotto_id}/close",
+                json={"QtaOutput": 10, "QtaScarti": 0},
+                headers={**base, "Idempotency-Key": str(uuid.uuid4())},
+            )
             assert r.status_code == 200, r.get_data(as_text=True)
 
         for _ in range(30):  # warm-up
@@ -95,6 +102,7 @@ def main() -> int:
 
         print(f"{args.pairs} open+close in process: {plain:.2f} ms per pair ({profiled:.2f} ms under cProfile)")
         from collections import Counter
+
         print(f"SQL statements per pair: {len(statements)} {dict(Counter(statements))}")
         out = io.StringIO()
         pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(args.sort).print_stats(args.top)

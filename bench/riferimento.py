@@ -82,7 +82,14 @@ from asigest.domain.lotti import codice_lotto  # noqa: E402
 from asigest.domain.stati import APERTA, COMPLETATA, IN_CORSO  # noqa: E402
 from asigest.erp.tables import commesse_table  # noqa: E402
 from asigest.models import (  # noqa: E402
-    CausaleScarto, ConfigCommessa, Fase, FaseTipo, LogEvento, Lotto, Macchina, Utente,
+    CausaleScarto,
+    ConfigCommessa,
+    Fase,
+    FaseTipo,
+    LogEvento,
+    Lotto,
+    Macchina,
+    Utente,
 )
 from asigest.services import riepilogo_kpi  # noqa: E402
 from bench.common import VENV_BIN  # noqa: E402
@@ -127,23 +134,99 @@ MOTIVI_A_MANO = {
 
 REPARTO = {"SMD": "SMD", "PTH": "PTH", "CONTROLLI": "Collaudo"}
 DESCRIZIONI_MACCHINE = {
-    "SMD": ("Linea SMD {n}: serigrafica, pick & place, forno a rifusione", "Linea SMD {n}: pick & place ad alta velocità"),
+    "SMD": (
+        "Linea SMD {n}: serigrafica, pick & place, forno a rifusione",
+        "Linea SMD {n}: pick & place ad alta velocità",
+    ),
     "PTH": ("Banco inserimento manuale {n}", "Saldatrice a onda selettiva {n}"),
-    "CONTROLLI": ("Ispezione ottica automatica (AOI) {n}", "Collaudo in-circuit (ICT) {n}", "Banco di collaudo funzionale {n}"),
+    "CONTROLLI": (
+        "Ispezione ottica automatica (AOI) {n}",
+        "Collaudo in-circuit (ICT) {n}",
+        "Banco di collaudo funzionale {n}",
+    ),
 }
 NOMI = (
-    "Luca", "Sara", "Andrea", "Francesca", "Matteo", "Chiara", "Davide", "Elena", "Simone", "Valentina",
-    "Giorgio", "Martina", "Alessandro", "Giulia", "Lorenzo", "Federica", "Marco", "Silvia", "Paolo", "Anna",
-    "Stefano", "Laura", "Roberto", "Alessia", "Nicola", "Ilaria", "Fabio", "Roberta", "Emanuele", "Serena",
+    "Luca",
+    "Sara",
+    "Andrea",
+    "Francesca",
+    "Matteo",
+    "Chiara",
+    "Davide",
+    "Elena",
+    "Simone",
+    "Valentina",
+    "Giorgio",
+    "Martina",
+    "Alessandro",
+    "Giulia",
+    "Lorenzo",
+    "Federica",
+    "Marco",
+    "Silvia",
+    "Paolo",
+    "Anna",
+    "Stefano",
+    "Laura",
+    "Roberto",
+    "Alessia",
+    "Nicola",
+    "Ilaria",
+    "Fabio",
+    "Roberta",
+    "Emanuele",
+    "Serena",
 )
 COGNOMI = (
-    "Rossi", "Russo", "Ferrari", "Esposito", "Bianchi", "Romano", "Colombo", "Ricci", "Marino", "Greco",
-    "Bruno", "Gallo", "Conti", "De Luca", "Mancini", "Costa", "Giordano", "Rizzo", "Lombardi", "Moretti",
-    "Barbieri", "Fontana", "Santoro", "Mariani", "Rinaldi", "Caruso", "Ferrara", "Galli", "Martini", "Leone",
+    "Rossi",
+    "Russo",
+    "Ferrari",
+    "Esposito",
+    "Bianchi",
+    "Romano",
+    "Colombo",
+    "Ricci",
+    "Marino",
+    "Greco",
+    "Bruno",
+    "Gallo",
+    "Conti",
+    "De Luca",
+    "Mancini",
+    "Costa",
+    "Giordano",
+    "Rizzo",
+    "Lombardi",
+    "Moretti",
+    "Barbieri",
+    "Fontana",
+    "Santoro",
+    "Mariani",
+    "Rinaldi",
+    "Caruso",
+    "Ferrara",
+    "Galli",
+    "Martini",
+    "Leone",
 )
 SETTORI = ("Elettronica", "Meccatronica", "Automazioni", "Sistemi", "Controlli", "Impianti", "Tecnologie", "Strumenti")
-LUOGHI = ("Lariana", "Cusiana", "Vicentina", "Pavese", "Aretina", "Pugliese", "Sabina", "Irpina", "Carnica", "Orobica",
-          "Canavesana", "Brianzola", "Maceratese", "Ossolana", "Polesana")
+LUOGHI = (
+    "Lariana",
+    "Cusiana",
+    "Vicentina",
+    "Pavese",
+    "Aretina",
+    "Pugliese",
+    "Sabina",
+    "Irpina",
+    "Carnica",
+    "Orobica",
+    "Canavesana",
+    "Brianzola",
+    "Maceratese",
+    "Ossolana",
+    "Polesana",
+)
 QUANTITA = (*cast.QUANTITA, 4000, 5000)
 PESI_QUANTITA = (*cast.PESI_QUANTITA, 2, 1)
 
@@ -152,8 +235,18 @@ PESI_QUANTITA = (*cast.PESI_QUANTITA, 2, 1)
 
 
 class Ordine:
-    __slots__ = ("riga", "articolo", "creato", "configurato", "config_ts", "rilascio", "fasi", "config_id",
-                 "bloccata", "nota")
+    __slots__ = (
+        "riga",
+        "articolo",
+        "creato",
+        "configurato",
+        "config_ts",
+        "rilascio",
+        "fasi",
+        "config_id",
+        "bloccata",
+        "nota",
+    )
 
     def __init__(self, riga: dict, articolo, creato: float):
         self.riga = riga
@@ -168,8 +261,19 @@ class Ordine:
 
 
 class FasePiano:
-    __slots__ = ("id", "ordine", "tipo", "prevista", "lotti", "recupero", "pendenti", "fine_max", "bloccata",
-                 "a_mano", "motivo")
+    __slots__ = (
+        "id",
+        "ordine",
+        "tipo",
+        "prevista",
+        "lotti",
+        "recupero",
+        "pendenti",
+        "fine_max",
+        "bloccata",
+        "a_mano",
+        "motivo",
+    )
 
     def __init__(self, ordine: Ordine, tipo: str, prevista: int):
         self.id = 0
@@ -186,8 +290,27 @@ class FasePiano:
 
 
 class LottoPiano:
-    __slots__ = ("fase", "input", "output", "scarti", "causale", "nota", "durata", "succ", "pezzo", "inizio", "fine",
-                 "macchina", "finestra", "tenuto", "aperto", "id", "progressivo", "operatore", "operatore_chiusura")
+    __slots__ = (
+        "fase",
+        "input",
+        "output",
+        "scarti",
+        "causale",
+        "nota",
+        "durata",
+        "succ",
+        "pezzo",
+        "inizio",
+        "fine",
+        "macchina",
+        "finestra",
+        "tenuto",
+        "aperto",
+        "id",
+        "progressivo",
+        "operatore",
+        "operatore_chiusura",
+    )
 
     def __init__(self, fase: FasePiano, qta: int, pezzo: bool):
         self.fase = fase
@@ -260,8 +383,19 @@ class Calendario:
 class Generatore:
     """Builds the plan (pure Python, no database) from the parameters and the catalog."""
 
-    def __init__(self, rng: random.Random, now: datetime, *, lotti: int, commesse: int, macchine: int,
-                 operatori: int, anni: float, tipi: dict[str, tuple[int, int]], causali: dict[str, list[tuple[int, str]]]):
+    def __init__(
+        self,
+        rng: random.Random,
+        now: datetime,
+        *,
+        lotti: int,
+        commesse: int,
+        macchine: int,
+        operatori: int,
+        anni: float,
+        tipi: dict[str, tuple[int, int]],
+        causali: dict[str, list[tuple[int, str]]],
+    ):
         self.rng = rng
         self.now = now.timestamp()
         self.t0 = self.now - round(365.25 * anni) * GIORNO
@@ -344,15 +478,17 @@ class Generatore:
             if codart in codici:
                 continue
             codici.add(codart)
-            articoli.append(Articolo(
-                codart=codart,
-                desart=modello.format(**{k: rng.choice(v) for k, v in cast.PARAMETRI.items()}),
-                cliente=n if n < n_clienti else rng.randrange(n_clienti),
-                fasi=fasi,
-                diba=f"DB-{prefisso}-{numero}",
-                revisione=rng.choice("AABBC"),
-                complessita=round(rng.uniform(0.7, 1.5), 2),
-            ))
+            articoli.append(
+                Articolo(
+                    codart=codart,
+                    desart=modello.format(**{k: rng.choice(v) for k, v in cast.PARAMETRI.items()}),
+                    cliente=n if n < n_clienti else rng.randrange(n_clienti),
+                    fasi=fasi,
+                    diba=f"DB-{prefisso}-{numero}",
+                    revisione=rng.choice("AABBC"),
+                    complessita=round(rng.uniform(0.7, 1.5), 2),
+                )
+            )
         return articoli
 
     def _valori_mancanti(self) -> None:
@@ -361,7 +497,12 @@ class Generatore:
         rng = self.rng
         for o in self.ordini:
             riga = o.riga
-            for colonna, p in (("RIFCOMMCLI", 0.02), ("DATACONSEGNA", 0.01), ("NOMECLIENTE", 0.01), ("IDCLIENTE", 0.005)):
+            for colonna, p in (
+                ("RIFCOMMCLI", 0.02),
+                ("DATACONSEGNA", 0.01),
+                ("NOMECLIENTE", 0.01),
+                ("IDCLIENTE", 0.005),
+            ):
                 if rng.random() < p:
                     riga[colonna] = None
             sorte = rng.random()
@@ -399,8 +540,10 @@ class Generatore:
 
         cicli = {id(o): [t for t in ordine_tipi if t in o.articolo.fasi] for o in candidati}
         # Per order: QTA, number of fasi, chance that a first-fase lotto closes whole and clean.
-        termini = [(o.riga["QTA"], len(cicli[id(o)]), 0.95 - cast.PROBABILITA_SCARTI.get(cicli[id(o)][0], 0.4))
-                   for o in candidati]
+        termini = [
+            (o.riga["QTA"], len(cicli[id(o)]), 0.95 - cast.PROBABILITA_SCARTI.get(cicli[id(o)][0], 0.4))
+            for o in candidati
+        ]
 
         def stima(pezzo: float) -> float:
             """Lotti planned with pieces of ``pezzo``: fasi × (pieces + chance of a make-up lotto)."""
@@ -492,7 +635,9 @@ class Generatore:
             self.per_tipo_macchine[tipo] = []
             descrizioni = DESCRIZIONI_MACCHINE.get(tipo, ("Macchina {n}",))
             for n in range(1, quote[tipo] + 1):
-                codice = {"SMD": f"SMD-L{n}", "PTH": f"PTH-{n:02d}", "CONTROLLI": f"CTRL-{n:02d}"}.get(tipo, f"{tipo}-{n:02d}")
+                codice = {"SMD": f"SMD-L{n}", "PTH": f"PTH-{n:02d}", "CONTROLLI": f"CTRL-{n:02d}"}.get(
+                    tipo, f"{tipo}-{n:02d}"
+                )
                 self.per_tipo_macchine[tipo].append(len(self.macchine))
                 self.macchine.append((codice, descrizioni[(n - 1) % len(descrizioni)].format(n=n), tipo))
 
@@ -519,8 +664,11 @@ class Generatore:
                     k = (basso + alto) / 2
                     basso, alto = (k, alto) if totale(k) < obiettivo else (basso, k)
             if len(lotti) * DURATA_MIN > obiettivo:
-                log.warning("Troppi lotti %s per %d macchine: molti non entrano prima di adesso.",
-                            tipo, len(self.per_tipo_macchine[tipo]))
+                log.warning(
+                    "Troppi lotti %s per %d macchine: molti non entrano prima di adesso.",
+                    tipo,
+                    len(self.per_tipo_macchine[tipo]),
+                )
             for lotto, x in zip(lotti, grezze):
                 lotto.durata = float(round(min(max(alto * x, DURATA_MIN), DURATA_MAX)))
 
@@ -591,7 +739,7 @@ class Generatore:
                 continue
             i = adatti[-1]
             lotto = lotti[i]
-            for dopo in lotti[i + 1:]:
+            for dopo in lotti[i + 1 :]:
                 self._togli(dopo)
             self._togli(lotto.succ)
             if lotto.pezzo:
@@ -617,8 +765,13 @@ class Generatore:
                 o.configurato = False
                 tenuti -= len(suoi)
         if tenuti > self.n_lotti:
-            foglie = [lt for o in configurati if o.configurato for lt in o.fasi[-1].lotti
-                      if lt.tenuto and not lt.aperto and len(o.fasi) > 1]
+            foglie = [
+                lt
+                for o in configurati
+                if o.configurato
+                for lt in o.fasi[-1].lotti
+                if lt.tenuto and not lt.aperto and len(o.fasi) > 1
+            ]
             for lotto in rng.sample(foglie, tenuti - self.n_lotti):
                 lotto.tenuto = False
 
@@ -664,8 +817,14 @@ class Generatore:
             ids = []
             for _ in range(max(1, quote[tipo])):
                 ids.append(len(self.operatori))
-                self.operatori.append((str(PRIMA_MATRICOLA + len(self.operatori)), rng.choice(NOMI), rng.choice(COGNOMI),
-                                       REPARTO.get(tipo, tipo)))
+                self.operatori.append(
+                    (
+                        str(PRIMA_MATRICOLA + len(self.operatori)),
+                        rng.choice(NOMI),
+                        rng.choice(COGNOMI),
+                        REPARTO.get(tipo, tipo),
+                    )
+                )
             self.squadre[tipo] = (ids[0::3] or ids, ids[1::3] or ids, ids[2::3] or ids)
         cal = self.calendario
         for lotto in self.lotti:
@@ -675,7 +834,9 @@ class Generatore:
             if lotto.aperto:
                 continue
             fine = cal.turno(lotto.fine, lotto.finestra)
-            lotto.operatore_chiusura = lotto.operatore if fine == turno else rng.choice(squadre[(lotto.finestra + fine) % 3])
+            lotto.operatore_chiusura = (
+                lotto.operatore if fine == turno else rng.choice(squadre[(lotto.finestra + fine) % 3])
+            )
 
     # -- the ERP's state now ---------------------------------------------------------------
 
@@ -777,9 +938,13 @@ def _catalogo(engine) -> tuple[dict[str, tuple[int, int]], dict[str, list[tuple[
     """Phase types (code → (id, Ordine)) and, per type, the active scrap reasons valid for
     it, its own three times as likely as the generic ones (as the demo does)."""
     with engine.connect() as conn:
-        tipi = {r.Codice: (r.FaseTipoID, r.Ordine) for r in conn.execute(
-            select(FaseTipo.__table__).where(FaseTipo.__table__.c.Attivo == literal(True)))}
-        causali = conn.execute(select(CausaleScarto.__table__).where(CausaleScarto.__table__.c.Attiva == literal(True))).all()
+        tipi = {
+            r.Codice: (r.FaseTipoID, r.Ordine)
+            for r in conn.execute(select(FaseTipo.__table__).where(FaseTipo.__table__.c.Attivo == literal(True)))
+        }
+        causali = conn.execute(
+            select(CausaleScarto.__table__).where(CausaleScarto.__table__.c.Attiva == literal(True))
+        ).all()
     for codice in ("SMD", "PTH", "CONTROLLI"):
         if codice not in tipi:
             raise SystemExit(f"Il catalogo non ha il tipo di fase {codice}: eseguire flask init su un'istanza nuova.")
@@ -833,19 +998,55 @@ def _scrivi_asigest(engine, g: Generatore, tipi: dict[str, tuple[int, int]], *, 
     creato = _ts(g.t0 - 30 * GIORNO)
     segreti = {s: hashing.hash_secret(s) for s in (ADMIN[1], SUPERVISORE[1], PIN_OPERATORI)}
     utenti = [
-        {"UtenteID": 1, "Matricola": ADMIN[0], "Nome": "Amministratore", "Cognome": "Sistema", "Ruolo": "ADMIN",
-         "PinHash": None, "PasswordHash": segreti[ADMIN[1]], "Attivo": True, "DataCreazione": creato, "UltimoAccesso": None},
-        {"UtenteID": 2, "Matricola": SUPERVISORE[0], "Nome": "Giulia", "Cognome": "Ferrari", "Ruolo": "SUPERVISORE",
-         "PinHash": None, "PasswordHash": segreti[SUPERVISORE[1]], "Attivo": True, "DataCreazione": creato, "UltimoAccesso": None},
+        {
+            "UtenteID": 1,
+            "Matricola": ADMIN[0],
+            "Nome": "Amministratore",
+            "Cognome": "Sistema",
+            "Ruolo": "ADMIN",
+            "PinHash": None,
+            "PasswordHash": segreti[ADMIN[1]],
+            "Attivo": True,
+            "DataCreazione": creato,
+            "UltimoAccesso": None,
+        },
+        {
+            "UtenteID": 2,
+            "Matricola": SUPERVISORE[0],
+            "Nome": "Giulia",
+            "Cognome": "Ferrari",
+            "Ruolo": "SUPERVISORE",
+            "PinHash": None,
+            "PasswordHash": segreti[SUPERVISORE[1]],
+            "Attivo": True,
+            "DataCreazione": creato,
+            "UltimoAccesso": None,
+        },
     ]
     utenti += [
-        {"UtenteID": _utente_operatore(i), "Matricola": matricola, "Nome": nome, "Cognome": cognome, "Ruolo": "OPERATORE",
-         "PinHash": segreti[PIN_OPERATORI], "PasswordHash": None, "Attivo": True, "DataCreazione": creato, "UltimoAccesso": None}
+        {
+            "UtenteID": _utente_operatore(i),
+            "Matricola": matricola,
+            "Nome": nome,
+            "Cognome": cognome,
+            "Ruolo": "OPERATORE",
+            "PinHash": segreti[PIN_OPERATORI],
+            "PasswordHash": None,
+            "Attivo": True,
+            "DataCreazione": creato,
+            "UltimoAccesso": None,
+        }
         for i, (matricola, nome, cognome, _reparto) in enumerate(g.operatori)
     ]
     macchine = [
-        {"MacchinaID": i + 1, "Codice": codice, "Descrizione": descrizione, "FaseTipoID": tipi[tipo][0],
-         "Reparto": REPARTO.get(tipo, tipo), "Attiva": True}
+        {
+            "MacchinaID": i + 1,
+            "Codice": codice,
+            "Descrizione": descrizione,
+            "FaseTipoID": tipi[tipo][0],
+            "Reparto": REPARTO.get(tipo, tipo),
+            "Attiva": True,
+        }
         for i, (codice, descrizione, tipo) in enumerate(g.macchine)
     ]
     configurati = sorted((o for o in g.ordini if o.configurato), key=lambda o: o.config_id)
@@ -971,12 +1172,25 @@ def _eventi(g: Generatore, configurati: list[Ordine]):
         macchina = codici[cosa.macchina + 1]
         aperto = _lotto_dict(cosa, chiuso=False)
         if tipo == "apre":
-            yield {"DataOra": _ts(istante), "UtenteID": _utente_operatore(cosa.operatore), "Postazione": macchina,
-                   "Azione": "LOTTO_APERTO", "Entita": "Lotti", "EntitaID": cosa.id, "Dettagli": {"dopo": aperto}}
+            yield {
+                "DataOra": _ts(istante),
+                "UtenteID": _utente_operatore(cosa.operatore),
+                "Postazione": macchina,
+                "Azione": "LOTTO_APERTO",
+                "Entita": "Lotti",
+                "EntitaID": cosa.id,
+                "Dettagli": {"dopo": aperto},
+            }
         else:
-            yield {"DataOra": _ts(istante), "UtenteID": _utente_operatore(cosa.operatore_chiusura), "Postazione": macchina,
-                   "Azione": "LOTTO_CHIUSO", "Entita": "Lotti", "EntitaID": cosa.id,
-                   "Dettagli": {"prima": aperto, "dopo": _lotto_dict(cosa, chiuso=True)}}
+            yield {
+                "DataOra": _ts(istante),
+                "UtenteID": _utente_operatore(cosa.operatore_chiusura),
+                "Postazione": macchina,
+                "Azione": "LOTTO_CHIUSO",
+                "Entita": "Lotti",
+                "EntitaID": cosa.id,
+                "Dettagli": {"prima": aperto, "dopo": _lotto_dict(cosa, chiuso=True)},
+            }
 
 
 def _evento_a_mano(fase: FasePiano) -> dict:
@@ -984,34 +1198,77 @@ def _evento_a_mano(fase: FasePiano) -> dict:
     completes a fase short of QtaPrevista, from the office (no Postazione, as for configs)."""
     prima = IN_CORSO if any(lt.tenuto for lt in fase.lotti) else APERTA
     quando = _ts(fase.a_mano)
-    return {"DataOra": quando, "UtenteID": 2, "Postazione": None, "Azione": FASE_STATO, "Entita": "Fasi",
-            "EntitaID": fase.id,
-            "Dettagli": {"prima": {"Stato": prima, "DataChiusura": None},
-                         "dopo": {"Stato": COMPLETATA, "DataChiusura": quando.isoformat()},
-                         "motivo": fase.motivo}}
+    return {
+        "DataOra": quando,
+        "UtenteID": 2,
+        "Postazione": None,
+        "Azione": FASE_STATO,
+        "Entita": "Fasi",
+        "EntitaID": fase.id,
+        "Dettagli": {
+            "prima": {"Stato": prima, "DataChiusura": None},
+            "dopo": {"Stato": COMPLETATA, "DataChiusura": quando.isoformat()},
+            "motivo": fase.motivo,
+        },
+    }
 
 
 def _eventi_config(o: Ordine):
     """CONFIG_CREATA and one FASE_CREATA per fase, as ``configurazione.create_config`` writes them."""
     quando = _ts(o.config_ts)
     config = _config_row(o)
-    dopo = {k: config[k] for k in ("CommessaERPId", "FlagSMD", "FlagPTH", "FlagControlli", "DIBA", "Revisione", "Note",
-                                   "BloccataDocumentazione", "QtaERP")}
-    yield {"DataOra": quando, "UtenteID": 2, "Postazione": None, "Azione": "CONFIG_CREATA", "Entita": "ConfigCommessa",
-           "EntitaID": o.config_id, "Dettagli": {"dopo": dopo}}
+    dopo = {
+        k: config[k]
+        for k in (
+            "CommessaERPId",
+            "FlagSMD",
+            "FlagPTH",
+            "FlagControlli",
+            "DIBA",
+            "Revisione",
+            "Note",
+            "BloccataDocumentazione",
+            "QtaERP",
+        )
+    }
+    yield {
+        "DataOra": quando,
+        "UtenteID": 2,
+        "Postazione": None,
+        "Azione": "CONFIG_CREATA",
+        "Entita": "ConfigCommessa",
+        "EntitaID": o.config_id,
+        "Dettagli": {"dopo": dopo},
+    }
     for fase in o.fasi:
-        yield {"DataOra": quando, "UtenteID": 2, "Postazione": None, "Azione": "FASE_CREATA", "Entita": "Fasi",
-               "EntitaID": fase.id,
-               "Dettagli": {"dopo": {"FaseID": fase.id, "CommessaERPId": o.riga["ID"], "FaseTipo": fase.tipo, "Stato": APERTA,
-                                     "QtaPrevista": fase.prevista, "QtaProdotta": 0, "QtaScarti": 0}}}
+        yield {
+            "DataOra": quando,
+            "UtenteID": 2,
+            "Postazione": None,
+            "Azione": "FASE_CREATA",
+            "Entita": "Fasi",
+            "EntitaID": fase.id,
+            "Dettagli": {
+                "dopo": {
+                    "FaseID": fase.id,
+                    "CommessaERPId": o.riga["ID"],
+                    "FaseTipo": fase.tipo,
+                    "Stato": APERTA,
+                    "QtaPrevista": fase.prevista,
+                    "QtaProdotta": 0,
+                    "QtaScarti": 0,
+                }
+            },
+        }
 
 
 # -- the whole build ------------------------------------------------------------------------------
 
 
 def _flask(env, *args) -> str:
-    out = subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env,
-                         check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [str(VENV_BIN / "flask"), "--app", "wsgi", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
     return out.stdout
 
 
@@ -1022,8 +1279,18 @@ def _pulisci(instance: Path) -> None:
             (instance / (nome + suffisso)).unlink(missing_ok=True)
 
 
-def build(instance: Path, *, lotti: int = 1_000_000, commesse: int = 20_000, macchine: int = 60, operatori: int = 300,
-          anni: float = 2, seed: int = 1, audit: bool = True, now: datetime | None = None) -> dict:
+def build(
+    instance: Path,
+    *,
+    lotti: int = 1_000_000,
+    commesse: int = 20_000,
+    macchine: int = 60,
+    operatori: int = 300,
+    anni: float = 2,
+    seed: int = 1,
+    audit: bool = True,
+    now: datetime | None = None,
+) -> dict:
     """Build the reference data set in ``instance`` (its databases are replaced); returns the summary."""
     instance = Path(instance)
     instance.mkdir(parents=True, exist_ok=True)
@@ -1046,8 +1313,17 @@ def build(instance: Path, *, lotti: int = 1_000_000, commesse: int = 20_000, mac
     fatto("schema")
 
     now = (now or datetime.now(UTC)).astimezone(UTC).replace(microsecond=0)
-    g = Generatore(random.Random(seed), now, lotti=lotti, commesse=commesse, macchine=macchine, operatori=operatori,
-                   anni=anni, tipi=tipi, causali=causali)
+    g = Generatore(
+        random.Random(seed),
+        now,
+        lotti=lotti,
+        commesse=commesse,
+        macchine=macchine,
+        operatori=operatori,
+        anni=anni,
+        tipi=tipi,
+        causali=causali,
+    )
     g.esegui()
     fatto("piano")
 
@@ -1065,7 +1341,11 @@ def build(instance: Path, *, lotti: int = 1_000_000, commesse: int = 20_000, mac
         conn.exec_driver_sql("PRAGMA journal_mode=WAL")
     engine.dispose()
     fatto("analyze")
-    token = _flask(env, "token", "create", "--matricola", SUPERVISORE[0], "--descrizione", "riferimento").strip().splitlines()[-1]
+    token = (
+        _flask(env, "token", "create", "--matricola", SUPERVISORE[0], "--descrizione", "riferimento")
+        .strip()
+        .splitlines()[-1]
+    )
     fatto("token")
 
     configurati = [o for o in g.ordini if o.configurato]
@@ -1074,8 +1354,15 @@ def build(instance: Path, *, lotti: int = 1_000_000, commesse: int = 20_000, mac
     riepilogo = {
         "instance": str(instance),
         "now": now.isoformat(),
-        "parametri": {"lotti": lotti, "commesse": commesse, "macchine": macchine, "operatori": operatori, "anni": anni,
-                      "seed": seed, "audit": audit},
+        "parametri": {
+            "lotti": lotti,
+            "commesse": commesse,
+            "macchine": macchine,
+            "operatori": operatori,
+            "anni": anni,
+            "seed": seed,
+            "audit": audit,
+        },
         "conteggi": {
             "commesse_erp": len(g.ordini),
             "configurate": len(configurati),
@@ -1121,8 +1408,9 @@ def verifica(instance: Path) -> dict[str, int]:
     """
     instance = Path(instance)
     engine = create_engine(f"sqlite:///file:{instance / 'asigest.db'}?mode=ro&uri=true")
-    L, F, FT, C, M, CS, E = (t.__table__ for t in (Lotto, Fase, FaseTipo, ConfigCommessa, Macchina, CausaleScarto,
-                                                  LogEvento))
+    L, F, FT, C, M, CS, E = (
+        t.__table__ for t in (Lotto, Fase, FaseTipo, ConfigCommessa, Macchina, CausaleScarto, LogEvento)
+    )
     chiuso = L.c.DataFine.is_not(None)
     agg = (
         select(
@@ -1152,16 +1440,23 @@ def verifica(instance: Path) -> dict[str, int]:
     )
     # R8 by hand: COMPLETATA short of QtaPrevista, no lotto open, closed after its last lotto.
     a_mano = and_(
-        F.c.Stato == COMPLETATA, func.coalesce(agg.c.aperti, 0) == 0, prodotta < F.c.QtaPrevista,
+        F.c.Stato == COMPLETATA,
+        func.coalesce(agg.c.aperti, 0) == 0,
+        prodotta < F.c.QtaPrevista,
         F.c.DataChiusura.is_not(None),
-        or_(and_(n == 0, F.c.DataApertura.is_(None)),
-            and_(n > 0, F.c.DataApertura == agg.c.prima, F.c.DataChiusura >= agg.c.ultima)),
+        or_(
+            and_(n == 0, F.c.DataApertura.is_(None)),
+            and_(n > 0, F.c.DataApertura == agg.c.prima, F.c.DataChiusura >= agg.c.ultima),
+        ),
     )
     # The supervisor's last hand completion of each fase (the audit row cambia_stato_fase writes).
     completate_a_mano = (
         select(E.c.EntitaID.label("fase_id"), func.max(E.c.DataOra).label("quando"))
-        .where(E.c.Azione == FASE_STATO, E.c.Entita == "Fasi",
-               func.json_extract(E.c.Dettagli, "$.dopo.Stato") == COMPLETATA)
+        .where(
+            E.c.Azione == FASE_STATO,
+            E.c.Entita == "Fasi",
+            func.json_extract(E.c.Dettagli, "$.dopo.Stato") == COMPLETATA,
+        )
         .group_by(E.c.EntitaID)
         .subquery()
     )
@@ -1183,12 +1478,19 @@ def verifica(instance: Path) -> dict[str, int]:
         and_(flusso.c.posto == 1, flusso.c.prodotta + flusso.c.input_aperti > flusso.c.QtaPrevista),
         and_(flusso.c.posto > 1, flusso.c.consumata > flusso.c.prodotta_prima),
     )
-    r7 = and_(chiuso, or_(
-        L.c.QtaOutput.is_(None), L.c.QtaScarti.is_(None), L.c.QtaOutput < 0, L.c.QtaScarti < 0,
-        L.c.QtaOutput + L.c.QtaScarti <= 0, L.c.QtaOutput + L.c.QtaScarti > L.c.QtaInput,
-        and_(L.c.QtaScarti > 0, L.c.CausaleID.is_(None)),
-        L.c.DataFine <= L.c.DataInizio,
-    ))
+    r7 = and_(
+        chiuso,
+        or_(
+            L.c.QtaOutput.is_(None),
+            L.c.QtaScarti.is_(None),
+            L.c.QtaOutput < 0,
+            L.c.QtaScarti < 0,
+            L.c.QtaOutput + L.c.QtaScarti <= 0,
+            L.c.QtaOutput + L.c.QtaScarti > L.c.QtaInput,
+            and_(L.c.QtaScarti > 0, L.c.CausaleID.is_(None)),
+            L.c.DataFine <= L.c.DataInizio,
+        ),
+    )
     sequenza = select(
         L.c.LottoID,
         L.c.DataInizio,
@@ -1201,49 +1503,92 @@ def verifica(instance: Path) -> dict[str, int]:
 
     with engine.connect() as conn:
         esito = {
-            "fasi_totali_errati": conn.scalar(select(func.count()).select_from(fasi_agg).where(or_(
-                F.c.QtaProdotta != prodotta, F.c.QtaScarti != func.coalesce(agg.c.scarti, 0)))),
-            "fasi_progressivi_non_1_n": conn.scalar(select(func.count()).select_from(agg).where(or_(
-                agg.c.min_prog != 1, agg.c.max_prog != agg.c.n))),
+            "fasi_totali_errati": conn.scalar(
+                select(func.count())
+                .select_from(fasi_agg)
+                .where(or_(F.c.QtaProdotta != prodotta, F.c.QtaScarti != func.coalesce(agg.c.scarti, 0)))
+            ),
+            "fasi_progressivi_non_1_n": conn.scalar(
+                select(func.count()).select_from(agg).where(or_(agg.c.min_prog != 1, agg.c.max_prog != agg.c.n))
+            ),
             "r5_violata": conn.scalar(select(func.count()).select_from(flusso).where(r5)),
             "r7_violata": conn.scalar(select(func.count()).select_from(L).where(r7)),
             "causale_non_valida_per_fase": conn.scalar(
-                select(func.count()).select_from(L.join(F, F.c.FaseID == L.c.FaseID).join(CS, CS.c.CausaleID == L.c.CausaleID))
-                .where(CS.c.FaseTipoID.is_not(None), CS.c.FaseTipoID != F.c.FaseTipoID)),
-            "aperti_con_quantita_di_chiusura": conn.scalar(select(func.count()).select_from(L).where(
-                L.c.DataFine.is_(None), or_(L.c.QtaOutput.is_not(None), L.c.QtaScarti.is_not(None),
-                                            L.c.CausaleID.is_not(None), L.c.OperatoreChiusuraID.is_not(None)))),
-            "macchine_con_piu_aperti": conta(select(L.c.MacchinaID).where(L.c.DataFine.is_(None))
-                                             .group_by(L.c.MacchinaID).having(func.count() > 1)),
+                select(func.count())
+                .select_from(L.join(F, F.c.FaseID == L.c.FaseID).join(CS, CS.c.CausaleID == L.c.CausaleID))
+                .where(CS.c.FaseTipoID.is_not(None), CS.c.FaseTipoID != F.c.FaseTipoID)
+            ),
+            "aperti_con_quantita_di_chiusura": conn.scalar(
+                select(func.count())
+                .select_from(L)
+                .where(
+                    L.c.DataFine.is_(None),
+                    or_(
+                        L.c.QtaOutput.is_not(None),
+                        L.c.QtaScarti.is_not(None),
+                        L.c.CausaleID.is_not(None),
+                        L.c.OperatoreChiusuraID.is_not(None),
+                    ),
+                )
+            ),
+            "macchine_con_piu_aperti": conta(
+                select(L.c.MacchinaID).where(L.c.DataFine.is_(None)).group_by(L.c.MacchinaID).having(func.count() > 1)
+            ),
             "macchina_di_altro_tipo": conn.scalar(
-                select(func.count()).select_from(L.join(F, F.c.FaseID == L.c.FaseID).join(M, M.c.MacchinaID == L.c.MacchinaID))
-                .where(M.c.FaseTipoID != F.c.FaseTipoID)),
-            "lotti_sovrapposti_su_macchina": conn.scalar(select(func.count()).select_from(sequenza).where(
-                sequenza.c.prec_id.is_not(None),
-                or_(sequenza.c.prec_fine.is_(None), sequenza.c.prec_fine > sequenza.c.DataInizio))),
+                select(func.count())
+                .select_from(L.join(F, F.c.FaseID == L.c.FaseID).join(M, M.c.MacchinaID == L.c.MacchinaID))
+                .where(M.c.FaseTipoID != F.c.FaseTipoID)
+            ),
+            "lotti_sovrapposti_su_macchina": conn.scalar(
+                select(func.count())
+                .select_from(sequenza)
+                .where(
+                    sequenza.c.prec_id.is_not(None),
+                    or_(sequenza.c.prec_fine.is_(None), sequenza.c.prec_fine > sequenza.c.DataInizio),
+                )
+            ),
             "lotti_senza_config_o_prima_di_essa": conn.scalar(
-                select(func.count()).select_from(
-                    L.join(F, F.c.FaseID == L.c.FaseID).outerjoin(C, C.c.CommessaERPId == F.c.CommessaERPId))
-                .where(or_(C.c.ConfigID.is_(None), L.c.DataInizio < C.c.DataCreazione,
-                           L.c.DIBA != C.c.DIBA, L.c.Revisione != C.c.Revisione))),
+                select(func.count())
+                .select_from(L.join(F, F.c.FaseID == L.c.FaseID).outerjoin(C, C.c.CommessaERPId == F.c.CommessaERPId))
+                .where(
+                    or_(
+                        C.c.ConfigID.is_(None),
+                        L.c.DataInizio < C.c.DataCreazione,
+                        L.c.DIBA != C.c.DIBA,
+                        L.c.Revisione != C.c.Revisione,
+                    )
+                )
+            ),
         }
         erp = _erp(instance)
         # Built without audit (no FASE_CREATA at all): a hand completion needs the ERP to
         # have closed the order instead, which is checked here, in Python (another database).
         con_audit = conn.scalar(select(E.c.LogID).where(E.c.Azione == "FASE_CREATA").limit(1)) is not None
         if con_audit:
-            esito["fasi_stato_incoerente"] = conn.scalar(select(func.count()).select_from(fasi_audit).where(
-                ~func.coalesce(or_(stato_giusto, and_(a_mano, completate_a_mano.c.quando == F.c.DataChiusura)), False)))
+            esito["fasi_stato_incoerente"] = conn.scalar(
+                select(func.count())
+                .select_from(fasi_audit)
+                .where(
+                    ~func.coalesce(
+                        or_(stato_giusto, and_(a_mano, completate_a_mano.c.quando == F.c.DataChiusura)), False
+                    )
+                )
+            )
         else:
-            esito["fasi_stato_incoerente"] = conn.scalar(select(func.count()).select_from(fasi_agg).where(
-                ~func.coalesce(or_(stato_giusto, a_mano), False)))
+            esito["fasi_stato_incoerente"] = conn.scalar(
+                select(func.count()).select_from(fasi_agg).where(~func.coalesce(or_(stato_giusto, a_mano), False))
+            )
             esito["fasi_stato_incoerente"] += sum(
-                1 for (commessa,) in conn.execute(select(F.c.CommessaERPId).select_from(fasi_agg).where(
-                    a_mano, ~func.coalesce(stato_giusto, False)))
-                if commessa not in erp or (erp[commessa][2] or "").strip().upper() == "O")
+                1
+                for (commessa,) in conn.execute(
+                    select(F.c.CommessaERPId).select_from(fasi_agg).where(a_mano, ~func.coalesce(stato_giusto, False))
+                )
+                if commessa not in erp or (erp[commessa][2] or "").strip().upper() == "O"
+            )
         esito["codice_lotto_errato"] = _codici_errati(conn, erp)
-        esito["n_fasi_completate_a_mano"] = conn.scalar(select(func.count()).select_from(fasi_agg).where(
-            a_mano, ~func.coalesce(stato_giusto, False)))
+        esito["n_fasi_completate_a_mano"] = conn.scalar(
+            select(func.count()).select_from(fasi_agg).where(a_mano, ~func.coalesce(stato_giusto, False))
+        )
         esito["riepilogo_kpi_errato"] = _riepilogo_errato(conn)
         esito["n_lotti"] = conn.scalar(select(func.count()).select_from(L))
         esito["n_lotti_aperti"] = conn.scalar(select(func.count()).select_from(L).where(L.c.DataFine.is_(None)))
@@ -1265,8 +1610,12 @@ def _erp(instance: Path) -> dict[int, tuple]:
     erp = create_engine(f"sqlite:///file:{instance / 'erp_demo.db'}?mode=ro&uri=true")
     tabella = commesse_table(None)
     with erp.connect() as econn:
-        ordini = {r.ID: (r.ESERCIZIO, r.NUMEROCOM, r.STATOCOMMESSA) for r in econn.execute(
-            select(tabella.c.ID, tabella.c.ESERCIZIO, tabella.c.NUMEROCOM, tabella.c.STATOCOMMESSA))}
+        ordini = {
+            r.ID: (r.ESERCIZIO, r.NUMEROCOM, r.STATOCOMMESSA)
+            for r in econn.execute(
+                select(tabella.c.ID, tabella.c.ESERCIZIO, tabella.c.NUMEROCOM, tabella.c.STATOCOMMESSA)
+            )
+        }
     erp.dispose()
     return ordini
 
@@ -1275,8 +1624,12 @@ def _codici_errati(conn, erp: dict[int, tuple]) -> int:
     """R6 codes, ``ESERCIZIO-NUMEROCOM-TIPO-NNN`` from the ERP row: the ERP is another
     database, so the join is done here, in Python, as the application does it."""
     F, FT, L = Fase.__table__, FaseTipo.__table__, Lotto.__table__
-    fasi = {r.FaseID: (r.CommessaERPId, r.Codice) for r in conn.execute(
-        select(F.c.FaseID, F.c.CommessaERPId, FT.c.Codice).join(FT, FT.c.FaseTipoID == F.c.FaseTipoID))}
+    fasi = {
+        r.FaseID: (r.CommessaERPId, r.Codice)
+        for r in conn.execute(
+            select(F.c.FaseID, F.c.CommessaERPId, FT.c.Codice).join(FT, FT.c.FaseTipoID == F.c.FaseTipoID)
+        )
+    }
     errati = 0
     for fase_id, progressivo, codice in conn.execute(select(L.c.FaseID, L.c.Progressivo, L.c.CodiceLotto)):
         commessa, tipo = fasi[fase_id]
@@ -1287,7 +1640,9 @@ def _codici_errati(conn, erp: dict[int, tuple]) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--instance", required=True, type=Path, help="Cartella istanza (i suoi database vengono ricreati).")
+    parser.add_argument(
+        "--instance", required=True, type=Path, help="Cartella istanza (i suoi database vengono ricreati)."
+    )
     parser.add_argument("--lotti", type=int, default=1_000_000)
     parser.add_argument("--commesse", type=int, default=20_000, help="Commesse nell'ERP.")
     parser.add_argument("--macchine", type=int, default=60)
@@ -1307,8 +1662,16 @@ def main() -> None:
         sys.exit(1 if violazioni else 0)
     if args.lotti < 1 or args.commesse < 1 or args.macchine < 3 or args.operatori < 3 or args.anni <= 0:
         parser.error("servono almeno 1 lotto, 1 commessa, 3 macchine, 3 operatori e un periodo positivo")
-    riepilogo = build(args.instance, lotti=args.lotti, commesse=args.commesse, macchine=args.macchine,
-                      operatori=args.operatori, anni=args.anni, seed=args.seed, audit=not args.senza_audit)
+    riepilogo = build(
+        args.instance,
+        lotti=args.lotti,
+        commesse=args.commesse,
+        macchine=args.macchine,
+        operatori=args.operatori,
+        anni=args.anni,
+        seed=args.seed,
+        audit=not args.senza_audit,
+    )
     print(json.dumps(riepilogo, indent=2))
 
 

@@ -80,7 +80,10 @@ class _Frammenti(HTMLParser):
 
     def handle_starttag(self, tag, attrs):
         attributi = dict(attrs)
-        indirizzo, trigger = attributi.get("hx-get"), [t.strip() for t in (attributi.get("hx-trigger") or "").split(",")]
+        indirizzo, trigger = (
+            attributi.get("hx-get"),
+            [t.strip() for t in (attributi.get("hx-trigger") or "").split(",")],
+        )
         if indirizzo and REFRESH in trigger:
             self.aggiornati.append(indirizzo)
         elif indirizzo and "load" in trigger:
@@ -157,11 +160,14 @@ def concorrenti() -> list[str]:
 def misura_istanza(instance: Path, args) -> Istanza:
     """Prepare one instance, serve it and measure every page of ``PAGINE``."""
     env = bench_env(instance)
-    subprocess.run([str(VENV_BIN / "flask"), "--app", "wsgi", "init"], cwd=ROOT, env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [str(VENV_BIN / "flask"), "--app", "wsgi", "init"], cwd=ROOT, env=env, check=True, capture_output=True
+    )
     rianalizzate = statistiche(instance)
     if rianalizzate:
-        print(f"{instance}: ANALYZE di {', '.join(rianalizzate)} (senza statistiche dopo una migrazione)", file=sys.stderr)
+        print(
+            f"{instance}: ANALYZE di {', '.join(rianalizzate)} (senza statistiche dopo una migrazione)", file=sys.stderr
+        )
     valori = valori_istanza(instance)
     token = json.loads((instance / "riferimento.json").read_text())["token"]
     risultato = Istanza(instance, int(valori["n_lotti"]), carico(), altri=concorrenti())
@@ -197,9 +203,13 @@ def misura_istanza(instance: Path, args) -> Istanza:
                 continue
             misura(port, path, sessione, args.clients, 1.0, headers)  # warm-up
             m = misura(port, path, sessione, args.clients, args.seconds, headers)
-            risultato.esiti[nome] = Esito(path, p50=statistics.median(m.tempi), p95=percentile(m.tempi, 95),
-                                          richieste=len(m.tempi),
-                                          errori={s: n for s, n in m.stati.items() if s != 200})
+            risultato.esiti[nome] = Esito(
+                path,
+                p50=statistics.median(m.tempi),
+                p95=percentile(m.tempi, 95),
+                richieste=len(m.tempi),
+                errori={s: n for s, n in m.stati.items() if s != 200},
+            )
             print(f"{instance.name} {path}: p95 {risultato.esiti[nome].p95:.1f} ms", file=sys.stderr)
     finally:
         server.terminate()
@@ -245,8 +255,14 @@ def tabella(istanze: list[Istanza]) -> list[str]:
     prima, ultima = istanze[0], istanze[-1]
     nomi = [etichetta(i.n_lotti) for i in istanze]
     righe = [
-        _riga(("page", *(f"{n} p50 / p95 ms" for n in nomi), f"{nomi[-1]} p95 ÷ {nomi[0]} p95",
-               f"{nomi[-1]} p95 ÷ bare p95")),
+        _riga(
+            (
+                "page",
+                *(f"{n} p50 / p95 ms" for n in nomi),
+                f"{nomi[-1]} p95 ÷ {nomi[0]} p95",
+                f"{nomi[-1]} p95 ÷ bare p95",
+            )
+        ),
         _riga(("---", *("---:" for _ in istanze), "---:", "---:")),
     ]
     nomi_righe = list(dict.fromkeys(n for i in istanze for n in i.ordine))
@@ -255,9 +271,16 @@ def tabella(istanze: list[Istanza]) -> list[str]:
         esito = ultima.esiti.get(nome) or prima.esiti.get(nome)
         indirizzo = esito.path if esito else FRAMMENTO
         etichetta_pagina = nome if indirizzo == FRAMMENTO or nome.startswith(DOPO) else f"{nome} `{indirizzo}`"
-        righe.append(_riga((etichetta_pagina, *(_cella(i.esiti.get(nome)) for i in istanze),
-                            _rapporto(ultima.esiti.get(nome), prima.esiti.get(nome)),
-                            _rapporto(ultima.esiti.get(nome), ultima.esiti.get(PAGINE[0][0])))))
+        righe.append(
+            _riga(
+                (
+                    etichetta_pagina,
+                    *(_cella(i.esiti.get(nome)) for i in istanze),
+                    _rapporto(ultima.esiti.get(nome), prima.esiti.get(nome)),
+                    _rapporto(ultima.esiti.get(nome), ultima.esiti.get(PAGINE[0][0])),
+                )
+            )
+        )
     return righe
 
 
@@ -270,23 +293,32 @@ def verdetti(istanze: list[Istanza]) -> list[str]:
         if esito is None or esito.stato != 200:
             righe.append(f"- {nome}: p95 ≤ {limite:g} ms a {n_ultima} — non misurabile ({_cella(esito)})")
         else:
-            righe.append(f"- {nome}: p95 ≤ {limite:g} ms a {n_ultima} — {esito.p95:.1f} ms: "
-                         f"{'OK' if esito.p95 <= limite else 'NON RISPETTATO'}")
+            righe.append(
+                f"- {nome}: p95 ≤ {limite:g} ms a {n_ultima} — {esito.p95:.1f} ms: "
+                f"{'OK' if esito.p95 <= limite else 'NON RISPETTATO'}"
+            )
     for nome, limite in CRESCITA:
         a, b = ultima.esiti.get(nome), prima.esiti.get(nome)
         rapporto = _rapporto(a, b)
         if rapporto == "n/a":
             righe.append(f"- {nome}: {n_ultima} ≤ {limite:g}× {n_prima} — non misurabile")
         else:
-            righe.append(f"- {nome}: {n_ultima} ≤ {limite:g}× {n_prima} — {rapporto}: "
-                         f"{'OK' if a.p95 <= limite * b.p95 else 'NON RISPETTATO'}")
+            righe.append(
+                f"- {nome}: {n_ultima} ≤ {limite:g}× {n_prima} — {rapporto}: "
+                f"{'OK' if a.p95 <= limite * b.p95 else 'NON RISPETTATO'}"
+            )
     return righe
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--istanze", nargs="+", required=True, type=Path,
-                        help="Istanze di bench/riferimento.py, dalla più piccola alla più grande.")
+    parser.add_argument(
+        "--istanze",
+        nargs="+",
+        required=True,
+        type=Path,
+        help="Istanze di bench/riferimento.py, dalla più piccola alla più grande.",
+    )
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--seconds", type=float, default=6)
     parser.add_argument("--workers", type=int, default=2)
@@ -298,16 +330,24 @@ def main() -> None:
 
     risultati = [misura_istanza(instance, args) for instance in istanze]
 
-    print(f"\ngunicorn -w {args.workers} (sync), {args.clients} client keep-alive, {args.seconds:g} s per pagina "
-          f"dopo 1 s di riscaldamento, SQLite; {date.today().isoformat()}; p50 / p95 in ms")
+    print(
+        f"\ngunicorn -w {args.workers} (sync), {args.clients} client keep-alive, {args.seconds:g} s per pagina "
+        f"dopo 1 s di riscaldamento, SQLite; {date.today().isoformat()}; p50 / p95 in ms"
+    )
     for r in risultati:
         altri = f"; ATTENZIONE, in esecuzione anche: {', '.join(r.altri)}" if r.altri else ""
-        print(f"- {etichetta(r.n_lotti)}: {r.path} ({r.n_lotti:,} lotti), load average {r.carico_prima} → {r.carico_dopo}{altri}")
+        print(
+            f"- {etichetta(r.n_lotti)}: {r.path} ({r.n_lotti:,} lotti), load average {r.carico_prima} → {r.carico_dopo}{altri}"
+        )
     print()
     for riga in tabella(risultati):
         print(riga)
-    errori = [f"{etichetta(r.n_lotti)} {e.path}: " + ", ".join(f"{s or 'conn'}×{n}" for s, n in sorted(e.errori.items()))
-              for r in risultati for e in r.esiti.values() if e.errori]
+    errori = [
+        f"{etichetta(r.n_lotti)} {e.path}: " + ", ".join(f"{s or 'conn'}×{n}" for s, n in sorted(e.errori.items()))
+        for r in risultati
+        for e in r.esiti.values()
+        if e.errori
+    ]
     if errori:
         print("\nRisposte diverse da 200 durante la misura:\n" + "\n".join(f"- {e}" for e in errori))
     print("\nSPEC §11:")

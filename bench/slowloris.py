@@ -61,7 +61,7 @@ class Lento(threading.Thread):
             while not self.fermo.is_set():
                 # The request line and headers, then one made-up header after another.
                 if inviati < len(testa):
-                    byte = testa[inviati:inviati + 1]
+                    byte = testa[inviati : inviati + 1]
                 else:
                     byte = bytes([_ALTRA_TESTA[(inviati - len(testa)) % len(_ALTRA_TESTA)]])
                 sock.sendall(byte)
@@ -80,8 +80,11 @@ def sonda(host: str, porta: int, tls: bool, durata: float, timeout: float) -> tu
     fine = time.monotonic() + durata
     while time.monotonic() < fine:
         inizio = time.monotonic()
-        conn = (http.client.HTTPSConnection(host, porta, timeout=timeout, context=_contesto_tls()) if tls
-                else http.client.HTTPConnection(host, porta, timeout=timeout))
+        conn = (
+            http.client.HTTPSConnection(host, porta, timeout=timeout, context=_contesto_tls())
+            if tls
+            else http.client.HTTPConnection(host, porta, timeout=timeout)
+        )
         try:
             conn.request("GET", "/health")
             conn.getresponse().read()
@@ -111,12 +114,16 @@ def misura(host, porta, tls, n: int, intervallo: float, durata: float, timeout: 
     if tempi:
         valori = sorted(tempi)
         p95 = valori[min(len(valori) - 1, int(0.95 * len(valori)))]
-        risposte = (f"{len(tempi)} answered, p50 {statistics.median(tempi) * 1000:.0f} ms, "
-                    f"p95 {p95 * 1000:.0f} ms, max {max(tempi) * 1000:.0f} ms")
+        risposte = (
+            f"{len(tempi)} answered, p50 {statistics.median(tempi) * 1000:.0f} ms, "
+            f"p95 {p95 * 1000:.0f} ms, max {max(tempi) * 1000:.0f} ms"
+        )
     else:
         risposte = "0 answered"
-    return (f"{n:4d} slow connections ({connessi} connected, {chiusi} closed by the server): /health "
-            f"{risposte}, {scaduti} without an answer within {timeout:.0f} s")
+    return (
+        f"{n:4d} slow connections ({connessi} connected, {chiusi} closed by the server): /health "
+        f"{risposte}, {scaduti} without an answer within {timeout:.0f} s"
+    )
 
 
 def main() -> None:

@@ -106,7 +106,12 @@ def _sqlmap() -> str:
 def _flask(env, *args) -> str:
     result = subprocess.run(  # nosec B603 - fixed argument list, no shell
         [sys.executable, "-m", "flask", "--app", "wsgi", *args],
-        cwd=ROOT, env=env, capture_output=True, text=True, timeout=600, check=False,
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     if result.returncode != 0:
         raise RuntimeError(f"flask {' '.join(args)} fallito:\n{result.stdout}\n{result.stderr}")
@@ -157,34 +162,69 @@ def _targets(base: str, token: str, cookie: str) -> list[Target]:
         api("api commessa per ID", f"/api/commesse/{commessa['ID']}*"),
         api("api fasi di commessa", f"/api/fasi/commessa/{config['CommessaERPId']}*"),
         api("api config per ID", f"/api/config/{config['ConfigID']}*"),
-        api("api lotti filtri", f"/api/lotti/smd/?aperti=false&FaseID={lotto['FaseID']}"
-                                f"&MacchinaID={lotto['MacchinaID']}&limit=10&offset=0"),
+        api(
+            "api lotti filtri",
+            f"/api/lotti/smd/?aperti=false&FaseID={lotto['FaseID']}&MacchinaID={lotto['MacchinaID']}&limit=10&offset=0",
+        ),
         api("api lotto per tipo e ID", f"/api/lotti/smd*/{lotto['LottoID']}*"),
         api("api dashboard kpi", f"/api/dashboard/kpi?da=2026-01-01&a={oggi}"),
         api("api avanzamento", "/api/avanzamento/?limit=10&offset=0"),
         api("api utenti", "/api/utenti/?Ruolo=OPERATORE&Attivo=true&limit=10"),
-        api("api documenti", f"/api/documenti/?CODART={urllib.parse.quote(commessa['CODART'] or 'X')}"
-                             f"&CommessaERPId={commessa['ID']}"),
+        api(
+            "api documenti",
+            f"/api/documenti/?CODART={urllib.parse.quote(commessa['CODART'] or 'X')}&CommessaERPId={commessa['ID']}",
+        ),
         # Refused by a rule (quantity), so the scan creates nothing; the fields still reach the service.
-        api("api apri lotto (JSON)", "/api/lotti/smd/", data=json.dumps(
-            {"FaseID": lotto["FaseID"], "QtaInput": 999999, "MacchinaID": macchina["MacchinaID"],
-             "OperatoreID": lotto["OperatoreID"]})),
+        api(
+            "api apri lotto (JSON)",
+            "/api/lotti/smd/",
+            data=json.dumps(
+                {
+                    "FaseID": lotto["FaseID"],
+                    "QtaInput": 999999,
+                    "MacchinaID": macchina["MacchinaID"],
+                    "OperatoreID": lotto["OperatoreID"],
+                }
+            ),
+        ),
         # Alone: update_config writes after reading without declaring the write, and on
         # SQLite two such writers at once get "database is locked" (HTTP 500) — a
         # concurrency bug of its own, reported apart, that must not make this scan flaky.
-        api("api modifica config (JSON)", f"/api/config/{config['ConfigID']}", method="PUT", data=json.dumps(
-            {"DIBA": config["DIBA"] or "DB-1", "Revisione": config["Revisione"] or "A", "Note": "nota"}), alone=True),
+        api(
+            "api modifica config (JSON)",
+            f"/api/config/{config['ConfigID']}",
+            method="PUT",
+            data=json.dumps(
+                {"DIBA": config["DIBA"] or "DB-1", "Revisione": config["Revisione"] or "A", "Note": "nota"}
+            ),
+            alone=True,
+        ),
         page("pagina commesse", "/commesse?q=scheda"),
-        page("registro lotti", f"/lotti?da=01/01/2026&fase=SMD&macchina={lotto['MacchinaID']}"
-                               f"&operatore={lotto['OperatoreID']}&commessa={commessa['NUMEROCOM']}&stato=chiusi"),
+        page(
+            "registro lotti",
+            f"/lotti?da=01/01/2026&fase=SMD&macchina={lotto['MacchinaID']}"
+            f"&operatore={lotto['OperatoreID']}&commessa={commessa['NUMEROCOM']}&stato=chiusi",
+        ),
         page("eventi", f"/eventi?azione=LOTTO_CHIUSO&entita=Lotti&entita_id={lotto['LottoID']}"),
         page("admin utenti", "/admin/utenti?q=rossi&ruolo=OPERATORE&stato=attivi"),
         # The password and the PIN only ever meet argon2 (a slow hash, by design): the badge
         # is what reaches the queries (the user and the lockout's TentativiAccesso).
-        Target("login ufficio", base + "/login", data="matricola=admin&password=sbagliata&csrf_token=x",
-               csrf_url=base + "/login", parameters="matricola", level=1),
-        Target("login terminale", base + f"/kiosk/{macchina['Codice']}", data="matricola=1001&pin=2468&csrf_token=x",
-               csrf_url=base + f"/kiosk/{macchina['Codice']}", parameters="matricola", level=1),
+        Target(
+            "login ufficio",
+            base + "/login",
+            data="matricola=admin&password=sbagliata&csrf_token=x",
+            csrf_url=base + "/login",
+            parameters="matricola",
+            level=1,
+        ),
+        Target(
+            "login terminale",
+            base + f"/kiosk/{macchina['Codice']}",
+            data="matricola=1001&pin=2468&csrf_token=x",
+            csrf_url=base + f"/kiosk/{macchina['Codice']}",
+            parameters="matricola",
+            level=1,
+        ),
     ]
 
 
@@ -192,9 +232,20 @@ def _scan(target: Target, out: Path, args) -> Result:
     """One sqlmap run on ``target``; its output read into a Result."""
     folder = out / re.sub(r"\W+", "_", target.name)
     cmd = [
-        _sqlmap(), "-u", target.url, "--batch", "--dbms=SQLite", f"--level={target.level or args.level}",
-        f"--risk={args.risk}", f"--technique={args.technique}", f"--output-dir={folder}", "--flush-session",
-        "--disable-coloring", "--timeout=20", "--retries=2", f"--time-limit={args.time_limit}",
+        _sqlmap(),
+        "-u",
+        target.url,
+        "--batch",
+        "--dbms=SQLite",
+        f"--level={target.level or args.level}",
+        f"--risk={args.risk}",
+        f"--technique={args.technique}",
+        f"--output-dir={folder}",
+        "--flush-session",
+        "--disable-coloring",
+        "--timeout=20",
+        "--retries=2",
+        f"--time-limit={args.time_limit}",
         # sqlmap fetches a fresh CSRF token per request, one request at a time.
         "--threads=1" if target.csrf_url or target.alone else "--threads=4",
     ]
@@ -229,7 +280,7 @@ def _scan(target: Target, out: Path, args) -> Result:
     problem = None
     if not injectable and "all tested parameters do not appear to be injectable" not in output:
         last = [line for line in output.splitlines() if "[CRITICAL]" in line or "[ERROR]" in line]
-        problem = (last[-1] if last else output.strip().splitlines()[-1:] or ["nessun output"])
+        problem = last[-1] if last else output.strip().splitlines()[-1:] or ["nessun output"]
         problem = problem if isinstance(problem, str) else problem[0]
     return Result(target, tested, injectable, errors_500, problem, time.monotonic() - started)
 
@@ -238,7 +289,9 @@ def _first_traceback(server_log: str) -> str:
     """The first unexpected error the server logged, to start the diagnosis from."""
     start = server_log.find("Errore imprevisto")
     lines = server_log[start:].splitlines()
-    end = next((i for i, line in enumerate(lines[1:], 1) if line and not line.startswith((" ", "Traceback"))), len(lines))
+    end = next(
+        (i for i, line in enumerate(lines[1:], 1) if line and not line.startswith((" ", "Traceback"))), len(lines)
+    )
     return "\n".join(lines[: end + 1][-40:])
 
 
@@ -274,18 +327,33 @@ def _report(results: list[Result], server_errors: int) -> int:
 def scan_asigest(args) -> int:
     work = Path(tempfile.mkdtemp(prefix="asigest-sqlmap-"))
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASIGEST_")}
-    env.update({
-        "ASIGEST_INSTANCE_PATH": str(work / "instance"),
-        "ASIGEST_LOGIN_MAX_BADGE": "0",
-        "ASIGEST_LOGIN_MAX_ADDRESS": "0",
-    })
+    env.update(
+        {
+            "ASIGEST_INSTANCE_PATH": str(work / "instance"),
+            "ASIGEST_LOGIN_MAX_BADGE": "0",
+            "ASIGEST_LOGIN_MAX_ADDRESS": "0",
+        }
+    )
     server = None
     try:
         started = time.monotonic()
         _flask(env, "demo")
         password = "scansione-" + os.urandom(6).hex()
-        _flask(env, "user", "create", "--matricola", "SQLMAP", "--nome", "Scansione", "--cognome", "Sqlmap",
-               "--ruolo", "ADMIN", "--password", password)
+        _flask(
+            env,
+            "user",
+            "create",
+            "--matricola",
+            "SQLMAP",
+            "--nome",
+            "Scansione",
+            "--cognome",
+            "Sqlmap",
+            "--ruolo",
+            "ADMIN",
+            "--password",
+            password,
+        )
         token = _flask(env, "token", "create", "--matricola", "SQLMAP").strip().splitlines()[-1]
         port = free_port()
         log = work / "server.log"
@@ -294,8 +362,10 @@ def scan_asigest(args) -> int:
         targets = _targets(base, token, _office_cookie(base, "SQLMAP", password))
         if args.only:
             targets = [t for t in targets if args.only in t.name]
-        print(f"Istanza pronta in {time.monotonic() - started:.1f}s su {base}; {len(targets)} bersagli, "
-              f"level={args.level} risk={args.risk} technique={args.technique}")
+        print(
+            f"Istanza pronta in {time.monotonic() - started:.1f}s su {base}; {len(targets)} bersagli, "
+            f"level={args.level} risk={args.risk} technique={args.technique}"
+        )
         out = work / "sqlmap"
         out.mkdir()
         # The slowest first (one request at a time, pages that render a lot), so that the
@@ -312,8 +382,11 @@ def scan_asigest(args) -> int:
         code = _report(results, server_errors)
         if server_errors:
             print(_first_traceback(server_log))
-        print(f"Tempo totale {time.monotonic() - started:.1f}s; output di sqlmap in {out}"
-              if args.keep else f"Tempo totale {time.monotonic() - started:.1f}s")
+        print(
+            f"Tempo totale {time.monotonic() - started:.1f}s; output di sqlmap in {out}"
+            if args.keep
+            else f"Tempo totale {time.monotonic() - started:.1f}s"
+        )
         return code
     finally:
         if server is not None:

@@ -45,8 +45,14 @@ PER_CONSEGNA = [8, 1, 2, 3, 4, 5]
 def righe_erp(giorno: date) -> list[dict]:
     d = lambda n: giorno + timedelta(days=n)  # noqa: E731
     return [
-        commessa_row(1, numerocom=1001, DATACONSEGNA=d(-1), NOMECLIENTE="Elettronica Adriatica S.p.A.",
-                     CODART="SCH-001", DESART="Scheda alimentatore"),
+        commessa_row(
+            1,
+            numerocom=1001,
+            DATACONSEGNA=d(-1),
+            NOMECLIENTE="Elettronica Adriatica S.p.A.",
+            CODART="SCH-001",
+            DESART="Scheda alimentatore",
+        ),
         commessa_row(2, numerocom=1002, DATACONSEGNA=d(0), NOMECLIENTE="Meccatronica Bresciana", QTA=200),
         commessa_row(3, numerocom=1003, DATACONSEGNA=d(7), NOMECLIENTE="Zeta Controlli", CODART="PTH-777"),
         commessa_row(4, numerocom=1004, DATACONSEGNA=d(8), NOMECLIENTE="Alfa Impianti", QTA=300),
@@ -73,12 +79,26 @@ def configura(session, piano: dict | None = None) -> dict[tuple[int, str], int]:
     fasi: dict[tuple[int, str], int] = {}
     for commessa_id, elenco in (piano or PIANO).items():
         codici = {f[0] for f in elenco}
-        session.add(ConfigCommessa(commessa_erp_id=commessa_id, flag_smd="SMD" in codici, flag_pth="PTH" in codici,
-                                   flag_controlli="CONTROLLI" in codici or not ({"SMD", "PTH"} & codici),
-                                   diba="DB-1", revisione="A", qta_erp=elenco[0][3]))
+        session.add(
+            ConfigCommessa(
+                commessa_erp_id=commessa_id,
+                flag_smd="SMD" in codici,
+                flag_pth="PTH" in codici,
+                flag_controlli="CONTROLLI" in codici or not ({"SMD", "PTH"} & codici),
+                diba="DB-1",
+                revisione="A",
+                qta_erp=elenco[0][3],
+            )
+        )
         for codice, stato, prodotta, prevista, scarti in elenco:
-            fase = Fase(commessa_erp_id=commessa_id, fase_tipo_id=tipi[codice], stato=stato, qta_prevista=prevista,
-                        qta_prodotta=prodotta, qta_scarti=scarti)
+            fase = Fase(
+                commessa_erp_id=commessa_id,
+                fase_tipo_id=tipi[codice],
+                stato=stato,
+                qta_prevista=prevista,
+                qta_prodotta=prodotta,
+                qta_scarti=scarti,
+            )
             session.add(fase)
             session.flush()
             fasi[(commessa_id, codice)] = fase.id

@@ -170,7 +170,9 @@ def _check_mssql(conn, clauseelement, multiparams, params, execution_options):
     if re.search(r"\bIS (NOT )?[01]\b", str(compiled)):
         # .is_(True) compiles, but ``IS 1`` is not T-SQL: use == true().
         failures.append(f"IS 1/IS 0 non valido su SQL Server in {str(compiled)[:200]}")
-    if getattr(clauseelement, "_for_update_arg", None) is not None and not re.search(r"\bWITH \((UPD|HOLD)LOCK", str(compiled)):
+    if getattr(clauseelement, "_for_update_arg", None) is not None and not re.search(
+        r"\bWITH \((UPD|HOLD)LOCK", str(compiled)
+    ):
         # SQL Server has no FOR UPDATE: without the table hint (dialects.py) the lock is gone.
         failures.append(f"with_for_update() senza lock su SQL Server in {str(compiled)[:200]}")
     # DDL (migrations run inside a test) has no bound parameters to count.
@@ -195,7 +197,11 @@ def _watch_application_engines():
     from asigest import dialects
     from asigest.erp.gateway import ErpGateway
 
-    configure, guard, gateway_init = dialects.configure_asigest_engine, dialects.install_readonly_guard, ErpGateway.__init__
+    configure, guard, gateway_init = (
+        dialects.configure_asigest_engine,
+        dialects.install_readonly_guard,
+        ErpGateway.__init__,
+    )
 
     def configure_watched(engine, **kwargs):
         configure(engine, **kwargs)

@@ -18,7 +18,9 @@ def lotto_factory(session, operatore_id: int):
 
     def make(fase: Fase, qta_input: int, output: int | None = None, scarti: int | None = None) -> Lotto:
         n = next(numero)
-        macchina = Macchina(codice=f"M-{fase.fase_tipo.codice}-{n}", descrizione="Prova", fase_tipo_id=fase.fase_tipo_id)
+        macchina = Macchina(
+            codice=f"M-{fase.fase_tipo.codice}-{n}", descrizione="Prova", fase_tipo_id=fase.fase_tipo_id
+        )
         chiuso = output is not None
         lotto = Lotto(
             fase_id=fase.id,

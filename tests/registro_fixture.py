@@ -38,23 +38,43 @@ class Registro:
     lotti: dict = field(default_factory=dict)  # name → LottoID
     progressivi: dict = field(default_factory=dict)
 
-    def lotto(self, session, nome: str, commessa: int, tipo: str, macchina: str, operatore: str, inizio: datetime,
-              fine: datetime | None = None, qta_input: int = 100, buoni: int | None = None, scarti: int = 0,
-              causale: str | None = None, note: str | None = None) -> int:
+    def lotto(
+        self,
+        session,
+        nome: str,
+        commessa: int,
+        tipo: str,
+        macchina: str,
+        operatore: str,
+        inizio: datetime,
+        fine: datetime | None = None,
+        qta_input: int = 100,
+        buoni: int | None = None,
+        scarti: int = 0,
+        causale: str | None = None,
+        note: str | None = None,
+    ) -> int:
         """Add one lotto (closed when ``fine`` is given) and return its id."""
         fase_id = self.fasi[(commessa, tipo)]
         n = self.progressivi[fase_id] = self.progressivi.get(fase_id, 0) + 1
         esercizio, numero = NUMERI[commessa]
         chiuso = fine is not None
         lotto = Lotto(
-            fase_id=fase_id, progressivo=n, codice_lotto=codice_lotto(esercizio, numero, tipo, n),
-            data_inizio=inizio, data_fine=fine, qta_input=qta_input,
+            fase_id=fase_id,
+            progressivo=n,
+            codice_lotto=codice_lotto(esercizio, numero, tipo, n),
+            data_inizio=inizio,
+            data_fine=fine,
+            qta_input=qta_input,
             qta_output=(buoni if buoni is not None else qta_input - scarti) if chiuso else None,
             qta_scarti=scarti if chiuso else None,
-            causale_id=self.causali[causale] if causale else None, note_scarti=note,
+            causale_id=self.causali[causale] if causale else None,
+            note_scarti=note,
             operatore_id=self.operatori[operatore].id,
             operatore_chiusura_id=self.operatori[operatore].id if chiuso else None,
-            macchina_id=self.macchine[macchina], diba="DB-0001", revisione="B",
+            macchina_id=self.macchine[macchina],
+            diba="DB-0001",
+            revisione="B",
         )
         session.add(lotto)
         session.commit()
@@ -67,8 +87,17 @@ def costruisci(session, make_user, *, adesso: datetime, storia: bool = True) -> 
     reg = Registro(adesso=adesso)
     tipi = {t.codice: t.id for t in session.scalars(select(FaseTipo))}
     for commessa, fasi, qta in ((101, ("SMD", "CONTROLLI"), 500), (1, ("SMD", "PTH"), 100), (103, ("SMD",), 100)):
-        session.add(ConfigCommessa(commessa_erp_id=commessa, flag_smd="SMD" in fasi, flag_pth="PTH" in fasi,
-                                   flag_controlli="CONTROLLI" in fasi, diba="DB-0001", revisione="B", qta_erp=qta))
+        session.add(
+            ConfigCommessa(
+                commessa_erp_id=commessa,
+                flag_smd="SMD" in fasi,
+                flag_pth="PTH" in fasi,
+                flag_controlli="CONTROLLI" in fasi,
+                diba="DB-0001",
+                revisione="B",
+                qta_erp=qta,
+            )
+        )
         for codice in fasi:
             fase = Fase(commessa_erp_id=commessa, fase_tipo_id=tipi[codice], stato="APERTA", qta_prevista=qta)
             session.add(fase)
@@ -80,17 +109,30 @@ def costruisci(session, make_user, *, adesso: datetime, storia: bool = True) -> 
         session.flush()
         reg.macchine[codice] = macchina.id
     session.commit()
-    reg.operatori["op1"] = make_user(ruolo="OPERATORE", matricola="OP1", password=None, pin="1234",
-                                     nome="Anna", cognome="Bianchi")
-    reg.operatori["op2"] = make_user(ruolo="OPERATORE", matricola="OP2", password=None, pin="4321",
-                                     nome="Luca", cognome="Verdi")
+    reg.operatori["op1"] = make_user(
+        ruolo="OPERATORE", matricola="OP1", password=None, pin="1234", nome="Anna", cognome="Bianchi"
+    )
+    reg.operatori["op2"] = make_user(
+        ruolo="OPERATORE", matricola="OP2", password=None, pin="4321", nome="Luca", cognome="Verdi"
+    )
     reg.causali = {c.codice: c.id for c in session.scalars(select(CausaleScarto))}
     if storia:
         giorno, ora = timedelta(days=1), timedelta(hours=1)
         reg.lotto(session, "a1", 101, "SMD", "SMD-A", "op1", T, T + ora, 100, scarti=5, causale="SMD-PICK")
         reg.lotto(session, "a2", 101, "SMD", "SMD-B", "op2", T + giorno, T + giorno + 2 * ora, 50)
-        reg.lotto(session, "a3", 101, "CONTROLLI", "CTRL-A", "op1", T + 2 * giorno, T + 2 * giorno + ora, 40,
-                  scarti=2, causale="CTRL-AOI")
+        reg.lotto(
+            session,
+            "a3",
+            101,
+            "CONTROLLI",
+            "CTRL-A",
+            "op1",
+            T + 2 * giorno,
+            T + 2 * giorno + ora,
+            40,
+            scarti=2,
+            causale="CTRL-AOI",
+        )
         reg.lotto(session, "b1", 1, "SMD", "SMD-A", "op2", T + 3 * giorno, T + 3 * giorno + ora / 2, 20)
         reg.lotto(session, "b2", 1, "PTH", "PTH-A", "op1", T + 4 * giorno, None, 15)
         reg.lotto(session, "b3", 1, "SMD", "SMD-B", "op1", adesso - 2 * ora, None, 10)

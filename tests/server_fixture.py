@@ -53,8 +53,13 @@ def _pg_admin(url):
     import psycopg
 
     return psycopg.connect(
-        host=url.host or "127.0.0.1", port=url.port or 5432, user=url.username, password=url.password,
-        dbname="postgres", autocommit=True, connect_timeout=10,
+        host=url.host or "127.0.0.1",
+        port=url.port or 5432,
+        user=url.username,
+        password=url.password,
+        dbname="postgres",
+        autocommit=True,
+        connect_timeout=10,
     )
 
 
@@ -81,8 +86,13 @@ def database_usa_e_getta(cartella: Path):
 def ambiente(database_url: str, erp_url: str, istanza: Path) -> dict:
     """The environment of a ``flask``/gunicorn process on these databases (no other
     ``ASIGEST_*`` setting of the developer's shell leaks in)."""
-    return {**{k: v for k, v in os.environ.items() if not k.startswith("ASIGEST_")}, "ASIGEST_INSTANCE_PATH": str(istanza), "ASIGEST_DATABASE_URL": database_url,
-            "ASIGEST_ERP_URL": erp_url, "ASIGEST_SECRET_KEY": SECRET}
+    return {
+        **{k: v for k, v in os.environ.items() if not k.startswith("ASIGEST_")},
+        "ASIGEST_INSTANCE_PATH": str(istanza),
+        "ASIGEST_DATABASE_URL": database_url,
+        "ASIGEST_ERP_URL": erp_url,
+        "ASIGEST_SECRET_KEY": SECRET,
+    }
 
 
 # -- the plant ---------------------------------------------------------------------
@@ -112,34 +122,60 @@ def prepara_impianto(database_url: str, cartella: Path, *, macchine: int, commes
     from asigest.models import Fase
     from asigest.services import anagrafiche, auth, configurazione
 
-    erp_file = build_erp(cartella / "erp.db", [commessa_row(i, numerocom=1000 + i, QTA=QTA_COMMESSA)
-                                               for i in range(1, commesse + 1)])
+    erp_file = build_erp(
+        cartella / "erp.db", [commessa_row(i, numerocom=1000 + i, QTA=QTA_COMMESSA) for i in range(1, commesse + 1)]
+    )
     erp_url = sqlite_readonly_url(erp_file)
     istanza = cartella / "istanza-preparazione"
     # The schema as a plant creates it: ``flask --app wsgi init`` in its own process.
-    subprocess.run([str(ROOT / ".venv" / "bin" / "flask"), "--app", "wsgi", "init"], cwd=ROOT, check=True,
-                   capture_output=True, env=ambiente(database_url, erp_url, istanza))
-    app = create_app({"INSTANCE_PATH": istanza, "DATABASE_URL": database_url, "ERP_URL": erp_url,
-                      "SECRET_KEY": SECRET})
+    subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "flask"), "--app", "wsgi", "init"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        env=ambiente(database_url, erp_url, istanza),
+    )
+    app = create_app({"INSTANCE_PATH": istanza, "DATABASE_URL": database_url, "ERP_URL": erp_url, "SECRET_KEY": SECRET})
     with app.app_context():
         session = db.session
         erp = ErpGateway(db.engines["erp"], None)
-        auth.create_user(session, actor=None, matricola="CAPO", nome="Capo", cognome="Turno",
-                         ruolo="SUPERVISORE", password=PASSWORD)
+        auth.create_user(
+            session, actor=None, matricola="CAPO", nome="Capo", cognome="Turno", ruolo="SUPERVISORE", password=PASSWORD
+        )
         operatori = []
         for n in range(1, macchine + 1):
-            utente = auth.create_user(session, actor=None, matricola=f"OP{n:02d}", nome="Operatore", cognome=str(n),
-                                      ruolo="OPERATORE", pin=PIN)
-            operatori.append((utente.id, utente.matricola, auth.create_token(session, actor=None, matricola=utente.matricola)))
+            utente = auth.create_user(
+                session,
+                actor=None,
+                matricola=f"OP{n:02d}",
+                nome="Operatore",
+                cognome=str(n),
+                ruolo="OPERATORE",
+                pin=PIN,
+            )
+            operatori.append(
+                (utente.id, utente.matricola, auth.create_token(session, actor=None, matricola=utente.matricola))
+            )
         codici = [
             anagrafiche.create_macchina(session, actor=None, codice=f"SMD-T{n:02d}", fase_tipo="SMD")
             for n in range(1, macchine + 1)
         ]
         ids = list(range(1, commesse + 1))
         for commessa_id in ids:
-            configurazione.create_config(session, erp, actor=None, commessa_erp_id=commessa_id, flag_smd=True,
-                                         flag_pth=False, flag_controlli=False, diba="DB-T", revisione="A")
-        fasi = list(session.scalars(select(Fase.id).where(Fase.commessa_erp_id.in_(ids)).order_by(Fase.commessa_erp_id)))
+            configurazione.create_config(
+                session,
+                erp,
+                actor=None,
+                commessa_erp_id=commessa_id,
+                flag_smd=True,
+                flag_pth=False,
+                flag_controlli=False,
+                diba="DB-T",
+                revisione="A",
+            )
+        fasi = list(
+            session.scalars(select(Fase.id).where(Fase.commessa_erp_id.in_(ids)).order_by(Fase.commessa_erp_id))
+        )
         impianto = Impianto(database_url, erp_url, [(m.id, m.codice) for m in codici], fasi, ids, operatori)
         db.session.remove()
         for engine in db.engines.values():
@@ -159,14 +195,31 @@ def porta_libera() -> int:
 class Gunicorn:
     """``gunicorn --workers W --threads T wsgi:app`` on a fixed port, in its own process group."""
 
-    def __init__(self, impianto: Impianto, cartella: Path, *, workers: int = 2, threads: int = 4,
-                 preload: bool = False, impostazioni: dict | None = None):
+    def __init__(
+        self,
+        impianto: Impianto,
+        cartella: Path,
+        *,
+        workers: int = 2,
+        threads: int = 4,
+        preload: bool = False,
+        impostazioni: dict | None = None,
+    ):
         self.porta = porta_libera()
         self.cartella = cartella
         cartella.mkdir(parents=True, exist_ok=True)
         self.log = cartella / "gunicorn.log"
-        self.cmd = [str(GUNICORN), "--workers", str(workers), "--threads", str(threads),
-                    "--bind", f"127.0.0.1:{self.porta}", "--log-level", "warning"]
+        self.cmd = [
+            str(GUNICORN),
+            "--workers",
+            str(workers),
+            "--threads",
+            str(threads),
+            "--bind",
+            f"127.0.0.1:{self.porta}",
+            "--log-level",
+            "warning",
+        ]
         if preload:
             # The app is imported once in the master, then the workers fork: a restart
             # takes about half the time on a busy 2-core machine. create_app connects to
@@ -188,8 +241,9 @@ class Gunicorn:
         """Start the server without waiting for it (``attendi`` waits)."""
         with open(self.log, "ab") as log:
             # start_new_session: the master and the workers it forks form one process group.
-            self.proc = subprocess.Popen(self.cmd, cwd=ROOT, env=self.env, stdout=log, stderr=log,
-                                         start_new_session=True)
+            self.proc = subprocess.Popen(
+                self.cmd, cwd=ROOT, env=self.env, stdout=log, stderr=log, start_new_session=True
+            )
         self.avvii += 1
 
     def attendi(self, timeout: float = 60) -> None:
@@ -264,8 +318,15 @@ class Risposta:
         return json.loads(self.testo)
 
 
-def richiesta(porta: int, metodo: str, percorso: str, *, corpo: bytes | None = None,
-              headers: dict | None = None, timeout: float = 30) -> Risposta:
+def richiesta(
+    porta: int,
+    metodo: str,
+    percorso: str,
+    *,
+    corpo: bytes | None = None,
+    headers: dict | None = None,
+    timeout: float = 30,
+) -> Risposta:
     """One request on a new connection."""
     conn = http.client.HTTPConnection("127.0.0.1", porta, timeout=timeout)
     try:

@@ -36,7 +36,11 @@ def _bandit() -> str:
 def test_bandit_finds_nothing_of_medium_severity_or_above():
     result = subprocess.run(  # nosec B603 - fixed argument list, no shell
         [_bandit(), "--ini", ".bandit", "-r", "asigest", "-ll", "-q", "-f", "json"],
-        cwd=ROOT, capture_output=True, text=True, timeout=300, check=False,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     report = json.loads(result.stdout)
     assert report["errors"] == [], report["errors"]

@@ -20,8 +20,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "bench" / "sqlmap_scan.py"
 
 pytestmark = [
-    pytest.mark.skipif(bool(os.environ.get("ASIGEST_TEST_DATABASE_URL")),
-                       reason="la scansione sqlmap gira una volta, nel passaggio SQLite"),
+    pytest.mark.skipif(
+        bool(os.environ.get("ASIGEST_TEST_DATABASE_URL")),
+        reason="la scansione sqlmap gira una volta, nel passaggio SQLite",
+    ),
     pytest.mark.skipif(os.environ.get("ASIGEST_SKIP_SQLMAP") == "1", reason="ASIGEST_SKIP_SQLMAP=1"),
 ]
 
@@ -29,8 +31,13 @@ pytestmark = [
 def _run(*args: str, timeout: int) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASIGEST_")}
     return subprocess.run(  # nosec B603 - fixed argument list, no shell
-        [sys.executable, str(SCRIPT), *args], cwd=ROOT, env=env, capture_output=True, text=True,
-        timeout=timeout, check=False,
+        [sys.executable, str(SCRIPT), *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
     )
 
 
@@ -46,8 +53,16 @@ def test_nothing_is_injectable():
     assert result.returncode == 0, report
     assert "RISULTATO: niente di iniettabile" in result.stdout, report
     # Every target was really probed: the API, the page filters and both login forms.
-    for target in ("api commesse ricerca", "api lotti filtri", "api dashboard kpi", "api avanzamento",
-                   "api commessa per ID", "api apri lotto (JSON)", "registro lotti", "login ufficio",
-                   "login terminale"):
+    for target in (
+        "api commesse ricerca",
+        "api lotti filtri",
+        "api dashboard kpi",
+        "api avanzamento",
+        "api commessa per ID",
+        "api apri lotto (JSON)",
+        "registro lotti",
+        "login ufficio",
+        "login terminale",
+    ):
         line = next((l for l in result.stdout.splitlines() if l.startswith(f"- {target} ")), "")
         assert line.endswith("→ OK") and "parametri: -" not in line, f"{target}: {line or 'assente'}\n{report}"

@@ -51,8 +51,9 @@ class MacchinaDemo:
 
 
 MACCHINE = (
-    MacchinaDemo("SMD-L1", "Linea SMD 1: serigrafica, pick & place, forno a rifusione", "SMD", "SMD", 28,
-                 lascia_aperto=True),
+    MacchinaDemo(
+        "SMD-L1", "Linea SMD 1: serigrafica, pick & place, forno a rifusione", "SMD", "SMD", 28, lascia_aperto=True
+    ),
     MacchinaDemo("SMD-L2", "Linea SMD 2: pick & place ad alta velocità", "SMD", "SMD", 24),
     MacchinaDemo("SMD-L3", "Linea SMD 3: prototipi e piccole serie", "SMD", "SMD", 16, dimenticata=True),
     MacchinaDemo("PTH-01", "Banco inserimento manuale 1", "PTH", "PTH", 12, lascia_aperto=True),
@@ -104,7 +105,7 @@ TIPI_SCHEDA = (
     ("SEN", "Modulo sensore temperatura e umidità I2C", SMD_CTRL, 3),
     ("DRV", "Driver LED a corrente costante {ma} mA", SMD_CTRL, 3),
     ("IFC", "Scheda interfaccia CAN bus isolata", SMD_CTRL, 3),
-    ("DSP", "Scheda display TFT 4,3\" con touch capacitivo", SMD_CTRL, 2),
+    ("DSP", 'Scheda display TFT 4,3" con touch capacitivo', SMD_CTRL, 2),
     ("RAD", "Modulo radio LoRa 868 MHz", SMD_CTRL, 2),
     ("MIS", "Scheda acquisizione analogica 16 bit {n} canali", SMD_CTRL, 2),
     ("COM", "Gateway Modbus RTU / TCP", SMD_CTRL, 2),

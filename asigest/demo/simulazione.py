@@ -358,8 +358,10 @@ def scegli_configurate(
     office would. The last one is blocked waiting for documentation."""
     oggi = now.date()
     candidati = [
-        o for o in ordini
-        if o["STATOCOMMESSA"] == "O" and o["QTA"]
+        o
+        for o in ordini
+        if o["STATOCOMMESSA"] == "O"
+        and o["QTA"]
         and (o["DATACONSEGNA"] is None or -30 <= (o["DATACONSEGNA"] - oggi).days <= 95)
     ]
     scelti = _per_ciclo(rng, candidati, articoli)

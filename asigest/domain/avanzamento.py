@@ -27,8 +27,9 @@ def in_ritardo(dataconsegna: date | None, oggi: date, stato_ultima_fase: str | N
     return oggi > dataconsegna and stato_ultima_fase != COMPLETATA
 
 
-def a_rischio(dataconsegna: date | None, oggi: date, stato_ultima_fase: str | None,
-              *, giorni: int = GIORNI_A_RISCHIO) -> bool:
+def a_rischio(
+    dataconsegna: date | None, oggi: date, stato_ultima_fase: str | None, *, giorni: int = GIORNI_A_RISCHIO
+) -> bool:
     """An order is *at risk* when it is due within ``giorni`` days — from today (due
     today) to ``oggi + giorni`` included — and its last phase is not COMPLETATA.
 

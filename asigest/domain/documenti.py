@@ -103,9 +103,7 @@ def nome_file_sicuro(nome: str | None) -> str:
     testo = unicodedata.normalize("NFC", nome or "")
     testo = re.split(r"[\\/]", testo)[-1]
     testo = "".join(
-        " " if ch.isspace() else ch
-        for ch in testo
-        if ch.isspace() or not unicodedata.category(ch).startswith("C")
+        " " if ch.isspace() else ch for ch in testo if ch.isspace() or not unicodedata.category(ch).startswith("C")
     )
     testo = _VIETATI.sub("_", _SPAZI.sub(" ", testo)).strip(" .")
     if len(testo) > MAX_NOME_FILE:

@@ -31,9 +31,11 @@ def errori_periodo(da: date | None, a: date | None) -> dict[str, list[str]]:
     field (``da``/``a``): both days or neither (neither = the default period), each
     between DATA_MINIMA and DATA_MASSIMA, ``da`` not after ``a``, at most
     MAX_GIORNI_PERIODO days (both ends included)."""
-    fuori = {campo: [N_("Data fuori dall'intervallo ammesso: scegliere un giorno tra il 1900 e il 2999.")]
-             for campo, giorno in (("da", da), ("a", a))
-             if giorno is not None and not DATA_MINIMA <= giorno <= DATA_MASSIMA}
+    fuori = {
+        campo: [N_("Data fuori dall'intervallo ammesso: scegliere un giorno tra il 1900 e il 2999.")]
+        for campo, giorno in (("da", da), ("a", a))
+        if giorno is not None and not DATA_MINIMA <= giorno <= DATA_MASSIMA
+    }
     if fuori:
         return fuori
     if da is None and a is None:
@@ -45,8 +47,14 @@ def errori_periodo(da: date | None, a: date | None) -> dict[str, list[str]]:
     if da > a:
         return {"a": [N_("La data di fine (a) viene prima della data di inizio (da): invertirle.")]}
     if (a - da).days + 1 > MAX_GIORNI_PERIODO:
-        return {"a": [N_("Periodo troppo lungo: al massimo 366 giorni. Per periodi più lunghi usare "
-                         "l'esportazione del registro lotti.")]}
+        return {
+            "a": [
+                N_(
+                    "Periodo troppo lungo: al massimo 366 giorni. Per periodi più lunghi usare "
+                    "l'esportazione del registro lotti."
+                )
+            ]
+        }
     return {}
 
 

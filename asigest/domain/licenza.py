@@ -96,9 +96,7 @@ def _data(dati: dict, chiave: str) -> date:
     try:
         return date.fromisoformat(valore)
     except (TypeError, ValueError):
-        raise LicenzaNonValida(
-            N_("il campo %(campo)s deve essere una data AAAA-MM-GG"), campo=chiave
-        ) from None
+        raise LicenzaNonValida(N_("il campo %(campo)s deve essere una data AAAA-MM-GG"), campo=chiave) from None
 
 
 def _intero(dati: dict, chiave: str, *, minimo: int, predefinito: int | None = None) -> int:
@@ -207,8 +205,9 @@ def nuova_coppia() -> tuple[bytes, bytes]:
     """A new vendor key pair as (private PEM, public PEM)."""
     privata = Ed25519PrivateKey.generate()
     return (
-        privata.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                              serialization.NoEncryption()),
+        privata.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ),
         privata.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo),
     )
 
@@ -300,8 +299,7 @@ class StatoLicenza:
             return N_("Licenza valida, intestata a %(licenziatario)s, fino al %(scadenza)s."), parametri
         if self.stato == EXPIRING:
             return N_(
-                "La licenza scade il %(scadenza)s (giorni rimasti: %(giorni)s): "
-                "chiedere il rinnovo al fornitore."
+                "La licenza scade il %(scadenza)s (giorni rimasti: %(giorni)s): chiedere il rinnovo al fornitore."
             ), parametri
         if not self.oltre_tolleranza:
             return N_(
@@ -358,7 +356,11 @@ def richiedi_terminale_libero(stato_licenza: StatoLicenza | None, attive: int) -
     massimo = stato_licenza.max_terminali if stato_licenza is not None else None
     if massimo is not None and attive >= massimo:
         raise RuleViolation(
-            N_("La licenza permette %(massimo)s terminali (macchine attive) e ne sono già attivi %(attive)s: "
-               "disattivare una macchina non più usata o chiedere al fornitore una licenza con più terminali."),
-            code="TERMINALI_ESAURITI", massimo=massimo, attive=attive,
+            N_(
+                "La licenza permette %(massimo)s terminali (macchine attive) e ne sono già attivi %(attive)s: "
+                "disattivare una macchina non più usata o chiedere al fornitore una licenza con più terminali."
+            ),
+            code="TERMINALI_ESAURITI",
+            massimo=massimo,
+            attive=attive,
         )

@@ -125,8 +125,15 @@ class ProtezioneErp:
     itself, with at most one timeout per pause.
     """
 
-    def __init__(self, *, pausa: float, max_attese: int, attesa_posto: float = 1.0, soglia_lenta: float = 0.5,
-                 orologio: Callable[[], float] = time.monotonic):
+    def __init__(
+        self,
+        *,
+        pausa: float,
+        max_attese: int,
+        attesa_posto: float = 1.0,
+        soglia_lenta: float = 0.5,
+        orologio: Callable[[], float] = time.monotonic,
+    ):
         if max_attese < 1 or pausa < 0:
             raise ValueError("ProtezioneErp: max_attese >= 1 e pausa >= 0")
         self.pausa = pausa

@@ -74,7 +74,9 @@ def _rifiuta_dml(state) -> None:
     tabella = getattr(state.statement, "table", None)
     if getattr(tabella, "name", None) == LogEvento.__tablename__:
         verbo = "UPDATE" if state.is_update else "DELETE"
-        raise LogEventiImmutabile(f"LogEventi è in sola aggiunta: {verbo} rifiutato (l'applicazione aggiunge soltanto).")
+        raise LogEventiImmutabile(
+            f"LogEventi è in sola aggiunta: {verbo} rifiutato (l'applicazione aggiunge soltanto)."
+        )
 
 
 event.listen(Session, "before_flush", _rifiuta_modifiche)

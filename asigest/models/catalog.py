@@ -28,7 +28,9 @@ class Macchina(db.Model):
     id: Mapped[int] = mapped_column("MacchinaID", Integer, primary_key=True)
     codice: Mapped[str] = mapped_column("Codice", Unicode(30), unique=True, nullable=False)
     descrizione: Mapped[str] = mapped_column("Descrizione", Unicode(100), nullable=False, default="")
-    fase_tipo_id: Mapped[int] = mapped_column("FaseTipoID", ForeignKey("FaseTipo.FaseTipoID"), nullable=False, index=True)
+    fase_tipo_id: Mapped[int] = mapped_column(
+        "FaseTipoID", ForeignKey("FaseTipo.FaseTipoID"), nullable=False, index=True
+    )
     reparto: Mapped[str | None] = mapped_column("Reparto", Unicode(50))
     attiva: Mapped[bool] = mapped_column("Attiva", Boolean, nullable=False, default=True)
 

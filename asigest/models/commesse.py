@@ -46,7 +46,9 @@ class ConfigCommessa(db.Model):
     note: Mapped[str | None] = mapped_column("Note", Unicode(2000))
     data_creazione: Mapped[datetime] = mapped_column("DataCreazione", UTCDateTime, nullable=False, default=utcnow)
     data_modifica: Mapped[datetime | None] = mapped_column("DataModifica", UTCDateTime, onupdate=utcnow)
-    bloccata_documentazione: Mapped[bool] = mapped_column("BloccataDocumentazione", Boolean, nullable=False, default=False)
+    bloccata_documentazione: Mapped[bool] = mapped_column(
+        "BloccataDocumentazione", Boolean, nullable=False, default=False
+    )
     qta_erp: Mapped[int | None] = mapped_column("QtaERP", Integer)
     creato_da: Mapped[int | None] = mapped_column("CreatoDa", ForeignKey("Utenti.UtenteID"), index=True)
 
@@ -65,7 +67,9 @@ class Fase(db.Model):
 
     id: Mapped[int] = mapped_column("FaseID", Integer, primary_key=True)
     commessa_erp_id: Mapped[int] = mapped_column("CommessaERPId", Integer, nullable=False)
-    fase_tipo_id: Mapped[int] = mapped_column("FaseTipoID", ForeignKey("FaseTipo.FaseTipoID"), nullable=False, index=True)
+    fase_tipo_id: Mapped[int] = mapped_column(
+        "FaseTipoID", ForeignKey("FaseTipo.FaseTipoID"), nullable=False, index=True
+    )
     stato: Mapped[str] = mapped_column("Stato", String(20), nullable=False, default="APERTA")
     qta_prevista: Mapped[int] = mapped_column("QtaPrevista", Integer, nullable=False, default=0)
     qta_prodotta: Mapped[int] = mapped_column("QtaProdotta", Integer, nullable=False, default=0)

@@ -51,8 +51,17 @@ class Lotto(db.Model):
         Index("IX_Lotti_DataInizio", "DataInizio"),
         # The KPIs (services/kpi.py): every column they read after DataFine, so a
         # period's lotti are aggregated from one range of this index, never the table.
-        Index("IX_Lotti_DataFine_KPI", "DataFine", "FaseID", "MacchinaID", "OperatoreID", "CausaleID",
-              "QtaOutput", "QtaScarti", "DataInizio"),
+        Index(
+            "IX_Lotti_DataFine_KPI",
+            "DataFine",
+            "FaseID",
+            "MacchinaID",
+            "OperatoreID",
+            "CausaleID",
+            "QtaOutput",
+            "QtaScarti",
+            "DataInizio",
+        ),
         Index("IX_Lotti_MacchinaID_DataFine", "MacchinaID", "DataFine"),
         Index("IX_Lotti_OperatoreID_DataFine", "OperatoreID", "DataFine"),
         # The lotti register (services/registro.py): a machine's or an operator's lotti
@@ -77,8 +86,9 @@ class Lotto(db.Model):
     qta_scarti: Mapped[int | None] = mapped_column("QtaScarti", Integer, active_history=True)
     causale_id: Mapped[int | None] = mapped_column("CausaleID", ForeignKey("CausaliScarto.CausaleID"), index=True)
     note_scarti: Mapped[str | None] = mapped_column("NoteScarti", Unicode(500))
-    operatore_id: Mapped[int] = mapped_column("OperatoreID", ForeignKey("Utenti.UtenteID"), nullable=False,
-                                              active_history=True)
+    operatore_id: Mapped[int] = mapped_column(
+        "OperatoreID", ForeignKey("Utenti.UtenteID"), nullable=False, active_history=True
+    )
     operatore_chiusura_id: Mapped[int | None] = mapped_column(
         "OperatoreChiusuraID", ForeignKey("Utenti.UtenteID"), index=True
     )
@@ -96,6 +106,4 @@ class Lotto(db.Model):
 
 
 # UNIQUE(FaseID, Progressivo) also serves every "lotti of this fase" query.
-Lotto.__table__.append_constraint(
-    db.UniqueConstraint("FaseID", "Progressivo", name="UQ_Lotti_FaseID_Progressivo")
-)
+Lotto.__table__.append_constraint(db.UniqueConstraint("FaseID", "Progressivo", name="UQ_Lotti_FaseID_Progressivo"))

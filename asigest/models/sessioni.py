@@ -29,8 +29,10 @@ class Sessione(db.Model):
         CheckConstraint(column("MotivoFine").in_(MOTIVI_FINE), name="motivo_fine"),
         # An ended session says why; an open one has no reason.
         CheckConstraint(
-            or_(and_(column("DataFine").is_(None), column("MotivoFine").is_(None)),
-                and_(column("DataFine").isnot(None), column("MotivoFine").isnot(None))),
+            or_(
+                and_(column("DataFine").is_(None), column("MotivoFine").is_(None)),
+                and_(column("DataFine").isnot(None), column("MotivoFine").isnot(None)),
+            ),
             name="fine_con_motivo",
         ),
         # "End every open session of this user" (new password or PIN, deactivation).

@@ -14,9 +14,7 @@ from asigest.models.types import UTCDateTime, utcnow
 
 class Utente(db.Model):
     __tablename__ = "Utenti"
-    __table_args__ = (
-        CheckConstraint(column("Ruolo").in_(RUOLI), name="ruolo"),
-    )
+    __table_args__ = (CheckConstraint(column("Ruolo").in_(RUOLI), name="ruolo"),)
 
     id: Mapped[int] = mapped_column("UtenteID", Integer, primary_key=True)
     matricola: Mapped[str] = mapped_column("Matricola", Unicode(30), unique=True, nullable=False)

@@ -38,7 +38,9 @@ def _codice_libero(session, model, codice: str, escluso_id: int | None = None) -
     if escluso_id is not None:
         query = query.where(model.id != escluso_id)
     if session.scalar(query) is not None:
-        raise Conflict(N_("Il codice %(codice)s è già usato: sceglierne un altro."), code="CODICE_IN_USO", codice=codice)
+        raise Conflict(
+            N_("Il codice %(codice)s è già usato: sceglierne un altro."), code="CODICE_IN_USO", codice=codice
+        )
 
 
 @contextmanager
@@ -144,15 +146,18 @@ def create_fase_tipo(
     """
     errori = CampiErrati()
     codice = anagrafiche.codice(errori, "codice", codice, massimo=20, fase=True)
-    descrizione = anagrafiche.testo(errori, "descrizione", descrizione, massimo=100, vuoto=N_("Indicare la descrizione."))
+    descrizione = anagrafiche.testo(
+        errori, "descrizione", descrizione, massimo=100, vuoto=N_("Indicare la descrizione.")
+    )
     ordine = _controlla_ordine(errori, ordine)
     documenti = _documenti(errori, documenti_richiesti, tipi_ammessi, ())
     errori.raise_if_any()
     _codice_libero(session, FaseTipo, codice)
     _ordine_libero(session, ordine)
     with _transazione_con_codice(session, FaseTipo, codice):
-        tipo = FaseTipo(codice=codice, descrizione=descrizione, ordine=ordine, documenti_richiesti=documenti,
-                        attivo=bool(attivo))
+        tipo = FaseTipo(
+            codice=codice, descrizione=descrizione, ordine=ordine, documenti_richiesti=documenti, attivo=bool(attivo)
+        )
         session.add(tipo)
         session.flush()
         audit.record(session, actor, "FASETIPO_CREATA", "FaseTipo", tipo.id, dopo=_fase_tipo_foto(tipo))
@@ -197,13 +202,16 @@ def update_fase_tipo(
         _ordine_libero(session, cambi["ordine"], escluso_id=tipo.id)
     if tipo.attivo and cambi.get("attivo") is False:
         macchine = session.scalars(
-            select(Macchina.codice).where(Macchina.fase_tipo_id == tipo.id, Macchina.attiva == true())
+            select(Macchina.codice)
+            .where(Macchina.fase_tipo_id == tipo.id, Macchina.attiva == true())
             .order_by(Macchina.codice)
         ).all()
         if macchine:
             raise RuleViolation(
-                N_("Il tipo di fase %(codice)s è usato dalle macchine attive %(macchine)s: disattivarle o "
-                   "spostarle su un altro tipo prima."),
+                N_(
+                    "Il tipo di fase %(codice)s è usato dalle macchine attive %(macchine)s: disattivarle o "
+                    "spostarle su un altro tipo prima."
+                ),
                 code="FASETIPO_IN_USO",
                 codice=tipo.codice,
                 macchine=", ".join(macchine),
@@ -219,8 +227,6 @@ def update_fase_tipo(
 
 
 # -- machines ----------------------------------------------------------------------------
-
-
 
 
 def _macchina_foto(macchina: Macchina) -> dict:
@@ -255,9 +261,7 @@ def get_macchina(session, macchina_id: int) -> Macchina:
 
 def _lotto_aperto(session, macchina: Macchina) -> str | None:
     """The CodiceLotto open on ``macchina``, if any."""
-    return session.scalar(
-        select(Lotto.codice_lotto).where(Lotto.macchina_id == macchina.id, Lotto.data_fine.is_(None))
-    )
+    return session.scalar(select(Lotto.codice_lotto).where(Lotto.macchina_id == macchina.id, Lotto.data_fine.is_(None)))
 
 
 def _controlla_macchina(errori: CampiErrati, *, codice, descrizione, reparto, parziale: bool) -> dict:
@@ -344,8 +348,10 @@ def update_macchina(
         aperto = _lotto_aperto(session, macchina)
         if aperto:
             raise RuleViolation(
-                N_("Sulla macchina %(macchina)s è aperto il lotto %(lotto)s: chiuderlo prima di disattivarla "
-                   "o di cambiarne il tipo di fase."),
+                N_(
+                    "Sulla macchina %(macchina)s è aperto il lotto %(lotto)s: chiuderlo prima di disattivarla "
+                    "o di cambiarne il tipo di fase."
+                ),
                 code="MACCHINA_CON_LOTTO_APERTO",
                 macchina=macchina.codice,
                 lotto=aperto,
@@ -440,7 +446,9 @@ def create_causale(
     """
     errori = CampiErrati()
     codice = anagrafiche.codice(errori, "codice", codice, massimo=30)
-    descrizione = anagrafiche.testo(errori, "descrizione", descrizione, massimo=200, vuoto=N_("Indicare la descrizione."))
+    descrizione = anagrafiche.testo(
+        errori, "descrizione", descrizione, massimo=200, vuoto=N_("Indicare la descrizione.")
+    )
     tipo = _fase_tipo_attivo(session, errori, fase_tipo) if (fase_tipo or "").strip() else None
     errori.raise_if_any()
     _codice_libero(session, CausaleScarto, codice)

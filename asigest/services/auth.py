@@ -44,8 +44,9 @@ def load_actor(session, utente_id: int) -> Actor | None:
     return actor_for(utente)
 
 
-def session_actor(session, segreto: str, tipo: str, *, utente_id: int | None = None,
-                  postazione: str | None = None) -> Actor | None:
+def session_actor(
+    session, segreto: str, tipo: str, *, utente_id: int | None = None, postazione: str | None = None
+) -> Actor | None:
     """The Actor of the open ``tipo`` login session whose cookie holds ``segreto`` (and,
     when given, of user ``utente_id`` at ``postazione``); None when the session is
     unknown or ended or its user deactivated. One query (``sessioni.utente_della_sessione``)."""
@@ -68,27 +69,32 @@ class AccessoBloccato(RuleViolation):
 
     def __init__(self, minuti: int):
         if minuti == 1:
-            message = N_("Troppi tentativi errati: accesso bloccato per 1 minuto. Riprovare più tardi o rivolgersi al supervisore.")
+            message = N_(
+                "Troppi tentativi errati: accesso bloccato per 1 minuto. Riprovare più tardi o rivolgersi al supervisore."
+            )
         else:
-            message = N_("Troppi tentativi errati: accesso bloccato per %(minuti)s minuti. Riprovare più tardi o rivolgersi al supervisore.")
+            message = N_(
+                "Troppi tentativi errati: accesso bloccato per %(minuti)s minuti. Riprovare più tardi o rivolgersi al supervisore."
+            )
         super().__init__(message, minuti=minuti)
 
 
-def _fallimenti(session, limiti: LimitiAccesso, adesso: datetime, colonna, valore, dopo: datetime | None = None) -> list[datetime]:
+def _fallimenti(
+    session, limiti: LimitiAccesso, adesso: datetime, colonna, valore, dopo: datetime | None = None
+) -> list[datetime]:
     """Failure instants of one badge or address that can still start or hold a lock
     (after ``dopo``, the badge's last successful login, when given)."""
     inizio = adesso - limiti.orizzonte
     if dopo is not None and dopo > inizio:
         inizio = dopo
     return list(
-        session.scalars(
-            select(TentativoAccesso.data_ora).where(colonna == valore, TentativoAccesso.data_ora > inizio)
-        )
+        session.scalars(select(TentativoAccesso.data_ora).where(colonna == valore, TentativoAccesso.data_ora > inizio))
     )
 
 
-def _blocco(session, limiti: LimitiAccesso, adesso: datetime, matricola: str, indirizzo: str,
-            ultimo_accesso: datetime | None) -> tuple[datetime | None, datetime | None]:
+def _blocco(
+    session, limiti: LimitiAccesso, adesso: datetime, matricola: str, indirizzo: str, ultimo_accesso: datetime | None
+) -> tuple[datetime | None, datetime | None]:
     """(end of the badge's lock, end of the address's lock); None where there is none now."""
     fine_badge = None
     if matricola:
@@ -105,7 +111,11 @@ def _blocco(session, limiti: LimitiAccesso, adesso: datetime, matricola: str, in
 def _rifiuta_se_bloccato(session, limiti: LimitiAccesso, matricola: str, indirizzo: str, utente: Utente | None) -> None:
     """Raise AccessoBloccato while the badge or the address is locked, before any secret is checked."""
     adesso = utcnow()
-    fini = [f for f in _blocco(session, limiti, adesso, matricola, indirizzo, utente.ultimo_accesso if utente else None) if f]
+    fini = [
+        f
+        for f in _blocco(session, limiti, adesso, matricola, indirizzo, utente.ultimo_accesso if utente else None)
+        if f
+    ]
     if fini:
         raise AccessoBloccato(minuti_residui(max(fini), adesso))
 
@@ -126,7 +136,9 @@ def badge_lock_end(session, utente: Utente, limiti: LimitiAccesso) -> datetime |
     """When the lock of ``utente``'s badge ends, or None when it is not locked now (the
     address's lock, if any, is not the badge's)."""
     adesso = utcnow()
-    tempi = _fallimenti(session, limiti, adesso, TentativoAccesso.matricola, utente.matricola, dopo=utente.ultimo_accesso)
+    tempi = _fallimenti(
+        session, limiti, adesso, TentativoAccesso.matricola, utente.matricola, dopo=utente.ultimo_accesso
+    )
     fine = fine_blocco(tempi, limiti.max_badge, limiti)
     return fine if fine is not None and fine > adesso else None
 
@@ -151,8 +163,9 @@ def locked_badges(session, limiti: LimitiAccesso) -> list[BadgeBloccato]:
     for utente, tempi in per_utente.values():
         fine = fine_blocco(tempi, limiti.max_badge, limiti)
         if fine is not None and fine > adesso:
-            bloccati.append(BadgeBloccato(utente.id, utente.matricola, utente.nome_completo, utente.ruolo, fine,
-                                          len(tempi)))
+            bloccati.append(
+                BadgeBloccato(utente.id, utente.matricola, utente.nome_completo, utente.ruolo, fine, len(tempi))
+            )
     return sorted(bloccati, key=lambda b: (b.fino_a, b.utente_id), reverse=True)
 
 
@@ -182,16 +195,33 @@ def unlock_badge(session, *, actor: Actor, utente_id: int, limiti: LimitiAccesso
         adesso = utcnow()
         azzerati = session.execute(
             update(TentativoAccesso)
-            .where(TentativoAccesso.matricola == utente.matricola, TentativoAccesso.data_ora > adesso - limiti.orizzonte)
-            .values(matricola=None).execution_options(synchronize_session=False)
+            .where(
+                TentativoAccesso.matricola == utente.matricola, TentativoAccesso.data_ora > adesso - limiti.orizzonte
+            )
+            .values(matricola=None)
+            .execution_options(synchronize_session=False)
         ).rowcount
-        audit.record(session, actor, "ACCESSO_SBLOCCATO", "Utenti", utente.id,
-                     prima={"FinoA": fine.isoformat()}, dopo={"Matricola": utente.matricola, "TentativiAzzerati": azzerati})
+        audit.record(
+            session,
+            actor,
+            "ACCESSO_SBLOCCATO",
+            "Utenti",
+            utente.id,
+            prima={"FinoA": fine.isoformat()},
+            dopo={"Matricola": utente.matricola, "TentativiAzzerati": azzerati},
+        )
     return utente, fine
 
 
-def _registra_fallimento(session, limiti: LimitiAccesso, tipo: str, matricola: str, indirizzo: str,
-                         utente_id: int | None, postazione: str | None) -> None:
+def _registra_fallimento(
+    session,
+    limiti: LimitiAccesso,
+    tipo: str,
+    matricola: str,
+    indirizzo: str,
+    utente_id: int | None,
+    postazione: str | None,
+) -> None:
     """Record one failed login; write ACCESSO_BLOCCATO when it starts a lock, and prune
     rows past the retention. Raises AccessoBloccato when this failure locked the badge or
     the address, otherwise returns (the caller raises its own "wrong credentials")."""
@@ -207,14 +237,21 @@ def _registra_fallimento(session, limiti: LimitiAccesso, tipo: str, matricola: s
             for motivo, era, ora in (("BADGE", prima[0], dopo[0]), ("INDIRIZZO", prima[1], dopo[1])):
                 if ora is not None and era is None:
                     audit.record(
-                        session, None, "ACCESSO_BLOCCATO", "Utenti", utente_id if motivo == "BADGE" else None,
+                        session,
+                        None,
+                        "ACCESSO_BLOCCATO",
+                        "Utenti",
+                        utente_id if motivo == "BADGE" else None,
                         postazione=postazione or indirizzo,
-                        dopo={"Motivo": motivo, "Tipo": tipo, "Matricola": matricola or None, "Indirizzo": indirizzo,
-                              "FinoA": ora.isoformat()},
+                        dopo={
+                            "Motivo": motivo,
+                            "Tipo": tipo,
+                            "Matricola": matricola or None,
+                            "Indirizzo": indirizzo,
+                            "FinoA": ora.isoformat(),
+                        },
                     )
-            session.execute(
-                delete(TentativoAccesso).where(TentativoAccesso.data_ora < adesso - limiti.conservazione)
-            )
+            session.execute(delete(TentativoAccesso).where(TentativoAccesso.data_ora < adesso - limiti.conservazione))
             return adesso, [f for f in dopo if f]
 
     adesso, fini = _serializzato(session, operazione)
@@ -245,8 +282,16 @@ def _serializzato(session, operazione, *, tentativi: int = 12):
     raise AssertionError("unreachable")
 
 
-def _verifica(session, tipo: str, matricola: str, segreto: str, *, postazione: str | None, indirizzo: str | None,
-              limiti: LimitiAccesso | None) -> Utente | None:
+def _verifica(
+    session,
+    tipo: str,
+    matricola: str,
+    segreto: str,
+    *,
+    postazione: str | None,
+    indirizzo: str | None,
+    limiti: LimitiAccesso | None,
+) -> Utente | None:
     """The active user whose ``tipo`` secret matches, or None after recording the failure.
 
     Raises AccessoBloccato when the badge or the address is locked (then the secret is not
@@ -264,9 +309,17 @@ def _verifica(session, tipo: str, matricola: str, segreto: str, *, postazione: s
     return None
 
 
-def authenticate_password(session, matricola: str, password: str, *, postazione: str | None = None,
-                          indirizzo: str | None = None, limiti: LimitiAccesso | None = None,
-                          sessione: str | None = None, sostituisce: str | None = None) -> Actor:
+def authenticate_password(
+    session,
+    matricola: str,
+    password: str,
+    *,
+    postazione: str | None = None,
+    indirizzo: str | None = None,
+    limiti: LimitiAccesso | None = None,
+    sessione: str | None = None,
+    sostituisce: str | None = None,
+) -> Actor:
     """Check badge code and password; record the login and return the Actor.
 
     ``indirizzo`` is the client address (default: ``postazione``); ``limiti`` the lockout
@@ -279,19 +332,32 @@ def authenticate_password(session, matricola: str, password: str, *, postazione:
     stranger cannot tell a wrong badge from a wrong password; AccessoBloccato (HTTP 429)
     when the badge or the address has failed too often.
     """
-    utente = _verifica(session, TIPO_PASSWORD, matricola, password or "", postazione=postazione,
-                       indirizzo=indirizzo, limiti=limiti)
+    utente = _verifica(
+        session, TIPO_PASSWORD, matricola, password or "", postazione=postazione, indirizzo=indirizzo, limiti=limiti
+    )
     if utente is None:
-        raise RuleViolation(
-            N_("Matricola o password errate. Controllare e riprovare."), code="CREDENZIALI_ERRATE"
-        )
-    return _registra_accesso(session, utente.id, "LOGIN", postazione,
-                             _NuovaSessione(UFFICIO, sessione, sostituisce) if sessione else None, limiti)
+        raise RuleViolation(N_("Matricola o password errate. Controllare e riprovare."), code="CREDENZIALI_ERRATE")
+    return _registra_accesso(
+        session,
+        utente.id,
+        "LOGIN",
+        postazione,
+        _NuovaSessione(UFFICIO, sessione, sostituisce) if sessione else None,
+        limiti,
+    )
 
 
-def authenticate_pin(session, matricola: str, pin: str, *, postazione: str | None = None,
-                     indirizzo: str | None = None, limiti: LimitiAccesso | None = None,
-                     sessione: str | None = None, sostituisce: str | None = None) -> Actor:
+def authenticate_pin(
+    session,
+    matricola: str,
+    pin: str,
+    *,
+    postazione: str | None = None,
+    indirizzo: str | None = None,
+    limiti: LimitiAccesso | None = None,
+    sessione: str | None = None,
+    sostituisce: str | None = None,
+) -> Actor:
     """Check badge code and kiosk PIN (any role with a PIN); record the login and return the Actor.
 
     ``postazione`` is the machine code, ``indirizzo`` the client address; ``limiti`` as
@@ -303,12 +369,19 @@ def authenticate_pin(session, matricola: str, pin: str, *, postazione: str | Non
     badge, wrong PIN, no PIN set, deactivated user), so a stranger at a kiosk learns
     nothing; AccessoBloccato (HTTP 429) when the badge or the address has failed too often.
     """
-    utente = _verifica(session, TIPO_PIN, matricola, (pin or "").strip(), postazione=postazione,
-                       indirizzo=indirizzo, limiti=limiti)
+    utente = _verifica(
+        session, TIPO_PIN, matricola, (pin or "").strip(), postazione=postazione, indirizzo=indirizzo, limiti=limiti
+    )
     if utente is None:
         raise RuleViolation(N_("Badge o PIN errati. Riprovare."), code="CREDENZIALI_ERRATE")
-    return _registra_accesso(session, utente.id, "LOGIN_KIOSK", postazione,
-                             _NuovaSessione(KIOSK, sessione, sostituisce) if sessione else None, limiti)
+    return _registra_accesso(
+        session,
+        utente.id,
+        "LOGIN_KIOSK",
+        postazione,
+        _NuovaSessione(KIOSK, sessione, sostituisce) if sessione else None,
+        limiti,
+    )
 
 
 @dataclass(frozen=True)
@@ -318,8 +391,14 @@ class _NuovaSessione:
     sostituisce: str | None
 
 
-def _registra_accesso(session, utente_id: int, azione: str, postazione: str | None,
-                      nuova: _NuovaSessione | None = None, limiti: LimitiAccesso | None = None) -> Actor:
+def _registra_accesso(
+    session,
+    utente_id: int,
+    azione: str,
+    postazione: str | None,
+    nuova: _NuovaSessione | None = None,
+    limiti: LimitiAccesso | None = None,
+) -> Actor:
     """Stamp UltimoAccesso (which also resets the badge's failure count), open the
     browser's Sessioni row when ``nuova`` is given, and write the login's audit row, in
     one transaction; on SQLite declared as a write up front and retried, so a login at
@@ -334,8 +413,13 @@ def _registra_accesso(session, utente_id: int, azione: str, postazione: str | No
             sessione_id = None
             if nuova is not None:
                 riga, sostituita = sessioni.apri(
-                    session, utente_id=utente.id, segreto=nuova.segreto, tipo=nuova.tipo, postazione=postazione,
-                    adesso=adesso, conservazione=(limiti or LimitiAccesso()).conservazione,
+                    session,
+                    utente_id=utente.id,
+                    segreto=nuova.segreto,
+                    tipo=nuova.tipo,
+                    postazione=postazione,
+                    adesso=adesso,
+                    conservazione=(limiti or LimitiAccesso()).conservazione,
                     sostituisce=nuova.sostituisce,
                 )
                 sessione_id = riga.id
@@ -366,8 +450,14 @@ def end_session(session, segreto: str, *, motivo: str, postazione: str | None = 
             return False
         utente = session.get(Utente, chiusa.utente_id)
         actor = actor_for(utente, postazione or chiusa.postazione, chiusa.id)
-        audit.record(session, actor, "LOGOUT_KIOSK" if chiusa.tipo == KIOSK else "LOGOUT", "Utenti", utente.id,
-                     dopo={"SessioneID": chiusa.id, "MotivoFine": motivo})
+        audit.record(
+            session,
+            actor,
+            "LOGOUT_KIOSK" if chiusa.tipo == KIOSK else "LOGOUT",
+            "Utenti",
+            utente.id,
+            dopo={"SessioneID": chiusa.id, "MotivoFine": motivo},
+        )
     return True
 
 
@@ -460,8 +550,13 @@ def create_user(
                 "UTENTE_CREATO",
                 "Utenti",
                 utente.id,
-                dopo={"Matricola": utente.matricola, "Nome": utente.nome, "Cognome": utente.cognome, "Ruolo": ruolo,
-                      **({} if attivo else {"Attivo": False})},
+                dopo={
+                    "Matricola": utente.matricola,
+                    "Nome": utente.nome,
+                    "Cognome": utente.cognome,
+                    "Ruolo": ruolo,
+                    **({} if attivo else {"Attivo": False}),
+                },
             )
     except IntegrityError:
         # Two admins saving the same badge at the same instant: the UNIQUE constraint decides.
@@ -493,7 +588,9 @@ def list_users(
     query = select(Utente)
     if q and q.strip():
         pattern = f"%{escape_like(q.strip())}%"
-        query = query.where(or_(*(c.ilike(pattern, escape="\\") for c in (Utente.matricola, Utente.nome, Utente.cognome))))
+        query = query.where(
+            or_(*(c.ilike(pattern, escape="\\") for c in (Utente.matricola, Utente.nome, Utente.cognome)))
+        )
     if ruolo:
         query = query.where(Utente.ruolo == ruolo)
     if attivo is not None:
@@ -542,7 +639,9 @@ def _proteggi_amministratori(session, actor: Actor | None, utente: Utente, ruolo
         ).all()
         if not altri:
             raise RuleViolation(
-                N_("%(matricola)s è l'ultimo amministratore attivo: nominarne un altro prima di disattivarlo o cambiarne il ruolo."),
+                N_(
+                    "%(matricola)s è l'ultimo amministratore attivo: nominarne un altro prima di disattivarlo o cambiarne il ruolo."
+                ),
                 code="ULTIMO_ADMIN",
                 matricola=utente.matricola,
             )
@@ -597,19 +696,28 @@ def update_user(
             utente.attivo = nuovo_attivo
             vecchi, nuovi = anagrafiche.differenze(prima, _fotografia(utente))
             disattivato = nuovi.get("Attivo") is False
-            chiuse = _chiudi_sessioni(session, actor, utente.id, disattivato=disattivato,
-                                      password=password is not None, pin=pin is not None)
+            chiuse = _chiudi_sessioni(
+                session, actor, utente.id, disattivato=disattivato, password=password is not None, pin=pin is not None
+            )
             if nuovi:
                 azione = "UTENTE_DISATTIVATO" if disattivato else "UTENTE_MODIFICATO"
-                audit.record(session, actor, azione, "Utenti", utente.id, prima=vecchi,
-                             dopo={**nuovi, **chiuse.pop("DISATTIVATO", {})})
+                audit.record(
+                    session,
+                    actor,
+                    azione,
+                    "Utenti",
+                    utente.id,
+                    prima=vecchi,
+                    dopo={**nuovi, **chiuse.pop("DISATTIVATO", {})},
+                )
             if pin is not None:
                 utente.pin_hash = hashing.hash_secret(pin)
                 audit.record(session, actor, "PIN_REIMPOSTATO", "Utenti", utente.id, dopo=chiuse.pop("PIN", None))
             if password is not None:
                 utente.password_hash = hashing.hash_secret(password)
-                audit.record(session, actor, "PASSWORD_REIMPOSTATA", "Utenti", utente.id,
-                             dopo=chiuse.pop("PASSWORD", None))
+                audit.record(
+                    session, actor, "PASSWORD_REIMPOSTATA", "Utenti", utente.id, dopo=chiuse.pop("PASSWORD", None)
+                )
             session.flush()
     except IntegrityError:
         if "matricola" in puliti and _matricola_usata(session, puliti["matricola"], escluso_id=utente_id):
@@ -618,8 +726,9 @@ def update_user(
     return utente
 
 
-def _chiudi_sessioni(session, actor: Actor | None, utente_id: int, *, disattivato: bool, password: bool,
-                     pin: bool) -> dict[str, dict]:
+def _chiudi_sessioni(
+    session, actor: Actor | None, utente_id: int, *, disattivato: bool, password: bool, pin: bool
+) -> dict[str, dict]:
     """End the user's open sessions for the strongest of the changes made (deactivation,
     password, PIN); returns ``{motivo: {"SessioniChiuse": n}}`` for the audit row of that
     change, empty when none ended. Changing one's own secret keeps one's current session."""
@@ -627,8 +736,9 @@ def _chiudi_sessioni(session, actor: Actor | None, utente_id: int, *, disattivat
     if motivo is None:
         return {}
     proprio = actor is not None and actor.utente_id == utente_id
-    chiuse = sessioni.chiudi_tutte(session, utente_id=utente_id, motivo=motivo, adesso=utcnow(),
-                                   tranne=actor.sessione_id if proprio else None)
+    chiuse = sessioni.chiudi_tutte(
+        session, utente_id=utente_id, motivo=motivo, adesso=utcnow(), tranne=actor.sessione_id if proprio else None
+    )
     return {motivo: {"SessioniChiuse": chiuse}} if chiuse else {}
 
 
@@ -686,7 +796,14 @@ def create_token(session, *, actor: Actor | None, matricola: str, descrizione: s
         )
         session.add(record)
         session.flush()
-        audit.record(session, actor, "TOKEN_CREATO", "ApiToken", record.id, dopo={"UtenteID": utente.id, "Prefisso": record.prefisso})
+        audit.record(
+            session,
+            actor,
+            "TOKEN_CREATO",
+            "ApiToken",
+            record.id,
+            dopo={"UtenteID": utente.id, "Prefisso": record.prefisso},
+        )
     return token
 
 

@@ -39,7 +39,12 @@ from typing import Callable, Iterator
 from sqlalchemy import select
 
 from asigest.domain.avanzamento import (
-    GIORNI_A_RISCHIO, a_rischio, in_ritardo, percentuale, percentuale_commessa, scadenza_vicina,
+    GIORNI_A_RISCHIO,
+    a_rischio,
+    in_ritardo,
+    percentuale,
+    percentuale_commessa,
+    scadenza_vicina,
 )
 from asigest.domain.quantita import ConsumiFase, qta_disponibili
 from asigest.erp import Commessa, ErpGateway, parse_numero_commessa
@@ -242,8 +247,7 @@ def avanzamento_commesse(
     """
     selezione = _seleziona(session, erp, oggi=oggi, filtri=filtri, ordine=ordine, tutte_le_fasi=False)
     offset = max(0, offset)
-    items = _dettaglio(session, selezione.commesse[offset : offset + limit], oggi=oggi,
-                       con_disponibile=con_disponibile)
+    items = _dettaglio(session, selezione.commesse[offset : offset + limit], oggi=oggi, con_disponibile=con_disponibile)
     return PaginaAvanzamento(
         items=items,
         limit=limit,
@@ -255,8 +259,9 @@ def avanzamento_commesse(
     )
 
 
-def seleziona_commesse(session, erp: ErpGateway, *, oggi: date, filtri: Filtri = Filtri(),
-                       ordine: str = ORDINE_PREDEFINITO) -> Selezione:
+def seleziona_commesse(
+    session, erp: ErpGateway, *, oggi: date, filtri: Filtri = Filtri(), ordine: str = ORDINE_PREDEFINITO
+) -> Selezione:
     """Every configured order matching ``filtri``, sorted by ``ordine`` (see
     ``avanzamento_commesse``), each with its phases (without their dates), and the late /
     at-risk counts. For the dashboard: ``Filtri(in_ritardo=True, a_rischio=True)``,
@@ -267,8 +272,7 @@ def seleziona_commesse(session, erp: ErpGateway, *, oggi: date, filtri: Filtri =
     return _seleziona(session, erp, oggi=oggi, filtri=filtri, ordine=ordine, tutte_le_fasi=True)
 
 
-def _seleziona(session, erp: ErpGateway, *, oggi: date, filtri: Filtri, ordine: str,
-               tutte_le_fasi: bool) -> Selezione:
+def _seleziona(session, erp: ErpGateway, *, oggi: date, filtri: Filtri, ordine: str, tutte_le_fasi: bool) -> Selezione:
     """The selection; without ``tutte_le_fasi`` the orders whose phases change nothing in
     it (see below) come with ``fasi`` None, for a page to read its own."""
     ordine = leggi_ordine(ordine)
@@ -297,9 +301,16 @@ def _seleziona(session, erp: ErpGateway, *, oggi: date, filtri: Filtri, ordine: 
     return Selezione(_ordina(commesse, ordine), ritardo, rischio)
 
 
-def righe_avanzamento(session, erp: ErpGateway, *, oggi: date, tutte: bool = False,
-                      filtri: Filtri | None = None, ordine: str | None = None,
-                      blocco: int = BLOCCO) -> Iterator[RigaAvanzamento]:
+def righe_avanzamento(
+    session,
+    erp: ErpGateway,
+    *,
+    oggi: date,
+    tutte: bool = False,
+    filtri: Filtri | None = None,
+    ordine: str | None = None,
+    blocco: int = BLOCCO,
+) -> Iterator[RigaAvanzamento]:
     """The progress of configured orders as one row per fase (fasi in flow order), for exports.
 
     With neither ``filtri`` nor ``ordine``: the orders open in the ERP (``tutte``: every
@@ -310,12 +321,21 @@ def righe_avanzamento(session, erp: ErpGateway, *, oggi: date, tutte: bool = Fal
     Raises ErpUnavailable when the ERP does not answer.
     """
     if filtri is not None or ordine is not None:
-        selezione = seleziona_commesse(session, erp, oggi=oggi, filtri=filtri or Filtri(),
-                                       ordine=ordine or ORDINE_PREDEFINITO)
+        selezione = seleziona_commesse(
+            session, erp, oggi=oggi, filtri=filtri or Filtri(), ordine=ordine or ORDINE_PREDEFINITO
+        )
         for c in selezione.commesse:
             for f in c.fasi:
-                yield RigaAvanzamento(c.commessa_erp_id, c.commessa, f.fase_tipo, f.stato, f.qta_prevista,
-                                      f.qta_prodotta, f.qta_scarti, c.in_ritardo)
+                yield RigaAvanzamento(
+                    c.commessa_erp_id,
+                    c.commessa,
+                    f.fase_tipo,
+                    f.stato,
+                    f.qta_prevista,
+                    f.qta_prodotta,
+                    f.qta_scarti,
+                    c.in_ritardo,
+                )
         return
     if not tutte:
         # The open orders are few: read them from the ERP's side, then stream their fasi.
@@ -360,8 +380,12 @@ def _config_ids(session) -> Iterator[list[int]]:
     """Every configured order's ERP ID, ``BLOCCO`` at a time (keyset, ascending)."""
     ultimo = 0
     while True:
-        stmt = (select(ConfigCommessa.commessa_erp_id).where(ConfigCommessa.commessa_erp_id > ultimo)
-                .order_by(ConfigCommessa.commessa_erp_id).limit(BLOCCO))
+        stmt = (
+            select(ConfigCommessa.commessa_erp_id)
+            .where(ConfigCommessa.commessa_erp_id > ultimo)
+            .order_by(ConfigCommessa.commessa_erp_id)
+            .limit(BLOCCO)
+        )
         ids = list(session.scalars(stmt))
         if not ids:
             return
@@ -401,8 +425,15 @@ def _fasi(session, ids: list[int], *, con_date: bool = False) -> dict[int, list[
     2,000 orders. Their dates only ``con_date``: parsing them is a third of the cost on
     thousands of orders, and only a page shows them."""
     tipi = {t.id: (t.codice, t.ordine) for t in session.execute(select(FaseTipo.id, FaseTipo.codice, FaseTipo.ordine))}
-    colonne = [Fase.commessa_erp_id, Fase.fase_tipo_id, Fase.id, Fase.stato, Fase.qta_prevista, Fase.qta_prodotta,
-               Fase.qta_scarti]
+    colonne = [
+        Fase.commessa_erp_id,
+        Fase.fase_tipo_id,
+        Fase.id,
+        Fase.stato,
+        Fase.qta_prevista,
+        Fase.qta_prodotta,
+        Fase.qta_scarti,
+    ]
     if con_date:
         colonne += [Fase.data_apertura, Fase.data_chiusura]
     trovate: dict[int, list[tuple]] = {}
@@ -414,8 +445,9 @@ def _fasi(session, ids: list[int], *, con_date: bool = False) -> dict[int, list[
     return {i: [f for *_, f in sorted(fasi, key=lambda t: t[:2])] for i, fasi in trovate.items()}
 
 
-def _commessa(commessa_id: int, commessa: Commessa | None, fasi: tuple[FaseAvanzamento, ...] | None,
-              oggi: date) -> CommessaAvanzamento:
+def _commessa(
+    commessa_id: int, commessa: Commessa | None, fasi: tuple[FaseAvanzamento, ...] | None, oggi: date
+) -> CommessaAvanzamento:
     """The order with its flags; ``fasi`` None (not read) only when they cannot change
     the flags (``scadenza_vicina`` is False)."""
     consegna = commessa.dataconsegna if commessa is not None else None
@@ -430,8 +462,9 @@ def _commessa(commessa_id: int, commessa: Commessa | None, fasi: tuple[FaseAvanz
 
 
 def _fase_corrisponde(fase: FaseAvanzamento, filtri: Filtri) -> bool:
-    return ((not filtri.fase_tipo or fase.fase_tipo == filtri.fase_tipo)
-            and (not filtri.stato_fase or fase.stato == filtri.stato_fase))
+    return (not filtri.fase_tipo or fase.fase_tipo == filtri.fase_tipo) and (
+        not filtri.stato_fase or fase.stato == filtri.stato_fase
+    )
 
 
 def _numero(c: CommessaAvanzamento):
@@ -473,8 +506,9 @@ def _ordina(commesse: list[CommessaAvanzamento], ordine: str) -> list[CommessaAv
     return con + senza
 
 
-def _dettaglio(session, commesse: list[CommessaAvanzamento], *, oggi: date,
-              con_disponibile: bool) -> list[CommessaAvanzamento]:
+def _dettaglio(
+    session, commesse: list[CommessaAvanzamento], *, oggi: date, con_disponibile: bool
+) -> list[CommessaAvanzamento]:
     """The page's orders with their phases read again in full (dates included) and, when
     asked, QtaDisponibile (R5): one query per 2,000 orders, plus one aggregate over their lotti."""
     fasi = _fasi(session, [c.commessa_erp_id for c in commesse], con_date=True)
@@ -486,9 +520,16 @@ def _dettaglio(session, commesse: list[CommessaAvanzamento], *, oggi: date,
             consumi = []
             for f in proprie:
                 t = totali.get(f.id)
-                consumi.append(ConsumiFase(f.qta_prevista) if t is None else ConsumiFase(
-                    f.qta_prevista, output_chiusi=t.output_chiusi, scarti_chiusi=t.scarti_chiusi,
-                    input_aperti=t.input_aperti))
+                consumi.append(
+                    ConsumiFase(f.qta_prevista)
+                    if t is None
+                    else ConsumiFase(
+                        f.qta_prevista,
+                        output_chiusi=t.output_chiusi,
+                        scarti_chiusi=t.scarti_chiusi,
+                        input_aperti=t.input_aperti,
+                    )
+                )
             for f, disponibile in zip(proprie, qta_disponibili(consumi)):
                 f.qta_disponibile = disponibile
         risultato.append(_commessa(c.commessa_erp_id, c.commessa, tuple(proprie), oggi))
@@ -501,5 +542,13 @@ def _righe(session, ids: list[int], commesse: dict[int, Commessa | None], oggi: 
     for commessa_id in sorted(fasi, reverse=True):
         c = _commessa(commessa_id, commesse.get(commessa_id), tuple(fasi[commessa_id]), oggi)
         for f in c.fasi:
-            yield RigaAvanzamento(commessa_id, c.commessa, f.fase_tipo, f.stato, f.qta_prevista, f.qta_prodotta,
-                                  f.qta_scarti, c.in_ritardo)
+            yield RigaAvanzamento(
+                commessa_id,
+                c.commessa,
+                f.fase_tipo,
+                f.stato,
+                f.qta_prevista,
+                f.qta_prodotta,
+                f.qta_scarti,
+                c.in_ritardo,
+            )

@@ -66,24 +66,29 @@ def percorso_sqlite(database_url: str) -> Path:
     nome = url.get_backend_name()
     if nome == "postgresql":
         raise RuleViolation(
-            N_("Il database ASI_GEST è PostgreSQL: fare la copia con pg_dump (ripristino con pg_restore), "
-               "non con questo comando, che copia solo database SQLite."),
+            N_(
+                "Il database ASI_GEST è PostgreSQL: fare la copia con pg_dump (ripristino con pg_restore), "
+                "non con questo comando, che copia solo database SQLite."
+            ),
             code="BACKUP_NON_SQLITE",
         )
     if nome == "mssql":
         raise RuleViolation(
-            N_("Il database ASI_GEST è su SQL Server: usare i backup di SQL Server (BACKUP DATABASE o il piano "
-               "di manutenzione del DBA), non questo comando, che copia solo database SQLite."),
+            N_(
+                "Il database ASI_GEST è su SQL Server: usare i backup di SQL Server (BACKUP DATABASE o il piano "
+                "di manutenzione del DBA), non questo comando, che copia solo database SQLite."
+            ),
             code="BACKUP_NON_SQLITE",
         )
     if nome != "sqlite":
         raise RuleViolation(
             N_("Il database ASI_GEST (%(tipo)s) non è SQLite: usare lo strumento di backup del suo server."),
-            code="BACKUP_NON_SQLITE", tipo=nome,
+            code="BACKUP_NON_SQLITE",
+            tipo=nome,
         )
     database = url.database or ""
     if database.startswith("file:"):
-        database = database[len("file:"):]
+        database = database[len("file:") :]
     if database in ("", ":memory:") or url.query.get("mode") == "memory":
         raise RuleViolation(
             N_("Il database ASI_GEST è in memoria: non c'è un file da copiare."), code="BACKUP_SQLITE_IN_MEMORIA"
@@ -111,7 +116,8 @@ def copia_database(database_url: str, destinazione: str | os.PathLike, *, sovras
     if not origine.is_file():
         raise RuleViolation(
             N_("Il database %(percorso)s non esiste: controllare ASIGEST_DATABASE_URL."),
-            code="BACKUP_ORIGINE_ASSENTE", percorso=str(origine),
+            code="BACKUP_ORIGINE_ASSENTE",
+            percorso=str(origine),
         )
     cartella_voluta = isinstance(destinazione, str) and destinazione.endswith(("/", os.sep))
     destinazione = Path(destinazione)
@@ -138,16 +144,22 @@ def copia_database(database_url: str, destinazione: str | os.PathLike, *, sovras
     except sqlite3.Error as exc:
         log.warning("Backup di %s non riuscito: %s", origine, exc)
         raise RuleViolation(
-            N_("Copia non riuscita (%(motivo)s): il backup precedente, se c'era, è intatto. Riprovare; "
-               "se si ripete, controllare lo spazio su disco e i permessi della cartella."),
-            code="BACKUP_NON_RIUSCITO", motivo=str(exc),
+            N_(
+                "Copia non riuscita (%(motivo)s): il backup precedente, se c'era, è intatto. Riprovare; "
+                "se si ripete, controllare lo spazio su disco e i permessi della cartella."
+            ),
+            code="BACKUP_NON_RIUSCITO",
+            motivo=str(exc),
         ) from None
     except OSError as exc:
         log.warning("Backup di %s non riuscito: %s", origine, exc)
         raise RuleViolation(
-            N_("Copia non riuscita (%(motivo)s): il backup precedente, se c'era, è intatto. Controllare lo "
-               "spazio su disco e i permessi della cartella, poi riprovare."),
-            code="BACKUP_NON_RIUSCITO", motivo=exc.strerror or str(exc),
+            N_(
+                "Copia non riuscita (%(motivo)s): il backup precedente, se c'era, è intatto. Controllare lo "
+                "spazio su disco e i permessi della cartella, poi riprovare."
+            ),
+            code="BACKUP_NON_RIUSCITO",
+            motivo=exc.strerror or str(exc),
         ) from None
     finally:
         if temporaneo is not None:
@@ -170,15 +182,19 @@ def _controlla_destinazione(origine: Path, destinazione: Path, sovrascrivi: bool
 def _cartella_assente(cartella: Path) -> RuleViolation:
     return RuleViolation(
         N_("La cartella %(cartella)s non esiste: crearla prima, o indicare un'altra destinazione."),
-        code="BACKUP_CARTELLA_ASSENTE", cartella=str(cartella),
+        code="BACKUP_CARTELLA_ASSENTE",
+        cartella=str(cartella),
     )
 
 
 def _esiste(destinazione: Path) -> RuleViolation:
     return RuleViolation(
-        N_("Il file %(percorso)s esiste già: indicare un altro nome, una cartella (il nome sarà datato) "
-           "oppure aggiungere --overwrite per sostituirlo."),
-        code="BACKUP_DESTINAZIONE_ESISTENTE", percorso=str(destinazione),
+        N_(
+            "Il file %(percorso)s esiste già: indicare un altro nome, una cartella (il nome sarà datato) "
+            "oppure aggiungere --overwrite per sostituirlo."
+        ),
+        code="BACKUP_DESTINAZIONE_ESISTENTE",
+        percorso=str(destinazione),
     )
 
 

@@ -39,7 +39,9 @@ def ensure_base_catalog(session) -> int:
         tipi = {ft.codice: ft for ft in session.scalars(select(FaseTipo))}
         for codice, descrizione, ordine in BASE_FASI:
             if codice not in tipi:
-                tipi[codice] = FaseTipo(codice=codice, descrizione=descrizione, ordine=ordine, documenti_richiesti=[], attivo=True)
+                tipi[codice] = FaseTipo(
+                    codice=codice, descrizione=descrizione, ordine=ordine, documenti_richiesti=[], attivo=True
+                )
                 session.add(tipi[codice])
                 added += 1
         session.flush()

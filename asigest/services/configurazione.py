@@ -138,7 +138,9 @@ def get_config_commessa(session, commessa_erp_id: int) -> ConfigCommessa:
     return config
 
 
-def list_configs(session, *, limit: int = 100, offset: int = 0, commessa_erp_id: int | None = None) -> list[ConfigCommessa]:
+def list_configs(
+    session, *, limit: int = 100, offset: int = 0, commessa_erp_id: int | None = None
+) -> list[ConfigCommessa]:
     """Configs, newest first (ConfigID descending), optionally the one of ``commessa_erp_id``."""
     stmt = select(ConfigCommessa)
     if commessa_erp_id is not None:
@@ -171,7 +173,12 @@ def con_disponibile(session, fasi: Iterable[Fase]) -> list[FaseConDisponibile]:
     per_fase = [totali.get(f.id, _Totali()) for f in ordinate]
     disponibili = qta_disponibili(
         [
-            ConsumiFase(f.qta_prevista, output_chiusi=t.output_chiusi, scarti_chiusi=t.scarti_chiusi, input_aperti=t.input_aperti)
+            ConsumiFase(
+                f.qta_prevista,
+                output_chiusi=t.output_chiusi,
+                scarti_chiusi=t.scarti_chiusi,
+                input_aperti=t.input_aperti,
+            )
             for f, t in zip(ordinate, per_fase)
         ]
     )
@@ -282,7 +289,9 @@ def update_config(session, erp: ErpGateway, *, actor: Actor | None, config_id: i
     _almeno_una_fase({f: cambiate.get(f, getattr(config, f)) for f in FLAG_FASI})
 
     fasi = {f.fase_tipo.codice: f for f in _fasi_of(session, config.commessa_erp_id)}
-    da_togliere = [fasi[FLAG_FASI[f]] for f, on in cambiate.items() if f in FLAG_FASI and not on and FLAG_FASI[f] in fasi]
+    da_togliere = [
+        fasi[FLAG_FASI[f]] for f, on in cambiate.items() if f in FLAG_FASI and not on and FLAG_FASI[f] in fasi
+    ]
     da_creare = [FLAG_FASI[f] for f, on in cambiate.items() if f in FLAG_FASI and on and FLAG_FASI[f] not in fasi]
     _senza_lotti(session, da_togliere, codice="FASE_CON_LOTTI")
     tipi = _tipi_per_codice(session, da_creare)
@@ -300,8 +309,13 @@ def update_config(session, erp: ErpGateway, *, actor: Actor | None, config_id: i
                 setattr(config, k, v)
             session.flush()
             audit.record(
-                session, actor, "CONFIG_MODIFICATA", "ConfigCommessa", config.id,
-                prima=prima, dopo={_CONFIG_COLUMNS[k]: v for k, v in cambiate.items()},
+                session,
+                actor,
+                "CONFIG_MODIFICATA",
+                "ConfigCommessa",
+                config.id,
+                prima=prima,
+                dopo={_CONFIG_COLUMNS[k]: v for k, v in cambiate.items()},
             )
     except IntegrityError:
         # A concurrent request won: a lotto opened in a fase being removed (the foreign
@@ -335,7 +349,9 @@ def delete_config(session, *, actor: Actor | None, config_id: int) -> None:
 
 
 @ripete_se_occupato
-def add_fase(session, erp: ErpGateway, *, actor: Actor | None, commessa_erp_id: int, fase_tipo: str) -> FaseConDisponibile:
+def add_fase(
+    session, erp: ErpGateway, *, actor: Actor | None, commessa_erp_id: int, fase_tipo: str
+) -> FaseConDisponibile:
     """Add one fase of type ``fase_tipo`` (a FaseTipo code) to a configured commessa.
 
     QtaPrevista is the config's QtaERP; the commessa must still be open in the ERP. For
@@ -346,12 +362,15 @@ def add_fase(session, erp: ErpGateway, *, actor: Actor | None, commessa_erp_id: 
     """
     tipo = session.scalar(select(FaseTipo).where(FaseTipo.codice == (fase_tipo or "").strip().upper()))
     if tipo is None:
-        raise InvalidInput({"FaseTipo": [N_("Tipo di fase sconosciuto: usare uno dei codici del catalogo (es. SMD, PTH, CONTROLLI).")]})
+        raise InvalidInput(
+            {"FaseTipo": [N_("Tipo di fase sconosciuto: usare uno dei codici del catalogo (es. SMD, PTH, CONTROLLI).")]}
+        )
     config = _config_per_commessa(session, commessa_erp_id)
     if config is None:
         raise RuleViolation(
             N_("La commessa %(id)s non è configurata: configurarla prima di aggiungere fasi."),
-            code="CONFIG_ASSENTE", id=commessa_erp_id,
+            code="CONFIG_ASSENTE",
+            id=commessa_erp_id,
         )
     if any(f.fase_tipo_id == tipo.id for f in _fasi_of(session, commessa_erp_id)):
         raise _fase_esistente(tipo.codice, commessa_erp_id)
@@ -369,8 +388,13 @@ def add_fase(session, erp: ErpGateway, *, actor: Actor | None, commessa_erp_id: 
                 setattr(config, flag, True)
                 session.flush()
                 audit.record(
-                    session, actor, "CONFIG_MODIFICATA", "ConfigCommessa", config.id,
-                    prima={_CONFIG_COLUMNS[flag]: False}, dopo={_CONFIG_COLUMNS[flag]: True},
+                    session,
+                    actor,
+                    "CONFIG_MODIFICATA",
+                    "ConfigCommessa",
+                    config.id,
+                    prima={_CONFIG_COLUMNS[flag]: False},
+                    dopo={_CONFIG_COLUMNS[flag]: True},
                 )
     except IntegrityError:
         # The same fase added by another request at the same instant (UNIQUE CommessaERPId, FaseTipoID).
@@ -422,7 +446,10 @@ def _config_per_commessa(session, commessa_erp_id: int) -> ConfigCommessa | None
 def _fasi_of(session, commessa_erp_id: int) -> list[Fase]:
     return list(
         session.scalars(
-            select(Fase).join(FaseTipo).where(Fase.commessa_erp_id == commessa_erp_id).order_by(FaseTipo.ordine, Fase.fase_tipo_id)
+            select(Fase)
+            .join(FaseTipo)
+            .where(Fase.commessa_erp_id == commessa_erp_id)
+            .order_by(FaseTipo.ordine, Fase.fase_tipo_id)
         )
     )
 
@@ -430,13 +457,18 @@ def _fasi_of(session, commessa_erp_id: int) -> list[Fase]:
 def _gia_configurata(commessa_erp_id: int, config_id: int) -> Conflict:
     return Conflict(
         N_("La commessa %(id)s è già configurata (configurazione %(config_id)s): modificare quella esistente."),
-        code="CONFIG_ESISTENTE", id=commessa_erp_id, config_id=config_id,
+        code="CONFIG_ESISTENTE",
+        id=commessa_erp_id,
+        config_id=config_id,
     )
 
 
 def _fase_esistente(codice: str, commessa_erp_id: int) -> Conflict:
     return Conflict(
-        N_("La fase %(fase)s esiste già per la commessa %(id)s."), code="FASE_ESISTENTE", fase=codice, id=commessa_erp_id
+        N_("La fase %(fase)s esiste già per la commessa %(id)s."),
+        code="FASE_ESISTENTE",
+        fase=codice,
+        id=commessa_erp_id,
     )
 
 
@@ -446,12 +478,17 @@ def _commessa_configurabile(erp: ErpGateway, commessa_erp_id: int) -> Commessa:
     if commessa is None:
         raise RuleViolation(
             N_("La commessa %(id)s non esiste nel gestionale: controllare il numero."),
-            code="COMMESSA_INESISTENTE", id=commessa_erp_id,
+            code="COMMESSA_INESISTENTE",
+            id=commessa_erp_id,
         )
     if not commessa.aperta:
         raise RuleViolation(
-            N_("La commessa %(numero)s non è aperta nel gestionale (stato «%(stato)s»): si possono configurare solo commesse aperte."),
-            code="COMMESSA_NON_APERTA", numero=commessa.numero, stato=commessa.statocommessa or "—",
+            N_(
+                "La commessa %(numero)s non è aperta nel gestionale (stato «%(stato)s»): si possono configurare solo commesse aperte."
+            ),
+            code="COMMESSA_NON_APERTA",
+            numero=commessa.numero,
+            stato=commessa.statocommessa or "—",
         )
     return commessa
 
@@ -461,12 +498,15 @@ def _qta_pianificata(commessa: Commessa) -> int:
     if commessa.qta is None:
         raise RuleViolation(
             N_("La commessa %(numero)s non ha la quantità nel gestionale: indicarla in ASITRON e riprovare."),
-            code="QTA_ERP_ASSENTE", numero=commessa.numero,
+            code="QTA_ERP_ASSENTE",
+            numero=commessa.numero,
         )
     if commessa.qta <= 0:
         raise RuleViolation(
             N_("La commessa %(numero)s ha quantità %(qta)s nel gestionale: correggerla in ASITRON e riprovare."),
-            code="QTA_ERP_NON_VALIDA", numero=commessa.numero, qta=commessa.qta,
+            code="QTA_ERP_NON_VALIDA",
+            numero=commessa.numero,
+            qta=commessa.qta,
         )
     return commessa.qta
 
@@ -489,7 +529,8 @@ def _tipi_per_codice(session, codici: list[str]) -> list[FaseTipo]:
         if codice not in tipi:
             raise RuleViolation(
                 N_("Il tipo di fase %(fase)s manca dal catalogo: farlo aggiungere da un amministratore."),
-                code="FASE_TIPO_ASSENTE", fase=codice,
+                code="FASE_TIPO_ASSENTE",
+                fase=codice,
             )
         _tipo_attivo(tipi[codice])
     return sorted(tipi.values(), key=lambda t: (t.ordine, t.id))
@@ -499,7 +540,8 @@ def _tipo_attivo(tipo: FaseTipo) -> None:
     if not tipo.attivo:
         raise RuleViolation(
             N_("Il tipo di fase %(fase)s è disattivato: farlo riattivare da un amministratore o toglierlo."),
-            code="FASE_TIPO_DISATTIVATO", fase=tipo.codice,
+            code="FASE_TIPO_DISATTIVATO",
+            fase=tipo.codice,
         )
 
 
@@ -525,7 +567,9 @@ def totali_lotti(session, fase_ids: list[int]) -> dict[int, _Totali]:
             .group_by(Lotto.fase_id)
         )
         for fase_id, lotti, output, scarti, aperti in session.execute(stmt):
-            found[fase_id] = _Totali(lotti=lotti, output_chiusi=output or 0, scarti_chiusi=scarti or 0, input_aperti=aperti or 0)
+            found[fase_id] = _Totali(
+                lotti=lotti, output_chiusi=output or 0, scarti_chiusi=scarti or 0, input_aperti=aperti or 0
+            )
     return found
 
 
@@ -566,17 +610,22 @@ def _non_prima_di_fasi_con_lotti(session, commessa_erp_id: int, tipi: list[FaseT
         dopo = [f for f in con_lotti if (tipo.ordine, tipo.id) < (f.fase_tipo.ordine, f.fase_tipo_id)]
         if dopo:
             raise RuleViolation(
-                N_("La fase %(fase)s non si può aggiungere: verrebbe prima della fase %(lavorata)s, che ha già "
-                   "lotti, e quei pezzi risulterebbero mai prodotti a monte. Si possono aggiungere solo fasi che "
-                   "vengono dopo quelle già lavorate."),
-                code="FASE_PRIMA_DI_FASE_CON_LOTTI", fase=tipo.codice,
+                N_(
+                    "La fase %(fase)s non si può aggiungere: verrebbe prima della fase %(lavorata)s, che ha già "
+                    "lotti, e quei pezzi risulterebbero mai prodotti a monte. Si possono aggiungere solo fasi che "
+                    "vengono dopo quelle già lavorate."
+                ),
+                code="FASE_PRIMA_DI_FASE_CON_LOTTI",
+                fase=tipo.codice,
                 lavorata=", ".join(f.fase_tipo.codice for f in sorted(dopo, key=lambda f: f.fase_tipo.ordine)),
             )
 
 
 def _modifica_concorrente() -> Conflict:
     return Conflict(
-        N_("Un'altra modifica a questa commessa è stata salvata nello stesso momento: ricaricare la pagina e riprovare."),
+        N_(
+            "Un'altra modifica a questa commessa è stata salvata nello stesso momento: ricaricare la pagina e riprovare."
+        ),
         code="MODIFICA_CONCORRENTE",
     )
 
@@ -585,19 +634,28 @@ def _fasi_con_lotti(fasi: list[Fase], codice: str) -> RuleViolation:
     nomi = ", ".join(f.fase_tipo.codice for f in fasi)
     if codice == "CONFIG_CON_LOTTI":
         return RuleViolation(
-            N_("La configurazione non si può eliminare: la fase %(fase)s ha già lotti. "
-               "Per fermare la produzione, sospendere la fase."),
-            code=codice, fase=nomi,
+            N_(
+                "La configurazione non si può eliminare: la fase %(fase)s ha già lotti. "
+                "Per fermare la produzione, sospendere la fase."
+            ),
+            code=codice,
+            fase=nomi,
         )
     return RuleViolation(
         N_("La fase %(fase)s ha già lotti e non si può togliere: lasciarla attiva e, per fermarla, sospenderla."),
-        code=codice, fase=nomi,
+        code=codice,
+        fase=nomi,
     )
 
 
 def _crea_fase(session, actor: Actor | None, commessa_erp_id: int, fase_tipo_id: int, qta: int) -> Fase:
     fase = Fase(
-        commessa_erp_id=commessa_erp_id, fase_tipo_id=fase_tipo_id, stato=APERTA, qta_prevista=qta, qta_prodotta=0, qta_scarti=0
+        commessa_erp_id=commessa_erp_id,
+        fase_tipo_id=fase_tipo_id,
+        stato=APERTA,
+        qta_prevista=qta,
+        qta_prodotta=0,
+        qta_scarti=0,
     )
     session.add(fase)
     session.flush()

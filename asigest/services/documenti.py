@@ -97,7 +97,9 @@ class FileTroppoGrande(AsigestError):
     status = 413
     code = "TOO_LARGE"
     campo = "file"
-    default_message = N_("Il file supera il limite di %(limite)s: ridurne la dimensione (per esempio comprimendolo) e riprovare.")
+    default_message = N_(
+        "Il file supera il limite di %(limite)s: ridurne la dimensione (per esempio comprimendolo) e riprovare."
+    )
 
 
 # -- which documents apply ------------------------------------------------------------
@@ -175,9 +177,7 @@ def requisiti_fasi(session, commessa: Commessa) -> list[RequisitoFase]:
     presenti: set[str] = set()
     if any(richiesti.values()):
         presenti = set(session.scalars(select(DocumentoTecnico.tipo).where(_validi_per(commessa)).distinct()))
-    return [
-        RequisitoFase(codice, tipi, [t for t in tipi if t not in presenti]) for codice, tipi in richiesti.items()
-    ]
+    return [RequisitoFase(codice, tipi, [t for t in tipi if t not in presenti]) for codice, tipi in richiesti.items()]
 
 
 def tipi_mancanti(session, commessa: Commessa) -> dict[str, list[str]]:
@@ -294,9 +294,9 @@ def upload_documento(
         DocumentoTecnico.commessa_erp_id == commessa_erp_id if commessa_erp_id is not None else _dell_articolo(codart)
     )
     uguale = session.scalar(
-        select(DocumentoTecnico).where(
-            destinazione, DocumentoTecnico.sha256 == archiviato.sha256, DocumentoTecnico.tipo == tipo
-        ).limit(1)
+        select(DocumentoTecnico)
+        .where(destinazione, DocumentoTecnico.sha256 == archiviato.sha256, DocumentoTecnico.tipo == tipo)
+        .limit(1)
     )
     if uguale is not None:
         raise Conflict(
@@ -322,9 +322,7 @@ def upload_documento(
             )
             session.add(documento)
             session.flush()
-            audit.record(
-                session, actor, "DOCUMENTO_CARICATO", ENTITA, documento.id, dopo=_metadati(documento)
-            )
+            audit.record(session, actor, "DOCUMENTO_CARICATO", ENTITA, documento.id, dopo=_metadati(documento))
     except BaseException:
         if archiviato.nuovo:
             _rimuovi_se_orfano(session, archivio, archiviato.sha256)
@@ -372,7 +370,9 @@ def _formato(nome: str, file: BinaryIO, regole: RegoleDocumenti) -> str:
     ext = regole_file.estensione(nome)
     if not ext:
         raise DocumentoRifiutato(
-            N_("Il file «%(nome)s» non ha estensione: rinominarlo (per esempio .pdf) e riprovare. Formati ammessi: %(ammessi)s."),
+            N_(
+                "Il file «%(nome)s» non ha estensione: rinominarlo (per esempio .pdf) e riprovare. Formati ammessi: %(ammessi)s."
+            ),
             code="FORMATO_NON_AMMESSO",
             campo="file",
             nome=nome,
@@ -392,7 +392,9 @@ def _formato(nome: str, file: BinaryIO, regole: RegoleDocumenti) -> str:
         raise InvalidInput({"file": [N_("Il file è vuoto: sceglierne uno con un contenuto.")]})
     if not regole_file.contenuto_coerente(ext, inizio):
         raise DocumentoRifiutato(
-            N_("Il contenuto di «%(nome)s» non è un file .%(ext)s valido: forse è stato rinominato. Esportarlo di nuovo e riprovare."),
+            N_(
+                "Il contenuto di «%(nome)s» non è un file .%(ext)s valido: forse è stato rinominato. Esportarlo di nuovo e riprovare."
+            ),
             code="CONTENUTO_NON_VALIDO",
             campo="file",
             nome=nome,

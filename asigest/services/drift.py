@@ -51,7 +51,9 @@ def scostamenti(session, erp: ErpGateway) -> list[CommessaInScostamento]:
     """
     aperti = _lotti_aperti(session)
     in_corso = select(Fase.commessa_erp_id).where(Fase.stato != COMPLETATA)
-    con_lotti_aperti = select(Fase.commessa_erp_id).join(Lotto, Lotto.fase_id == Fase.id).where(Lotto.data_fine.is_(None))
+    con_lotti_aperti = (
+        select(Fase.commessa_erp_id).join(Lotto, Lotto.fase_id == Fase.id).where(Lotto.data_fine.is_(None))
+    )
     candidati = union(in_corso, con_lotti_aperti).subquery()
     # One pass over the candidates' configs and fasi: no id list, so no parameter limit.
     qta_config: dict[int, int | None] = {}
@@ -93,7 +95,9 @@ def scostamenti_di(session, commesse: Iterable[Commessa]) -> dict[int, Scostamen
     for chunk in chunked(sorted(per_id)):
         qta_config.update(
             session.execute(
-                select(ConfigCommessa.commessa_erp_id, ConfigCommessa.qta_erp).where(ConfigCommessa.commessa_erp_id.in_(chunk))
+                select(ConfigCommessa.commessa_erp_id, ConfigCommessa.qta_erp).where(
+                    ConfigCommessa.commessa_erp_id.in_(chunk)
+                )
             ).all()
         )
     stati, aperti = _stati_fasi(session, list(qta_config)), _lotti_aperti(session, list(qta_config))

@@ -124,8 +124,16 @@ def valori(colonne: Sequence[Colonna], righe: Iterable[Any]) -> Iterator[tuple]:
 # -- Excel -----------------------------------------------------------------------------
 
 
-def scrivi_xlsx(destinazione, titoli: Sequence[str], larghezze: Sequence[float], righe: Iterable[Sequence],
-                *, zona: str, foglio: str, max_righe: int = MAX_RIGHE_EXCEL) -> int:
+def scrivi_xlsx(
+    destinazione,
+    titoli: Sequence[str],
+    larghezze: Sequence[float],
+    righe: Iterable[Sequence],
+    *,
+    zona: str,
+    foglio: str,
+    max_righe: int = MAX_RIGHE_EXCEL,
+) -> int:
     """Write an ``.xlsx`` to ``destinazione`` (a path or a binary file): a bold, frozen
     header row with an autofilter over the data, then ``righe``. Returns the data rows written.
 
@@ -150,9 +158,12 @@ def scrivi_xlsx(destinazione, titoli: Sequence[str], larghezze: Sequence[float],
     for riga in righe:
         if scritte == max_righe:
             raise RuleViolation(
-                N_("L'esportazione supera le %(max)s righe di un foglio Excel: restringere il periodo "
-                   "o scaricare il CSV."),
-                code="TROPPE_RIGHE_EXCEL", max=max_righe,
+                N_(
+                    "L'esportazione supera le %(max)s righe di un foglio Excel: restringere il periodo "
+                    "o scaricare il CSV."
+                ),
+                code="TROPPE_RIGHE_EXCEL",
+                max=max_righe,
             )
         ws.append([_cella_xlsx(ws, valore, tz) for valore in riga])
         scritte += 1

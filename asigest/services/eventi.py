@@ -200,7 +200,9 @@ def cerca_eventi(
 def utenti_filtro(session) -> list[UtenteFiltro]:
     """Every user (active or not: the log keeps the departed), by surname, for the filter."""
     rows = session.execute(
-        select(Utente.id, Utente.cognome, Utente.nome, Utente.matricola).order_by(Utente.cognome, Utente.nome, Utente.id)
+        select(Utente.id, Utente.cognome, Utente.nome, Utente.matricola).order_by(
+            Utente.cognome, Utente.nome, Utente.id
+        )
     )
     return [UtenteFiltro(r.id, f"{r.cognome} {r.nome} ({r.matricola})") for r in rows]
 
@@ -292,7 +294,9 @@ def _persone(session, ids: set[int]) -> dict[int, tuple[str, str]]:
     """``{UtenteID: (name, matricola)}`` for the users of one page."""
     found = {}
     for chunk in chunked(sorted(ids)):
-        for r in session.execute(select(Utente.id, Utente.nome, Utente.cognome, Utente.matricola).where(Utente.id.in_(chunk))):
+        for r in session.execute(
+            select(Utente.id, Utente.nome, Utente.cognome, Utente.matricola).where(Utente.id.in_(chunk))
+        ):
             found[r.id] = (f"{r.nome} {r.cognome}", r.matricola)
     return found
 

@@ -44,12 +44,16 @@ def lotto_aperto(session, macchina: Macchina) -> Lotto | None:
 
 def causali_valide(session, macchina: Macchina) -> list[CausaleScarto]:
     """Active scrap reasons valid for the machine's phase type (or for any phase)."""
-    return list(session.scalars(
-        select(CausaleScarto)
-        .where(CausaleScarto.attiva == true(),
-               or_(CausaleScarto.fase_tipo_id.is_(None), CausaleScarto.fase_tipo_id == macchina.fase_tipo_id))
-        .order_by(CausaleScarto.codice)
-    ))
+    return list(
+        session.scalars(
+            select(CausaleScarto)
+            .where(
+                CausaleScarto.attiva == true(),
+                or_(CausaleScarto.fase_tipo_id.is_(None), CausaleScarto.fase_tipo_id == macchina.fase_tipo_id),
+            )
+            .order_by(CausaleScarto.codice)
+        )
+    )
 
 
 def nome_operatore(session, utente_id: int | None) -> str:
@@ -73,7 +77,9 @@ def cerca_commessa(session, erp: ErpGateway, testo: str, *, anno_corrente: int) 
     if scansione.codice_lotto:
         lotto = session.scalar(select(Lotto).where(Lotto.codice_lotto == scansione.codice_lotto))
         if lotto is None:
-            raise NotFound(N_("Il lotto %(codice)s non esiste: controllare l'etichetta."), codice=scansione.codice_lotto)
+            raise NotFound(
+                N_("Il lotto %(codice)s non esiste: controllare l'etichetta."), codice=scansione.codice_lotto
+            )
         commessa = erp.get(lotto.fase.commessa_erp_id)
     else:
         commessa = erp.get_by_numero(scansione.esercizio or anno_corrente, scansione.numerocom)

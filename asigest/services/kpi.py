@@ -110,13 +110,19 @@ class Kpi:
     # Pareto lists, largest first; each item a dict with the keys shown.
     scarti_per_fase: list[dict] = field(default_factory=list)  # {"FaseTipo", "pezzi_scartati"}
     scarti_per_macchina: list[dict] = field(default_factory=list)  # {"MacchinaID", "Codice", "pezzi_scartati"}
-    scarti_per_causale: list[dict] = field(default_factory=list)  # {"CausaleID", "Codice", "Descrizione", "pezzi_scartati"}
+    scarti_per_causale: list[dict] = field(
+        default_factory=list
+    )  # {"CausaleID", "Codice", "Descrizione", "pezzi_scartati"}
     top_operatori: list[dict] = field(default_factory=list)  # ≤5 {"OperatoreID", "Nome", "pezzi_buoni"}
     lotti_aperti: int = 0  # open now
     lotti_dimenticati: int = 0  # open longer than FORGOTTEN_HOURS now (R13)
     resa_primo_passaggio: dict[str, float | None] = field(default_factory=dict)  # code → % good of worked, None if none
-    produzione_giornaliera: list[dict] = field(default_factory=list)  # 30 × {"data": date, "pezzi_buoni": n}, oldest first
-    durata_media_minuti: dict[str, float | None] = field(default_factory=dict)  # code → minutes (1 decimal), None if none
+    produzione_giornaliera: list[dict] = field(
+        default_factory=list
+    )  # 30 × {"data": date, "pezzi_buoni": n}, oldest first
+    durata_media_minuti: dict[str, float | None] = field(
+        default_factory=dict
+    )  # code → minutes (1 decimal), None if none
 
     def as_api(self) -> dict:
         """The ``/api/dashboard/kpi`` object: SPEC §6's keys, dates as ISO strings."""
@@ -168,8 +174,9 @@ def calcola_kpi(session, periodo: Periodo, *, adesso: datetime, zona: str, ore_d
         select(FaseTipo.id, FaseTipo.codice, FaseTipo.attivo).order_by(FaseTipo.ordine, FaseTipo.codice)
     ).all()
     # Active types always; a retired one while lotti of its fasi close in the period.
-    per_codice = {codice: per_tipo.get(tipo_id, _NIENTE) for tipo_id, codice, attivo in tipi
-                  if attivo or tipo_id in per_tipo}
+    per_codice = {
+        codice: per_tipo.get(tipo_id, _NIENTE) for tipo_id, codice, attivo in tipi if attivo or tipo_id in per_tipo
+    }
     buoni = sum(t.buoni for t in per_codice.values())
     scartati = sum(t.scarti for t in per_codice.values())
     aperti, dimenticati = _aperti(session, adesso - timedelta(hours=ore_dimenticato))
@@ -185,7 +192,9 @@ def calcola_kpi(session, periodo: Periodo, *, adesso: datetime, zona: str, ore_d
             for codice, n in regole.pareto({c: t.scarti for c, t in per_codice.items()}, lambda c: c)
         ],
         **_scarti(session, inizio, fine),
-        top_operatori=_top_operatori_riepilogo(session, periodo) if riepilogo else _top_operatori(session, inizio, fine),
+        top_operatori=_top_operatori_riepilogo(session, periodo)
+        if riepilogo
+        else _top_operatori(session, inizio, fine),
         lotti_aperti=aperti,
         lotti_dimenticati=dimenticati,
         resa_primo_passaggio={c: regole.percentuale(t.buoni, t.buoni + t.scarti) for c, t in per_codice.items()},
@@ -236,8 +245,13 @@ def _query_per_tipo():
         .subquery("per_fase")
     )
     return (
-        select(Fase.fase_tipo_id, func.sum(per_fase.c.lotti), func.sum(per_fase.c.buoni),
-               func.sum(per_fase.c.scarti), func.sum(per_fase.c.secondi))
+        select(
+            Fase.fase_tipo_id,
+            func.sum(per_fase.c.lotti),
+            func.sum(per_fase.c.buoni),
+            func.sum(per_fase.c.scarti),
+            func.sum(per_fase.c.secondi),
+        )
         .join(Fase, Fase.id == per_fase.c.fase_id)
         .group_by(Fase.fase_tipo_id)
     )
@@ -246,15 +260,22 @@ def _query_per_tipo():
 def _per_tipo(session, inizio: datetime, fine: datetime) -> dict[int, _Totali]:
     """``{FaseTipoID: _Totali}`` of the lotti closed in [inizio, fine)."""
     righe = session.execute(_query_per_tipo(), {"inizio": inizio, "fine": fine})
-    return {tipo: _Totali(int(n), int(buoni or 0), int(scarti or 0), float(secondi or 0))
-            for tipo, n, buoni, scarti, secondi in righe}
+    return {
+        tipo: _Totali(int(n), int(buoni or 0), int(scarti or 0), float(secondi or 0))
+        for tipo, n, buoni, scarti, secondi in righe
+    }
 
 
 @cache
 def _query_per_tipo_riepilogo():
     return (
-        select(KpiGiorno.fase_tipo_id, func.sum(KpiGiorno.lotti), func.sum(KpiGiorno.qta_output),
-               func.sum(KpiGiorno.qta_scarti), func.sum(KpiGiorno.microsecondi))
+        select(
+            KpiGiorno.fase_tipo_id,
+            func.sum(KpiGiorno.lotti),
+            func.sum(KpiGiorno.qta_output),
+            func.sum(KpiGiorno.qta_scarti),
+            func.sum(KpiGiorno.microsecondi),
+        )
         .where(KpiGiorno.giorno >= bindparam("da", type_=Date()), KpiGiorno.giorno <= bindparam("a", type_=Date()))
         .group_by(KpiGiorno.fase_tipo_id)
     )
@@ -263,22 +284,33 @@ def _query_per_tipo_riepilogo():
 def _per_tipo_riepilogo(session, periodo: Periodo) -> dict[int, _Totali]:
     """As ``_per_tipo``, from the daily summary: a few rows a day, whatever the volume."""
     righe = session.execute(_query_per_tipo_riepilogo(), {"da": periodo.da, "a": periodo.a})
-    return {tipo: _Totali(int(n), int(buoni or 0), int(scarti or 0), int(micro or 0) / 1_000_000)
-            for tipo, n, buoni, scarti, micro in righe}
+    return {
+        tipo: _Totali(int(n), int(buoni or 0), int(scarti or 0), int(micro or 0) / 1_000_000)
+        for tipo, n, buoni, scarti, micro in righe
+    }
 
 
 @cache
 def _query_scarti():
     gruppi = (
-        select(Lotto.causale_id.label("causale_id"), Lotto.macchina_id.label("macchina_id"),
-               func.sum(Lotto.qta_scarti).label("scarti"))
+        select(
+            Lotto.causale_id.label("causale_id"),
+            Lotto.macchina_id.label("macchina_id"),
+            func.sum(Lotto.qta_scarti).label("scarti"),
+        )
         .where(_chiusi_tra(_INIZIO, _FINE), Lotto.qta_scarti > 0)
         .group_by(Lotto.causale_id, Lotto.macchina_id)
         .subquery("gruppi")
     )
     return (
-        select(gruppi.c.causale_id, CausaleScarto.codice, CausaleScarto.descrizione,
-               gruppi.c.macchina_id, Macchina.codice, gruppi.c.scarti)
+        select(
+            gruppi.c.causale_id,
+            CausaleScarto.codice,
+            CausaleScarto.descrizione,
+            gruppi.c.macchina_id,
+            Macchina.codice,
+            gruppi.c.scarti,
+        )
         .join(Macchina, Macchina.id == gruppi.c.macchina_id)
         .outerjoin(CausaleScarto, CausaleScarto.id == gruppi.c.causale_id)
     )
@@ -337,25 +369,30 @@ def _migliori(session, operatore, buoni, condizione) -> list[dict]:
         .join(Utente, Utente.id == totali.c.operatore_id)
         .order_by(totali.c.buoni.desc(), totali.c.operatore_id)
     )
-    return [{"OperatoreID": uid, "Nome": f"{nome} {cognome}", "pezzi_buoni": int(buoni)}
-            for uid, nome, cognome, buoni in righe]
+    return [
+        {"OperatoreID": uid, "Nome": f"{nome} {cognome}", "pezzi_buoni": int(buoni)}
+        for uid, nome, cognome, buoni in righe
+    ]
 
 
 @cache
 def _query_giornaliera():
     limiti = [bindparam(f"g{n}", type_=UTCDateTime()) for n in range(regole.GIORNI_PRODUZIONE + 1)]
-    return select(*(
-        select(func.sum(Lotto.qta_output)).where(_chiusi_tra(limiti[n], limiti[n + 1])).scalar_subquery()
-        for n in range(regole.GIORNI_PRODUZIONE)
-    ))
+    return select(
+        *(
+            select(func.sum(Lotto.qta_output)).where(_chiusi_tra(limiti[n], limiti[n + 1])).scalar_subquery()
+            for n in range(regole.GIORNI_PRODUZIONE)
+        )
+    )
 
 
 def _produzione_giornaliera(session, giorni: list[date], zona: str) -> list[dict]:
     """Good pieces closed on each of ``giorni`` (GIORNI_PRODUZIONE consecutive local days),
     one range sum per day between UTC instants of local midnights."""
     limiti = [*giorni, giorni[-1] + timedelta(days=1)]
-    valori = session.execute(_query_giornaliera(),
-                             {f"g{n}": mezzanotte_utc(giorno, zona) for n, giorno in enumerate(limiti)}).one()
+    valori = session.execute(
+        _query_giornaliera(), {f"g{n}": mezzanotte_utc(giorno, zona) for n, giorno in enumerate(limiti)}
+    ).one()
     return [{"data": giorno, "pezzi_buoni": int(valore or 0)} for giorno, valore in zip(giorni, valori)]
 
 
@@ -377,9 +414,8 @@ def _produzione_giornaliera_riepilogo(session, giorni: list[date], _zona: str) -
 @cache
 def _query_aperti():
     limite = bindparam("limite", type_=UTCDateTime())
-    return (
-        select(func.count(), func.sum(case((Lotto.data_inizio < limite, 1), else_=0)))
-        .where(Lotto.data_fine.is_(None))
+    return select(func.count(), func.sum(case((Lotto.data_inizio < limite, 1), else_=0))).where(
+        Lotto.data_fine.is_(None)
     )
 
 

@@ -58,8 +58,11 @@ def _leggi(percorso) -> bytes:
         with open(percorso, "rb") as handle:
             return handle.read(64 * 1024 + 1)
     except OSError as exc:
-        raise LicenzaNonValida(N_("file %(file)s non leggibile (%(errore)s)"), file=str(percorso),
-                               errore=exc.strerror or type(exc).__name__) from None
+        raise LicenzaNonValida(
+            N_("file %(file)s non leggibile (%(errore)s)"),
+            file=str(percorso),
+            errore=exc.strerror or type(exc).__name__,
+        ) from None
 
 
 # -- vendor side -------------------------------------------------------------------------
@@ -75,8 +78,11 @@ def genera_chiavi(cartella: str | os.PathLike) -> tuple[Path, Path]:
     privata, pubblica = cartella / "private.pem", cartella / "public.pem"
     for esistente in (privata, pubblica):
         if esistente.exists():
-            raise Conflict(N_("%(file)s esiste già: non viene sovrascritto. Scegliere un'altra cartella."),
-                           code="CHIAVE_ESISTENTE", file=str(esistente))
+            raise Conflict(
+                N_("%(file)s esiste già: non viene sovrascritto. Scegliere un'altra cartella."),
+                code="CHIAVE_ESISTENTE",
+                file=str(esistente),
+            )
     cartella.mkdir(parents=True, exist_ok=True)
     pem_privata, pem_pubblica = regole.nuova_coppia()
     # O_EXCL: refuse a file that appeared meanwhile; 0600 from the first byte written.
@@ -106,16 +112,26 @@ def emetti(
     Raises InvalidInput (a field or the key is wrong), Conflict (``uscita`` exists).
     """
     try:
-        licenza = regole.da_documento(Licenza(
-            licenziatario=licenziatario, scadenza=scadenza, max_terminali=max_terminali, emessa=oggi,
-            funzioni=tuple(funzioni), id_licenza=id_licenza, giorni_tolleranza=giorni_tolleranza,
-        ).documento())
+        licenza = regole.da_documento(
+            Licenza(
+                licenziatario=licenziatario,
+                scadenza=scadenza,
+                max_terminali=max_terminali,
+                emessa=oggi,
+                funzioni=tuple(funzioni),
+                id_licenza=id_licenza,
+                giorni_tolleranza=giorni_tolleranza,
+            ).documento()
+        )
         privata = regole.chiave_privata(_leggi(chiave_privata))
     except LicenzaNonValida as errore:
         raise InvalidInput(message=N_("Licenza non emessa: %(motivo)s."), motivo=errore.text()) from None
     uscita = Path(uscita)
     if uscita.exists():
-        raise Conflict(N_("%(file)s esiste già: non viene sovrascritto. Scegliere un altro nome."),
-                       code="LICENZA_ESISTENTE", file=str(uscita))
+        raise Conflict(
+            N_("%(file)s esiste già: non viene sovrascritto. Scegliere un altro nome."),
+            code="LICENZA_ESISTENTE",
+            file=str(uscita),
+        )
     uscita.write_text(regole.firma(licenza, privata), encoding="utf-8")
     return licenza

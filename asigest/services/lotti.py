@@ -135,7 +135,8 @@ def _stesso_tipo(tipo: FaseTipo, fase_tipo_id: int) -> None:
     if tipo.id != fase_tipo_id:
         raise RuleViolation(
             N_("Il lotto o la fase non sono di tipo %(tipo)s: usare l'indirizzo del loro tipo."),
-            code="TIPO_FASE_DIVERSO", tipo=tipo.codice,
+            code="TIPO_FASE_DIVERSO",
+            tipo=tipo.codice,
         )
 
 
@@ -242,7 +243,9 @@ def _fase_bloccata(session, fase_id: int) -> Fase:
     return fase
 
 
-def _apri(session, letta: _CommessaLetta, actor: Actor, fase: Fase, macchina_id, qta_input, operatore_id, adesso) -> Lotto:
+def _apri(
+    session, letta: _CommessaLetta, actor: Actor, fase: Fase, macchina_id, qta_input, operatore_id, adesso
+) -> Lotto:
     operatore = session.get(Utente, operatore_id)
     if operatore is None or not operatore.attivo:
         raise RuleViolation(N_("Operatore non attivo: rivolgersi al capoturno."), code="OPERATORE_NON_ATTIVO")
@@ -252,7 +255,9 @@ def _apri(session, letta: _CommessaLetta, actor: Actor, fase: Fase, macchina_id,
     if macchina.fase_tipo_id != fase.fase_tipo_id:
         raise RuleViolation(
             N_("Questa macchina lavora la fase %(macchina)s, non %(fase)s: aprire il lotto sulla macchina giusta."),
-            code="MACCHINA_FASE_DIVERSA", macchina=macchina.fase_tipo.codice, fase=fase.fase_tipo.codice,
+            code="MACCHINA_FASE_DIVERSA",
+            macchina=macchina.fase_tipo.codice,
+            fase=fase.fase_tipo.codice,
         )
     if fase.stato == SOSPESA:
         raise RuleViolation(N_("La fase è sospesa: chiedere al capoturno di riprenderla."), code="FASE_SOSPESA")
@@ -263,28 +268,34 @@ def _apri(session, letta: _CommessaLetta, actor: Actor, fase: Fase, macchina_id,
         raise RuleViolation(N_("La commessa non è configurata per la produzione."), code="COMMESSA_NON_CONFIGURATA")
     if config.bloccata_documentazione:
         raise RuleViolation(
-            N_("Commessa bloccata per documentazione: chiedere al capoturno di sbloccarla."), code="BLOCCATA_DOCUMENTAZIONE"
+            N_("Commessa bloccata per documentazione: chiedere al capoturno di sbloccarla."),
+            code="BLOCCATA_DOCUMENTAZIONE",
         )
     commessa = letta.aperta()
     if commessa is None or not commessa.aperta:
-        raise RuleViolation(N_("La commessa non è più aperta nel gestionale: non si aprono lotti."), code="COMMESSA_NON_APERTA")
+        raise RuleViolation(
+            N_("La commessa non è più aperta nel gestionale: non si aprono lotti."), code="COMMESSA_NON_APERTA"
+        )
     mancanti = tipi_mancanti(session, commessa).get(fase.fase_tipo.codice, [])
     if mancanti:
         raise RuleViolation(
             N_("Mancano documenti obbligatori per questa fase: %(tipi)s. Avvisare il capoturno."),
-            code="DOCUMENTI_MANCANTI", tipi=", ".join(mancanti),
+            code="DOCUMENTI_MANCANTI",
+            tipi=", ".join(mancanti),
         )
     occupante = lotto_aperto_su_macchina(session, macchina.id)
     if occupante is not None:
         raise RuleViolation(
             N_("Sulla macchina è già aperto il lotto %(codice)s: chiuderlo prima di aprirne un altro."),
-            code="MACCHINA_OCCUPATA", codice=occupante.codice_lotto,
+            code="MACCHINA_OCCUPATA",
+            codice=occupante.codice_lotto,
         )
     disponibile = _disponibile(session, fase)
     if not 0 < qta_input <= disponibile:
         raise RuleViolation(
             N_("Quantità non disponibile: si possono lavorare al massimo %(disponibile)s pezzi in questa fase."),
-            code="QUANTITA_NON_DISPONIBILE", disponibile=disponibile,
+            code="QUANTITA_NON_DISPONIBILE",
+            disponibile=disponibile,
         )
 
     progressivo = (session.scalar(select(func.max(Lotto.progressivo)).where(Lotto.fase_id == fase.id)) or 0) + 1
@@ -305,7 +316,12 @@ def _apri(session, letta: _CommessaLetta, actor: Actor, fase: Fase, macchina_id,
         fase.data_apertura = adesso
     session.flush()
     audit.record(
-        session, actor, APRI, "Lotti", lotto.id, postazione=macchina.codice,
+        session,
+        actor,
+        APRI,
+        "Lotti",
+        lotto.id,
+        postazione=macchina.codice,
         dopo=_lotto_dict(lotto),
     )
     return lotto
@@ -406,8 +422,14 @@ def _chiudi(session, actor: Actor, fase: Fase, lotto_id, qta_output, qta_scarti,
     ricalcola_totali(session, fase, adesso)
     riepilogo_kpi.lotto_chiuso(session, lotto)
     audit.record(
-        session, actor, CHIUDI, "Lotti", lotto.id, postazione=lotto.macchina.codice,
-        prima=prima, dopo=_lotto_dict(lotto),
+        session,
+        actor,
+        CHIUDI,
+        "Lotti",
+        lotto.id,
+        postazione=lotto.macchina.codice,
+        prima=prima,
+        dopo=_lotto_dict(lotto),
     )
     return lotto
 
@@ -432,11 +454,15 @@ def ricalcola_totali(session, fase: Fase, adesso: datetime) -> None:
 def _causale(session, codice: str, fase: Fase) -> CausaleScarto:
     causale = session.scalar(select(CausaleScarto).where(CausaleScarto.codice == codice))
     if causale is None or not causale.attiva:
-        raise RuleViolation(N_("Causale di scarto %(codice)s sconosciuta o non attiva."), code="CAUSALE_NON_VALIDA", codice=codice)
+        raise RuleViolation(
+            N_("Causale di scarto %(codice)s sconosciuta o non attiva."), code="CAUSALE_NON_VALIDA", codice=codice
+        )
     if causale.fase_tipo_id not in (None, fase.fase_tipo_id):
         raise RuleViolation(
             N_("La causale %(codice)s non vale per la fase %(fase)s: sceglierne un'altra."),
-            code="CAUSALE_NON_VALIDA", codice=codice, fase=fase.fase_tipo.codice,
+            code="CAUSALE_NON_VALIDA",
+            codice=codice,
+            fase=fase.fase_tipo.codice,
         )
     return causale
 
@@ -450,9 +476,16 @@ def _operatore(actor: Actor, operatore_id: int | None) -> int:
     the KPIs and the trace would otherwise carry the office user's name."""
     if operatore_id is None:
         if actor.puo(SUPERVISORE):
-            raise InvalidInput({"OperatoreID": [N_(
-                "Indicare l'operatore che lavora il lotto (OperatoreID): è obbligatorio per supervisori e "
-                "amministratori.")]})
+            raise InvalidInput(
+                {
+                    "OperatoreID": [
+                        N_(
+                            "Indicare l'operatore che lavora il lotto (OperatoreID): è obbligatorio per supervisori e "
+                            "amministratori."
+                        )
+                    ]
+                }
+            )
         return actor.utente_id
     if operatore_id != actor.utente_id and not actor.puo(SUPERVISORE):
         raise Forbidden(N_("Un operatore apre e chiude lotti solo a proprio nome."))
@@ -467,8 +500,14 @@ def _richiede_impronta(chiave: str | None, impronta: str | None) -> None:
 
 
 def _gia_eseguita(
-    session, actor: Actor, chiave: str | None, impronta: str | None, operazione: str, *,
-    fase_id: int, lotto_id: int | None = None,
+    session,
+    actor: Actor,
+    chiave: str | None,
+    impronta: str | None,
+    operazione: str,
+    *,
+    fase_id: int,
+    lotto_id: int | None = None,
 ) -> Esito | None:
     """The result of an earlier request with the same key (R11), if there was one.
 
@@ -480,7 +519,9 @@ def _gia_eseguita(
     if not chiave:
         return None
     fatta = session.scalar(
-        select(RichiestaEseguita).where(RichiestaEseguita.utente_id == actor.utente_id, RichiestaEseguita.chiave == chiave)
+        select(RichiestaEseguita).where(
+            RichiestaEseguita.utente_id == actor.utente_id, RichiestaEseguita.chiave == chiave
+        )
     )
     if fatta is None:
         return None
@@ -504,8 +545,15 @@ def _registra_chiave(
     session, actor: Actor, chiave: str | None, impronta: str | None, operazione: str, entita_id: int
 ) -> None:
     if chiave:
-        session.add(RichiestaEseguita(utente_id=actor.utente_id, chiave=chiave[:100], impronta=impronta,
-                                      operazione=operazione, entita_id=entita_id))
+        session.add(
+            RichiestaEseguita(
+                utente_id=actor.utente_id,
+                chiave=chiave[:100],
+                impronta=impronta,
+                operazione=operazione,
+                entita_id=entita_id,
+            )
+        )
 
 
 def _esegui(session, actor: Actor, chiave: str | None, operazione) -> Esito:

@@ -234,7 +234,9 @@ def cambia_stato_fase(
                 fase.data_chiusura = adesso or utcnow()
             elif nuovo in (APERTA, IN_CORSO):
                 fase.data_chiusura = None
-            audit.record(session, actor, FASE_STATO, "Fasi", fase.id, prima=prima, dopo=_stato_dict(fase), motivo=motivo)
+            audit.record(
+                session, actor, FASE_STATO, "Fasi", fase.id, prima=prima, dopo=_stato_dict(fase), motivo=motivo
+            )
         return fase
 
     return _esegui(session, actor, None, operazione)
@@ -258,9 +260,7 @@ def _nuovo_stato(session, fase: Fase, chiesto: str) -> str:
         if attuale == SOSPESA:
             raise RuleViolation(N_("La fase è già sospesa."), code="STATO_INVARIATO")
         if attuale == COMPLETATA:
-            raise RuleViolation(
-                N_("La fase è completata: per sospenderla, riaprirla prima."), code="FASE_COMPLETATA"
-            )
+            raise RuleViolation(N_("La fase è completata: per sospenderla, riaprirla prima."), code="FASE_COMPLETATA")
         return SOSPESA
     if chiesto == COMPLETATA:
         if attuale == COMPLETATA:
@@ -268,8 +268,11 @@ def _nuovo_stato(session, fase: Fase, chiesto: str) -> str:
         aperti = _conta_lotti(session, fase.id, solo_aperti=True)
         if aperti:
             raise RuleViolation(
-                N_("La fase ha ancora %(n)s lotti aperti: chiuderli dal terminale (o annullarli) prima di completarla."),
-                code="FASE_LOTTI_APERTI", n=aperti,
+                N_(
+                    "La fase ha ancora %(n)s lotti aperti: chiuderli dal terminale (o annullarli) prima di completarla."
+                ),
+                code="FASE_LOTTI_APERTI",
+                n=aperti,
             )
         return COMPLETATA
     # APERTA or IN_CORSO: resume a suspended fase or reopen a completed one.
@@ -325,7 +328,8 @@ def rettifica_lotto(
             if lotto.data_fine is None:
                 raise RuleViolation(
                     N_("Il lotto %(codice)s è ancora aperto: chiuderlo dal terminale o annullarlo, non rettificarlo."),
-                    code="LOTTO_APERTO", codice=lotto.codice_lotto,
+                    code="LOTTO_APERTO",
+                    codice=lotto.codice_lotto,
                 )
             nuova = _causale_rettifica(session, codice, lotto, fase)
             errori = regole.errori_chiusura(lotto.qta_input, qta_output, qta_scarti, nuova is not None)
@@ -335,7 +339,8 @@ def rettifica_lotto(
             if (qta_output, qta_scarti, nuova_id) == (lotto.qta_output, lotto.qta_scarti, lotto.causale_id):
                 raise RuleViolation(
                     N_("La rettifica non cambia nulla: il lotto %(codice)s ha già questi valori."),
-                    code="RETTIFICA_INVARIATA", codice=lotto.codice_lotto,
+                    code="RETTIFICA_INVARIATA",
+                    codice=lotto.codice_lotto,
                 )
             prima = {**_rettifica_dict(lotto), "Fase": _totali_dict(fase)}
             scoperti_prima = _scoperti(session, fasi)
@@ -345,8 +350,14 @@ def rettifica_lotto(
             ricalcola_totali(session, fase, adesso or utcnow())
             _controlla_scoperti(session, fasi, scoperti_prima)
             audit.record(
-                session, actor, RETTIFICA, "Lotti", lotto.id,
-                prima=prima, dopo={**_rettifica_dict(lotto), "Fase": _totali_dict(fase)}, motivo=motivo,
+                session,
+                actor,
+                RETTIFICA,
+                "Lotti",
+                lotto.id,
+                prima=prima,
+                dopo={**_rettifica_dict(lotto), "Fase": _totali_dict(fase)},
+                motivo=motivo,
             )
         return lotto
 
@@ -388,7 +399,9 @@ def _consumi(fase: Fase, totali) -> ConsumiFase:
     if totali is None:
         return ConsumiFase(fase.qta_prevista)
     return ConsumiFase(
-        fase.qta_prevista, output_chiusi=totali.output_chiusi, scarti_chiusi=totali.scarti_chiusi,
+        fase.qta_prevista,
+        output_chiusi=totali.output_chiusi,
+        scarti_chiusi=totali.scarti_chiusi,
         input_aperti=totali.input_aperti,
     )
 
@@ -402,11 +415,16 @@ def _controlla_scoperti(session, fasi: list[Fase], prima: dict[int, tuple[int, i
         usati_prima, prodotti_prima = prima[fase.id]
         if usati - prodotti > max(0, usati_prima - prodotti_prima):
             raise RuleViolation(
-                N_("La rettifica toglierebbe pezzi già lavorati: la fase %(fase)s ne ha già usati %(usati)s, "
-                   "ma la fase %(precedente)s ne avrebbe prodotti solo %(prodotti)s. "
-                   "Rettificare prima i lotti della fase %(fase)s."),
-                code="RETTIFICA_SUPERA_DISPONIBILE", fase=fase.fase_tipo.codice, usati=usati,
-                precedente=precedente.fase_tipo.codice, prodotti=prodotti,
+                N_(
+                    "La rettifica toglierebbe pezzi già lavorati: la fase %(fase)s ne ha già usati %(usati)s, "
+                    "ma la fase %(precedente)s ne avrebbe prodotti solo %(prodotti)s. "
+                    "Rettificare prima i lotti della fase %(fase)s."
+                ),
+                code="RETTIFICA_SUPERA_DISPONIBILE",
+                fase=fase.fase_tipo.codice,
+                usati=usati,
+                precedente=precedente.fase_tipo.codice,
+                prodotti=prodotti,
             )
 
 
@@ -427,7 +445,12 @@ def _totali_dict(fase: Fase) -> dict:
 
 
 def annulla_lotto(
-    session, *, actor: Actor, lotto_id: int, motivo: str, fase_tipo: str | None = None,
+    session,
+    *,
+    actor: Actor,
+    lotto_id: int,
+    motivo: str,
+    fase_tipo: str | None = None,
     adesso: datetime | None = None,
 ) -> dict:
     """Cancel an open lotto opened by mistake: its row is deleted, its fase's totals and
@@ -449,7 +472,9 @@ def annulla_lotto(
                 raise _lotto_chiuso(lotto)
             prima = annullato_dict(lotto, fase)
             tolti = session.execute(
-                delete(Lotto).where(Lotto.id == lotto.id, Lotto.data_fine.is_(None)).execution_options(synchronize_session=False)
+                delete(Lotto)
+                .where(Lotto.id == lotto.id, Lotto.data_fine.is_(None))
+                .execution_options(synchronize_session=False)
             ).rowcount
             if tolti != 1:
                 raise _lotto_chiuso(lotto)
@@ -482,7 +507,8 @@ def annullato_dict(lotto: Lotto, fase: Fase) -> dict:
 def _lotto_chiuso(lotto: Lotto) -> RuleViolation:
     return RuleViolation(
         N_("Il lotto %(codice)s è già chiuso e non si può annullare: usare la rettifica per correggerne le quantità."),
-        code="LOTTO_CHIUSO", codice=lotto.codice_lotto,
+        code="LOTTO_CHIUSO",
+        codice=lotto.codice_lotto,
     )
 
 

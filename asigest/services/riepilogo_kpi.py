@@ -121,8 +121,9 @@ def lotto_chiuso(session, lotto: Lotto) -> None:
 
 def applica(conn, delta: Delta) -> None:
     """Add ``delta`` to the summaries, in one order (table, key), dropping emptied rows."""
-    for (tabella, (giorno, chiave)), valori in sorted(delta.items(), key=lambda v: (v[0][0].modello.__tablename__,
-                                                                                    v[0][1])):
+    for (tabella, (giorno, chiave)), valori in sorted(
+        delta.items(), key=lambda v: (v[0][0].modello.__tablename__, v[0][1])
+    ):
         if not any(valori):
             continue
         parametri = {"giorno": giorno, "chiave": chiave, **dict(zip(tabella.valori, valori))}
@@ -146,13 +147,18 @@ def _istruzioni(tabella: Tabella):
     modello = tabella.modello
     colonna_chiave = getattr(modello, tabella.chiave)
     dove = (modello.giorno == bindparam("giorno", type_=Date()), colonna_chiave == bindparam("chiave"))
-    aggiorna = update(modello).where(*dove).values({
-        getattr(modello, nome): getattr(modello, nome) + bindparam(nome) for nome in tabella.valori
-    })
-    inserisci = insert(modello).values({
-        modello.giorno: bindparam("giorno", type_=Date()), colonna_chiave: bindparam("chiave"),
-        **{getattr(modello, nome): bindparam(nome) for nome in tabella.valori},
-    })
+    aggiorna = (
+        update(modello)
+        .where(*dove)
+        .values({getattr(modello, nome): getattr(modello, nome) + bindparam(nome) for nome in tabella.valori})
+    )
+    inserisci = insert(modello).values(
+        {
+            modello.giorno: bindparam("giorno", type_=Date()),
+            colonna_chiave: bindparam("chiave"),
+            **{getattr(modello, nome): bindparam(nome) for nome in tabella.valori},
+        }
+    )
     elimina = delete(modello).where(*dove, modello.lotti == 0)
     return aggiorna, inserisci, elimina
 
@@ -160,8 +166,11 @@ def _istruzioni(tabella: Tabella):
 def _riga(tabella: Tabella, giorno: date, chiave: int, valori: list[int]) -> dict:
     """One summary row for a Core INSERT (keyed by column, as a Connection needs)."""
     modello = tabella.modello
-    return {modello.giorno: giorno, getattr(modello, tabella.chiave): chiave,
-            **{getattr(modello, nome): valore for nome, valore in zip(tabella.valori, valori)}}
+    return {
+        modello.giorno: giorno,
+        getattr(modello, tabella.chiave): chiave,
+        **{getattr(modello, nome): valore for nome, valore in zip(tabella.valori, valori)},
+    }
 
 
 def ricostruisci(session, zona: str) -> int:
@@ -177,10 +186,13 @@ def ricostruisci(session, zona: str) -> int:
         conn.execute(delete(tabella.modello))
     righe = aggrega(conn, zona)
     for tabella in TABELLE:
-        voci = [_riga(t, giorno, chiave, v) for (t, (giorno, chiave)), v in sorted(
-            righe.items(), key=lambda voce: voce[0][1]) if t is tabella]
+        voci = [
+            _riga(t, giorno, chiave, v)
+            for (t, (giorno, chiave)), v in sorted(righe.items(), key=lambda voce: voce[0][1])
+            if t is tabella
+        ]
         for inizio in range(0, len(voci), _BLOCCO):
-            conn.execute(insert(tabella.modello).values(voci[inizio:inizio + _BLOCCO]))
+            conn.execute(insert(tabella.modello).values(voci[inizio : inizio + _BLOCCO]))
     return len(righe)
 
 
@@ -189,8 +201,14 @@ def aggrega(conn, zona: str) -> Delta:
     a rebuild writes, and what a check compares the tables with. Reads only."""
     totali: Delta = {}
     righe = conn.execute(
-        select(Lotto.data_inizio, Lotto.data_fine, Lotto.qta_output, Lotto.qta_scarti, Lotto.operatore_id,
-               Fase.fase_tipo_id)
+        select(
+            Lotto.data_inizio,
+            Lotto.data_fine,
+            Lotto.qta_output,
+            Lotto.qta_scarti,
+            Lotto.operatore_id,
+            Fase.fase_tipo_id,
+        )
         .join(Fase, Fase.id == Lotto.fase_id)
         .where(Lotto.data_fine.is_not(None))
         .execution_options(yield_per=10_000)  # the statement's own option: the connection stays as it is
@@ -263,17 +281,20 @@ def _dopo_flush(session: Session, _flush_context) -> None:
     cambi += [(o, _prima(o), None) for o in session.deleted if isinstance(o, Lotto)]
     cambi += [(o, _prima(o), _dopo(o)) for o in session.dirty if isinstance(o, Lotto) and _cambiato(o)]
     # Only closed lotti count: opening one (the kiosk's every other write) costs nothing here.
-    cambi = [(o, prima, dopo) for o, prima, dopo in cambi
-             if (prima and prima["data_fine"]) or (dopo and dopo["data_fine"])]
+    cambi = [
+        (o, prima, dopo) for o, prima, dopo in cambi if (prima and prima["data_fine"]) or (dopo and dopo["data_fine"])
+    ]
     if not cambi:
         return
     conn = session.connection()
     zona = zona_attiva(conn, blocca=True)
     if zona is None:
         return
-    tipi = dict(conn.execute(
-        select(Fase.id, Fase.fase_tipo_id).where(Fase.id.in_(sorted({o.fase_id for o, _p, _d in cambi})))
-    ).all())
+    tipi = dict(
+        conn.execute(
+            select(Fase.id, Fase.fase_tipo_id).where(Fase.id.in_(sorted({o.fase_id for o, _p, _d in cambi})))
+        ).all()
+    )
     delta: Delta = {}
     for lotto, prima, dopo in cambi:
         _aggiungi(delta, prima, tipi[lotto.fase_id], zona, -1)

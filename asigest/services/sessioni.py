@@ -21,8 +21,12 @@ def _query_utente(per_utente: bool, per_postazione: bool):
     query = (
         select(Utente, Sessione.id)
         .join(Sessione, Sessione.utente_id == Utente.id)
-        .where(Sessione.chiave == bindparam("chiave"), Sessione.data_fine.is_(None),
-               Sessione.tipo == bindparam("tipo"), Utente.attivo == true())
+        .where(
+            Sessione.chiave == bindparam("chiave"),
+            Sessione.data_fine.is_(None),
+            Sessione.tipo == bindparam("tipo"),
+            Utente.attivo == true(),
+        )
     )
     if per_utente:
         query = query.where(Utente.id == bindparam("utente_id"))
@@ -36,8 +40,9 @@ def _query_utente(per_utente: bool, per_postazione: bool):
 _QUERY_UTENTE = {(u, p): _query_utente(u, p) for u in (False, True) for p in (False, True)}
 
 
-def utente_della_sessione(session, segreto: str, tipo: str, *, utente_id: int | None = None,
-                          postazione: str | None = None) -> tuple[Utente, int] | None:
+def utente_della_sessione(
+    session, segreto: str, tipo: str, *, utente_id: int | None = None, postazione: str | None = None
+) -> tuple[Utente, int] | None:
     """(the active user, the SessioneID) of the open ``tipo`` session whose cookie holds
     ``segreto`` — optionally also of user ``utente_id`` and at ``postazione`` — or None.
 
@@ -45,14 +50,27 @@ def utente_della_sessione(session, segreto: str, tipo: str, *, utente_id: int | 
     authenticated request already made, so checking the session costs no round trip.
     """
     query = _QUERY_UTENTE[(utente_id is not None, postazione is not None)]
-    parametri = {"chiave": hashing.token_digest(segreto), "tipo": tipo, "utente_id": utente_id,
-                 "postazione": postazione}
+    parametri = {
+        "chiave": hashing.token_digest(segreto),
+        "tipo": tipo,
+        "utente_id": utente_id,
+        "postazione": postazione,
+    }
     riga = session.execute(query, {k: v for k, v in parametri.items() if v is not None}).first()
     return (riga[0], riga[1]) if riga else None
 
 
-def apri(session, *, utente_id: int, segreto: str, tipo: str, postazione: str | None, adesso: datetime,
-         conservazione: timedelta, sostituisce: str | None = None) -> tuple[Sessione, Sessione | None]:
+def apri(
+    session,
+    *,
+    utente_id: int,
+    segreto: str,
+    tipo: str,
+    postazione: str | None,
+    adesso: datetime,
+    conservazione: timedelta,
+    sostituisce: str | None = None,
+) -> tuple[Sessione, Sessione | None]:
     """Open a ``tipo`` session for ``segreto`` (in the caller's login transaction).
 
     ``sostituisce`` is the secret of the session this browser held before logging in
@@ -62,11 +80,17 @@ def apri(session, *, utente_id: int, segreto: str, tipo: str, postazione: str | 
     """
     sostituita = chiudi(session, segreto=sostituisce, motivo=NUOVO_ACCESSO, adesso=adesso) if sostituisce else None
     session.execute(
-        delete(Sessione).where(Sessione.data_inizio < adesso - conservazione)
+        delete(Sessione)
+        .where(Sessione.data_inizio < adesso - conservazione)
         .execution_options(synchronize_session=False)
     )
-    riga = Sessione(utente_id=utente_id, chiave=hashing.token_digest(segreto), tipo=tipo,
-                    postazione=(postazione or None) and postazione[:100], data_inizio=adesso)
+    riga = Sessione(
+        utente_id=utente_id,
+        chiave=hashing.token_digest(segreto),
+        tipo=tipo,
+        postazione=(postazione or None) and postazione[:100],
+        data_inizio=adesso,
+    )
     session.add(riga)
     session.flush()
     return riga, sostituita
@@ -83,8 +107,10 @@ def chiudi(session, *, segreto: str, motivo: str, adesso: datetime) -> Sessione 
     if riga is None or riga.data_fine is not None:
         return None
     esito = session.execute(
-        update(Sessione).where(Sessione.id == riga.id, Sessione.data_fine.is_(None))
-        .values(data_fine=adesso, motivo_fine=motivo).execution_options(synchronize_session=False)
+        update(Sessione)
+        .where(Sessione.id == riga.id, Sessione.data_fine.is_(None))
+        .values(data_fine=adesso, motivo_fine=motivo)
+        .execution_options(synchronize_session=False)
     )
     if esito.rowcount != 1:
         return None

@@ -32,8 +32,9 @@ class DatabaseOccupato(Conflict):
     """SQLite refused a write because another one committed first; nothing was saved."""
 
     code = "DATABASE_OCCUPATO"
-    default_message = N_("Il database era occupato da un'altra operazione e non è stato salvato nulla: "
-                         "riprovare tra un istante.")
+    default_message = N_(
+        "Il database era occupato da un'altra operazione e non è stato salvato nulla: riprovare tra un istante."
+    )
 
 
 @contextmanager

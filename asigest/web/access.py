@@ -135,8 +135,9 @@ def kiosk_actor(macchina: str) -> Actor | None:
         finally:
             _forget_session()
         return None
-    actor = auth_service.session_actor(deps.session(), segreto, sessioni.KIOSK, utente_id=utente_id,
-                                       postazione=macchina)
+    actor = auth_service.session_actor(
+        deps.session(), segreto, sessioni.KIOSK, utente_id=utente_id, postazione=macchina
+    )
     if actor is None:
         _forget_session()  # ended, or the user deactivated: nothing refreshed
         return None

@@ -37,8 +37,9 @@ def protezione_erp() -> ProtezioneErp:
     threads make it at the same instant."""
     protezione = current_app.extensions.get(_PROTEZIONE_ERP)
     if protezione is None:
-        nuova = ProtezioneErp(pausa=current_app.config["ERP_PAUSA_SECONDS"],
-                              max_attese=current_app.config["ERP_MAX_ATTESE"])
+        nuova = ProtezioneErp(
+            pausa=current_app.config["ERP_PAUSA_SECONDS"], max_attese=current_app.config["ERP_MAX_ATTESE"]
+        )
         protezione = current_app.extensions.setdefault(_PROTEZIONE_ERP, nuova)
     return protezione
 

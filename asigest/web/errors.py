@@ -47,7 +47,9 @@ def respond(status: int, code: str, message: str, errors: dict | None = None):
         return response
     if is_htmx():
         response = vary_on_htmx(
-            current_app.make_response(render_template("_message.html", message=message, level="error", errors=errors or {}))
+            current_app.make_response(
+                render_template("_message.html", message=message, level="error", errors=errors or {})
+            )
         )
         # htmx ignores 4xx/5xx bodies by default; 200 + a retarget puts the message inline.
         return response, 200, {"HX-Retarget": "#messages", "HX-Reswap": "innerHTML"}
@@ -93,8 +95,12 @@ def handle_database_error(error: DBAPIError):
     tradotto = errore_database(error)
     if tradotto is None:
         return handle_unexpected(error)
-    log.error("Errore del database su %s %s: %s", request.method, request.path,
-              error.orig if error.orig is not None else error)
+    log.error(
+        "Errore del database su %s %s: %s",
+        request.method,
+        request.path,
+        error.orig if error.orig is not None else error,
+    )
     return handle_asigest_error(tradotto)
 
 

@@ -83,9 +83,18 @@ class Istogramma:
         return self.tacche[-1].valore
 
 
-def colonne(valori: Sequence[float], dati: Sequence[Any] | None = None, *, larghezza: int = 760,
-            altezza: int = 240, margine_sinistro: int = 56, margine_destro: int = 8, margine_alto: int = 12,
-            margine_basso: int = 34, vuoto: float = 0.25) -> Istogramma:
+def colonne(
+    valori: Sequence[float],
+    dati: Sequence[Any] | None = None,
+    *,
+    larghezza: int = 760,
+    altezza: int = 240,
+    margine_sinistro: int = 56,
+    margine_destro: int = 8,
+    margine_alto: int = 12,
+    margine_basso: int = 34,
+    vuoto: float = 0.25,
+) -> Istogramma:
     """Vertical bars of ``valori`` (≥ 0), left to right, each as high as its value on a
     round axis (``scala``) — so heights are proportional to the values.
 
@@ -105,10 +114,17 @@ def colonne(valori: Sequence[float], dati: Sequence[Any] | None = None, *, largh
     for i, (valore, dato) in enumerate(zip(valori, dati)):
         h = (base - alto) * max(valore, 0) / cima
         x = sinistra + i * slot + slot * vuoto / 2
-        barre.append(Colonna(
-            x=_arrotonda(x), y=_arrotonda(base - h), larghezza=_arrotonda(slot * (1 - vuoto)), altezza=_arrotonda(h),
-            valore=valore, dato=dato, centro=_arrotonda(sinistra + (i + 0.5) * slot),
-        ))
+        barre.append(
+            Colonna(
+                x=_arrotonda(x),
+                y=_arrotonda(base - h),
+                larghezza=_arrotonda(slot * (1 - vuoto)),
+                altezza=_arrotonda(h),
+                valore=valore,
+                dato=dato,
+                centro=_arrotonda(sinistra + (i + 0.5) * slot),
+            )
+        )
     tacche = [Tacca(y=_arrotonda(base - (base - alto) * v / cima), valore=v) for v in assi]
     return Istogramma(larghezza, altezza, sinistra, destra, alto, base, barre, tacche)
 
@@ -140,8 +156,16 @@ class BarreOrizzontali:
     totale: float
 
 
-def barre(valori: Sequence[float], dati: Sequence[Any] | None = None, *, larghezza: int = 560,
-          etichette: int = 190, numeri: int = 110, riga: int = 30, spessore: int = 20) -> BarreOrizzontali:
+def barre(
+    valori: Sequence[float],
+    dati: Sequence[Any] | None = None,
+    *,
+    larghezza: int = 560,
+    etichette: int = 190,
+    numeri: int = 110,
+    riga: int = 30,
+    spessore: int = 20,
+) -> BarreOrizzontali:
     """Horizontal bars of ``valori`` (≥ 0), top to bottom in the order given (largest first
     for a Pareto), the largest as long as the room allows and the others in proportion.
 
@@ -161,12 +185,17 @@ def barre(valori: Sequence[float], dati: Sequence[Any] | None = None, *, larghez
         cumulato += valore_pos
         lunghezza = (fine - inizio) * valore_pos / massimo if massimo > 0 else 0.0
         y = i * riga + (riga - spessore) / 2
-        lista.append(Barra(
-            y=_arrotonda(y), lunghezza=_arrotonda(lunghezza), valore=valore,
-            quota=round(100 * valore_pos / totale, 1) if totale else 0.0,
-            cumulata=round(100 * cumulato / totale, 1) if totale else 0.0,
-            dato=dato, testo_y=_arrotonda(y + spessore / 2 + 5),
-        ))
+        lista.append(
+            Barra(
+                y=_arrotonda(y),
+                lunghezza=_arrotonda(lunghezza),
+                valore=valore,
+                quota=round(100 * valore_pos / totale, 1) if totale else 0.0,
+                cumulata=round(100 * cumulato / totale, 1) if totale else 0.0,
+                dato=dato,
+                testo_y=_arrotonda(y + spessore / 2 + 5),
+            )
+        )
     return BarreOrizzontali(larghezza, max(len(lista), 1) * riga, inizio, fine, float(spessore), lista, totale)
 
 
@@ -184,5 +213,5 @@ def pareto(voci: Sequence[tuple[Any, float]], *, massimo: int = 8) -> list[tuple
     ordinate = sorted((v for v in voci if v[1] > 0), key=lambda v: v[1], reverse=True)
     if len(ordinate) <= massimo:
         return ordinate
-    tenute, resto = ordinate[: massimo - 1], ordinate[massimo - 1:]
+    tenute, resto = ordinate[: massimo - 1], ordinate[massimo - 1 :]
     return [*tenute, (Altre(len(resto)), sum(v for _, v in resto))]

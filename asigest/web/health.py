@@ -19,4 +19,3 @@ def health():
     (down, disk full, read-only: ``services.health.check``)."""
     report = health_service.check(deps.session(), deps.erp(), version=__version__, licenza=deps.licenza())
     return jsonify(report), (200 if report["databases"]["asigest"] == "ok" else 503)
-

@@ -29,8 +29,7 @@ from asigest.web.errors import respond
 _NON_AMMESSI = re.compile("[\x00\ud800-\udfff]")
 
 TESTO_NON_AMMESSO = N_(
-    "Il testo contiene caratteri non ammessi (carattere NUL o surrogato UTF-16 isolato): "
-    "toglierli e riprovare."
+    "Il testo contiene caratteri non ammessi (carattere NUL o surrogato UTF-16 isolato): toglierli e riprovare."
 )
 CODICE = "TESTO_NON_VALIDO"
 
@@ -61,7 +60,8 @@ def _indirizzo() -> Iterable[tuple[str, object]]:
 def _testi_della_richiesta() -> Iterable[tuple[str, object]]:
     yield from request.args.items(multi=True)
     if request.method in ("POST", "PUT", "PATCH", "DELETE") and request.mimetype in (
-        "application/x-www-form-urlencoded", "multipart/form-data",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data",
     ):
         yield from request.form.items(multi=True)
         for nome, upload in request.files.items(multi=True):

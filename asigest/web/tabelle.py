@@ -65,8 +65,9 @@ def leggi_offset(testo: str | None, massimo: int = MAX_OFFSET) -> int:
     return min(int(testo), massimo)
 
 
-def link_ordina(endpoint: str, parametri: dict[str, str], ordine: str,
-                decrescente_prima: Callable[[str], bool]) -> Callable[[str], tuple[str, str | None]]:
+def link_ordina(
+    endpoint: str, parametri: dict[str, str], ordine: str, decrescente_prima: Callable[[str], bool]
+) -> Callable[[str], tuple[str, str | None]]:
     """``ordina(chiave)`` for the templates' column headers → (the address sorting by that
     column, its current direction for ``aria-sort``: "ascending", "descending" or None).
 

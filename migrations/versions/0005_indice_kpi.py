@@ -5,6 +5,7 @@ Revision ID: 0005
 Revises: 0004
 Create Date: 2026-11-26
 """
+
 from alembic import op
 
 revision = "0005"
@@ -16,8 +17,8 @@ COLONNE = ["DataFine", "FaseID", "MacchinaID", "OperatoreID", "CausaleID", "QtaO
 
 
 def upgrade():
-    with op.batch_alter_table('Lotti', schema=None) as batch_op:
-        batch_op.create_index('IX_Lotti_DataFine_KPI', COLONNE, unique=False)
+    with op.batch_alter_table("Lotti", schema=None) as batch_op:
+        batch_op.create_index("IX_Lotti_DataFine_KPI", COLONNE, unique=False)
     bind = op.get_bind()
     if bind.dialect.name == "sqlite":
         # The planner statistics of a database that has them, for the new index too.
@@ -26,5 +27,5 @@ def upgrade():
 
 
 def downgrade():
-    with op.batch_alter_table('Lotti', schema=None) as batch_op:
-        batch_op.drop_index('IX_Lotti_DataFine_KPI')
+    with op.batch_alter_table("Lotti", schema=None) as batch_op:
+        batch_op.drop_index("IX_Lotti_DataFine_KPI")

@@ -10,6 +10,7 @@ Revision ID: 0008
 Revises: 0007
 Create Date: 2026-11-27
 """
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -20,11 +21,11 @@ depends_on = None
 
 
 def upgrade():
-    with op.batch_alter_table('RichiesteEseguite', schema=None) as batch_op:
-        batch_op.add_column(sa.Column('Impronta', sa.String(length=64), nullable=False, server_default=''))
+    with op.batch_alter_table("RichiesteEseguite", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("Impronta", sa.String(length=64), nullable=False, server_default=""))
 
 
 def downgrade():
-    with op.batch_alter_table('RichiesteEseguite', schema=None) as batch_op:
+    with op.batch_alter_table("RichiesteEseguite", schema=None) as batch_op:
         # SQL Server: the column's DEFAULT is a constraint of its own, dropped first.
-        batch_op.drop_column('Impronta', mssql_drop_default=True)
+        batch_op.drop_column("Impronta", mssql_drop_default=True)

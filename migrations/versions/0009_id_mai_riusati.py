@@ -11,6 +11,7 @@ Revision ID: 0009
 Revises: 0008
 Create Date: 2026-11-27
 """
+
 from alembic import op
 
 from asigest.dialects import sqlite_autoincrement

@@ -68,9 +68,16 @@ def avvia_chromium(tmp_path, *extra_args: str, env: dict | None = None):
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
     for arg in (
-        "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1366,900",
-        f"--user-data-dir={tmp_path / 'profile'}", *extra_args,
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--window-size=1366,900",
+        f"--user-data-dir={tmp_path / 'profile'}",
+        *extra_args,
     ):
         options.add_argument(arg)
     service = Service(CHROMEDRIVER, env={**os.environ, **env} if env else None)

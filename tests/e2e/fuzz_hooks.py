@@ -66,8 +66,14 @@ def _filtro_documenti(query: dict) -> dict:
     commessa, codart = query.get("CommessaERPId"), query.get("CODART")
     if isinstance(commessa, str) and re.fullmatch(r"[1-9][0-9]{0,9}", commessa):
         commessa = int(commessa)  # the coverage phase hands values already as the query string has them
-    valido = (isinstance(commessa, int) and not isinstance(commessa, bool) and 1 <= commessa <= _ID_MAX
-              and isinstance(codart, str) and 1 <= len(codart) <= 30 and "\x00" not in codart)
+    valido = (
+        isinstance(commessa, int)
+        and not isinstance(commessa, bool)
+        and 1 <= commessa <= _ID_MAX
+        and isinstance(codart, str)
+        and 1 <= len(codart) <= 30
+        and "\x00" not in codart
+    )
     return {k: v for k, v in query.items() if k != "CODART"} if valido else query
 
 
@@ -91,8 +97,13 @@ def map_case(ctx, case):
         prefisso = os.environ.get("ASIGEST_FUZZ_RUN", "fuzz")
         case.headers["Idempotency-Key"] = f"{prefisso}-{next(_RICHIESTE)}-{chiave}"[:100]
     operatore = os.environ.get("ASIGEST_FUZZ_OPERATORE_ID")
-    if (operatore and metodo == "post" and operation.path == "/api/lotti/{tipo}/" and isinstance(case.body, dict)
-            and case.body.get("OperatoreID") is None):
+    if (
+        operatore
+        and metodo == "post"
+        and operation.path == "/api/lotti/{tipo}/"
+        and isinstance(case.body, dict)
+        and case.body.get("OperatoreID") is None
+    ):
         # A caller that is not an OPERATORE names the operator of a new lotto (422
         # otherwise): the fuzzing run's seeded operator, when the body names none
         # (absent or null, which the document allows for an OPERATORE).

@@ -23,7 +23,9 @@ def _login(browser, live_server, user):
 
 
 def _phases(browser) -> list[str]:
-    return [row.get_attribute("data-fase") for row in browser.find_elements(By.CSS_SELECTOR, "#produzione tr[data-fase]")]
+    return [
+        row.get_attribute("data-fase") for row in browser.find_elements(By.CSS_SELECTOR, "#produzione tr[data-fase]")
+    ]
 
 
 def test_supervisor_configures_edits_and_deletes_an_order(browser, live_server, make_user):

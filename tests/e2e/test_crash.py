@@ -80,8 +80,11 @@ class Terminale(threading.Thread):
 
     def chiama(self, metodo: str, percorso: str, dati: dict, atteso: int) -> dict | None:
         """Send until the server answers; resends keep the first Idempotency-Key."""
-        headers = {"Authorization": f"Bearer {self.token}", "Content-Type": "application/json",
-                   "Idempotency-Key": str(uuid.uuid4())}
+        headers = {
+            "Authorization": f"Bearer {self.token}",
+            "Content-Type": "application/json",
+            "Idempotency-Key": str(uuid.uuid4()),
+        }
         corpo = json.dumps(dati)
         limite = time.monotonic() + LIMITE_OPERAZIONE_S
         perse = 0
@@ -127,8 +130,12 @@ class Terminale(threading.Thread):
         try:
             while not self.fermo.is_set():
                 qta = self.rng.randint(1, 20)
-                lotto = self.chiama("POST", "/api/lotti/smd/",
-                                    {"FaseID": self.fase_id, "MacchinaID": self.macchina_id, "QtaInput": qta}, 201)
+                lotto = self.chiama(
+                    "POST",
+                    "/api/lotti/smd/",
+                    {"FaseID": self.fase_id, "MacchinaID": self.macchina_id, "QtaInput": qta},
+                    201,
+                )
                 if lotto is None:
                     return
                 self.aperture[lotto["LottoID"]] = lotto
@@ -235,7 +242,9 @@ def _controlla_database(conn, aperture: dict[int, dict], chiusure: dict[int, dic
         suoi = [r for r in lotti.values() if r.FaseID == fase.FaseID]
         chiusi = [r for r in suoi if r.DataFine is not None]
         if (fase.QtaProdotta, fase.QtaScarti) != (sum(r.QtaOutput for r in chiusi), sum(r.QtaScarti for r in chiusi)):
-            problemi.append(f"fase {fase.FaseID}: totali {fase.QtaProdotta}/{fase.QtaScarti} diversi dalle somme dei lotti")
+            problemi.append(
+                f"fase {fase.FaseID}: totali {fase.QtaProdotta}/{fase.QtaScarti} diversi dalle somme dei lotti"
+            )
         if sorted(r.Progressivo for r in suoi) != list(range(1, len(suoi) + 1)):
             problemi.append(f"fase {fase.FaseID}: progressivi non 1…{len(suoi)}")
         if suoi and (fase.Stato != "IN_CORSO" or fase.DataApertura is None):
@@ -271,7 +280,11 @@ def _controlla_database(conn, aperture: dict[int, dict], chiusure: dict[int, dic
         if r is None:
             problemi.append(f"apertura confermata del lotto {lotto_id} persa")
         elif (r.FaseID, r.MacchinaID, r.QtaInput, r.Progressivo, r.CodiceLotto) != (
-            visto["FaseID"], visto["MacchinaID"], visto["QtaInput"], visto["Progressivo"], visto["CodiceLotto"]
+            visto["FaseID"],
+            visto["MacchinaID"],
+            visto["QtaInput"],
+            visto["Progressivo"],
+            visto["CodiceLotto"],
         ):
             problemi.append(f"lotto {lotto_id}: diverso da quanto confermato all'apertura")
     for lotto_id, visto in chiusure.items():
@@ -281,8 +294,11 @@ def _controlla_database(conn, aperture: dict[int, dict], chiusure: dict[int, dic
         elif (r.QtaOutput, r.QtaScarti) != (visto["QtaOutput"], visto["QtaScarti"]):
             problemi.append(f"lotto {lotto_id}: quantità diverse da quelle confermate alla chiusura")
     problemi += [f"lotto {i} nel database ma mai confermato a un terminale" for i in set(lotti) - set(aperture)]
-    problemi += [f"lotto {i} chiuso nel database ma chiusura mai confermata"
-                 for i, r in lotti.items() if r.DataFine is not None and i not in chiusure]
+    problemi += [
+        f"lotto {i} chiuso nel database ma chiusura mai confermata"
+        for i, r in lotti.items()
+        if r.DataFine is not None and i not in chiusure
+    ]
 
     problemi += _riepilogo_kpi(conn)
     assert not problemi, f"{len(problemi)} incoerenze:\n" + "\n".join(problemi[:30])

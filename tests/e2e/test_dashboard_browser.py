@@ -37,9 +37,19 @@ def test_supervisor_reads_the_dashboard_and_the_wall_screen(browser, live_server
     base = max(adesso - timedelta(minutes=10), mezzanotte_utc(oggi("Europe/Rome", adesso), "Europe/Rome"))
     for n, (macchina, buoni, scarti) in enumerate((("SMD-A", 80, 4), ("SMD-B", 60, 0), ("CTRL-A", 45, 1))):
         inizio = base + timedelta(seconds=10 * n)
-        impianto.lotto(db_session, f"r{n}", 101, "CONTROLLI" if macchina == "CTRL-A" else "SMD", macchina, "op1",
-                       inizio, inizio + timedelta(seconds=5), buoni + scarti, scarti=scarti,
-                       causale=("CTRL-AOI" if macchina == "CTRL-A" else "SMD-PICK") if scarti else None)
+        impianto.lotto(
+            db_session,
+            f"r{n}",
+            101,
+            "CONTROLLI" if macchina == "CTRL-A" else "SMD",
+            macchina,
+            "op1",
+            inizio,
+            inizio + timedelta(seconds=5),
+            buoni + scarti,
+            scarti=scarti,
+            causale=("CTRL-AOI" if macchina == "CTRL-A" else "SMD-PICK") if scarti else None,
+        )
     capo = make_user(ruolo="SUPERVISORE", password="password123")
 
     browser.get(f"{live_server}/login")
@@ -61,8 +71,12 @@ def test_supervisor_reads_the_dashboard_and_the_wall_screen(browser, live_server
     # depends on today's date against the ERP fixture's due dates).
     _wait(browser).until(lambda d: d.find_elements(By.ID, "conta-ritardo"))
     assert "in ritardo" in browser.find_element(By.ID, "cruscotto-commesse").text
-    _wait(browser).until(lambda d: "Nessuna commessa in produzione" in d.find_element(By.ID, "cruscotto-scostamenti").text
-                         or d.find_elements(By.ID, "conta-scostamenti"))
+    _wait(browser).until(
+        lambda d: (
+            "Nessuna commessa in produzione" in d.find_element(By.ID, "cruscotto-scostamenti").text
+            or d.find_elements(By.ID, "conta-scostamenti")
+        )
+    )
     browser.save_screenshot(str(browser.screenshots / "cruscotto.png"))
     assert browser.execute_script("return document.documentElement.scrollWidth <= innerWidth;")
 
@@ -70,10 +84,14 @@ def test_supervisor_reads_the_dashboard_and_the_wall_screen(browser, live_server
     # in place (same request as the timer's), the page is not reloaded and keeps its period.
     browser.execute_script("window.nonRicaricata = true;")
     db_session.rollback()  # a fresh transaction: the server has written (the login) since this one read
-    impianto.lotto(db_session, "nuovo", 1, "SMD", "SMD-A", "op2", base + timedelta(seconds=40),
-                   base + timedelta(seconds=50), 15)
+    impianto.lotto(
+        db_session, "nuovo", 1, "SMD", "SMD-A", "op2", base + timedelta(seconds=40), base + timedelta(seconds=50), 15
+    )
     url = browser.find_element(By.ID, "cruscotto-numeri").get_attribute("hx-get")
-    browser.execute_script("htmx.ajax('GET', arguments[0], {source: '#cruscotto-numeri', target: '#cruscotto-numeri', swap: 'outerHTML'});", url)
+    browser.execute_script(
+        "htmx.ajax('GET', arguments[0], {source: '#cruscotto-numeri', target: '#cruscotto-numeri', swap: 'outerHTML'});",
+        url,
+    )
     _wait(browser).until(lambda d: _testo(d, "kpi-lotti") == "4")
     assert _testo(browser, "kpi-buoni") == "200"
     assert browser.execute_script("return window.nonRicaricata === true;")
@@ -87,14 +105,16 @@ def test_supervisor_reads_the_dashboard_and_the_wall_screen(browser, live_server
     assert _errori(browser) == []
 
     # The wall screen on a 1080p TV: dark, nothing to click, all of it on one screen.
-    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                            {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False})
+    browser.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride", {"width": 1920, "height": 1080, "deviceScaleFactor": 1, "mobile": False}
+    )
     browser.find_element(By.LINK_TEXT, "Vista a parete").click()
     _wait(browser).until(lambda d: d.find_elements(By.ID, "parete"))
     assert _testo(browser, "parete-oggi-buoni") == "200" and _testo(browser, "parete-oggi-lotti") == "4"
     assert browser.find_elements(By.CSS_SELECTOR, "form, nav, a, button, input") == []
     altezza, larghezza = browser.execute_script(
-        "return [document.documentElement.scrollHeight, document.documentElement.scrollWidth];")
+        "return [document.documentElement.scrollHeight, document.documentElement.scrollWidth];"
+    )
     assert altezza <= 1080 and larghezza <= 1920  # no scrolling on a TV
     sfondo = browser.execute_script("return getComputedStyle(document.body).backgroundColor;")
     assert sfondo == "rgb(10, 15, 26)"

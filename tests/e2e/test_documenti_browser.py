@@ -26,7 +26,9 @@ def commessa_con_smd(app, db_session, tmp_path, monkeypatch):
     monkeypatch.setitem(app.config, "DOCUMENTS_DIR", str(tmp_path / "documenti"))
     smd = db_session.scalar(select(FaseTipo).where(FaseTipo.codice == "SMD"))
     smd.documenti_richiesti = ["PROGRAMMA_SMD"]
-    db_session.add(ConfigCommessa(commessa_erp_id=101, flag_smd=True, flag_pth=False, flag_controlli=False, qta_erp=500))
+    db_session.add(
+        ConfigCommessa(commessa_erp_id=101, flag_smd=True, flag_pth=False, flag_controlli=False, qta_erp=500)
+    )
     db_session.add(Fase(commessa_erp_id=101, fase_tipo_id=smd.id, stato="APERTA", qta_prevista=500))
     db_session.commit()
     return 101
@@ -53,7 +55,9 @@ def test_supervisor_uploads_opens_and_deletes_a_document(browser, live_server, m
     browser.execute_script("document.getElementById('doc-titolo').removeAttribute('required')")
     browser.find_element(By.CSS_SELECTOR, ".doc-form button[type=submit]").click()
     _wait(browser).until(ec.presence_of_element_located((By.ID, "doc-titolo-errore")))
-    assert Select(browser.find_element(By.ID, "doc-tipo")).first_selected_option.get_attribute("value") == "PROGRAMMA_SMD"
+    assert (
+        Select(browser.find_element(By.ID, "doc-tipo")).first_selected_option.get_attribute("value") == "PROGRAMMA_SMD"
+    )
 
     browser.find_element(By.ID, "doc-titolo").send_keys("Programma linea 1")
     browser.find_element(By.ID, "doc-file").send_keys(str(pdf))  # the browser forgot it, as the hint says
@@ -68,8 +72,9 @@ def test_supervisor_uploads_opens_and_deletes_a_document(browser, live_server, m
     link = sezione.find_element(By.LINK_TEXT, "Apri").get_attribute("href")
     assert browser.execute_async_script(
         "const done = arguments[1]; fetch(arguments[0]).then(r => done([r.status, r.headers.get('content-type'),"
-        " r.headers.get('content-disposition')]))", link
-    ) == [200, "application/pdf", "inline; filename=\"programma pick&place.pdf\""]
+        " r.headers.get('content-disposition')]))",
+        link,
+    ) == [200, "application/pdf", 'inline; filename="programma pick&place.pdf"']
 
     # Delete, confirming the browser's dialog.
     sezione.find_element(By.CSS_SELECTOR, "button.danger").click()

@@ -102,16 +102,22 @@ def erp_postgresql():
         tabella = commesse_table(None)
         tabella.metadata.create_all(engine)
         with engine.begin() as conn:
-            conn.execute(insert(tabella), [commessa_row(i, numerocom=1000 + i, QTA=QTA_COMMESSA)
-                                           for i in range(1, COMMESSE + 1)])
+            conn.execute(
+                insert(tabella), [commessa_row(i, numerocom=1000 + i, QTA=QTA_COMMESSA) for i in range(1, COMMESSE + 1)]
+            )
         engine.dispose()
 
         @contextmanager
         def blocca():
             import psycopg
 
-            conn = psycopg.connect(host=base.host or "127.0.0.1", port=base.port or 5432, user=base.username,
-                                   password=base.password, dbname=nome)
+            conn = psycopg.connect(
+                host=base.host or "127.0.0.1",
+                port=base.port or 5432,
+                user=base.username,
+                password=base.password,
+                dbname=nome,
+            )
             try:
                 conn.execute('LOCK TABLE "COMMESSE" IN ACCESS EXCLUSIVE MODE')
                 yield conn.rollback
@@ -134,9 +140,15 @@ def test_a_locked_erp_does_not_stall_the_app(tipo_erp, tmp_path, serve_gunicorn)
         pytest.skip("ERP su PostgreSQL: serve ASIGEST_TEST_DATABASE_URL")
     with database_usa_e_getta(tmp_path) as database_url:
         impianto = prepara_impianto(database_url, tmp_path, macchine=1, commesse=COMMESSE)
-        with (erp_postgresql() if tipo_erp == "postgresql" else _erp_sqlite(tmp_path)) as (erp_url, blocca):
-            server = serve_gunicorn(replace(impianto, erp_url=erp_url), impostazioni={
-                "ASIGEST_ERP_TIMEOUT": TIMEOUT_S, "ASIGEST_ERP_PAUSA_SECONDS": PAUSA_S, "ASIGEST_ERP_MAX_ATTESE": 2})
+        with erp_postgresql() if tipo_erp == "postgresql" else _erp_sqlite(tmp_path) as (erp_url, blocca):
+            server = serve_gunicorn(
+                replace(impianto, erp_url=erp_url),
+                impostazioni={
+                    "ASIGEST_ERP_TIMEOUT": TIMEOUT_S,
+                    "ASIGEST_ERP_PAUSA_SECONDS": PAUSA_S,
+                    "ASIGEST_ERP_MAX_ATTESE": 2,
+                },
+            )
             try:
                 _prova(server.porta, impianto, blocca, tipo_erp)
             finally:
@@ -193,8 +205,7 @@ def _prova(porta, impianto, blocca, tipo_erp):
     assert sonda.misure and {s for s, _ in sonda.misure} == {200}
     lista = [d for _, d in sonda.misure]
     assert max(lista) < VELOCE_S, f"lista lotti lenta con l'ERP bloccato: {_riassunto(lista)}"
-    assert all(s == 200 and c["databases"]["erp"] == "unreachable" and c["status"] == "degraded"
-               for s, c, _ in salute)
+    assert all(s == 200 and c["databases"]["erp"] == "unreachable" and c["status"] == "degraded" for s, c, _ in salute)
     assert max(d for _, _, d in salute) < VELOCE_S
 
     # Recovery: once the pause has passed, each worker's next ERP call is its trial.
@@ -209,8 +220,10 @@ def _prova(porta, impianto, blocca, tipo_erp):
     assert all(c["status"] == "ok" and c["databases"]["erp"] == "ok" for _, c, _ in salute_dopo)
     ripresa = time.monotonic() - rilasciato
 
-    print(f"\nERP {tipo_erp} bloccato, {ONDA} richieste ERP per onda, gunicorn 2×4, timeout {TIMEOUT_S} s, "
-          f"pausa {PAUSA_S} s:")
+    print(
+        f"\nERP {tipo_erp} bloccato, {ONDA} richieste ERP per onda, gunicorn 2×4, timeout {TIMEOUT_S} s, "
+        f"pausa {PAUSA_S} s:"
+    )
     print(f"  prima del blocco: lista lotti {_riassunto(prima_lista)}; /health {_riassunto(prima_salute)}")
     for n, (onda, totale) in enumerate(onde, 1):
         print(f"  onda {n}: {ONDA}×503 in {totale:.2f} s; ciascuna {_riassunto([d for _, _, d in onda])}")

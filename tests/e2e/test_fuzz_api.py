@@ -50,8 +50,13 @@ _CASES = re.compile(r"(\d+) generated")
 
 def _flask(env: dict, *args: str) -> str:
     result = subprocess.run(  # nosec B603 - fixed argument list, no shell
-        [sys.executable, "-m", "flask", "--app", "wsgi", *args], cwd=ROOT, env=env, capture_output=True,
-        text=True, timeout=600, check=False,
+        [sys.executable, "-m", "flask", "--app", "wsgi", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
     )
     assert result.returncode == 0, f"flask {' '.join(args)}:\n{result.stdout}\n{result.stderr}"
     return result.stdout
@@ -65,30 +70,48 @@ def server(tmp_path_factory):
         erp_url = sqlite_readonly_url(cartella / "erp-demo.db")
         env = ambiente(url, erp_url, cartella / "preparazione")
         _flask(env, "demo")
-        tokens = {ruolo: _flask(env, "token", "create", "--matricola", matricola).splitlines()[-1]
-                  for ruolo, matricola in (("ADMIN", "admin"), ("OPERATORE", "1001"))}
+        tokens = {
+            ruolo: _flask(env, "token", "create", "--matricola", matricola).splitlines()[-1]
+            for ruolo, matricola in (("ADMIN", "admin"), ("OPERATORE", "1001"))
+        }
         gunicorn = Gunicorn(Impianto(url, erp_url, [], [], [], []), cartella / "server", workers=2, threads=4)
         try:
             gunicorn.avvia()
-            utenti = richiesta(gunicorn.porta, "GET", "/api/utenti/?q=1001",
-                               headers={"Authorization": f"Bearer {tokens['ADMIN']}"}).json()
+            utenti = richiesta(
+                gunicorn.porta, "GET", "/api/utenti/?q=1001", headers={"Authorization": f"Bearer {tokens['ADMIN']}"}
+            ).json()
             yield gunicorn, tokens, utenti[0]["UtenteID"]
         finally:
             gunicorn.uccidi()
 
 
-def _schemathesis(porta: int, token: str, operatore_id: int | None, report: Path) -> tuple[subprocess.CompletedProcess, float]:
+def _schemathesis(
+    porta: int, token: str, operatore_id: int | None, report: Path
+) -> tuple[subprocess.CompletedProcess, float]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASIGEST_")}
     env["ASIGEST_FUZZ_RUN"] = "operatore" if operatore_id is None else "admin"  # Idempotency-Keys of this run
     if operatore_id is not None:
         env["ASIGEST_FUZZ_OPERATORE_ID"] = str(operatore_id)
     cmd = [
-        str(SCHEMATHESIS), "--config-file", str(CONFIG), "--no-color",
-        "run", f"http://127.0.0.1:{porta}/api/openapi.json", "-H", f"Authorization: Bearer {token}",
-        "--phases", PHASES,
+        str(SCHEMATHESIS),
+        "--config-file",
+        str(CONFIG),
+        "--no-color",
+        "run",
+        f"http://127.0.0.1:{porta}/api/openapi.json",
+        "-H",
+        f"Authorization: Bearer {token}",
+        "--phases",
+        PHASES,
         # Every check; use_after_free runs inside fuzz_hooks.uso_dopo_cancellazione.
-        "--checks", "all", "--exclude-checks", "use_after_free",
-        "--report", "ndjson", "--report-ndjson-path", str(report),
+        "--checks",
+        "all",
+        "--exclude-checks",
+        "use_after_free",
+        "--report",
+        "ndjson",
+        "--report-ndjson-path",
+        str(report),
     ]
     inizio = time.monotonic()
     result = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900, check=False)  # nosec B603
@@ -105,8 +128,10 @@ def test_the_fuzzer_finds_no_5xx_and_no_contract_violation(server, tmp_path, ruo
     casi = _CASES.search(output)
     database = (os.environ.get("ASIGEST_TEST_DATABASE_URL") or "sqlite").split(":")[0].split("+")[0]
     # The figures of the README's reliability section (pytest -s shows them).
-    print(f"\nschemathesis {ruolo} [{database}]: {casi.group(1) if casi else '?'} richieste, {secondi:.0f} s, "
-          f"uscita {result.returncode}")
+    print(
+        f"\nschemathesis {ruolo} [{database}]: {casi.group(1) if casi else '?'} richieste, {secondi:.0f} s, "
+        f"uscita {result.returncode}"
+    )
     assert result.returncode == 0, output[-20000:]  # the report names each failure and how to replay it
     # Not a vacuous pass: the token worked (a 403 is the OPERATORE's declared answer on
     # the supervisors' operations; a 401 would be a token refused) and every phase sent

@@ -57,8 +57,10 @@ def _wait(driver, seconds=10):
 def _schermo(driver, size) -> None:
     """The page's viewport exactly ``size`` (the window's own size includes no chrome
     in headless mode, but the emulation makes it certain)."""
-    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
-                           {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False})
+    driver.execute_cdp_cmd(
+        "Emulation.setDeviceMetricsOverride",
+        {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False},
+    )
 
 
 def _errori_console(driver) -> list:
@@ -73,12 +75,14 @@ def demo(tmp_path_factory):
     from asigest.dialects import sqlite_readonly_url
 
     instance = tmp_path_factory.mktemp("demo")
-    app = create_app({
-        "INSTANCE_PATH": instance,
-        "DATABASE_URL": f"sqlite:///{instance / 'asigest.db'}",
-        "ERP_URL": sqlite_readonly_url(instance / "erp_demo.db"),
-        "SECRET_KEY": "guida",
-    })
+    app = create_app(
+        {
+            "INSTANCE_PATH": instance,
+            "DATABASE_URL": f"sqlite:///{instance / 'asigest.db'}",
+            "ERP_URL": sqlite_readonly_url(instance / "erp_demo.db"),
+            "SECRET_KEY": "guida",
+        }
+    )
     with app.app_context():  # as the flask command pushes it
         result = app.test_cli_runner().invoke(args=["demo"])
     assert result.exit_code == 0, result.output
@@ -106,15 +110,21 @@ def _commessa_da_aprire(app, codice_macchina: str) -> tuple[str, int]:
         session = _sessione(app)
         erp = deps.erp()
         macchina = session.scalar(select(Macchina).where(Macchina.codice == codice_macchina))
-        configurate = session.scalars(select(ConfigCommessa.commessa_erp_id).where(
-            ConfigCommessa.bloccata_documentazione == False).order_by(ConfigCommessa.id)).all()  # noqa: E712
+        configurate = session.scalars(
+            select(ConfigCommessa.commessa_erp_id)
+            .where(ConfigCommessa.bloccata_documentazione == False)
+            .order_by(ConfigCommessa.id)
+        ).all()  # noqa: E712
         for commessa_id in configurate:
             commessa = erp.get(commessa_id)
             if commessa is None or not commessa.aperta:
                 continue
             for fase in fasi_commessa(session, erp, commessa_id):
-                if (fase.fase_tipo.id == macchina.fase_tipo_id and fase.stato in ("APERTA", "IN_CORSO")
-                        and fase.qta_disponibile >= 50):
+                if (
+                    fase.fase_tipo.id == macchina.fase_tipo_id
+                    and fase.stato in ("APERTA", "IN_CORSO")
+                    and fase.qta_disponibile >= 50
+                ):
                     return commessa.numero, fase.qta_disponibile
     pytest.fail(f"nessuna commessa apribile su {codice_macchina} nella demo")
 
@@ -264,9 +274,18 @@ def _lotto_con_scarti(app) -> Lotto:
     pieces there take nothing from a later phase (R10)."""
     with app.app_context():
         session = _sessione(app)
-        lotto = session.scalars(select(Lotto).join(Fase).join(FaseTipo).where(
-            FaseTipo.codice == "CONTROLLI", Lotto.data_fine.is_not(None), Lotto.qta_scarti > 0,
-            Lotto.qta_output >= 2).order_by(Lotto.data_fine.desc())).first()
+        lotto = session.scalars(
+            select(Lotto)
+            .join(Fase)
+            .join(FaseTipo)
+            .where(
+                FaseTipo.codice == "CONTROLLI",
+                Lotto.data_fine.is_not(None),
+                Lotto.qta_scarti > 0,
+                Lotto.qta_output >= 2,
+            )
+            .order_by(Lotto.data_fine.desc())
+        ).first()
         session.expunge(lotto)
         return lotto
 
@@ -284,8 +303,11 @@ def test_guida_supervisore(browser, demo, tmp_path):
         browser.find_element(By.NAME, "matricola").send_keys("1002" + Keys.ENTER)
         browser.find_element(By.NAME, "pin").send_keys("9999" + Keys.ENTER)
         # The refusal is a new page; while it loads the driver may fail to answer.
-        WebDriverWait(browser, 10, ignored_exceptions=(WebDriverException,)).until(lambda d: d.execute_script(
-            "return window.paginaPrecedente === undefined && document.readyState === 'complete';"))
+        WebDriverWait(browser, 10, ignored_exceptions=(WebDriverException,)).until(
+            lambda d: d.execute_script(
+                "return window.paginaPrecedente === undefined && document.readyState === 'complete';"
+            )
+        )
     assert "Troppi tentativi errati" in browser.page_source
     foto_guida(browser, "kiosk-badge-bloccato")
     browser.get_log("browser")  # the refused PINs' 400 and 429 answers, as expected; read and dropped
@@ -320,7 +342,10 @@ def test_guida_supervisore(browser, demo, tmp_path):
     foto_guida(browser, "commessa-configura")
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
     _wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, "#produzione table.fasi")))
-    assert [td.text for td in browser.find_elements(By.CSS_SELECTOR, "#produzione table.fasi td.strong")] == ["SMD", "CONTROLLI"]
+    assert [td.text for td in browser.find_elements(By.CSS_SELECTOR, "#produzione table.fasi td.strong")] == [
+        "SMD",
+        "CONTROLLI",
+    ]
 
     # A technical document for the order.
     documento = tmp_path / "schema-montaggio.pdf"
@@ -330,8 +355,12 @@ def test_guida_supervisore(browser, demo, tmp_path):
     sezione.find_element(By.ID, "doc-titolo").send_keys("Schema di montaggio lato TOP")
     sezione.find_element(By.CSS_SELECTOR, "input[type=file]").send_keys(str(documento))
     sezione.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    _wait(browser).until(lambda d: "Schema di montaggio lato TOP" in d.find_element(By.ID, "documenti-sezione").text
-                         and d.find_elements(By.CSS_SELECTOR, "#documenti-sezione table"))
+    _wait(browser).until(
+        lambda d: (
+            "Schema di montaggio lato TOP" in d.find_element(By.ID, "documenti-sezione").text
+            and d.find_elements(By.CSS_SELECTOR, "#documenti-sezione table")
+        )
+    )
     browser.execute_script("document.getElementById('documenti-sezione').scrollIntoView();")
     foto_guida(browser, "commessa-documenti")
 

@@ -18,8 +18,17 @@ def _wait(driver, seconds=10):
 
 def _impianto(db_session):
     tipi = {t.codice: t for t in db_session.scalars(select(FaseTipo))}
-    db_session.add(ConfigCommessa(commessa_erp_id=101, flag_smd=True, flag_pth=True, flag_controlli=False,
-                                  diba="DB-24V", revisione="B", qta_erp=500))
+    db_session.add(
+        ConfigCommessa(
+            commessa_erp_id=101,
+            flag_smd=True,
+            flag_pth=True,
+            flag_controlli=False,
+            diba="DB-24V",
+            revisione="B",
+            qta_erp=500,
+        )
+    )
     for codice in ("SMD", "PTH"):
         db_session.add(Fase(commessa_erp_id=101, fase_tipo_id=tipi[codice].id, stato="APERTA", qta_prevista=500))
     db_session.add(Macchina(codice="SMD-L1", descrizione="Linea SMD 1", fase_tipo_id=tipi["SMD"].id, attiva=True))

@@ -29,7 +29,8 @@ def _pick_date(driver, name: str, value: str) -> None:
     driver.execute_script(
         "const e = document.getElementsByName(arguments[0])[0];"
         "e.value = arguments[1]; e.dispatchEvent(new Event('change', {bubbles: true}));",
-        name, value,
+        name,
+        value,
     )
 
 
@@ -87,7 +88,9 @@ def test_supervisor_finds_scrap_corrects_it_and_sees_totals_and_audit(browser, l
     # The audit log, filtered by action, shows who did it, before and after.
     browser.find_element(By.LINK_TEXT, "Registro eventi").click()
     _wait(browser).until(ec.url_contains("/eventi"))
-    Select(_wait(browser).until(ec.presence_of_element_located((By.NAME, "azione")))).select_by_value("LOTTO_RETTIFICATO")
+    Select(_wait(browser).until(ec.presence_of_element_located((By.NAME, "azione")))).select_by_value(
+        "LOTTO_RETTIFICATO"
+    )
     browser.find_element(By.CSS_SELECTOR, "form.filtri-eventi button[type=submit]").click()
     _wait(browser).until(lambda d: "LOTTO_RETTIFICATO" in d.find_element(By.TAG_NAME, "main").text)
     page = browser.find_element(By.TAG_NAME, "main").text

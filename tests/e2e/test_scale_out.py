@@ -31,7 +31,15 @@ from sqlalchemy import create_engine, func, select
 
 from asigest.models import Fase, LogEvento, Lotto
 from tests.server_fixture import (
-    CAUSALE_SMD, PASSWORD, PIN, Browser, Gunicorn, Risposta, csrf_da, database_usa_e_getta, prepara_impianto,
+    CAUSALE_SMD,
+    PASSWORD,
+    PIN,
+    Browser,
+    Gunicorn,
+    Risposta,
+    csrf_da,
+    database_usa_e_getta,
+    prepara_impianto,
 )
 
 HX = {"HX-Request": "true"}
@@ -107,21 +115,28 @@ def simultanee(richieste: list[tuple[int, tuple]], browser: Browser | None = Non
 
 def _lotti_della_macchina(db, macchina_id: int):
     db.rollback()
-    return db.execute(select(Lotto.__table__).where(Lotto.__table__.c.MacchinaID == macchina_id)
-                      .order_by(Lotto.__table__.c.LottoID)).all()
+    return db.execute(
+        select(Lotto.__table__).where(Lotto.__table__.c.MacchinaID == macchina_id).order_by(Lotto.__table__.c.LottoID)
+    ).all()
 
 
 def _eventi(db, lotto_ids, azione: str) -> int:
     log = LogEvento.__table__
-    return db.scalar(select(func.count()).select_from(log).where(
-        log.c.Entita == "Lotti", log.c.Azione == azione, log.c.EntitaID.in_(list(lotto_ids))))
+    return db.scalar(
+        select(func.count())
+        .select_from(log)
+        .where(log.c.Entita == "Lotti", log.c.Azione == azione, log.c.EntitaID.in_(list(lotto_ids)))
+    )
 
 
 def _totali_coerenti(db, fase_id: int) -> bool:
     lotti, fasi = Lotto.__table__, Fase.__table__
     fase = db.execute(select(fasi).where(fasi.c.FaseID == fase_id)).one()
-    somme = db.execute(select(func.coalesce(func.sum(lotti.c.QtaOutput), 0), func.coalesce(func.sum(lotti.c.QtaScarti), 0))
-                       .where(lotti.c.FaseID == fase_id)).one()
+    somme = db.execute(
+        select(func.coalesce(func.sum(lotti.c.QtaOutput), 0), func.coalesce(func.sum(lotti.c.QtaScarti), 0)).where(
+            lotti.c.FaseID == fase_id
+        )
+    ).one()
     return (fase.QtaProdotta, fase.QtaScarti) == tuple(somme)
 
 
@@ -146,15 +161,32 @@ def test_kiosk_session_moves_between_servers(server, impianto, db):
 
     scheda = browser.get(b, f"/kiosk/{macchina}/commessa?q=2026/1001", headers=HX)
     assert scheda.status == 200, scheda.testo[:500]
-    aperto = browser.post(a, f"/kiosk/{macchina}/apri", {
-        "commessa_id": "1", "qta_input": "10", "chiave": _CHIAVE.search(scheda.testo).group(1), "csrf_token": csrf,
-    }, headers=HX)
+    aperto = browser.post(
+        a,
+        f"/kiosk/{macchina}/apri",
+        {
+            "commessa_id": "1",
+            "qta_input": "10",
+            "chiave": _CHIAVE.search(scheda.testo).group(1),
+            "csrf_token": csrf,
+        },
+        headers=HX,
+    )
     assert aperto.status == 200, aperto.testo[:500]
     lotto_id = int(_LOTTO_ID.search(aperto.testo).group(1))
-    chiuso = browser.post(b, f"/kiosk/{macchina}/chiudi", {
-        "lotto_id": str(lotto_id), "qta_output": "9", "qta_scarti": "1", "causale": CAUSALE_SMD,
-        "chiave": _CHIAVE.search(aperto.testo).group(1), "csrf_token": csrf,
-    }, headers=HX)
+    chiuso = browser.post(
+        b,
+        f"/kiosk/{macchina}/chiudi",
+        {
+            "lotto_id": str(lotto_id),
+            "qta_output": "9",
+            "qta_scarti": "1",
+            "causale": CAUSALE_SMD,
+            "chiave": _CHIAVE.search(aperto.testo).group(1),
+            "csrf_token": csrf,
+        },
+        headers=HX,
+    )
     assert chiuso.status == 200, chiuso.testo[:500]
 
     (lotto,) = _lotti_della_macchina(db, macchina_id)
@@ -176,15 +208,34 @@ def test_kiosk_double_tap_onto_both_servers_makes_one_lotto(server, impianto, db
         pagina = browser.get(a if giro % 2 else b, f"/kiosk/{macchina}")
         csrf = csrf_da(pagina.testo)
         scheda = browser.get(b, f"/kiosk/{macchina}/commessa?q=2026/1002", headers=HX)
-        apri = browser.prepara("POST", f"/kiosk/{macchina}/apri", headers=HX, form={
-            "commessa_id": "2", "qta_input": "5", "chiave": _CHIAVE.search(scheda.testo).group(1), "csrf_token": csrf})
+        apri = browser.prepara(
+            "POST",
+            f"/kiosk/{macchina}/apri",
+            headers=HX,
+            form={
+                "commessa_id": "2",
+                "qta_input": "5",
+                "chiave": _CHIAVE.search(scheda.testo).group(1),
+                "csrf_token": csrf,
+            },
+        )
         risposte = simultanee([(a, apri), (b, apri)], browser)
         assert [r.status for r in risposte] == [200, 200], [r.testo[:300] for r in risposte]
         ids = {int(_LOTTO_ID.search(r.testo).group(1)) for r in risposte}
         assert len(ids) == 1, f"giro {giro}: due lotti {ids} da un doppio tocco"
-        chiudi = browser.prepara("POST", f"/kiosk/{macchina}/chiudi", headers=HX, form={
-            "lotto_id": str(ids.pop()), "qta_output": "4", "qta_scarti": "1", "causale": CAUSALE_SMD,
-            "chiave": _CHIAVE.search(risposte[0].testo).group(1), "csrf_token": csrf})
+        chiudi = browser.prepara(
+            "POST",
+            f"/kiosk/{macchina}/chiudi",
+            headers=HX,
+            form={
+                "lotto_id": str(ids.pop()),
+                "qta_output": "4",
+                "qta_scarti": "1",
+                "causale": CAUSALE_SMD,
+                "chiave": _CHIAVE.search(risposte[0].testo).group(1),
+                "csrf_token": csrf,
+            },
+        )
         risposte = simultanee([(b, chiudi), (a, chiudi)], browser)
         assert [r.status for r in risposte] == [200, 200], [r.testo[:300] for r in risposte]
 
@@ -257,13 +308,15 @@ def test_same_idempotency_key_on_both_servers_at_once_makes_one_lotto(server, im
         return metodo, percorso, json.dumps(dati).encode(), headers
 
     for giro in range(GIRI):
-        apri = richiesta("POST", "/api/lotti/smd/", {"FaseID": fase_id, "MacchinaID": macchina_id, "QtaInput": 7},
-                         str(uuid.uuid4()))
+        apri = richiesta(
+            "POST", "/api/lotti/smd/", {"FaseID": fase_id, "MacchinaID": macchina_id, "QtaInput": 7}, str(uuid.uuid4())
+        )
         risposte = simultanee([(a, apri), (b, apri)])
         assert [r.status for r in risposte] == [201, 201], [r.testo[:300] for r in risposte]
         (lotto_id,) = {r.json()["LottoID"] for r in risposte}
-        chiudi = richiesta("PUT", f"/api/lotti/smd/{lotto_id}/close", {"QtaOutput": 6, "QtaScarti": 0},
-                           str(uuid.uuid4()))
+        chiudi = richiesta(
+            "PUT", f"/api/lotti/smd/{lotto_id}/close", {"QtaOutput": 6, "QtaScarti": 0}, str(uuid.uuid4())
+        )
         risposte = simultanee([(b, chiudi), (a, chiudi)])
         assert [r.status for r in risposte] == [200, 200], [r.testo[:300] for r in risposte]
         assert {r.json()["DataFine"] for r in risposte} != {None}

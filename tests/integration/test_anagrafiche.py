@@ -50,13 +50,18 @@ def tipo(session, codice: str) -> FaseTipo:
 
 
 def test_update_user_changes_fields_and_logs_only_what_changed(db_session, admin, operatore):
-    auth.update_user(db_session, actor=admin, utente_id=operatore.id, nome=" Luigi ", cognome="Verdi", ruolo="SUPERVISORE")
+    auth.update_user(
+        db_session, actor=admin, utente_id=operatore.id, nome=" Luigi ", cognome="Verdi", ruolo="SUPERVISORE"
+    )
     db_session.expire_all()
     stored = db_session.get(Utente, operatore.id)
     assert (stored.nome, stored.cognome, stored.ruolo, stored.attivo) == ("Luigi", "Verdi", "SUPERVISORE", True)
     [evento] = eventi(db_session, "UTENTE_MODIFICATO")
     assert (evento.entita, evento.entita_id, evento.utente_id) == ("Utenti", operatore.id, admin.utente_id)
-    assert evento.dettagli == {"prima": {"Nome": "Luca", "Ruolo": "OPERATORE"}, "dopo": {"Nome": "Luigi", "Ruolo": "SUPERVISORE"}}
+    assert evento.dettagli == {
+        "prima": {"Nome": "Luca", "Ruolo": "OPERATORE"},
+        "dopo": {"Nome": "Luigi", "Ruolo": "SUPERVISORE"},
+    }
 
 
 def test_update_without_changes_writes_no_audit_row(db_session, admin, operatore):
@@ -247,8 +252,12 @@ def test_an_inactive_admin_does_not_count_as_a_spare(db_session, admin, make_use
 def test_promoting_a_user_to_admin_is_always_allowed(db_session, admin, operatore):
     auth.update_user(db_session, actor=admin, utente_id=operatore.id, ruolo="ADMIN")
     # …and then the first admin may step down, since another one exists.
-    auth.update_user(db_session, actor=auth.actor_for(db_session.get(Utente, operatore.id)), utente_id=admin.utente_id,
-                     ruolo="SUPERVISORE")
+    auth.update_user(
+        db_session,
+        actor=auth.actor_for(db_session.get(Utente, operatore.id)),
+        utente_id=admin.utente_id,
+        ruolo="SUPERVISORE",
+    )
     db_session.expire_all()
     assert db_session.get(Utente, admin.utente_id).ruolo == "SUPERVISORE"
 
@@ -296,9 +305,19 @@ def test_set_password_refuses_a_bad_password(db_session, admin, operatore, passw
 
 
 def test_no_audit_row_ever_holds_a_secret_or_a_hash(db_session, admin):
-    utente = auth.create_user(db_session, actor=admin, matricola="Z9", nome="Zeno", cognome="Neri", ruolo="OPERATORE",
-                              pin="97531", password="segreto-iniziale")
-    auth.update_user(db_session, actor=admin, utente_id=utente.id, nome="Zeno2", pin="86420", password="segreto-nuovo-1")
+    utente = auth.create_user(
+        db_session,
+        actor=admin,
+        matricola="Z9",
+        nome="Zeno",
+        cognome="Neri",
+        ruolo="OPERATORE",
+        pin="97531",
+        password="segreto-iniziale",
+    )
+    auth.update_user(
+        db_session, actor=admin, utente_id=utente.id, nome="Zeno2", pin="86420", password="segreto-nuovo-1"
+    )
     auth.reset_pin(db_session, actor=admin, utente_id=utente.id, pin="11223")
     auth.set_password(db_session, actor=admin, utente_id=utente.id, password="segreto-nuovo-2")
     auth.deactivate_user(db_session, actor=admin, utente_id=utente.id)
@@ -307,15 +326,25 @@ def test_no_audit_row_ever_holds_a_secret_or_a_hash(db_session, admin):
         e.azione for e in righe
     }
     testo = json.dumps([e.dettagli for e in righe])
-    for segreto in ("97531", "86420", "11223", "segreto-iniziale", "segreto-nuovo-1", "segreto-nuovo-2", "argon2",
-                    "PinHash", "PasswordHash"):
+    for segreto in (
+        "97531",
+        "86420",
+        "11223",
+        "segreto-iniziale",
+        "segreto-nuovo-1",
+        "segreto-nuovo-2",
+        "argon2",
+        "PinHash",
+        "PasswordHash",
+    ):
         assert segreto not in testo
 
 
 def test_pin_and_data_in_one_update_write_both_audit_rows(db_session, admin, operatore):
     auth.update_user(db_session, actor=admin, utente_id=operatore.id, cognome="Bianchi", pin="4321")
     assert [e.azione for e in eventi(db_session) if e.entita_id == operatore.id][-2:] == [
-        "UTENTE_MODIFICATO", "PIN_REIMPOSTATO"
+        "UTENTE_MODIFICATO",
+        "PIN_REIMPOSTATO",
     ]
     assert hashing.verify_secret(db_session.get(Utente, operatore.id).pin_hash, "4321")
 
@@ -369,7 +398,11 @@ def test_create_machine_normalises_the_code_and_logs_it(db_session, admin):
         db_session, actor=admin, codice=" smd-l9 ", fase_tipo="smd", descrizione=" Linea 9 ", reparto=" SMD "
     )
     assert (macchina.codice, macchina.descrizione, macchina.fase_tipo.codice, macchina.reparto, macchina.attiva) == (
-        "SMD-L9", "Linea 9", "SMD", "SMD", True
+        "SMD-L9",
+        "Linea 9",
+        "SMD",
+        "SMD",
+        True,
     )
     [evento] = eventi(db_session, "MACCHINA_CREATA")
     assert (evento.entita, evento.entita_id, evento.utente_id) == ("Macchine", macchina.id, admin.utente_id)
@@ -416,12 +449,26 @@ def test_a_machine_needs_an_active_phase_type(db_session, admin):
 
 
 def test_update_machine_logs_before_and_after(db_session, admin):
-    macchina = anagrafiche.create_macchina(db_session, actor=admin, codice="CTRL-1", fase_tipo="CONTROLLI", reparto="Collaudo")
-    anagrafiche.update_macchina(db_session, actor=admin, macchina_id=macchina.id, codice="ctrl-aoi", fase_tipo="SMD",
-                                reparto="", descrizione="AOI")
+    macchina = anagrafiche.create_macchina(
+        db_session, actor=admin, codice="CTRL-1", fase_tipo="CONTROLLI", reparto="Collaudo"
+    )
+    anagrafiche.update_macchina(
+        db_session,
+        actor=admin,
+        macchina_id=macchina.id,
+        codice="ctrl-aoi",
+        fase_tipo="SMD",
+        reparto="",
+        descrizione="AOI",
+    )
     db_session.expire_all()
     stored = db_session.get(Macchina, macchina.id)
-    assert (stored.codice, stored.fase_tipo.codice, stored.reparto, stored.descrizione) == ("CTRL-AOI", "SMD", None, "AOI")
+    assert (stored.codice, stored.fase_tipo.codice, stored.reparto, stored.descrizione) == (
+        "CTRL-AOI",
+        "SMD",
+        None,
+        "AOI",
+    )
     [evento] = eventi(db_session, "MACCHINA_MODIFICATA")
     assert evento.dettagli == {
         "prima": {"Codice": "CTRL-1", "Descrizione": "", "FaseTipo": "CONTROLLI", "Reparto": "Collaudo"},
@@ -445,14 +492,23 @@ def macchina_con_lotto_aperto(db_session, admin, operatore):
     fase = Fase(commessa_erp_id=101, fase_tipo_id=macchina.fase_tipo_id, stato="IN_CORSO", qta_prevista=100)
     db_session.add(fase)
     db_session.flush()
-    lotto = Lotto(fase_id=fase.id, progressivo=1, codice_lotto="2026-1234-SMD-001", data_inizio=datetime.now(UTC),
-                  qta_input=50, operatore_id=operatore.id, macchina_id=macchina.id)
+    lotto = Lotto(
+        fase_id=fase.id,
+        progressivo=1,
+        codice_lotto="2026-1234-SMD-001",
+        data_inizio=datetime.now(UTC),
+        qta_input=50,
+        operatore_id=operatore.id,
+        macchina_id=macchina.id,
+    )
     db_session.add(lotto)
     db_session.commit()
     return macchina, lotto
 
 
-def test_a_machine_with_an_open_lotto_cannot_be_deactivated_or_change_phase(db_session, admin, macchina_con_lotto_aperto):
+def test_a_machine_with_an_open_lotto_cannot_be_deactivated_or_change_phase(
+    db_session, admin, macchina_con_lotto_aperto
+):
     macchina, lotto = macchina_con_lotto_aperto
     for change in ({"attiva": False}, {"fase_tipo": "PTH"}):
         with pytest.raises(RuleViolation) as raised:
@@ -462,7 +518,9 @@ def test_a_machine_with_an_open_lotto_cannot_be_deactivated_or_change_phase(db_s
     with pytest.raises(RuleViolation):
         anagrafiche.deactivate_macchina(db_session, actor=admin, macchina_id=macchina.id)
     # Other changes are fine while the lotto is open.
-    anagrafiche.update_macchina(db_session, actor=admin, macchina_id=macchina.id, descrizione="Linea 1", fase_tipo="SMD")
+    anagrafiche.update_macchina(
+        db_session, actor=admin, macchina_id=macchina.id, descrizione="Linea 1", fase_tipo="SMD"
+    )
 
     lotto = db_session.get(Lotto, lotto.id)
     lotto.data_fine, lotto.qta_output, lotto.qta_scarti = datetime.now(UTC), 50, 0
@@ -508,7 +566,9 @@ def test_list_machines_filters_by_phase_and_state(db_session, admin):
 
 def test_create_scrap_reason_for_any_phase_or_one(db_session, admin):
     ovunque = anagrafiche.create_causale(db_session, actor=admin, codice="umid", descrizione="Umidità", fase_tipo=None)
-    smd = anagrafiche.create_causale(db_session, actor=admin, codice="SMD-VUOTO", descrizione="Nastro vuoto", fase_tipo="SMD")
+    smd = anagrafiche.create_causale(
+        db_session, actor=admin, codice="SMD-VUOTO", descrizione="Nastro vuoto", fase_tipo="SMD"
+    )
     assert (ovunque.codice, ovunque.fase_tipo_id, ovunque.attiva) == ("UMID", None, True)
     assert smd.fase_tipo.codice == "SMD"
     creati = eventi(db_session, "CAUSALE_CREATA")
@@ -521,7 +581,9 @@ def test_create_scrap_reason_for_any_phase_or_one(db_session, admin):
 
 def test_scrap_reason_code_is_unique(db_session, admin):
     with pytest.raises(Conflict) as raised:
-        anagrafiche.create_causale(db_session, actor=admin, codice="manip", descrizione="Doppione")  # base catalog has MANIP
+        anagrafiche.create_causale(
+            db_session, actor=admin, codice="manip", descrizione="Doppione"
+        )  # base catalog has MANIP
     assert raised.value.code == "CODICE_IN_USO"
 
 
@@ -549,7 +611,10 @@ def test_update_scrap_reason_phase_and_state(db_session, admin):
     stored = db_session.get(CausaleScarto, causale.id)
     assert (stored.fase_tipo_id, stored.attiva) == (None, False)
     [evento] = eventi(db_session, "CAUSALE_MODIFICATA")
-    assert evento.dettagli == {"prima": {"FaseTipo": "PTH", "Attiva": True}, "dopo": {"FaseTipo": None, "Attiva": False}}
+    assert evento.dettagli == {
+        "prima": {"FaseTipo": "PTH", "Attiva": True},
+        "dopo": {"FaseTipo": None, "Attiva": False},
+    }
     # Leaving fase_tipo out keeps it; naming a phase sets it.
     anagrafiche.update_causale(db_session, actor=admin, causale_id=causale.id, descrizione="Prova 2")
     assert db_session.get(CausaleScarto, causale.id).fase_tipo_id is None
@@ -580,13 +645,21 @@ def test_list_scrap_reasons_for_a_phase_includes_the_generic_ones(db_session, ad
 def test_edit_phase_type_documents_order_and_description(db_session, admin):
     smd = tipo(db_session, "SMD")
     anagrafiche.update_fase_tipo(
-        db_session, actor=admin, fase_tipo_id=smd.id, descrizione="Montaggio SMD (linee)", ordine=5,
+        db_session,
+        actor=admin,
+        fase_tipo_id=smd.id,
+        descrizione="Montaggio SMD (linee)",
+        ordine=5,
         documenti_richiesti=["programma_smd", "DIBA", "DIBA"],
     )
     db_session.expire_all()
     stored = db_session.get(FaseTipo, smd.id)
     # Without repeats, in the order of the plant's list of types.
-    assert (stored.descrizione, stored.ordine, stored.documenti_richiesti) == ("Montaggio SMD (linee)", 5, ["DIBA", "PROGRAMMA_SMD"])
+    assert (stored.descrizione, stored.ordine, stored.documenti_richiesti) == (
+        "Montaggio SMD (linee)",
+        5,
+        ["DIBA", "PROGRAMMA_SMD"],
+    )
     [evento] = eventi(db_session, "FASETIPO_MODIFICATA")
     assert evento.entita == "FaseTipo" and evento.entita_id == smd.id
     assert evento.dettagli == {
@@ -608,8 +681,9 @@ def test_document_types_come_from_the_setting(db_session, admin):
     assert anagrafiche.tipi_documento({}) == TIPI_DOCUMENTO
     assert anagrafiche.tipi_documento({"DOCUMENT_TYPES": ("DIBA", "GERBER")}) == ("DIBA", "GERBER")
     smd = tipo(db_session, "SMD")
-    anagrafiche.update_fase_tipo(db_session, actor=admin, fase_tipo_id=smd.id, documenti_richiesti=["GERBER"],
-                                 tipi_ammessi=("DIBA", "GERBER"))
+    anagrafiche.update_fase_tipo(
+        db_session, actor=admin, fase_tipo_id=smd.id, documenti_richiesti=["GERBER"], tipi_ammessi=("DIBA", "GERBER")
+    )
     assert db_session.get(FaseTipo, smd.id).documenti_richiesti == ["GERBER"]
     # GERBER has left the setting: it may stay where it is, but nobody can add it anew.
     anagrafiche.update_fase_tipo(db_session, actor=admin, fase_tipo_id=smd.id, documenti_richiesti=["GERBER", "DIBA"])
@@ -630,18 +704,43 @@ def test_two_phase_types_cannot_share_a_position(db_session, admin):
 @pytest.mark.parametrize("ordine", [-1, 10_001, None, "20", True])
 def test_phase_type_position_must_be_a_sane_whole_number(db_session, admin, ordine):
     with pytest.raises(InvalidInput) as raised:
-        anagrafiche.create_fase_tipo(db_session, actor=admin, codice="VERNICE", descrizione="Verniciatura", ordine=ordine)
+        anagrafiche.create_fase_tipo(
+            db_session, actor=admin, codice="VERNICE", descrizione="Verniciatura", ordine=ordine
+        )
     assert list(raised.value.errors) == ["ordine"]
 
 
 def test_create_phase_type(db_session, admin):
-    nuovo = anagrafiche.create_fase_tipo(db_session, actor=admin, codice=" tropicalizzazione ",
-                                         descrizione="Tropicalizzazione", ordine=25, documenti_richiesti=["ISTRUZIONI"])
-    assert (nuovo.codice, nuovo.ordine, nuovo.documenti_richiesti, nuovo.attivo) == ("TROPICALIZZAZIONE", 25, ["ISTRUZIONI"], True)
-    assert [t.codice for t in anagrafiche.list_fasi_tipo(db_session)] == ["SMD", "PTH", "TROPICALIZZAZIONE", "CONTROLLI"]
+    nuovo = anagrafiche.create_fase_tipo(
+        db_session,
+        actor=admin,
+        codice=" tropicalizzazione ",
+        descrizione="Tropicalizzazione",
+        ordine=25,
+        documenti_richiesti=["ISTRUZIONI"],
+    )
+    assert (nuovo.codice, nuovo.ordine, nuovo.documenti_richiesti, nuovo.attivo) == (
+        "TROPICALIZZAZIONE",
+        25,
+        ["ISTRUZIONI"],
+        True,
+    )
+    assert [t.codice for t in anagrafiche.list_fasi_tipo(db_session)] == [
+        "SMD",
+        "PTH",
+        "TROPICALIZZAZIONE",
+        "CONTROLLI",
+    ]
     [evento] = eventi(db_session, "FASETIPO_CREATA")
-    assert evento.dettagli == {"dopo": {"Codice": "TROPICALIZZAZIONE", "Descrizione": "Tropicalizzazione", "Ordine": 25,
-                                        "DocumentiRichiesti": ["ISTRUZIONI"], "Attivo": True}}
+    assert evento.dettagli == {
+        "dopo": {
+            "Codice": "TROPICALIZZAZIONE",
+            "Descrizione": "Tropicalizzazione",
+            "Ordine": 25,
+            "DocumentiRichiesti": ["ISTRUZIONI"],
+            "Attivo": True,
+        }
+    }
     with pytest.raises(Conflict) as raised:
         anagrafiche.create_fase_tipo(db_session, actor=admin, codice="SMD", descrizione="Doppione", ordine=99)
     assert raised.value.code == "CODICE_IN_USO"

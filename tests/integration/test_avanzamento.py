@@ -46,8 +46,16 @@ def erp_giu(tmp_path):
 
 
 def pagina(session, erp, *, oggi=D, ordine="consegna", limit=50, offset=0, con_disponibile=False, **filtri):
-    return avanzamento.avanzamento_commesse(session, erp, oggi=oggi, filtri=Filtri(**filtri), ordine=ordine,
-                                            limit=limit, offset=offset, con_disponibile=con_disponibile)
+    return avanzamento.avanzamento_commesse(
+        session,
+        erp,
+        oggi=oggi,
+        filtri=Filtri(**filtri),
+        ordine=ordine,
+        limit=limit,
+        offset=offset,
+        con_disponibile=con_disponibile,
+    )
 
 
 def ids(p) -> list[int]:
@@ -71,13 +79,22 @@ def test_by_default_every_configured_order_open_in_the_erp_soonest_due_first(db_
 def test_phases_come_in_flow_order_with_their_totals_and_percentages(db_session, erp_d, fasi):
     c = per_id(pagina(db_session, erp_d))[3]
     assert [(f.fase_tipo, f.stato, f.qta_prodotta, f.qta_prevista) for f in c.fasi] == [
-        ("SMD", "APERTA", 0, 100), ("PTH", "SOSPESA", 0, 100)]
+        ("SMD", "APERTA", 0, 100),
+        ("PTH", "SOSPESA", 0, 100),
+    ]
     uno = per_id(pagina(db_session, erp_d))[1]
     assert [(f.fase_tipo, f.percentuale, f.qta_scarti) for f in uno.fasi] == [("SMD", 100.0, 3), ("CONTROLLI", 40.0, 0)]
     assert uno.percentuale == 70.0  # mean of the phases, each capped at 100
     assert uno.ultima_fase.fase_tipo == "CONTROLLI"
     assert (uno.numero, uno.esercizio, uno.numerocom, uno.nomecliente, uno.codart, uno.qta, uno.dataconsegna) == (
-        "2026/1001", 2026, 1001, "Elettronica Adriatica S.p.A.", "SCH-001", 100, D - timedelta(days=1))
+        "2026/1001",
+        2026,
+        1001,
+        "Elettronica Adriatica S.p.A.",
+        "SCH-001",
+        100,
+        D - timedelta(days=1),
+    )
 
 
 def test_every_listed_order_has_its_phases_also_those_due_later(db_session, erp_d, fasi):
@@ -87,7 +104,13 @@ def test_every_listed_order_has_its_phases_also_those_due_later(db_session, erp_
     assert [f.fase_tipo for f in p[5].fasi] == ["SMD"]
     selezione = avanzamento.seleziona_commesse(db_session, erp_d, oggi=D)
     assert [(c.commessa_erp_id, len(c.fasi)) for c in selezione.commesse] == [
-        (8, 2), (1, 2), (2, 1), (3, 2), (4, 2), (5, 1)]
+        (8, 2),
+        (1, 2),
+        (2, 1),
+        (3, 2),
+        (4, 2),
+        (5, 1),
+    ]
     assert (selezione.in_ritardo, selezione.a_rischio) == (1, 2)
 
 
@@ -128,22 +151,28 @@ def test_late_and_at_risk_flags(db_session, erp_d, fasi):
     }
 
 
-@pytest.mark.parametrize("giorno, ritardo, rischio", [
-    (D - timedelta(days=8), False, False),  # order 2 is due D: 8 days ahead, not at risk yet
-    (D - timedelta(days=7), False, True),
-    (D, False, True),  # due today is not late
-    (D + timedelta(days=1), True, False),  # the day after, it is
-])
+@pytest.mark.parametrize(
+    "giorno, ritardo, rischio",
+    [
+        (D - timedelta(days=8), False, False),  # order 2 is due D: 8 days ahead, not at risk yet
+        (D - timedelta(days=7), False, True),
+        (D, False, True),  # due today is not late
+        (D + timedelta(days=1), True, False),  # the day after, it is
+    ],
+)
 def test_the_flags_of_an_order_at_their_boundaries(db_session, erp_d, fasi, giorno, ritardo, rischio):
     c = per_id(pagina(db_session, erp_d, oggi=giorno))[2]
     assert (c.in_ritardo, c.a_rischio) == (ritardo, rischio)
 
 
-@pytest.mark.parametrize("adesso, ritardo", [
-    # D-1 = Sunday 29 March 2026, the day clocks go to summer time (UTC+2 from 03:00).
-    (datetime(2026, 3, 29, 21, 59, tzinfo=UTC), False),  # 23:59 in Rome: still the due date
-    (datetime(2026, 3, 29, 22, 0, tzinfo=UTC), True),  # 00:00 on the 30th in Rome, though still the 29th in UTC
-])
+@pytest.mark.parametrize(
+    "adesso, ritardo",
+    [
+        # D-1 = Sunday 29 March 2026, the day clocks go to summer time (UTC+2 from 03:00).
+        (datetime(2026, 3, 29, 21, 59, tzinfo=UTC), False),  # 23:59 in Rome: still the due date
+        (datetime(2026, 3, 29, 22, 0, tzinfo=UTC), True),  # 00:00 on the 30th in Rome, though still the 29th in UTC
+    ],
+)
 def test_late_is_decided_by_the_calendar_day_in_the_plant_zone(db_session, erp_d, fasi, adesso, ritardo):
     giorno = oggi_in("Europe/Rome", adesso)
     assert per_id(pagina(db_session, erp_d, oggi=giorno))[1].in_ritardo is ritardo
@@ -167,19 +196,22 @@ def test_an_order_without_phases_is_not_done(db_session, erp_d, fasi):
 # -- filters --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("testo, attesi", [
-    ("2026/1003", [3]),
-    ("2026-1003", [3]),
-    ("1003", [3]),
-    ("2025/1003", []),
-    ("adriatica", [1]),  # customer, any case
-    ("pth-777", [3]),  # article code
-    ("ALIMENTATORE", [1]),  # article description
-    ("ORD-00004", [4]),  # the customer's reference
-    ("Scheda di prova", [8, 2, 3, 4]),  # 5 has no DESART: skipped, not an error
-    ("nulla del genere", []),
-    ("  1002  ", [2]),
-])
+@pytest.mark.parametrize(
+    "testo, attesi",
+    [
+        ("2026/1003", [3]),
+        ("2026-1003", [3]),
+        ("1003", [3]),
+        ("2025/1003", []),
+        ("adriatica", [1]),  # customer, any case
+        ("pth-777", [3]),  # article code
+        ("ALIMENTATORE", [1]),  # article description
+        ("ORD-00004", [4]),  # the customer's reference
+        ("Scheda di prova", [8, 2, 3, 4]),  # 5 has no DESART: skipped, not an error
+        ("nulla del genere", []),
+        ("  1002  ", [2]),
+    ],
+)
 def test_text_filter_matches_as_the_orders_search(db_session, erp_d, fasi, testo, attesi):
     assert ids(pagina(db_session, erp_d, testo=testo)) == attesi
 
@@ -199,17 +231,20 @@ def test_late_and_at_risk_filters_show_either_and_the_counts_stay(db_session, er
     assert (pagina(db_session, erp_d, a_rischio=True).in_ritardo) == 1
 
 
-@pytest.mark.parametrize("filtri, attesi", [
-    ({"fase_tipo": "PTH"}, [3]),
-    ({"fase_tipo": "CONTROLLI"}, [8, 1, 4]),
-    ({"stato_fase": "IN_CORSO"}, [1, 2, 5]),
-    ({"stato_fase": "COMPLETATA"}, [8, 1, 4]),
-    # The same phase must match both: order 1's CONTROLLI is IN_CORSO, its SMD COMPLETATA.
-    ({"fase_tipo": "CONTROLLI", "stato_fase": "IN_CORSO"}, [1]),
-    ({"fase_tipo": "SMD", "stato_fase": "SOSPESA"}, []),
-    ({"fase_tipo": "SMD", "stato_fase": "IN_CORSO", "testo": "meccatronica"}, [2]),
-    ({"stato_fase": "IN_CORSO", "in_ritardo": True}, [1]),
-])
+@pytest.mark.parametrize(
+    "filtri, attesi",
+    [
+        ({"fase_tipo": "PTH"}, [3]),
+        ({"fase_tipo": "CONTROLLI"}, [8, 1, 4]),
+        ({"stato_fase": "IN_CORSO"}, [1, 2, 5]),
+        ({"stato_fase": "COMPLETATA"}, [8, 1, 4]),
+        # The same phase must match both: order 1's CONTROLLI is IN_CORSO, its SMD COMPLETATA.
+        ({"fase_tipo": "CONTROLLI", "stato_fase": "IN_CORSO"}, [1]),
+        ({"fase_tipo": "SMD", "stato_fase": "SOSPESA"}, []),
+        ({"fase_tipo": "SMD", "stato_fase": "IN_CORSO", "testo": "meccatronica"}, [2]),
+        ({"stato_fase": "IN_CORSO", "in_ritardo": True}, [1]),
+    ],
+)
 def test_phase_filters(db_session, erp_d, fasi, filtri, attesi):
     assert ids(pagina(db_session, erp_d, **filtri)) == attesi
 
@@ -217,18 +252,21 @@ def test_phase_filters(db_session, erp_d, fasi, filtri, attesi):
 # -- sort and paging --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("ordine, attesi", [
-    ("consegna", [8, 1, 2, 3, 4, 5]),
-    ("-consegna", [4, 3, 2, 1, 8, 5]),  # no due date last either way
-    ("numero", [1, 2, 3, 4, 8, 5]),  # 5 has no NUMEROCOM: last
-    ("-numero", [8, 4, 3, 2, 1, 5]),
-    ("cliente", [4, 8, 1, 2, 3, 5]),  # Alfa, Beta, Elettronica, Meccatronica, Zeta; none last
-    ("-cliente", [3, 2, 1, 8, 4, 5]),
-    ("avanzamento", [3, 5, 2, 1, 8, 4]),  # 0, 10, 25, 70, 100 (8 before 4: sooner due)
-    ("-avanzamento", [8, 4, 1, 2, 5, 3]),
-    ("ritardo", [1, 2, 3, 8, 4, 5]),  # late, then at risk, then the rest, each by due date
-    ("sconosciuto", [8, 1, 2, 3, 4, 5]),  # an unknown sort is the default
-])
+@pytest.mark.parametrize(
+    "ordine, attesi",
+    [
+        ("consegna", [8, 1, 2, 3, 4, 5]),
+        ("-consegna", [4, 3, 2, 1, 8, 5]),  # no due date last either way
+        ("numero", [1, 2, 3, 4, 8, 5]),  # 5 has no NUMEROCOM: last
+        ("-numero", [8, 4, 3, 2, 1, 5]),
+        ("cliente", [4, 8, 1, 2, 3, 5]),  # Alfa, Beta, Elettronica, Meccatronica, Zeta; none last
+        ("-cliente", [3, 2, 1, 8, 4, 5]),
+        ("avanzamento", [3, 5, 2, 1, 8, 4]),  # 0, 10, 25, 70, 100 (8 before 4: sooner due)
+        ("-avanzamento", [8, 4, 1, 2, 5, 3]),
+        ("ritardo", [1, 2, 3, 8, 4, 5]),  # late, then at risk, then the rest, each by due date
+        ("sconosciuto", [8, 1, 2, 3, 4, 5]),  # an unknown sort is the default
+    ],
+)
 def test_sort(db_session, erp_d, fasi, ordine, attesi):
     assert ids(pagina(db_session, erp_d, ordine=ordine)) == attesi
 
@@ -286,7 +324,12 @@ def test_export_rows_follow_the_page_filters_and_sort(db_session, erp_d, fasi):
     filtri = Filtri(in_ritardo=True, a_rischio=True)
     righe = list(avanzamento.righe_avanzamento(db_session, erp_d, oggi=D, filtri=filtri, ordine="-consegna"))
     assert [(r.commessa_erp_id, r.fase_tipo, r.in_ritardo) for r in righe] == [
-        (3, "SMD", False), (3, "PTH", False), (2, "SMD", False), (1, "SMD", True), (1, "CONTROLLI", True)]
+        (3, "SMD", False),
+        (3, "PTH", False),
+        (2, "SMD", False),
+        (1, "SMD", True),
+        (1, "CONTROLLI", True),
+    ]
 
 
 def test_export_rows_without_filters_keep_the_newest_id_first(db_session, erp_d, fasi):
@@ -327,8 +370,10 @@ def test_statements_do_not_grow_with_the_orders(db_session, tmp_path, make_user,
     lotto = lotto_factory(db_session, make_user(ruolo="OPERATORE").id)
     conteggi = []
     for primo, ultimo in ((1, 3), (4, 40)):
-        nuove = configura(db_session, {i: [("SMD", "IN_CORSO", 5, 10, 0), ("CONTROLLI", "APERTA", 0, 10, 0)]
-                                       for i in range(primo, ultimo + 1)})
+        nuove = configura(
+            db_session,
+            {i: [("SMD", "IN_CORSO", 5, 10, 0), ("CONTROLLI", "APERTA", 0, 10, 0)] for i in range(primo, ultimo + 1)},
+        )
         for (_, codice), fase_id in nuove.items():
             if codice == "SMD":
                 lotto(db_session.get(Fase, fase_id), 5, output=5)

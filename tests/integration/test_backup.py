@@ -37,11 +37,14 @@ def _integrita(percorso: Path) -> list[str]:
 # -- refusals ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("url, strumento", [
-    ("postgresql+psycopg://app@db01/asi_gest", "pg_dump"),
-    ("mssql+pyodbc://app:x@sqlsrv01/ASI_GEST?driver=ODBC+Driver+18+for+SQL+Server", "BACKUP DATABASE"),
-    ("mysql+pymysql://app@db01/asi_gest", "strumento di backup del suo server"),
-])
+@pytest.mark.parametrize(
+    "url, strumento",
+    [
+        ("postgresql+psycopg://app@db01/asi_gest", "pg_dump"),
+        ("mssql+pyodbc://app:x@sqlsrv01/ASI_GEST?driver=ODBC+Driver+18+for+SQL+Server", "BACKUP DATABASE"),
+        ("mysql+pymysql://app@db01/asi_gest", "strumento di backup del suo server"),
+    ],
+)
 def test_other_databases_are_refused_naming_their_own_backup(tmp_path, url, strumento):
     with pytest.raises(RuleViolation) as errore:
         backup.copia_database(url, tmp_path / "copia.db")
@@ -122,8 +125,9 @@ def test_copy_while_writing_is_a_consistent_snapshot(tmp_path):
 
     url = f"sqlite:///{tmp_path / 'asigest.db'}"
     impianto = prepara_impianto(url, tmp_path, macchine=2, commesse=2)
-    app = create_app({"INSTANCE_PATH": tmp_path / "istanza", "DATABASE_URL": url, "ERP_URL": impianto.erp_url,
-                      "SECRET_KEY": "x"})
+    app = create_app(
+        {"INSTANCE_PATH": tmp_path / "istanza", "DATABASE_URL": url, "ERP_URL": impianto.erp_url, "SECRET_KEY": "x"}
+    )
     fermo, scritti, errori = threading.Event(), [], []
 
     def scrittore(n: int):
@@ -132,10 +136,17 @@ def test_copy_while_writing_is_a_consistent_snapshot(tmp_path):
                 session, erp = db.session, ErpGateway(db.engines["erp"], None)
                 actor = auth.load_actor(session, impianto.operatori[n][0])
                 while not fermo.is_set():
-                    lotto = lotti.apri_lotto(session, erp, actor=actor, fase_id=impianto.fasi[n],
-                                             macchina_id=impianto.macchine[n][0], qta_input=10).lotto
-                    lotti.chiudi_lotto(session, actor=actor, lotto_id=lotto.id, qta_output=9, qta_scarti=1,
-                                       causale="SMD-PICK")
+                    lotto = lotti.apri_lotto(
+                        session,
+                        erp,
+                        actor=actor,
+                        fase_id=impianto.fasi[n],
+                        macchina_id=impianto.macchine[n][0],
+                        qta_input=10,
+                    ).lotto
+                    lotti.chiudi_lotto(
+                        session, actor=actor, lotto_id=lotto.id, qta_output=9, qta_scarti=1, causale="SMD-PICK"
+                    )
                     scritti.append(lotto.id)
                 db.session.remove()
         except Exception as exc:  # reported by the test
@@ -179,7 +190,9 @@ def test_copy_while_writing_is_a_consistent_snapshot(tmp_path):
         finally:
             conn.close()
         contati.append(n_lotti)
-    assert contati == sorted(contati) and contati[0] < contati[-1]  # later copies, later instants: writes ran between them
+    assert (
+        contati == sorted(contati) and contati[0] < contati[-1]
+    )  # later copies, later instants: writes ran between them
     assert contati[-1] <= len(scritti) + 2
 
 

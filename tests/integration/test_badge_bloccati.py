@@ -29,8 +29,15 @@ def eventi(session, azione: str) -> list[LogEvento]:
 
 def accedi(session, matricola: str, *, postazione: str = "SMD-L1", indirizzo: str = IP):
     """A kiosk login with PIN 2468 and a new session; returns the Actor."""
-    return auth.authenticate_pin(session, matricola, "2468", postazione=postazione, indirizzo=indirizzo,
-                                 sessione=hashing.new_session_secret(), limiti=LIMITI)
+    return auth.authenticate_pin(
+        session,
+        matricola,
+        "2468",
+        postazione=postazione,
+        indirizzo=indirizzo,
+        sessione=hashing.new_session_secret(),
+        limiti=LIMITI,
+    )
 
 
 @pytest.fixture
@@ -69,8 +76,10 @@ def test_an_unlock_frees_the_badge_at_once_and_is_audited(db_session, capo, admi
     assert accedi(db_session, "C001").utente_id == capo.id
     [evento] = eventi(db_session, "ACCESSO_SBLOCCATO")
     assert evento.utente_id == admin_actor.utente_id and evento.entita_id == capo.id
-    assert evento.dettagli == {"prima": {"FinoA": fine.isoformat()},
-                               "dopo": {"Matricola": "C001", "TentativiAzzerati": 5}}
+    assert evento.dettagli == {
+        "prima": {"FinoA": fine.isoformat()},
+        "dopo": {"Matricola": "C001", "TentativiAzzerati": 5},
+    }
 
 
 def test_an_unlock_leaves_the_address_lock_in_place(db_session, capo, make_user):
@@ -84,8 +93,10 @@ def test_an_unlock_leaves_the_address_lock_in_place(db_session, capo, make_user)
         accedi(db_session, "C001")  # from the locked address: still refused
     assert accedi(db_session, "C001", indirizzo="10.0.0.8").utente_id == capo.id  # elsewhere: in
     db_session.rollback()
-    assert db_session.scalar(select(func.count()).select_from(TentativoAccesso)
-                             .where(TentativoAccesso.indirizzo == IP)) == 20
+    assert (
+        db_session.scalar(select(func.count()).select_from(TentativoAccesso).where(TentativoAccesso.indirizzo == IP))
+        == 20
+    )
 
 
 def test_unlocking_a_free_badge_writes_nothing(db_session, capo, admin_actor):

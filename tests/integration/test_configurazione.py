@@ -73,9 +73,24 @@ def snapshot(session):
     """Everything these operations may touch, to prove a refusal changed nothing."""
     session.rollback()
     return (
-        [(c.id, c.flag_smd, c.flag_pth, c.flag_controlli, c.diba, c.revisione, c.note, c.bloccata_documentazione,
-          c.data_modifica) for c in session.scalars(select(ConfigCommessa).order_by(ConfigCommessa.id))],
-        [(f.id, f.commessa_erp_id, f.fase_tipo_id, f.qta_prevista) for f in session.scalars(select(Fase).order_by(Fase.id))],
+        [
+            (
+                c.id,
+                c.flag_smd,
+                c.flag_pth,
+                c.flag_controlli,
+                c.diba,
+                c.revisione,
+                c.note,
+                c.bloccata_documentazione,
+                c.data_modifica,
+            )
+            for c in session.scalars(select(ConfigCommessa).order_by(ConfigCommessa.id))
+        ],
+        [
+            (f.id, f.commessa_erp_id, f.fase_tipo_id, f.qta_prevista)
+            for f in session.scalars(select(Fase).order_by(Fase.id))
+        ],
         [e.id for e in session.scalars(select(LogEvento).order_by(LogEvento.id))],
     )
 
@@ -110,13 +125,27 @@ def test_configure_writes_the_audit_rows_with_contract_names(db_session, configu
     assert all(e.utente_id == actor.utente_id and e.postazione == "10.0.0.7" for e in rows)
     assert rows[0].dettagli == {
         "dopo": {
-            "CommessaERPId": 101, "FlagSMD": True, "FlagPTH": True, "FlagControlli": True, "DIBA": "DB-1",
-            "Revisione": "A", "Note": None, "BloccataDocumentazione": False, "QtaERP": 500,
+            "CommessaERPId": 101,
+            "FlagSMD": True,
+            "FlagPTH": True,
+            "FlagControlli": True,
+            "DIBA": "DB-1",
+            "Revisione": "A",
+            "Note": None,
+            "BloccataDocumentazione": False,
+            "QtaERP": 500,
         }
     }
     assert rows[2].dettagli == {
-        "dopo": {"FaseID": fasi["PTH"].id, "CommessaERPId": 101, "FaseTipo": "PTH", "Stato": "APERTA",
-                 "QtaPrevista": 500, "QtaProdotta": 0, "QtaScarti": 0}
+        "dopo": {
+            "FaseID": fasi["PTH"].id,
+            "CommessaERPId": 101,
+            "FaseTipo": "PTH",
+            "Stato": "APERTA",
+            "QtaPrevista": 500,
+            "QtaProdotta": 0,
+            "QtaScarti": 0,
+        }
     }
 
 
@@ -192,8 +221,11 @@ def test_two_requests_racing_to_configure_the_same_order(app, db_session, config
     def lookup_while_another_request_commits(session, commessa_id):
         if not calls:
             with Session(db.engines[None]) as other:  # another request, its own connection
-                other.add(ConfigCommessa(commessa_erp_id=commessa_id, flag_smd=True, flag_pth=False,
-                                         flag_controlli=False, qta_erp=500))
+                other.add(
+                    ConfigCommessa(
+                        commessa_erp_id=commessa_id, flag_smd=True, flag_pth=False, flag_controlli=False, qta_erp=500
+                    )
+                )
                 other.commit()
             calls.append(commessa_id)
             return None  # what the loser read before the winner's commit
@@ -265,10 +297,23 @@ def test_get_and_list(db_session, configura):
 
 def test_update_texts_and_block_records_only_what_changed(db_session, erp, configura, actor):
     config = configura(101, diba="DB-1", revisione="A")
-    configurazione.update_config(db_session, erp, actor=actor, config_id=config.id, revisione="B", note="Attenzione",
-                                 diba="DB-1", bloccata_documentazione=True)
+    configurazione.update_config(
+        db_session,
+        erp,
+        actor=actor,
+        config_id=config.id,
+        revisione="B",
+        note="Attenzione",
+        diba="DB-1",
+        bloccata_documentazione=True,
+    )
     config = configs(db_session)[0]
-    assert (config.diba, config.revisione, config.note, config.bloccata_documentazione) == ("DB-1", "B", "Attenzione", True)
+    assert (config.diba, config.revisione, config.note, config.bloccata_documentazione) == (
+        "DB-1",
+        "B",
+        "Attenzione",
+        True,
+    )
     assert config.data_modifica is not None
     last = eventi(db_session)[-1]
     assert (last.azione, last.entita, last.entita_id) == ("CONFIG_MODIFICATA", "ConfigCommessa", config.id)
@@ -290,7 +335,9 @@ def test_texts_and_block_change_without_the_erp(db_session, erp, configura, acto
     while ASITRON is down."""
     config = configura(101)
     down = StubErp(fail=True)
-    configurazione.update_config(db_session, down, actor=actor, config_id=config.id, note="x", bloccata_documentazione=True)
+    configurazione.update_config(
+        db_session, down, actor=actor, config_id=config.id, note="x", bloccata_documentazione=True
+    )
     configurazione.update_config(db_session, down, actor=actor, config_id=config.id, flag_controlli=False)
     assert down.calls == 0
     assert list(fasi_of(db_session)) == ["SMD"]
@@ -305,7 +352,10 @@ def test_turning_a_flag_on_creates_its_fase_with_the_configured_quantity(db_sess
     assert fasi["PTH"].qta_prevista == 500 and fasi["PTH"].stato == "APERTA"
     assert configs(db_session)[0].qta_erp == 500
     rows = eventi(db_session)[-2:]
-    assert [(e.azione, e.entita_id) for e in rows] == [("FASE_CREATA", fasi["PTH"].id), ("CONFIG_MODIFICATA", config.id)]
+    assert [(e.azione, e.entita_id) for e in rows] == [
+        ("FASE_CREATA", fasi["PTH"].id),
+        ("CONFIG_MODIFICATA", config.id),
+    ]
     assert rows[1].dettagli == {"prima": {"FlagPTH": False}, "dopo": {"FlagPTH": True}}
 
 
@@ -313,8 +363,9 @@ def test_a_fase_cannot_be_added_once_the_order_is_closed_in_the_erp(db_session, 
     config = configura(101)
     before = snapshot(db_session)
     with pytest.raises(RuleViolation) as refused:
-        configurazione.update_config(db_session, StubErp(erp, statocommessa="C"), actor=actor, config_id=config.id,
-                                     flag_pth=True, note="x")
+        configurazione.update_config(
+            db_session, StubErp(erp, statocommessa="C"), actor=actor, config_id=config.id, flag_pth=True, note="x"
+        )
     assert refused.value.code == "COMMESSA_NON_APERTA"
     assert snapshot(db_session) == before
 
@@ -327,7 +378,8 @@ def test_turning_a_flag_off_removes_its_fase_when_it_has_no_lotti(db_session, er
     assert configs(db_session)[0].flag_pth is False
     rows = eventi(db_session)[-2:]
     assert [(e.azione, e.entita, e.entita_id) for e in rows] == [
-        ("FASE_ELIMINATA", "Fasi", pth.id), ("CONFIG_MODIFICATA", "ConfigCommessa", config.id)
+        ("FASE_ELIMINATA", "Fasi", pth.id),
+        ("CONFIG_MODIFICATA", "ConfigCommessa", config.id),
     ]
     assert rows[0].dettagli["prima"]["FaseTipo"] == "PTH" and "dopo" not in rows[0].dettagli
 
@@ -380,7 +432,9 @@ def test_delete_removes_the_config_and_its_fasi(db_session, configura, actor):
     assert configs(db_session) == [] and fasi_of(db_session) == {}
     rows = eventi(db_session)[-3:]
     assert [(e.azione, e.entita_id) for e in rows] == [
-        ("FASE_ELIMINATA", fasi["SMD"].id), ("FASE_ELIMINATA", fasi["CONTROLLI"].id), ("CONFIG_ELIMINATA", config.id)
+        ("FASE_ELIMINATA", fasi["SMD"].id),
+        ("FASE_ELIMINATA", fasi["CONTROLLI"].id),
+        ("CONFIG_ELIMINATA", config.id),
     ]
     assert rows[-1].dettagli["prima"]["DIBA"] == "DB-1" and "dopo" not in rows[-1].dettagli
     # The order can be configured again.
@@ -432,7 +486,9 @@ def test_add_fase_turns_its_flag_on(db_session, erp, configura, actor):
 
 
 def test_add_fase_of_a_plant_defined_type(db_session, erp, configura, actor):
-    db_session.add(FaseTipo(codice="COLLAUDO", descrizione="Collaudo finale", ordine=40, documenti_richiesti=[], attivo=True))
+    db_session.add(
+        FaseTipo(codice="COLLAUDO", descrizione="Collaudo finale", ordine=40, documenti_richiesti=[], attivo=True)
+    )
     db_session.commit()
     configura(101)
     fase = configurazione.add_fase(db_session, erp, actor=actor, commessa_erp_id=101, fase_tipo="COLLAUDO")
@@ -482,7 +538,9 @@ def test_a_fase_cannot_be_added_ahead_of_a_fase_with_lotti(db_session, erp, conf
 
 
 def test_a_fase_may_be_added_after_the_worked_ones(db_session, erp, configura, actor, make_lotto):
-    db_session.add(FaseTipo(codice="COLLAUDO", descrizione="Collaudo finale", ordine=40, documenti_richiesti=[], attivo=True))
+    db_session.add(
+        FaseTipo(codice="COLLAUDO", descrizione="Collaudo finale", ordine=40, documenti_richiesti=[], attivo=True)
+    )
     db_session.commit()
     config = configura(101, flag_controlli=False)  # SMD only
     make_lotto(fasi_of(db_session)["SMD"], 10, output=10)

@@ -84,19 +84,24 @@ def test_a_constraint_or_a_bug_is_neither(tmp_path):
     assert natura_errore(sintassi) is None
 
 
-@pytest.mark.parametrize(("numero", "natura"), [
-    (9002, NON_SCRIVE),  # transaction log full
-    (1105, NON_SCRIVE),  # filegroup full
-    (3906, NON_SCRIVE),  # read-only database
-    (1205, CONFLITTO),  # deadlock victim
-    (2627, None),  # a duplicate key
-])
+@pytest.mark.parametrize(
+    ("numero", "natura"),
+    [
+        (9002, NON_SCRIVE),  # transaction log full
+        (1105, NON_SCRIVE),  # filegroup full
+        (3906, NON_SCRIVE),  # read-only database
+        (1205, CONFLITTO),  # deadlock victim
+        (2627, None),  # a duplicate key
+    ],
+)
 def test_sql_server_error_numbers(numero, natura):
     import pyodbc
 
     errore = pyodbc.ProgrammingError(
-        "42000", f"[42000] [Microsoft][ODBC Driver 18 for SQL Server][SQL Server]Messaggio del server. ({numero}) "
-                 "(SQLExecDirectW)")
+        "42000",
+        f"[42000] [Microsoft][ODBC Driver 18 for SQL Server][SQL Server]Messaggio del server. ({numero}) "
+        "(SQLExecDirectW)",
+    )
     assert natura_errore(DBAPIError("INSERT …", {}, errore)) == natura
 
 
@@ -123,8 +128,11 @@ def sola_lettura(app, db_session):
 
     def _sola_lettura(dbapi_connection, _record):
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA query_only=ON" if engine.dialect.name == "sqlite"
-                       else "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+        cursor.execute(
+            "PRAGMA query_only=ON"
+            if engine.dialect.name == "sqlite"
+            else "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"
+        )
         cursor.close()
         if engine.dialect.name == "postgresql":
             dbapi_connection.commit()
@@ -187,8 +195,11 @@ def test_nothing_was_written_and_a_writable_database_writes_again(app, db_sessio
     def _sola_lettura(dbapi_connection, _record):
         if limite["attivo"]:
             cursor = dbapi_connection.cursor()
-            cursor.execute("PRAGMA query_only=ON" if engine.dialect.name == "sqlite"
-                           else "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY")
+            cursor.execute(
+                "PRAGMA query_only=ON"
+                if engine.dialect.name == "sqlite"
+                else "SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY"
+            )
             cursor.close()
             if engine.dialect.name == "postgresql":
                 dbapi_connection.commit()
@@ -369,8 +380,10 @@ def test_a_sqlite_write_on_a_really_full_disk(tmp_path):
 
     punto = tmp_path / "tmpfs"
     punto.mkdir()
-    if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(punto)],
-                      capture_output=True).returncode != 0:
+    if (
+        subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(punto)], capture_output=True).returncode
+        != 0
+    ):
         pytest.skip("mount di un tmpfs non permesso qui")
     try:
         percorso = punto / "pieno.db"

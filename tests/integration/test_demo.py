@@ -206,6 +206,7 @@ def test_closed_lotti_respect_r7(built):
 
 def _disponibile(fase: Fase, precedenti: list[Lotto] | None, fatti: list[Lotto], t: datetime) -> int:
     """R5 at instant ``t``, over the lotti of the fase opened before (``fatti``)."""
+
     def chiuso(lt):
         return lt.data_fine is not None and lt.data_fine <= t
 
@@ -290,9 +291,15 @@ def test_a_few_lotti_open_at_most_one_per_machine_one_forgotten(built):
 def test_machines_of_the_demo(built):
     macchine = {m.codice: m for m in built.session.scalars(select(Macchina))}
     attese = {
-        "SMD-L1": "SMD", "SMD-L2": "SMD", "SMD-L3": "SMD",
-        "PTH-01": "PTH", "PTH-02": "PTH", "PTH-ONDA": "PTH",
-        "CTRL-AOI1": "CONTROLLI", "CTRL-ICT1": "CONTROLLI", "CTRL-COLL1": "CONTROLLI",
+        "SMD-L1": "SMD",
+        "SMD-L2": "SMD",
+        "SMD-L3": "SMD",
+        "PTH-01": "PTH",
+        "PTH-02": "PTH",
+        "PTH-ONDA": "PTH",
+        "CTRL-AOI1": "CONTROLLI",
+        "CTRL-ICT1": "CONTROLLI",
+        "CTRL-COLL1": "CONTROLLI",
     }
     assert {codice: m.fase_tipo.codice for codice, m in macchine.items()} == attese
     assert {m.reparto for m in macchine.values()} == {"SMD", "PTH", "Collaudo"}
@@ -414,12 +421,15 @@ def _scostamenti_piantati(session, erp: dict, configs) -> set[int]:
     the order of CTRL-AOI1's open lotto is closed, and the latest configured order with no
     lotto has 100 more pieces. Returns their ERP IDs."""
     diverse = {
-        c.commessa_erp_id: c for c in configs
+        c.commessa_erp_id: c
+        for c in configs
         if not erp[c.commessa_erp_id].aperta or erp[c.commessa_erp_id].qta != c.qta_erp
     }
     assert len(diverse) == 2, diverse
     chiusa = session.scalar(
-        select(Fase.commessa_erp_id).join(Lotto, Lotto.fase_id == Fase.id).join(Macchina, Macchina.id == Lotto.macchina_id)
+        select(Fase.commessa_erp_id)
+        .join(Lotto, Lotto.fase_id == Fase.id)
+        .join(Macchina, Macchina.id == Lotto.macchina_id)
         .where(Macchina.codice == demo.MACCHINA_COMMESSA_CHIUSA, Lotto.data_fine.is_(None))
     )
     [qta] = set(diverse) - {chiusa}
@@ -444,7 +454,11 @@ def flask(instance: Path, *args: str) -> subprocess.CompletedProcess:
     env["ASIGEST_INSTANCE_PATH"] = str(instance)
     return subprocess.run(
         [sys.executable, "-m", "flask", "--app", "wsgi", *args],
-        cwd=PROJECT_ROOT, env=env, capture_output=True, text=True, timeout=180,
+        cwd=PROJECT_ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
     )
 
 
@@ -475,13 +489,39 @@ def test_user_and_token_commands(tmp_path):
     instance = tmp_path / "instance"
     assert flask(instance, "init").returncode == 0
 
-    creato = flask(instance, "user", "create", "--matricola", "2001", "--nome", "Anna", "--cognome", "Neri",
-                   "--ruolo", "operatore", "--pin", "4321")
+    creato = flask(
+        instance,
+        "user",
+        "create",
+        "--matricola",
+        "2001",
+        "--nome",
+        "Anna",
+        "--cognome",
+        "Neri",
+        "--ruolo",
+        "operatore",
+        "--pin",
+        "4321",
+    )
     assert creato.returncode == 0, creato.stderr
     assert "Utente 2001 creato" in creato.stdout
 
-    doppio = flask(instance, "user", "create", "--matricola", "2001", "--nome", "Anna", "--cognome", "Neri",
-                   "--ruolo", "OPERATORE", "--pin", "4321")
+    doppio = flask(
+        instance,
+        "user",
+        "create",
+        "--matricola",
+        "2001",
+        "--nome",
+        "Anna",
+        "--cognome",
+        "Neri",
+        "--ruolo",
+        "OPERATORE",
+        "--pin",
+        "4321",
+    )
     assert doppio.returncode != 0 and "già usata" in doppio.stderr
 
     token = flask(instance, "token", "create", "--matricola", "2001")

@@ -73,8 +73,11 @@ class Terminale(threading.Thread):
             qta = qta % 50 + 1
             if self.aperto is None:
                 operazione = "apri"
-                status, corpo = self._invia("POST", "/api/lotti/smd/",
-                                            {"FaseID": self.fase_id, "QtaInput": qta + 10, "MacchinaID": self.macchina_id})
+                status, corpo = self._invia(
+                    "POST",
+                    "/api/lotti/smd/",
+                    {"FaseID": self.fase_id, "QtaInput": qta + 10, "MacchinaID": self.macchina_id},
+                )
                 if status == 201:
                     self.aperture[corpo["LottoID"]] = corpo
                     self.aperto = corpo["LottoID"]
@@ -120,8 +123,9 @@ def test_terminals_fill_the_database_and_go_on_once_space_is_back(tmp_path):
     from asigest import create_app
     from asigest.extensions import db
 
-    app = create_app({"INSTANCE_PATH": tmp_path / "istanza", "DATABASE_URL": url, "ERP_URL": impianto.erp_url,
-                      "SECRET_KEY": SECRET})
+    app = create_app(
+        {"INSTANCE_PATH": tmp_path / "istanza", "DATABASE_URL": url, "ERP_URL": impianto.erp_url, "SECRET_KEY": SECRET}
+    )
     with app.app_context():
         engine = db.engines[None]
     with engine.connect() as conn:
@@ -183,7 +187,10 @@ def test_terminals_fill_the_database_and_go_on_once_space_is_back(tmp_path):
             lotti = {r["LottoID"]: r for r in conn.execute(select(Lotto.__table__)).mappings().all()}
             assert set(lotti) == set(aperture), "un lotto nel database non è stato confermato, o viceversa"
             for lotto_id, corpo in aperture.items():
-                assert (lotti[lotto_id]["CodiceLotto"], lotti[lotto_id]["QtaInput"]) == (corpo["CodiceLotto"], corpo["QtaInput"])
+                assert (lotti[lotto_id]["CodiceLotto"], lotti[lotto_id]["QtaInput"]) == (
+                    corpo["CodiceLotto"],
+                    corpo["QtaInput"],
+                )
             chiusi = {i for i, r in lotti.items() if r["DataFine"] is not None}
             assert chiusi == set(chiusure), "una chiusura nel database non è stata confermata, o viceversa"
             for lotto_id, corpo in chiusure.items():

@@ -58,9 +58,15 @@ def carica(db_session, erp, archivio, regole, supervisore):
 
     def upload(content=PDF, nome="schema.pdf", tipo="SCHEMA_MONTAGGIO", commessa=1, codart=None, **kw):
         values = {
-            "actor": supervisore, "archivio": archivio, "regole": regole, "file": io.BytesIO(content),
-            "nome_file": nome, "tipo": tipo, "titolo": kw.pop("titolo", "Schema di montaggio"),
-            "commessa_erp_id": None if codart else commessa, "codart": codart,
+            "actor": supervisore,
+            "archivio": archivio,
+            "regole": regole,
+            "file": io.BytesIO(content),
+            "nome_file": nome,
+            "tipo": tipo,
+            "titolo": kw.pop("titolo", "Schema di montaggio"),
+            "commessa_erp_id": None if codart else commessa,
+            "codart": codart,
         }
         values.update(kw)
         return documenti_service.upload_documento(db_session, erp, **values)
@@ -96,8 +102,19 @@ def test_upload_stores_the_bytes_under_their_sha256_and_records_the_row(db_sessi
     assert path.read_bytes() == PDF
 
     row = db_session.get(DocumentoTecnico, documento.id)
-    assert (row.commessa_erp_id, row.codart, row.tipo, row.titolo, row.revisione) == (1, None, "SCHEMA_MONTAGGIO", "Schema di montaggio", "B")
-    assert (row.nome_file, row.content_type, row.dimensione, row.sha256) == ("Schema TOP.pdf", "application/pdf", len(PDF), sha)
+    assert (row.commessa_erp_id, row.codart, row.tipo, row.titolo, row.revisione) == (
+        1,
+        None,
+        "SCHEMA_MONTAGGIO",
+        "Schema di montaggio",
+        "B",
+    )
+    assert (row.nome_file, row.content_type, row.dimensione, row.sha256) == (
+        "Schema TOP.pdf",
+        "application/pdf",
+        len(PDF),
+        sha,
+    )
     assert row.caricato_da == supervisore.utente_id
     assert row.data_caricamento.tzinfo is not None
 
@@ -114,12 +131,22 @@ def test_a_deleted_documents_id_is_never_given_again(db_session, carica, archivi
 def test_upload_writes_its_audit_row_with_the_metadata(db_session, carica, supervisore):
     documento = carica(nome="schema.pdf", revisione="C")
     [evento] = eventi(db_session, "DOCUMENTO_CARICATO")
-    assert (evento.entita, evento.entita_id, evento.utente_id) == ("DocumentiTecnici", documento.id, supervisore.utente_id)
+    assert (evento.entita, evento.entita_id, evento.utente_id) == (
+        "DocumentiTecnici",
+        documento.id,
+        supervisore.utente_id,
+    )
     assert evento.postazione == "10.0.0.7"
     assert evento.dettagli["dopo"] == {
-        "CommessaERPId": 1, "CODART": None, "Tipo": "SCHEMA_MONTAGGIO", "Titolo": "Schema di montaggio",
-        "NomeFile": "schema.pdf", "ContentType": "application/pdf", "Dimensione": len(PDF),
-        "Sha256": hashlib.sha256(PDF).hexdigest(), "Revisione": "C",
+        "CommessaERPId": 1,
+        "CODART": None,
+        "Tipo": "SCHEMA_MONTAGGIO",
+        "Titolo": "Schema di montaggio",
+        "NomeFile": "schema.pdf",
+        "ContentType": "application/pdf",
+        "Dimensione": len(PDF),
+        "Sha256": hashlib.sha256(PDF).hexdigest(),
+        "Revisione": "C",
     }
 
 
@@ -219,7 +246,11 @@ def test_a_damaged_copy_is_replaced_by_the_complete_bytes(archivio):
         ({"nome": "../../etc/passwd"}, DocumentoRifiutato, "FORMATO_NON_AMMESSO"),
         ({"nome": "setup.exe", "content": b"MZ\x90\x00"}, DocumentoRifiutato, "FORMATO_NON_AMMESSO"),
         ({"nome": "pagina.html", "content": b"<script>alert(1)</script>"}, DocumentoRifiutato, "FORMATO_NON_AMMESSO"),
-        ({"nome": "finto.pdf", "content": b"<html><script>alert(1)</script>"}, DocumentoRifiutato, "CONTENUTO_NON_VALIDO"),
+        (
+            {"nome": "finto.pdf", "content": b"<html><script>alert(1)</script>"},
+            DocumentoRifiutato,
+            "CONTENUTO_NON_VALIDO",
+        ),
         ({"nome": "foto.png", "content": PDF}, DocumentoRifiutato, "CONTENUTO_NON_VALIDO"),
         ({"nome": "distinta.xlsx", "content": b"not a zip"}, DocumentoRifiutato, "CONTENUTO_NON_VALIDO"),
         ({"nome": "vuoto.pdf", "content": b""}, InvalidInput, "VALIDATION_ERROR"),
@@ -279,8 +310,16 @@ def test_operators_cannot_upload_or_delete(db_session, erp, archivio, regole, ma
     operatore = auth.actor_for(make_user("OPERATORE"))
     with pytest.raises(Forbidden):
         documenti_service.upload_documento(
-            db_session, erp, actor=operatore, archivio=archivio, regole=regole, file=io.BytesIO(PDF),
-            nome_file="a.pdf", tipo="DIBA", titolo="x", commessa_erp_id=1,
+            db_session,
+            erp,
+            actor=operatore,
+            archivio=archivio,
+            regole=regole,
+            file=io.BytesIO(PDF),
+            nome_file="a.pdf",
+            tipo="DIBA",
+            titolo="x",
+            commessa_erp_id=1,
         )
     documento = carica()
     with pytest.raises(Forbidden):
@@ -323,7 +362,11 @@ def test_delete_writes_its_audit_row_and_unknown_ids_are_not_found(db_session, c
     documento_id = documento.id
     documenti_service.delete_documento(db_session, actor=supervisore, archivio=archivio, documento_id=documento_id)
     [evento] = eventi(db_session, "DOCUMENTO_ELIMINATO")
-    assert (evento.entita, evento.entita_id, evento.utente_id) == ("DocumentiTecnici", documento_id, supervisore.utente_id)
+    assert (evento.entita, evento.entita_id, evento.utente_id) == (
+        "DocumentiTecnici",
+        documento_id,
+        supervisore.utente_id,
+    )
     assert evento.dettagli["prima"]["NomeFile"] == "schema.pdf"
     assert evento.dettagli["prima"]["Sha256"] == hashlib.sha256(PDF).hexdigest()
     with pytest.raises(NotFound):
@@ -365,8 +408,16 @@ def test_upload_rewrites_its_file_if_a_concurrent_delete_removed_it_before_the_c
             return stored
 
     documento = documenti_service.upload_documento(
-        db_session, erp, actor=supervisore, archivio=Racing(root), regole=regole, file=io.BytesIO(PDF),
-        nome_file="a.pdf", tipo="DIBA", titolo="Distinta", commessa_erp_id=1,
+        db_session,
+        erp,
+        actor=supervisore,
+        archivio=Racing(root),
+        regole=regole,
+        file=io.BytesIO(PDF),
+        nome_file="a.pdf",
+        tipo="DIBA",
+        titolo="Distinta",
+        commessa_erp_id=1,
     )
     assert Racing.calls == 2
     assert Archivio(root).percorso(documento.sha256).read_bytes() == PDF
@@ -428,7 +479,9 @@ def richiesti(db_session):
             tipi[codice].documenti_richiesti = documenti
         for commessa_id, codici in fasi.items():
             for codice in codici:
-                db_session.add(Fase(commessa_erp_id=commessa_id, fase_tipo_id=tipi[codice].id, stato="APERTA", qta_prevista=10))
+                db_session.add(
+                    Fase(commessa_erp_id=commessa_id, fase_tipo_id=tipi[codice].id, stato="APERTA", qta_prevista=10)
+                )
         db_session.commit()
 
     return setup
@@ -440,14 +493,18 @@ def test_tipi_mancanti_counts_the_orders_and_its_articles_documents(db_session, 
         {1: ("SMD", "PTH", "CONTROLLI"), 8: ("SMD",)},
     )
     assert documenti_service.tipi_mancanti(db_session, commessa(erp, 1)) == {
-        "SMD": ["PROGRAMMA_SMD", "SCHEMA_MONTAGGIO"], "PTH": [], "CONTROLLI": ["CICLO_COLLAUDO"],
+        "SMD": ["PROGRAMMA_SMD", "SCHEMA_MONTAGGIO"],
+        "PTH": [],
+        "CONTROLLI": ["CICLO_COLLAUDO"],
     }
 
     carica(content=PDF + b"p", tipo="PROGRAMMA_SMD", commessa=1, nome="prog.pdf")
     carica(content=PDF + b"c", tipo="CICLO_COLLAUDO", commessa=2)  # another order: does not count
     carica(content=PDF + b"d", tipo="CICLO_COLLAUDO", codart="ART-002")  # another article: does not count
     assert documenti_service.tipi_mancanti(db_session, commessa(erp, 1)) == {
-        "SMD": ["SCHEMA_MONTAGGIO"], "PTH": [], "CONTROLLI": ["CICLO_COLLAUDO"],
+        "SMD": ["SCHEMA_MONTAGGIO"],
+        "PTH": [],
+        "CONTROLLI": ["CICLO_COLLAUDO"],
     }
 
     carica(content=PDF + b"s", tipo="SCHEMA_MONTAGGIO", codart="ART-001")  # the article's: counts for 1 and 8

@@ -24,11 +24,14 @@ def configura(db_session):
     tipi = {t.codice: t for t in db_session.scalars(select(FaseTipo))}
 
     def make(commessa_id, qta=100, stati=("APERTA", "APERTA")):
-        db_session.add(ConfigCommessa(commessa_erp_id=commessa_id, flag_smd=True, flag_pth=False,
-                                      flag_controlli=True, qta_erp=qta))
+        db_session.add(
+            ConfigCommessa(commessa_erp_id=commessa_id, flag_smd=True, flag_pth=False, flag_controlli=True, qta_erp=qta)
+        )
         fasi = {}
         for codice, stato in zip(("SMD", "CONTROLLI"), stati):
-            fasi[codice] = Fase(commessa_erp_id=commessa_id, fase_tipo_id=tipi[codice].id, stato=stato, qta_prevista=qta or 1)
+            fasi[codice] = Fase(
+                commessa_erp_id=commessa_id, fase_tipo_id=tipi[codice].id, stato=stato, qta_prevista=qta or 1
+            )
             db_session.add(fasi[codice])
         db_session.commit()
         return fasi
@@ -108,7 +111,12 @@ def test_grave_first_then_newest_order_then_missing(db_session, erp, configura, 
     lotto(configura(103)["SMD"], 10)  # 2026/77, closed with a lotto open: grave
     ordine = [x.commessa_erp_id for x in drift.scostamenti(db_session, erp)]
     assert ordine == [103, 101, 107, 102, MANCANTE]
-    assert [x.commessa.numero for x in drift.scostamenti(db_session, erp)[:4]] == ["2026/77", "2026/1234", "2026/81", "2025/1234"]
+    assert [x.commessa.numero for x in drift.scostamenti(db_session, erp)[:4]] == [
+        "2026/77",
+        "2026/1234",
+        "2026/81",
+        "2025/1234",
+    ]
 
 
 def test_many_orders_stay_under_the_sql_server_parameter_limit(db_session, erp, mssql_compatible):
@@ -116,12 +124,16 @@ def test_many_orders_stay_under_the_sql_server_parameter_limit(db_session, erp, 
     binds more than 2,100 parameters (``mssql_compatible`` fails the test otherwise)."""
     smd = db_session.scalar(select(FaseTipo.id).where(FaseTipo.codice == "SMD"))
     ids = list(range(800_001, 802_101))
-    db_session.execute(insert(ConfigCommessa), [
-        {"commessa_erp_id": i, "flag_smd": True, "flag_pth": False, "flag_controlli": False, "qta_erp": 10} for i in ids
-    ])
-    db_session.execute(insert(Fase), [
-        {"commessa_erp_id": i, "fase_tipo_id": smd, "stato": "APERTA", "qta_prevista": 10} for i in ids
-    ])
+    db_session.execute(
+        insert(ConfigCommessa),
+        [
+            {"commessa_erp_id": i, "flag_smd": True, "flag_pth": False, "flag_controlli": False, "qta_erp": 10}
+            for i in ids
+        ],
+    )
+    db_session.execute(
+        insert(Fase), [{"commessa_erp_id": i, "fase_tipo_id": smd, "stato": "APERTA", "qta_prevista": 10} for i in ids]
+    )
     db_session.commit()
     trovati = drift.scostamenti(db_session, erp)
     assert sorted(x.commessa_erp_id for x in trovati) == ids

@@ -215,9 +215,17 @@ def test_get_finds_an_order_with_null_state(erp):
 def test_get_reads_every_field(erp):
     commessa = erp.get(101)
     assert commessa.as_erp_dict() == {
-        "ID": 101, "ESERCIZIO": 2026, "NUMEROCOM": 1234, "RIFCOMMCLI": "PO 50%_sconto", "CODART": "SCH-[X]",
-        "DESART": "Scheda alimentatore 24V", "QTA": 500, "DATACONSEGNA": "2026-12-01", "STATOCOMMESSA": "O",
-        "IDCLIENTE": 12, "NOMECLIENTE": "Elettronica Adriatica S.p.A.",
+        "ID": 101,
+        "ESERCIZIO": 2026,
+        "NUMEROCOM": 1234,
+        "RIFCOMMCLI": "PO 50%_sconto",
+        "CODART": "SCH-[X]",
+        "DESART": "Scheda alimentatore 24V",
+        "QTA": 500,
+        "DATACONSEGNA": "2026-12-01",
+        "STATOCOMMESSA": "O",
+        "IDCLIENTE": 12,
+        "NOMECLIENTE": "Elettronica Adriatica S.p.A.",
     }
 
 
@@ -435,8 +443,9 @@ def _user_in(application, ruolo, password="password123"):
     from asigest.services import auth
 
     with application.app_context():
-        user = auth.create_user(db.session, actor=None, matricola=f"X-{ruolo}", nome="Ada", cognome="Neri",
-                                ruolo=ruolo, password=password)
+        user = auth.create_user(
+            db.session, actor=None, matricola=f"X-{ruolo}", nome="Ada", cognome="Neri", ruolo=ruolo, password=password
+        )
         token = auth.create_token(db.session, actor=None, matricola=user.matricola)
         matricola = user.matricola
         db.session.remove()
@@ -491,13 +500,16 @@ def test_orders_page_shows_the_erp_message_without_a_traceback(app_without_erp):
 # -- any SQLite ERP URL is read-only at the file level (issue 12, item 9) ----------------
 
 
-@pytest.mark.parametrize(("scritta", "attesa"), [
-    ("sqlite:////srv/erp/asitron.db", "sqlite:///file:/srv/erp/asitron.db?mode=ro&uri=true"),
-    ("sqlite:///erp.db", "sqlite:///file:erp.db?mode=ro&uri=true"),
-    ("sqlite:///file:/srv/erp.db?mode=rwc&uri=true", "sqlite:///file:/srv/erp.db?mode=ro&uri=true"),
-    ("sqlite:///file:/srv/erp.db?uri=true", "sqlite:///file:/srv/erp.db?mode=ro&uri=true"),
-    ("sqlite:///file:/srv/erp.db?mode=ro&uri=true", "sqlite:///file:/srv/erp.db?mode=ro&uri=true"),
-])
+@pytest.mark.parametrize(
+    ("scritta", "attesa"),
+    [
+        ("sqlite:////srv/erp/asitron.db", "sqlite:///file:/srv/erp/asitron.db?mode=ro&uri=true"),
+        ("sqlite:///erp.db", "sqlite:///file:erp.db?mode=ro&uri=true"),
+        ("sqlite:///file:/srv/erp.db?mode=rwc&uri=true", "sqlite:///file:/srv/erp.db?mode=ro&uri=true"),
+        ("sqlite:///file:/srv/erp.db?uri=true", "sqlite:///file:/srv/erp.db?mode=ro&uri=true"),
+        ("sqlite:///file:/srv/erp.db?mode=ro&uri=true", "sqlite:///file:/srv/erp.db?mode=ro&uri=true"),
+    ],
+)
 def test_every_sqlite_erp_url_opens_read_only(scritta, attesa):
     from sqlalchemy.engine import make_url
 
@@ -510,8 +522,16 @@ def test_every_sqlite_erp_url_opens_read_only(scritta, attesa):
 def _app_con_erp(tmp_path, database_url, erp_url):
     from asigest import create_app
 
-    return create_app({"TESTING": True, "INSTANCE_PATH": tmp_path / "istanza", "DATABASE_URL": database_url,
-                       "ERP_URL": erp_url, "ERP_TIMEOUT": 1.0, "SECRET_KEY": "test-secret"})
+    return create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_PATH": tmp_path / "istanza",
+            "DATABASE_URL": database_url,
+            "ERP_URL": erp_url,
+            "ERP_TIMEOUT": 1.0,
+            "SECRET_KEY": "test-secret",
+        }
+    )
 
 
 def test_a_plain_sqlite_erp_url_cannot_write_the_file_even_past_the_guard(app, database_url, tmp_path, erp_file):
@@ -540,8 +560,15 @@ def test_a_missing_sqlite_erp_is_unreachable_not_created_empty(app, database_url
     mancante = tmp_path / "asitron-non-c-e.db"  # its folder exists: SQLite could create it
     altra = _app_con_erp(tmp_path, database_url, f"sqlite:///{mancante}")
     with altra.app_context():
-        utente = auth.create_user(db.session, actor=None, matricola="ERP-M", nome="A", cognome="B",
-                                  ruolo="SUPERVISORE", password="password123")
+        utente = auth.create_user(
+            db.session,
+            actor=None,
+            matricola="ERP-M",
+            nome="A",
+            cognome="B",
+            ruolo="SUPERVISORE",
+            password="password123",
+        )
         token = auth.create_token(db.session, actor=None, matricola=utente.matricola)
         db.session.remove()
     client = altra.test_client()

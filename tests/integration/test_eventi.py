@@ -52,8 +52,9 @@ def snapshot(session) -> list[tuple]:
     session.rollback()
     t = LogEvento.__table__.c
     return session.execute(
-        select(t.LogID, t.DataOra, t.UtenteID, t.Postazione, t.Azione, t.Entita, t.EntitaID, cast(t.Dettagli, Text))
-        .order_by(t.LogID)
+        select(
+            t.LogID, t.DataOra, t.UtenteID, t.Postazione, t.Azione, t.Entita, t.EntitaID, cast(t.Dettagli, Text)
+        ).order_by(t.LogID)
     ).all()
 
 
@@ -157,31 +158,49 @@ def test_unknown_cursor_is_not_found(db_session):
 
 def test_event_carries_who_where_and_the_order(db_session, make_user, registra):
     capo = make_user(ruolo="SUPERVISORE", nome="Giulia", cognome="Ferrari")
-    registra("CONFIG_MODIFICATA", "ConfigCommessa", 4, T0, actor_for(capo, "10.0.0.7"),
-             prima={"CommessaERPId": 101, "Note": "vecchia"}, dopo={"CommessaERPId": 101, "Note": "nuova"})
+    registra(
+        "CONFIG_MODIFICATA",
+        "ConfigCommessa",
+        4,
+        T0,
+        actor_for(capo, "10.0.0.7"),
+        prima={"CommessaERPId": 101, "Note": "vecchia"},
+        dopo={"CommessaERPId": 101, "Note": "nuova"},
+    )
     evento = cerca(db_session, entita="ConfigCommessa").items[0]
     assert (evento.utente, evento.matricola, evento.postazione) == ("Giulia Ferrari", capo.matricola, "10.0.0.7")
     assert evento.commessa_erp_id == 101
-    assert evento.etichetta_azione == "Configurazione modificata" and evento.etichetta_entita == "Configurazione commessa"
+    assert (
+        evento.etichetta_azione == "Configurazione modificata" and evento.etichetta_entita == "Configurazione commessa"
+    )
 
 
 def test_details_read_as_field_before_after_with_changes_marked():
-    righe, motivo = svc.righe_dettaglio({
-        "prima": {"QtaOutput": 90, "QtaScarti": 10, "CausaleID": 3},
-        "dopo": {"QtaOutput": 95, "QtaScarti": 5, "CausaleID": 3, "NoteScarti": "ricontati"},
-        "motivo": "errore di battitura",
-    })
+    righe, motivo = svc.righe_dettaglio(
+        {
+            "prima": {"QtaOutput": 90, "QtaScarti": 10, "CausaleID": 3},
+            "dopo": {"QtaOutput": 95, "QtaScarti": 5, "CausaleID": 3, "NoteScarti": "ricontati"},
+            "motivo": "errore di battitura",
+        }
+    )
     assert motivo == "errore di battitura"
     per_campo = {r.campo: r for r in righe}
     assert [r.campo for r in righe] == ["QtaOutput", "QtaScarti", "CausaleID", "NoteScarti"]
-    assert (per_campo["QtaOutput"].prima, per_campo["QtaOutput"].dopo, per_campo["QtaOutput"].cambiato) == (90, 95, True)
+    assert (per_campo["QtaOutput"].prima, per_campo["QtaOutput"].dopo, per_campo["QtaOutput"].cambiato) == (
+        90,
+        95,
+        True,
+    )
     assert per_campo["CausaleID"].cambiato is False
     assert per_campo["NoteScarti"].cambiato and not per_campo["NoteScarti"].ha_prima
 
 
 def test_details_of_a_creation_mark_nothing_and_odd_shapes_stay_visible():
     righe, motivo = svc.righe_dettaglio({"dopo": {"Codice": "SMD-L9", "Attiva": True}})
-    assert motivo is None and [(r.campo, r.dopo, r.cambiato) for r in righe] == [("Codice", "SMD-L9", False), ("Attiva", True, False)]
+    assert motivo is None and [(r.campo, r.dopo, r.cambiato) for r in righe] == [
+        ("Codice", "SMD-L9", False),
+        ("Attiva", True, False),
+    ]
     assert svc.righe_dettaglio(None) == ([], None)
     assert [(r.campo, r.dopo) for r in svc.righe_dettaglio(["x", 1])[0]] == [("Dettagli", ["x", 1])]
     righe, _ = svc.righe_dettaglio({"righe_aggiunte": 3, "prima": "testo"})
@@ -209,12 +228,16 @@ def test_orm_changes_to_an_event_are_refused_and_nothing_changes(db_session, reg
     assert snapshot(db_session) == before
 
 
-@pytest.mark.parametrize("statement", [
-    lambda: update(LogEvento).values(azione="X"),
-    lambda: update(LogEvento).where(LogEvento.id > 0).values(postazione="X"),
-    lambda: delete(LogEvento),
-    lambda: delete(LogEvento).where(LogEvento.entita == "Lotti"),
-], ids=["update", "update-where", "delete", "delete-where"])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        lambda: update(LogEvento).values(azione="X"),
+        lambda: update(LogEvento).where(LogEvento.id > 0).values(postazione="X"),
+        lambda: delete(LogEvento),
+        lambda: delete(LogEvento).where(LogEvento.entita == "Lotti"),
+    ],
+    ids=["update", "update-where", "delete", "delete-where"],
+)
 def test_orm_update_and_delete_statements_are_refused(db_session, registra, statement):
     registra("LOTTO_APERTO", "Lotti", 5, T0, dopo={"QtaInput": 10})
     before = snapshot(db_session)
@@ -261,7 +284,9 @@ def test_core_table_statements_are_the_documented_way_around(db_session, registr
 
 
 _DML = {"update", "delete", "bulk_update_mappings", "bulk_save_objects"}
-_SQL_TEXT = re.compile(r"\b(UPDATE\s+[\[\"`]?(dbo\.)?LogEventi|DELETE\s+FROM\s+[\[\"`]?(dbo\.)?LogEventi|TRUNCATE)", re.I)
+_SQL_TEXT = re.compile(
+    r"\b(UPDATE\s+[\[\"`]?(dbo\.)?LogEventi|DELETE\s+FROM\s+[\[\"`]?(dbo\.)?LogEventi|TRUNCATE)", re.I
+)
 
 
 def _nomina_log(node) -> bool:
@@ -289,8 +314,10 @@ def test_no_module_updates_or_deletes_events():
             if not isinstance(node, ast.Call):
                 continue
             nome = node.func.attr if isinstance(node.func, ast.Attribute) else getattr(node.func, "id", "")
-            if nome in _DML and (any(_nomina_log(a) for a in node.args)
-                                 or (isinstance(node.func, ast.Attribute) and _nomina_log(node.func.value))):
+            if nome in _DML and (
+                any(_nomina_log(a) for a in node.args)
+                or (isinstance(node.func, ast.Attribute) and _nomina_log(node.func.value))
+            ):
                 trovati.append(f"{path.relative_to(ASIGEST.parent)}:{node.lineno}")
             if nome in ("text", "exec_driver_sql") and node.args:
                 # literal SQL, f-strings included (their constant parts)
@@ -310,13 +337,20 @@ def _azioni_registrate():
         costanti: dict[str, set[str]] = {}
         for node in ast.walk(albero):
             if isinstance(node, ast.Assign):
-                valori = {c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant) and isinstance(c.value, str)}
+                valori = {
+                    c.value for c in ast.walk(node.value) if isinstance(c, ast.Constant) and isinstance(c.value, str)
+                }
                 for target in node.targets:
                     if isinstance(target, ast.Name) and valori:
                         costanti.setdefault(target.id, set()).update(valori)
         for node in ast.walk(albero):
-            if not (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "record"
-                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "audit"):
+            if not (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and node.func.attr == "record"
+                and isinstance(node.func.value, ast.Name)
+                and node.func.value.id == "audit"
+            ):
                 continue
             dove = f"{path.relative_to(ASIGEST.parent)}:{node.lineno}"
             azione, entita = node.args[2], node.args[3]
@@ -337,6 +371,11 @@ def test_every_recorded_action_and_entity_has_a_reading():
     so that it can be filtered and reads in words."""
     trovate = _azioni_registrate()
     assert len(trovate) >= 25
-    mancanti = sorted({f"{dove} {a}/{e}" for dove, a, e in trovate
-                       if a not in svc.AZIONI or e not in svc.ENTITA or svc.AZIONI[a][1] != e})
+    mancanti = sorted(
+        {
+            f"{dove} {a}/{e}"
+            for dove, a, e in trovate
+            if a not in svc.AZIONI or e not in svc.ENTITA or svc.AZIONI[a][1] != e
+        }
+    )
     assert not mancanti, "Aggiungere a asigest/services/eventi.py (AZIONI/ENTITA): " + "; ".join(mancanti)

@@ -62,14 +62,32 @@ class Impianto:
     lotti: dict = field(default_factory=dict)  # name → LottoID
     progressivi: dict = field(default_factory=dict)
 
-    def lotto(self, session, nome, commessa, tipo, macchina, operatore, inizio, fine=None, qta_input=100,
-              buoni=None, scarti=0, causale=None, chiuso_da=None) -> int:
+    def lotto(
+        self,
+        session,
+        nome,
+        commessa,
+        tipo,
+        macchina,
+        operatore,
+        inizio,
+        fine=None,
+        qta_input=100,
+        buoni=None,
+        scarti=0,
+        causale=None,
+        chiuso_da=None,
+    ) -> int:
         fase_id = self.fasi[(commessa, tipo)]
         n = self.progressivi[fase_id] = self.progressivi.get(fase_id, 0) + 1
         chiuso = fine is not None
         lotto = Lotto(
-            fase_id=fase_id, progressivo=n, codice_lotto=codice_lotto(2026, commessa, tipo, n),
-            data_inizio=inizio, data_fine=fine, qta_input=qta_input,
+            fase_id=fase_id,
+            progressivo=n,
+            codice_lotto=codice_lotto(2026, commessa, tipo, n),
+            data_inizio=inizio,
+            data_fine=fine,
+            qta_input=qta_input,
             qta_output=(buoni if buoni is not None else qta_input - scarti) if chiuso else None,
             qta_scarti=scarti if chiuso else None,
             causale_id=self.causali[causale] if causale else None,
@@ -89,8 +107,15 @@ def impianto(db_session, make_user) -> Impianto:
     imp = Impianto()
     tipi = {t.codice: t.id for t in db_session.scalars(select(FaseTipo))}
     for commessa, fasi in ((101, ("SMD", "CONTROLLI")), (104, ("PTH",))):
-        db_session.add(ConfigCommessa(commessa_erp_id=commessa, flag_smd="SMD" in fasi, flag_pth="PTH" in fasi,
-                                      flag_controlli="CONTROLLI" in fasi, qta_erp=500))
+        db_session.add(
+            ConfigCommessa(
+                commessa_erp_id=commessa,
+                flag_smd="SMD" in fasi,
+                flag_pth="PTH" in fasi,
+                flag_controlli="CONTROLLI" in fasi,
+                qta_erp=500,
+            )
+        )
         for codice in fasi:
             fase = Fase(commessa_erp_id=commessa, fase_tipo_id=tipi[codice], stato="IN_CORSO", qta_prevista=500)
             db_session.add(fase)
@@ -102,8 +127,14 @@ def impianto(db_session, make_user) -> Impianto:
         db_session.flush()
         imp.macchine[codice] = macchina.id
     db_session.commit()
-    for nome, cognome in (("Anna", "Bianchi"), ("Luca", "Verdi"), ("Sara", "Neri"), ("Marco", "Gialli"),
-                          ("Elena", "Blu"), ("Paolo", "Rosa")):
+    for nome, cognome in (
+        ("Anna", "Bianchi"),
+        ("Luca", "Verdi"),
+        ("Sara", "Neri"),
+        ("Marco", "Gialli"),
+        ("Elena", "Blu"),
+        ("Paolo", "Rosa"),
+    ):
         imp.operatori[nome] = make_user(ruolo="OPERATORE", password=None, pin="1234", nome=nome, cognome=cognome)
     imp.causali = {c.codice: c.id for c in db_session.scalars(select(CausaleScarto))}
     return imp
@@ -113,18 +144,75 @@ def impianto(db_session, make_user) -> Impianto:
 def marzo(db_session, impianto) -> Impianto:
     """The March lotti of the table above."""
     imp, s = impianto, db_session
-    imp.lotto(s, "L0", 101, "SMD", "SMD-A", "Luca", locale("2026-03-22", "22:00"), locale("2026-03-22", "23:30"),
-              10, scarti=2, causale="SMD-PASTA")
-    imp.lotto(s, "L1", 101, "SMD", "SMD-A", "Anna", locale("2026-03-23", "08:00"), locale("2026-03-23", "09:30"),
-              100, scarti=10, causale="SMD-PICK")
+    imp.lotto(
+        s,
+        "L0",
+        101,
+        "SMD",
+        "SMD-A",
+        "Luca",
+        locale("2026-03-22", "22:00"),
+        locale("2026-03-22", "23:30"),
+        10,
+        scarti=2,
+        causale="SMD-PASTA",
+    )
+    imp.lotto(
+        s,
+        "L1",
+        101,
+        "SMD",
+        "SMD-A",
+        "Anna",
+        locale("2026-03-23", "08:00"),
+        locale("2026-03-23", "09:30"),
+        100,
+        scarti=10,
+        causale="SMD-PICK",
+    )
     imp.lotto(s, "L2", 101, "SMD", "SMD-B", "Luca", locale("2026-03-22", "23:00"), locale("2026-03-23", "01:00"), 100)
-    imp.lotto(s, "L3", 101, "CONTROLLI", "CTRL-A", "Sara", locale("2026-03-25", "10:00"),
-              locale("2026-03-25", "10:45"), 100, buoni=95, scarti=3, causale="CTRL-AOI", chiuso_da="Anna")
-    imp.lotto(s, "L4", 104, "PTH", "PTH-A", "Marco", locale("2026-03-26", "14:00"), locale("2026-03-26", "16:00"),
-              50, scarti=10, causale="PTH-SALD")
+    imp.lotto(
+        s,
+        "L3",
+        101,
+        "CONTROLLI",
+        "CTRL-A",
+        "Sara",
+        locale("2026-03-25", "10:00"),
+        locale("2026-03-25", "10:45"),
+        100,
+        buoni=95,
+        scarti=3,
+        causale="CTRL-AOI",
+        chiuso_da="Anna",
+    )
+    imp.lotto(
+        s,
+        "L4",
+        104,
+        "PTH",
+        "PTH-A",
+        "Marco",
+        locale("2026-03-26", "14:00"),
+        locale("2026-03-26", "16:00"),
+        50,
+        scarti=10,
+        causale="PTH-SALD",
+    )
     imp.lotto(s, "L5", 101, "SMD", "SMD-A", "Elena", locale("2026-03-29", "01:30"), locale("2026-03-29", "03:30"), 20)
-    imp.lotto(s, "L6", 101, "CONTROLLI", "CTRL-A", "Paolo", locale("2026-03-29", "22:30"),
-              locale("2026-03-29", "23:30"), 40, scarti=4, causale="MANIP")
+    imp.lotto(
+        s,
+        "L6",
+        101,
+        "CONTROLLI",
+        "CTRL-A",
+        "Paolo",
+        locale("2026-03-29", "22:30"),
+        locale("2026-03-29", "23:30"),
+        40,
+        scarti=4,
+        causale="MANIP",
+    )
     imp.lotto(s, "L7", 101, "SMD", "SMD-B", "Anna", locale("2026-03-29", "23:45"), locale("2026-03-30", "00:30"), 30)
     imp.lotto(s, "O1", 101, "SMD", "SMD-A", "Sara", locale("2026-03-30", "09:00"), None, 10)
     imp.lotto(s, "O2", 104, "PTH", "PTH-A", "Marco", locale("2026-03-29", "18:00"), None, 10)
@@ -164,13 +252,25 @@ def test_scrap_paretos_largest_first_ties_by_code_without_zeros(db_session, marz
     ]
     c = marzo.causali
     assert k.scarti_per_causale == [
-        {"CausaleID": c["PTH-SALD"], "Codice": "PTH-SALD", "Descrizione": "Saldatura a onda difettosa",
-         "pezzi_scartati": 10},
-        {"CausaleID": c["SMD-PICK"], "Codice": "SMD-PICK",
-         "Descrizione": "Componente mancante o disallineato (pick & place)", "pezzi_scartati": 10},
+        {
+            "CausaleID": c["PTH-SALD"],
+            "Codice": "PTH-SALD",
+            "Descrizione": "Saldatura a onda difettosa",
+            "pezzi_scartati": 10,
+        },
+        {
+            "CausaleID": c["SMD-PICK"],
+            "Codice": "SMD-PICK",
+            "Descrizione": "Componente mancante o disallineato (pick & place)",
+            "pezzi_scartati": 10,
+        },
         {"CausaleID": c["MANIP"], "Codice": "MANIP", "Descrizione": "Danno da manipolazione", "pezzi_scartati": 4},
-        {"CausaleID": c["CTRL-AOI"], "Codice": "CTRL-AOI", "Descrizione": "Scarto rilevato da AOI",
-         "pezzi_scartati": 3},
+        {
+            "CausaleID": c["CTRL-AOI"],
+            "Codice": "CTRL-AOI",
+            "Descrizione": "Scarto rilevato da AOI",
+            "pezzi_scartati": 3,
+        },
     ]
 
 
@@ -240,15 +340,27 @@ def test_iso_week_and_days_around_the_change_to_winter_time(db_session, impianto
     imp, s = impianto, db_session
     # Sunday 25 October 2026 lasts 25 hours (03:00 CEST → 02:00 CET).
     imp.lotto(s, "prima", 101, "SMD", "SMD-A", "Anna", locale("2026-10-18", "23:00"), locale("2026-10-18", "23:59"), 5)
-    imp.lotto(s, "mezzanotte", 101, "SMD", "SMD-A", "Anna", locale("2026-10-18", "23:30"),
-              locale("2026-10-19", "00:00"), 7)  # exactly at the week's first instant: in it
+    imp.lotto(
+        s, "mezzanotte", 101, "SMD", "SMD-A", "Anna", locale("2026-10-18", "23:30"), locale("2026-10-19", "00:00"), 7
+    )  # exactly at the week's first instant: in it
     # 02:30 CEST → 02:30 CET: the clock shows no time passed, an hour did.
-    imp.lotto(s, "doppia", 101, "SMD", "SMD-B", "Luca", locale("2026-10-25", "02:30"),
-              locale("2026-10-25", "02:30", fold=1), 10)
-    imp.lotto(s, "domenica", 101, "SMD", "SMD-B", "Luca", locale("2026-10-25", "22:30"),
-              locale("2026-10-25", "23:30"), 20)
-    imp.lotto(s, "lunedi", 101, "SMD", "SMD-A", "Anna", locale("2026-10-25", "23:40"), locale("2026-10-26", "00:00"),
-              40)  # exactly at the next week's first instant: not in this one
+    imp.lotto(
+        s,
+        "doppia",
+        101,
+        "SMD",
+        "SMD-B",
+        "Luca",
+        locale("2026-10-25", "02:30"),
+        locale("2026-10-25", "02:30", fold=1),
+        10,
+    )
+    imp.lotto(
+        s, "domenica", 101, "SMD", "SMD-B", "Luca", locale("2026-10-25", "22:30"), locale("2026-10-25", "23:30"), 20
+    )
+    imp.lotto(
+        s, "lunedi", 101, "SMD", "SMD-A", "Anna", locale("2026-10-25", "23:40"), locale("2026-10-26", "00:00"), 40
+    )  # exactly at the next week's first instant: not in this one
     imp.lotto(s, "dopo", 101, "SMD", "SMD-A", "Anna", locale("2026-10-26", "00:05"), locale("2026-10-26", "00:30"), 80)
 
     settimana = Periodo(date(2026, 10, 19), date(2026, 10, 25))
@@ -281,8 +393,20 @@ def test_an_empty_period_has_zeros_and_no_division_by_zero(db_session, impianto)
 
 
 def test_lotti_with_only_scrap_or_only_good(db_session, impianto):
-    impianto.lotto(db_session, "tutto_scarto", 104, "PTH", "PTH-A", "Marco", locale("2026-03-24", "08:00"),
-                   locale("2026-03-24", "09:00"), 10, buoni=0, scarti=10, causale="PTH-INS")
+    impianto.lotto(
+        db_session,
+        "tutto_scarto",
+        104,
+        "PTH",
+        "PTH-A",
+        "Marco",
+        locale("2026-03-24", "08:00"),
+        locale("2026-03-24", "09:00"),
+        10,
+        buoni=0,
+        scarti=10,
+        causale="PTH-INS",
+    )
     k = kpi(db_session)
     assert (k.scarti_percent, k.resa_primo_passaggio["PTH"], k.resa_primo_passaggio["SMD"]) == (100.0, 0.0, None)
     assert k.top_operatori == []  # nobody made good pieces
@@ -303,13 +427,27 @@ def test_phase_types_active_always_inactive_only_with_lotti(db_session, marzo):
 
 def test_scrap_without_a_reason_has_its_own_entry_if_the_data_breaks_r7(db_session, marzo):
     # Not possible through the application (R7); rows written by other means may hold it.
-    marzo.lotto(db_session, "senza", 101, "SMD", "SMD-B", "Elena", locale("2026-03-24", "08:00"),
-                locale("2026-03-24", "09:00"), 20, scarti=4)
+    marzo.lotto(
+        db_session,
+        "senza",
+        101,
+        "SMD",
+        "SMD-B",
+        "Elena",
+        locale("2026-03-24", "08:00"),
+        locale("2026-03-24", "09:00"),
+        20,
+        scarti=4,
+    )
     causali = [(c["Codice"], c["pezzi_scartati"]) for c in kpi(db_session).scarti_per_causale]
     # Equal to MANIP's 4: after every code.
     assert causali == [("PTH-SALD", 10), ("SMD-PICK", 10), ("MANIP", 4), (None, 4), ("CTRL-AOI", 3)]
-    assert kpi(db_session).scarti_per_causale[3] == {"CausaleID": None, "Codice": None, "Descrizione": None,
-                                                     "pezzi_scartati": 4}
+    assert kpi(db_session).scarti_per_causale[3] == {
+        "CausaleID": None,
+        "Codice": None,
+        "Descrizione": None,
+        "pezzi_scartati": 4,
+    }
 
 
 def test_the_lotti_of_an_order_with_null_erp_fields_count_like_any_other(db_session, marzo):

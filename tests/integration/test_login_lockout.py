@@ -29,7 +29,9 @@ def sbaglia(session, matricola, *, volte=1, indirizzo=IP, pin=False, limiti=None
     for _ in range(volte):
         with pytest.raises(RuleViolation) as exc:
             if pin:
-                auth.authenticate_pin(session, matricola, "0000", postazione="SMD-L1", indirizzo=indirizzo, limiti=limiti)
+                auth.authenticate_pin(
+                    session, matricola, "0000", postazione="SMD-L1", indirizzo=indirizzo, limiti=limiti
+                )
             else:
                 auth.authenticate_password(session, matricola, "sbagliata!", indirizzo=indirizzo, limiti=limiti)
         errori.append(exc.value)

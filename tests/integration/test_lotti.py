@@ -21,8 +21,17 @@ def impianto(db_session, make_user):
     """Commessa 1 (QTA 100 in the ERP fixture) configured SMD → PTH → CONTROLLI, machines, people."""
 
     tipi = {t.codice: t for t in db_session.scalars(select(FaseTipo))}
-    db_session.add(ConfigCommessa(commessa_erp_id=1, flag_smd=True, flag_pth=True, flag_controlli=True,
-                                  diba="DB-1", revisione="C", qta_erp=100))
+    db_session.add(
+        ConfigCommessa(
+            commessa_erp_id=1,
+            flag_smd=True,
+            flag_pth=True,
+            flag_controlli=True,
+            diba="DB-1",
+            revisione="C",
+            qta_erp=100,
+        )
+    )
     fasi = {}
     for codice in ("SMD", "PTH", "CONTROLLI"):
         fasi[codice] = Fase(commessa_erp_id=1, fase_tipo_id=tipi[codice].id, stato="APERTA", qta_prevista=100)
@@ -47,8 +56,16 @@ def impianto(db_session, make_user):
 
 
 def apri(session, erp, imp, fase="SMD", macchina="SMD-1", qta=10, actor=None, **kw):
-    return svc.apri_lotto(session, erp, actor=actor or imp.operatore, fase_id=imp.fasi[fase],
-                          macchina_id=imp.macchine[macchina], qta_input=qta, adesso=kw.pop("adesso", T0), **kw)
+    return svc.apri_lotto(
+        session,
+        erp,
+        actor=actor or imp.operatore,
+        fase_id=imp.fasi[fase],
+        macchina_id=imp.macchine[macchina],
+        qta_input=qta,
+        adesso=kw.pop("adesso", T0),
+        **kw,
+    )
 
 
 def test_first_lotto_gets_its_code_stamps_diba_and_starts_the_fase(db_session, erp, impianto):
@@ -64,8 +81,15 @@ def test_first_lotto_gets_its_code_stamps_diba_and_starts_the_fase(db_session, e
 
 def test_close_updates_totals_and_frees_the_remainder(db_session, erp, impianto):
     lotto = apri(db_session, erp, impianto, qta=60).lotto
-    svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=lotto.id, qta_output=50, qta_scarti=2,
-                     causale="SMD-PICK", adesso=T0 + timedelta(hours=1))
+    svc.chiudi_lotto(
+        db_session,
+        actor=impianto.operatore,
+        lotto_id=lotto.id,
+        qta_output=50,
+        qta_scarti=2,
+        causale="SMD-PICK",
+        adesso=T0 + timedelta(hours=1),
+    )
     fase = db_session.get(Fase, impianto.fasi["SMD"])
     assert (fase.qta_prodotta, fase.qta_scarti, fase.stato) == (50, 2, "IN_CORSO")
     # R5: 100 planned − 50 good; the scrap is made up by producing more.
@@ -96,8 +120,16 @@ def test_fase_completes_when_enough_good_pieces_and_nothing_open(db_session, erp
     [
         (lambda s, imp: setattr(s.get(Fase, imp.fasi["SMD"]), "stato", "SOSPESA"), "FASE_SOSPESA"),
         (lambda s, imp: setattr(s.get(Macchina, imp.macchine["SMD-1"]), "attiva", False), "MACCHINA_NON_ATTIVA"),
-        (lambda s, imp: setattr(s.scalar(select(ConfigCommessa)), "bloccata_documentazione", True), "BLOCCATA_DOCUMENTAZIONE"),
-        (lambda s, imp: setattr(s.scalar(select(FaseTipo).where(FaseTipo.codice == "SMD")), "documenti_richiesti", ["PROGRAMMA_SMD"]), "DOCUMENTI_MANCANTI"),
+        (
+            lambda s, imp: setattr(s.scalar(select(ConfigCommessa)), "bloccata_documentazione", True),
+            "BLOCCATA_DOCUMENTAZIONE",
+        ),
+        (
+            lambda s, imp: setattr(
+                s.scalar(select(FaseTipo).where(FaseTipo.codice == "SMD")), "documenti_richiesti", ["PROGRAMMA_SMD"]
+            ),
+            "DOCUMENTI_MANCANTI",
+        ),
     ],
 )
 def test_each_r4_condition_refuses_with_its_own_code(db_session, erp, impianto, modifica, codice):
@@ -168,8 +200,14 @@ def test_a_supervisor_must_name_the_operator(db_session, erp, impianto):
 def test_r7_refusals_name_the_field_and_leave_the_lotto_open(db_session, erp, impianto, output, scarti, causale, campo):
     lotto = apri(db_session, erp, impianto).lotto
     with pytest.raises(svc.ChiusuraNonValida) as refused:
-        svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=lotto.id, qta_output=output,
-                         qta_scarti=scarti, causale=causale)
+        svc.chiudi_lotto(
+            db_session,
+            actor=impianto.operatore,
+            lotto_id=lotto.id,
+            qta_output=output,
+            qta_scarti=scarti,
+            causale=causale,
+        )
     assert campo in refused.value.errors
     db_session.rollback()
     assert db_session.get(Lotto, lotto.id).data_fine is None
@@ -179,8 +217,9 @@ def test_r7_refusals_name_the_field_and_leave_the_lotto_open(db_session, erp, im
 def test_reason_of_another_phase_is_refused(db_session, erp, impianto):
     lotto = apri(db_session, erp, impianto).lotto
     with pytest.raises(RuleViolation) as refused:
-        svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=lotto.id, qta_output=8, qta_scarti=2,
-                         causale="PTH-SALD")
+        svc.chiudi_lotto(
+            db_session, actor=impianto.operatore, lotto_id=lotto.id, qta_output=8, qta_scarti=2, causale="PTH-SALD"
+        )
     assert refused.value.code == "CAUSALE_NON_VALIDA"
 
 
@@ -198,10 +237,12 @@ def test_a_replayed_key_returns_the_first_result_and_creates_nothing(db_session,
     replica = apri(db_session, erp, impianto, chiave="tap-1", impronta="apri")
     assert replica.ripetuto and replica.lotto.id == primo.lotto.id
     assert db_session.scalar(select(func.count()).select_from(Lotto)) == 1
-    chiusura = svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=primo.lotto.id, qta_output=10, chiave="tap-2",
-                                impronta="chiudi")
-    di_nuovo = svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=primo.lotto.id, qta_output=10, chiave="tap-2",
-                                impronta="chiudi")
+    chiusura = svc.chiudi_lotto(
+        db_session, actor=impianto.operatore, lotto_id=primo.lotto.id, qta_output=10, chiave="tap-2", impronta="chiudi"
+    )
+    di_nuovo = svc.chiudi_lotto(
+        db_session, actor=impianto.operatore, lotto_id=primo.lotto.id, qta_output=10, chiave="tap-2", impronta="chiudi"
+    )
     assert not chiusura.ripetuto and di_nuovo.ripetuto
     assert db_session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == "LOTTO_CHIUSO")) == 1
 
@@ -216,8 +257,9 @@ def test_a_key_is_refused_for_any_other_request(db_session, erp, impianto):
     nothing — never the first request's result."""
     primo = apri(db_session, erp, impianto, chiave="k", impronta="apri SMD-1").lotto
     with pytest.raises(svc.ChiaveRiusata) as refused:
-        svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=primo.id, qta_output=10, chiave="k",
-                         impronta="chiudi")
+        svc.chiudi_lotto(
+            db_session, actor=impianto.operatore, lotto_id=primo.id, qta_output=10, chiave="k", impronta="chiudi"
+        )
     assert (refused.value.status, refused.value.code) == (422, "IDEMPOTENCY_KEY_RIUSATA")
     assert list(refused.value.errors) == ["Idempotency-Key"]
     with pytest.raises(svc.ChiaveRiusata):
@@ -229,8 +271,9 @@ def test_a_key_is_refused_for_any_other_request(db_session, erp, impianto):
     # The same key stays the first request's, and the same request still gets its result.
     assert apri(db_session, erp, impianto, chiave="k", impronta="apri SMD-1").lotto.id == primo.id
     # Another caller's key of the same name is another key.
-    altro = apri(db_session, erp, impianto, macchina="SMD-2", qta=5, actor=impianto.collega, chiave="k",
-                 impronta="apri SMD-2").lotto
+    altro = apri(
+        db_session, erp, impianto, macchina="SMD-2", qta=5, actor=impianto.collega, chiave="k", impronta="apri SMD-2"
+    ).lotto
     assert altro.id != primo.id
 
 
@@ -240,20 +283,29 @@ def test_a_key_kept_before_fingerprints_replays_only_its_own_operation(db_sessio
     primo = apri(db_session, erp, impianto).lotto
     secondo = apri(db_session, erp, impianto, macchina="SMD-2", qta=5).lotto
     uid = impianto.operatore.utente_id
-    db_session.add_all([
-        RichiestaEseguita(utente_id=uid, chiave="vecchia-apri", operazione="LOTTO_APERTO", entita_id=primo.id),
-        RichiestaEseguita(utente_id=uid, chiave="vecchia-chiudi", operazione="LOTTO_CHIUSO", entita_id=secondo.id),
-    ])
+    db_session.add_all(
+        [
+            RichiestaEseguita(utente_id=uid, chiave="vecchia-apri", operazione="LOTTO_APERTO", entita_id=primo.id),
+            RichiestaEseguita(utente_id=uid, chiave="vecchia-chiudi", operazione="LOTTO_CHIUSO", entita_id=secondo.id),
+        ]
+    )
     db_session.commit()
     assert apri(db_session, erp, impianto, chiave="vecchia-apri", impronta="x").lotto.id == primo.id
     with pytest.raises(svc.ChiaveRiusata):
         apri(db_session, erp, impianto, fase="PTH", macchina="PTH-1", chiave="vecchia-apri", impronta="x")
     with pytest.raises(svc.ChiaveRiusata):
-        svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=primo.id, qta_output=10,
-                         chiave="vecchia-apri", impronta="x")
+        svc.chiudi_lotto(
+            db_session, actor=impianto.operatore, lotto_id=primo.id, qta_output=10, chiave="vecchia-apri", impronta="x"
+        )
     with pytest.raises(svc.ChiaveRiusata):
-        svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=primo.id, qta_output=10,
-                         chiave="vecchia-chiudi", impronta="x")
+        svc.chiudi_lotto(
+            db_session,
+            actor=impianto.operatore,
+            lotto_id=primo.id,
+            qta_output=10,
+            chiave="vecchia-chiudi",
+            impronta="x",
+        )
     assert conta(db_session, "LOTTO_CHIUSO") == 0
 
 
@@ -315,8 +367,15 @@ def test_twelve_terminals_opening_at_once_get_twelve_distinct_progressivi(app, d
     capo = impianto.capo
 
     def apri_su(i, session):
-        return svc.apri_lotto(session, erp, actor=capo, fase_id=impianto.fasi["SMD"], macchina_id=ids[i],
-                              qta_input=5, operatore_id=impianto.operatore.utente_id).lotto.progressivo
+        return svc.apri_lotto(
+            session,
+            erp,
+            actor=capo,
+            fase_id=impianto.fasi["SMD"],
+            macchina_id=ids[i],
+            qta_input=5,
+            operatore_id=impianto.operatore.utente_id,
+        ).lotto.progressivo
 
     esiti = _in_parallelo(app, 12, apri_su)
     assert sorted(esiti) == list(range(1, 13)), esiti
@@ -347,8 +406,14 @@ def test_two_opens_on_one_machine_give_one_lotto(app, db_session, erp, impianto)
 
     def apri_come(i, session):
         actor = operatore if i == 0 else collega
-        return svc.apri_lotto(session, erp, actor=actor, fase_id=impianto.fasi["SMD"],
-                              macchina_id=impianto.macchine["SMD-1"], qta_input=10).lotto.id
+        return svc.apri_lotto(
+            session,
+            erp,
+            actor=actor,
+            fase_id=impianto.fasi["SMD"],
+            macchina_id=impianto.macchine["SMD-1"],
+            qta_input=10,
+        ).lotto.id
 
     esiti = _in_parallelo(app, 2, apri_come)
     aperti = [e for e in esiti if isinstance(e, int)]
@@ -361,8 +426,9 @@ def test_one_key_on_two_fasi_at_the_same_instant_makes_one_lotto_and_one_refusal
     """Two different requests with one key lock different fasi and run side by side:
     UNIQUE(UtenteID, Chiave) lets one commit; the other, retried, finds the key with
     another fingerprint — ChiaveRiusata, never the other's lotto."""
-    svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=apri(db_session, erp, impianto, qta=60).lotto.id,
-                     qta_output=60)
+    svc.chiudi_lotto(
+        db_session, actor=impianto.operatore, lotto_id=apri(db_session, erp, impianto, qta=60).lotto.id, qta_output=60
+    )
     operatore = impianto.operatore
     richieste = [("SMD", "SMD-1"), ("PTH", "PTH-1")]
     for giro in range(4):
@@ -370,9 +436,16 @@ def test_one_key_on_two_fasi_at_the_same_instant_makes_one_lotto_and_one_refusal
 
         def tocca(i, session):
             fase, macchina = richieste[i]
-            return svc.apri_lotto(session, erp, actor=operatore, fase_id=impianto.fasi[fase],
-                                  macchina_id=impianto.macchine[macchina], qta_input=5, chiave=chiave,
-                                  impronta=f"apri {macchina}").lotto.id
+            return svc.apri_lotto(
+                session,
+                erp,
+                actor=operatore,
+                fase_id=impianto.fasi[fase],
+                macchina_id=impianto.macchine[macchina],
+                qta_input=5,
+                chiave=chiave,
+                impronta=f"apri {macchina}",
+            ).lotto.id
 
         esiti = _in_parallelo(app, 2, tocca)
         aperti = [e for e in esiti if isinstance(e, int)]
@@ -388,15 +461,21 @@ def test_double_tap_at_the_same_instant_creates_one_lotto(app, db_session, erp, 
     operatore = impianto.operatore
 
     def tocca(i, session):
-        return svc.apri_lotto(session, erp, actor=operatore, fase_id=impianto.fasi["SMD"],
-                              macchina_id=impianto.macchine["SMD-1"], qta_input=10, chiave="stesso-tocco",
-                              impronta="tocco").lotto.id
+        return svc.apri_lotto(
+            session,
+            erp,
+            actor=operatore,
+            fase_id=impianto.fasi["SMD"],
+            macchina_id=impianto.macchine["SMD-1"],
+            qta_input=10,
+            chiave="stesso-tocco",
+            impronta="tocco",
+        ).lotto.id
 
     esiti = _in_parallelo(app, 2, tocca)
     assert esiti[0] == esiti[1] and isinstance(esiti[0], int), esiti
     db_session.rollback()
     assert db_session.scalar(select(func.count()).select_from(Lotto)) == 1
-
 
 
 def test_writes_take_the_sqlite_write_lock_at_begin(app, db_session, erp, impianto):

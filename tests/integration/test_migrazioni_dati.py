@@ -38,13 +38,26 @@ def alla_0007(tmp_path, erp_file):
         env = ambiente(url, sqlite_readonly_url(erp_file), tmp_path / "istanza")
 
         def migra(revisione: str = "head") -> None:
-            subprocess.run([str(ROOT / ".venv" / "bin" / "flask"), "--app", "wsgi", "db", "upgrade", revisione],
-                           cwd=ROOT, check=True, capture_output=True, env=env, timeout=300)
+            subprocess.run(
+                [str(ROOT / ".venv" / "bin" / "flask"), "--app", "wsgi", "db", "upgrade", revisione],
+                cwd=ROOT,
+                check=True,
+                capture_output=True,
+                env=env,
+                timeout=300,
+            )
             db.session.remove()
             db.engine.dispose()  # read the migrated schema on fresh connections
 
-        app = create_app({"TESTING": True, "INSTANCE_PATH": tmp_path / "istanza", "DATABASE_URL": url,
-                          "ERP_URL": sqlite_readonly_url(erp_file), "SECRET_KEY": "x"})
+        app = create_app(
+            {
+                "TESTING": True,
+                "INSTANCE_PATH": tmp_path / "istanza",
+                "DATABASE_URL": url,
+                "ERP_URL": sqlite_readonly_url(erp_file),
+                "SECRET_KEY": "x",
+            }
+        )
         with app.app_context():
             migra("0007")
             ids = _righe_di_una_0007()
@@ -66,24 +79,60 @@ def _righe_di_una_0007() -> dict[str, list[int]]:
     def nuova(nome, **valori) -> int:
         return s.execute(insert(_tabella(nome)).values(**valori)).inserted_primary_key[0]
 
-    utente = nuova("Utenti", Matricola="B1", Nome="Ada", Cognome="Rossi", Ruolo="OPERATORE", Attivo=True,
-                   DataCreazione=T0)
+    utente = nuova(
+        "Utenti", Matricola="B1", Nome="Ada", Cognome="Rossi", Ruolo="OPERATORE", Attivo=True, DataCreazione=T0
+    )
     tipo = nuova("FaseTipo", Codice="SMD", Descrizione="SMD", Ordine=10, DocumentiRichiesti=[], Attivo=True)
     macchina = nuova("Macchine", Codice="SMD-1", Descrizione="Linea", FaseTipoID=tipo, Attiva=True)
     ids: dict[str, list[int]] = {}
     for n in (101, 102):
-        ids.setdefault("ConfigCommessa", []).append(nuova(
-            "ConfigCommessa", CommessaERPId=n, FlagSMD=True, FlagPTH=False, FlagControlli=False,
-            BloccataDocumentazione=False, DataCreazione=T0))
-        ids.setdefault("Fasi", []).append(nuova(
-            "Fasi", CommessaERPId=n, FaseTipoID=tipo, Stato="IN_CORSO", QtaPrevista=10, QtaProdotta=0, QtaScarti=0))
-        ids.setdefault("DocumentiTecnici", []).append(nuova(
-            "DocumentiTecnici", CommessaERPId=n, Tipo="DIBA", Titolo="DIBA", NomeFile="d.pdf",
-            ContentType="application/pdf", Dimensione=1, Sha256="0" * 64, DataCaricamento=T0))
-    lotto = nuova("Lotti", FaseID=ids["Fasi"][0], Progressivo=1, CodiceLotto="2026-101-SMD-001", DataInizio=T0,
-                  QtaInput=5, OperatoreID=utente, MacchinaID=macchina)
-    nuova("RichiesteEseguite", UtenteID=utente, Chiave="prima-della-0008", Operazione="LOTTO_APERTO",
-          EntitaID=lotto, DataOra=T0)
+        ids.setdefault("ConfigCommessa", []).append(
+            nuova(
+                "ConfigCommessa",
+                CommessaERPId=n,
+                FlagSMD=True,
+                FlagPTH=False,
+                FlagControlli=False,
+                BloccataDocumentazione=False,
+                DataCreazione=T0,
+            )
+        )
+        ids.setdefault("Fasi", []).append(
+            nuova(
+                "Fasi", CommessaERPId=n, FaseTipoID=tipo, Stato="IN_CORSO", QtaPrevista=10, QtaProdotta=0, QtaScarti=0
+            )
+        )
+        ids.setdefault("DocumentiTecnici", []).append(
+            nuova(
+                "DocumentiTecnici",
+                CommessaERPId=n,
+                Tipo="DIBA",
+                Titolo="DIBA",
+                NomeFile="d.pdf",
+                ContentType="application/pdf",
+                Dimensione=1,
+                Sha256="0" * 64,
+                DataCaricamento=T0,
+            )
+        )
+    lotto = nuova(
+        "Lotti",
+        FaseID=ids["Fasi"][0],
+        Progressivo=1,
+        CodiceLotto="2026-101-SMD-001",
+        DataInizio=T0,
+        QtaInput=5,
+        OperatoreID=utente,
+        MacchinaID=macchina,
+    )
+    nuova(
+        "RichiesteEseguite",
+        UtenteID=utente,
+        Chiave="prima-della-0008",
+        Operazione="LOTTO_APERTO",
+        EntitaID=lotto,
+        DataOra=T0,
+    )
     for nome, (chiave, alto) in ALTI.items():
         ultimo = ids[nome].pop()
         s.execute(delete(_tabella(nome)).where(_tabella(nome).c[chiave] == ultimo))
@@ -126,19 +175,38 @@ def test_0009_keeps_every_row_and_reference_and_never_reuses_an_id(alla_0007):
         ddl = s.execute(text("SELECT sql FROM sqlite_master WHERE name = :t"), {"t": nome}).scalar_one()
         assert f'"{chiave}" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT' in ddl, ddl
         assert s.scalars(select(_tabella(nome).c[chiave])).all() == ids[nome]
-        assert s.scalar(select(func.count()).select_from(text("sqlite_master"))
-                        .where(text("type = 'table' AND name = :t")), {"t": nome + "_copia"}) == 0
+        assert (
+            s.scalar(
+                select(func.count()).select_from(text("sqlite_master")).where(text("type = 'table' AND name = :t")),
+                {"t": nome + "_copia"},
+            )
+            == 0
+        )
     assert s.execute(text("PRAGMA foreign_key_check")).all() == []
     assert s.execute(text("PRAGMA foreign_keys")).scalar() == 1
 
     # A new row gets an id above every one the table or the audit log ever used.
-    s.execute(insert(_tabella("ConfigCommessa")).values(CommessaERPId=103, FlagSMD=True, FlagPTH=False,
-                                                         FlagControlli=False, BloccataDocumentazione=False))
-    fase = s.execute(insert(_tabella("Fasi")).values(CommessaERPId=103, FaseTipoID=1, Stato="APERTA", QtaPrevista=1,
-                                                     QtaProdotta=0, QtaScarti=0)).inserted_primary_key[0]
-    s.execute(insert(_tabella("DocumentiTecnici")).values(CODART="A", Tipo="DIBA", Titolo="D", NomeFile="d.pdf",
-                                                           ContentType="application/pdf", Dimensione=1,
-                                                           Sha256="1" * 64))
+    s.execute(
+        insert(_tabella("ConfigCommessa")).values(
+            CommessaERPId=103, FlagSMD=True, FlagPTH=False, FlagControlli=False, BloccataDocumentazione=False
+        )
+    )
+    fase = s.execute(
+        insert(_tabella("Fasi")).values(
+            CommessaERPId=103, FaseTipoID=1, Stato="APERTA", QtaPrevista=1, QtaProdotta=0, QtaScarti=0
+        )
+    ).inserted_primary_key[0]
+    s.execute(
+        insert(_tabella("DocumentiTecnici")).values(
+            CODART="A",
+            Tipo="DIBA",
+            Titolo="D",
+            NomeFile="d.pdf",
+            ContentType="application/pdf",
+            Dimensione=1,
+            Sha256="1" * 64,
+        )
+    )
     s.commit()
     for nome, (chiave, alto) in ALTI.items():
         assert s.scalar(select(func.max(_tabella(nome).c[chiave]))) == alto + 1, nome
@@ -150,7 +218,10 @@ def test_0009_keeps_every_row_and_reference_and_never_reuses_an_id(alla_0007):
         s.flush()
     s.rollback()
     with pytest.raises(IntegrityError):
-        s.execute(insert(_tabella("Lotti")).values(FaseID=999, Progressivo=1, CodiceLotto="X-1", DataInizio=T0,
-                                                   QtaInput=1, OperatoreID=1, MacchinaID=1))
+        s.execute(
+            insert(_tabella("Lotti")).values(
+                FaseID=999, Progressivo=1, CodiceLotto="X-1", DataInizio=T0, QtaInput=1, OperatoreID=1, MacchinaID=1
+            )
+        )
         s.commit()
     s.rollback()

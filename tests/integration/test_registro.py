@@ -49,8 +49,17 @@ class ContaErp(ErpGateway):
 
 
 def cerca(session, erp, ordine="-inizio", limit=50, offset=0, **filtri):
-    return registro.cerca_lotti(session, erp, registro.Filtri(**filtri), ordine=ordine, limit=limit, offset=offset,
-                                adesso=ADESSO, zona=ZONA, ore_dimenticato=12)
+    return registro.cerca_lotti(
+        session,
+        erp,
+        registro.Filtri(**filtri),
+        ordine=ordine,
+        limit=limit,
+        offset=offset,
+        adesso=ADESSO,
+        zona=ZONA,
+        ore_dimenticato=12,
+    )
 
 
 def nomi(reg, pagina) -> list[str]:
@@ -79,19 +88,22 @@ def test_a_row_carries_what_the_page_shows(db_session, erp, reg):
     assert not riga.aperto and not riga.dimenticato
 
 
-@pytest.mark.parametrize("filtri, attesi", [
-    ({"fase_tipo": "SMD"}, ["b3", "b1", "a2", "a1"]),
-    ({"fase_tipo": "PTH"}, ["b2"]),
-    ({"commessa_id": 101}, ["a3", "a2", "a1"]),
-    ({"commessa_id": 103}, []),
-    ({"stato": "aperti"}, ["b3", "b2"]),
-    ({"stato": "chiusi"}, ["b1", "a3", "a2", "a1"]),
-    ({"dimenticati": True}, ["b2"]),
-    ({"con_scarti": True}, ["a3", "a1"]),
-    ({"periodo": Periodo(date(2026, 3, 3), date(2026, 3, 4))}, ["a3", "a2"]),
-    ({"periodo": Periodo(date(2026, 3, 5), None)}, ["b3", "b2", "b1"]),
-    ({"periodo": Periodo(None, date(2026, 3, 2))}, ["a1"]),
-])
+@pytest.mark.parametrize(
+    "filtri, attesi",
+    [
+        ({"fase_tipo": "SMD"}, ["b3", "b1", "a2", "a1"]),
+        ({"fase_tipo": "PTH"}, ["b2"]),
+        ({"commessa_id": 101}, ["a3", "a2", "a1"]),
+        ({"commessa_id": 103}, []),
+        ({"stato": "aperti"}, ["b3", "b2"]),
+        ({"stato": "chiusi"}, ["b1", "a3", "a2", "a1"]),
+        ({"dimenticati": True}, ["b2"]),
+        ({"con_scarti": True}, ["a3", "a1"]),
+        ({"periodo": Periodo(date(2026, 3, 3), date(2026, 3, 4))}, ["a3", "a2"]),
+        ({"periodo": Periodo(date(2026, 3, 5), None)}, ["b3", "b2", "b1"]),
+        ({"periodo": Periodo(None, date(2026, 3, 2))}, ["a1"]),
+    ],
+)
 def test_each_filter_alone(db_session, erp, reg, filtri, attesi):
     assert nomi(reg, cerca(db_session, erp, **filtri)) == attesi
 
@@ -105,8 +117,16 @@ def test_machine_operator_and_reason_filters(db_session, erp, reg):
 def test_filters_combine(db_session, erp, reg):
     assert nomi(reg, cerca(db_session, erp, fase_tipo="SMD", operatore_id=reg.operatori["op1"].id)) == ["b3", "a1"]
     assert nomi(reg, cerca(db_session, erp, fase_tipo="SMD", stato="aperti", commessa_id=1)) == ["b3"]
-    assert nomi(reg, cerca(db_session, erp, macchina_id=reg.macchine["SMD-A"], con_scarti=True,
-                           periodo=Periodo(date(2026, 3, 2), date(2026, 3, 2)))) == ["a1"]
+    assert nomi(
+        reg,
+        cerca(
+            db_session,
+            erp,
+            macchina_id=reg.macchine["SMD-A"],
+            con_scarti=True,
+            periodo=Periodo(date(2026, 3, 2), date(2026, 3, 2)),
+        ),
+    ) == ["a1"]
     assert nomi(reg, cerca(db_session, erp, commessa_id=101, stato="aperti")) == []
     assert nomi(reg, cerca(db_session, erp, dimenticati=True, fase_tipo="SMD")) == []
     # Forgotten lotti are open ones: asking for closed forgotten lotti finds none.
@@ -144,18 +164,21 @@ def test_period_is_whole_local_days_across_the_dst_change(db_session, erp, make_
 # -- sort and paging -----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("ordine, attesi", [
-    ("inizio", ["a1", "a2", "a3", "b1", "b2", "b3"]),
-    ("codice", ["b2", "b1", "b3", "a3", "a1", "a2"]),
-    ("-codice", ["a2", "a1", "a3", "b3", "b1", "b2"]),
-    # Open lotti have no end and no quantities: they come last in either direction.
-    ("-fine", ["b1", "a3", "a2", "a1", "b3", "b2"]),
-    ("fine", ["a1", "a2", "a3", "b1", "b2", "b3"]),
-    ("-scarti", ["a1", "a3", "b1", "a2", "b3", "b2"]),
-    ("scarti", ["a2", "b1", "a3", "a1", "b2", "b3"]),
-    ("-buoni", ["a1", "a2", "a3", "b1", "b3", "b2"]),
-    ("buoni", ["b1", "a3", "a2", "a1", "b2", "b3"]),
-])
+@pytest.mark.parametrize(
+    "ordine, attesi",
+    [
+        ("inizio", ["a1", "a2", "a3", "b1", "b2", "b3"]),
+        ("codice", ["b2", "b1", "b3", "a3", "a1", "a2"]),
+        ("-codice", ["a2", "a1", "a3", "b3", "b1", "b2"]),
+        # Open lotti have no end and no quantities: they come last in either direction.
+        ("-fine", ["b1", "a3", "a2", "a1", "b3", "b2"]),
+        ("fine", ["a1", "a2", "a3", "b1", "b2", "b3"]),
+        ("-scarti", ["a1", "a3", "b1", "a2", "b3", "b2"]),
+        ("scarti", ["a2", "b1", "a3", "a1", "b2", "b3"]),
+        ("-buoni", ["a1", "a2", "a3", "b1", "b3", "b2"]),
+        ("buoni", ["b1", "a3", "a2", "a1", "b2", "b3"]),
+    ],
+)
 def test_sort_keys(db_session, erp, reg, ordine, attesi):
     assert nomi(reg, cerca(db_session, erp, ordine=ordine)) == attesi
 
@@ -200,19 +223,31 @@ def test_erp_down_still_lists_the_lotti_with_their_codes(db_session, reg, erp_gi
     assert pagina.items[-1].codice_lotto == "2026-1234-SMD-001"
 
 
-@pytest.mark.parametrize("testo, atteso", [
-    ("2026/1234", 101), (" 2026/1234 ", 101), ("1234", 101), ("2025/1234", 102),
-    ("1001", 1),  # this year's number 1001 is order ID 1
-    ("105", 105),  # no number 105 this year: the ERP ID
-    ("2026-1001-PTH-001", 1),  # a lotto's code: its order
-])
+@pytest.mark.parametrize(
+    "testo, atteso",
+    [
+        ("2026/1234", 101),
+        (" 2026/1234 ", 101),
+        ("1234", 101),
+        ("2025/1234", 102),
+        ("1001", 1),  # this year's number 1001 is order ID 1
+        ("105", 105),  # no number 105 this year: the ERP ID
+        ("2026-1001-PTH-001", 1),  # a lotto's code: its order
+    ],
+)
 def test_the_order_filter_reads_numbers_ids_and_lotto_codes(db_session, erp, reg, testo, atteso):
     assert registro.trova_commessa(db_session, erp, testo, anno_corrente=2026).id == atteso
 
 
-@pytest.mark.parametrize("testo, errore", [
-    ("abc", RuleViolation), ("2026/99999", NotFound), ("9999-1-SMD-001", NotFound), ("2027/1234", NotFound),
-])
+@pytest.mark.parametrize(
+    "testo, errore",
+    [
+        ("abc", RuleViolation),
+        ("2026/99999", NotFound),
+        ("9999-1-SMD-001", NotFound),
+        ("2027/1234", NotFound),
+    ],
+)
 def test_an_order_that_cannot_be_found_is_refused_with_a_message(db_session, erp, reg, testo, errore):
     with pytest.raises(errore) as refused:
         registro.trova_commessa(db_session, erp, testo, anno_corrente=2026)
@@ -228,8 +263,16 @@ def test_the_order_filter_needs_the_erp(db_session, reg, erp_giu):
 
 
 def righe(session, erp, blocco=1000, ordine="-inizio", **filtri):
-    return registro.righe_lotti(session, erp, registro.Filtri(**filtri), ordine=ordine, adesso=ADESSO, zona=ZONA,
-                                ore_dimenticato=12, blocco=blocco)
+    return registro.righe_lotti(
+        session,
+        erp,
+        registro.Filtri(**filtri),
+        ordine=ordine,
+        adesso=ADESSO,
+        zona=ZONA,
+        ore_dimenticato=12,
+        blocco=blocco,
+    )
 
 
 def test_export_rows_are_the_register_in_the_same_order(db_session, erp, reg):
@@ -272,13 +315,16 @@ def test_export_rows_without_the_erp_ask_it_once(db_session, reg, erp_giu):
 
 
 def progresso(session, erp, oggi=date(2026, 3, 10), **kw):
-    return [(r.commessa_erp_id, r.fase_tipo, r.stato, r.qta_prevista, r.qta_prodotta, r.qta_scarti, r.in_ritardo)
-            for r in avanzamento.righe_avanzamento(session, erp, oggi=oggi, **kw)]
+    return [
+        (r.commessa_erp_id, r.fase_tipo, r.stato, r.qta_prevista, r.qta_prodotta, r.qta_scarti, r.in_ritardo)
+        for r in avanzamento.righe_avanzamento(session, erp, oggi=oggi, **kw)
+    ]
 
 
 def test_progress_lists_each_fase_of_the_orders_open_in_the_erp(db_session, erp, reg):
-    db_session.execute(update(Fase).where(Fase.id == reg.fasi[(101, "SMD")]).values(qta_prodotta=145, qta_scarti=5,
-                                                                                     stato="IN_CORSO"))
+    db_session.execute(
+        update(Fase).where(Fase.id == reg.fasi[(101, "SMD")]).values(qta_prodotta=145, qta_scarti=5, stato="IN_CORSO")
+    )
     db_session.commit()
     assert progresso(db_session, erp) == [
         (101, "SMD", "IN_CORSO", 500, 145, 5, False),
@@ -288,7 +334,12 @@ def test_progress_lists_each_fase_of_the_orders_open_in_the_erp(db_session, erp,
     ]
     # 103 is closed in the ERP: listed only when all configured orders are asked for.
     assert [r[:2] for r in progresso(db_session, erp, tutte=True)] == [
-        (103, "SMD"), (101, "SMD"), (101, "CONTROLLI"), (1, "SMD"), (1, "PTH")]
+        (103, "SMD"),
+        (101, "SMD"),
+        (101, "CONTROLLI"),
+        (1, "SMD"),
+        (1, "PTH"),
+    ]
 
 
 def test_progress_is_late_after_the_due_date_until_the_last_fase_completes(db_session, erp, reg):

@@ -16,8 +16,15 @@ from tests.integration.test_lotti import T0, _in_parallelo, apri, impianto  # no
 
 
 def chiudi(session, imp, lotto, output, scarti=0, causale=None):
-    return svc.chiudi_lotto(session, actor=imp.operatore, lotto_id=lotto.id, qta_output=output, qta_scarti=scarti,
-                            causale=causale, adesso=T0 + timedelta(hours=1)).lotto
+    return svc.chiudi_lotto(
+        session,
+        actor=imp.operatore,
+        lotto_id=lotto.id,
+        qta_output=output,
+        qta_scarti=scarti,
+        causale=causale,
+        adesso=T0 + timedelta(hours=1),
+    ).lotto
 
 
 def lotto_chiuso(session, erp, imp, *, fase="SMD", macchina="SMD-1", qta=60, output=50, scarti=0, causale=None):
@@ -26,12 +33,22 @@ def lotto_chiuso(session, erp, imp, *, fase="SMD", macchina="SMD-1", qta=60, out
 
 
 def rettifica(session, imp, lotto_id, output, scarti=0, causale=None, motivo="Conteggio sbagliato", **kw):
-    return rettifiche.rettifica_lotto(session, actor=imp.capo, lotto_id=lotto_id, qta_output=output, qta_scarti=scarti,
-                                      causale=causale, motivo=motivo, **kw)
+    return rettifiche.rettifica_lotto(
+        session,
+        actor=imp.capo,
+        lotto_id=lotto_id,
+        qta_output=output,
+        qta_scarti=scarti,
+        causale=causale,
+        motivo=motivo,
+        **kw,
+    )
 
 
 def stato(session, imp, fase, nuovo, motivo="Manca materiale", **kw):
-    return rettifiche.cambia_stato_fase(session, actor=imp.capo, fase_id=imp.fasi[fase], stato=nuovo, motivo=motivo, **kw)
+    return rettifiche.cambia_stato_fase(
+        session, actor=imp.capo, fase_id=imp.fasi[fase], stato=nuovo, motivo=motivo, **kw
+    )
 
 
 def eventi(session, azione):
@@ -42,10 +59,14 @@ def eventi(session, azione):
 def fotografia(session):
     """Everything a refused operation must leave as it was."""
     session.rollback()
-    fasi = [(f.id, f.stato, f.qta_prodotta, f.qta_scarti, f.data_apertura, f.data_chiusura)
-            for f in session.scalars(select(Fase).order_by(Fase.id))]
-    lotti = [(x.id, x.data_fine, x.qta_output, x.qta_scarti, x.causale_id)
-             for x in session.scalars(select(Lotto).order_by(Lotto.id))]
+    fasi = [
+        (f.id, f.stato, f.qta_prodotta, f.qta_scarti, f.data_apertura, f.data_chiusura)
+        for f in session.scalars(select(Fase).order_by(Fase.id))
+    ]
+    lotti = [
+        (x.id, x.data_fine, x.qta_output, x.qta_scarti, x.causale_id)
+        for x in session.scalars(select(Lotto).order_by(Lotto.id))
+    ]
     log = session.scalar(select(func.count()).select_from(LogEvento))
     return fasi, lotti, log
 
@@ -181,8 +202,16 @@ def test_offered_transitions_match_what_the_service_accepts():
 
 def test_correction_recomputes_totals_and_logs_before_after_and_reason(db_session, erp, impianto):
     lotto = lotto_chiuso(db_session, erp, impianto, qta=60, output=50, scarti=2, causale="SMD-PICK")
-    corretto = rettifica(db_session, impianto, lotto.id, 45, 5, "SMD-REFLOW", motivo="  Ricontati a fine turno ",
-                         adesso=T0 + timedelta(hours=3))
+    corretto = rettifica(
+        db_session,
+        impianto,
+        lotto.id,
+        45,
+        5,
+        "SMD-REFLOW",
+        motivo="  Ricontati a fine turno ",
+        adesso=T0 + timedelta(hours=3),
+    )
     assert (corretto.qta_output, corretto.qta_scarti, corretto.causale.codice) == (45, 5, "SMD-REFLOW")
     fase = fase_di(db_session, impianto)
     assert (fase.qta_prodotta, fase.qta_scarti, fase.stato) == (45, 5, "IN_CORSO")
@@ -223,8 +252,9 @@ def test_totals_are_the_sums_of_the_lotti_after_several_corrections(db_session, 
 
 def test_correction_that_a_later_phase_already_used_is_refused(db_session, erp, impianto):
     smd = lotto_chiuso(db_session, erp, impianto, qta=60, output=50)
-    pth = lotto_chiuso(db_session, erp, impianto, fase="PTH", macchina="PTH-1", qta=40, output=38, scarti=2,
-                       causale="PTH-SALD")
+    pth = lotto_chiuso(
+        db_session, erp, impianto, fase="PTH", macchina="PTH-1", qta=40, output=38, scarti=2, causale="PTH-SALD"
+    )
     prima = fotografia(db_session)
     with pytest.raises(RuleViolation) as refused:
         rettifica(db_session, impianto, smd.id, 30, 0)
@@ -236,7 +266,10 @@ def test_correction_that_a_later_phase_already_used_is_refused(db_session, erp, 
     rettifica(db_session, impianto, smd.id, 40, 0)
     rettifica(db_session, impianto, pth.id, 28, 2, "PTH-SALD")
     rettifica(db_session, impianto, smd.id, 30, 0)
-    assert (fase_di(db_session, impianto, "SMD").qta_prodotta, fase_di(db_session, impianto, "PTH").qta_prodotta) == (30, 28)
+    assert (fase_di(db_session, impianto, "SMD").qta_prodotta, fase_di(db_session, impianto, "PTH").qta_prodotta) == (
+        30,
+        28,
+    )
     # …and CONTROLLI, two phases down, is checked against PTH the same way.
     lotto_chiuso(db_session, erp, impianto, fase="CONTROLLI", macchina="CTRL-1", qta=28, output=28)
     with pytest.raises(RuleViolation) as refused:
@@ -338,7 +371,9 @@ def test_a_retired_reason_may_be_kept_but_not_chosen(db_session, erp, impianto):
     with pytest.raises(RuleViolation) as refused:
         rettifica(db_session, impianto, lotto.id, 49, 3, "SMD-PASTA")
     assert refused.value.code == "CAUSALE_NON_VALIDA"
-    codici = [c.codice for c in rettifiche.causali_per_fase(db_session, lotto.fase.fase_tipo_id, attuale_id=lotto.causale_id)]
+    codici = [
+        c.codice for c in rettifiche.causali_per_fase(db_session, lotto.fase.fase_tipo_id, attuale_id=lotto.causale_id)
+    ]
     assert "SMD-PICK" in codici and "SMD-PASTA" not in codici and "PTH-SALD" not in codici and "MANIP" in codici
 
 
@@ -367,7 +402,12 @@ def test_cancel_deletes_the_lotto_and_sends_the_fase_back_to_aperta(db_session, 
     lotto = apri(db_session, erp, impianto, qta=10, chiave="tocco-1", impronta="apri SMD-1 10").lotto
     lotto_id, codice = lotto.id, lotto.codice_lotto
     tolto = rettifiche.annulla_lotto(db_session, actor=impianto.capo, lotto_id=lotto_id, motivo="Commessa sbagliata")
-    assert (tolto["LottoID"], tolto["CodiceLotto"], tolto["QtaInput"], tolto["FaseTipo"]) == (lotto_id, codice, 10, "SMD")
+    assert (tolto["LottoID"], tolto["CodiceLotto"], tolto["QtaInput"], tolto["FaseTipo"]) == (
+        lotto_id,
+        codice,
+        10,
+        "SMD",
+    )
     db_session.rollback()
     assert db_session.get(Lotto, lotto_id) is None
     fase = fase_di(db_session, impianto)
@@ -386,8 +426,12 @@ def test_cancel_deletes_the_lotto_and_sends_the_fase_back_to_aperta(db_session, 
     nuovo = apri(db_session, erp, impianto, qta=10).lotto
     assert (nuovo.progressivo, nuovo.codice_lotto) == (1, codice)
     assert nuovo.id > lotto_id
-    assert [e.azione for e in db_session.scalars(
-        select(LogEvento).where(LogEvento.entita == "Lotti", LogEvento.entita_id == nuovo.id))] == ["LOTTO_APERTO"]
+    assert [
+        e.azione
+        for e in db_session.scalars(
+            select(LogEvento).where(LogEvento.entita == "Lotti", LogEvento.entita_id == nuovo.id)
+        )
+    ] == ["LOTTO_APERTO"]
     with pytest.raises(RuleViolation) as refused:
         apri(db_session, erp, impianto, qta=10, chiave="tocco-1", impronta="apri SMD-1 10")
     assert refused.value.code == "LOTTO_ANNULLATO"
@@ -454,10 +498,17 @@ def test_correction_and_open_in_the_next_phase_never_overdraw(app, db_session, e
 
     def lavoro(i, session):
         if i == 0:
-            return rettifiche.rettifica_lotto(session, actor=capo, lotto_id=smd.id, qta_output=20, qta_scarti=0,
-                                              causale=None, motivo="Ricontati").qta_output
-        return svc.apri_lotto(session, erp, actor=operatore, fase_id=impianto.fasi["PTH"],
-                              macchina_id=impianto.macchine["PTH-1"], qta_input=40).lotto.qta_input
+            return rettifiche.rettifica_lotto(
+                session, actor=capo, lotto_id=smd.id, qta_output=20, qta_scarti=0, causale=None, motivo="Ricontati"
+            ).qta_output
+        return svc.apri_lotto(
+            session,
+            erp,
+            actor=operatore,
+            fase_id=impianto.fasi["PTH"],
+            macchina_id=impianto.macchine["PTH-1"],
+            qta_input=40,
+        ).lotto.qta_input
 
     for _ in range(3):
         esiti = _in_parallelo(app, 2, lavoro)
@@ -467,8 +518,9 @@ def test_correction_and_open_in_the_next_phase_never_overdraw(app, db_session, e
         assert rifiuti[0].code in ("RETTIFICA_SUPERA_DISPONIBILE", "QUANTITA_NON_DISPONIBILE")
         db_session.rollback()
         prodotti = db_session.get(Lotto, smd.id).qta_output
-        presi = db_session.scalar(select(func.coalesce(func.sum(Lotto.qta_input), 0))
-                                  .where(Lotto.fase_id == impianto.fasi["PTH"]))
+        presi = db_session.scalar(
+            select(func.coalesce(func.sum(Lotto.qta_input), 0)).where(Lotto.fase_id == impianto.fasi["PTH"])
+        )
         assert presi <= prodotti
         # Reset for the next round.
         for lotto in db_session.scalars(select(Lotto).where(Lotto.fase_id == impianto.fasi["PTH"])):

@@ -63,7 +63,9 @@ def test_the_march_week_by_hand(db_session, marzo):
     anna = marzo.operatori["Anna"].id  # opened L1 (Monday 23) and L7 (Monday 30); closed L3 for Sara
     per_operatore = {chiave: v for (t, chiave), v in righe(db_session).items() if t is riepilogo_kpi.PER_OPERATORE}
     assert {g: v for (g, o), v in per_operatore.items() if o == anna} == {
-        date(2026, 3, 23): [1, 90], date(2026, 3, 30): [1, 30]}
+        date(2026, 3, 23): [1, 90],
+        date(2026, 3, 30): [1, 30],
+    }
     assert righe(db_session) == da_zero(db_session)
 
 
@@ -72,17 +74,33 @@ def test_closes_corrections_and_cancellations_keep_it_exact(db_session, marzo):
     open lotto and an ORM delete of a closed one: the summary equals a rebuild."""
     imp = marzo
     anna = actor_for(imp.operatori["Anna"])
-    chiudi_lotto(db_session, actor=anna, lotto_id=imp.lotti["O1"], qta_output=7, qta_scarti=1,
-                 causale="SMD-PICK", adesso=locale("2026-03-30", "11:00"))
+    chiudi_lotto(
+        db_session,
+        actor=anna,
+        lotto_id=imp.lotti["O1"],
+        qta_output=7,
+        qta_scarti=1,
+        causale="SMD-PICK",
+        adesso=locale("2026-03-30", "11:00"),
+    )
     assert righe(db_session) == da_zero(db_session)
 
     supervisore = replace(actor_for(imp.operatori["Sara"]), ruolo="SUPERVISORE")
-    rettifica_lotto(db_session, actor=supervisore, lotto_id=imp.lotti["L1"], qta_output=95, qta_scarti=5,
-                    causale="SMD-PICK", motivo="Conteggio rifatto")
+    rettifica_lotto(
+        db_session,
+        actor=supervisore,
+        lotto_id=imp.lotti["L1"],
+        qta_output=95,
+        qta_scarti=5,
+        causale="SMD-PICK",
+        motivo="Conteggio rifatto",
+    )
     annulla_lotto(db_session, actor=supervisore, lotto_id=imp.lotti["O2"], motivo="Aperto per sbaglio")
     assert righe(db_session) == da_zero(db_session)
-    assert per_tipo(db_session)[(date(2026, 3, 23), db_session.get(Lotto, imp.lotti["L1"]).fase.fase_tipo_id)][1:3] \
-        == (195, 5)
+    assert per_tipo(db_session)[(date(2026, 3, 23), db_session.get(Lotto, imp.lotti["L1"]).fase.fase_tipo_id)][1:3] == (
+        195,
+        5,
+    )
 
     l7 = db_session.get(Lotto, imp.lotti["L7"])
     db_session.commit()  # expires it: the delete must still know what it held
@@ -111,8 +129,13 @@ def test_not_kept_without_its_row_nor_for_another_zone(db_session, marzo):
     db_session.commit()
     prima = righe(db_session)
     imp = marzo
-    chiudi_lotto(db_session, actor=actor_for(imp.operatori["Anna"]), lotto_id=imp.lotti["O1"], qta_output=10,
-                 adesso=locale("2026-03-30", "11:00"))
+    chiudi_lotto(
+        db_session,
+        actor=actor_for(imp.operatori["Anna"]),
+        lotto_id=imp.lotti["O1"],
+        qta_output=10,
+        adesso=locale("2026-03-30", "11:00"),
+    )
     assert righe(db_session) == prima
     assert riepilogo_kpi.assicura(db_session, "America/New_York") > 0
     assert not riepilogo_kpi.in_uso(db_session, ZONA)
@@ -128,13 +151,25 @@ def test_two_terminals_closing_the_first_lotti_of_a_day_at_once(app, db_session,
     from asigest.extensions import db
 
     imp = marzo
-    chiudi_lotto(db_session, actor=actor_for(imp.operatori["Marco"]), lotto_id=imp.lotti["O2"], qta_output=10,
-                 adesso=locale("2026-03-30", "10:30"))  # frees PTH-A; O1 stays open on SMD-A
+    chiudi_lotto(
+        db_session,
+        actor=actor_for(imp.operatori["Marco"]),
+        lotto_id=imp.lotti["O2"],
+        qta_output=10,
+        adesso=locale("2026-03-30", "10:30"),
+    )  # frees PTH-A; O1 stays open on SMD-A
     # SMD-A holds O1: close it, then open one lotto on each SMD machine.
-    chiudi_lotto(db_session, actor=actor_for(imp.operatori["Sara"]), lotto_id=imp.lotti["O1"], qta_output=10,
-                 adesso=locale("2026-03-30", "10:45"))
-    aperti = [imp.lotto(db_session, f"N{n}", 101, "SMD", macchina, "Luca", locale("2026-03-31", "08:00"), None, 10)
-              for n, macchina in enumerate(("SMD-A", "SMD-B"))]
+    chiudi_lotto(
+        db_session,
+        actor=actor_for(imp.operatori["Sara"]),
+        lotto_id=imp.lotti["O1"],
+        qta_output=10,
+        adesso=locale("2026-03-30", "10:45"),
+    )
+    aperti = [
+        imp.lotto(db_session, f"N{n}", 101, "SMD", macchina, "Luca", locale("2026-03-31", "08:00"), None, 10)
+        for n, macchina in enumerate(("SMD-A", "SMD-B"))
+    ]
     attore = actor_for(imp.operatori["Luca"])
     barriera = threading.Barrier(2)
     errori = []
@@ -144,8 +179,15 @@ def test_two_terminals_closing_the_first_lotti_of_a_day_at_once(app, db_session,
             sessione = db.session
             try:
                 barriera.wait(5)
-                chiudi_lotto(sessione, actor=attore, lotto_id=lotto_id, qta_output=9, qta_scarti=1,
-                             causale="SMD-PICK", adesso=locale("2026-04-01", "09:00"))
+                chiudi_lotto(
+                    sessione,
+                    actor=attore,
+                    lotto_id=lotto_id,
+                    qta_output=9,
+                    qta_scarti=1,
+                    causale="SMD-PICK",
+                    adesso=locale("2026-04-01", "09:00"),
+                )
             except Exception as exc:  # reported below
                 errori.append(exc)
             finally:

@@ -67,8 +67,9 @@ def test_open_lotti_one_per_machine_some_forgotten(istanza):
     instance, riepilogo = istanza
     with sqlite3.connect(instance / "asigest.db") as db:
         aperti = db.execute("SELECT MacchinaID, DataInizio FROM Lotti WHERE DataFine IS NULL").fetchall()
-        futuri = db.execute("SELECT count(*) FROM Lotti WHERE DataInizio > ? OR DataFine > ?",
-                            (NOW.strftime("%Y-%m-%d %H:%M:%S"),) * 2).fetchone()
+        futuri = db.execute(
+            "SELECT count(*) FROM Lotti WHERE DataInizio > ? OR DataFine > ?", (NOW.strftime("%Y-%m-%d %H:%M:%S"),) * 2
+        ).fetchone()
     assert len(aperti) == riepilogo["conteggi"]["lotti_aperti"] >= 1
     assert len({m for m, _ in aperti}) == len(aperti)
     eta = [(NOW.replace(tzinfo=None) - datetime.fromisoformat(inizio)).total_seconds() / 3600 for _, inizio in aperti]
@@ -100,18 +101,31 @@ def test_audit_rows_shaped_like_the_services(istanza):
     dettagli = json.loads(dettagli)
     assert set(dettagli) == {"prima", "dopo"}
     assert dettagli["prima"]["DataFine"] is None and dettagli["dopo"]["QtaOutput"] == output
-    assert set(dettagli["dopo"]) == {"CodiceLotto", "FaseID", "Progressivo", "MacchinaID", "OperatoreID", "QtaInput",
-                                     "QtaOutput", "QtaScarti", "CausaleID", "DataInizio", "DataFine"}
+    assert set(dettagli["dopo"]) == {
+        "CodiceLotto",
+        "FaseID",
+        "Progressivo",
+        "MacchinaID",
+        "OperatoreID",
+        "QtaInput",
+        "QtaOutput",
+        "QtaScarti",
+        "CausaleID",
+        "DataInizio",
+        "DataFine",
+    }
     assert (utente, postazione) == (operatore_chiusura, macchina)
     assert ordine_temporale == (0,)  # LogID follows DataOra (init's and token's rows are written now)
 
 
 def _app(instance):
-    return create_app({
-        "INSTANCE_PATH": instance,
-        "DATABASE_URL": f"sqlite:///{instance / 'asigest.db'}",
-        "ERP_URL": sqlite_readonly_url(instance / "erp_demo.db"),
-    })
+    return create_app(
+        {
+            "INSTANCE_PATH": instance,
+            "DATABASE_URL": f"sqlite:///{instance / 'asigest.db'}",
+            "ERP_URL": sqlite_readonly_url(instance / "erp_demo.db"),
+        }
+    )
 
 
 def _chiudi(app) -> None:
@@ -140,14 +154,28 @@ def test_short_fasi_of_closed_orders_completed_by_hand(istanza):
     with sqlite3.connect(instance / "erp_demo.db") as erp:
         stati = dict(erp.execute("SELECT ID, STATOCOMMESSA FROM COMMESSE").fetchall())
     assert len(righe) == a_mano
-    for dettagli, utente, postazione, entita, quando, chiusura, stato, prodotta, prevista, commessa, ultima, aperti in righe:
+    for (
+        dettagli,
+        utente,
+        postazione,
+        entita,
+        quando,
+        chiusura,
+        stato,
+        prodotta,
+        prevista,
+        commessa,
+        ultima,
+        aperti,
+    ) in righe:
         dettagli = json.loads(dettagli)
         assert set(dettagli) == {"prima", "dopo", "motivo"} and dettagli["motivo"].strip()
         assert dettagli["prima"] == {"Stato": dettagli["prima"]["Stato"], "DataChiusura": None}
         assert dettagli["prima"]["Stato"] in ("APERTA", "IN_CORSO")
         assert dettagli["dopo"]["Stato"] == stato == "COMPLETATA"
         assert datetime.fromisoformat(dettagli["dopo"]["DataChiusura"]) == datetime.fromisoformat(chiusura).replace(
-            tzinfo=timezone.utc)
+            tzinfo=timezone.utc
+        )
         assert (utente, postazione, entita, quando) == (2, None, "Fasi", chiusura)
         assert prodotta < prevista and aperti == 0 and (ultima is None or ultima < chiusura)
         assert stati[commessa] in ("C", "S")
@@ -191,8 +219,9 @@ def test_the_app_serves_the_instance(istanza):
     assert commesse.status_code == 200 and len(commesse.json) == 5
 
     pagina = client.get("/login")
-    entrato = client.post("/login", data={"matricola": "supervisore", "password": "super1234",
-                                          "csrf_token": csrf_from(pagina.text)})
+    entrato = client.post(
+        "/login", data={"matricola": "supervisore", "password": "super1234", "csrf_token": csrf_from(pagina.text)}
+    )
     assert entrato.status_code == 302, entrato.text
     assert client.get("/commesse").status_code == 200
     _chiudi(app)
@@ -204,14 +233,20 @@ def test_verification_finds_a_tampered_row(istanza):
     assert violazioni(riferimento.verifica(instance)) == {}
     with sqlite3.connect(instance / "asigest.db") as db:
         # A fase completed by hand whose audit row is not the supervisor's completion any more.
-        db.execute("UPDATE LogEventi SET Azione = 'FASE_STATO_X' "
-                   "WHERE LogID = (SELECT min(LogID) FROM LogEventi WHERE Azione = 'FASE_STATO_MODIFICATO')")
+        db.execute(
+            "UPDATE LogEventi SET Azione = 'FASE_STATO_X' "
+            "WHERE LogID = (SELECT min(LogID) FROM LogEventi WHERE Azione = 'FASE_STATO_MODIFICATO')"
+        )
     assert violazioni(riferimento.verifica(instance)) == {"fasi_stato_incoerente": 1}
     with sqlite3.connect(instance / "asigest.db") as db:
-        db.execute("UPDATE Lotti SET QtaOutput = QtaOutput - 1 "
-                   "WHERE LottoID = (SELECT min(LottoID) FROM Lotti WHERE QtaOutput > 1)")
-        db.execute("UPDATE Lotti SET DataInizio = '2000-01-01 00:00:00.000000' "
-                   "WHERE LottoID = (SELECT max(LottoID) FROM Lotti WHERE DataFine IS NOT NULL)")
+        db.execute(
+            "UPDATE Lotti SET QtaOutput = QtaOutput - 1 "
+            "WHERE LottoID = (SELECT min(LottoID) FROM Lotti WHERE QtaOutput > 1)"
+        )
+        db.execute(
+            "UPDATE Lotti SET DataInizio = '2000-01-01 00:00:00.000000' "
+            "WHERE LottoID = (SELECT max(LottoID) FROM Lotti WHERE DataFine IS NOT NULL)"
+        )
     esito = violazioni(riferimento.verifica(instance))
     assert esito["fasi_totali_errati"] == 1
     assert esito["lotti_senza_config_o_prima_di_essa"] == 1
@@ -220,17 +255,20 @@ def test_verification_finds_a_tampered_row(istanza):
 
 
 def test_without_audit_on_a_sunday(tmp_path):
-    riepilogo = riferimento.build(tmp_path, now=DOMENICA, lotti=400, commesse=60, macchine=6, operatori=6, anni=0.2,
-                                  seed=7, audit=False)
+    riepilogo = riferimento.build(
+        tmp_path, now=DOMENICA, lotti=400, commesse=60, macchine=6, operatori=6, anni=0.2, seed=7, audit=False
+    )
     assert riepilogo["conteggi"]["lotti"] == 400 and riepilogo["conteggi"]["log_eventi"] == 0
     assert violazioni(riferimento.verifica(tmp_path)) == {}
     with sqlite3.connect(tmp_path / "asigest.db") as db:
-        assert db.execute("SELECT count(*) FROM LogEventi WHERE Azione LIKE 'LOTTO%' OR Azione LIKE 'CONFIG%' "
-                          "OR Azione LIKE 'FASE%'").fetchone() == (0,)
+        assert db.execute(
+            "SELECT count(*) FROM LogEventi WHERE Azione LIKE 'LOTTO%' OR Azione LIKE 'CONFIG%' OR Azione LIKE 'FASE%'"
+        ).fetchone() == (0,)
         # Without audit a fase short of QtaPrevista may be COMPLETATA only if the ERP closed the order.
         commessa, a_mano = db.execute(
             "SELECT CommessaERPId, count(*) FROM Fasi WHERE Stato = 'COMPLETATA' AND QtaProdotta < QtaPrevista "
-            "GROUP BY CommessaERPId ORDER BY CommessaERPId LIMIT 1").fetchone()
+            "GROUP BY CommessaERPId ORDER BY CommessaERPId LIMIT 1"
+        ).fetchone()
     assert riepilogo["conteggi"]["fasi_completate_a_mano"] >= a_mano >= 1
     with sqlite3.connect(tmp_path / "erp_demo.db") as erp:
         erp.execute("UPDATE COMMESSE SET STATOCOMMESSA = 'O' WHERE ID = ?", (commessa,))

@@ -64,25 +64,90 @@ def test_sqlite_enforces_foreign_keys(db_session):
 
 CONTRACT_COLUMNS = {
     "FaseTipo": {"FaseTipoID", "Codice", "Descrizione", "Ordine", "DocumentiRichiesti", "Attivo"},
-    "Utenti": {"UtenteID", "Matricola", "Nome", "Cognome", "Ruolo", "PinHash", "PasswordHash", "Attivo",
-               "DataCreazione", "UltimoAccesso"},
+    "Utenti": {
+        "UtenteID",
+        "Matricola",
+        "Nome",
+        "Cognome",
+        "Ruolo",
+        "PinHash",
+        "PasswordHash",
+        "Attivo",
+        "DataCreazione",
+        "UltimoAccesso",
+    },
     "Macchine": {"MacchinaID", "Codice", "Descrizione", "FaseTipoID", "Reparto", "Attiva"},
     "CausaliScarto": {"CausaleID", "Codice", "Descrizione", "FaseTipoID", "Attiva"},
-    "ConfigCommessa": {"ConfigID", "CommessaERPId", "FlagSMD", "FlagPTH", "FlagControlli", "DIBA", "Revisione",
-                       "Note", "DataCreazione", "DataModifica", "BloccataDocumentazione", "QtaERP", "CreatoDa"},
-    "Fasi": {"FaseID", "CommessaERPId", "FaseTipoID", "Stato", "QtaPrevista", "QtaProdotta", "QtaScarti",
-             "DataApertura", "DataChiusura"},
-    "Lotti": {"LottoID", "FaseID", "Progressivo", "CodiceLotto", "DataInizio", "DataFine", "QtaInput",
-              "QtaOutput", "QtaScarti", "CausaleID", "NoteScarti", "OperatoreID", "OperatoreChiusuraID",
-              "MacchinaID", "DIBA", "Revisione"},
-    "DocumentiTecnici": {"DocumentoID", "CommessaERPId", "CODART", "Tipo", "Titolo", "NomeFile", "ContentType",
-                         "Dimensione", "Sha256", "Revisione", "DataCaricamento", "CaricatoDa"},
+    "ConfigCommessa": {
+        "ConfigID",
+        "CommessaERPId",
+        "FlagSMD",
+        "FlagPTH",
+        "FlagControlli",
+        "DIBA",
+        "Revisione",
+        "Note",
+        "DataCreazione",
+        "DataModifica",
+        "BloccataDocumentazione",
+        "QtaERP",
+        "CreatoDa",
+    },
+    "Fasi": {
+        "FaseID",
+        "CommessaERPId",
+        "FaseTipoID",
+        "Stato",
+        "QtaPrevista",
+        "QtaProdotta",
+        "QtaScarti",
+        "DataApertura",
+        "DataChiusura",
+    },
+    "Lotti": {
+        "LottoID",
+        "FaseID",
+        "Progressivo",
+        "CodiceLotto",
+        "DataInizio",
+        "DataFine",
+        "QtaInput",
+        "QtaOutput",
+        "QtaScarti",
+        "CausaleID",
+        "NoteScarti",
+        "OperatoreID",
+        "OperatoreChiusuraID",
+        "MacchinaID",
+        "DIBA",
+        "Revisione",
+    },
+    "DocumentiTecnici": {
+        "DocumentoID",
+        "CommessaERPId",
+        "CODART",
+        "Tipo",
+        "Titolo",
+        "NomeFile",
+        "ContentType",
+        "Dimensione",
+        "Sha256",
+        "Revisione",
+        "DataCaricamento",
+        "CaricatoDa",
+    },
     "LogEventi": {"LogID", "DataOra", "UtenteID", "Postazione", "Azione", "Entita", "EntitaID", "Dettagli"},
 }
 
 CONTRACT_PRIMARY_KEYS = {
-    "FaseTipo": "FaseTipoID", "Utenti": "UtenteID", "Macchine": "MacchinaID", "CausaliScarto": "CausaleID",
-    "ConfigCommessa": "ConfigID", "Fasi": "FaseID", "Lotti": "LottoID", "DocumentiTecnici": "DocumentoID",
+    "FaseTipo": "FaseTipoID",
+    "Utenti": "UtenteID",
+    "Macchine": "MacchinaID",
+    "CausaliScarto": "CausaleID",
+    "ConfigCommessa": "ConfigID",
+    "Fasi": "FaseID",
+    "Lotti": "LottoID",
+    "DocumentiTecnici": "DocumentoID",
     "LogEventi": "LogID",
 }
 
@@ -92,8 +157,14 @@ def test_table_names_are_the_contracts():
     # (failed logins, for the lockout), Sessioni (login sessions the server can end),
     # KpiGiorni, KpiOperatoriGiorni and KpiRiepilogo (the KPIs' daily summaries) are ours.
     assert set(db.metadata.tables) == set(CONTRACT_COLUMNS) | {
-        "ApiToken", "RichiesteEseguite", "TentativiAccesso", "Sessioni", "KpiGiorni", "KpiOperatoriGiorni",
-        "KpiRiepilogo"}
+        "ApiToken",
+        "RichiesteEseguite",
+        "TentativiAccesso",
+        "Sessioni",
+        "KpiGiorni",
+        "KpiOperatoriGiorni",
+        "KpiRiepilogo",
+    }
 
 
 @pytest.mark.parametrize("table_name", sorted(CONTRACT_COLUMNS))
@@ -204,7 +275,9 @@ def test_config_without_any_phase_is_refused(db_session):
 @pytest.mark.parametrize("flags", [(True, False, False), (False, True, False), (False, False, True)])
 def test_config_with_one_phase_is_accepted(db_session, flags):
     smd, pth, controlli = flags
-    assert_accepted(db_session, ConfigCommessa(commessa_erp_id=101, flag_smd=smd, flag_pth=pth, flag_controlli=controlli))
+    assert_accepted(
+        db_session, ConfigCommessa(commessa_erp_id=101, flag_smd=smd, flag_pth=pth, flag_controlli=controlli)
+    )
 
 
 def test_second_config_for_the_same_commessa_is_refused(db_session):
@@ -312,16 +385,23 @@ def test_document_without_commessa_or_article_is_refused(db_session):
 
     assert_refused(
         db_session,
-        DocumentoTecnico(tipo="DIBA", titolo="DIBA", nome_file="d.pdf", content_type="application/pdf",
-                         dimensione=10, sha256="0" * 64),
+        DocumentoTecnico(
+            tipo="DIBA",
+            titolo="DIBA",
+            nome_file="d.pdf",
+            content_type="application/pdf",
+            dimensione=10,
+            sha256="0" * 64,
+        ),
     )
 
 
 def test_constraints_hold_for_core_inserts_too(db_session, tipi):
     with pytest.raises(IntegrityError):
         db_session.execute(
-            insert(Fase.__table__).values(CommessaERPId=101, FaseTipoID=tipi["SMD"].id, Stato="BOH",
-                                          QtaPrevista=0, QtaProdotta=0, QtaScarti=0)
+            insert(Fase.__table__).values(
+                CommessaERPId=101, FaseTipoID=tipi["SMD"].id, Stato="BOH", QtaPrevista=0, QtaProdotta=0, QtaScarti=0
+            )
         )
     db_session.rollback()
 
@@ -353,7 +433,9 @@ def test_sql_server_columns_are_unicode_and_datetime(mssql_sql):
 
 
 def test_sql_server_gets_the_filtered_index_for_one_open_lotto_per_machine(mssql_sql):
-    assert "CREATE UNIQUE INDEX [UX_Lotti_MacchinaAperta] ON [Lotti] ([MacchinaID]) WHERE [DataFine] IS NULL" in mssql_sql
+    assert (
+        "CREATE UNIQUE INDEX [UX_Lotti_MacchinaAperta] ON [Lotti] ([MacchinaID]) WHERE [DataFine] IS NULL" in mssql_sql
+    )
 
 
 def test_sql_server_flag_check_compares_bits_with_one(mssql_sql):
@@ -380,7 +462,9 @@ def test_migration_checks_are_the_models_checks(mssql_sql):
     from sqlalchemy.dialects import mssql
     from sqlalchemy.schema import CreateTable
 
-    model_ddl = "\n".join(str(CreateTable(table).compile(dialect=mssql.dialect())) for table in db.metadata.sorted_tables)
+    model_ddl = "\n".join(
+        str(CreateTable(table).compile(dialect=mssql.dialect())) for table in db.metadata.sorted_tables
+    )
     model_checks = _checks(model_ddl)
     assert "CK_Lotti_chiusura" in model_checks and "CK_ConfigCommessa_almeno_una_fase" in model_checks
     assert _checks(mssql_sql) == model_checks

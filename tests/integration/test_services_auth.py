@@ -17,8 +17,15 @@ from asigest.services.catalog import BASE_CAUSALI, BASE_FASI, ensure_base_catalo
 
 
 def create(session, **overrides) -> Utente:
-    values = dict(actor=None, matricola="B001", nome="Mario", cognome="Rossi", ruolo="SUPERVISORE",
-                  password="password123", pin=None)
+    values = dict(
+        actor=None,
+        matricola="B001",
+        nome="Mario",
+        cognome="Rossi",
+        ruolo="SUPERVISORE",
+        password="password123",
+        pin=None,
+    )
     values.update(overrides)
     return auth.create_user(session, **values)
 
@@ -161,7 +168,12 @@ def test_login_writes_a_login_audit_row(db_session):
     utente = create(db_session, matricola="B010")
     auth.authenticate_password(db_session, "B010", "password123", postazione="10.0.0.5")
     [evento] = eventi(db_session, "LOGIN")
-    assert (evento.utente_id, evento.entita, evento.entita_id, evento.postazione) == (utente.id, "Utenti", utente.id, "10.0.0.5")
+    assert (evento.utente_id, evento.entita, evento.entita_id, evento.postazione) == (
+        utente.id,
+        "Utenti",
+        utente.id,
+        "10.0.0.5",
+    )
 
 
 def _login_failure(session, matricola, password) -> RuleViolation:
@@ -305,7 +317,9 @@ def test_base_catalog_phase_types_require_no_documents(db_session):
 
 
 def test_base_catalog_causali_point_at_their_phase(db_session):
-    causali = {c.codice: (c.fase_tipo.codice if c.fase_tipo else None) for c in db_session.scalars(select(CausaleScarto))}
+    causali = {
+        c.codice: (c.fase_tipo.codice if c.fase_tipo else None) for c in db_session.scalars(select(CausaleScarto))
+    }
     assert causali == {codice: fase for codice, _, fase in BASE_CAUSALI}
 
 

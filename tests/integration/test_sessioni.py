@@ -24,16 +24,39 @@ def eventi(session, azione: str) -> list[LogEvento]:
     return list(session.scalars(select(LogEvento).where(LogEvento.azione == azione).order_by(LogEvento.id)))
 
 
-def accedi(session, matricola: str, *, kiosk: bool = False, sostituisce: str | None = None, postazione: str = "SMD-L1",
-           indirizzo: str = IP):
+def accedi(
+    session,
+    matricola: str,
+    *,
+    kiosk: bool = False,
+    sostituisce: str | None = None,
+    postazione: str = "SMD-L1",
+    indirizzo: str = IP,
+):
     """Log in with a new session; returns (Actor, secret)."""
     segreto = hashing.new_session_secret()
     if kiosk:
-        actor = auth.authenticate_pin(session, matricola, "2468", postazione=postazione, indirizzo=indirizzo,
-                                      sessione=segreto, sostituisce=sostituisce, limiti=LIMITI)
+        actor = auth.authenticate_pin(
+            session,
+            matricola,
+            "2468",
+            postazione=postazione,
+            indirizzo=indirizzo,
+            sessione=segreto,
+            sostituisce=sostituisce,
+            limiti=LIMITI,
+        )
     else:
-        actor = auth.authenticate_password(session, matricola, "password123", postazione=indirizzo,
-                                           indirizzo=indirizzo, sessione=segreto, sostituisce=sostituisce, limiti=LIMITI)
+        actor = auth.authenticate_password(
+            session,
+            matricola,
+            "password123",
+            postazione=indirizzo,
+            indirizzo=indirizzo,
+            sessione=segreto,
+            sostituisce=sostituisce,
+            limiti=LIMITI,
+        )
     return actor, segreto
 
 
@@ -134,10 +157,15 @@ def test_a_change_that_ends_no_session_says_nothing_about_sessions(db_session, c
 
 def test_the_database_holds_the_session_rules(db_session, capo):
     adesso = utcnow()
-    for campi in ({"tipo": "ALTRO"}, {"data_fine": adesso}, {"motivo_fine": "LOGOUT"},
-                  {"data_fine": adesso, "motivo_fine": "BOH"}):
-        db_session.add(Sessione(**{"utente_id": capo.id, "chiave": "0" * 64, "tipo": "UFFICIO",
-                                   "data_inizio": adesso, **campi}))
+    for campi in (
+        {"tipo": "ALTRO"},
+        {"data_fine": adesso},
+        {"motivo_fine": "LOGOUT"},
+        {"data_fine": adesso, "motivo_fine": "BOH"},
+    ):
+        db_session.add(
+            Sessione(**{"utente_id": capo.id, "chiave": "0" * 64, "tipo": "UFFICIO", "data_inizio": adesso, **campi})
+        )
         with pytest.raises(IntegrityError):
             db_session.commit()
         db_session.rollback()

@@ -74,29 +74,36 @@ def test_a_gateway_on_an_engine_of_its_own_is_watched(erp_file, mssql_compatible
 # a DBAPI ``execute`` of a string) — by file and top-level function — and why it is safe
 # on SQL Server. A new place fails the test until it is added here with its reason.
 RAW_SQL_SITES = {
-    ("asigest/dialects.py", "configure_asigest_engine"):
-        "SQLite pragmas and BEGIN [IMMEDIATE]: the listeners are installed only when the engine is SQLite",
-    ("asigest/dialects.py", "sqlite_autoincrement"):
-        "SQLite's AUTOINCREMENT rebuild: called by migrations 0004 and 0009 only when the bind is SQLite",
-    ("asigest/dialects.py", "_sonda_nella_transazione"):
-        "the write probe's lock bounds: PRAGMA busy_timeout under name == 'sqlite', SET LOCAL "
-        "lock_timeout/statement_timeout under 'postgresql', SET LOCK_TIMEOUT under 'mssql' (T-SQL)",
-    ("asigest/services/backup.py", "_copia"):
-        "sqlite3 on the SQLite file: copia_database refuses any other database first",
-    ("asigest/services/backup.py", "_verifica"):
-        "sqlite3 on the copy just made (PRAGMA integrity_check)",
-    ("asigest/services/kpi.py", "_top_operatori"):
-        "the literal 0 in OperatoreID + 0: the same on every database",
-    ("migrations/versions/0005_indice_kpi.py", "upgrade"):
-        "ANALYZE, under bind.dialect.name == 'sqlite'",
+    (
+        "asigest/dialects.py",
+        "configure_asigest_engine",
+    ): "SQLite pragmas and BEGIN [IMMEDIATE]: the listeners are installed only when the engine is SQLite",
+    (
+        "asigest/dialects.py",
+        "sqlite_autoincrement",
+    ): "SQLite's AUTOINCREMENT rebuild: called by migrations 0004 and 0009 only when the bind is SQLite",
+    (
+        "asigest/dialects.py",
+        "_sonda_nella_transazione",
+    ): "the write probe's lock bounds: PRAGMA busy_timeout under name == 'sqlite', SET LOCAL "
+    "lock_timeout/statement_timeout under 'postgresql', SET LOCK_TIMEOUT under 'mssql' (T-SQL)",
+    (
+        "asigest/services/backup.py",
+        "_copia",
+    ): "sqlite3 on the SQLite file: copia_database refuses any other database first",
+    ("asigest/services/backup.py", "_verifica"): "sqlite3 on the copy just made (PRAGMA integrity_check)",
+    ("asigest/services/kpi.py", "_top_operatori"): "the literal 0 in OperatoreID + 0: the same on every database",
+    ("migrations/versions/0005_indice_kpi.py", "upgrade"): "ANALYZE, under bind.dialect.name == 'sqlite'",
 }
 # Tools that build and read SQLite files only (sqlite3 module, ``sqlite:///`` engines).
 SQLITE_ONLY_FOLDERS = ("bench/",)
 
 
 def _is_text(node) -> bool:
-    return (isinstance(node, ast.Constant) and isinstance(node.value, str)) or isinstance(node, ast.JoinedStr) or (
-        isinstance(node, ast.BinOp) and _is_text(node.left)
+    return (
+        (isinstance(node, ast.Constant) and isinstance(node.value, str))
+        or isinstance(node, ast.JoinedStr)
+        or (isinstance(node, ast.BinOp) and _is_text(node.left))
     )
 
 
@@ -112,14 +119,20 @@ def _raw_sql(call: ast.Call) -> bool:
         return isinstance(func.value, ast.Name) and func.value.id in {"sa", "sqlalchemy"}
     if func.attr in {"execute", "executemany", "executescript"}:
         # a string handed to a DBAPI cursor/connection (SQLAlchemy's execute takes a statement)
-        return bool(call.args) and _is_text(call.args[0]) or (isinstance(func.value, ast.Name) and func.value.id == "op")
+        return (
+            bool(call.args) and _is_text(call.args[0]) or (isinstance(func.value, ast.Name) and func.value.id == "op")
+        )
     return False
 
 
 def raw_sql_sites() -> dict[tuple[str, str], list[int]]:
     """``{(file, top-level function): [line, …]}`` over the app, migrations and bench."""
-    files = [*PROJECT_ROOT.glob("asigest/**/*.py"), *PROJECT_ROOT.glob("migrations/**/*.py"),
-             *PROJECT_ROOT.glob("bench/**/*.py"), PROJECT_ROOT / "wsgi.py"]
+    files = [
+        *PROJECT_ROOT.glob("asigest/**/*.py"),
+        *PROJECT_ROOT.glob("migrations/**/*.py"),
+        *PROJECT_ROOT.glob("bench/**/*.py"),
+        PROJECT_ROOT / "wsgi.py",
+    ]
     found: dict[tuple[str, str], list[int]] = {}
     for path in files:
         relative = path.relative_to(PROJECT_ROOT).as_posix()
@@ -133,8 +146,11 @@ def raw_sql_sites() -> dict[tuple[str, str], list[int]]:
 
 def test_every_raw_sql_site_is_known_and_safe_on_sql_server():
     sites = raw_sql_sites()
-    unknown = {f"{f}:{owner} (lines {lines})" for (f, owner), lines in sites.items()
-               if (f, owner) not in RAW_SQL_SITES and not f.startswith(SQLITE_ONLY_FOLDERS)}
+    unknown = {
+        f"{f}:{owner} (lines {lines})"
+        for (f, owner), lines in sites.items()
+        if (f, owner) not in RAW_SQL_SITES and not f.startswith(SQLITE_ONLY_FOLDERS)
+    }
     assert unknown == set(), "SQL come testo non verificato per SQL Server: aggiungerlo a RAW_SQL_SITES con il motivo"
     assert set(RAW_SQL_SITES) <= set(sites), "voci di RAW_SQL_SITES che non esistono più"
 
@@ -143,7 +159,10 @@ def _engine_urls(folder: str) -> list[str]:
     urls = []
     for path in PROJECT_ROOT.glob(f"{folder}/**/*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", "")) == "create_engine":
+            if (
+                isinstance(node, ast.Call)
+                and getattr(node.func, "id", getattr(node.func, "attr", "")) == "create_engine"
+            ):
                 first = node.args[0] if node.args else None
                 head = first.values[0] if isinstance(first, ast.JoinedStr) and first.values else first
                 urls.append(head.value if isinstance(head, ast.Constant) else ast.dump(first))
@@ -199,24 +218,33 @@ def test_erp_url_on_sql_server_declares_read_only_intent():
 
 def test_erp_url_with_odbc_connect_gets_it_at_the_end():
     url = "mssql+pyodbc:///?odbc_connect=DRIVER%3D%7BFreeTDS%7D%3BSERVER%3Dsqlsrv01%3BPORT%3D1433%3BDATABASE%3DASITRON%3BTDS_Version%3D7.4%3B"
-    assert _odbc_string(url) == "DRIVER={FreeTDS};SERVER=sqlsrv01;PORT=1433;DATABASE=ASITRON;TDS_Version=7.4;ApplicationIntent=ReadOnly"
+    assert (
+        _odbc_string(url)
+        == "DRIVER={FreeTDS};SERVER=sqlsrv01;PORT=1433;DATABASE=ASITRON;TDS_Version=7.4;ApplicationIntent=ReadOnly"
+    )
 
 
-@pytest.mark.parametrize("url", [
-    MSSQL_ERP + "&applicationintent=ReadOnly",
-    MSSQL_ERP + "&ApplicationIntent=ReadWrite",
-    "mssql+pyodbc:///?odbc_connect=DSN%3Dasitron%3BApplicationIntent%3DReadWrite",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        MSSQL_ERP + "&applicationintent=ReadOnly",
+        MSSQL_ERP + "&ApplicationIntent=ReadWrite",
+        "mssql+pyodbc:///?odbc_connect=DSN%3Dasitron%3BApplicationIntent%3DReadWrite",
+    ],
+)
 def test_an_explicit_application_intent_is_kept(url, caplog):
     with caplog.at_level(logging.WARNING, logger="asigest.dialects"):
         assert dialects.erp_url(url) == url
     assert ("ReadWrite" in url) == ("ApplicationIntent=ReadWrite" in caplog.text)
 
 
-@pytest.mark.parametrize("url", [
-    "sqlite:///file:/tmp/erp.db?mode=ro&uri=true",
-    "postgresql+psycopg://ro@pg/asitron",
-])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///file:/tmp/erp.db?mode=ro&uri=true",
+        "postgresql+psycopg://ro@pg/asitron",
+    ],
+)
 def test_other_databases_urls_are_untouched(url):
     assert dialects.erp_url(url) == url
 

@@ -31,9 +31,26 @@ MAX_NONCLUSTERED_KEY = 1700
 
 # Columns that hold what people type or read: they must be Unicode (NVARCHAR) to keep
 # accents on any server collation.
-TESTO_PERSONE = {"Nome", "Cognome", "Descrizione", "Note", "NoteScarti", "Titolo", "NomeFile",
-                 "Reparto", "Postazione", "RIFCOMMCLI", "DESART", "NOMECLIENTE", "DIBA", "Revisione",
-                 "Matricola", "Codice", "CodiceLotto", "CODART"}
+TESTO_PERSONE = {
+    "Nome",
+    "Cognome",
+    "Descrizione",
+    "Note",
+    "NoteScarti",
+    "Titolo",
+    "NomeFile",
+    "Reparto",
+    "Postazione",
+    "RIFCOMMCLI",
+    "DESART",
+    "NOMECLIENTE",
+    "DIBA",
+    "Revisione",
+    "Matricola",
+    "Codice",
+    "CodiceLotto",
+    "CODART",
+}
 
 # Text that is not T-SQL (or means something else there: TIMESTAMP is rowversion).
 NON_TSQL = {
@@ -92,8 +109,9 @@ def tables(script) -> dict[str, dict[str, str]]:
     found = {}
     for name, body in re.findall(r"CREATE TABLE \[(\w+)\] \((.*?)\n\);", script, re.S):
         found[name] = dict(re.findall(r"^\s+\[(\w+)\] ([^\n]*?),?\s*$", body, re.M))
-    for name, column, rendered in re.findall(r"^ALTER TABLE \[(\w+)\] ADD \[(\w+)\] (.*?)(?: DEFAULT [^;\n]*)?;$",
-                                             script, re.M):
+    for name, column, rendered in re.findall(
+        r"^ALTER TABLE \[(\w+)\] ADD \[(\w+)\] (.*?)(?: DEFAULT [^;\n]*)?;$", script, re.M
+    ):
         found[name][column] = rendered
     return found
 
@@ -161,8 +179,12 @@ def test_column_types_are_sql_servers(tables):
 
 
 def test_text_people_read_is_nvarchar(tables):
-    ascii_only = [f"{t}.{c}: {tipo}" for t, cols in tables.items() for c, tipo in cols.items()
-                  if c in TESTO_PERSONE and not tipo.startswith("NVARCHAR")]
+    ascii_only = [
+        f"{t}.{c}: {tipo}"
+        for t, cols in tables.items()
+        for c, tipo in cols.items()
+        if c in TESTO_PERSONE and not tipo.startswith("NVARCHAR")
+    ]
     assert ascii_only == []
 
 
@@ -171,8 +193,10 @@ def test_generated_keys_are_identity_and_others_are_not(tables):
         chiave = list(table.primary_key.columns)
         for column in table.columns:
             generated = (
-                len(chiave) == 1 and column is chiave[0]
-                and isinstance(tipo_base(column), sa.Integer) and column.autoincrement in (True, "auto")
+                len(chiave) == 1
+                and column is chiave[0]
+                and isinstance(tipo_base(column), sa.Integer)
+                and column.autoincrement in (True, "auto")
             )
             assert tables[table.name][column.name].endswith("IDENTITY") == generated, f"{table.name}.{column.name}"
 
@@ -233,12 +257,15 @@ def test_index_keys_fit_sql_servers_limits():
 def test_dialect_specific_migrations_leave_nothing_on_sql_server(script):
     """0004 and 0009 (SQLite's AUTOINCREMENT rebuilds) and 0005's ANALYZE run on SQLite
     only: the offline SQL Server script passes through them with nothing but the version bump."""
-    blocchi = dict(re.findall(r"^-- Running upgrade \w* -> (\w+)\n(.*?)(?=^-- Running upgrade|\Z)", script, re.M | re.S))
+    blocchi = dict(
+        re.findall(r"^-- Running upgrade \w* -> (\w+)\n(.*?)(?=^-- Running upgrade|\Z)", script, re.M | re.S)
+    )
     for revisione, precedente in (("0004", "0003"), ("0009", "0008")):
         solo_versione = [line for line in blocchi[revisione].splitlines() if line.strip() and line.strip() != "GO"]
         solo_versione = [line for line in solo_versione if line.strip() != "COMMIT;"]
-        assert solo_versione == [f"UPDATE alembic_version SET version_num='{revisione}' "
-                                 f"WHERE alembic_version.version_num = '{precedente}';"]
+        assert solo_versione == [
+            f"UPDATE alembic_version SET version_num='{revisione}' WHERE alembic_version.version_num = '{precedente}';"
+        ]
     assert "ANALYZE" not in blocchi["0005"] and "CREATE INDEX [IX_Lotti_DataFine_KPI]" in blocchi["0005"]
 
 

@@ -56,7 +56,7 @@ def un_ciclo(archi: dict[str, set[str]]) -> list[str] | None:
         pila.append(nodo)
         for vicino in sorted(archi.get(nodo, ())):
             if stato.get(vicino) == "aperto":
-                return pila[pila.index(vicino):] + [vicino]
+                return pila[pila.index(vicino) :] + [vicino]
             if vicino not in stato and (ciclo := visita(vicino)):
                 return ciclo
         stato[nodo] = "chiuso"
@@ -79,8 +79,13 @@ def test_the_reader_sees_every_form_of_import(tmp_path):
         "def f():\n    from asigest.services.commesse import chunked\n",
         encoding="utf-8",
     )
-    assert {"asigest.demo.erp", "asigest.demo", "asigest.services.drift", "asigest.domain.stati",
-            "asigest.services.commesse"} <= importati(modulo, tmp_path)
+    assert {
+        "asigest.demo.erp",
+        "asigest.demo",
+        "asigest.services.drift",
+        "asigest.domain.stati",
+        "asigest.services.commesse",
+    } <= importati(modulo, tmp_path)
     assert un_ciclo({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
     assert un_ciclo({"a": {"b"}, "b": set(), "c": {"a", "b"}}) is None
 
@@ -89,8 +94,10 @@ def test_services_never_import_the_demo():
     assert (ASIGEST / "demo" / "__init__.py").exists()  # what the check below names is real
     servizi = sorted((ASIGEST / "services").rglob("*.py"))
     assert len(servizi) > 20
-    usano_demo = {nome_modulo(p): sorted(n for n in importati(p) if n == "asigest.demo" or n.startswith("asigest.demo."))
-                  for p in servizi}
+    usano_demo = {
+        nome_modulo(p): sorted(n for n in importati(p) if n == "asigest.demo" or n.startswith("asigest.demo."))
+        for p in servizi
+    }
     assert not {nome: nomi for nome, nomi in usano_demo.items() if nomi}
 
 

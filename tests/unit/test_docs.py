@@ -102,9 +102,16 @@ def _target(path: Path, target: str) -> tuple[Path, str]:
 def test_the_documents_are_there():
     names = {_rel(p) for p in documents()}
     assert {
-        "README.md", "docs/guida-operatore.md", "docs/guida-supervisore.md", "docs/api.md",
-        "docs/architettura.md", "docs/decisioni/README.md", "docs/deploy.md", "docs/sicurezza.md",
-        "docs/affidabilita.md", "docs/benchmark.md",
+        "README.md",
+        "docs/guida-operatore.md",
+        "docs/guida-supervisore.md",
+        "docs/api.md",
+        "docs/architettura.md",
+        "docs/decisioni/README.md",
+        "docs/deploy.md",
+        "docs/sicurezza.md",
+        "docs/affidabilita.md",
+        "docs/benchmark.md",
     } <= names
     assert len(list((DOCS / "decisioni").glob("20??-??-??-*.md"))) >= 20
 
@@ -245,7 +252,12 @@ def test_the_readme_names_the_two_commands_and_the_lan_one():
 
 def _read_elsewhere(name: str) -> bool:
     """A variable that is not a setting but that the tests, benchmarks, Makefile or CI read."""
-    places = [MAKEFILE, PROJECT_ROOT / ".ci" / "run", *PROJECT_ROOT.glob("tests/**/*.py"), *PROJECT_ROOT.glob("bench/*.py")]
+    places = [
+        MAKEFILE,
+        PROJECT_ROOT / ".ci" / "run",
+        *PROJECT_ROOT.glob("tests/**/*.py"),
+        *PROJECT_ROOT.glob("bench/*.py"),
+    ]
     return any(name in p.read_text(encoding="utf-8") for p in places if p.exists() and p != Path(__file__))
 
 

@@ -14,7 +14,7 @@ from asigest.domain import documenti as d
         ("schema.pdf", "schema.pdf"),
         ("../../etc/passwd", "passwd"),
         ("C:\\Users\\rossi\\Desktop\\distinta.xlsx", "distinta.xlsx"),
-        ("a\"b\r\nX: 1.pdf", "a_b X_ 1.pdf"),
+        ('a"b\r\nX: 1.pdf', "a_b X_ 1.pdf"),
         ("tab\there\x00.pdf", "tab here.pdf"),
         ("evil\u202efdp.exe", "evilfdp.exe"),
         ("zero\u200bwidth.pdf", "zerowidth.pdf"),
@@ -68,7 +68,10 @@ def test_contenuto_coerente(ext, inizio, ok):
 
 def test_formati_accepts_text_lists_and_mappings():
     assert d.formati("pdf, .PNG ,pos=text/plain,xyz") == {
-        "pdf": "application/pdf", "png": "image/png", "pos": "text/plain", "xyz": "application/octet-stream",
+        "pdf": "application/pdf",
+        "png": "image/png",
+        "pos": "text/plain",
+        "xyz": "application/octet-stream",
     }
     assert d.formati(["pdf"]) == {"pdf": "application/pdf"}
     assert d.formati({"STEP": ""}) == {"step": "model/step"}
@@ -81,7 +84,12 @@ def test_tipi_and_sizes():
     assert d.tipi(" diba,ALTRO,,diba ") == ("DIBA", "ALTRO")
     assert d.tipi(["Foto"]) == ("FOTO",)
     assert [d.dimensione_leggibile(n) for n in (0, 1023, 1024, 1536, 50 * 1024**2, 3 * 1024**3)] == [
-        "0 byte", "1023 byte", "1 KB", "1.5 KB", "50 MB", "3 GB",
+        "0 byte",
+        "1023 byte",
+        "1 KB",
+        "1.5 KB",
+        "50 MB",
+        "3 GB",
     ]
 
 
@@ -111,7 +119,12 @@ def test_document_settings_defaults(tmp_path, monkeypatch):
     from asigest import create_app
     from asigest.models.documenti import TIPI_DOCUMENTO
 
-    for name in ("ASIGEST_DOCUMENT_TYPES", "ASIGEST_DOCUMENT_MAX_BYTES", "ASIGEST_DOCUMENT_EXTENSIONS", "ASIGEST_DOCUMENTS_DIR"):
+    for name in (
+        "ASIGEST_DOCUMENT_TYPES",
+        "ASIGEST_DOCUMENT_MAX_BYTES",
+        "ASIGEST_DOCUMENT_EXTENSIONS",
+        "ASIGEST_DOCUMENTS_DIR",
+    ):
         monkeypatch.delenv(name, raising=False)
     app = create_app({"INSTANCE_PATH": tmp_path, "SECRET_KEY": "x", "MAX_CONTENT_LENGTH": 123})
     assert app.config["DOCUMENT_TYPES"] == TIPI_DOCUMENTO

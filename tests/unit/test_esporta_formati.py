@@ -17,15 +17,16 @@ ESTATE = datetime(2026, 7, 1, 6, 30, tzinfo=UTC)  # 08:30 in Rome (CEST)
 INVERNO = datetime(2026, 1, 15, 6, 30, tzinfo=UTC)  # 07:30 in Rome (CET)
 RIGHE = [
     ("L-1", 10, 2.5, True, ESTATE, date(2026, 12, 1), None, "=SUM(A1)"),
-    ("L-2", 0, 33.3, False, INVERNO, None, "testo; con \"virgolette\"\na capo", "-5 pezzi"),
+    ("L-2", 0, 33.3, False, INVERNO, None, 'testo; con "virgolette"\na capo', "-5 pezzi"),
 ]
 TITOLI = ["Codice", "Intero", "Decimale", "Sì/no", "Istante", "Data", "Testo", "Formula"]
 
 
 def xlsx(righe=RIGHE, **kw):
     buffer = io.BytesIO()
-    scritte = esporta.scrivi_xlsx(buffer, TITOLI, [10] * len(TITOLI), iter(righe), zona="Europe/Rome",
-                                  foglio="Prova", **kw)
+    scritte = esporta.scrivi_xlsx(
+        buffer, TITOLI, [10] * len(TITOLI), iter(righe), zona="Europe/Rome", foglio="Prova", **kw
+    )
     buffer.seek(0)
     return scritte, load_workbook(buffer).active
 
@@ -63,8 +64,16 @@ def test_csv_is_what_italian_excel_opens():
     righe = list(csv.reader(io.StringIO(testo, newline=""), delimiter=";"))
     assert righe[0] == TITOLI
     assert righe[1] == ["L-1", "10", "2,5", "Sì", "01/07/2026 08:30", "01/12/2026", "", "'=SUM(A1)"]
-    assert righe[2] == ["L-2", "0", "33,3", "No", "15/01/2026 07:30", "", "testo; con \"virgolette\"\na capo",
-                        "'-5 pezzi"]
+    assert righe[2] == [
+        "L-2",
+        "0",
+        "33,3",
+        "No",
+        "15/01/2026 07:30",
+        "",
+        'testo; con "virgolette"\na capo',
+        "'-5 pezzi",
+    ]
     assert testo.count("\r\n") == 3  # the header and two rows; the newline inside a quoted field stays
 
 

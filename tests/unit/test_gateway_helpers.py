@@ -44,8 +44,23 @@ def test_numero_commessa_as_people_type_it_is_understood(typed, expected):
 
 @pytest.mark.parametrize(
     "typed",
-    ["", "   ", None, "1234", "2026", "26/1234", "20266/1", "2026/", "/1234", "2026/12a", "abcd/1234",
-     "2026//1234", "2026/1234/5", "2026 1234", "2026/1234567890"],
+    [
+        "",
+        "   ",
+        None,
+        "1234",
+        "2026",
+        "26/1234",
+        "20266/1",
+        "2026/",
+        "/1234",
+        "2026/12a",
+        "abcd/1234",
+        "2026//1234",
+        "2026/1234/5",
+        "2026 1234",
+        "2026/1234567890",
+    ],
 )
 def test_anything_else_is_not_a_numero_commessa(typed):
     assert parse_numero_commessa(typed) is None
@@ -74,15 +89,25 @@ def test_like_wildcards_typed_by_a_user_are_escaped(typed, escaped):
 
 def _commessa(**fields) -> Commessa:
     values = dict(
-        id=1, esercizio=2026, numerocom=1234, rifcommcli="PO-1", codart="ART-1", desart="Scheda",
-        qta=100, dataconsegna=date(2026, 12, 1), statocommessa="O", idcliente=7, nomecliente="Cliente",
+        id=1,
+        esercizio=2026,
+        numerocom=1234,
+        rifcommcli="PO-1",
+        codart="ART-1",
+        desart="Scheda",
+        qta=100,
+        dataconsegna=date(2026, 12, 1),
+        statocommessa="O",
+        idcliente=7,
+        nomecliente="Cliente",
     )
     values.update(fields)
     return Commessa(**values)
 
 
-@pytest.mark.parametrize("stato, aperta", [("O", True), ("o", True), (" O ", True), ("C", False), ("S", False),
-                                           ("", False), (None, False)])
+@pytest.mark.parametrize(
+    "stato, aperta", [("O", True), ("o", True), (" O ", True), ("C", False), ("S", False), ("", False), (None, False)]
+)
 def test_only_stato_o_is_an_open_commessa(stato, aperta):
     assert _commessa(statocommessa=stato).aperta is aperta
 
@@ -98,16 +123,34 @@ def test_numero_shows_question_marks_for_missing_parts():
 
 def test_as_erp_dict_uses_erp_column_names_and_iso_dates():
     assert _commessa().as_erp_dict() == {
-        "ID": 1, "ESERCIZIO": 2026, "NUMEROCOM": 1234, "RIFCOMMCLI": "PO-1", "CODART": "ART-1",
-        "DESART": "Scheda", "QTA": 100, "DATACONSEGNA": "2026-12-01", "STATOCOMMESSA": "O",
-        "IDCLIENTE": 7, "NOMECLIENTE": "Cliente",
+        "ID": 1,
+        "ESERCIZIO": 2026,
+        "NUMEROCOM": 1234,
+        "RIFCOMMCLI": "PO-1",
+        "CODART": "ART-1",
+        "DESART": "Scheda",
+        "QTA": 100,
+        "DATACONSEGNA": "2026-12-01",
+        "STATOCOMMESSA": "O",
+        "IDCLIENTE": 7,
+        "NOMECLIENTE": "Cliente",
     }
 
 
 def test_as_erp_dict_keeps_nulls_as_none():
     nulls = dict.fromkeys(
-        ["esercizio", "numerocom", "rifcommcli", "codart", "desart", "qta", "dataconsegna", "statocommessa",
-         "idcliente", "nomecliente"]
+        [
+            "esercizio",
+            "numerocom",
+            "rifcommcli",
+            "codart",
+            "desart",
+            "qta",
+            "dataconsegna",
+            "statocommessa",
+            "idcliente",
+            "nomecliente",
+        ]
     )
     result = _commessa(id=104, **nulls).as_erp_dict()
     assert result["ID"] == 104
@@ -270,8 +313,10 @@ def guarded_engine(tmp_path):
     engine.dispose()
 
 
-@pytest.mark.parametrize("statement", ["SELECT ID FROM T", "  select ID from T",
-                                       "/* lettura */ SELECT ID FROM T", "-- lettura\nSELECT ID FROM T"])
+@pytest.mark.parametrize(
+    "statement",
+    ["SELECT ID FROM T", "  select ID from T", "/* lettura */ SELECT ID FROM T", "-- lettura\nSELECT ID FROM T"],
+)
 def test_guard_lets_reads_through(guarded_engine, statement):
     with guarded_engine.connect() as conn:
         assert conn.execute(text(statement)).scalar() == 1

@@ -8,17 +8,20 @@ import pytest
 from asigest.web.grafici import Altre, barre, colonne, pareto, scala
 
 
-@pytest.mark.parametrize("massimo, attesa", [
-    (0, [0, 1]),
-    (-5, [0, 1]),
-    (1, [0, 1]),
-    (3, [0, 1, 2, 3]),
-    (7, [0, 2, 4, 6, 8]),
-    (100, [0, 25, 50, 75, 100]),
-    (101, [0, 50, 100, 150]),
-    (987, [0, 250, 500, 750, 1000]),
-    (12_345, [0, 5000, 10_000, 15_000]),
-])
+@pytest.mark.parametrize(
+    "massimo, attesa",
+    [
+        (0, [0, 1]),
+        (-5, [0, 1]),
+        (1, [0, 1]),
+        (3, [0, 1, 2, 3]),
+        (7, [0, 2, 4, 6, 8]),
+        (100, [0, 25, 50, 75, 100]),
+        (101, [0, 50, 100, 150]),
+        (987, [0, 250, 500, 750, 1000]),
+        (12_345, [0, 5000, 10_000, 15_000]),
+    ],
+)
 def test_the_axis_is_round_and_reaches_the_largest_value(massimo, attesa):
     assert scala(massimo) == attesa
 

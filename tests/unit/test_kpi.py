@@ -15,9 +15,21 @@ from asigest.dialects import SecondiTra
 from asigest.services.kpi import Kpi
 
 SPEC_KEYS = [
-    "periodo", "lotti_settimana", "lotti_per_fase", "pezzi_buoni", "pezzi_scartati", "scarti_percent",
-    "scarti_per_fase", "scarti_per_macchina", "scarti_per_causale", "top_operatori", "lotti_aperti",
-    "lotti_dimenticati", "resa_primo_passaggio", "produzione_giornaliera", "durata_media_minuti",
+    "periodo",
+    "lotti_settimana",
+    "lotti_per_fase",
+    "pezzi_buoni",
+    "pezzi_scartati",
+    "scarti_percent",
+    "scarti_per_fase",
+    "scarti_per_macchina",
+    "scarti_per_causale",
+    "top_operatori",
+    "lotti_aperti",
+    "lotti_dimenticati",
+    "resa_primo_passaggio",
+    "produzione_giornaliera",
+    "durata_media_minuti",
 ]
 
 
@@ -93,8 +105,12 @@ def test_somma_per_adds_by_key():
 
 def test_as_api_has_spec_keys_in_order_and_iso_dates():
     kpi = Kpi(
-        periodo=Periodo(date(2026, 3, 23), date(2026, 3, 29)), lotti_settimana=0, lotti_per_fase={"SMD": 0},
-        pezzi_buoni=0, pezzi_scartati=0, scarti_percent=0.0,
+        periodo=Periodo(date(2026, 3, 23), date(2026, 3, 29)),
+        lotti_settimana=0,
+        lotti_per_fase={"SMD": 0},
+        pezzi_buoni=0,
+        pezzi_scartati=0,
+        scarti_percent=0.0,
         produzione_giornaliera=[{"data": date(2026, 3, 29), "pezzi_buoni": 4}],
     )
     api = kpi.as_api()

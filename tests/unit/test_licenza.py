@@ -29,8 +29,14 @@ def chiavi(tmp_path):
 
 
 def licenza(scadenza=OGGI + timedelta(days=200), **campi) -> regole.Licenza:
-    valori = {"licenziatario": "Elettronica Rossi S.r.l.", "scadenza": scadenza, "max_terminali": 12,
-              "emessa": date(2026, 1, 1), "funzioni": ("kiosk", "api"), "id_licenza": "L-1"}
+    valori = {
+        "licenziatario": "Elettronica Rossi S.r.l.",
+        "scadenza": scadenza,
+        "max_terminali": 12,
+        "emessa": date(2026, 1, 1),
+        "funzioni": ("kiosk", "api"),
+        "id_licenza": "L-1",
+    }
     return regole.Licenza(**{**valori, **campi})
 
 
@@ -54,8 +60,11 @@ def test_valid_license_reads_back_every_field(tmp_path, chiavi):
     assert stato.licenza == licenza()
     assert (stato.licenziatario, stato.giorni_rimasti, stato.max_terminali) == ("Elettronica Rossi S.r.l.", 200, 12)
     assert stato.funzioni == ("kiosk", "api") and stato.apertura_consentita
-    assert stato.riassunto() == {"status": "VALID", "licensee": "Elettronica Rossi S.r.l.",
-                                 "expiry": (OGGI + timedelta(days=200)).isoformat()}
+    assert stato.riassunto() == {
+        "status": "VALID",
+        "licensee": "Elettronica Rossi S.r.l.",
+        "expiry": (OGGI + timedelta(days=200)).isoformat(),
+    }
 
 
 @pytest.mark.parametrize(
@@ -130,7 +139,9 @@ def test_reindented_file_stays_valid(tmp_path, chiavi):
     privata, pubblica, _ = chiavi
     percorso = scrivi(tmp_path, privata)
     contenuto = json.loads(percorso.read_text())
-    percorso.write_text(json.dumps({"signature": contenuto["signature"], "license": dict(reversed(contenuto["license"].items()))}))
+    percorso.write_text(
+        json.dumps({"signature": contenuto["signature"], "license": dict(reversed(contenuto["license"].items()))})
+    )
     assert leggi(percorso, pubblica).stato == regole.VALID
 
 
@@ -237,27 +248,47 @@ def test_keygen_writes_a_private_key_only_its_owner_reads_and_never_overwrites(t
 def test_issue_round_trip_and_refusals(tmp_path, chiavi):
     _, pubblica, privata_pem = chiavi
     uscita = tmp_path / "cliente.json"
-    emessa = servizio.emetti(chiave_privata=privata_pem, licenziatario="Cliente S.p.A.", scadenza=date(2027, 12, 31),
-                             max_terminali=5, funzioni=("kiosk",), id_licenza="L-9", oggi=OGGI, uscita=uscita)
+    emessa = servizio.emetti(
+        chiave_privata=privata_pem,
+        licenziatario="Cliente S.p.A.",
+        scadenza=date(2027, 12, 31),
+        max_terminali=5,
+        funzioni=("kiosk",),
+        id_licenza="L-9",
+        oggi=OGGI,
+        uscita=uscita,
+    )
     stato = leggi(uscita, pubblica)
     assert stato.stato == regole.VALID and stato.licenza == emessa
     assert (emessa.emessa, emessa.giorni_tolleranza) == (OGGI, regole.TOLLERANZA_PREDEFINITA)
     with pytest.raises(Conflict):
-        servizio.emetti(chiave_privata=privata_pem, licenziatario="X", scadenza=OGGI, max_terminali=1, oggi=OGGI,
-                        uscita=uscita)
+        servizio.emetti(
+            chiave_privata=privata_pem, licenziatario="X", scadenza=OGGI, max_terminali=1, oggi=OGGI, uscita=uscita
+        )
     with pytest.raises(InvalidInput) as vuoto:
-        servizio.emetti(chiave_privata=privata_pem, licenziatario=" ", scadenza=OGGI, max_terminali=1, oggi=OGGI,
-                        uscita=tmp_path / "altra.json")
+        servizio.emetti(
+            chiave_privata=privata_pem,
+            licenziatario=" ",
+            scadenza=OGGI,
+            max_terminali=1,
+            oggi=OGGI,
+            uscita=tmp_path / "altra.json",
+        )
     assert "manca l'intestatario" in vuoto.value.text()
     with pytest.raises(InvalidInput):
-        servizio.emetti(chiave_privata=pubblica, licenziatario="X", scadenza=OGGI, max_terminali=1, oggi=OGGI,
-                        uscita=tmp_path / "altra.json")
+        servizio.emetti(
+            chiave_privata=pubblica,
+            licenziatario="X",
+            scadenza=OGGI,
+            max_terminali=1,
+            oggi=OGGI,
+            uscita=tmp_path / "altra.json",
+        )
     assert not (tmp_path / "altra.json").exists()
 
 
 def test_the_shipped_key_is_a_public_ed25519_key_and_no_private_key_ships():
-    assert isinstance(regole.chiave_pubblica(servizio.CHIAVE_FORNITORE.read_bytes()),
-                      regole.Ed25519PublicKey)
+    assert isinstance(regole.chiave_pubblica(servizio.CHIAVE_FORNITORE.read_bytes()), regole.Ed25519PublicKey)
     segno_privato = "PRIVATE" + " KEY-----"
     pacchetto = servizio.CHIAVE_FORNITORE.parent
     for percorso in pacchetto.rglob("*"):

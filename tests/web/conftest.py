@@ -60,8 +60,7 @@ def fase_aperta(db_session):
     a known opening instant (as the first lotto would) and return it."""
     from asigest.models import Fase, FaseTipo
 
-    def update(commessa_id, codice, *, prodotta=0, scarti=0,
-               apertura=datetime(2026, 3, 2, 7, 30, tzinfo=timezone.utc)):
+    def update(commessa_id, codice, *, prodotta=0, scarti=0, apertura=datetime(2026, 3, 2, 7, 30, tzinfo=timezone.utc)):
         fase = db_session.scalar(
             select(Fase).join(FaseTipo).where(Fase.commessa_erp_id == commessa_id, FaseTipo.codice == codice)
         )
@@ -131,7 +130,9 @@ def make_app(app, database_url, erp_file, tmp_path_factory):
 def login_on(client, matricola: str, password: str = "password123"):
     """Log ``client`` in through the real form; returns the POST response."""
     page = client.get("/login")
-    return client.post("/login", data={"matricola": matricola, "password": password, "csrf_token": csrf_from(page.text)})
+    return client.post(
+        "/login", data={"matricola": matricola, "password": password, "csrf_token": csrf_from(page.text)}
+    )
 
 
 def rows_by_id(html: str) -> dict[int, str]:

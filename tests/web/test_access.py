@@ -28,7 +28,9 @@ def sample_url(rule) -> str:
 
     def value(match):
         converter = match.group(1) or "default"
-        assert converter in SAMPLE_VALUES, f"{rule.rule}: aggiungere un valore d'esempio per il convertitore {converter!r}"
+        assert converter in SAMPLE_VALUES, (
+            f"{rule.rule}: aggiungere un valore d'esempio per il convertitore {converter!r}"
+        )
         return SAMPLE_VALUES[converter]
 
     return _ARGUMENT.sub(value, rule.rule)
@@ -138,8 +140,15 @@ def _kiosk_session(client, macchina: str, utente_id: int, ultimo: int | None = N
     from asigest.models.types import utcnow
 
     segreto = hashing.new_session_secret()
-    db.session.add(Sessione(utente_id=utente_id, chiave=hashing.token_digest(segreto), tipo="KIOSK",
-                            postazione=macchina, data_inizio=utcnow()))
+    db.session.add(
+        Sessione(
+            utente_id=utente_id,
+            chiave=hashing.token_digest(segreto),
+            tipo="KIOSK",
+            postazione=macchina,
+            data_inizio=utcnow(),
+        )
+    )
     db.session.commit()
     with client.session_transaction() as s:
         s["sessione"] = segreto
@@ -166,7 +175,9 @@ def test_every_kiosk_route_needs_a_kiosk_session_for_its_machine(app, client, lo
         for extra in ({}, {"HX-Request": "true"}):
             response = send(client, method, url, headers={"X-CSRFToken": token, **extra})
             if extra:
-                assert response.status_code == 401 and response.headers["HX-Redirect"] == "/kiosk/x", f"htmx {method} {url}"
+                assert response.status_code == 401 and response.headers["HX-Redirect"] == "/kiosk/x", (
+                    f"htmx {method} {url}"
+                )
             else:
                 assert response.status_code == 302, f"{method} {url}"
                 assert urlsplit(response.headers["Location"]).path == "/kiosk/x"
@@ -293,8 +304,12 @@ def role_app(make_app):
     for ruolo in ("OPERATORE", "SUPERVISORE", "ADMIN"):
         name = ruolo.lower()
         # The endpoint's prefix puts the route in a blueprint, which is what access.py reads.
-        extra.add_url_rule(f"/api/prova-{name}", endpoint=f"api.prova_{name}", view_func=requires(ruolo)(_named(view, name)))
-        extra.add_url_rule(f"/prova-{name}", endpoint=f"pages.prova_{name}", view_func=requires(ruolo)(_named(view, f"p_{name}")))
+        extra.add_url_rule(
+            f"/api/prova-{name}", endpoint=f"api.prova_{name}", view_func=requires(ruolo)(_named(view, name))
+        )
+        extra.add_url_rule(
+            f"/prova-{name}", endpoint=f"pages.prova_{name}", view_func=requires(ruolo)(_named(view, f"p_{name}"))
+        )
     return extra
 
 

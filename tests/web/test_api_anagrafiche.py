@@ -53,14 +53,26 @@ def no_secrets(response) -> None:
 
 
 def test_create_user_returns_201_with_the_contract_fields_and_no_secret(client, admin_headers, db_session):
-    response = client.post("/api/utenti/", headers=admin_headers, json={
-        "Matricola": "B0042", "Nome": "Giulia", "Cognome": "Ferri", "Ruolo": "OPERATORE", "Pin": "0425",
-    })
+    response = client.post(
+        "/api/utenti/",
+        headers=admin_headers,
+        json={
+            "Matricola": "B0042",
+            "Nome": "Giulia",
+            "Cognome": "Ferri",
+            "Ruolo": "OPERATORE",
+            "Pin": "0425",
+        },
+    )
     assert response.status_code == 201, response.text
     body = response.json
     assert set(body) == UTENTE_FIELDS
     assert (body["Matricola"], body["Nome"], body["Cognome"], body["Ruolo"], body["Attivo"]) == (
-        "B0042", "Giulia", "Ferri", "OPERATORE", True
+        "B0042",
+        "Giulia",
+        "Ferri",
+        "OPERATORE",
+        True,
     )
     assert is_aware_iso(body["DataCreazione"]) and body["UltimoAccesso"] is None
     no_secrets(response)
@@ -73,10 +85,20 @@ def test_user_answers_never_hold_a_hash(client, admin_headers, operatore):
     for response in (
         client.get("/api/utenti/", headers=admin_headers),
         client.get(f"/api/utenti/{operatore.id}", headers=admin_headers),
-        client.put(f"/api/utenti/{operatore.id}", headers=admin_headers, json={"Pin": "5678", "Password": "nuova-password"}),
-        client.post("/api/utenti/", headers=admin_headers, json={
-            "Matricola": "S9", "Nome": "Elena", "Cognome": "Conti", "Ruolo": "SUPERVISORE", "Password": "password-lunga",
-        }),
+        client.put(
+            f"/api/utenti/{operatore.id}", headers=admin_headers, json={"Pin": "5678", "Password": "nuova-password"}
+        ),
+        client.post(
+            "/api/utenti/",
+            headers=admin_headers,
+            json={
+                "Matricola": "S9",
+                "Nome": "Elena",
+                "Cognome": "Conti",
+                "Ruolo": "SUPERVISORE",
+                "Password": "password-lunga",
+            },
+        ),
     ):
         assert response.status_code in (200, 201), response.text
         no_secrets(response)
@@ -99,9 +121,17 @@ def test_list_users_is_an_array_with_limit_offset_and_filters(client, admin_head
 
 
 def test_duplicate_badge_is_409(client, admin_headers, operatore):
-    response = client.post("/api/utenti/", headers=admin_headers, json={
-        "Matricola": "OP1", "Nome": "Altro", "Cognome": "Utente", "Ruolo": "OPERATORE", "Pin": "9999",
-    })
+    response = client.post(
+        "/api/utenti/",
+        headers=admin_headers,
+        json={
+            "Matricola": "OP1",
+            "Nome": "Altro",
+            "Cognome": "Utente",
+            "Ruolo": "OPERATORE",
+            "Pin": "9999",
+        },
+    )
     body = assert_error(response, 409, "MATRICOLA_IN_USO")
     assert "OP1" in body["detail"]
 
@@ -128,14 +158,21 @@ def test_malformed_user_is_422_on_its_field(client, admin_headers, row_count, pa
 
 
 def test_update_user_changes_what_is_sent(client, admin_headers, operatore, db_session):
-    response = client.put(f"/api/utenti/{operatore.id}", headers=admin_headers, json={"Cognome": "Bianchi", "Pin": "8642"})
+    response = client.put(
+        f"/api/utenti/{operatore.id}", headers=admin_headers, json={"Cognome": "Bianchi", "Pin": "8642"}
+    )
     assert response.status_code == 200, response.text
     assert (response.json["Nome"], response.json["Cognome"], response.json["Ruolo"]) == ("Luca", "Bianchi", "OPERATORE")
     stored = db_session.get(Utente, operatore.id)
     assert hashing.verify_secret(stored.pin_hash, "8642")
-    azioni = [e.azione for e in db_session.scalars(
-        select(LogEvento).where(LogEvento.entita_id == operatore.id, LogEvento.entita == "Utenti").order_by(LogEvento.id)
-    )]
+    azioni = [
+        e.azione
+        for e in db_session.scalars(
+            select(LogEvento)
+            .where(LogEvento.entita_id == operatore.id, LogEvento.entita == "Utenti")
+            .order_by(LogEvento.id)
+        )
+    ]
     assert azioni[-2:] == ["UTENTE_MODIFICATO", "PIN_REIMPOSTATO"]
     # An empty body changes nothing and is fine.
     assert client.put(f"/api/utenti/{operatore.id}", headers=admin_headers, json={}).json["Cognome"] == "Bianchi"
@@ -143,16 +180,23 @@ def test_update_user_changes_what_is_sent(client, admin_headers, operatore, db_s
 
 def test_update_user_refusals(client, admin_headers, operatore, make_user, db_session):
     make_user(ruolo="OPERATORE", matricola="OP2", password=None, pin="1111")
-    assert_error(client.put(f"/api/utenti/{operatore.id}", headers=admin_headers, json={"Matricola": "OP2"}), 409,
-                 "MATRICOLA_IN_USO")
-    body = assert_error(client.put(f"/api/utenti/{operatore.id}", headers=admin_headers, json={"Pin": "abc"}), 422,
-                        "VALIDATION_ERROR")
+    assert_error(
+        client.put(f"/api/utenti/{operatore.id}", headers=admin_headers, json={"Matricola": "OP2"}),
+        409,
+        "MATRICOLA_IN_USO",
+    )
+    body = assert_error(
+        client.put(f"/api/utenti/{operatore.id}", headers=admin_headers, json={"Pin": "abc"}), 422, "VALIDATION_ERROR"
+    )
     assert list(body["errors"]) == ["Pin"]
     assert_error(client.put("/api/utenti/999999", headers=admin_headers, json={"Nome": "X"}), 404, "NOT_FOUND")
     me = current_user_id(db_session)
-    assert_error(client.put(f"/api/utenti/{me}", headers=admin_headers, json={"Attivo": False}), 400, "AUTO_DISATTIVAZIONE")
-    assert_error(client.put(f"/api/utenti/{me}", headers=admin_headers, json={"Ruolo": "SUPERVISORE"}), 400,
-                 "AUTO_DECLASSAMENTO")
+    assert_error(
+        client.put(f"/api/utenti/{me}", headers=admin_headers, json={"Attivo": False}), 400, "AUTO_DISATTIVAZIONE"
+    )
+    assert_error(
+        client.put(f"/api/utenti/{me}", headers=admin_headers, json={"Ruolo": "SUPERVISORE"}), 400, "AUTO_DECLASSAMENTO"
+    )
 
 
 def test_delete_user_deactivates_and_their_token_stops(client, admin_headers, api_token, db_session):
@@ -184,17 +228,31 @@ def test_get_unknown_user_is_404(client, admin_headers):
 
 
 def test_machine_create_read_update_delete(client, admin_headers, db_session):
-    response = client.post("/api/macchine/", headers=admin_headers, json={
-        "Codice": "pth-onda", "Descrizione": "Saldatrice a onda", "FaseTipo": "PTH", "Reparto": "PTH",
-    })
+    response = client.post(
+        "/api/macchine/",
+        headers=admin_headers,
+        json={
+            "Codice": "pth-onda",
+            "Descrizione": "Saldatrice a onda",
+            "FaseTipo": "PTH",
+            "Reparto": "PTH",
+        },
+    )
     assert response.status_code == 201, response.text
     created = response.json
     assert set(created) == MACCHINA_FIELDS
-    assert (created["Codice"], created["FaseTipo"], created["Reparto"], created["Attiva"]) == ("PTH-ONDA", "PTH", "PTH", True)
+    assert (created["Codice"], created["FaseTipo"], created["Reparto"], created["Attiva"]) == (
+        "PTH-ONDA",
+        "PTH",
+        "PTH",
+        True,
+    )
     mid = created["MacchinaID"]
     assert client.get(f"/api/macchine/{mid}", headers=admin_headers).json == created
 
-    updated = client.put(f"/api/macchine/{mid}", headers=admin_headers, json={"Reparto": None, "Descrizione": "Onda"}).json
+    updated = client.put(
+        f"/api/macchine/{mid}", headers=admin_headers, json={"Reparto": None, "Descrizione": "Onda"}
+    ).json
     assert (updated["Reparto"], updated["Descrizione"], updated["Codice"]) == (None, "Onda", "PTH-ONDA")
 
     assert client.delete(f"/api/macchine/{mid}", headers=admin_headers).status_code == 204
@@ -203,16 +261,27 @@ def test_machine_create_read_update_delete(client, admin_headers, db_session):
 
 
 def test_machine_refusals(client, admin_headers, macchina):
-    assert_error(client.post("/api/macchine/", headers=admin_headers, json={"Codice": "smd-l1", "FaseTipo": "SMD"}), 409,
-                 "CODICE_IN_USO")
-    body = assert_error(client.post("/api/macchine/", headers=admin_headers, json={"Codice": "X1", "FaseTipo": "FORNO"}),
-                        422, "VALIDATION_ERROR")
+    assert_error(
+        client.post("/api/macchine/", headers=admin_headers, json={"Codice": "smd-l1", "FaseTipo": "SMD"}),
+        409,
+        "CODICE_IN_USO",
+    )
+    body = assert_error(
+        client.post("/api/macchine/", headers=admin_headers, json={"Codice": "X1", "FaseTipo": "FORNO"}),
+        422,
+        "VALIDATION_ERROR",
+    )
     assert list(body["errors"]) == ["FaseTipo"]
-    body = assert_error(client.post("/api/macchine/", headers=admin_headers, json={"Codice": "X 1"}), 422, "VALIDATION_ERROR")
+    body = assert_error(
+        client.post("/api/macchine/", headers=admin_headers, json={"Codice": "X 1"}), 422, "VALIDATION_ERROR"
+    )
     # The schema stops a missing field and a malformed code before the rules run.
     assert set(body["errors"]) == {"Codice", "FaseTipo"}
-    body = assert_error(client.post("/api/macchine/", headers=admin_headers, json={"Codice": "X 1", "FaseTipo": "SMD"}),
-                        422, "VALIDATION_ERROR")
+    body = assert_error(
+        client.post("/api/macchine/", headers=admin_headers, json={"Codice": "X 1", "FaseTipo": "SMD"}),
+        422,
+        "VALIDATION_ERROR",
+    )
     assert list(body["errors"]) == ["Codice"]
     assert_error(client.put("/api/macchine/999999", headers=admin_headers, json={"Reparto": "X"}), 404, "NOT_FOUND")
     assert_error(client.delete("/api/macchine/999999", headers=admin_headers), 404, "NOT_FOUND")
@@ -223,20 +292,36 @@ def test_machine_with_an_open_lotto_cannot_be_deleted(client, admin_headers, mac
     fase = Fase(commessa_erp_id=101, fase_tipo_id=macchina.fase_tipo_id, stato="IN_CORSO", qta_prevista=100)
     db_session.add(fase)
     db_session.flush()
-    db_session.add(Lotto(fase_id=fase.id, progressivo=1, codice_lotto="2026-1234-SMD-001", data_inizio=datetime.now(UTC),
-                         qta_input=10, operatore_id=operatore.id, macchina_id=macchina.id))
+    db_session.add(
+        Lotto(
+            fase_id=fase.id,
+            progressivo=1,
+            codice_lotto="2026-1234-SMD-001",
+            data_inizio=datetime.now(UTC),
+            qta_input=10,
+            operatore_id=operatore.id,
+            macchina_id=macchina.id,
+        )
+    )
     db_session.commit()
-    body = assert_error(client.delete(f"/api/macchine/{macchina.id}", headers=admin_headers), 400, "MACCHINA_CON_LOTTO_APERTO")
+    body = assert_error(
+        client.delete(f"/api/macchine/{macchina.id}", headers=admin_headers), 400, "MACCHINA_CON_LOTTO_APERTO"
+    )
     assert "2026-1234-SMD-001" in body["detail"]
-    assert_error(client.put(f"/api/macchine/{macchina.id}", headers=admin_headers, json={"FaseTipo": "PTH"}), 400,
-                 "MACCHINA_CON_LOTTO_APERTO")
+    assert_error(
+        client.put(f"/api/macchine/{macchina.id}", headers=admin_headers, json={"FaseTipo": "PTH"}),
+        400,
+        "MACCHINA_CON_LOTTO_APERTO",
+    )
 
 
 def test_machine_list_filters(client, api_token, macchina, db_session):
     headers = api_token("OPERATORE")
     assert [m["Codice"] for m in client.get("/api/macchine/", headers=headers).json] == ["SMD-L1"]
     assert client.get("/api/macchine/?FaseTipo=PTH", headers=headers).json == []
-    assert [m["Codice"] for m in client.get("/api/macchine/?FaseTipo=smd&Attiva=true", headers=headers).json] == ["SMD-L1"]
+    assert [m["Codice"] for m in client.get("/api/macchine/?FaseTipo=smd&Attiva=true", headers=headers).json] == [
+        "SMD-L1"
+    ]
     assert client.get("/api/macchine/?Attiva=false", headers=headers).json == []
     assert_error(client.get("/api/macchine/?limit=0", headers=headers), 422, "VALIDATION_ERROR")
 
@@ -257,12 +342,18 @@ def test_scrap_reason_create_and_update(client, admin_headers, db_session):
     back = client.put(f"/api/causali/{cid}", headers=admin_headers, json={"FaseTipo": None}).json
     assert back["FaseTipo"] is None and set(back) == CAUSALE_FIELDS
 
-    assert_error(client.post("/api/causali/", headers=admin_headers, json={"Codice": "MANIP", "Descrizione": "X"}), 409,
-                 "CODICE_IN_USO")
-    body = assert_error(client.post("/api/causali/", headers=admin_headers, json={"Codice": "Y"}), 422, "VALIDATION_ERROR")
+    assert_error(
+        client.post("/api/causali/", headers=admin_headers, json={"Codice": "MANIP", "Descrizione": "X"}),
+        409,
+        "CODICE_IN_USO",
+    )
+    body = assert_error(
+        client.post("/api/causali/", headers=admin_headers, json={"Codice": "Y"}), 422, "VALIDATION_ERROR"
+    )
     assert list(body["errors"]) == ["Descrizione"]
-    body = assert_error(client.put(f"/api/causali/{cid}", headers=admin_headers, json={"FaseTipo": "FORNO"}), 422,
-                        "VALIDATION_ERROR")
+    body = assert_error(
+        client.put(f"/api/causali/{cid}", headers=admin_headers, json={"FaseTipo": "FORNO"}), 422, "VALIDATION_ERROR"
+    )
     assert list(body["errors"]) == ["FaseTipo"]
     assert_error(client.put("/api/causali/999999", headers=admin_headers, json={"Attiva": True}), 404, "NOT_FOUND")
 
@@ -284,8 +375,13 @@ ADMIN_ONLY = ("ADMIN",)
 # (method, path template, JSON body, lowest… the roles allowed, success status)
 ENDPOINTS = [
     ("GET", "/api/utenti/", None, ADMIN_ONLY, 200),
-    ("POST", "/api/utenti/", {"Matricola": "NEW1", "Nome": "N", "Cognome": "C", "Ruolo": "OPERATORE", "Pin": "1234"},
-     ADMIN_ONLY, 201),
+    (
+        "POST",
+        "/api/utenti/",
+        {"Matricola": "NEW1", "Nome": "N", "Cognome": "C", "Ruolo": "OPERATORE", "Pin": "1234"},
+        ADMIN_ONLY,
+        201,
+    ),
     ("GET", "/api/utenti/{utente}", None, ADMIN_ONLY, 200),
     ("PUT", "/api/utenti/{utente}", {"Nome": "Cambiato"}, ADMIN_ONLY, 200),
     ("DELETE", "/api/utenti/{utente}", None, ADMIN_ONLY, 204),
@@ -301,10 +397,12 @@ ENDPOINTS = [
 
 
 @pytest.mark.parametrize("ruolo", EVERYONE)
-@pytest.mark.parametrize(("method", "path", "payload", "allowed", "success"), ENDPOINTS,
-                         ids=[f"{m} {p}" for m, p, *_ in ENDPOINTS])
-def test_role_matrix(client, api_token, operatore, macchina, db_session, row_count,
-                     ruolo, method, path, payload, allowed, success):
+@pytest.mark.parametrize(
+    ("method", "path", "payload", "allowed", "success"), ENDPOINTS, ids=[f"{m} {p}" for m, p, *_ in ENDPOINTS]
+)
+def test_role_matrix(
+    client, api_token, operatore, macchina, db_session, row_count, ruolo, method, path, payload, allowed, success
+):
     causale = db_session.scalar(select(CausaleScarto).where(CausaleScarto.codice == "MANIP"))
     url = path.format(utente=operatore.id, macchina=macchina.id, causale=causale.id)
     headers = api_token(ruolo)
@@ -321,8 +419,12 @@ def test_role_matrix(client, api_token, operatore, macchina, db_session, row_cou
 def test_every_master_data_route_is_in_the_matrix(app):
     """A new route under these paths must join the role matrix above."""
     routes = {
-        (method, rule.rule.replace("<int:utente_id>", "{utente}").replace("<int:macchina_id>", "{macchina}")
-         .replace("<int:causale_id>", "{causale}"))
+        (
+            method,
+            rule.rule.replace("<int:utente_id>", "{utente}")
+            .replace("<int:macchina_id>", "{macchina}")
+            .replace("<int:causale_id>", "{causale}"),
+        )
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith(("/api/utenti", "/api/macchine", "/api/causali"))
         for method in rule.methods - {"HEAD", "OPTIONS"}

@@ -14,11 +14,31 @@ from tests.avanzamento_fixture import PER_CONSEGNA, configura, scrivi_erp
 from tests.lotti_fixture import lotto_factory
 from tests.web.test_api_commesse import assert_error
 
-CAMPI = {"ID", "ESERCIZIO", "NUMEROCOM", "CODART", "DESART", "NOMECLIENTE", "QTA", "DATACONSEGNA", "InRitardo",
-         "ARischio", "Fasi"}
+CAMPI = {
+    "ID",
+    "ESERCIZIO",
+    "NUMEROCOM",
+    "CODART",
+    "DESART",
+    "NOMECLIENTE",
+    "QTA",
+    "DATACONSEGNA",
+    "InRitardo",
+    "ARischio",
+    "Fasi",
+}
 CAMPI_SPEC = {"ID", "ESERCIZIO", "NUMEROCOM", "DESART", "QTA", "DATACONSEGNA", "InRitardo", "Fasi"}
-CAMPI_FASE = {"FaseID", "FaseTipo", "Stato", "QtaPrevista", "QtaProdotta", "QtaScarti", "QtaDisponibile",
-              "DataApertura", "DataChiusura"}
+CAMPI_FASE = {
+    "FaseID",
+    "FaseTipo",
+    "Stato",
+    "QtaPrevista",
+    "QtaProdotta",
+    "QtaScarti",
+    "QtaDisponibile",
+    "DataApertura",
+    "DataChiusura",
+}
 
 
 @pytest.fixture
@@ -50,11 +70,19 @@ def test_each_order_has_the_contract_fields_and_its_phases(api, headers, giorno)
     uno = next(c for c in body if c["ID"] == 1)
     chiavi = ("ESERCIZIO", "NUMEROCOM", "DESART", "QTA", "DATACONSEGNA", "InRitardo", "ARischio")
     assert {k: uno[k] for k in chiavi} == {
-        "ESERCIZIO": 2026, "NUMEROCOM": 1001, "DESART": "Scheda alimentatore", "QTA": 100,
-        "DATACONSEGNA": (giorno - timedelta(days=1)).isoformat(), "InRitardo": True, "ARischio": False}
+        "ESERCIZIO": 2026,
+        "NUMEROCOM": 1001,
+        "DESART": "Scheda alimentatore",
+        "QTA": 100,
+        "DATACONSEGNA": (giorno - timedelta(days=1)).isoformat(),
+        "InRitardo": True,
+        "ARischio": False,
+    }
     assert [set(f) for f in uno["Fasi"]] == [CAMPI_FASE, CAMPI_FASE]
     assert [(f["FaseTipo"], f["Stato"], f["QtaPrevista"], f["QtaProdotta"], f["QtaScarti"]) for f in uno["Fasi"]] == [
-        ("SMD", "COMPLETATA", 100, 100, 3), ("CONTROLLI", "IN_CORSO", 100, 40, 0)]
+        ("SMD", "COMPLETATA", 100, 100, 3),
+        ("CONTROLLI", "IN_CORSO", 100, 40, 0),
+    ]
     assert uno["Fasi"][0]["FaseID"] == api.fasi[(1, "SMD")]
 
 
@@ -68,7 +96,12 @@ def test_late_flag_and_null_erp_fields(api, headers):
     assert {i for i, c in per_id.items() if c["ARischio"]} == {2, 3}
     cinque = per_id[5]
     assert (cinque["NUMEROCOM"], cinque["DESART"], cinque["CODART"], cinque["NOMECLIENTE"], cinque["DATACONSEGNA"]) == (
-        None, None, None, None, None)
+        None,
+        None,
+        None,
+        None,
+        None,
+    )
 
 
 def test_available_quantity_and_dates_are_those_of_the_phases_api(api, headers, db_session, make_user):
@@ -91,10 +124,16 @@ def test_limit_and_offset(api, headers):
     assert len(api.get("/api/avanzamento/?limit=500", headers=headers).json) == 6
 
 
-@pytest.mark.parametrize("query, campo", [
-    ("limit=0", "limit"), ("limit=501", "limit"), ("limit=abc", "limit"), ("offset=-1", "offset"),
-    ("offset=x", "offset"),
-])
+@pytest.mark.parametrize(
+    "query, campo",
+    [
+        ("limit=0", "limit"),
+        ("limit=501", "limit"),
+        ("limit=abc", "limit"),
+        ("offset=-1", "offset"),
+        ("offset=x", "offset"),
+    ],
+)
 def test_bad_paging_is_422_naming_the_field(api, headers, query, campo):
     body = assert_error(api.get(f"/api/avanzamento/?{query}", headers=headers), 422, "VALIDATION_ERROR")
     assert list(body["errors"]) == [campo]

@@ -7,15 +7,46 @@ from datetime import date, datetime, timezone
 
 import pytest
 
-ERP_FIELDS = ["ID", "ESERCIZIO", "NUMEROCOM", "RIFCOMMCLI", "CODART", "DESART", "QTA", "DATACONSEGNA",
-              "STATOCOMMESSA", "IDCLIENTE", "NOMECLIENTE"]
+ERP_FIELDS = [
+    "ID",
+    "ESERCIZIO",
+    "NUMEROCOM",
+    "RIFCOMMCLI",
+    "CODART",
+    "DESART",
+    "QTA",
+    "DATACONSEGNA",
+    "STATOCOMMESSA",
+    "IDCLIENTE",
+    "NOMECLIENTE",
+]
 LIST_FIELDS = set(ERP_FIELDS) | {"Configurata"}
-CONFIG_FIELDS = {"ConfigID", "CommessaERPId", "FlagSMD", "FlagPTH", "FlagControlli", "DIBA", "Revisione", "Note",
-                 "DataCreazione", "DataModifica", "BloccataDocumentazione"}
+CONFIG_FIELDS = {
+    "ConfigID",
+    "CommessaERPId",
+    "FlagSMD",
+    "FlagPTH",
+    "FlagControlli",
+    "DIBA",
+    "Revisione",
+    "Note",
+    "DataCreazione",
+    "DataModifica",
+    "BloccataDocumentazione",
+}
 # Other ConfigCommessa columns (SPEC §4) the API may show; anything else is off-contract.
 CONFIG_OPTIONAL = {"QtaERP", "CreatoDa"}
-FASE_FIELDS = {"FaseID", "CommessaERPId", "FaseTipo", "Stato", "QtaPrevista", "QtaProdotta", "QtaScarti",
-               "DataApertura", "DataChiusura"}
+FASE_FIELDS = {
+    "FaseID",
+    "CommessaERPId",
+    "FaseTipo",
+    "Stato",
+    "QtaPrevista",
+    "QtaProdotta",
+    "QtaScarti",
+    "DataApertura",
+    "DataChiusura",
+}
 FASE_OPTIONAL = {"QtaDisponibile"}
 OPEN_COUNT = 44  # tests/erp_fixture.py: 1..40, 101, 102, 104, 105
 
@@ -64,14 +95,28 @@ def test_list_item_formats(client, headers, make_config):
     rows = {r["ID"]: r for r in client.get("/api/commesse/", headers=headers).json}
     row = rows[101]
     assert row == {
-        "ID": 101, "ESERCIZIO": 2026, "NUMEROCOM": 1234, "RIFCOMMCLI": "PO 50%_sconto", "CODART": "SCH-[X]",
-        "DESART": "Scheda alimentatore 24V", "QTA": 500, "DATACONSEGNA": "2026-12-01", "STATOCOMMESSA": "O",
-        "IDCLIENTE": 12, "NOMECLIENTE": "Elettronica Adriatica S.p.A.", "Configurata": True,
+        "ID": 101,
+        "ESERCIZIO": 2026,
+        "NUMEROCOM": 1234,
+        "RIFCOMMCLI": "PO 50%_sconto",
+        "CODART": "SCH-[X]",
+        "DESART": "Scheda alimentatore 24V",
+        "QTA": 500,
+        "DATACONSEGNA": "2026-12-01",
+        "STATOCOMMESSA": "O",
+        "IDCLIENTE": 12,
+        "NOMECLIENTE": "Elettronica Adriatica S.p.A.",
+        "Configurata": True,
     }
     assert date.fromisoformat(row["DATACONSEGNA"])
     assert rows[1]["Configurata"] is False
-    assert rows[104] == {**{f: None for f in ERP_FIELDS}, "ID": 104, "NUMEROCOM": 78, "STATOCOMMESSA": "O",
-                         "Configurata": False}
+    assert rows[104] == {
+        **{f: None for f in ERP_FIELDS},
+        "ID": 104,
+        "NUMEROCOM": 78,
+        "STATOCOMMESSA": "O",
+        "Configurata": False,
+    }
 
 
 def test_limit_and_offset_page_the_list(client, headers):
@@ -89,8 +134,15 @@ def test_list_accepts_a_filter(client, headers):
 
 @pytest.mark.parametrize(
     ("query", "field"),
-    [("limit=501", "limit"), ("limit=0", "limit"), ("limit=-1", "limit"), ("limit=abc", "limit"),
-     ("limit=1.5", "limit"), ("offset=-1", "offset"), ("offset=abc", "offset")],
+    [
+        ("limit=501", "limit"),
+        ("limit=0", "limit"),
+        ("limit=-1", "limit"),
+        ("limit=abc", "limit"),
+        ("limit=1.5", "limit"),
+        ("offset=-1", "offset"),
+        ("offset=abc", "offset"),
+    ],
 )
 def test_bad_paging_is_422_with_the_field(client, headers, query, field):
     for path in ("/api/commesse/", "/api/commesse/search"):
@@ -214,8 +266,9 @@ def test_unknown_api_path_is_404_json(client, headers):
     assert_error(client.get("/api/nope"), 404, "NOT_FOUND")
 
 
-@pytest.mark.parametrize(("method", "path"), [("POST", "/api/commesse/"), ("DELETE", "/api/commesse/101"),
-                                              ("PUT", "/api/commesse/search")])
+@pytest.mark.parametrize(
+    ("method", "path"), [("POST", "/api/commesse/"), ("DELETE", "/api/commesse/101"), ("PUT", "/api/commesse/search")]
+)
 def test_wrong_method_is_405_json(client, headers, method, path):
     response = client.open(path, method=method, headers=headers, json={})
     assert_error(response, 405, "METHOD_NOT_ALLOWED")

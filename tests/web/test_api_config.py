@@ -64,7 +64,8 @@ def test_create_answers_201_with_the_config_and_its_defaults(client, crea, heade
 
     fasi = client.get("/api/fasi/commessa/101", headers=headers).json
     assert [(f["FaseTipo"], f["QtaPrevista"], f["QtaDisponibile"], f["Stato"]) for f in fasi] == [
-        ("SMD", 500, 500, "APERTA"), ("CONTROLLI", 500, 0, "APERTA")
+        ("SMD", 500, 500, "APERTA"),
+        ("CONTROLLI", 500, 0, "APERTA"),
     ]
 
 
@@ -127,7 +128,10 @@ def test_malformed_create_is_422_with_the_field(crea, row_count, body, field):
 
 
 def test_missing_order_id_and_non_json_bodies_are_422(client, headers):
-    assert "CommessaERPId" in assert_error(client.post("/api/config/", json={}, headers=headers), 422, "VALIDATION_ERROR")["errors"]
+    assert (
+        "CommessaERPId"
+        in assert_error(client.post("/api/config/", json={}, headers=headers), 422, "VALIDATION_ERROR")["errors"]
+    )
     assert_error(client.post("/api/config/", json=[101], headers=headers), 422, "VALIDATION_ERROR")
     assert_error(client.post("/api/config/", data="CommessaERPId=101", headers=headers), 422, "VALIDATION_ERROR")
 
@@ -173,8 +177,11 @@ def test_unknown_config_is_404(client, headers, method, config_id):
 
 def test_update_changes_only_what_is_sent(client, crea, headers):
     created = crea(DIBA="DB-1", Revisione="A", Note="n").json
-    response = client.put(f"/api/config/{created['ConfigID']}", json={"Revisione": "B", "BloccataDocumentazione": True,
-                                                                      "Note": None}, headers=headers)
+    response = client.put(
+        f"/api/config/{created['ConfigID']}",
+        json={"Revisione": "B", "BloccataDocumentazione": True, "Note": None},
+        headers=headers,
+    )
     assert response.status_code == 200, response.text
     body = response.json
     assert (body["DIBA"], body["Revisione"], body["Note"], body["BloccataDocumentazione"]) == ("DB-1", "B", None, True)
@@ -194,13 +201,23 @@ def test_update_refusals(client, crea, headers, db_session, make_lotto, row_coun
     config_id = crea(FlagPTH=True).json["ConfigID"]
     make_lotto(fase(db_session, "PTH"), 20, output=20)
     before = row_count()
-    detail = assert_error(client.put(f"/api/config/{config_id}", json={"FlagPTH": False}, headers=headers),
-                          400, "FASE_CON_LOTTI")["detail"]
+    detail = assert_error(
+        client.put(f"/api/config/{config_id}", json={"FlagPTH": False}, headers=headers), 400, "FASE_CON_LOTTI"
+    )["detail"]
     assert "PTH" in detail
-    assert_error(client.put(f"/api/config/{config_id}", json={"FlagSMD": False, "FlagPTH": False, "FlagControlli": False},
-                            headers=headers), 400, "NESSUNA_FASE")
+    assert_error(
+        client.put(
+            f"/api/config/{config_id}",
+            json={"FlagSMD": False, "FlagPTH": False, "FlagControlli": False},
+            headers=headers,
+        ),
+        400,
+        "NESSUNA_FASE",
+    )
     for bad in ({"CommessaERPId": 102}, {"FlagSMD": "no"}, {"DIBA": ["x"]}):
-        errors = assert_error(client.put(f"/api/config/{config_id}", json=bad, headers=headers), 422, "VALIDATION_ERROR")["errors"]
+        errors = assert_error(
+            client.put(f"/api/config/{config_id}", json=bad, headers=headers), 422, "VALIDATION_ERROR"
+        )["errors"]
         assert list(errors) == list(bad)
     assert row_count() == before
 
@@ -223,7 +240,10 @@ def test_delete_is_204_and_removes_the_fasi(client, crea, headers):
 def test_delete_with_lotti_is_400(client, crea, headers, db_session, make_lotto):
     config_id = crea().json["ConfigID"]
     make_lotto(fase(db_session, "SMD"), 10)
-    assert "SMD" in assert_error(client.delete(f"/api/config/{config_id}", headers=headers), 400, "CONFIG_CON_LOTTI")["detail"]
+    assert (
+        "SMD"
+        in assert_error(client.delete(f"/api/config/{config_id}", headers=headers), 400, "CONFIG_CON_LOTTI")["detail"]
+    )
     assert client.get(f"/api/config/{config_id}", headers=headers).status_code == 200
 
 
@@ -263,7 +283,11 @@ def test_add_fase_by_hand(client, crea, headers):
     assert set(body) == FASE_OUT
     assert (body["FaseTipo"], body["Stato"], body["QtaPrevista"], body["QtaDisponibile"]) == ("PTH", "APERTA", 500, 0)
     assert client.get(f"/api/config/{config_id}", headers=headers).json["FlagPTH"] is True
-    assert [f["FaseTipo"] for f in client.get("/api/fasi/commessa/101", headers=headers).json] == ["SMD", "PTH", "CONTROLLI"]
+    assert [f["FaseTipo"] for f in client.get("/api/fasi/commessa/101", headers=headers).json] == [
+        "SMD",
+        "PTH",
+        "CONTROLLI",
+    ]
 
 
 def test_add_fase_refusals(client, crea, headers, row_count):
@@ -276,10 +300,16 @@ def test_add_fase_refusals(client, crea, headers, row_count):
     crea()
     before = row_count()
     assert_error(post(CommessaERPId=101, FaseTipo="SMD"), 409, "FASE_ESISTENTE")
-    assert list(assert_error(post(CommessaERPId=101, FaseTipo="VERNICIATURA"), 422, "VALIDATION_ERROR")["errors"]) == ["FaseTipo"]
+    assert list(assert_error(post(CommessaERPId=101, FaseTipo="VERNICIATURA"), 422, "VALIDATION_ERROR")["errors"]) == [
+        "FaseTipo"
+    ]
     assert list(assert_error(post(CommessaERPId=101), 422, "VALIDATION_ERROR")["errors"]) == ["FaseTipo"]
-    assert list(assert_error(post(CommessaERPId="101", FaseTipo="PTH"), 422, "VALIDATION_ERROR")["errors"]) == ["CommessaERPId"]
-    assert list(assert_error(post(CommessaERPId=101, FaseTipo="PTH", Stato="APERTA"), 422, "VALIDATION_ERROR")["errors"]) == ["Stato"]
+    assert list(assert_error(post(CommessaERPId="101", FaseTipo="PTH"), 422, "VALIDATION_ERROR")["errors"]) == [
+        "CommessaERPId"
+    ]
+    assert list(
+        assert_error(post(CommessaERPId=101, FaseTipo="PTH", Stato="APERTA"), 422, "VALIDATION_ERROR")["errors"]
+    ) == ["Stato"]
     assert row_count() == before
 
 
@@ -287,11 +317,17 @@ def test_a_fase_ahead_of_a_fase_with_lotti_is_400(client, crea, headers, make_lo
     config_id = crea().json["ConfigID"]  # SMD, CONTROLLI
     make_lotto(fase(db_session, "CONTROLLI"), 20, output=20)
     before = row_count()
-    body = assert_error(client.post("/api/fasi/", json={"CommessaERPId": 101, "FaseTipo": "PTH"}, headers=headers),
-                        400, "FASE_PRIMA_DI_FASE_CON_LOTTI")
+    body = assert_error(
+        client.post("/api/fasi/", json={"CommessaERPId": 101, "FaseTipo": "PTH"}, headers=headers),
+        400,
+        "FASE_PRIMA_DI_FASE_CON_LOTTI",
+    )
     assert "PTH" in body["detail"] and "CONTROLLI" in body["detail"]
-    assert_error(client.put(f"/api/config/{config_id}", json={"FlagPTH": True}, headers=headers),
-                 400, "FASE_PRIMA_DI_FASE_CON_LOTTI")
+    assert_error(
+        client.put(f"/api/config/{config_id}", json={"FlagPTH": True}, headers=headers),
+        400,
+        "FASE_PRIMA_DI_FASE_CON_LOTTI",
+    )
     assert row_count() == before and fase(db_session, "PTH") is None
     assert [f["QtaDisponibile"] for f in client.get("/api/fasi/commessa/101", headers=headers).json] == [500, 0]
 
@@ -331,9 +367,18 @@ def test_every_role_reads(client, api_token, configured, path, ruolo):
     assert client.get(path.format(id=configured), headers=api_token(ruolo)).status_code == 200
 
 
-@pytest.mark.parametrize(("method", "path"), [("GET", "/api/config/"), ("POST", "/api/config/"), ("GET", "/api/config/1"),
-                                              ("PUT", "/api/config/1"), ("DELETE", "/api/config/1"),
-                                              ("GET", "/api/fasi/commessa/101"), ("POST", "/api/fasi/")])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("GET", "/api/config/"),
+        ("POST", "/api/config/"),
+        ("GET", "/api/config/1"),
+        ("PUT", "/api/config/1"),
+        ("DELETE", "/api/config/1"),
+        ("GET", "/api/fasi/commessa/101"),
+        ("POST", "/api/fasi/"),
+    ],
+)
 def test_no_token_is_401(client, method, path):
     assert_error(client.open(path, method=method, json={}), 401, "UNAUTHENTICATED")
 
@@ -347,11 +392,18 @@ def test_erp_down(make_app, api_token, crea, tmp_path):
     crea()  # 101 configured while the ERP answers
     browser = make_app(ERP_URL=sqlite_readonly_url(tmp_path / "manca.db")).test_client()
     headers = api_token("SUPERVISORE")
-    assert "ASITRON" in assert_error(browser.post("/api/config/", json={"CommessaERPId": 1}, headers=headers),
-                                     503, "ERP_UNAVAILABLE")["detail"]
+    assert (
+        "ASITRON"
+        in assert_error(
+            browser.post("/api/config/", json={"CommessaERPId": 1}, headers=headers), 503, "ERP_UNAVAILABLE"
+        )["detail"]
+    )
     assert_error(browser.get("/api/fasi/commessa/1", headers=headers), 503, "ERP_UNAVAILABLE")
-    assert_error(browser.post("/api/fasi/", json={"CommessaERPId": 101, "FaseTipo": "PTH"}, headers=headers),
-                 503, "ERP_UNAVAILABLE")
+    assert_error(
+        browser.post("/api/fasi/", json={"CommessaERPId": 101, "FaseTipo": "PTH"}, headers=headers),
+        503,
+        "ERP_UNAVAILABLE",
+    )
     # What needs only ASI_GEST keeps working.
     assert [f["FaseTipo"] for f in browser.get("/api/fasi/commessa/101", headers=headers).json] == ["SMD", "CONTROLLI"]
     config_id = browser.get("/api/config/", headers=headers).json[0]["ConfigID"]
@@ -374,7 +426,15 @@ def test_openapi_documents_the_config_and_fasi_routes(client, api_token, configu
     post = doc["paths"]["/api/config/"]["post"]
     assert {"201", "400", "403", "409", "422", "503"} <= set(post["responses"])
     request = resolve(doc, post["requestBody"]["content"]["application/json"]["schema"])
-    assert set(request["properties"]) == {"CommessaERPId", "FlagSMD", "FlagPTH", "FlagControlli", "DIBA", "Revisione", "Note"}
+    assert set(request["properties"]) == {
+        "CommessaERPId",
+        "FlagSMD",
+        "FlagPTH",
+        "FlagControlli",
+        "DIBA",
+        "Revisione",
+        "Note",
+    }
     assert request["required"] == ["CommessaERPId"]
     assert request["properties"]["FlagPTH"]["default"] is False
     assert request["properties"]["DIBA"]["maxLength"] == 50

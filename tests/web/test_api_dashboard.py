@@ -18,9 +18,21 @@ from asigest.services.kpi import calcola_kpi
 from tests.registro_fixture import costruisci
 
 SPEC_KEYS = [
-    "periodo", "lotti_settimana", "lotti_per_fase", "pezzi_buoni", "pezzi_scartati", "scarti_percent",
-    "scarti_per_fase", "scarti_per_macchina", "scarti_per_causale", "top_operatori", "lotti_aperti",
-    "lotti_dimenticati", "resa_primo_passaggio", "produzione_giornaliera", "durata_media_minuti",
+    "periodo",
+    "lotti_settimana",
+    "lotti_per_fase",
+    "pezzi_buoni",
+    "pezzi_scartati",
+    "scarti_percent",
+    "scarti_per_fase",
+    "scarti_per_macchina",
+    "scarti_per_causale",
+    "top_operatori",
+    "lotti_aperti",
+    "lotti_dimenticati",
+    "resa_primo_passaggio",
+    "produzione_giornaliera",
+    "durata_media_minuti",
 ]
 MARZO = "?da=2026-03-02&a=2026-03-08"
 
@@ -44,8 +56,10 @@ def test_an_operator_reads_the_kpis_of_a_period(client, api_token, reg):
     assert body["periodo"] == {"da": "2026-03-02", "a": "2026-03-08"}
     assert (body["lotti_settimana"], body["lotti_per_fase"]) == (4, {"SMD": 3, "PTH": 0, "CONTROLLI": 1})
     assert (body["pezzi_buoni"], body["pezzi_scartati"], body["scarti_percent"]) == (203, 7, 3.33)
-    assert body["scarti_per_fase"] == [{"FaseTipo": "SMD", "pezzi_scartati": 5},
-                                       {"FaseTipo": "CONTROLLI", "pezzi_scartati": 2}]
+    assert body["scarti_per_fase"] == [
+        {"FaseTipo": "SMD", "pezzi_scartati": 5},
+        {"FaseTipo": "CONTROLLI", "pezzi_scartati": 2},
+    ]
     assert [m["Codice"] for m in body["scarti_per_macchina"]] == ["SMD-A", "CTRL-A"]
     assert [c["Codice"] for c in body["scarti_per_causale"]] == ["SMD-PICK", "CTRL-AOI"]
     assert body["top_operatori"] == [
@@ -58,14 +72,22 @@ def test_an_operator_reads_the_kpis_of_a_period(client, api_token, reg):
     giorni = body["produzione_giornaliera"]
     assert len(giorni) == 30 and giorni[-1] == {"data": "2026-03-08", "pezzi_buoni": 0}
     assert {g["data"]: g["pezzi_buoni"] for g in giorni if g["pezzi_buoni"]} == {
-        "2026-03-02": 95, "2026-03-03": 50, "2026-03-04": 38, "2026-03-05": 20,
+        "2026-03-02": 95,
+        "2026-03-03": 50,
+        "2026-03-04": 38,
+        "2026-03-05": 20,
     }
 
 
 def test_the_answer_is_the_services_object_unchanged(client, api_token, db_session, reg, app):
     response = client.get("/api/dashboard/kpi" + MARZO, headers=api_token("SUPERVISORE"))
-    atteso = calcola_kpi(db_session, Periodo(date(2026, 3, 2), date(2026, 3, 8)), adesso=datetime.now(UTC),
-                         zona=app.config["TIMEZONE"], ore_dimenticato=float(app.config["FORGOTTEN_HOURS"]))
+    atteso = calcola_kpi(
+        db_session,
+        Periodo(date(2026, 3, 2), date(2026, 3, 8)),
+        adesso=datetime.now(UTC),
+        zona=app.config["TIMEZONE"],
+        ore_dimenticato=float(app.config["FORGOTTEN_HOURS"]),
+    )
     assert response.json == atteso.as_api()
 
 
@@ -90,8 +112,9 @@ def test_without_dates_the_current_iso_week(client, api_token, reg, app, query):
         ("?da=0001-01-01&a=0001-01-07", "da", "1900"),
     ],
 )
-def test_a_period_that_cannot_be_computed_is_422_naming_the_field(client, api_token, db_session, reg, row_count,
-                                                                    query, campo, parola):
+def test_a_period_that_cannot_be_computed_is_422_naming_the_field(
+    client, api_token, db_session, reg, row_count, query, campo, parola
+):
     headers = api_token("SUPERVISORE")
     prima, log_prima = row_count(), db_session.scalar(select(func.count()).select_from(LogEvento))
     response = client.get("/api/dashboard/kpi" + query, headers=headers)

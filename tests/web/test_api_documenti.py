@@ -21,8 +21,20 @@ from asigest.models import DocumentoTecnico, LogEvento
 
 PDF = b"%PDF-1.7\n1 0 obj << /Type /Catalog >> endobj\n%%EOF\n"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
-FIELDS = {"DocumentoID", "CommessaERPId", "CODART", "Tipo", "Titolo", "NomeFile", "ContentType", "Dimensione",
-          "Sha256", "Revisione", "DataCaricamento", "CaricatoDa"}
+FIELDS = {
+    "DocumentoID",
+    "CommessaERPId",
+    "CODART",
+    "Tipo",
+    "Titolo",
+    "NomeFile",
+    "ContentType",
+    "Dimensione",
+    "Sha256",
+    "Revisione",
+    "DataCaricamento",
+    "CaricatoDa",
+}
 
 
 @pytest.fixture
@@ -56,10 +68,14 @@ def raw_upload(client, headers, nome: str, content=PDF, **fields):
         parts.append(f'--{boundary}\r\nContent-Disposition: form-data; name="{key}"\r\n\r\n{value}\r\n'.encode())
     parts.append(
         f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename*=UTF-8''{quote(nome, safe='')}\r\n"
-        "Content-Type: application/octet-stream\r\n\r\n".encode() + content + b"\r\n"
+        "Content-Type: application/octet-stream\r\n\r\n".encode()
+        + content
+        + b"\r\n"
     )
     body = b"".join(parts) + f"--{boundary}--\r\n".encode()
-    return client.post("/api/documenti/", data=body, headers=headers, content_type=f"multipart/form-data; boundary={boundary}")
+    return client.post(
+        "/api/documenti/", data=body, headers=headers, content_type=f"multipart/form-data; boundary={boundary}"
+    )
 
 
 def assert_error(response, status, code):
@@ -93,7 +109,11 @@ def test_upload_answers_201_with_the_row(client, headers, archivio_dir, db_sessi
     assert body["CommessaERPId"] == 1 and body["CODART"] is None
     assert (body["Tipo"], body["Titolo"], body["Revisione"]) == ("SCHEMA_MONTAGGIO", "Schema di montaggio", "C")
     assert (body["NomeFile"], body["ContentType"], body["Dimensione"], body["Sha256"]) == (
-        "Schema TOP.pdf", "application/pdf", len(PDF), sha)
+        "Schema TOP.pdf",
+        "application/pdf",
+        len(PDF),
+        sha,
+    )
     assert datetime.fromisoformat(body["DataCaricamento"]).utcoffset() is not None
     assert isinstance(body["CaricatoDa"], int)
     assert stored_files(archivio_dir) == [archivio_dir / sha[:2] / sha[2:4] / sha]
@@ -197,7 +217,9 @@ def test_document_types_are_a_setting(app, client, headers, monkeypatch):
     assert set(body["errors"]) == {"Tipo"}
 
 
-def test_a_file_over_the_document_limit_is_413_with_the_json_error(app, client, headers, tmp_path, monkeypatch, db_session):
+def test_a_file_over_the_document_limit_is_413_with_the_json_error(
+    app, client, headers, tmp_path, monkeypatch, db_session
+):
     monkeypatch.setitem(app.config, "DOCUMENT_MAX_BYTES", 2048)
     assert upload(client, headers, content=b"%PDF-" + b"x" * 2043).status_code == 201
     body = assert_error(upload(client, headers, content=b"%PDF-" + b"y" * 2044), 413, "TOO_LARGE")
@@ -345,7 +367,9 @@ def test_download_sends_the_bytes_with_type_and_a_safe_disposition(client, heade
     assert "filename*=UTF-8''sch%C3%A9ma_%C3%9F_%E7%94%B5%E8%B7%AF.pdf" in disposition
     assert disposition.isascii()
     assert response.headers["ETag"].strip('"') == created["Sha256"]
-    again = client.get(f"/api/documenti/{created['DocumentoID']}/file", headers={**headers, "If-None-Match": response.headers["ETag"]})
+    again = client.get(
+        f"/api/documenti/{created['DocumentoID']}/file", headers={**headers, "If-None-Match": response.headers["ETag"]}
+    )
     assert again.status_code == 304
 
 
@@ -353,7 +377,7 @@ def test_download_of_text_keeps_the_stored_type(client, headers):
     created = upload(client, headers, nome="distinta.csv", content=b"ref;qta\nR1;2\n").json
     response = client.get(f"/api/documenti/{created['DocumentoID']}/file", headers=headers)
     assert response.headers["Content-Type"] == "text/csv"
-    assert response.headers["Content-Disposition"] == 'attachment; filename=distinta.csv'
+    assert response.headers["Content-Disposition"] == "attachment; filename=distinta.csv"
 
 
 def test_download_unknown_or_missing_file_is_404(client, headers, archivio_dir):
@@ -381,7 +405,11 @@ def test_delete_is_204_and_keeps_bytes_shared_with_another_row(client, headers, 
     assert stored_files(archivio_dir) == []
     assert_error(client.delete(f"/api/documenti/{second['DocumentoID']}", headers=headers), 404, "NOT_FOUND")
     db_session.rollback()
-    azioni = list(db_session.scalars(select(LogEvento.azione).where(LogEvento.entita == "DocumentiTecnici").order_by(LogEvento.id)))
+    azioni = list(
+        db_session.scalars(
+            select(LogEvento.azione).where(LogEvento.entita == "DocumentiTecnici").order_by(LogEvento.id)
+        )
+    )
     assert azioni == ["DOCUMENTO_CARICATO", "DOCUMENTO_CARICATO", "DOCUMENTO_ELIMINATO", "DOCUMENTO_ELIMINATO"]
 
 
@@ -399,8 +427,12 @@ ROLE_MATRIX = [
 def test_role_matrix(client, api_token, archivio_dir, db_session, ruolo, legge, scrive):
     existing = upload(client, api_token("SUPERVISORE")).json["DocumentoID"]
     headers = api_token(ruolo)
-    for url in ("/api/documenti/", f"/api/documenti/{existing}", f"/api/documenti/{existing}/file",
-                "/api/documenti/?CommessaERPId=1"):
+    for url in (
+        "/api/documenti/",
+        f"/api/documenti/{existing}",
+        f"/api/documenti/{existing}/file",
+        "/api/documenti/?CommessaERPId=1",
+    ):
         assert client.get(url, headers=headers).status_code == (200 if legge else 403), url
 
     created = upload(client, headers, content=PDF + b"nuovo")

@@ -9,9 +9,25 @@ from asigest.models import Fase, FaseTipo, LogEvento, Lotto, Macchina
 from asigest.services import auth
 
 LOTTO_FIELDS = [
-    "LottoID", "FaseID", "CommessaERPId", "FaseTipo", "Progressivo", "CodiceLotto", "Stato", "DataInizio",
-    "DataFine", "QtaInput", "QtaOutput", "QtaScarti", "CausaleScarto", "NoteScarti", "OperatoreID",
-    "OperatoreChiusuraID", "MacchinaID", "DIBA", "Revisione",
+    "LottoID",
+    "FaseID",
+    "CommessaERPId",
+    "FaseTipo",
+    "Progressivo",
+    "CodiceLotto",
+    "Stato",
+    "DataInizio",
+    "DataFine",
+    "QtaInput",
+    "QtaOutput",
+    "QtaScarti",
+    "CausaleScarto",
+    "NoteScarti",
+    "OperatoreID",
+    "OperatoreChiusuraID",
+    "MacchinaID",
+    "DIBA",
+    "Revisione",
 ]
 
 
@@ -30,7 +46,12 @@ def linea(db_session, make_config, make_user):
     altro = make_user(ruolo="OPERATORE", password=None, pin="4321")
     token = auth.create_token(db_session, actor=None, matricola=operatore.matricola)
     return {
-        "fasi": fasi, "smd": smd.id, "smd2": smd2.id, "ctrl": ctrl.id, "operatore": operatore.id, "altro": altro.id,
+        "fasi": fasi,
+        "smd": smd.id,
+        "smd2": smd2.id,
+        "ctrl": ctrl.id,
+        "operatore": operatore.id,
+        "altro": altro.id,
         "headers": {"Authorization": f"Bearer {token}"},
     }
 
@@ -53,11 +74,17 @@ def test_open_returns_201_with_the_contract_fields(client, linea):
 
 def test_close_then_read_and_list(client, linea):
     lotto = apri(client, linea).json
-    response = client.put(f"/api/lotti/smd/{lotto['LottoID']}/close",
-                          json={"QtaOutput": 95, "QtaScarti": 3, "CausaleScarto": "SMD-PICK", "NoteScarti": "ugello"},
-                          headers=linea["headers"])
+    response = client.put(
+        f"/api/lotti/smd/{lotto['LottoID']}/close",
+        json={"QtaOutput": 95, "QtaScarti": 3, "CausaleScarto": "SMD-PICK", "NoteScarti": "ugello"},
+        headers=linea["headers"],
+    )
     assert response.status_code == 200, response.json
-    assert (response.json["Stato"], response.json["QtaOutput"], response.json["CausaleScarto"]) == ("CHIUSO", 95, "SMD-PICK")
+    assert (response.json["Stato"], response.json["QtaOutput"], response.json["CausaleScarto"]) == (
+        "CHIUSO",
+        95,
+        "SMD-PICK",
+    )
     assert client.get(f"/api/lotti/smd/{lotto['LottoID']}", headers=linea["headers"]).json["QtaScarti"] == 3
     chiusi = client.get("/api/lotti/smd/?aperti=false", headers=linea["headers"]).json
     aperti = client.get("/api/lotti/smd/?aperti=true", headers=linea["headers"]).json
@@ -93,8 +120,11 @@ def test_an_open_key_replayed_on_a_close_closes_nothing(client, linea, db_sessio
     """Issue 12 item 3: the open's key on the lotto's close answered 200 with the open lotto."""
     headers = {**linea["headers"], "Idempotency-Key": "K-2907"}
     lotto = apri(client, linea, tipo="smd")  # without a key: a plain open
-    aperto = client.post("/api/lotti/smd/", json={"FaseID": linea["fasi"]["SMD"], "QtaInput": 5,
-                                                  "MacchinaID": linea["smd2"]}, headers=headers)
+    aperto = client.post(
+        "/api/lotti/smd/",
+        json={"FaseID": linea["fasi"]["SMD"], "QtaInput": 5, "MacchinaID": linea["smd2"]},
+        headers=headers,
+    )
     assert aperto.status_code == 201 and lotto.status_code == 201
     _riusata(client.put(f"/api/lotti/smd/{aperto.json['LottoID']}/close", json={"QtaOutput": 5}, headers=headers))
     assert client.get(f"/api/lotti/smd/{aperto.json['LottoID']}", headers=linea["headers"]).json["Stato"] == "APERTO"
@@ -111,8 +141,9 @@ def test_a_close_key_replayed_on_another_lotto_closes_nothing(client, linea, db_
     assert client.get(f"/api/lotti/smd/{secondo['LottoID']}", headers=linea["headers"]).json["Stato"] == "APERTO"
     assert _eventi(db_session, "LOTTO_CHIUSO") == 1
     # The same close again is the same request: its first answer.
-    di_nuovo = client.put(f"/api/lotti/smd/{primo['LottoID']}/close", json={"QtaScarti": 0, "QtaOutput": 100},
-                          headers=headers)
+    di_nuovo = client.put(
+        f"/api/lotti/smd/{primo['LottoID']}/close", json={"QtaScarti": 0, "QtaOutput": 100}, headers=headers
+    )
     assert di_nuovo.status_code == 200 and di_nuovo.json == chiuso.json
     _riusata(client.put(f"/api/lotti/smd/{primo['LottoID']}/close", json={"QtaOutput": 99}, headers=headers))
     assert _eventi(db_session, "LOTTO_CHIUSO") == 1
@@ -123,10 +154,16 @@ def test_an_open_key_with_another_body_opens_nothing(client, linea, db_session):
     payload = {"FaseID": linea["fasi"]["SMD"], "QtaInput": 100, "MacchinaID": linea["smd"]}
     first = client.post("/api/lotti/smd/", json=payload, headers=headers)
     assert first.status_code == 201
-    _riusata(client.post("/api/lotti/smd/", json={**payload, "MacchinaID": linea["smd2"], "QtaInput": 10},
-                         headers=headers))
-    _riusata(client.post("/api/lotti/controlli/", json={**payload, "FaseID": linea["fasi"]["CONTROLLI"],
-                                                        "MacchinaID": linea["ctrl"]}, headers=headers))
+    _riusata(
+        client.post("/api/lotti/smd/", json={**payload, "MacchinaID": linea["smd2"], "QtaInput": 10}, headers=headers)
+    )
+    _riusata(
+        client.post(
+            "/api/lotti/controlli/",
+            json={**payload, "FaseID": linea["fasi"]["CONTROLLI"], "MacchinaID": linea["ctrl"]},
+            headers=headers,
+        )
+    )
     assert db_session.scalar(select(func.count()).select_from(Lotto)) == 1
     assert _eventi(db_session, "LOTTO_APERTO") == 1
     # The same values in another order and spacing are the same request.
@@ -141,10 +178,15 @@ def test_an_idempotency_key_that_could_collide_is_refused(client, linea, db_sess
     could be stored alike and replay the wrong answer, so the request is refused."""
     prima = "k" * 100
     payload = {"FaseID": linea["fasi"]["SMD"], "QtaInput": 100, "MacchinaID": linea["smd"]}
-    assert client.post("/api/lotti/smd/", json=payload,
-                       headers={**linea["headers"], "Idempotency-Key": prima}).status_code == 201
-    response = client.post("/api/lotti/smd/", json=payload,
-                           headers={**linea["headers"], "Idempotency-Key": chiave.encode().decode("latin-1")})
+    assert (
+        client.post("/api/lotti/smd/", json=payload, headers={**linea["headers"], "Idempotency-Key": prima}).status_code
+        == 201
+    )
+    response = client.post(
+        "/api/lotti/smd/",
+        json=payload,
+        headers={**linea["headers"], "Idempotency-Key": chiave.encode().decode("latin-1")},
+    )
     assert response.status_code == 422 and "Idempotency-Key" in response.json["errors"]
     assert "ASCII" in response.json["errors"]["Idempotency-Key"][0]
     assert db_session.scalar(select(func.count()).select_from(Lotto)) == 1
@@ -186,12 +228,15 @@ def test_rule_refusals_are_400_with_a_code(client, linea):
     assert busy.status_code == 400 and busy.json["code"] == "MACCHINA_OCCUPATA"
     over = client.put(f"/api/lotti/smd/{lotto['LottoID']}/close", json={"QtaOutput": 101}, headers=linea["headers"])
     assert over.status_code == 400 and "QtaOutput" in over.json["errors"]
-    no_reason = client.put(f"/api/lotti/smd/{lotto['LottoID']}/close", json={"QtaOutput": 90, "QtaScarti": 2},
-                           headers=linea["headers"])
+    no_reason = client.put(
+        f"/api/lotti/smd/{lotto['LottoID']}/close", json={"QtaOutput": 90, "QtaScarti": 2}, headers=linea["headers"]
+    )
     assert no_reason.status_code == 400 and "CausaleScarto" in no_reason.json["errors"]
-    reason_no_scrap = client.put(f"/api/lotti/smd/{lotto['LottoID']}/close",
-                                 json={"QtaOutput": 100, "QtaScarti": 0, "CausaleScarto": "SMD-PICK"},
-                                 headers=linea["headers"])
+    reason_no_scrap = client.put(
+        f"/api/lotti/smd/{lotto['LottoID']}/close",
+        json={"QtaOutput": 100, "QtaScarti": 0, "CausaleScarto": "SMD-PICK"},
+        headers=linea["headers"],
+    )
     assert reason_no_scrap.status_code == 400 and list(reason_no_scrap.json["errors"]) == ["CausaleScarto"]
     assert client.get(f"/api/lotti/smd/{lotto['LottoID']}", headers=linea["headers"]).json["Stato"] == "APERTO"
     ok = client.put(f"/api/lotti/smd/{lotto['LottoID']}/close", json={"QtaOutput": 100}, headers=linea["headers"])

@@ -12,8 +12,16 @@ from asigest.services import auth
 from tests.web.test_api_lotti import LOTTO_FIELDS
 
 FASE_FIELDS = [
-    "FaseID", "CommessaERPId", "FaseTipo", "Stato", "QtaPrevista", "QtaProdotta", "QtaScarti", "DataApertura",
-    "DataChiusura", "QtaDisponibile",
+    "FaseID",
+    "CommessaERPId",
+    "FaseTipo",
+    "Stato",
+    "QtaPrevista",
+    "QtaProdotta",
+    "QtaScarti",
+    "DataApertura",
+    "DataChiusura",
+    "QtaDisponibile",
 ]
 
 
@@ -31,15 +39,25 @@ def linea(db_session, make_config, make_user):
     headers = {}
     for ruolo in ("OPERATORE", "SUPERVISORE"):
         user = make_user(ruolo=ruolo, password=None if ruolo == "OPERATORE" else "password123", pin="1234")
-        headers[ruolo] = {"Authorization": f"Bearer {auth.create_token(db_session, actor=None, matricola=user.matricola)}"}
-    return {"fasi": fasi, "smd": smd.id, "smd2": smd2.id, "ctrl": ctrl.id, "op": headers["OPERATORE"],
-            "capo": headers["SUPERVISORE"]}
+        headers[ruolo] = {
+            "Authorization": f"Bearer {auth.create_token(db_session, actor=None, matricola=user.matricola)}"
+        }
+    return {
+        "fasi": fasi,
+        "smd": smd.id,
+        "smd2": smd2.id,
+        "ctrl": ctrl.id,
+        "op": headers["OPERATORE"],
+        "capo": headers["SUPERVISORE"],
+    }
 
 
 def apri(client, linea, fase="SMD", macchina="smd", qta=100, headers=None):
-    response = client.post(f"/api/lotti/{fase.lower()}/", json={"FaseID": linea["fasi"][fase], "QtaInput": qta,
-                                                                "MacchinaID": linea[macchina]},
-                           headers=headers or linea["op"])
+    response = client.post(
+        f"/api/lotti/{fase.lower()}/",
+        json={"FaseID": linea["fasi"][fase], "QtaInput": qta, "MacchinaID": linea[macchina]},
+        headers=headers or linea["op"],
+    )
     assert response.status_code == 201, response.json
     return response.json
 
@@ -47,8 +65,11 @@ def apri(client, linea, fase="SMD", macchina="smd", qta=100, headers=None):
 def chiuso(client, linea, output=95, scarti=3, causale="SMD-PICK", **kw):
     lotto = apri(client, linea, **kw)
     tipo = lotto["FaseTipo"].lower()
-    response = client.put(f"/api/lotti/{tipo}/{lotto['LottoID']}/close",
-                          json={"QtaOutput": output, "QtaScarti": scarti, "CausaleScarto": causale}, headers=linea["op"])
+    response = client.put(
+        f"/api/lotti/{tipo}/{lotto['LottoID']}/close",
+        json={"QtaOutput": output, "QtaScarti": scarti, "CausaleScarto": causale},
+        headers=linea["op"],
+    )
     assert response.status_code == 200, response.json
     return response.json
 
@@ -68,8 +89,14 @@ def invariato(db_session):
     def snapshot():
         db_session.rollback()
         return (
-            [(x.id, x.qta_output, x.qta_scarti, x.causale_id, x.data_fine) for x in db_session.scalars(select(Lotto).order_by(Lotto.id))],
-            [(f.id, f.stato, f.qta_prodotta, f.qta_scarti, f.data_chiusura) for f in db_session.scalars(select(Fase).order_by(Fase.id))],
+            [
+                (x.id, x.qta_output, x.qta_scarti, x.causale_id, x.data_fine)
+                for x in db_session.scalars(select(Lotto).order_by(Lotto.id))
+            ],
+            [
+                (f.id, f.stato, f.qta_prodotta, f.qta_scarti, f.data_chiusura)
+                for f in db_session.scalars(select(Fase).order_by(Fase.id))
+            ],
             db_session.scalar(select(func.count()).select_from(LogEvento)),
         )
 
@@ -83,7 +110,11 @@ def test_state_change_answers_the_fase_with_its_availability(client, linea, db_s
     response = stato(client, linea, {"Stato": "SOSPESA", "Motivo": "Manca la pasta saldante"})
     assert response.status_code == 200, response.json
     assert list(response.json) == FASE_FIELDS
-    assert (response.json["Stato"], response.json["FaseTipo"], response.json["QtaDisponibile"]) == ("SOSPESA", "SMD", 500)
+    assert (response.json["Stato"], response.json["FaseTipo"], response.json["QtaDisponibile"]) == (
+        "SOSPESA",
+        "SMD",
+        500,
+    )
     evento = db_session.scalar(select(LogEvento).where(LogEvento.azione == "FASE_STATO_MODIFICATO"))
     assert evento.dettagli["motivo"] == "Manca la pasta saldante"
     ripresa = stato(client, linea, {"Stato": "IN_CORSO", "Motivo": "Arrivata"})
@@ -126,11 +157,22 @@ def test_state_refusals_are_400_with_a_code(client, linea, invariato):
 def test_state_change_needs_a_supervisor_and_a_known_fase(client, linea, invariato):
     prima = invariato()
     assert stato(client, linea, {"Stato": "SOSPESA", "Motivo": "x"}, headers=linea["op"]).status_code == 403
-    assert client.put(f"/api/fasi/{linea['fasi']['SMD']}/stato", json={"Stato": "SOSPESA", "Motivo": "x"}).status_code == 401
-    assert client.put("/api/fasi/999999/stato", json={"Stato": "SOSPESA", "Motivo": "x"},
-                      headers=linea["capo"]).status_code == 404
-    assert client.put("/api/fasi/99999999999/stato", json={"Stato": "SOSPESA", "Motivo": "x"},
-                      headers=linea["capo"]).status_code == 404
+    assert (
+        client.put(f"/api/fasi/{linea['fasi']['SMD']}/stato", json={"Stato": "SOSPESA", "Motivo": "x"}).status_code
+        == 401
+    )
+    assert (
+        client.put(
+            "/api/fasi/999999/stato", json={"Stato": "SOSPESA", "Motivo": "x"}, headers=linea["capo"]
+        ).status_code
+        == 404
+    )
+    assert (
+        client.put(
+            "/api/fasi/99999999999/stato", json={"Stato": "SOSPESA", "Motivo": "x"}, headers=linea["capo"]
+        ).status_code
+        == 404
+    )
     assert invariato() == prima
 
 
@@ -139,24 +181,40 @@ def test_state_change_needs_a_supervisor_and_a_known_fase(client, linea, invaria
 
 def test_correction_answers_the_corrected_lotto_and_recomputes_the_fase(client, linea, db_session):
     lotto = chiuso(client, linea, output=95, scarti=3)
-    response = rettifica(client, linea, lotto["LottoID"],
-                         {"QtaOutput": 90, "QtaScarti": 8, "CausaleScarto": "SMD-REFLOW", "Motivo": "Ricontati"})
+    response = rettifica(
+        client,
+        linea,
+        lotto["LottoID"],
+        {"QtaOutput": 90, "QtaScarti": 8, "CausaleScarto": "SMD-REFLOW", "Motivo": "Ricontati"},
+    )
     assert response.status_code == 200, response.json
     assert list(response.json) == LOTTO_FIELDS
-    assert (response.json["QtaOutput"], response.json["QtaScarti"], response.json["CausaleScarto"]) == (90, 8, "SMD-REFLOW")
+    assert (response.json["QtaOutput"], response.json["QtaScarti"], response.json["CausaleScarto"]) == (
+        90,
+        8,
+        "SMD-REFLOW",
+    )
     assert response.json["Stato"] == "CHIUSO" and response.json["DataFine"] == lotto["DataFine"]
     fasi = client.get("/api/fasi/commessa/101", headers=linea["capo"]).json
     smd = next(f for f in fasi if f["FaseTipo"] == "SMD")
     assert (smd["QtaProdotta"], smd["QtaScarti"]) == (90, 8)
     evento = db_session.scalar(select(LogEvento).where(LogEvento.azione == "LOTTO_RETTIFICATO"))
-    assert (evento.dettagli["prima"]["QtaOutput"], evento.dettagli["dopo"]["QtaOutput"], evento.dettagli["motivo"]) == (95, 90, "Ricontati")
+    assert (evento.dettagli["prima"]["QtaOutput"], evento.dettagli["dopo"]["QtaOutput"], evento.dettagli["motivo"]) == (
+        95,
+        90,
+        "Ricontati",
+    )
     assert evento.postazione  # the client address, as for every office change
 
 
 def test_no_scrap_clears_the_reason(client, linea):
     lotto = chiuso(client, linea, output=95, scarti=3)
-    response = rettifica(client, linea, lotto["LottoID"], {"QtaOutput": 98, "QtaScarti": 0, "CausaleScarto": None,
-                                                           "Motivo": "Falso scarto"})
+    response = rettifica(
+        client,
+        linea,
+        lotto["LottoID"],
+        {"QtaOutput": 98, "QtaScarti": 0, "CausaleScarto": None, "Motivo": "Falso scarto"},
+    )
     assert response.status_code == 200 and response.json["CausaleScarto"] is None
     response = rettifica(client, linea, lotto["LottoID"], {"QtaOutput": 97, "QtaScarti": 0, "Motivo": "Ancora"})
     assert response.status_code == 200
@@ -169,13 +227,35 @@ def test_correction_refusals_are_400_and_write_nothing(client, linea, invariato)
     prima = invariato()
     casi = [
         (lotto["LottoID"], "smd", {"QtaOutput": 61, "QtaScarti": 0, "Motivo": "x"}, "CHIUSURA_NON_VALIDA", "QtaOutput"),
-        (lotto["LottoID"], "smd", {"QtaOutput": 50, "QtaScarti": 5, "Motivo": "x"}, "CHIUSURA_NON_VALIDA", "CausaleScarto"),
-        (lotto["LottoID"], "smd", {"QtaOutput": 59, "QtaScarti": 0, "CausaleScarto": "SMD-PICK", "Motivo": "x"},
-         "CHIUSURA_NON_VALIDA", "CausaleScarto"),
+        (
+            lotto["LottoID"],
+            "smd",
+            {"QtaOutput": 50, "QtaScarti": 5, "Motivo": "x"},
+            "CHIUSURA_NON_VALIDA",
+            "CausaleScarto",
+        ),
+        (
+            lotto["LottoID"],
+            "smd",
+            {"QtaOutput": 59, "QtaScarti": 0, "CausaleScarto": "SMD-PICK", "Motivo": "x"},
+            "CHIUSURA_NON_VALIDA",
+            "CausaleScarto",
+        ),
         (lotto["LottoID"], "smd", {"QtaOutput": 60, "QtaScarti": 0, "Motivo": "x"}, "RETTIFICA_INVARIATA", None),
-        (lotto["LottoID"], "smd", {"QtaOutput": 50, "QtaScarti": 0, "Motivo": "x"}, "RETTIFICA_SUPERA_DISPONIBILE", None),
-        (lotto["LottoID"], "smd", {"QtaOutput": 55, "QtaScarti": 5, "CausaleScarto": "CTRL-AOI", "Motivo": "x"},
-         "CAUSALE_NON_VALIDA", None),
+        (
+            lotto["LottoID"],
+            "smd",
+            {"QtaOutput": 50, "QtaScarti": 0, "Motivo": "x"},
+            "RETTIFICA_SUPERA_DISPONIBILE",
+            None,
+        ),
+        (
+            lotto["LottoID"],
+            "smd",
+            {"QtaOutput": 55, "QtaScarti": 5, "CausaleScarto": "CTRL-AOI", "Motivo": "x"},
+            "CAUSALE_NON_VALIDA",
+            None,
+        ),
         (lotto["LottoID"], "controlli", {"QtaOutput": 59, "QtaScarti": 0, "Motivo": "x"}, "TIPO_FASE_DIVERSO", None),
         (aperto["LottoID"], "smd", {"QtaOutput": 10, "QtaScarti": 0, "Motivo": "x"}, "LOTTO_APERTO", None),
     ]
@@ -185,8 +265,10 @@ def test_correction_refusals_are_400_and_write_nothing(client, linea, invariato)
         assert response.json["code"] == code
         if field:
             assert field in response.json["errors"]
-    assert "CONTROLLI" in rettifica(client, linea, lotto["LottoID"],
-                                    {"QtaOutput": 50, "QtaScarti": 0, "Motivo": "x"}).json["detail"]
+    assert (
+        "CONTROLLI"
+        in rettifica(client, linea, lotto["LottoID"], {"QtaOutput": 50, "QtaScarti": 0, "Motivo": "x"}).json["detail"]
+    )
     assert controlli["Stato"] == "CHIUSO"
     assert invariato() == prima
 
@@ -228,12 +310,17 @@ def test_correction_is_for_supervisors_and_known_lotti(client, linea, invariato)
 
 def test_cancel_answers_what_the_log_keeps_and_the_lotto_is_gone(client, linea, db_session):
     lotto = apri(client, linea, qta=40)
-    response = client.post(f"/api/lotti/smd/{lotto['LottoID']}/annulla", json={"Motivo": "Commessa sbagliata"},
-                           headers=linea["capo"])
+    response = client.post(
+        f"/api/lotti/smd/{lotto['LottoID']}/annulla", json={"Motivo": "Commessa sbagliata"}, headers=linea["capo"]
+    )
     assert response.status_code == 200, response.json
     body = response.json
     assert (body["LottoID"], body["CodiceLotto"], body["Stato"], body["QtaInput"]) == (
-        lotto["LottoID"], lotto["CodiceLotto"], "ANNULLATO", 40)
+        lotto["LottoID"],
+        lotto["CodiceLotto"],
+        "ANNULLATO",
+        40,
+    )
     assert (body["CommessaERPId"], body["FaseTipo"], body["DataInizio"]) == (101, "SMD", lotto["DataInizio"])
     assert client.get(f"/api/lotti/smd/{lotto['LottoID']}", headers=linea["capo"]).status_code == 404
     fasi = client.get("/api/fasi/commessa/101", headers=linea["capo"]).json
@@ -261,8 +348,12 @@ def test_cancel_refusals(client, linea, invariato):
     assert client.post(url, json={}, headers=linea["capo"]).status_code == 422
     assert client.post(url, json={"Motivo": " "}, headers=linea["capo"]).status_code == 422
     assert client.post(url, json={"Motivo": "x"}, headers=linea["op"]).status_code == 403
-    assert client.post(f"/api/lotti/controlli/{aperto['LottoID']}/annulla", json={"Motivo": "x"},
-                       headers=linea["capo"]).status_code == 400
+    assert (
+        client.post(
+            f"/api/lotti/controlli/{aperto['LottoID']}/annulla", json={"Motivo": "x"}, headers=linea["capo"]
+        ).status_code
+        == 400
+    )
     assert client.post("/api/lotti/smd/999999/annulla", json={"Motivo": "x"}, headers=linea["capo"]).status_code == 404
     assert invariato() == prima
 

@@ -74,8 +74,12 @@ def test_login_follows_a_safe_next(client, make_user):
     assert 'value="/commesse/101?x=1"' in page.text  # carried through the form
     response = client.post(
         "/login",
-        data={"matricola": user.matricola, "password": "password123", "csrf_token": csrf_from(page.text),
-              "next": "/commesse/101?x=1"},
+        data={
+            "matricola": user.matricola,
+            "password": "password123",
+            "csrf_token": csrf_from(page.text),
+            "next": "/commesse/101?x=1",
+        },
     )
     assert response.status_code == 302
     assert response.headers["Location"].endswith("/commesse/101?x=1")
@@ -83,8 +87,16 @@ def test_login_follows_a_safe_next(client, make_user):
 
 @pytest.mark.parametrize(
     "target",
-    ["https://evil.example/", "//evil.example/", "/\\evil.example", "\\\\evil.example", "http:/evil.example",
-     "javascript:alert(1)", "/\t/evil.example", "///evil.example"],
+    [
+        "https://evil.example/",
+        "//evil.example/",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "http:/evil.example",
+        "javascript:alert(1)",
+        "/\t/evil.example",
+        "///evil.example",
+    ],
 )
 def test_login_never_redirects_off_site(client, make_user, target):
     user = make_user()

@@ -24,8 +24,9 @@ def nuovo(app):
 
 def badge(client, matricola: str, pin: str = PIN):
     page = client.get(f"/kiosk/{MACCHINA}")
-    return client.post(f"/kiosk/{MACCHINA}", data={"matricola": matricola, "pin": pin,
-                                                   "csrf_token": csrf_from(page.text)})
+    return client.post(
+        f"/kiosk/{MACCHINA}", data={"matricola": matricola, "pin": pin, "csrf_token": csrf_from(page.text)}
+    )
 
 
 @pytest.fixture
@@ -145,7 +146,9 @@ def test_the_menu_links_the_list_for_supervisors_only(client, login, make_user, 
 def test_htmx_unlock_answers_with_hx_redirect(client, login, bloccato, app):
     login("SUPERVISORE")
     token = csrf_from(client.get("/badge-bloccati").text)
-    risposta = client.post(f"/badge-bloccati/{bloccato.id}/sblocca", headers={"HX-Request": "true", "X-CSRFToken": token})
+    risposta = client.post(
+        f"/badge-bloccati/{bloccato.id}/sblocca", headers={"HX-Request": "true", "X-CSRFToken": token}
+    )
     assert risposta.status_code == 204 and risposta.headers["HX-Redirect"] == "/badge-bloccati"
     assert badge(nuovo(app), bloccato.matricola).status_code == 302
 

@@ -30,20 +30,30 @@ def linea(client, db_session, make_config, make_user):
     supervisor with password and token, and one lotto opened on SMD-L2 (to close)."""
     config = make_config(101, fasi=("SMD",), qta=500)
     tipo = db_session.scalar(select(FaseTipo).where(FaseTipo.codice == "SMD"))
-    db_session.add_all([Macchina(codice="SMD-L1", descrizione="Linea 1", fase_tipo_id=tipo.id, attiva=True),
-                        Macchina(codice="SMD-L2", descrizione="Linea 2", fase_tipo_id=tipo.id, attiva=True)])
+    db_session.add_all(
+        [
+            Macchina(codice="SMD-L1", descrizione="Linea 1", fase_tipo_id=tipo.id, attiva=True),
+            Macchina(codice="SMD-L2", descrizione="Linea 2", fase_tipo_id=tipo.id, attiva=True),
+        ]
+    )
     db_session.commit()
     macchine = {m.codice: m.id for m in db_session.scalars(select(Macchina))}
     fase = db_session.scalar(select(Fase.id).where(Fase.commessa_erp_id == 101))
     operatore = make_user(ruolo="OPERATORE", password=None, pin="1234")
     capo = make_user(ruolo="SUPERVISORE", password="password123")
     op = {"Authorization": f"Bearer {auth.create_token(db_session, actor=None, matricola=operatore.matricola)}"}
-    aperto = client.post("/api/lotti/smd/", json={"FaseID": fase, "QtaInput": 10, "MacchinaID": macchine["SMD-L2"]},
-                         headers=op)
+    aperto = client.post(
+        "/api/lotti/smd/", json={"FaseID": fase, "QtaInput": 10, "MacchinaID": macchine["SMD-L2"]}, headers=op
+    )
     assert aperto.status_code == 201, aperto.json
     return {
-        "config": config.id, "fase": fase, "macchine": macchine, "operatore": operatore.matricola,
-        "capo": capo.matricola, "op": op, "lotto": aperto.json["LottoID"],
+        "config": config.id,
+        "fase": fase,
+        "macchine": macchine,
+        "operatore": operatore.matricola,
+        "capo": capo.matricola,
+        "op": op,
+        "lotto": aperto.json["LottoID"],
         "sup": {"Authorization": f"Bearer {auth.create_token(db_session, actor=None, matricola=capo.matricola)}"},
     }
 
@@ -79,8 +89,13 @@ def _e_503(response):
 def test_api_open_and_close_answer_503_not_409_and_change_nothing(sola_lettura, linea, row_count):
     browser = sola_lettura.test_client()
     prima = row_count()
-    _e_503(browser.post("/api/lotti/smd/", json={"FaseID": linea["fase"], "QtaInput": 5,
-                                                 "MacchinaID": linea["macchine"]["SMD-L1"]}, headers=linea["op"]))
+    _e_503(
+        browser.post(
+            "/api/lotti/smd/",
+            json={"FaseID": linea["fase"], "QtaInput": 5, "MacchinaID": linea["macchine"]["SMD-L1"]},
+            headers=linea["op"],
+        )
+    )
     _e_503(browser.put(f"/api/lotti/smd/{linea['lotto']}/close", json={"QtaOutput": 10}, headers=linea["op"]))
     _e_503(browser.put(f"/api/config/{linea['config']}", json={"Note": "mai salvata"}, headers=linea["sup"]))
     assert row_count() == prima
@@ -96,8 +111,9 @@ def test_the_login_page_answers_503_with_the_message(sola_lettura, linea):
     browser = sola_lettura.test_client()
     pagina = browser.get("/login")
     for password in ("password123", "password-sbagliata"):  # UltimoAccesso, or the failed login, cannot be written
-        risposta = browser.post("/login", data={"matricola": linea["capo"], "password": password,
-                                                "csrf_token": csrf_from(pagina.text)})
+        risposta = browser.post(
+            "/login", data={"matricola": linea["capo"], "password": password, "csrf_token": csrf_from(pagina.text)}
+        )
         assert risposta.status_code == 503, risposta.text[:300]
         assert "non riesce a salvare" in risposta.text and "Traceback" not in risposta.text
 
@@ -122,10 +138,15 @@ def test_health_says_degraded(sola_lettura, linea):
 def test_a_sqlite_file_opened_read_only(make_app, linea, database_url):
     if not database_url.startswith("sqlite:///"):
         pytest.skip("SQLite's mode=ro")
-    percorso = database_url[len("sqlite:///"):]
+    percorso = database_url[len("sqlite:///") :]
     browser = make_app(DATABASE_URL=f"sqlite:///file:{percorso}?mode=ro&uri=true").test_client()
-    _e_503(browser.post("/api/lotti/smd/", json={"FaseID": linea["fase"], "QtaInput": 5,
-                                                 "MacchinaID": linea["macchine"]["SMD-L1"]}, headers=linea["op"]))
+    _e_503(
+        browser.post(
+            "/api/lotti/smd/",
+            json={"FaseID": linea["fase"], "QtaInput": 5, "MacchinaID": linea["macchine"]["SMD-L1"]},
+            headers=linea["op"],
+        )
+    )
     salute = browser.get("/health")
     assert salute.status_code == 503 and salute.json["databases"]["asigest"] == "error"
 

@@ -24,15 +24,48 @@ from tests.registro_fixture import T, costruisci
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 TITOLI_LOTTI = [
-    "Codice lotto", "Commessa", "ID commessa ERP", "Cliente", "Articolo", "Descrizione articolo", "Fase",
-    "Progressivo", "Macchina", "Operatore", "Matricola", "Inizio", "Fine", "Durata (min)", "Stato", "Dimenticato",
-    "Pezzi in ingresso", "Pezzi buoni", "Scarti", "Causale", "Descrizione causale", "Note scarti", "Chiuso da",
-    "DIBA", "Revisione",
+    "Codice lotto",
+    "Commessa",
+    "ID commessa ERP",
+    "Cliente",
+    "Articolo",
+    "Descrizione articolo",
+    "Fase",
+    "Progressivo",
+    "Macchina",
+    "Operatore",
+    "Matricola",
+    "Inizio",
+    "Fine",
+    "Durata (min)",
+    "Stato",
+    "Dimenticato",
+    "Pezzi in ingresso",
+    "Pezzi buoni",
+    "Scarti",
+    "Causale",
+    "Descrizione causale",
+    "Note scarti",
+    "Chiuso da",
+    "DIBA",
+    "Revisione",
 ]
 TITOLI_AVANZAMENTO = [
-    "Commessa", "ID commessa ERP", "Cliente", "Articolo", "Descrizione articolo", "Quantità ordinata",
-    "Data consegna", "Stato commessa ERP", "Fase", "Stato fase", "Quantità prevista", "Quantità prodotta", "Scarti",
-    "% avanzamento", "In ritardo",
+    "Commessa",
+    "ID commessa ERP",
+    "Cliente",
+    "Articolo",
+    "Descrizione articolo",
+    "Quantità ordinata",
+    "Data consegna",
+    "Stato commessa ERP",
+    "Fase",
+    "Stato fase",
+    "Quantità prevista",
+    "Quantità prodotta",
+    "Scarti",
+    "% avanzamento",
+    "In ritardo",
 ]
 
 
@@ -85,9 +118,15 @@ def scarica(client, url: str) -> Scaricato:
         finally:
             response.close()
         data = b"".join(blocchi)
-        return Scaricato(response.status_code, dict(response.headers), response.mimetype,
-                         response.mimetype_params.get("charset", ""), streamed, blocchi,
-                         data.decode("utf-8", "replace"))
+        return Scaricato(
+            response.status_code,
+            dict(response.headers),
+            response.mimetype,
+            response.mimetype_params.get("charset", ""),
+            streamed,
+            blocchi,
+            data.decode("utf-8", "replace"),
+        )
 
     risultato = contextvars.Context().run(richiesta)
     db.session.rollback()  # the test reads what the request committed, as IsolatedClient does
@@ -116,8 +155,14 @@ def test_xlsx_has_a_typed_row_per_lotto_and_a_bold_frozen_filtered_header(client
     assert ws.freeze_panes == "A2"
     assert ws.auto_filter.ref == "A1:Y7"
     assert ws.title == "Lotti"
-    assert [r[0] for r in rows[1:]] == ["2026-1001-SMD-002", "2026-1001-PTH-001", "2026-1001-SMD-001",
-                                        "2026-1234-CONTROLLI-001", "2026-1234-SMD-002", "2026-1234-SMD-001"]
+    assert [r[0] for r in rows[1:]] == [
+        "2026-1001-SMD-002",
+        "2026-1001-PTH-001",
+        "2026-1001-SMD-001",
+        "2026-1234-CONTROLLI-001",
+        "2026-1234-SMD-002",
+        "2026-1234-SMD-001",
+    ]
     a1 = dict(zip(TITOLI_LOTTI, rows[-1]))
     assert a1["Commessa"] == "2026/1234" and a1["ID commessa ERP"] == 101
     assert a1["Cliente"] == "Elettronica Adriatica S.p.A." and a1["Articolo"] == "SCH-[X]"
@@ -137,7 +182,10 @@ def test_xlsx_has_a_typed_row_per_lotto_and_a_bold_frozen_filtered_header(client
 def test_exports_use_the_registers_filters_and_sort(client, supervisore, reg):
     ws = foglio(client.get("/lotti/esporta.xlsx?fase=SMD&stato=chiusi&ordine=-scarti"))
     assert [r[0] for r in ws.iter_rows(min_row=2, values_only=True)] == [
-        "2026-1234-SMD-001", "2026-1001-SMD-001", "2026-1234-SMD-002"]
+        "2026-1234-SMD-001",
+        "2026-1001-SMD-001",
+        "2026-1234-SMD-002",
+    ]
     csv_rows = righe_csv(scarica(client, "/lotti/esporta.csv?fase=SMD&stato=chiusi&ordine=-scarti"))
     assert [r[0] for r in csv_rows[1:]] == ["2026-1234-SMD-001", "2026-1001-SMD-001", "2026-1234-SMD-002"]
 
@@ -168,13 +216,13 @@ def test_the_file_is_an_attachment_named_with_the_date(client, supervisore, reg)
 
 
 def test_text_that_looks_like_a_formula_stays_text(client, supervisore, reg, db_session):
-    db_session.execute(update(Lotto).where(Lotto.id == reg.lotti["a1"]).values(note_scarti="=HYPERLINK(\"x\")\x07"))
+    db_session.execute(update(Lotto).where(Lotto.id == reg.lotti["a1"]).values(note_scarti='=HYPERLINK("x")\x07'))
     db_session.commit()
     ws = foglio(client.get("/lotti/esporta.xlsx?con_scarti=1"))
     cella = ws.cell(row=3, column=TITOLI_LOTTI.index("Note scarti") + 1)
     assert cella.value == '=HYPERLINK("x")' and cella.data_type == "s"
     rows = righe_csv(scarica(client, "/lotti/esporta.csv?con_scarti=1"))
-    assert rows[2][TITOLI_LOTTI.index("Note scarti")] == "'=HYPERLINK(\"x\")\x07"
+    assert rows[2][TITOLI_LOTTI.index("Note scarti")] == '\'=HYPERLINK("x")\x07'
 
 
 def test_an_empty_export_has_the_header_only(client, supervisore, reg):
@@ -185,12 +233,23 @@ def test_an_empty_export_has_the_header_only(client, supervisore, reg):
 
 def test_many_lotti_stream_in_blocks(client, supervisore, db_session, make_user):
     reg = costruisci(db_session, make_user, adesso=utcnow(), storia=False)
-    db_session.add_all([
-        Lotto(fase_id=reg.fasi[(101, "SMD")], progressivo=n, codice_lotto=f"2026-1234-SMD-{n:04d}",
-              data_inizio=T + timedelta(minutes=n), data_fine=T + timedelta(minutes=n + 1), qta_input=5,
-              qta_output=5, qta_scarti=0, operatore_id=reg.operatori["op1"].id, macchina_id=reg.macchine["SMD-A"])
-        for n in range(1, 2502)
-    ])
+    db_session.add_all(
+        [
+            Lotto(
+                fase_id=reg.fasi[(101, "SMD")],
+                progressivo=n,
+                codice_lotto=f"2026-1234-SMD-{n:04d}",
+                data_inizio=T + timedelta(minutes=n),
+                data_fine=T + timedelta(minutes=n + 1),
+                qta_input=5,
+                qta_output=5,
+                qta_scarti=0,
+                operatore_id=reg.operatori["op1"].id,
+                macchina_id=reg.macchine["SMD-A"],
+            )
+            for n in range(1, 2502)
+        ]
+    )
     db_session.commit()
     response = scarica(client, "/lotti/esporta.csv?ordine=inizio")
     assert response.is_streamed
@@ -229,7 +288,11 @@ def test_erp_down_exports_lotti_without_order_data(make_app, make_user, db_sessi
     rows = righe_csv(scarica(browser, "/lotti/esporta.csv"))
     a1 = dict(zip(TITOLI_LOTTI, rows[-1]))
     assert (a1["Codice lotto"], a1["ID commessa ERP"], a1["Commessa"], a1["Cliente"]) == (
-        "2026-1234-SMD-001", "101", "", "")
+        "2026-1234-SMD-001",
+        "101",
+        "",
+        "",
+    )
     response = scarica(browser, "/avanzamento/esporta.csv")
     assert response.status_code == 503 and "Il gestionale ASITRON non risponde" in response.text
 
@@ -238,17 +301,26 @@ def test_erp_down_exports_lotti_without_order_data(make_app, make_user, db_sessi
 
 
 def test_progress_xlsx_lists_the_open_orders_phases(client, supervisore, reg, db_session):
-    db_session.execute(update(Fase).where(Fase.id == reg.fasi[(101, "SMD")]).values(
-        qta_prodotta=145, qta_scarti=7, stato="IN_CORSO"))
+    db_session.execute(
+        update(Fase).where(Fase.id == reg.fasi[(101, "SMD")]).values(qta_prodotta=145, qta_scarti=7, stato="IN_CORSO")
+    )
     db_session.commit()
     ws = foglio(client.get("/avanzamento/esporta.xlsx"))
     rows = list(ws.iter_rows(values_only=True))
     assert list(rows[0]) == TITOLI_AVANZAMENTO and ws.title == "Avanzamento"
     assert [(r[0], r[8]) for r in rows[1:]] == [
-        ("2026/1234", "SMD"), ("2026/1234", "CONTROLLI"), ("2026/1001", "SMD"), ("2026/1001", "PTH")]
+        ("2026/1234", "SMD"),
+        ("2026/1234", "CONTROLLI"),
+        ("2026/1001", "SMD"),
+        ("2026/1001", "PTH"),
+    ]
     smd = dict(zip(TITOLI_AVANZAMENTO, rows[1]))
     assert (smd["Quantità ordinata"], smd["Quantità prevista"], smd["Quantità prodotta"], smd["Scarti"]) == (
-        500, 500, 145, 7)
+        500,
+        500,
+        145,
+        7,
+    )
     assert smd["% avanzamento"] == 29.0 and smd["Stato fase"] == "IN_CORSO" and smd["Stato commessa ERP"] == "O"
     assert smd["Data consegna"] == datetime(2026, 12, 1)  # a date cell (openpyxl reads dates as datetimes)
     assert ws.cell(row=2, column=7).number_format == "dd/mm/yyyy"

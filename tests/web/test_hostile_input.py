@@ -78,8 +78,15 @@ def _all_rules_of_the_app():
 
     from asigest import create_app
 
-    return create_app({"TESTING": True, "INSTANCE_PATH": tempfile.mkdtemp(), "DATABASE_URL": "sqlite://",
-                       "ERP_URL": "sqlite://", "SECRET_KEY": "x"})
+    return create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_PATH": tempfile.mkdtemp(),
+            "DATABASE_URL": "sqlite://",
+            "ERP_URL": "sqlite://",
+            "SECRET_KEY": "x",
+        }
+    )
 
 
 # -- 1. integers beyond an INTEGER -------------------------------------------------------
@@ -163,8 +170,15 @@ def test_offset_and_id_filters_beyond_an_integer_are_422_naming_them(app, client
     names = {name for _rule, _method, name in params}
     assert {"offset", "limit", "FaseID", "MacchinaID", "CommessaERPId"} <= names
     offsets = {rule.rule for rule, _m, name in params if name == "offset"}
-    assert {"/api/config/", "/api/utenti/", "/api/macchine/", "/api/causali/", "/api/commesse/",
-            "/api/commesse/search", "/api/lotti/<fase_tipo:tipo>/"} <= offsets
+    assert {
+        "/api/config/",
+        "/api/utenti/",
+        "/api/macchine/",
+        "/api/causali/",
+        "/api/commesse/",
+        "/api/commesse/search",
+        "/api/lotti/<fase_tipo:tipo>/",
+    } <= offsets
     for rule, method, name in params:
         url = _url(rule) + f"?{name}={huge}" + ("&q=x" if rule.rule.endswith("/search") else "")
         response = client.open(url, method=method, headers=admin)
@@ -173,7 +187,14 @@ def test_offset_and_id_filters_beyond_an_integer_are_422_naming_them(app, client
 
 
 def test_the_largest_offset_is_an_empty_page(client, admin):
-    for path in ("/api/config/", "/api/utenti/", "/api/macchine/", "/api/causali/", "/api/commesse/", "/api/lotti/smd/"):
+    for path in (
+        "/api/config/",
+        "/api/utenti/",
+        "/api/macchine/",
+        "/api/causali/",
+        "/api/commesse/",
+        "/api/lotti/smd/",
+    ):
         response = client.get(f"{path}?offset={2**31 - 1}", headers=admin)
         assert response.status_code == 200 and response.json == [], path
 
@@ -197,8 +218,25 @@ def test_a_query_parameter_given_twice_is_422(client, admin):
 
 
 # Page parameters that are numbers somewhere (paging, filters, keyset paging, kiosk forms).
-PAGE_NUMBERS = ("offset", "limit", "prima", "pagina", "commessa", "commessa_id", "macchina", "operatore", "utente",
-                "entita_id", "lotto_id", "fase", "causale", "qta_input", "qta_output", "qta_scarti", "ordine")
+PAGE_NUMBERS = (
+    "offset",
+    "limit",
+    "prima",
+    "pagina",
+    "commessa",
+    "commessa_id",
+    "macchina",
+    "operatore",
+    "utente",
+    "entita_id",
+    "lotto_id",
+    "fase",
+    "causale",
+    "qta_input",
+    "qta_output",
+    "qta_scarti",
+    "ordine",
+)
 
 
 @pytest.mark.parametrize("value", [str(2**31), str(2**63), "9" * 5000, "-1", "１２", "²", "1e5", "0x1f", "nan"])
@@ -235,8 +273,10 @@ def _body_string_fields(app):
 
 def _body_cases():
     app = _all_rules_of_the_app()
-    return [pytest.param(rule.rule, method, name, id=f"{method} {rule.rule} {name}")
-            for rule, method, name in _body_string_fields(app)]
+    return [
+        pytest.param(rule.rule, method, name, id=f"{method} {rule.rule} {name}")
+        for rule, method, name in _body_string_fields(app)
+    ]
 
 
 @pytest.mark.parametrize("text", [NUL, SURROGATE, "\x00", "\udfff", "ok\ud83d"], ids=repr)
@@ -254,16 +294,35 @@ def test_every_body_text_field_refuses_nul_and_lone_surrogates(app, client, admi
 def test_the_body_fields_list_is_complete(app):
     """The sweep above reaches every text field the issue found failing."""
     names = {name for _rule, _method, name in _body_string_fields(app)}
-    assert {"Note", "NoteScarti", "CausaleScarto", "DIBA", "Revisione", "FaseTipo", "Motivo", "Matricola",
-            "Nome", "Cognome", "Pin", "Password", "Codice", "Descrizione", "Reparto"} <= names
+    assert {
+        "Note",
+        "NoteScarti",
+        "CausaleScarto",
+        "DIBA",
+        "Revisione",
+        "FaseTipo",
+        "Motivo",
+        "Matricola",
+        "Nome",
+        "Cognome",
+        "Pin",
+        "Password",
+        "Codice",
+        "Descrizione",
+        "Reparto",
+    } <= names
 
 
 def test_a_valid_surrogate_pair_is_an_ordinary_character(client, admin, make_config):
     config = make_config(101)
-    response = client.put(f"/api/config/{config.id}", headers=admin, data=json.dumps({"Note": "ok \U0001F600"}),
-                          content_type="application/json")
+    response = client.put(
+        f"/api/config/{config.id}",
+        headers=admin,
+        data=json.dumps({"Note": "ok \U0001f600"}),
+        content_type="application/json",
+    )
     assert response.status_code == 200, response.text
-    assert response.json["Note"] == "ok \U0001F600"
+    assert response.json["Note"] == "ok \U0001f600"
 
 
 @pytest.mark.parametrize("where", ["key", "nested"])
@@ -359,7 +418,7 @@ def test_brackets_inside_strings_do_not_count_as_depth(client, admin, make_confi
     assert response.status_code == 200, response.text[:300]
 
 
-@pytest.mark.parametrize("body", [b"\xff\xfe\x00", b"{\"Note\": \"\xed\xa0\x80\"}", b"", b"nan"])
+@pytest.mark.parametrize("body", [b"\xff\xfe\x00", b'{"Note": "\xed\xa0\x80"}', b"", b"nan"])
 def test_bytes_that_are_not_json_are_422(client, admin, make_config, body):
     config = make_config(101)
     response = client.put(f"/api/config/{config.id}", headers=admin, data=body, content_type="application/json")
@@ -445,16 +504,22 @@ def test_kiosk_forms_never_answer_500_on_numbers(app, client, make_user, macchin
     token = csrf_from(client.get(f"/kiosk/{macchina_smd}/commessa").text)
     before = row_count()
     for azione in ("apri", "chiudi"):
-        response = client.post(f"/kiosk/{macchina_smd}/{azione}", data={"csrf_token": token, **{
-            nome: value for nome in ("commessa_id", "lotto_id", "qta_input", "qta_output", "qta_scarti")}})
+        response = client.post(
+            f"/kiosk/{macchina_smd}/{azione}",
+            data={
+                "csrf_token": token,
+                **{nome: value for nome in ("commessa_id", "lotto_id", "qta_input", "qta_output", "qta_scarti")},
+            },
+        )
         assert response.status_code < 500, f"{azione}: {response.status_code}"
     assert row_count() == before
 
 
 def test_a_method_no_route_takes_is_405_whatever_the_body(client, admin):
     """No view runs, so nothing is read: the answer is the router's (405 with Allow)."""
-    response = client.put("/api/documenti/", data={"Titolo": "a\x00b"}, headers=admin,
-                          content_type="multipart/form-data")
+    response = client.put(
+        "/api/documenti/", data={"Titolo": "a\x00b"}, headers=admin, content_type="multipart/form-data"
+    )
     assert response.status_code == 405 and "POST" in response.headers["Allow"]
     response = client.put("/lotti", data={"q": "a\x00b"})
     assert response.status_code == 405
@@ -489,9 +554,15 @@ def test_every_pattern_of_the_api_is_checked_in_linear_time(app):
 
     from asigest.web.api.base import Modello
 
-    modelli = {v.regex.pattern: v for _rule, _method, meta in _api_endpoints(app)
-               for schema in (meta["query"], meta["body"], meta["form"]) if schema is not None
-               for field in schema.fields.values() for v in field.validators if isinstance(v, Modello)}
+    modelli = {
+        v.regex.pattern: v
+        for _rule, _method, meta in _api_endpoints(app)
+        for schema in (meta["query"], meta["body"], meta["form"])
+        if schema is not None
+        for field in schema.fields.values()
+        for v in field.validators
+        if isinstance(v, Modello)
+    }
     assert len(modelli) >= 5
     for pattern, modello in modelli.items():
         for testo in (" " * 400_000 + "a" * 400_000 + "\x00", "a" * 800_000 + "\x00", "A-" * 400_000 + " "):

@@ -26,21 +26,38 @@ def impianto(db_session, make_user):
     """Commessa 1 (2026/1001, QTA 100) configured SMD → PTH; machines SMD-1, SMD-2, PTH-1 and
     an inactive OLD-1; an operator with PIN 1234."""
     tipi = {t.codice: t for t in db_session.scalars(select(FaseTipo))}
-    db_session.add(ConfigCommessa(commessa_erp_id=1, flag_smd=True, flag_pth=True, flag_controlli=False,
-                                  diba="DB-1", revisione="C", qta_erp=100))
+    db_session.add(
+        ConfigCommessa(
+            commessa_erp_id=1,
+            flag_smd=True,
+            flag_pth=True,
+            flag_controlli=False,
+            diba="DB-1",
+            revisione="C",
+            qta_erp=100,
+        )
+    )
     for codice in ("SMD", "PTH"):
         db_session.add(Fase(commessa_erp_id=1, fase_tipo_id=tipi[codice].id, stato="APERTA", qta_prevista=100))
-    for codice, tipo, attiva in (("SMD-1", "SMD", True), ("SMD-2", "SMD", True), ("PTH-1", "PTH", True),
-                                 ("OLD-1", "SMD", False)):
-        db_session.add(Macchina(codice=codice, descrizione=f"Linea {codice}", fase_tipo_id=tipi[tipo].id, attiva=attiva))
+    for codice, tipo, attiva in (
+        ("SMD-1", "SMD", True),
+        ("SMD-2", "SMD", True),
+        ("PTH-1", "PTH", True),
+        ("OLD-1", "SMD", False),
+    ):
+        db_session.add(
+            Macchina(codice=codice, descrizione=f"Linea {codice}", fase_tipo_id=tipi[tipo].id, attiva=attiva)
+        )
     db_session.commit()
     return make_user(ruolo="OPERATORE", password=None, pin="1234", nome="Luca", cognome="Verdi")
 
 
 def badge(client, macchina="SMD-1", matricola=None, pin="1234", user=None):
     page = client.get(f"/kiosk/{macchina}")
-    return client.post(f"/kiosk/{macchina}", data={
-        "matricola": matricola or user.matricola, "pin": pin, "csrf_token": csrf_from(page.text)})
+    return client.post(
+        f"/kiosk/{macchina}",
+        data={"matricola": matricola or user.matricola, "pin": pin, "csrf_token": csrf_from(page.text)},
+    )
 
 
 @pytest.fixture
@@ -61,8 +78,11 @@ def scan(client, q, macchina="SMD-1"):
 def apri(client, qta="10", chiave=None, commessa_id="1", macchina="SMD-1"):
     page = scan(client, "2026/1001", macchina)
     chiave = chiave or _CHIAVE.search(page.text).group(1)
-    return client.post(f"/kiosk/{macchina}/apri", headers={**HX, "X-CSRFToken": token(client, macchina)},
-                       data={"commessa_id": commessa_id, "qta_input": qta, "chiave": chiave})
+    return client.post(
+        f"/kiosk/{macchina}/apri",
+        headers={**HX, "X-CSRFToken": token(client, macchina)},
+        data={"commessa_id": commessa_id, "qta_input": qta, "chiave": chiave},
+    )
 
 
 def chiudi(client, lotto_id, chiave="k-chiudi", macchina="SMD-1", **campi):
@@ -204,11 +224,14 @@ def lotti_id(client, macchina="SMD-1"):
     return _LOTTO_ID.search(client.get(f"/kiosk/{macchina}").text).group(1)
 
 
-@pytest.mark.parametrize(("q", "message"), [
-    ("abc", "Codice non riconosciuto"),
-    ("2026/9999", "non trovata nel gestionale"),
-    ("2026-1001-SMD-099", "Il lotto 2026-1001-SMD-099 non esiste"),
-])
+@pytest.mark.parametrize(
+    ("q", "message"),
+    [
+        ("abc", "Codice non riconosciuto"),
+        ("2026/9999", "non trovata nel gestionale"),
+        ("2026-1001-SMD-099", "Il lotto 2026-1001-SMD-099 non esiste"),
+    ],
+)
 def test_scan_errors_are_inline_and_keep_the_text(kiosk, q, message):
     response = scan(kiosk, q)
     assert response.status_code == 200
@@ -344,8 +367,9 @@ def test_double_tap_on_close_shows_the_first_result(kiosk, db_session):
     assert db_session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == "LOTTO_CHIUSO")) == 1
 
 
-def test_a_close_committed_while_the_erp_stops_answering_says_it_was_saved(make_app, impianto, erp_file, tmp_path,
-                                                                           db_session):
+def test_a_close_committed_while_the_erp_stops_answering_says_it_was_saved(
+    make_app, impianto, erp_file, tmp_path, db_session
+):
     """SPEC §9: the close needs no ERP; the order card shown after it does. With the ERP
     gone after the lotto was opened, the operator still sees the close confirmed."""
     import shutil
@@ -368,8 +392,9 @@ def test_a_close_committed_while_the_erp_stops_answering_says_it_was_saved(make_
     assert f'name="lotto_id" value="{lotto_id}"' in browser.get("/kiosk/SMD-1").text
 
     for _ in range(2):  # the close, then its replay with the same token
-        response = chiudi(browser, lotto_id, chiave="chiusura-senza-erp", qta_output="9", qta_scarti="1",
-                          causale="SMD-PASTA")
+        response = chiudi(
+            browser, lotto_id, chiave="chiusura-senza-erp", qta_output="9", qta_scarti="1", causale="SMD-PASTA"
+        )
         assert response.status_code == 200
         assert "Lotto 2026-1001-SMD-001 chiuso: 9 buoni, 1 scarti." in response.text
         assert 'id="senza-scheda"' in response.text and "La chiusura è salvata." in response.text

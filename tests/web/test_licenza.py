@@ -47,8 +47,12 @@ def licenze(app, tmp_path, monkeypatch):
         file = percorso
 
         def installa(self, giorni: int, **campi) -> regole.Licenza:
-            valori = {"licenziatario": "Elettronica Rossi S.r.l.", "scadenza": oggi_impianto + timedelta(days=giorni),
-                      "max_terminali": 10, "emessa": oggi_impianto - timedelta(days=300)}
+            valori = {
+                "licenziatario": "Elettronica Rossi S.r.l.",
+                "scadenza": oggi_impianto + timedelta(days=giorni),
+                "max_terminali": 10,
+                "emessa": oggi_impianto - timedelta(days=300),
+            }
             licenza = regole.Licenza(**{**valori, **campi})
             self.installa_testo(regole.firma(licenza, self.privata))
             return licenza
@@ -69,13 +73,18 @@ def banner(html: str):
 # -- /health -----------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("caso", "atteso"), [("VALID", "VALID"), ("EXPIRING", "EXPIRING"),
-                                               ("EXPIRED_IN_GRACE", "EXPIRED"), ("EXPIRED_OLTRE", "EXPIRED")])
+@pytest.mark.parametrize(
+    ("caso", "atteso"),
+    [("VALID", "VALID"), ("EXPIRING", "EXPIRING"), ("EXPIRED_IN_GRACE", "EXPIRED"), ("EXPIRED_OLTRE", "EXPIRED")],
+)
 def test_health_reports_a_signed_license(client, licenze, caso, atteso):
     licenza = licenze.installa(STATI[caso])
     body = client.get("/health").json
-    assert body["license"] == {"status": atteso, "licensee": "Elettronica Rossi S.r.l.",
-                               "expiry": licenza.scadenza.isoformat()}
+    assert body["license"] == {
+        "status": atteso,
+        "licensee": "Elettronica Rossi S.r.l.",
+        "expiry": licenza.scadenza.isoformat(),
+    }
     assert body["status"] == "ok"  # the license is reported, it never degrades the databases' status
 
 
@@ -150,19 +159,28 @@ def linea(db_session, make_config, make_user):
     operatore = make_user(ruolo="OPERATORE", password=None, pin="1234")
     token = auth.create_token(db_session, actor=None, matricola=operatore.matricola)
     fase_id = db_session.scalar(select(Fase.id).where(Fase.commessa_erp_id == 101))
-    return {"fase": fase_id, "macchine": [m.id for m in macchine], "operatore": operatore,
-            "headers": {"Authorization": f"Bearer {token}"}}
+    return {
+        "fase": fase_id,
+        "macchine": [m.id for m in macchine],
+        "operatore": operatore,
+        "headers": {"Authorization": f"Bearer {token}"},
+    }
 
 
 def apri_api(client, linea, macchina=0):
-    return client.post("/api/lotti/smd/", headers=linea["headers"],
-                       json={"FaseID": linea["fase"], "QtaInput": 50, "MacchinaID": linea["macchine"][macchina]})
+    return client.post(
+        "/api/lotti/smd/",
+        headers=linea["headers"],
+        json={"FaseID": linea["fase"], "QtaInput": 50, "MacchinaID": linea["macchine"][macchina]},
+    )
 
 
 def entra(client, linea, macchina="SMD-L1"):
     pagina = client.get(f"/kiosk/{macchina}")
-    risposta = client.post(f"/kiosk/{macchina}", data={"matricola": linea["operatore"].matricola, "pin": "1234",
-                                                       "csrf_token": csrf_from(pagina.text)})
+    risposta = client.post(
+        f"/kiosk/{macchina}",
+        data={"matricola": linea["operatore"].matricola, "pin": "1234", "csrf_token": csrf_from(pagina.text)},
+    )
     assert risposta.status_code == 302
 
 
@@ -181,12 +199,14 @@ def test_api_refuses_opening_past_grace_but_closes_and_reads(client, licenze, li
     assert rifiutato.status_code == 400
     assert rifiutato.json["code"] == "LICENZA_SCADUTA"
     assert rifiutato.json["detail"].startswith(
-        f"Licenza scaduta il {licenza.scadenza:%d/%m/%Y}: non è possibile aprire nuovi lotti.")
+        f"Licenza scaduta il {licenza.scadenza:%d/%m/%Y}: non è possibile aprire nuovi lotti."
+    )
     assert "Contattare l'amministratore" in rifiutato.json["detail"]
     assert conta_lotti(db_session) == 1
 
-    chiuso = client.put(f"/api/lotti/smd/{aperto.json['LottoID']}/close", json={"QtaOutput": 50},
-                        headers=linea["headers"])
+    chiuso = client.put(
+        f"/api/lotti/smd/{aperto.json['LottoID']}/close", json={"QtaOutput": 50}, headers=linea["headers"]
+    )
     assert chiuso.status_code == 200 and chiuso.json["Stato"] == "CHIUSO"
     elenco = client.get("/api/lotti/smd/", headers=linea["headers"])
     assert elenco.status_code == 200 and [x["LottoID"] for x in elenco.json] == [aperto.json["LottoID"]]
@@ -211,8 +231,11 @@ def test_kiosk_refuses_opening_past_grace_inline_and_closes(client, licenze, lin
     scheda = client.get("/kiosk/SMD-L2/commessa", query_string={"q": "2026/1234"}, headers=HX)
     chiave = re.search(r'name="chiave" value="([^"]+)"', scheda.text).group(1)
     token = csrf_from(client.get("/kiosk/SMD-L2").text)
-    rifiutato = client.post("/kiosk/SMD-L2/apri", headers={**HX, "X-CSRFToken": token},
-                            data={"commessa_id": "101", "qta_input": "20", "chiave": chiave})
+    rifiutato = client.post(
+        "/kiosk/SMD-L2/apri",
+        headers={**HX, "X-CSRFToken": token},
+        data={"commessa_id": "101", "qta_input": "20", "chiave": chiave},
+    )
     # htmx swaps only 2xx answers: the kiosk shows the refusal inline in the panel.
     assert 'role="alert"' in rifiutato.text
     assert f"Licenza scaduta il {licenza.scadenza:%d/%m/%Y}: non è possibile aprire nuovi lotti." in rifiutato.text
@@ -220,9 +243,11 @@ def test_kiosk_refuses_opening_past_grace_inline_and_closes(client, licenze, lin
 
     entra(client, linea, "SMD-L1")
     token = csrf_from(client.get("/kiosk/SMD-L1").text)
-    chiuso = client.post("/kiosk/SMD-L1/chiudi", headers={**HX, "X-CSRFToken": token},
-                         data={"lotto_id": aperto.json["LottoID"], "qta_output": "50", "qta_scarti": "0",
-                               "chiave": "chiudi-1"})
+    chiuso = client.post(
+        "/kiosk/SMD-L1/chiudi",
+        headers={**HX, "X-CSRFToken": token},
+        data={"lotto_id": aperto.json["LottoID"], "qta_output": "50", "qta_scarti": "0", "chiave": "chiudi-1"},
+    )
     assert chiuso.status_code == 200, chiuso.text
     db_session.rollback()
     assert db_session.get(Lotto, aperto.json["LottoID"]).data_fine is not None
@@ -244,7 +269,10 @@ def test_machines_in_service_are_limited_by_the_license(client, licenze, linea, 
     riattiva = client.put(f"/api/macchine/{spenta.json['MacchinaID']}", json={"Attiva": True}, headers=admin)
     assert riattiva.status_code == 400 and riattiva.json["code"] == "TERMINALI_ESAURITI"
     assert client.delete(f"/api/macchine/{linea['macchine'][1]}", headers=admin).status_code == 204
-    assert client.put(f"/api/macchine/{spenta.json['MacchinaID']}", json={"Attiva": True}, headers=admin).status_code == 200
+    assert (
+        client.put(f"/api/macchine/{spenta.json['MacchinaID']}", json={"Attiva": True}, headers=admin).status_code
+        == 200
+    )
 
     licenze.installa_testo("rotta")  # INVALID: like demo mode, no limit
     assert client.post("/api/macchine/", json={"Codice": "SMD-L4", "FaseTipo": "SMD"}, headers=admin).status_code == 201
@@ -254,16 +282,31 @@ def test_admin_page_shows_the_terminal_limit(client, licenze, linea, login, db_s
     login("ADMIN")
     licenze.installa(200, max_terminali=2)
     pagina = client.get("/admin/macchine/nuova")
-    risposta = client.post("/admin/macchine/nuova", headers=HX, data={
-        "codice": "SMD-L3", "fase_tipo": "SMD", "descrizione": "", "reparto": "", "csrf_token": csrf_from(pagina.text)})
+    risposta = client.post(
+        "/admin/macchine/nuova",
+        headers=HX,
+        data={
+            "codice": "SMD-L3",
+            "fase_tipo": "SMD",
+            "descrizione": "",
+            "reparto": "",
+            "csrf_token": csrf_from(pagina.text),
+        },
+    )
     assert 'role="alert"' in risposta.text and "La licenza permette 2 terminali" in risposta.text
     assert 'value="SMD-L3"' in risposta.text  # what was typed is kept
 
-    spenta = Macchina(codice="SMD-OLD", descrizione="", fase_tipo_id=db_session.get(Macchina, linea["macchine"][0]).fase_tipo_id,
-                      attiva=False)
+    spenta = Macchina(
+        codice="SMD-OLD",
+        descrizione="",
+        fase_tipo_id=db_session.get(Macchina, linea["macchine"][0]).fase_tipo_id,
+        attiva=False,
+    )
     db_session.add(spenta)
     db_session.commit()
-    riattiva = client.post(f"/admin/macchine/{spenta.id}/riattiva", headers={**HX, "X-CSRFToken": csrf_from(pagina.text)})
+    riattiva = client.post(
+        f"/admin/macchine/{spenta.id}/riattiva", headers={**HX, "X-CSRFToken": csrf_from(pagina.text)}
+    )
     assert "La licenza permette 2 terminali" in riattiva.text
     db_session.rollback()
     assert db_session.get(Macchina, spenta.id).attiva is False
@@ -285,10 +328,28 @@ def test_cli_keygen_issue_show_round_trip(app, tmp_path, monkeypatch):
 
     scadenza = oggi(app.config["TIMEZONE"]) + timedelta(days=100)
     file = tmp_path / "cliente.json"
-    emessa = runner.invoke(args=["license", "issue", "--private-key", str(cartella / "private.pem"),
-                                 "--licensee", "Cliente S.p.A.", "--expiry", scadenza.isoformat(),
-                                 "--max-terminals", "8", "--feature", "kiosk", "--feature", "api",
-                                 "--license-id", "L-42", "--out", str(file)])
+    emessa = runner.invoke(
+        args=[
+            "license",
+            "issue",
+            "--private-key",
+            str(cartella / "private.pem"),
+            "--licensee",
+            "Cliente S.p.A.",
+            "--expiry",
+            scadenza.isoformat(),
+            "--max-terminals",
+            "8",
+            "--feature",
+            "kiosk",
+            "--feature",
+            "api",
+            "--license-id",
+            "L-42",
+            "--out",
+            str(file),
+        ]
+    )
     assert emessa.exit_code == 0, emessa.output
     assert "Licenza L-42 per Cliente S.p.A." in emessa.output
 
@@ -299,8 +360,14 @@ def test_cli_keygen_issue_show_round_trip(app, tmp_path, monkeypatch):
     monkeypatch.setitem(app.config, "LICENSE_PUBLIC_KEY", str(cartella / "public.pem"))
     mostrata = runner.invoke(args=["license", "show", "--file", str(file)])
     assert mostrata.exit_code == 0, mostrata.output
-    for riga in ("Stato: VALID", "Intestatario: Cliente S.p.A.", f"Scadenza: {scadenza.isoformat()} (giorni rimasti: 100)",
-                 "Terminali (macchine attive): 8", "Funzioni: kiosk, api", "non quella del fornitore"):
+    for riga in (
+        "Stato: VALID",
+        "Intestatario: Cliente S.p.A.",
+        f"Scadenza: {scadenza.isoformat()} (giorni rimasti: 100)",
+        "Terminali (macchine attive): 8",
+        "Funzioni: kiosk, api",
+        "non quella del fornitore",
+    ):
         assert riga in mostrata.output
 
     monkeypatch.setitem(app.config, "LICENSE_FILE", str(file))
@@ -328,8 +395,18 @@ def test_cli_show_exit_codes(app, licenze):
 def test_cli_issue_refuses_bad_input(app, tmp_path):
     runner = app.test_cli_runner()
     servizio.genera_chiavi(tmp_path)
-    base = ["license", "issue", "--private-key", str(tmp_path / "private.pem"), "--expiry", "2027-01-31",
-            "--max-terminals", "3", "--out", str(tmp_path / "x.json")]
+    base = [
+        "license",
+        "issue",
+        "--private-key",
+        str(tmp_path / "private.pem"),
+        "--expiry",
+        "2027-01-31",
+        "--max-terminals",
+        "3",
+        "--out",
+        str(tmp_path / "x.json"),
+    ]
     vuoto = runner.invoke(args=[*base, "--licensee", "  "])
     assert vuoto.exit_code == 1 and "manca l'intestatario" in vuoto.output
     chiave = runner.invoke(args=[*base[:3], str(tmp_path / "public.pem"), *base[4:], "--licensee", "X"])

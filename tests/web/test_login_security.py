@@ -18,14 +18,16 @@ ERRATE = "Matricola o password errate. Controllare e riprovare."
 
 def post_login(client, matricola, password, **kwargs):
     page = client.get("/login", **kwargs)
-    return client.post("/login", data={"matricola": matricola, "password": password,
-                                       "csrf_token": csrf_from(page.text)}, **kwargs)
+    return client.post(
+        "/login", data={"matricola": matricola, "password": password, "csrf_token": csrf_from(page.text)}, **kwargs
+    )
 
 
 def post_badge(client, macchina, matricola, pin, **kwargs):
     page = client.get(f"/kiosk/{macchina}", **kwargs)
-    return client.post(f"/kiosk/{macchina}", data={"matricola": matricola, "pin": pin,
-                                                   "csrf_token": csrf_from(page.text)}, **kwargs)
+    return client.post(
+        f"/kiosk/{macchina}", data={"matricola": matricola, "pin": pin, "csrf_token": csrf_from(page.text)}, **kwargs
+    )
 
 
 @pytest.mark.parametrize("esiste", [True, False], ids=["badge esistente", "badge inesistente"])
@@ -79,7 +81,9 @@ def test_address_lock_uses_the_client_address(make_app, db_session, make_user):
     dietro_proxy = make_app(LOGIN_MAX_ADDRESS=3, PROXY_FIX=1).test_client()
     for n in range(3):
         post_login(dietro_proxy, f"Y{n}", "sbagliata!", headers={"X-Forwarded-For": "198.51.100.7"})
-    assert post_login(dietro_proxy, "P001", "password123", headers={"X-Forwarded-For": "198.51.100.7"}).status_code == 429
+    assert (
+        post_login(dietro_proxy, "P001", "password123", headers={"X-Forwarded-For": "198.51.100.7"}).status_code == 429
+    )
     response = post_login(dietro_proxy, "P001", "password123", headers={"X-Forwarded-For": "198.51.100.8"})
     assert response.status_code == 302
     db_session.rollback()
@@ -128,8 +132,12 @@ def test_secure_cookies_setting_marks_every_cookie_secure(make_app, make_user):
     user = make_user()
     page = browser.get("/login", base_url="https://localhost")
     # Over HTTPS Flask-WTF also wants a same-origin Referer, which browsers send.
-    response = browser.post("/login", base_url="https://localhost", headers={"Referer": "https://localhost/login"},
-                            data={"matricola": user.matricola, "password": "password123", "csrf_token": csrf_from(page.text)})
+    response = browser.post(
+        "/login",
+        base_url="https://localhost",
+        headers={"Referer": "https://localhost/login"},
+        data={"matricola": user.matricola, "password": "password123", "csrf_token": csrf_from(page.text)},
+    )
     assert response.status_code == 302
     morsel, _ = session_cookie(response)
     assert morsel["secure"] is True and morsel["httponly"] is True and morsel["samesite"] == "Lax"

@@ -236,8 +236,12 @@ def test_offset_and_limit_state_their_bounds(app, doc):
         if meta["query"] is None or "offset" not in meta["query"].fields:
             continue
         op = doc["paths"][_doc_path(rule)][method]
-        assert query_parameter(op, "offset")["schema"] == {"type": "integer", "default": 0, "minimum": 0,
-                                                            "maximum": 2**31 - 1}, rule.rule
+        assert query_parameter(op, "offset")["schema"] == {
+            "type": "integer",
+            "default": 0,
+            "minimum": 0,
+            "maximum": 2**31 - 1,
+        }, rule.rule
         assert query_parameter(op, "limit")["schema"]["maximum"] == 500
 
 
@@ -307,10 +311,13 @@ def test_deactivating_deletes_are_declared_and_true(doc, client, api_token, db_s
     db_session.add(Macchina(codice="SMD-X", descrizione="", fase_tipo_id=tipo.id, attiva=True))
     db_session.commit()
     macchina_id = db_session.scalar(select(Macchina.id).where(Macchina.codice == "SMD-X"))
-    utente_id = client.post("/api/utenti/", headers=headers, json={
-        "Matricola": "X9", "Nome": "A", "Cognome": "B", "Ruolo": "OPERATORE"}).json["UtenteID"]
-    for path, lettura, campo, ident in (("/api/utenti/{id}", "utente_get", "Attivo", utente_id),
-                                        ("/api/macchine/{id}", "macchina_get", "Attiva", macchina_id)):
+    utente_id = client.post(
+        "/api/utenti/", headers=headers, json={"Matricola": "X9", "Nome": "A", "Cognome": "B", "Ruolo": "OPERATORE"}
+    ).json["UtenteID"]
+    for path, lettura, campo, ident in (
+        ("/api/utenti/{id}", "utente_get", "Attivo", utente_id),
+        ("/api/macchine/{id}", "macchina_get", "Attiva", macchina_id),
+    ):
         answer = doc["paths"][path]["delete"]["responses"]["204"]
         (link,) = answer["links"].values()
         assert link["operationId"] == lettura and link["x-disattivato"] == {campo: False}

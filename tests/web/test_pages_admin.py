@@ -99,16 +99,25 @@ def test_admin_forms_need_csrf(client, admin, row_count):
     response = client.post("/admin/macchine/nuova", data={"codice": "SMD-L9", "fase_tipo": "SMD"})
     assert response.status_code == 400
     assert "Il modulo è scaduto o non è valido" in response.text
-    response = client.post("/admin/macchine/nuova", data={"codice": "SMD-L9", "fase_tipo": "SMD", "csrf_token": "falso"},
-                           headers=HTMX)
+    response = client.post(
+        "/admin/macchine/nuova", data={"codice": "SMD-L9", "fase_tipo": "SMD", "csrf_token": "falso"}, headers=HTMX
+    )
     assert response.headers["HX-Retarget"] == "#messages"
     assert row_count() == before
 
 
 def test_pages_carry_no_inline_script_or_style(client, admin, db_session):
     causale = db_session.scalar(select(CausaleScarto))
-    for url in ("/admin/utenti", "/admin/utenti/nuovo", "/admin/macchine", "/admin/macchine/nuova", "/admin/causali",
-                "/admin/fasi-tipo", "/admin/token", f"/admin/causali/{causale.id}/modifica"):
+    for url in (
+        "/admin/utenti",
+        "/admin/utenti/nuovo",
+        "/admin/macchine",
+        "/admin/macchine/nuova",
+        "/admin/causali",
+        "/admin/fasi-tipo",
+        "/admin/token",
+        f"/admin/causali/{causale.id}/modifica",
+    ):
         html = client.get(url).text
         assert re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html) is None, url
         assert "<style" not in html and " style=" not in html, url
@@ -121,14 +130,21 @@ def test_pages_carry_no_inline_script_or_style(client, admin, db_session):
 def test_admin_adds_a_machine(client, admin, token, db_session):
     form = client.get("/admin/macchine/nuova").text
     assert '<option value="SMD">' in form and 'name="codice"' in form
-    response = post(client, "/admin/macchine/nuova",
-                    {"codice": "smd-l4", "descrizione": "Linea SMD 4", "fase_tipo": "SMD", "reparto": "SMD"}, token)
+    response = post(
+        client,
+        "/admin/macchine/nuova",
+        {"codice": "smd-l4", "descrizione": "Linea SMD 4", "fase_tipo": "SMD", "reparto": "SMD"},
+        token,
+    )
     assert response.status_code == 200
     assert response.headers["HX-Redirect"] == "/admin/macchine"
     assert "HX-Request" in response.headers["Vary"]
     macchina = db_session.scalar(select(Macchina).where(Macchina.codice == "SMD-L4"))
     assert (macchina.descrizione, macchina.fase_tipo.codice, macchina.reparto, macchina.attiva) == (
-        "Linea SMD 4", "SMD", "SMD", True
+        "Linea SMD 4",
+        "SMD",
+        "SMD",
+        True,
     )
     evento = db_session.scalar(select(LogEvento).where(LogEvento.azione == "MACCHINA_CREATA"))
     assert evento.utente_id == admin.id
@@ -138,8 +154,12 @@ def test_admin_adds_a_machine(client, admin, token, db_session):
 
 
 def test_machine_form_errors_are_inline_and_keep_what_was_typed(client, admin, token):
-    response = post(client, "/admin/macchine/nuova",
-                    {"codice": "SMD L4", "descrizione": "Linea quattro", "fase_tipo": "", "reparto": "Reparto SMD"}, token)
+    response = post(
+        client,
+        "/admin/macchine/nuova",
+        {"codice": "SMD L4", "descrizione": "Linea quattro", "fase_tipo": "", "reparto": "Reparto SMD"},
+        token,
+    )
     assert response.status_code == 200 and is_fragment(response)
     assert "HX-Redirect" not in response.headers
     assert response.text.lstrip().startswith('<form id="macchina-form"')
@@ -170,12 +190,17 @@ def test_edit_and_deactivate_a_machine(client, admin, token, db_session):
     assert value_of(page, "codice") == "CTRL-1"
     assert re.search(r'<option selected value="CONTROLLI">|<option value="CONTROLLI" selected>', page)
 
-    response = post(client, f"/admin/macchine/{macchina.id}",
-                    {"codice": "CTRL-AOI", "descrizione": "AOI", "fase_tipo": "CONTROLLI", "reparto": "Collaudo"}, token)
+    response = post(
+        client,
+        f"/admin/macchine/{macchina.id}",
+        {"codice": "CTRL-AOI", "descrizione": "AOI", "fase_tipo": "CONTROLLI", "reparto": "Collaudo"},
+        token,
+    )
     assert response.headers["HX-Redirect"] == "/admin/macchine"
     db_session.expire_all()
     assert (db_session.get(Macchina, macchina.id).codice, db_session.get(Macchina, macchina.id).reparto) == (
-        "CTRL-AOI", "Collaudo"
+        "CTRL-AOI",
+        "Collaudo",
     )
 
     row = post(client, f"/admin/macchine/{macchina.id}/disattiva", {}, token)
@@ -207,9 +232,12 @@ def test_machine_list_filter_answers_htmx_with_the_list_only(client, admin, toke
 
 def test_admin_adds_an_operator_with_a_pin(client, admin, token, db_session):
     assert 'inputmode="numeric"' in client.get("/admin/utenti/nuovo").text
-    response = post(client, "/admin/utenti/nuovo",
-                    {"matricola": "B0777", "nome": "Sara", "cognome": "Longo", "ruolo": "OPERATORE", "pin": "7777",
-                     "password": ""}, token)
+    response = post(
+        client,
+        "/admin/utenti/nuovo",
+        {"matricola": "B0777", "nome": "Sara", "cognome": "Longo", "ruolo": "OPERATORE", "pin": "7777", "password": ""},
+        token,
+    )
     assert response.status_code == 200 and response.headers["HX-Redirect"] == "/admin/utenti"
     utente = db_session.scalar(select(Utente).where(Utente.matricola == "B0777"))
     assert (utente.nome, utente.cognome, utente.ruolo, utente.attivo) == ("Sara", "Longo", "OPERATORE", True)
@@ -221,17 +249,31 @@ def test_admin_adds_an_operator_with_a_pin(client, admin, token, db_session):
 
 def test_user_form_errors_keep_what_was_typed_but_never_the_secrets(client, admin, token, make_user):
     make_user(ruolo="OPERATORE", matricola="B0001", password=None, pin="1111")
-    response = post(client, "/admin/utenti/nuovo",
-                    {"matricola": "B0001", "nome": "Sara", "cognome": "Longo", "ruolo": "OPERATORE", "pin": "98765"}, token)
+    response = post(
+        client,
+        "/admin/utenti/nuovo",
+        {"matricola": "B0001", "nome": "Sara", "cognome": "Longo", "ruolo": "OPERATORE", "pin": "98765"},
+        token,
+    )
     assert response.status_code == 200 and is_fragment(response)
     assert "B0001 è già usata" in field_error(response.text, "matricola")
     assert value_of(response.text, "matricola") == "B0001"
     assert value_of(response.text, "nome") == "Sara" and value_of(response.text, "cognome") == "Longo"
     assert "98765" not in response.text  # a PIN is never sent back
 
-    response = post(client, "/admin/utenti/nuovo",
-                    {"matricola": "B0002", "nome": "", "cognome": "Longo", "ruolo": "SUPERVISORE", "pin": "12",
-                     "password": "corta"}, token)
+    response = post(
+        client,
+        "/admin/utenti/nuovo",
+        {
+            "matricola": "B0002",
+            "nome": "",
+            "cognome": "Longo",
+            "ruolo": "SUPERVISORE",
+            "pin": "12",
+            "password": "corta",
+        },
+        token,
+    )
     assert "Indicare il nome." in field_error(response.text, "nome")
     assert "4 a 8 cifre" in field_error(response.text, "pin")
     assert "almeno 8 caratteri" in field_error(response.text, "password")
@@ -255,11 +297,18 @@ def test_edit_user_and_reset_pin_and_password(client, admin, token, make_user, d
     assert value_of(page, "matricola") == "B0100"
     assert 'id="pin-panel"' in page and 'id="password-panel"' in page
 
-    response = post(client, f"/admin/utenti/{utente.id}",
-                    {"matricola": "B0100", "nome": "Mario", "cognome": "Neri", "ruolo": "SUPERVISORE"}, token)
+    response = post(
+        client,
+        f"/admin/utenti/{utente.id}",
+        {"matricola": "B0100", "nome": "Mario", "cognome": "Neri", "ruolo": "SUPERVISORE"},
+        token,
+    )
     assert response.headers["HX-Redirect"] == "/admin/utenti"
     db_session.expire_all()
-    assert (db_session.get(Utente, utente.id).cognome, db_session.get(Utente, utente.id).ruolo) == ("Neri", "SUPERVISORE")
+    assert (db_session.get(Utente, utente.id).cognome, db_session.get(Utente, utente.id).ruolo) == (
+        "Neri",
+        "SUPERVISORE",
+    )
 
     bad = post(client, f"/admin/utenti/{utente.id}/pin", {"pin": "12x"}, token)
     assert bad.text.lstrip().startswith('<section class="panel" id="pin-panel"')
@@ -271,7 +320,9 @@ def test_edit_user_and_reset_pin_and_password(client, admin, token, make_user, d
     assert "Nuova password impostata" in ok.text
     db_session.expire_all()
     stored = db_session.get(Utente, utente.id)
-    assert hashing.verify_secret(stored.pin_hash, "2468") and hashing.verify_secret(stored.password_hash, "capoturno-2026")
+    assert hashing.verify_secret(stored.pin_hash, "2468") and hashing.verify_secret(
+        stored.password_hash, "capoturno-2026"
+    )
     azioni = {e.azione for e in db_session.scalars(select(LogEvento).where(LogEvento.entita_id == utente.id))}
     assert {"UTENTE_MODIFICATO", "PIN_REIMPOSTATO", "PASSWORD_REIMPOSTATA"} <= azioni
 
@@ -294,8 +345,12 @@ def test_admin_cannot_deactivate_or_demote_themself_from_the_pages(client, admin
     response = post(client, f"/admin/utenti/{admin.id}/disattiva", {}, token)
     assert response.headers["HX-Retarget"] == "#messages"
     assert "Non puoi disattivare il tuo stesso utente" in response.text
-    response = post(client, f"/admin/utenti/{admin.id}",
-                    {"matricola": admin.matricola, "nome": "Mario", "cognome": "Rossi", "ruolo": "OPERATORE"}, token)
+    response = post(
+        client,
+        f"/admin/utenti/{admin.id}",
+        {"matricola": admin.matricola, "nome": "Mario", "cognome": "Rossi", "ruolo": "OPERATORE"},
+        token,
+    )
     assert "Non puoi abbassare il tuo stesso ruolo" in field_error(response.text, "ruolo")
     db_session.expire_all()
     stored = db_session.get(Utente, admin.id)
@@ -306,8 +361,9 @@ def test_admin_cannot_deactivate_or_demote_themself_from_the_pages(client, admin
 
 
 def test_add_a_scrap_reason(client, admin, token, db_session):
-    response = post(client, "/admin/causali", {"codice": "umid", "descrizione": "Umidità", "fase_tipo": "", "attiva": "y"},
-                    token)
+    response = post(
+        client, "/admin/causali", {"codice": "umid", "descrizione": "Umidità", "fase_tipo": "", "attiva": "y"}, token
+    )
     assert response.headers["HX-Redirect"] == "/admin/causali"
     causale = db_session.scalar(select(CausaleScarto).where(CausaleScarto.codice == "UMID"))
     assert causale.fase_tipo_id is None and causale.attiva is True
@@ -326,13 +382,21 @@ def test_edit_a_scrap_reason_in_its_row(client, admin, token, db_session):
     prefix = f"c{causale.id}-"
     assert value_of(edit.text, prefix + "codice") == "MANIP"
 
-    bad = post(client, f"/admin/causali/{causale.id}",
-               {"codice": "MANIP", "descrizione": " ", "fase_tipo": "PTH", "attiva": "y"}, token)
+    bad = post(
+        client,
+        f"/admin/causali/{causale.id}",
+        {"codice": "MANIP", "descrizione": " ", "fase_tipo": "PTH", "attiva": "y"},
+        token,
+    )
     assert bad.status_code == 200 and 'class="riga-modifica"' in bad.text
     assert "Indicare la descrizione." in field_error(bad.text, prefix + "descrizione")
 
-    ok = post(client, f"/admin/causali/{causale.id}", {"codice": "MANIP", "descrizione": "Danno da urto", "fase_tipo": "PTH"},
-              token)
+    ok = post(
+        client,
+        f"/admin/causali/{causale.id}",
+        {"codice": "MANIP", "descrizione": "Danno da urto", "fase_tipo": "PTH"},
+        token,
+    )
     assert ok.text.lstrip().startswith(f'<tr id="causale-{causale.id}">') and "Danno da urto" in ok.text
     assert "Disattivata" in ok.text  # the unticked box retired it
     db_session.expire_all()
@@ -355,10 +419,17 @@ def test_required_documents_are_checkboxes(client, admin, token, db_session):
     boxes = re.findall(r'<input type="checkbox"[^>]*name="documenti_richiesti" value="(\w+)"', edit)
     assert boxes == ["DIBA", "SCHEMA_MONTAGGIO", "PROGRAMMA_SMD", "ISTRUZIONI", "CICLO_COLLAUDO", "ALTRO"]
 
-    ok = client.post(f"/admin/fasi-tipo/{smd.id}", headers=HTMX, data={
-        "csrf_token": token, "descrizione": "Montaggio SMD", "ordine": "10", "attivo": "y",
-        "documenti_richiesti": ["PROGRAMMA_SMD", "DIBA"],
-    })
+    ok = client.post(
+        f"/admin/fasi-tipo/{smd.id}",
+        headers=HTMX,
+        data={
+            "csrf_token": token,
+            "descrizione": "Montaggio SMD",
+            "ordine": "10",
+            "attivo": "y",
+            "documenti_richiesti": ["PROGRAMMA_SMD", "DIBA"],
+        },
+    )
     assert ok.status_code == 200 and ok.text.lstrip().startswith(f'<tr id="fase-tipo-{smd.id}">')
     assert "PROGRAMMA_SMD" in ok.text
     db_session.expire_all()
@@ -371,7 +442,9 @@ def test_phase_type_position_errors_stay_in_the_row(client, admin, token, db_ses
     pth = db_session.scalar(select(FaseTipo).where(FaseTipo.codice == "PTH"))
     prefix = f"f{pth.id}-"
     for ordine, message in (("10", "già del tipo di fase SMD"), ("dieci", ""), ("", "Indicare la posizione")):
-        response = post(client, f"/admin/fasi-tipo/{pth.id}", {"descrizione": "PTH", "ordine": ordine, "attivo": "y"}, token)
+        response = post(
+            client, f"/admin/fasi-tipo/{pth.id}", {"descrizione": "PTH", "ordine": ordine, "attivo": "y"}, token
+        )
         assert 'class="riga-modifica"' in response.text
         assert message in field_error(response.text, prefix + "ordine")
     db_session.expire_all()
@@ -379,9 +452,18 @@ def test_phase_type_position_errors_stay_in_the_row(client, admin, token, db_ses
 
 
 def test_add_a_phase_type(client, admin, token, db_session):
-    response = post(client, "/admin/fasi-tipo",
-                    {"codice": "tropic", "descrizione": "Tropicalizzazione", "ordine": "25", "attivo": "y",
-                     "documenti_richiesti": "ISTRUZIONI"}, token)
+    response = post(
+        client,
+        "/admin/fasi-tipo",
+        {
+            "codice": "tropic",
+            "descrizione": "Tropicalizzazione",
+            "ordine": "25",
+            "attivo": "y",
+            "documenti_richiesti": "ISTRUZIONI",
+        },
+        token,
+    )
     assert response.headers["HX-Redirect"] == "/admin/fasi-tipo"
     nuovo = db_session.scalar(select(FaseTipo).where(FaseTipo.codice == "TROPIC"))
     assert (nuovo.ordine, nuovo.documenti_richiesti) == (25, ["ISTRUZIONI"])
@@ -421,8 +503,15 @@ def test_token_form_requires_a_user(client, admin, token, db_session):
     assert db_session.scalar(select(ApiToken)) is None
 
 
-@pytest.mark.parametrize("url", ["/admin/utenti/999999", "/admin/macchine/999999", "/admin/causali/999999/modifica",
-                                 "/admin/fasi-tipo/999999/modifica"])
+@pytest.mark.parametrize(
+    "url",
+    [
+        "/admin/utenti/999999",
+        "/admin/macchine/999999",
+        "/admin/causali/999999/modifica",
+        "/admin/fasi-tipo/999999/modifica",
+    ],
+)
 def test_unknown_records_are_a_404_page(client, admin, url):
     response = client.get(url)
     assert response.status_code == 404 and "Non trovato" in response.text

@@ -119,17 +119,20 @@ def test_all_configured_orders_on_request(browser):
     assert "chiusa nel gestionale" in righe[6]
 
 
-@pytest.mark.parametrize("query, attesi", [
-    ("q=2026/1003", [3]),
-    ("q=adriatica", [1]),
-    ("fase=PTH", [3]),
-    ("fase=controlli&stato=in_corso", [1]),
-    ("stato=COMPLETATA", [8, 1, 4]),
-    ("ritardo=1", [1]),
-    ("rischio=on", [2, 3]),
-    ("ritardo=1&rischio=1&ordine=-consegna", [3, 2, 1]),
-    ("q=nessuna-commessa", []),
-])
+@pytest.mark.parametrize(
+    "query, attesi",
+    [
+        ("q=2026/1003", [3]),
+        ("q=adriatica", [1]),
+        ("fase=PTH", [3]),
+        ("fase=controlli&stato=in_corso", [1]),
+        ("stato=COMPLETATA", [8, 1, 4]),
+        ("ritardo=1", [1]),
+        ("rischio=on", [2, 3]),
+        ("ritardo=1&rischio=1&ordine=-consegna", [3, 2, 1]),
+        ("q=nessuna-commessa", []),
+    ],
+)
 def test_filters_from_the_address(browser, query, attesi):
     response = browser.get(f"/avanzamento?{query}")
     assert response.status_code == 200
@@ -155,13 +158,16 @@ def test_an_unknown_choice_is_reported_on_its_field_and_nothing_is_listed(browse
     assert "Correggere i filtri indicati" in response.text
 
 
-@pytest.mark.parametrize("ordine, attesi", [
-    ("-consegna", [4, 3, 2, 1, 8, 5]),
-    ("numero", [1, 2, 3, 4, 8, 5]),
-    ("cliente", [4, 8, 1, 2, 3, 5]),
-    ("-avanzamento", [8, 4, 1, 2, 5, 3]),
-    ("ritardo", [1, 2, 3, 8, 4, 5]),
-])
+@pytest.mark.parametrize(
+    "ordine, attesi",
+    [
+        ("-consegna", [4, 3, 2, 1, 8, 5]),
+        ("numero", [1, 2, 3, 4, 8, 5]),
+        ("cliente", [4, 8, 1, 2, 3, 5]),
+        ("-avanzamento", [8, 4, 1, 2, 5, 3]),
+        ("ritardo", [1, 2, 3, 8, 4, 5]),
+    ],
+)
 def test_sort(browser, ordine, attesi):
     assert listed_ids(browser.get(f"/avanzamento?ordine={ordine}").text) == attesi
 
@@ -211,8 +217,12 @@ def test_exports_carry_the_filters_and_sort(browser):
     assert response.status_code == 200 and response.mimetype == XLSX
     righe = list(load_workbook(io.BytesIO(response.data)).active.iter_rows(values_only=True))[1:]
     assert [(r[0], r[8]) for r in righe] == [
-        ("2026/1003", "SMD"), ("2026/1003", "PTH"), ("2026/1002", "SMD"),
-        ("2026/1001", "SMD"), ("2026/1001", "CONTROLLI")]
+        ("2026/1003", "SMD"),
+        ("2026/1003", "PTH"),
+        ("2026/1002", "SMD"),
+        ("2026/1001", "SMD"),
+        ("2026/1001", "CONTROLLI"),
+    ]
     assert [r[14] for r in righe] == [False, False, False, True, True]
 
 
@@ -238,10 +248,23 @@ def test_no_inline_style_or_script(browser):
     assert not re.search(r"<script(?![^>]*\bsrc=)", html)
 
 
-@pytest.mark.parametrize("query", [
-    "offset=abc", "offset=-5", "offset=99999999999", "ordine=%3Cscript%3E", "q=" + "x" * 500, "ritardo=forse",
-    "q=%25_%5B", "q=%C2%B2", "q=12345678901234567890", "stato=", "fase=", "tutte=0",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "offset=abc",
+        "offset=-5",
+        "offset=99999999999",
+        "ordine=%3Cscript%3E",
+        "q=" + "x" * 500,
+        "ritardo=forse",
+        "q=%25_%5B",
+        "q=%C2%B2",
+        "q=12345678901234567890",
+        "stato=",
+        "fase=",
+        "tutte=0",
+    ],
+)
 def test_odd_input_never_breaks_the_page(browser, query):
     response = browser.get(f"/avanzamento?{query}")
     assert response.status_code == 200

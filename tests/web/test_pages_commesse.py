@@ -171,8 +171,16 @@ def test_card_shows_the_erp_order(client, supervisore):
     response = client.get("/commesse/101")
     assert response.status_code == 200
     html = response.text
-    for text in ("2026/1234", "Elettronica Adriatica S.p.A.", "PO 50%_sconto", "SCH-[X]",
-                 "Scheda alimentatore 24V", "500", "01/12/2026", "Aperta nel gestionale"):
+    for text in (
+        "2026/1234",
+        "Elettronica Adriatica S.p.A.",
+        "PO 50%_sconto",
+        "SCH-[X]",
+        "Scheda alimentatore 24V",
+        "500",
+        "01/12/2026",
+        "Aperta nel gestionale",
+    ):
         assert text in html, text
     assert "non è ancora configurata" in html
 

@@ -56,7 +56,9 @@ def saved_config(session, commessa_id=101) -> ConfigCommessa | None:
 
 def fase(session, codice, commessa_id=101) -> Fase:
     session.rollback()
-    return session.scalar(select(Fase).join(FaseTipo).where(Fase.commessa_erp_id == commessa_id, FaseTipo.codice == codice))
+    return session.scalar(
+        select(Fase).join(FaseTipo).where(Fase.commessa_erp_id == commessa_id, FaseTipo.codice == codice)
+    )
 
 
 def is_fragment(response) -> bool:
@@ -84,8 +86,15 @@ def test_an_unconfigured_open_order_offers_the_form_with_smd_and_controlli_prese
 def test_supervisor_configures_with_htmx_and_gets_the_panel_back(client, supervisore, db_session):
     response = client.post(
         "/commesse/101/config",
-        data={"csrf_token": token(client), "flag_smd": "y", "flag_pth": "y", "flag_controlli": "y",
-              "diba": "DB-ALIM-24", "revisione": "C", "note": "Prima serie"},
+        data={
+            "csrf_token": token(client),
+            "flag_smd": "y",
+            "flag_pth": "y",
+            "flag_controlli": "y",
+            "diba": "DB-ALIM-24",
+            "revisione": "C",
+            "note": "Prima serie",
+        },
         headers=HTMX,
     )
     assert response.status_code == 200 and is_fragment(response)
@@ -159,7 +168,9 @@ def test_an_order_configured_meanwhile_is_reported(client, supervisore, make_con
 def test_an_order_without_quantity_is_refused_with_a_clear_message(client, supervisore, db_session):
     html = client.get("/commesse/104").text
     assert "manca la quantità" in html
-    response = client.post("/commesse/104/config", data={"csrf_token": token(client, 104), "flag_smd": "y"}, headers=HTMX)
+    response = client.post(
+        "/commesse/104/config", data={"csrf_token": token(client, 104), "flag_smd": "y"}, headers=HTMX
+    )
     assert "non ha la quantità nel gestionale" in response.text
     assert saved_config(db_session, 104) is None
 
@@ -182,7 +193,9 @@ def test_csrf_is_required(client, supervisore, db_session):
     # The token htmx sends from <body hx-headers> works as the form field does.
     html = client.get("/commesse/101").text
     assert re.search(r'<body[^>]*hx-headers=\'\{"X-CSRFToken": "[^"]+"\}\'', html)
-    response = client.post("/commesse/101/config", data={"flag_smd": "y"}, headers={**HTMX, "X-CSRFToken": csrf_from(html)})
+    response = client.post(
+        "/commesse/101/config", data={"flag_smd": "y"}, headers={**HTMX, "X-CSRFToken": csrf_from(html)}
+    )
     assert response.status_code == 200 and saved_config(db_session) is not None
 
 
@@ -213,8 +226,16 @@ def test_supervisor_edits_with_htmx(client, supervisore, make_config, db_session
     make_config(101, fasi=("SMD", "CONTROLLI"), diba="DB-1")
     response = client.post(
         "/commesse/101/config/modifica",
-        data={"csrf_token": token(client), "flag_smd": "y", "flag_pth": "y", "flag_controlli": "y", "diba": "DB-2",
-              "revisione": "", "note": "Nuova", "bloccata_documentazione": "y"},
+        data={
+            "csrf_token": token(client),
+            "flag_smd": "y",
+            "flag_pth": "y",
+            "flag_controlli": "y",
+            "diba": "DB-2",
+            "revisione": "",
+            "note": "Nuova",
+            "bloccata_documentazione": "y",
+        },
         headers=HTMX,
     )
     assert response.status_code == 200 and is_fragment(response)
@@ -241,8 +262,9 @@ def test_edit_refusal_names_the_phase_and_keeps_the_form(client, supervisore, ma
     assert fase(db_session, "PTH") is not None and saved_config(db_session).note is None
 
 
-def test_turning_on_a_phase_ahead_of_a_worked_one_is_refused_next_to_the_phases(client, supervisore, make_config,
-                                                                              make_lotto, db_session):
+def test_turning_on_a_phase_ahead_of_a_worked_one_is_refused_next_to_the_phases(
+    client, supervisore, make_config, make_lotto, db_session
+):
     make_config(101, fasi=("SMD", "CONTROLLI"))
     make_lotto(fase(db_session, "CONTROLLI"), 10)
     response = client.post(
@@ -252,7 +274,9 @@ def test_turning_on_a_phase_ahead_of_a_worked_one_is_refused_next_to_the_phases(
     )
     html = response.text
     assert response.status_code == 200 and is_fragment(response)
-    assert re.search(r'id="config-fasi-err">La fase PTH non si può aggiungere: verrebbe prima della fase CONTROLLI', html)
+    assert re.search(
+        r'id="config-fasi-err">La fase PTH non si può aggiungere: verrebbe prima della fase CONTROLLI', html
+    )
     assert checked(html, "flag_pth")  # what was asked stays on screen
     assert fase(db_session, "PTH") is None and saved_config(db_session).flag_pth is False
 
@@ -333,8 +357,15 @@ def test_operator_sees_the_card_read_only(client, login, make_config):
     assert "<form" not in panel and "/config/modifica" not in panel and "Elimina" not in panel
 
 
-@pytest.mark.parametrize(("method", "path"), [("POST", "/commesse/102/config"), ("GET", "/commesse/101/config/modifica"),
-                                              ("POST", "/commesse/101/config/modifica"), ("POST", "/commesse/101/config/elimina")])
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/commesse/102/config"),
+        ("GET", "/commesse/101/config/modifica"),
+        ("POST", "/commesse/101/config/modifica"),
+        ("POST", "/commesse/101/config/elimina"),
+    ],
+)
 def test_operator_cannot_change_the_set_up(client, login, make_config, row_count, method, path):
     login("OPERATORE")
     make_config(101)

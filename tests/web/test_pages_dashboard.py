@@ -58,7 +58,12 @@ def svg(html: str, ident: str) -> str:
 
 def barre_verticali(svg_html: str) -> list[tuple[float, float]]:
     """``(y, height)`` of each bar, left to right."""
-    return [(float(y), float(h)) for y, h in re.findall(r'<rect class="barra" x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="([\d.]+)"', svg_html)]
+    return [
+        (float(y), float(h))
+        for y, h in re.findall(
+            r'<rect class="barra" x="[\d.]+" y="([\d.]+)" width="[\d.]+" height="([\d.]+)"', svg_html
+        )
+    ]
 
 
 def barre_orizzontali(svg_html: str) -> list[tuple[str, float]]:
@@ -88,8 +93,9 @@ def test_supervisor_reads_the_numbers_of_a_week(client, login, impianto):
     assert 'href="/lotti?dimenticati=1"' in html
     # Per phase: SMD 3 lotti, PTH none, CONTROLLI 1, with their scrap and first-pass yield.
     riga_smd = re.search(r'<th scope="row">SMD</th>(.*?)</tr>', html, re.S).group(1)
-    assert [unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", riga_smd, re.S)][:3] == [
-        "3", "5", "97,06 %"]  # 165 good of 170 worked
+    assert [unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", riga_smd, re.S)][
+        :3
+    ] == ["3", "5", "97,06 %"]  # 165 good of 170 worked
     # Pareto: scrap by reason and by machine, largest first; top operators.
     assert [e for e, _ in barre_orizzontali(svg(html, "pareto-causali"))][0].startswith("SMD-PICK")
     assert [e for e, _ in barre_orizzontali(svg(html, "pareto-macchine"))] == ["SMD-A", "CTRL-A"]
@@ -118,8 +124,10 @@ def test_the_daily_chart_has_thirty_bars_as_high_as_the_good_pieces(client, logi
     # The days of the chosen week stand out; a hidden table repeats the numbers.
     assert grafico.count('class="colonna nel-periodo') == 7
     assert "<title" in grafico and "<desc" in grafico
-    tabella = re.search(r'<div class="visually-hidden"><table>\s*<caption>Pezzi buoni per giorno</caption>.*?</table>', html, re.S).group(0)
-    assert "<td>02/03/2026</td><td class=\"num\">95</td>" in tabella
+    tabella = re.search(
+        r'<div class="visually-hidden"><table>\s*<caption>Pezzi buoni per giorno</caption>.*?</table>', html, re.S
+    ).group(0)
+    assert '<td>02/03/2026</td><td class="num">95</td>' in tabella
     assert "style=" not in html  # the CSP forbids style attributes
 
 
@@ -134,7 +142,9 @@ def test_an_operator_sees_the_dashboard_without_the_drift_panel(client, login, i
     assert client.get("/dashboard/scostamenti").status_code == 403
 
 
-@pytest.mark.parametrize("ruolo, dove", [("SUPERVISORE", "/dashboard"), ("ADMIN", "/dashboard"), ("OPERATORE", "/commesse")])
+@pytest.mark.parametrize(
+    "ruolo, dove", [("SUPERVISORE", "/dashboard"), ("ADMIN", "/dashboard"), ("OPERATORE", "/commesse")]
+)
 def test_home_sends_supervisors_to_the_dashboard_and_operators_to_the_orders(client, login, ruolo, dove):
     login(ruolo)
     response = client.get("/")
@@ -216,15 +226,18 @@ def test_the_fragment_answers_the_numbers_only_and_keeps_the_period(client, logi
     assert 'hx-trigger="every 60s"' in fragment and 'hx-swap="outerHTML"' in fragment
 
 
-@pytest.mark.parametrize("query, campo, messaggio", [
-    ("da=ieri&a=2026-03-08", "da", "Data non valida: usare il formato gg/mm/aaaa."),
-    ("da=2026-03-02&a=2026-13-40", "a", "Data non valida: usare il formato gg/mm/aaaa."),
-    ("da=31/02/2026", "da", "Data non valida"),
-    ("da=0001-01-01&a=2026-01-01", "da", "Data non valida"),
-    ("da=2026-03-08&a=2026-03-02", "a", "viene prima della data di inizio"),
-    ("da=2024-01-01&a=2026-01-01", "a", "Periodo troppo lungo: al massimo 366 giorni"),
-    ("da=" + "9" * 500, "da", "Data non valida"),
-])
+@pytest.mark.parametrize(
+    "query, campo, messaggio",
+    [
+        ("da=ieri&a=2026-03-08", "da", "Data non valida: usare il formato gg/mm/aaaa."),
+        ("da=2026-03-02&a=2026-13-40", "a", "Data non valida: usare il formato gg/mm/aaaa."),
+        ("da=31/02/2026", "da", "Data non valida"),
+        ("da=0001-01-01&a=2026-01-01", "da", "Data non valida"),
+        ("da=2026-03-08&a=2026-03-02", "a", "viene prima della data di inizio"),
+        ("da=2024-01-01&a=2026-01-01", "a", "Periodo troppo lungo: al massimo 366 giorni"),
+        ("da=" + "9" * 500, "da", "Data non valida"),
+    ],
+)
 def test_a_bad_period_gets_an_italian_message_and_this_week(client, login, impianto, query, campo, messaggio):
     login("SUPERVISORE")
     response = client.get(f"/dashboard?{query}")
@@ -279,8 +292,12 @@ def test_late_and_at_risk_orders_most_urgent_first(erp_con_scadenze, make_user):
     assert response.status_code == 200 and "<html" not in response.text
     html = unescape(response.text)
     assert conteggio(html, "conta-ritardo") == "1 in ritardo" and conteggio(html, "conta-rischio") == "2 a rischio"
-    in_ritardo = re.search(r'<table class="grid commesse-da-seguire" id="commesse-in-ritardo">.*?</table>', html, re.S).group(0)
-    a_rischio = re.search(r'<table class="grid commesse-da-seguire" id="commesse-a-rischio">.*?</table>', html, re.S).group(0)
+    in_ritardo = re.search(
+        r'<table class="grid commesse-da-seguire" id="commesse-in-ritardo">.*?</table>', html, re.S
+    ).group(0)
+    a_rischio = re.search(
+        r'<table class="grid commesse-da-seguire" id="commesse-a-rischio">.*?</table>', html, re.S
+    ).group(0)
     assert re.findall(r'data-commessa="(\d+)"', in_ritardo) == ["1"]
     assert re.findall(r'data-commessa="(\d+)"', a_rischio) == ["2", "3"]  # due today, then in 7 days
     assert 'href="/commesse/1"' in in_ritardo and "da 1 giorno" in in_ritardo
@@ -329,8 +346,19 @@ def test_drift_panel_when_nothing_drifted(client, login):
 def test_wall_screen_shows_today_and_this_week_without_controls(client, login, impianto, db_session):
     # Closed a moment ago, never before today's local midnight.
     inizio = max(utcnow() - timedelta(minutes=2), mezzanotte_utc(oggi_roma(), "Europe/Rome"))
-    impianto.lotto(db_session, "oggi", 101, "SMD", "SMD-A", "op2", inizio, inizio + timedelta(seconds=30),
-                   30, scarti=3, causale="SMD-PICK")
+    impianto.lotto(
+        db_session,
+        "oggi",
+        101,
+        "SMD",
+        "SMD-A",
+        "op2",
+        inizio,
+        inizio + timedelta(seconds=30),
+        30,
+        scarti=3,
+        causale="SMD-PICK",
+    )
     login("SUPERVISORE")
     assert client.get("/dashboard?parete=1").headers["Location"] == "/dashboard/parete"
     response = client.get("/dashboard/parete")

@@ -96,7 +96,7 @@ def test_section_is_a_fragment_with_the_upload_form_for_supervisors(client, supe
     assert "<html" not in html and 'id="documenti-sezione"' in html
     assert "HX-Request" in response.headers["Vary"]
     assert "Nessun documento per questa commessa." in html and "ART-001" in html
-    form = re.search(r"<form[^>]*>", html[html.index('class="doc-form"') - 20:]).group(0)
+    form = re.search(r"<form[^>]*>", html[html.index('class="doc-form"') - 20 :]).group(0)
     assert 'hx-post="/commesse/1/documenti"' in form
     assert 'hx-encoding="multipart/form-data"' in form and 'enctype="multipart/form-data"' in form
     assert 'hx-target="#documenti-sezione"' in form
@@ -133,7 +133,10 @@ def test_operators_see_documents_without_upload_or_delete(client, login, make_us
     refused = carica(Titolo="Altro")
     assert "Il tuo ruolo non permette questa operazione." in refused.text
     [documento_id] = rows(html)
-    deleted = client.delete(f"/commesse/1/documenti/{documento_id}", headers={**HTMX, "X-CSRFToken": csrf_from(client.get("/commesse").text)})
+    deleted = client.delete(
+        f"/commesse/1/documenti/{documento_id}",
+        headers={**HTMX, "X-CSRFToken": csrf_from(client.get("/commesse").text)},
+    )
     assert "Il tuo ruolo non permette questa operazione." in deleted.text
     assert count(db_session) == 1
 
@@ -141,7 +144,9 @@ def test_operators_see_documents_without_upload_or_delete(client, login, make_us
 # -- upload --------------------------------------------------------------------------------------------
 
 
-def test_upload_through_htmx_re_renders_the_section_with_the_new_row(client, supervisore, carica, db_session, archivio_dir):
+def test_upload_through_htmx_re_renders_the_section_with_the_new_row(
+    client, supervisore, carica, db_session, archivio_dir
+):
     response = carica(Revisione="B", nome="Schema TOP.pdf")
     assert response.status_code == 200
     html = response.text
@@ -205,8 +210,9 @@ def test_a_missing_file_and_a_bad_type_are_reported_on_their_fields(client, supe
         ("grande.pdf", b"%PDF-" + b"x" * 4096, "Il file supera il limite di 4 KB"),
     ],
 )
-def test_file_refusals_are_shown_on_the_file_field(app, client, supervisore, carica, db_session, archivio_dir,
-                                                   monkeypatch, nome, content, message):
+def test_file_refusals_are_shown_on_the_file_field(
+    app, client, supervisore, carica, db_session, archivio_dir, monkeypatch, nome, content, message
+):
     monkeypatch.setitem(app.config, "DOCUMENT_MAX_BYTES", 4096)
     response = carica(nome=nome, content=content, Titolo="Da tenere")
     assert response.status_code == 200
@@ -216,7 +222,9 @@ def test_file_refusals_are_shown_on_the_file_field(app, client, supervisore, car
     assert not archivio_dir.exists() or not any(p.is_file() for p in archivio_dir.rglob("*"))
 
 
-def test_a_request_over_max_content_length_gets_an_inline_message(app, client, supervisore, carica, db_session, monkeypatch):
+def test_a_request_over_max_content_length_gets_an_inline_message(
+    app, client, supervisore, carica, db_session, monkeypatch
+):
     monkeypatch.setitem(app.config, "MAX_CONTENT_LENGTH", 4096)
     response = carica(content=b"%PDF-" + b"x" * 8192)
     assert response.headers["HX-Retarget"] == "#messages"
@@ -232,8 +240,12 @@ def test_a_duplicate_is_reported_above_the_form(client, supervisore, carica, db_
 
 
 def test_upload_without_csrf_token_is_refused(client, supervisore, db_session):
-    response = client.post("/commesse/1/documenti", headers=HTMX, content_type="multipart/form-data",
-                           data={"Tipo": "DIBA", "Titolo": "x", "file": (io.BytesIO(PDF), "a.pdf")})
+    response = client.post(
+        "/commesse/1/documenti",
+        headers=HTMX,
+        content_type="multipart/form-data",
+        data={"Tipo": "DIBA", "Titolo": "x", "file": (io.BytesIO(PDF), "a.pdf")},
+    )
     assert "Il modulo è scaduto o non è valido" in response.text
     assert count(db_session) == 0
 

@@ -98,7 +98,12 @@ def test_panel_lists_drifting_orders_grave_first(client, supervisore, make_confi
     html = panel_html(client)
     block = panel(html)
     assert "Commesse con scostamenti dal gestionale" in block
-    assert panel_rows(html) == [(103, "scostamento-grave"), (101, "scostamento"), (107, "scostamento"), (999_001, "scostamento")]
+    assert panel_rows(html) == [
+        (103, "scostamento-grave"),
+        (101, "scostamento"),
+        (107, "scostamento"),
+        (999_001, "scostamento"),
+    ]
     grave = re.search(r'data-commessa="103">(.*?)</tr>', block, re.S).group(1)
     assert 'href="/commesse/103"' in grave and "Grave" in grave and "stato «C»" in unescape(grave)
     assert "era 400, ora è 500" in block
@@ -134,7 +139,9 @@ def test_long_panel_keeps_the_rest_one_click_away(client, supervisore, make_conf
     assert "<details" in block and "Mostra le altre 2 commesse con scostamenti" in block
 
 
-def test_list_answers_503_when_the_erp_is_unreachable_even_with_drift_to_compute(make_app, make_user, make_config, tmp_path):
+def test_list_answers_503_when_the_erp_is_unreachable_even_with_drift_to_compute(
+    make_app, make_user, make_config, tmp_path
+):
     from asigest.dialects import sqlite_readonly_url
     from tests.web.conftest import login_on
 
@@ -153,7 +160,11 @@ def test_card_warns_about_the_quantity(client, supervisore, make_config):
     make_config(101, qta=400)
     livello, testo = banner(client.get("/commesse/101").text)
     assert livello == "message-warn"
-    assert "era 400, ora è 500" in testo and "pianificano ancora 400 pezzi" in testo and "verificare con l'ufficio" in testo
+    assert (
+        "era 400, ora è 500" in testo
+        and "pianificano ancora 400 pezzi" in testo
+        and "verificare con l'ufficio" in testo
+    )
 
 
 def test_card_of_an_order_closed_with_open_lotti_is_red(client, supervisore, make_config, fase_aperta, lotto_aperto):
@@ -202,14 +213,23 @@ def test_panel_never_lists_more_than_a_hundred(client, supervisore, db_session):
 
     smd = db_session.scalar(select(FaseTipo.id).where(FaseTipo.codice == "SMD"))
     ids = range(700_001, 700_106)  # 105 orders the ERP does not have
-    db_session.execute(insert(ConfigCommessa), [
-        {"commessa_erp_id": i, "flag_smd": True, "flag_pth": False, "flag_controlli": False, "qta_erp": 5} for i in ids
-    ])
-    db_session.execute(insert(Fase), [{"commessa_erp_id": i, "fase_tipo_id": smd, "stato": "APERTA", "qta_prevista": 5} for i in ids])
+    db_session.execute(
+        insert(ConfigCommessa),
+        [
+            {"commessa_erp_id": i, "flag_smd": True, "flag_pth": False, "flag_controlli": False, "qta_erp": 5}
+            for i in ids
+        ],
+    )
+    db_session.execute(
+        insert(Fase), [{"commessa_erp_id": i, "fase_tipo_id": smd, "stato": "APERTA", "qta_prevista": 5} for i in ids]
+    )
     db_session.commit()
     html = panel_html(client)
     assert len(panel_rows(html)) == 100
-    assert "Mostra le altre 95 commesse con scostamenti" in html and "Altre 5 commesse con scostamenti non sono elencate" in html
+    assert (
+        "Mostra le altre 95 commesse con scostamenti" in html
+        and "Altre 5 commesse con scostamenti non sono elencate" in html
+    )
 
 
 def test_panel_says_when_the_erp_is_unreachable(make_app, make_user, make_config, tmp_path):

@@ -78,8 +78,15 @@ def test_the_log_has_no_write_method(client, supervisore, registra, method):
 
 def test_rows_show_time_in_plant_zone_person_place_action_and_entity(client, supervisore, make_user, registra):
     operatore = make_user(ruolo="OPERATORE", password=None, pin="1234", nome="Luca", cognome="Esposito")
-    log_id = registra("LOTTO_CHIUSO", "Lotti", 42, T0, actor_for(operatore, "SMD-L2"),
-                      prima={"QtaOutput": None}, dopo={"QtaOutput": 95})
+    log_id = registra(
+        "LOTTO_CHIUSO",
+        "Lotti",
+        42,
+        T0,
+        actor_for(operatore, "SMD-L2"),
+        prima={"QtaOutput": None},
+        dopo={"QtaOutput": 95},
+    )
     html = client.get("/eventi").text
     row = riga(html, log_id)
     assert "02/03/2026 09:00:00" in row  # 08:00 UTC in Rome
@@ -90,15 +97,20 @@ def test_rows_show_time_in_plant_zone_person_place_action_and_entity(client, sup
 
 def test_details_show_before_and_after_with_changes_marked_and_the_reason(client, supervisore, registra):
     log_id = registra(
-        "LOTTO_RETTIFICATO", "Lotti", 7, T0,
+        "LOTTO_RETTIFICATO",
+        "Lotti",
+        7,
+        T0,
         prima={"QtaOutput": 90, "QtaScarti": 10, "DataFine": "2026-03-02T14:30:00+00:00", "Attivo": True},
         dopo={"QtaOutput": 95, "QtaScarti": 10, "DataFine": "2026-03-02T14:30:00+00:00", "Attivo": False},
         motivo="Conteggio rifatto a fine turno",
     )
     row = riga(client.get("/eventi").text, log_id)
     assert "Motivo" in row and "Conteggio rifatto a fine turno" in row
-    campi = dict(re.findall(r'<tr( class="cambiato")?>\s*<th scope="row" class="code">(\w+)</th>', row)[i][::-1]
-                 for i in range(4))
+    campi = dict(
+        re.findall(r'<tr( class="cambiato")?>\s*<th scope="row" class="code">(\w+)</th>', row)[i][::-1]
+        for i in range(4)
+    )
     assert campi == {"QtaOutput": ' class="cambiato"', "QtaScarti": "", "DataFine": "", "Attivo": ' class="cambiato"'}
     assert "02/03/2026 15:30:00" in row  # the ISO instant, in plant time
     assert ">sì<" in row and ">no" in row
@@ -111,8 +123,15 @@ def test_config_events_link_to_their_order(client, supervisore, registra):
 
 
 def test_user_data_is_escaped(client, supervisore, registra):
-    log_id = registra("CONFIG_MODIFICATA", "ConfigCommessa", 3, T0,
-                      prima={"Note": "<b>vecchia</b>"}, dopo={"Note": "<script>alert(1)</script>"}, motivo="<img src=x>")
+    log_id = registra(
+        "CONFIG_MODIFICATA",
+        "ConfigCommessa",
+        3,
+        T0,
+        prima={"Note": "<b>vecchia</b>"},
+        dopo={"Note": "<script>alert(1)</script>"},
+        motivo="<img src=x>",
+    )
     row = riga(client.get("/eventi").text, log_id)
     assert "<script>" not in row and "<img" not in row and "<b>" not in row
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in row and "&lt;img src=x&gt;" in row
@@ -144,26 +163,41 @@ def test_filters_are_a_shareable_url(client, supervisore, make_user, registra):
 
 def test_filter_form_lists_entities_users_and_actions(client, supervisore):
     html = client.get("/eventi").text
-    for valore in ("Lotti", "Fasi", "ConfigCommessa", "Utenti", "Macchine", "CausaliScarto", "FaseTipo",
-                   "DocumentiTecnici", "ApiToken", "LOTTO_RETTIFICATO", "LOTTO_ANNULLATO", "FASE_STATO_MODIFICATO"):
+    for valore in (
+        "Lotti",
+        "Fasi",
+        "ConfigCommessa",
+        "Utenti",
+        "Macchine",
+        "CausaliScarto",
+        "FaseTipo",
+        "DocumentiTecnici",
+        "ApiToken",
+        "LOTTO_RETTIFICATO",
+        "LOTTO_ANNULLATO",
+        "FASE_STATO_MODIFICATO",
+    ):
         assert f'<option value="{valore}"' in html, valore
     assert f'<option value="{supervisore.id}"' in html and supervisore.matricola in html
     assert 'hx-get="/eventi"' in html and 'hx-push-url="true"' in html
 
 
-@pytest.mark.parametrize(("query", "campo", "messaggio"), [
-    ("entita=Ordini", "entita", "Tipo di entità sconosciuto"),
-    ("entita=Lotti&entita_id=abc", "entita_id", "intero positivo"),
-    ("entita=Lotti&entita_id=99999999999", "entita_id", "intero positivo"),
-    ("entita_id=5", "entita", "Scegliere il tipo di entità"),
-    ("utente=x", "utente", "Utente non valido"),
-    ("azione=DROP_TABLE", "azione", "Azione sconosciuta"),
-    ("da=2026-02-30", "da", "AAAA-MM-GG"),
-    ("da=0001-01-01", "da", "controllare l'anno"),
-    ("a=9999-12-31", "a", "controllare l'anno"),
-    ("da=2026-03-05&a=2026-03-01", "a", "prima di quella iniziale"),
-    ("prima=-1", "prima", "ricominciare"),
-])
+@pytest.mark.parametrize(
+    ("query", "campo", "messaggio"),
+    [
+        ("entita=Ordini", "entita", "Tipo di entità sconosciuto"),
+        ("entita=Lotti&entita_id=abc", "entita_id", "intero positivo"),
+        ("entita=Lotti&entita_id=99999999999", "entita_id", "intero positivo"),
+        ("entita_id=5", "entita", "Scegliere il tipo di entità"),
+        ("utente=x", "utente", "Utente non valido"),
+        ("azione=DROP_TABLE", "azione", "Azione sconosciuta"),
+        ("da=2026-02-30", "da", "AAAA-MM-GG"),
+        ("da=0001-01-01", "da", "controllare l'anno"),
+        ("a=9999-12-31", "a", "controllare l'anno"),
+        ("da=2026-03-05&a=2026-03-01", "a", "prima di quella iniziale"),
+        ("prima=-1", "prima", "ricominciare"),
+    ],
+)
 def test_bad_filters_answer_in_italian_without_crashing(client, supervisore, query, campo, messaggio):
     response = client.get(f"/eventi?{query}")
     assert response.status_code == 400 and "<html" in response.text
@@ -200,7 +234,7 @@ def test_one_lotto_history_is_compact(client, supervisore, registra):
     response = client.get("/eventi?entita=Lotti&entita_id=9", headers=HTMX)
     assert is_fragment(response) and "<form" not in response.text
     assert righe(response.text) == [b, a]
-    assert "<th scope=\"col\">Entità</th>" not in response.text and 'href="/lotti/9"' not in response.text
+    assert '<th scope="col">Entità</th>' not in response.text and 'href="/lotti/9"' not in response.text
     empty = client.get("/eventi?entita=Lotti&entita_id=11", headers=HTMX)
     assert "Nessun evento registrato per questo elemento." in empty.text
 
@@ -209,7 +243,9 @@ def test_older_events_load_in_place_of_the_button(client, supervisore, registra)
     scritti = [registra("MACCHINA_MODIFICATA", "Macchine", 3, T0 + timedelta(minutes=n)) for n in range(55)]
     page = client.get("/eventi?entita=Macchine").text
     assert righe(page) == scritti[::-1][:50]
-    altri = re.search(r'<a class="button" href="([^"]+)" hx-get="([^"]+)" hx-target="closest tr" hx-swap="outerHTML">', page)
+    altri = re.search(
+        r'<a class="button" href="([^"]+)" hx-get="([^"]+)" hx-target="closest tr" hx-swap="outerHTML">', page
+    )
     assert altri and unescape(altri.group(1)) == f"/eventi?prima={scritti[5]}&entita=Macchine"
     more = client.get(unescape(altri.group(2)), headers=HTMX)
     assert is_fragment(more) and "<table" not in more.text and more.text.lstrip().startswith("<tr")
@@ -233,7 +269,9 @@ def _log(db_session) -> dict[int, tuple]:
 
 
 @pytest.mark.parametrize("ruolo", ["SUPERVISORE", "ADMIN"])
-def test_no_route_changes_or_deletes_an_event(app, client, db_session, make_user, api_token, make_config, registra, ruolo):
+def test_no_route_changes_or_deletes_an_event(
+    app, client, db_session, make_user, api_token, make_config, registra, ruolo
+):
     """Every route with every method — pages with this role's session and CSRF token,
     ``/api`` with this role's token — leaves every existing event byte-identical and the
     count never lower. Sample ids point at real rows (user, config, event 1…)."""
@@ -243,8 +281,15 @@ def test_no_route_changes_or_deletes_an_event(app, client, db_session, make_user
     headers_api = api_token(ruolo)
     make_config(101)
     for n in range(3):
-        registra("CONFIG_MODIFICATA", "ConfigCommessa", n + 1, T0 + timedelta(minutes=n),
-                 prima={"Note": "a"}, dopo={"Note": "b", "CommessaERPId": 101}, motivo="prova")
+        registra(
+            "CONFIG_MODIFICATA",
+            "ConfigCommessa",
+            n + 1,
+            T0 + timedelta(minutes=n),
+            prima={"Note": "a"},
+            dopo={"Note": "b", "CommessaERPId": 101},
+            motivo="prova",
+        )
     assert login_on(client, persona.matricola).status_code == 302
     csrf = csrf_from(client.get("/eventi").text)
     prima = _log(db_session)
@@ -252,7 +297,9 @@ def test_no_route_changes_or_deletes_an_event(app, client, db_session, make_user
     for rule, method, url in routes(app):
         headers = dict(headers_api) if rule.rule.startswith("/api/") else {"X-CSRFToken": csrf}
         for extra in ({}, HTMX):
-            response = client.open(url, method=method, headers={**headers, **extra}, json={} if method != "GET" else None)
+            response = client.open(
+                url, method=method, headers={**headers, **extra}, json={} if method != "GET" else None
+            )
             assert response.status_code < 500, f"{method} {url}: {response.status_code}"
             dopo = _log(db_session)
             assert len(dopo) >= len(prima), f"{method} {url} ha tolto eventi"

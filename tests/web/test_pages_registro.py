@@ -43,8 +43,14 @@ def link(html: str, testo: str) -> str:
     return unescape(match.group(1))
 
 
-TUTTI = ["2026-1001-SMD-002", "2026-1001-PTH-001", "2026-1001-SMD-001",
-         "2026-1234-CONTROLLI-001", "2026-1234-SMD-002", "2026-1234-SMD-001"]
+TUTTI = [
+    "2026-1001-SMD-002",
+    "2026-1001-PTH-001",
+    "2026-1001-SMD-001",
+    "2026-1234-CONTROLLI-001",
+    "2026-1234-SMD-002",
+    "2026-1234-SMD-001",
+]
 
 
 def test_any_logged_in_user_reads_the_register(client, login, reg):
@@ -76,19 +82,22 @@ def test_open_and_forgotten_lotti_are_marked(client, supervisore, reg):
     assert 'class="badge">chiuso' in riga_di(html, "2026-1001-SMD-001")
 
 
-@pytest.mark.parametrize("query, attesi", [
-    ("fase=SMD", ["2026-1001-SMD-002", "2026-1001-SMD-001", "2026-1234-SMD-002", "2026-1234-SMD-001"]),
-    ("fase=pth", ["2026-1001-PTH-001"]),
-    ("commessa=2026/1234", ["2026-1234-CONTROLLI-001", "2026-1234-SMD-002", "2026-1234-SMD-001"]),
-    ("commessa=1234", ["2026-1234-CONTROLLI-001", "2026-1234-SMD-002", "2026-1234-SMD-001"]),
-    ("commessa=101", ["2026-1234-CONTROLLI-001", "2026-1234-SMD-002", "2026-1234-SMD-001"]),
-    ("stato=aperti", ["2026-1001-SMD-002", "2026-1001-PTH-001"]),
-    ("stato=chiusi&fase=SMD", ["2026-1001-SMD-001", "2026-1234-SMD-002", "2026-1234-SMD-001"]),
-    ("dimenticati=1", ["2026-1001-PTH-001"]),
-    ("con_scarti=1", ["2026-1234-CONTROLLI-001", "2026-1234-SMD-001"]),
-    ("da=2026-03-03&a=2026-03-04", ["2026-1234-CONTROLLI-001", "2026-1234-SMD-002"]),
-    ("da=03/03/2026&a=04/03/2026", ["2026-1234-CONTROLLI-001", "2026-1234-SMD-002"]),
-])
+@pytest.mark.parametrize(
+    "query, attesi",
+    [
+        ("fase=SMD", ["2026-1001-SMD-002", "2026-1001-SMD-001", "2026-1234-SMD-002", "2026-1234-SMD-001"]),
+        ("fase=pth", ["2026-1001-PTH-001"]),
+        ("commessa=2026/1234", ["2026-1234-CONTROLLI-001", "2026-1234-SMD-002", "2026-1234-SMD-001"]),
+        ("commessa=1234", ["2026-1234-CONTROLLI-001", "2026-1234-SMD-002", "2026-1234-SMD-001"]),
+        ("commessa=101", ["2026-1234-CONTROLLI-001", "2026-1234-SMD-002", "2026-1234-SMD-001"]),
+        ("stato=aperti", ["2026-1001-SMD-002", "2026-1001-PTH-001"]),
+        ("stato=chiusi&fase=SMD", ["2026-1001-SMD-001", "2026-1234-SMD-002", "2026-1234-SMD-001"]),
+        ("dimenticati=1", ["2026-1001-PTH-001"]),
+        ("con_scarti=1", ["2026-1234-CONTROLLI-001", "2026-1234-SMD-001"]),
+        ("da=2026-03-03&a=2026-03-04", ["2026-1234-CONTROLLI-001", "2026-1234-SMD-002"]),
+        ("da=03/03/2026&a=04/03/2026", ["2026-1234-CONTROLLI-001", "2026-1234-SMD-002"]),
+    ],
+)
 def test_filters_from_the_query_string(client, supervisore, reg, query, attesi):
     response = client.get(f"/lotti?{query}")
     assert response.status_code == 200
@@ -99,12 +108,14 @@ def test_machine_operator_and_reason_filters_use_the_lists(client, supervisore, 
     html = client.get("/lotti").text
     assert f'<option value="{reg.macchine["SMD-A"]}" >SMD-A</option>' in html
     assert f'<option value="{reg.operatori["op2"].id}" >Verdi Luca · OP2</option>' in html
-    smd_a = client.get(f'/lotti?macchina={reg.macchine["SMD-A"]}').text
+    smd_a = client.get(f"/lotti?macchina={reg.macchine['SMD-A']}").text
     assert codici(smd_a) == ["2026-1001-SMD-001", "2026-1234-SMD-001"]
     assert f'<option value="{reg.macchine["SMD-A"]}" selected>SMD-A</option>' in smd_a
-    assert codici(client.get(f'/lotti?operatore={reg.operatori["op2"].id}').text) == [
-        "2026-1001-SMD-001", "2026-1234-SMD-002"]
-    assert codici(client.get(f'/lotti?causale={reg.causali["CTRL-AOI"]}').text) == ["2026-1234-CONTROLLI-001"]
+    assert codici(client.get(f"/lotti?operatore={reg.operatori['op2'].id}").text) == [
+        "2026-1001-SMD-001",
+        "2026-1234-SMD-002",
+    ]
+    assert codici(client.get(f"/lotti?causale={reg.causali['CTRL-AOI']}").text) == ["2026-1234-CONTROLLI-001"]
 
 
 def test_the_order_found_is_named_next_to_its_field(client, supervisore, reg):
@@ -114,10 +125,12 @@ def test_the_order_found_is_named_next_to_its_field(client, supervisore, reg):
 
 def test_a_dst_day_covers_its_23_local_hours(client, supervisore, db_session, make_user):
     reg = costruisci(db_session, make_user, adesso=utcnow(), storia=False)
-    for nome, inizio in (("prima", datetime(2026, 3, 28, 22, 59, tzinfo=UTC)),
-                         ("mezzanotte", datetime(2026, 3, 28, 23, 0, tzinfo=UTC)),
-                         ("sera", datetime(2026, 3, 29, 21, 59, tzinfo=UTC)),
-                         ("dopo", datetime(2026, 3, 29, 22, 0, tzinfo=UTC))):
+    for nome, inizio in (
+        ("prima", datetime(2026, 3, 28, 22, 59, tzinfo=UTC)),
+        ("mezzanotte", datetime(2026, 3, 28, 23, 0, tzinfo=UTC)),
+        ("sera", datetime(2026, 3, 29, 21, 59, tzinfo=UTC)),
+        ("dopo", datetime(2026, 3, 29, 22, 0, tzinfo=UTC)),
+    ):
         reg.lotto(db_session, nome, 101, "SMD", "SMD-A", "op1", inizio, inizio + timedelta(minutes=10))
     html = client.get("/lotti?da=2026-03-29&a=2026-03-29").text
     assert codici(html) == ["2026-1234-SMD-003", "2026-1234-SMD-002"]
@@ -127,20 +140,23 @@ def test_a_dst_day_covers_its_23_local_hours(client, supervisore, db_session, ma
 # -- bad input ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("query, campo, messaggio", [
-    ("da=ieri", "da", "Data non valida: usare il formato gg/mm/aaaa."),
-    ("a=2026-02-30", "a", "Data non valida: usare il formato gg/mm/aaaa."),
-    ("da=9999-12-31", "da", "Data non valida: usare il formato gg/mm/aaaa."),
-    ("da=2026-03-05&a=2026-03-01", "a", "La data finale precede quella iniziale: correggere il periodo."),
-    ("fase=SALDATURA", "fase", "Tipo di fase sconosciuto: sceglierlo dall&#39;elenco."),
-    ("macchina=abc", "macchina", "Macchina sconosciuta: sceglierla dall&#39;elenco."),
-    ("macchina=999999", "macchina", "Macchina sconosciuta: sceglierla dall&#39;elenco."),
-    ("operatore=-1", "operatore", "Operatore sconosciuto: sceglierlo dall&#39;elenco."),
-    ("causale=1e9", "causale", "Causale sconosciuta: sceglierla dall&#39;elenco."),
-    ("stato=forse", "stato", "Stato non valido: scegliere tutti, aperti o chiusi."),
-    ("commessa=abc", "commessa", "Scrivere la commessa come 2026/1234, 1234 o con il codice di un suo lotto."),
-    ("commessa=2026/99999", "commessa", "Commessa 2026/99999 non trovata nel gestionale: controllare il numero."),
-])
+@pytest.mark.parametrize(
+    "query, campo, messaggio",
+    [
+        ("da=ieri", "da", "Data non valida: usare il formato gg/mm/aaaa."),
+        ("a=2026-02-30", "a", "Data non valida: usare il formato gg/mm/aaaa."),
+        ("da=9999-12-31", "da", "Data non valida: usare il formato gg/mm/aaaa."),
+        ("da=2026-03-05&a=2026-03-01", "a", "La data finale precede quella iniziale: correggere il periodo."),
+        ("fase=SALDATURA", "fase", "Tipo di fase sconosciuto: sceglierlo dall&#39;elenco."),
+        ("macchina=abc", "macchina", "Macchina sconosciuta: sceglierla dall&#39;elenco."),
+        ("macchina=999999", "macchina", "Macchina sconosciuta: sceglierla dall&#39;elenco."),
+        ("operatore=-1", "operatore", "Operatore sconosciuto: sceglierlo dall&#39;elenco."),
+        ("causale=1e9", "causale", "Causale sconosciuta: sceglierla dall&#39;elenco."),
+        ("stato=forse", "stato", "Stato non valido: scegliere tutti, aperti o chiusi."),
+        ("commessa=abc", "commessa", "Scrivere la commessa come 2026/1234, 1234 o con il codice di un suo lotto."),
+        ("commessa=2026/99999", "commessa", "Commessa 2026/99999 non trovata nel gestionale: controllare il numero."),
+    ],
+)
 def test_a_bad_filter_gets_a_message_next_to_its_field_and_no_list(client, supervisore, reg, query, campo, messaggio):
     response = client.get(f"/lotti?{query}")
     assert response.status_code == 400
@@ -164,11 +180,27 @@ def test_htmx_gets_bad_filters_inline_with_200(client, supervisore, reg):
     assert 'id="filtro-da-err"' in response.text
 
 
-@pytest.mark.parametrize("query", [
-    "offset=-5", "offset=abc", "offset=99999999999999999999", "ordine=%27%3B--", "ordine=-", "ordine=--fine",
-    "da=%00", "commessa=" + "9" * 200, "dimenticati=forse", "con_scarti=%FF", "fase=%E2%82%AC", "a=0000-00-00",
-    "macchina=" + "1" * 40, "stato=APERTI&stato=chiusi", "commessa=2026/" + "9" * 12, "commessa=%25",
-])
+@pytest.mark.parametrize(
+    "query",
+    [
+        "offset=-5",
+        "offset=abc",
+        "offset=99999999999999999999",
+        "ordine=%27%3B--",
+        "ordine=-",
+        "ordine=--fine",
+        "da=%00",
+        "commessa=" + "9" * 200,
+        "dimenticati=forse",
+        "con_scarti=%FF",
+        "fase=%E2%82%AC",
+        "a=0000-00-00",
+        "macchina=" + "1" * 40,
+        "stato=APERTI&stato=chiusi",
+        "commessa=2026/" + "9" * 12,
+        "commessa=%25",
+    ],
+)
 def test_garbage_never_answers_500(client, supervisore, reg, query):
     response = client.get(f"/lotti?{query}")
     assert response.status_code in (200, 400)
@@ -215,8 +247,7 @@ def test_column_headers_sort_and_keep_the_filters(client, supervisore, reg):
     href = link(html, "Scarti")
     assert parse_qs(urlsplit(href).query) == {"fase": ["SMD"], "ordine": ["-scarti"]}
     ordinata = client.get(href).text
-    assert codici(ordinata) == ["2026-1234-SMD-001", "2026-1001-SMD-001", "2026-1234-SMD-002",
-                                "2026-1001-SMD-002"]
+    assert codici(ordinata) == ["2026-1234-SMD-001", "2026-1001-SMD-001", "2026-1234-SMD-002", "2026-1001-SMD-002"]
     assert 'aria-sort="descending"' in ordinata
     # Clicking the sorted column again reverses it.
     assert parse_qs(urlsplit(link(ordinata, "Scarti")).query)["ordine"] == ["scarti"]
@@ -245,7 +276,10 @@ def test_paging_with_htmx_keeps_filters_and_sort(client, supervisore, db_session
 
 def test_filter_form_refreshes_with_htmx_and_exports_carry_the_filters(client, supervisore, reg):
     html = client.get("/lotti?fase=SMD&stato=chiusi&ordine=codice").text
-    assert 'hx-get="/lotti" hx-target="#registro" hx-push-url="true" hx-trigger="submit, change from:.filtro-subito"' in html
+    assert (
+        'hx-get="/lotti" hx-target="#registro" hx-push-url="true" hx-trigger="submit, change from:.filtro-subito"'
+        in html
+    )
     xlsx = link(html, "Esporta Excel")
     assert urlsplit(xlsx).path == "/lotti/esporta.xlsx"
     assert parse_qs(urlsplit(xlsx).query) == {"fase": ["SMD"], "stato": ["chiusi"], "ordine": ["codice"]}

@@ -31,12 +31,27 @@ def linea(db_session, erp, make_config, make_user):
     db_session.commit()
     fasi = {f.fase_tipo.codice: f.id for f in db_session.scalars(select(Fase).where(Fase.commessa_erp_id == 101))}
     operatore = actor_for(make_user(ruolo="OPERATORE", password=None, pin="1234", nome="Luca", cognome="Verdi"))
-    chiuso = lotti_service.apri_lotto(db_session, erp, actor=operatore, fase_id=fasi["SMD"], macchina_id=l2.id,
-                                      qta_input=100, adesso=T0).lotto
-    lotti_service.chiudi_lotto(db_session, actor=operatore, lotto_id=chiuso.id, qta_output=95, qta_scarti=3,
-                               causale="SMD-PICK", adesso=T0 + timedelta(hours=2, minutes=5))
-    aperto = lotti_service.apri_lotto(db_session, erp, actor=operatore, fase_id=fasi["SMD"], macchina_id=l1.id,
-                                      qta_input=50, adesso=T0 + timedelta(hours=3)).lotto
+    chiuso = lotti_service.apri_lotto(
+        db_session, erp, actor=operatore, fase_id=fasi["SMD"], macchina_id=l2.id, qta_input=100, adesso=T0
+    ).lotto
+    lotti_service.chiudi_lotto(
+        db_session,
+        actor=operatore,
+        lotto_id=chiuso.id,
+        qta_output=95,
+        qta_scarti=3,
+        causale="SMD-PICK",
+        adesso=T0 + timedelta(hours=2, minutes=5),
+    )
+    aperto = lotti_service.apri_lotto(
+        db_session,
+        erp,
+        actor=operatore,
+        fase_id=fasi["SMD"],
+        macchina_id=l1.id,
+        qta_input=50,
+        adesso=T0 + timedelta(hours=3),
+    ).lotto
     return {"fasi": fasi, "chiuso": chiuso.id, "aperto": aperto.id}
 
 
@@ -65,7 +80,9 @@ def lotto(session, lotto_id) -> Lotto | None:
 
 
 def field(html: str, name: str) -> str:
-    match = re.search(rf'<(?:input|select)[^>]*name="{name}"[^>]*>|<textarea[^>]*name="{name}"[^>]*>[^<]*</textarea>', html)
+    match = re.search(
+        rf'<(?:input|select)[^>]*name="{name}"[^>]*>|<textarea[^>]*name="{name}"[^>]*>[^<]*</textarea>', html
+    )
     assert match, f"campo {name} assente"
     return match.group(0)
 
@@ -115,8 +132,10 @@ def test_operator_reads_the_page_but_gets_no_forms_and_403_on_posts(client, logi
     html = client.get(f"/lotti/{linea['chiuso']}").text
     assert "2026-1234-SMD-001" in html and "rettifica-form" not in html and "annulla-form" not in html
     csrf = csrf_from(html)
-    response = client.post(f"/lotti/{linea['chiuso']}/rettifica", data={
-        "csrf_token": csrf, "qta_output": "90", "qta_scarti": "0", "causale": "", "motivo": "x"})
+    response = client.post(
+        f"/lotti/{linea['chiuso']}/rettifica",
+        data={"csrf_token": csrf, "qta_output": "90", "qta_scarti": "0", "causale": "", "motivo": "x"},
+    )
     assert response.status_code == 403
     response = client.post(f"/lotti/{linea['aperto']}/annulla", data={"csrf_token": csrf, "motivo": "x"})
     assert response.status_code == 403
@@ -133,8 +152,17 @@ def test_unknown_lotto_is_404(client, supervisore):
 
 def test_htmx_correction_swaps_the_panel_with_confirmation_and_new_totals(client, supervisore, linea, db_session):
     csrf = token(client, f"/lotti/{linea['chiuso']}")
-    response = client.post(f"/lotti/{linea['chiuso']}/rettifica", headers=HTMX, data={
-        "csrf_token": csrf, "qta_output": "90", "qta_scarti": "8", "causale": "SMD-REFLOW", "motivo": "Ricontati"})
+    response = client.post(
+        f"/lotti/{linea['chiuso']}/rettifica",
+        headers=HTMX,
+        data={
+            "csrf_token": csrf,
+            "qta_output": "90",
+            "qta_scarti": "8",
+            "causale": "SMD-REFLOW",
+            "motivo": "Ricontati",
+        },
+    )
     assert response.status_code == 200 and is_fragment(response)
     html = response.text
     assert 'id="lotto-pannello"' in html
@@ -150,8 +178,10 @@ def test_htmx_correction_swaps_the_panel_with_confirmation_and_new_totals(client
 
 def test_plain_post_correction_redirects_to_the_lotto_with_the_confirmation(client, supervisore, linea):
     csrf = token(client, f"/lotti/{linea['chiuso']}")
-    response = client.post(f"/lotti/{linea['chiuso']}/rettifica", data={
-        "csrf_token": csrf, "qta_output": "96", "qta_scarti": "0", "causale": "", "motivo": "Scarto recuperato"})
+    response = client.post(
+        f"/lotti/{linea['chiuso']}/rettifica",
+        data={"csrf_token": csrf, "qta_output": "96", "qta_scarti": "0", "causale": "", "motivo": "Scarto recuperato"},
+    )
     assert response.status_code == 303 and response.headers["Location"].endswith(f"/lotti/{linea['chiuso']}")
     html = client.get(response.headers["Location"]).text
     assert "Rettifica salvata" in html and re.search(r'class="qta-scarti">0<', html)
@@ -160,19 +190,39 @@ def test_plain_post_correction_redirects_to_the_lotto_with_the_confirmation(clie
 @pytest.mark.parametrize(
     "dati, campo, messaggio",
     [
-        ({"qta_output": "90", "qta_scarti": "8", "causale": "SMD-REFLOW", "motivo": "  "}, "motivo", "Indicare il motivo"),
-        ({"qta_output": "99", "qta_scarti": "5", "causale": "SMD-PICK", "motivo": "m"}, "qta_output", "superano i pezzi entrati"),
+        (
+            {"qta_output": "90", "qta_scarti": "8", "causale": "SMD-REFLOW", "motivo": "  "},
+            "motivo",
+            "Indicare il motivo",
+        ),
+        (
+            {"qta_output": "99", "qta_scarti": "5", "causale": "SMD-PICK", "motivo": "m"},
+            "qta_output",
+            "superano i pezzi entrati",
+        ),
         ({"qta_output": "90", "qta_scarti": "5", "causale": "", "motivo": "m"}, "causale", "scegliere la causale"),
-        ({"qta_output": "98", "qta_scarti": "0", "causale": "SMD-PICK", "motivo": "m"}, "causale",
-         "Senza scarti non si indica la causale"),
-        ({"qta_output": "nove", "qta_scarti": "5", "causale": "SMD-PICK", "motivo": "m"}, "qta_output", "numero intero"),
+        (
+            {"qta_output": "98", "qta_scarti": "0", "causale": "SMD-PICK", "motivo": "m"},
+            "causale",
+            "Senza scarti non si indica la causale",
+        ),
+        (
+            {"qta_output": "nove", "qta_scarti": "5", "causale": "SMD-PICK", "motivo": "m"},
+            "qta_output",
+            "numero intero",
+        ),
         ({"qta_output": "90", "qta_scarti": "-1", "causale": "SMD-PICK", "motivo": "m"}, "qta_scarti", "numero intero"),
-        ({"qta_output": "90", "qta_scarti": "5", "causale": "CTRL-AOI", "motivo": "m"}, "causale", "non vale per la fase"),
+        (
+            {"qta_output": "90", "qta_scarti": "5", "causale": "CTRL-AOI", "motivo": "m"},
+            "causale",
+            "non vale per la fase",
+        ),
         ({"qta_output": "95", "qta_scarti": "3", "causale": "SMD-PICK", "motivo": "m"}, None, "non cambia nulla"),
     ],
 )
-def test_correction_errors_stay_next_to_the_fields_keeping_what_was_typed(client, supervisore, linea, db_session,
-                                                                          dati, campo, messaggio):
+def test_correction_errors_stay_next_to_the_fields_keeping_what_was_typed(
+    client, supervisore, linea, db_session, dati, campo, messaggio
+):
     csrf = token(client, f"/lotti/{linea['chiuso']}")
     response = client.post(f"/lotti/{linea['chiuso']}/rettifica", headers=HTMX, data={"csrf_token": csrf, **dati})
     assert response.status_code == 200 and is_fragment(response)
@@ -198,8 +248,11 @@ def test_correction_errors_stay_next_to_the_fields_keeping_what_was_typed(client
 
 def test_missing_reason_and_bad_figures_are_reported_together(client, supervisore, linea):
     csrf = token(client, f"/lotti/{linea['chiuso']}")
-    response = client.post(f"/lotti/{linea['chiuso']}/rettifica", headers=HTMX, data={
-        "csrf_token": csrf, "qta_output": "99", "qta_scarti": "3", "causale": "SMD-PICK", "motivo": ""})
+    response = client.post(
+        f"/lotti/{linea['chiuso']}/rettifica",
+        headers=HTMX,
+        data={"csrf_token": csrf, "qta_output": "99", "qta_scarti": "3", "causale": "SMD-PICK", "motivo": ""},
+    )
     assert 'id="rettifica-motivo-err"' in response.text and 'id="rettifica-qta_output-err"' in response.text
 
 
@@ -209,19 +262,31 @@ def test_correction_refused_by_a_later_phase_names_it(client, supervisore, linea
     db_session.add(aoi)
     db_session.commit()
     capo = actor_for(make_user(ruolo="SUPERVISORE"))
-    lotti_service.apri_lotto(db_session, erp, actor=capo, fase_id=linea["fasi"]["CONTROLLI"], macchina_id=aoi.id,
-                             qta_input=95, operatore_id=capo.utente_id)
+    lotti_service.apri_lotto(
+        db_session,
+        erp,
+        actor=capo,
+        fase_id=linea["fasi"]["CONTROLLI"],
+        macchina_id=aoi.id,
+        qta_input=95,
+        operatore_id=capo.utente_id,
+    )
     csrf = token(client, f"/lotti/{linea['chiuso']}")
-    response = client.post(f"/lotti/{linea['chiuso']}/rettifica", headers=HTMX, data={
-        "csrf_token": csrf, "qta_output": "80", "qta_scarti": "3", "causale": "SMD-PICK", "motivo": "m"})
+    response = client.post(
+        f"/lotti/{linea['chiuso']}/rettifica",
+        headers=HTMX,
+        data={"csrf_token": csrf, "qta_output": "80", "qta_scarti": "3", "causale": "SMD-PICK", "motivo": "m"},
+    )
     errore = re.search(r'id="rettifica-qta_output-err">([^<]*)<', response.text).group(1)
     assert "CONTROLLI" in errore and "95" in errore
     assert lotto(db_session, linea["chiuso"]).qta_output == 95
 
 
 def test_correction_needs_csrf(client, supervisore, linea, db_session):
-    response = client.post(f"/lotti/{linea['chiuso']}/rettifica", data={
-        "qta_output": "90", "qta_scarti": "0", "causale": "", "motivo": "x"})
+    response = client.post(
+        f"/lotti/{linea['chiuso']}/rettifica",
+        data={"qta_output": "90", "qta_scarti": "0", "causale": "", "motivo": "x"},
+    )
     assert response.status_code == 400
     assert lotto(db_session, linea["chiuso"]).qta_output == 95
 
@@ -231,8 +296,9 @@ def test_correction_needs_csrf(client, supervisore, linea, db_session):
 
 def test_htmx_cancel_shows_the_cancelled_lotto_with_a_link_to_its_order(client, supervisore, linea, db_session):
     csrf = token(client, f"/lotti/{linea['aperto']}")
-    response = client.post(f"/lotti/{linea['aperto']}/annulla", headers=HTMX,
-                           data={"csrf_token": csrf, "motivo": "Commessa sbagliata"})
+    response = client.post(
+        f"/lotti/{linea['aperto']}/annulla", headers=HTMX, data={"csrf_token": csrf, "motivo": "Commessa sbagliata"}
+    )
     assert response.status_code == 200 and is_fragment(response)
     assert "annullato" in response.text and 'href="/commesse/101"' in response.text and "2026/1234" in response.text
     assert "Commessa sbagliata" in response.text
@@ -326,8 +392,9 @@ def test_missing_reason_comes_back_into_the_row(client, supervisore, linea, db_s
 
 def test_rule_refusal_is_shown_in_the_row_in_italian(client, supervisore, linea, db_session):
     url = f"/fasi/{linea['fasi']['SMD']}/stato"
-    response = client.post(url, headers=HTMX, data={"csrf_token": token(client), "stato": "COMPLETATA",
-                                                     "motivo": "Chiudiamo"})
+    response = client.post(
+        url, headers=HTMX, data={"csrf_token": token(client), "stato": "COMPLETATA", "motivo": "Chiudiamo"}
+    )
     assert response.headers["HX-Retarget"] == f"#fase-stato-{linea['fasi']['SMD']}"
     assert "ancora 1 lotti aperti" in response.text and "Chiudiamo" in response.text
     assert fase(db_session, linea).stato == "IN_CORSO"
@@ -336,8 +403,11 @@ def test_rule_refusal_is_shown_in_the_row_in_italian(client, supervisore, linea,
 def test_without_javascript_the_form_is_a_page_and_the_post_redirects(client, supervisore, linea, db_session):
     url = f"/fasi/{linea['fasi']['CONTROLLI']}/stato"
     page = client.get(url + "?stato=COMPLETATA")
-    assert page.status_code == 200 and "<html" in page.text and "hx-post" not in re.search(
-        r"<form[^>]*fase-stato-form[^>]*>", page.text).group(0)
+    assert (
+        page.status_code == 200
+        and "<html" in page.text
+        and "hx-post" not in re.search(r"<form[^>]*fase-stato-form[^>]*>", page.text).group(0)
+    )
     assert "0 di 500" in page.text  # completing short says so
     response = client.post(url, data={"csrf_token": csrf_from(page.text), "stato": "COMPLETATA", "motivo": "Ridotta"})
     assert response.status_code == 303 and response.headers["Location"].endswith("/commesse/101#produzione")
@@ -356,8 +426,12 @@ def test_unknown_state_in_the_link_is_refused_not_500(client, supervisore, linea
 
 
 def test_pages_have_no_inline_script_or_style(client, supervisore, linea):
-    for url in (f"/lotti/{linea['chiuso']}", f"/lotti/{linea['aperto']}", f"/fasi/{linea['fasi']['SMD']}/stato?stato=SOSPESA",
-                "/commesse/101"):
+    for url in (
+        f"/lotti/{linea['chiuso']}",
+        f"/lotti/{linea['aperto']}",
+        f"/fasi/{linea['fasi']['SMD']}/stato?stato=SOSPESA",
+        "/commesse/101",
+    ):
         html = client.get(url).text
         assert "<script>" not in html and not re.search(r"<script(?![^>]*\bsrc=)", html)
         assert " style=" not in html and " onclick=" not in html and "hx-on" not in html

@@ -193,12 +193,16 @@ def every_kind_of_answer(client, login, api_token, macchina_smd):
         "api 404 indirizzo": client.get("/api/non-esiste", headers=headers),
     }
     login("ADMIN")
-    answers.update({
-        "pagina": client.get("/commesse"),
-        "frammento htmx": client.get("/commesse", headers={"HX-Request": "true"}),
-        "dashboard": client.get("/dashboard"),
-        "redirect dopo logout": client.post("/logout", headers={"X-CSRFToken": csrf_from(client.get("/commesse").text)}),
-    })
+    answers.update(
+        {
+            "pagina": client.get("/commesse"),
+            "frammento htmx": client.get("/commesse", headers={"HX-Request": "true"}),
+            "dashboard": client.get("/dashboard"),
+            "redirect dopo logout": client.post(
+                "/logout", headers={"X-CSRFToken": csrf_from(client.get("/commesse").text)}
+            ),
+        }
+    )
     return answers
 
 

@@ -46,8 +46,9 @@ def chiede_login(response) -> bool:
 
 def badge(client, matricola: str, pin: str = PIN):
     page = client.get(f"/kiosk/{MACCHINA}")
-    return client.post(f"/kiosk/{MACCHINA}", data={"matricola": matricola, "pin": pin,
-                                                   "csrf_token": csrf_from(page.text)})
+    return client.post(
+        f"/kiosk/{MACCHINA}", data={"matricola": matricola, "pin": pin, "csrf_token": csrf_from(page.text)}
+    )
 
 
 def schermo_operatore(client) -> bool:
@@ -162,7 +163,9 @@ def test_a_kiosk_cookie_copied_before_esci_shows_the_badge_form_after_it(chiosco
     copia = cookie(chiosco)
     assert schermo_operatore(con_cookie(browser, copia))  # the copy works while the session is open
 
-    risposta = chiosco.post(f"/kiosk/{MACCHINA}/esci", data={"csrf_token": csrf_from(chiosco.get(f"/kiosk/{MACCHINA}").text)})
+    risposta = chiosco.post(
+        f"/kiosk/{MACCHINA}/esci", data={"csrf_token": csrf_from(chiosco.get(f"/kiosk/{MACCHINA}").text)}
+    )
     assert risposta.status_code == 302
     assert not schermo_operatore(con_cookie(browser, copia))
     [riga] = righe_sessioni(db_session)
@@ -217,13 +220,20 @@ def test_a_kiosk_session_row_is_bound_to_its_machine(chiosco, db_session):
 # -- a new password or PIN, deactivation ----------------------------------------------------------
 
 
-CAMBI = ["password dalla pagina", "pin dalla pagina", "disattivazione dalla pagina",
-         "password da API", "pin da API", "DELETE da API"]
+CAMBI = [
+    "password dalla pagina",
+    "pin dalla pagina",
+    "disattivazione dalla pagina",
+    "password da API",
+    "pin da API",
+    "DELETE da API",
+]
 
 
 @pytest.mark.parametrize("cambio", CAMBI)
 def test_a_new_secret_or_deactivation_ends_the_users_sessions_on_other_browsers(
-        cambio, browser, make_user, macchina_smd, api_token, db_session):
+    cambio, browser, make_user, macchina_smd, api_token, db_session
+):
     from asigest.services import auth
 
     utente = make_user(ruolo="SUPERVISORE", pin=PIN)
@@ -271,8 +281,10 @@ def test_changing_other_data_keeps_the_sessions(browser, make_user, login, clien
     ufficio = browser()
     login_on(ufficio, utente.matricola)
     token = csrf_from(client.get(f"/admin/utenti/{utente.id}").text)
-    response = client.post(f"/admin/utenti/{utente.id}", data={
-        "matricola": utente.matricola, "nome": "Nuovo", "cognome": "Nome", "ruolo": "ADMIN", "csrf_token": token})
+    response = client.post(
+        f"/admin/utenti/{utente.id}",
+        data={"matricola": utente.matricola, "nome": "Nuovo", "cognome": "Nome", "ruolo": "ADMIN", "csrf_token": token},
+    )
     assert response.status_code == 303
     assert ufficio.get("/admin/utenti").status_code == 200  # the new role applies at once, same session
 
@@ -282,7 +294,9 @@ def test_changing_your_own_password_keeps_this_session_and_ends_the_others(clien
     altro = browser()
     login_on(altro, admin.matricola)
     token = csrf_from(client.get(f"/admin/utenti/{admin.id}").text)
-    response = client.post(f"/admin/utenti/{admin.id}/password", data={"password": "nuova-password-1", "csrf_token": token})
+    response = client.post(
+        f"/admin/utenti/{admin.id}/password", data={"password": "nuova-password-1", "csrf_token": token}
+    )
     assert response.status_code == 303
     assert client.get("/admin/utenti").status_code == 200
     assert chiede_login(altro.get("/admin/utenti"))
@@ -299,10 +313,17 @@ def test_a_login_prunes_sessions_started_before_the_retention(client, make_user,
     giorni = app.config["LOGIN_KEEP_DAYS"]
     adesso = utcnow()
     for n, (eta, fine) in enumerate([(giorni + 1, True), (giorni + 2, False), (giorni - 1, True), (1, False)]):
-        db_session.add(Sessione(utente_id=utente.id, chiave=f"{n:064x}", tipo="UFFICIO", postazione="10.0.0.1",
-                                data_inizio=adesso - timedelta(days=eta),
-                                data_fine=adesso - timedelta(days=eta) if fine else None,
-                                motivo_fine="LOGOUT" if fine else None))
+        db_session.add(
+            Sessione(
+                utente_id=utente.id,
+                chiave=f"{n:064x}",
+                tipo="UFFICIO",
+                postazione="10.0.0.1",
+                data_inizio=adesso - timedelta(days=eta),
+                data_fine=adesso - timedelta(days=eta) if fine else None,
+                motivo_fine="LOGOUT" if fine else None,
+            )
+        )
     db_session.commit()
     assert login_on(client, utente.matricola).status_code == 302
     rimaste = {r.chiave for r in righe_sessioni(db_session)}
@@ -310,8 +331,9 @@ def test_a_login_prunes_sessions_started_before_the_retention(client, make_user,
     assert {f"{2:064x}", f"{3:064x}"} <= rimaste and len(rimaste) == 3
 
 
-def test_a_deactivated_users_stale_cookie_cannot_log_back_in_after_reactivation(browser, make_user, login, client,
-                                                                               db_session):
+def test_a_deactivated_users_stale_cookie_cannot_log_back_in_after_reactivation(
+    browser, make_user, login, client, db_session
+):
     utente = make_user()
     ufficio = browser()
     login_on(ufficio, utente.matricola)

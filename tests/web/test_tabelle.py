@@ -11,17 +11,42 @@ import pytest
 from asigest.web.tabelle import MAX_OFFSET, leggi_offset, link_ordina
 
 
-@pytest.mark.parametrize(("testo", "atteso"), [
-    (None, 0), ("", 0), ("0", 0), ("50", 50), (" 50 ", 50), (str(MAX_OFFSET), MAX_OFFSET),
-    (str(MAX_OFFSET + 1), MAX_OFFSET), (str(2**31 - 1), MAX_OFFSET),
-])
+@pytest.mark.parametrize(
+    ("testo", "atteso"),
+    [
+        (None, 0),
+        ("", 0),
+        ("0", 0),
+        ("50", 50),
+        (" 50 ", 50),
+        (str(MAX_OFFSET), MAX_OFFSET),
+        (str(MAX_OFFSET + 1), MAX_OFFSET),
+        (str(2**31 - 1), MAX_OFFSET),
+    ],
+)
 def test_an_offset_in_range_is_kept_up_to_the_bound(testo, atteso):
     assert leggi_offset(testo) == atteso
 
 
-@pytest.mark.parametrize("testo", [
-    str(2**31), str(2**63), "9" * 5000, "-5", "-0", "abc", "1e3", "0x1f", "1.5", "1_000", "１２", "²", "٣", "nan",
-])
+@pytest.mark.parametrize(
+    "testo",
+    [
+        str(2**31),
+        str(2**63),
+        "9" * 5000,
+        "-5",
+        "-0",
+        "abc",
+        "1e3",
+        "0x1f",
+        "1.5",
+        "1_000",
+        "１２",
+        "²",
+        "٣",
+        "nan",
+    ],
+)
 def test_anything_else_is_the_first_page(testo):
     assert leggi_offset(testo) == 0
 

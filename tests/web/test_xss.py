@@ -39,9 +39,36 @@ SSTI = "1787569"  # 1337*1337: a template that evaluated user text
 MARCATORI = ("<script>alert", "<img src=x", "<svg onload", "<a href=javascript:")
 
 # Every query parameter a page reads (a new one joins here to be swept).
-PARAMETRI = ("q", "codart", "da", "a", "fase", "macchina", "operatore", "stato", "commessa", "azione", "entita",
-             "entita_id", "utente", "ordine", "offset", "next", "ruolo", "tipo", "causale", "periodo", "pannello",
-             "parete", "tutte", "scarica", "pagina", "lotto", "aperti", "settimana")
+PARAMETRI = (
+    "q",
+    "codart",
+    "da",
+    "a",
+    "fase",
+    "macchina",
+    "operatore",
+    "stato",
+    "commessa",
+    "azione",
+    "entita",
+    "entita_id",
+    "utente",
+    "ordine",
+    "offset",
+    "next",
+    "ruolo",
+    "tipo",
+    "causale",
+    "periodo",
+    "pannello",
+    "parete",
+    "tutte",
+    "scarica",
+    "pagina",
+    "lotto",
+    "aperti",
+    "settimana",
+)
 RIFLESSI = (P30, SCRIPT25, "javascript:alert(1)")
 
 
@@ -49,8 +76,18 @@ class _Markup(HTMLParser):
     """Collects what a browser would run: script elements, event-handler attributes,
     javascript: URLs and elements a payload would create."""
 
-    URL_ATTRS = {"href", "src", "action", "formaction", "hx-get", "hx-post", "hx-put", "hx-delete", "data-badge-url",
-                 "xlink:href"}
+    URL_ATTRS = {
+        "href",
+        "src",
+        "action",
+        "formaction",
+        "hx-get",
+        "hx-post",
+        "hx-put",
+        "hx-delete",
+        "data-badge-url",
+        "xlink:href",
+    }
 
     def __init__(self):
         super().__init__(convert_charrefs=True)
@@ -89,8 +126,16 @@ def test_the_detector_catches_what_it_looks_for():
     from markupsafe import escape
     from werkzeug.wrappers import Response
 
-    for raw in (LUNGO, NOME, P30, P20, '<a href="JavaScript:alert(1)">x</a>', '<p title="x" onclick="y">',
-                '<script src="https://evil.example/x.js"></script>', "1787569"):
+    for raw in (
+        LUNGO,
+        NOME,
+        P30,
+        P20,
+        '<a href="JavaScript:alert(1)">x</a>',
+        '<p title="x" onclick="y">',
+        '<script src="https://evil.example/x.js"></script>',
+        "1787569",
+    ):
         with pytest.raises(AssertionError):
             assert_inert(Response(f"<p>{raw}</p>", mimetype="text/html"), "prova")
     for raw in (LUNGO, NOME, P30, P20):
@@ -104,12 +149,22 @@ def ok(response, label):
 
 @pytest.fixture
 def xss_erp(tmp_path):
-    return build_erp(tmp_path / "erp_xss.db", [
-        commessa_row(1, numerocom=4001, RIFCOMMCLI=NOME, CODART=P30, DESART=LUNGO, NOMECLIENTE=LUNGO, QTA=100),
-        commessa_row(2, numerocom=4002, RIFCOMMCLI=FORMULA, CODART="+SUM(A1)", DESART=FORMULA,
-                     NOMECLIENTE="@SUM(1+1)*cmd|' /C calc'!A0", QTA=100),
-        commessa_row(3, numerocom=4003, DESART="Scheda pulita", NOMECLIENTE="Cliente pulito"),
-    ])
+    return build_erp(
+        tmp_path / "erp_xss.db",
+        [
+            commessa_row(1, numerocom=4001, RIFCOMMCLI=NOME, CODART=P30, DESART=LUNGO, NOMECLIENTE=LUNGO, QTA=100),
+            commessa_row(
+                2,
+                numerocom=4002,
+                RIFCOMMCLI=FORMULA,
+                CODART="+SUM(A1)",
+                DESART=FORMULA,
+                NOMECLIENTE="@SUM(1+1)*cmd|' /C calc'!A0",
+                QTA=100,
+            ),
+            commessa_row(3, numerocom=4003, DESART="Scheda pulita", NOMECLIENTE="Cliente pulito"),
+        ],
+    )
 
 
 @pytest.fixture
@@ -120,42 +175,134 @@ def sporco(make_app, xss_erp, db_session, api_token):
     api = app.test_client()
     h = api_token("ADMIN")
 
-    config = ok(api.post("/api/config/", json={"CommessaERPId": 1, "FlagSMD": True, "FlagPTH": False, "FlagControlli": True,
-                                      "DIBA": NOME, "Revisione": P20, "Note": LUNGO}, headers=h), "config 1")
-    ok(api.post("/api/config/", json={"CommessaERPId": 2, "FlagSMD": True, "FlagControlli": False,
-                                      "DIBA": FORMULA, "Revisione": "=1+1", "Note": FORMULA}, headers=h), "config 2")
-    macchina = ok(api.post("/api/macchine/", json={"Codice": "SMD-X", "Descrizione": LUNGO, "FaseTipo": "SMD",
-                                                   "Reparto": NOME}, headers=h), "macchina")
-    causale = ok(api.post("/api/causali/", json={"Codice": "XSS", "Descrizione": LUNGO, "FaseTipo": None}, headers=h),
-                 "causale")
-    operatore = ok(api.post("/api/utenti/", json={"Matricola": P30, "Nome": NOME, "Cognome": FORMULA,
-                                                  "Ruolo": "OPERATORE", "Pin": "2468"}, headers=h), "operatore")
+    config = ok(
+        api.post(
+            "/api/config/",
+            json={
+                "CommessaERPId": 1,
+                "FlagSMD": True,
+                "FlagPTH": False,
+                "FlagControlli": True,
+                "DIBA": NOME,
+                "Revisione": P20,
+                "Note": LUNGO,
+            },
+            headers=h,
+        ),
+        "config 1",
+    )
+    ok(
+        api.post(
+            "/api/config/",
+            json={
+                "CommessaERPId": 2,
+                "FlagSMD": True,
+                "FlagControlli": False,
+                "DIBA": FORMULA,
+                "Revisione": "=1+1",
+                "Note": FORMULA,
+            },
+            headers=h,
+        ),
+        "config 2",
+    )
+    macchina = ok(
+        api.post(
+            "/api/macchine/",
+            json={"Codice": "SMD-X", "Descrizione": LUNGO, "FaseTipo": "SMD", "Reparto": NOME},
+            headers=h,
+        ),
+        "macchina",
+    )
+    causale = ok(
+        api.post("/api/causali/", json={"Codice": "XSS", "Descrizione": LUNGO, "FaseTipo": None}, headers=h), "causale"
+    )
+    operatore = ok(
+        api.post(
+            "/api/utenti/",
+            json={"Matricola": P30, "Nome": NOME, "Cognome": FORMULA, "Ruolo": "OPERATORE", "Pin": "2468"},
+            headers=h,
+        ),
+        "operatore",
+    )
     fasi = {f["FaseTipo"]: f for f in ok(api.get("/api/fasi/commessa/1", headers=h), "fasi")}
     fasi2 = {f["FaseTipo"]: f for f in ok(api.get("/api/fasi/commessa/2", headers=h), "fasi 2")}
 
     def apri(fase, qta=10):
-        return ok(api.post("/api/lotti/smd/", json={"FaseID": fase["FaseID"], "QtaInput": qta,
-                                                    "MacchinaID": macchina["MacchinaID"],
-                                                    "OperatoreID": operatore["UtenteID"]}, headers=h), "apri")
+        return ok(
+            api.post(
+                "/api/lotti/smd/",
+                json={
+                    "FaseID": fase["FaseID"],
+                    "QtaInput": qta,
+                    "MacchinaID": macchina["MacchinaID"],
+                    "OperatoreID": operatore["UtenteID"],
+                },
+                headers=h,
+            ),
+            "apri",
+        )
 
     chiuso = apri(fasi["SMD"])
-    ok(api.put(f"/api/lotti/smd/{chiuso['LottoID']}/close", json={"QtaOutput": 7, "QtaScarti": 3, "CausaleScarto": "XSS",
-                                                                  "NoteScarti": LUNGO}, headers=h), "chiudi")
-    ok(api.put(f"/api/lotti/smd/{chiuso['LottoID']}/rettifica", json={"QtaOutput": 6, "QtaScarti": 4,
-                                                                      "CausaleScarto": "XSS", "Motivo": LUNGO},
-               headers=h), "rettifica")
+    ok(
+        api.put(
+            f"/api/lotti/smd/{chiuso['LottoID']}/close",
+            json={"QtaOutput": 7, "QtaScarti": 3, "CausaleScarto": "XSS", "NoteScarti": LUNGO},
+            headers=h,
+        ),
+        "chiudi",
+    )
+    ok(
+        api.put(
+            f"/api/lotti/smd/{chiuso['LottoID']}/rettifica",
+            json={"QtaOutput": 6, "QtaScarti": 4, "CausaleScarto": "XSS", "Motivo": LUNGO},
+            headers=h,
+        ),
+        "rettifica",
+    )
     formula = apri(fasi2["SMD"])
-    ok(api.put(f"/api/lotti/smd/{formula['LottoID']}/close", json={"QtaOutput": 5, "QtaScarti": 5, "CausaleScarto": "XSS",
-                                                                   "NoteScarti": FORMULA}, headers=h), "chiudi 2")
+    ok(
+        api.put(
+            f"/api/lotti/smd/{formula['LottoID']}/close",
+            json={"QtaOutput": 5, "QtaScarti": 5, "CausaleScarto": "XSS", "NoteScarti": FORMULA},
+            headers=h,
+        ),
+        "chiudi 2",
+    )
     aperto = apri(fasi["SMD"])  # stays open: the kiosk shows it
-    ok(api.put(f"/api/fasi/{fasi['CONTROLLI']['FaseID']}/stato", json={"Stato": "SOSPESA", "Motivo": LUNGO}, headers=h),
-       "stato fase")
-    documento = ok(api.post("/api/documenti/", data={
-        "file": (io.BytesIO(b"<html><script>alert(1)</script></html>"), "<img src=x onerror=alert(1)>.txt"),
-        "Tipo": "ISTRUZIONI", "Titolo": LUNGO, "Revisione": P20, "CommessaERPId": "1"}, headers=h), "documento")
-    ok(api.post("/api/documenti/", data={
-        "file": (io.BytesIO(b"%PDF-1.4\n"), "disegno.pdf"), "Tipo": "DIBA", "Titolo": SCRIPT25, "CODART": P30},
-        headers=h), "documento articolo")
+    ok(
+        api.put(
+            f"/api/fasi/{fasi['CONTROLLI']['FaseID']}/stato", json={"Stato": "SOSPESA", "Motivo": LUNGO}, headers=h
+        ),
+        "stato fase",
+    )
+    documento = ok(
+        api.post(
+            "/api/documenti/",
+            data={
+                "file": (io.BytesIO(b"<html><script>alert(1)</script></html>"), "<img src=x onerror=alert(1)>.txt"),
+                "Tipo": "ISTRUZIONI",
+                "Titolo": LUNGO,
+                "Revisione": P20,
+                "CommessaERPId": "1",
+            },
+            headers=h,
+        ),
+        "documento",
+    )
+    ok(
+        api.post(
+            "/api/documenti/",
+            data={
+                "file": (io.BytesIO(b"%PDF-1.4\n"), "disegno.pdf"),
+                "Tipo": "DIBA",
+                "Titolo": SCRIPT25,
+                "CODART": P30,
+            },
+            headers=h,
+        ),
+        "documento articolo",
+    )
     auth.create_token(db_session, actor=None, matricola=P30, descrizione=NOME)
     return app, {
         "commessa_id": 1,
@@ -204,8 +351,9 @@ def _office_browser(app, make_user):
     admin = make_user(ruolo="ADMIN", nome=NOME, cognome=LUNGO[:60])
     browser = _browser(app)
     page = browser.get("/login")
-    response = browser.post("/login", data={"matricola": admin.matricola, "password": "password123",
-                                            "csrf_token": csrf_from(page.text)})
+    response = browser.post(
+        "/login", data={"matricola": admin.matricola, "password": "password123", "csrf_token": csrf_from(page.text)}
+    )
     assert response.status_code == 302
     return browser
 
@@ -263,7 +411,9 @@ def test_the_payloads_are_shown_escaped_where_people_read_them(sporco, make_user
         "/admin/token": [escaped_script],
         "/commesse/1/documenti": [escaped_script],
     }.items():
-        page = office.get(url, headers={"HX-Request": "true"} if url.endswith("/documenti") else {}).get_data(as_text=True)
+        page = office.get(url, headers={"HX-Request": "true"} if url.endswith("/documenti") else {}).get_data(
+            as_text=True
+        )
         for atteso in attesi:
             normal = page.replace("&#39;", "'").replace("&quot;", "&#34;")
             assert atteso in normal, f"{url}: {atteso!r} non trovato"
@@ -296,8 +446,15 @@ def test_login_next_never_leads_off_site(sporco, make_user):
     for target in ("javascript:alert(1)", "//evil.example/", "https://evil.example/", "/\\evil.example"):
         browser = app.test_client()
         page = browser.get("/login", query_string={"next": target})
-        response = browser.post("/login", data={"matricola": user.matricola, "password": "password123",
-                                                "next": target, "csrf_token": csrf_from(page.text)})
+        response = browser.post(
+            "/login",
+            data={
+                "matricola": user.matricola,
+                "password": "password123",
+                "next": target,
+                "csrf_token": csrf_from(page.text),
+            },
+        )
         assert response.status_code == 302
         location = response.headers["Location"]
         assert location.startswith("/") and not location.startswith(("//", "/\\")), (target, location)

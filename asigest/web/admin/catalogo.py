@@ -30,7 +30,12 @@ class Macchine(Schede):
     """Machines: code, phase type, department; a list filtered by phase type and state."""
 
     url, elenco, nome, id = "/macchine", "macchine", "macchina", "macchina_id"
-    pagina, frammento, riga, variabile = "admin/macchine.html", "admin/_macchine_elenco.html", "admin/_macchina_riga.html", "m"
+    pagina, frammento, riga, variabile = (
+        "admin/macchine.html",
+        "admin/_macchine_elenco.html",
+        "admin/_macchina_riga.html",
+        "m",
+    )
     scheda, scheda_form, variabile_scheda = "admin/macchina.html", "admin/_macchina_form.html", "macchina"
 
     def filtro(self) -> dict:
@@ -38,9 +43,14 @@ class Macchine(Schede):
         fase = (request.args.get("fase") or "").strip()[:20]
         stato = request.args.get("stato", "attive")
         attiva = {"attive": True, "disattivate": False}.get(stato)
-        elenco = anagrafiche_service.list_macchine(deps.session(), fase_tipo=fase or None, attiva=attiva, limit=LIMITE_ELENCO + 1)
+        elenco = anagrafiche_service.list_macchine(
+            deps.session(), fase_tipo=fase or None, attiva=attiva, limit=LIMITE_ELENCO + 1
+        )
         return dict(
-            macchine=elenco[:LIMITE_ELENCO], troppi=len(elenco) > LIMITE_ELENCO, fase=fase, stato=stato,
+            macchine=elenco[:LIMITE_ELENCO],
+            troppi=len(elenco) > LIMITE_ELENCO,
+            fase=fase,
+            stato=stato,
             tipi=anagrafiche_service.list_fasi_tipo(deps.session()),
         )
 
@@ -49,23 +59,39 @@ class Macchine(Schede):
 
     def form(self, macchina=None) -> MacchinaForm:
         attuale = macchina.fase_tipo.codice if macchina is not None else None
-        form = MacchinaForm(data=None if macchina is None else {
-            "codice": macchina.codice, "descrizione": macchina.descrizione, "fase_tipo": attuale, "reparto": macchina.reparto,
-        })
+        form = MacchinaForm(
+            data=None
+            if macchina is None
+            else {
+                "codice": macchina.codice,
+                "descrizione": macchina.descrizione,
+                "fase_tipo": attuale,
+                "reparto": macchina.reparto,
+            }
+        )
         _scelte_fase(form.fase_tipo, attuale=attuale)
         return form
 
     def crea(self, form):
         return anagrafiche_service.create_macchina(
-            deps.session(), actor=deps.actor(), codice=testo(form.codice.data), fase_tipo=testo(form.fase_tipo.data),
-            descrizione=form.descrizione.data, reparto=form.reparto.data, licenza=deps.licenza(),
+            deps.session(),
+            actor=deps.actor(),
+            codice=testo(form.codice.data),
+            fase_tipo=testo(form.fase_tipo.data),
+            descrizione=form.descrizione.data,
+            reparto=form.reparto.data,
+            licenza=deps.licenza(),
         )
 
     def aggiorna(self, macchina_id: int, form):
         return anagrafiche_service.update_macchina(
-            deps.session(), actor=deps.actor(), macchina_id=macchina_id,
-            codice=testo(form.codice.data), fase_tipo=testo(form.fase_tipo.data),
-            descrizione=testo(form.descrizione.data), reparto=testo(form.reparto.data),
+            deps.session(),
+            actor=deps.actor(),
+            macchina_id=macchina_id,
+            codice=testo(form.codice.data),
+            fase_tipo=testo(form.fase_tipo.data),
+            descrizione=testo(form.descrizione.data),
+            reparto=testo(form.reparto.data),
         )
 
     def creato(self, macchina) -> str:
@@ -101,22 +127,38 @@ class Causali(Righe):
 
     def form(self, causale=None) -> CausaleForm:
         attuale = causale.fase_tipo.codice if causale is not None and causale.fase_tipo else None
-        form = CausaleForm(data=None if causale is None else {
-            "codice": causale.codice, "descrizione": causale.descrizione, "attiva": causale.attiva, "fase_tipo": attuale or "",
-        })
+        form = CausaleForm(
+            data=None
+            if causale is None
+            else {
+                "codice": causale.codice,
+                "descrizione": causale.descrizione,
+                "attiva": causale.attiva,
+                "fase_tipo": attuale or "",
+            }
+        )
         _scelte_fase(form.fase_tipo, qualsiasi=True, attuale=attuale)
         return form
 
     def crea(self, form):
         return anagrafiche_service.create_causale(
-            deps.session(), actor=deps.actor(), codice=testo(form.codice.data),
-            descrizione=testo(form.descrizione.data), fase_tipo=form.fase_tipo.data or None, attiva=form.attiva.data,
+            deps.session(),
+            actor=deps.actor(),
+            codice=testo(form.codice.data),
+            descrizione=testo(form.descrizione.data),
+            fase_tipo=form.fase_tipo.data or None,
+            attiva=form.attiva.data,
         )
 
     def aggiorna(self, causale_id: int, form):
         return anagrafiche_service.update_causale(
-            deps.session(), actor=deps.actor(), causale_id=causale_id, codice=testo(form.codice.data),
-            descrizione=testo(form.descrizione.data), fase_tipo=form.fase_tipo.data or None, attiva=form.attiva.data,
+            deps.session(),
+            actor=deps.actor(),
+            causale_id=causale_id,
+            codice=testo(form.codice.data),
+            descrizione=testo(form.descrizione.data),
+            fase_tipo=form.fase_tipo.data or None,
+            attiva=form.attiva.data,
         )
 
     def creato(self, causale) -> str:
@@ -131,7 +173,12 @@ class FasiTipo(Righe):
     A phase type's code can never change once it is created."""
 
     url, elenco, nome, id = "/fasi-tipo", "fasi_tipo", "fase_tipo", "fase_tipo_id"
-    pagina, nuova, riga, variabile = "admin/fasi_tipo.html", "admin/_fase_tipo_nuova.html", "admin/_fase_tipo_riga.html", "t"
+    pagina, nuova, riga, variabile = (
+        "admin/fasi_tipo.html",
+        "admin/_fase_tipo_nuova.html",
+        "admin/_fase_tipo_riga.html",
+        "t",
+    )
 
     def contesto_elenco(self) -> dict:
         return {"tipi": anagrafiche_service.list_fasi_tipo(deps.session())}
@@ -148,17 +195,25 @@ class FasiTipo(Righe):
 
     def crea(self, form):
         return anagrafiche_service.create_fase_tipo(
-            deps.session(), actor=deps.actor(), codice=testo(form.codice.data),
-            descrizione=testo(form.descrizione.data), ordine=form.ordine.data,
-            documenti_richiesti=form.documenti_richiesti.data or [], attivo=form.attivo.data,
+            deps.session(),
+            actor=deps.actor(),
+            codice=testo(form.codice.data),
+            descrizione=testo(form.descrizione.data),
+            ordine=form.ordine.data,
+            documenti_richiesti=form.documenti_richiesti.data or [],
+            attivo=form.attivo.data,
             tipi_ammessi=tipi_documento(),
         )
 
     def aggiorna(self, fase_tipo_id: int, form):
         return anagrafiche_service.update_fase_tipo(
-            deps.session(), actor=deps.actor(), fase_tipo_id=fase_tipo_id,
-            descrizione=testo(form.descrizione.data), ordine=form.ordine.data,
-            documenti_richiesti=form.documenti_richiesti.data or [], attivo=form.attivo.data,
+            deps.session(),
+            actor=deps.actor(),
+            fase_tipo_id=fase_tipo_id,
+            descrizione=testo(form.descrizione.data),
+            ordine=form.ordine.data,
+            documenti_richiesti=form.documenti_richiesti.data or [],
+            attivo=form.attivo.data,
             tipi_ammessi=tipi_documento(),
         )
 

@@ -112,8 +112,14 @@ class Anagrafica:
         """Add the entity's routes to ``bp``."""
         for azione in self.azioni:
             eseguire = getattr(self, azione)
-            self._regola(bp, f"/<int:{self.id}>/{azione}", f"{self.nome}_{azione}", ["POST"],
-                         self._azione(eseguire), eseguire.__doc__)
+            self._regola(
+                bp,
+                f"/<int:{self.id}>/{azione}",
+                f"{self.nome}_{azione}",
+                ["POST"],
+                self._azione(eseguire),
+                eseguire.__doc__,
+            )
 
     def _regola(self, bp, percorso: str, endpoint: str, metodi: list[str], gestore: Callable, doc: str | None) -> None:
         def vista(**argomenti):
@@ -160,8 +166,11 @@ class Righe(Anagrafica):
     def _pagina(self, *, status: int = 200, nuova=None, modifica=None, form_modifica=None):
         """The whole page, optionally with the row ``modifica`` open as a form."""
         html = render_template(
-            self.pagina, **self.contesto_elenco(),
-            nuova=nuova or self.form(), modifica_id=modifica, form_modifica=form_modifica,
+            self.pagina,
+            **self.contesto_elenco(),
+            nuova=nuova or self.form(),
+            modifica_id=modifica,
+            form_modifica=form_modifica,
         )
         return vary_on_htmx(make_response(html, status))
 
@@ -246,8 +255,9 @@ class Schede(Anagrafica):
         invio = invia(form, lambda: self.crea(form), self.rifiuti)
         if invio.fatto:
             return fatto(url_for("admin." + self.elenco), self.creato(invio.risultato))
-        return pagina_o_frammento(self.scheda, self.scheda_form, status=invio.status, form=form,
-                                  **{self.variabile_scheda: None})
+        return pagina_o_frammento(
+            self.scheda, self.scheda_form, status=invio.status, form=form, **{self.variabile_scheda: None}
+        )
 
     def _modifica(self, record_id: int):
         """A record's form: shown, or saved (htmx gets the form back while it is refused)."""
@@ -256,5 +266,11 @@ class Schede(Anagrafica):
         invio = invia(form, lambda: self.aggiorna(record_id, form), self.rifiuti)
         if invio.fatto:
             return fatto(url_for("admin." + self.elenco), self.salvato(invio.risultato))
-        return pagina_o_frammento(self.scheda, self.scheda_form, status=invio.status, form=form,
-                                  **{self.variabile_scheda: record}, **self.contesto_scheda(record))
+        return pagina_o_frammento(
+            self.scheda,
+            self.scheda_form,
+            status=invio.status,
+            form=form,
+            **{self.variabile_scheda: record},
+            **self.contesto_scheda(record),
+        )

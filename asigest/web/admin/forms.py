@@ -55,10 +55,16 @@ class FiltroUtentiForm(FlaskForm):
         csrf = False
 
     q = StringField(_l("Cerca"), validators=[Optional(), _max(100)])
-    ruolo = SelectField(_l("Ruolo"), choices=[SelectChoice("", _l("Tutti i ruoli")), *RUOLI_SCELTA], default="", validate_choice=False)
+    ruolo = SelectField(
+        _l("Ruolo"), choices=[SelectChoice("", _l("Tutti i ruoli")), *RUOLI_SCELTA], default="", validate_choice=False
+    )
     stato = SelectField(
         _l("Stato"),
-        choices=[SelectChoice("attivi", _l("Attivi")), SelectChoice("disattivati", _l("Disattivati")), SelectChoice("tutti", _l("Tutti"))],
+        choices=[
+            SelectChoice("attivi", _l("Attivi")),
+            SelectChoice("disattivati", _l("Disattivati")),
+            SelectChoice("tutti", _l("Tutti")),
+        ],
         default="attivi",
         validate_choice=False,
     )
@@ -88,7 +94,9 @@ class FaseTipoForm(FlaskForm):
             NumberRange(min=0, max=10_000, message=_l("La posizione deve essere tra 0 e 10000.")),
         ],
     )
-    documenti_richiesti = SelectMultipleField(_l("Documenti richiesti per aprire un lotto"), choices=[], validate_choice=False)
+    documenti_richiesti = SelectMultipleField(
+        _l("Documenti richiesti per aprire un lotto"), choices=[], validate_choice=False
+    )
     attivo = BooleanField(_l("Attivo"), default=True)
 
 

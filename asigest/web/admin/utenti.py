@@ -54,7 +54,12 @@ class Utenti(Schede):
     posts to ``utente_salva``; deactivating is the only way out (no deletion)."""
 
     url, elenco, nome, id = "/utenti", "utenti", "utente", "utente_id"
-    pagina, frammento, riga, variabile = "admin/utenti.html", "admin/_utenti_elenco.html", "admin/_utente_riga.html", "u"
+    pagina, frammento, riga, variabile = (
+        "admin/utenti.html",
+        "admin/_utenti_elenco.html",
+        "admin/_utente_riga.html",
+        "u",
+    )
     scheda, scheda_form, variabile_scheda = "admin/utente.html", "admin/_utente_form.html", "utente"
     nuova = "nuovo"
     pagina_propria = True
@@ -82,15 +87,24 @@ class Utenti(Schede):
 
     def crea(self, form):
         return auth_service.create_user(
-            deps.session(), actor=deps.actor(),
-            matricola=testo(form.matricola.data), nome=testo(form.nome.data), cognome=testo(form.cognome.data),
-            ruolo=form.ruolo.data, pin=form.pin.data or None, password=form.password.data or None,
+            deps.session(),
+            actor=deps.actor(),
+            matricola=testo(form.matricola.data),
+            nome=testo(form.nome.data),
+            cognome=testo(form.cognome.data),
+            ruolo=form.ruolo.data,
+            pin=form.pin.data or None,
+            password=form.password.data or None,
         )
 
     def aggiorna(self, utente_id: int, form):
         return auth_service.update_user(
-            deps.session(), actor=deps.actor(), utente_id=utente_id,
-            matricola=testo(form.matricola.data), nome=testo(form.nome.data), cognome=testo(form.cognome.data),
+            deps.session(),
+            actor=deps.actor(),
+            utente_id=utente_id,
+            matricola=testo(form.matricola.data),
+            nome=testo(form.nome.data),
+            cognome=testo(form.cognome.data),
             ruolo=form.ruolo.data,
         )
 
@@ -128,8 +142,12 @@ def utente(utente_id: int):
     """One user's page: data, new PIN, new password, the badge's lock, state."""
     trovato = auth_service.get_user(deps.session(), utente_id)
     return render_template(
-        "admin/utente.html", form=UtenteModificaForm(obj=trovato), utente=trovato, pin_form=PinForm(),
-        password_form=PasswordForm(), blocco=_blocco(trovato),
+        "admin/utente.html",
+        form=UtenteModificaForm(obj=trovato),
+        utente=trovato,
+        pin_form=PinForm(),
+        password_form=PasswordForm(),
+        blocco=_blocco(trovato),
     )
 
 
@@ -157,13 +175,21 @@ def _segreto(utente_id: int, campo: str):
             status = 200
     if is_htmx():
         return pagina_o_frammento(
-            "admin/utente.html", "admin/_utente_segreto.html", status=status,
-            utente=trovato, segreto=campo, esito=esito, form=form,
+            "admin/utente.html",
+            "admin/_utente_segreto.html",
+            status=status,
+            utente=trovato,
+            segreto=campo,
+            esito=esito,
+            form=form,
         )
     return render_template(
-        "admin/utente.html", utente=trovato, form=UtenteModificaForm(obj=trovato),
+        "admin/utente.html",
+        utente=trovato,
+        form=UtenteModificaForm(obj=trovato),
         pin_form=form if campo == "pin" else PinForm(),
-        password_form=form if campo == "password" else PasswordForm(), blocco=_blocco(trovato),
+        password_form=form if campo == "password" else PasswordForm(),
+        blocco=_blocco(trovato),
     ), status
 
 
@@ -198,8 +224,11 @@ def _token_form() -> TokenForm:
 def token():
     """API tokens (prefix, user, state) and the form that creates one."""
     return pagina_o_frammento(
-        "admin/token.html", "admin/_token_contenuto.html",
-        form=_token_form(), tokens=auth_service.list_tokens(deps.session()), nuovo=None,
+        "admin/token.html",
+        "admin/_token_contenuto.html",
+        form=_token_form(),
+        tokens=auth_service.list_tokens(deps.session()),
+        nuovo=None,
     )
 
 
@@ -227,8 +256,12 @@ def token_crea():
             form = _token_form()
             form.matricola.data = form.descrizione.data = ""
     return pagina_o_frammento(
-        "admin/token.html", "admin/_token_contenuto.html", status=status,
-        form=form, tokens=auth_service.list_tokens(deps.session()), nuovo=nuovo,
+        "admin/token.html",
+        "admin/_token_contenuto.html",
+        status=status,
+        form=form,
+        tokens=auth_service.list_tokens(deps.session()),
+        nuovo=nuovo,
     )
 
 

@@ -13,13 +13,21 @@ from asigest.web.api.schemas_avanzamento import AvanzamentoQuery, CommessaAvanza
 
 
 @bp.get("/avanzamento/")
-@endpoint(summary="Avanzamento delle commesse", query=AvanzamentoQuery(),
-          response=CommessaAvanzamentoSchema(many=True), errors=(422, 503))
+@endpoint(
+    summary="Avanzamento delle commesse",
+    query=AvanzamentoQuery(),
+    response=CommessaAvanzamentoSchema(many=True),
+    errors=(422, 503),
+)
 def avanzamento_list(query):
     """Configured orders open in the ERP, DATACONSEGNA ascending (none last) then ID, each with
     ``InRitardo``, ``ARischio`` and its ``Fasi`` in flow order with QtaDisponibile."""
     pagina = avanzamento.avanzamento_commesse(
-        deps.session(), deps.erp(), oggi=oggi(current_app.config["TIMEZONE"]),
-        limit=query["limit"], offset=query["offset"], con_disponibile=True,
+        deps.session(),
+        deps.erp(),
+        oggi=oggi(current_app.config["TIMEZONE"]),
+        limit=query["limit"],
+        offset=query["offset"],
+        con_disponibile=True,
     )
     return pagina.items

@@ -45,7 +45,9 @@ fields.Field.default_error_messages.update(
         "validator_failed": N_("Valore non valido."),
     }
 )
-fields.Integer.default_error_messages.update({"invalid": N_("Deve essere un numero intero."), "too_large": N_("Numero troppo grande.")})
+fields.Integer.default_error_messages.update(
+    {"invalid": N_("Deve essere un numero intero."), "too_large": N_("Numero troppo grande.")}
+)
 fields.String.default_error_messages.update({"invalid": N_("Deve essere un testo.")})
 fields.Boolean.default_error_messages.update({"invalid": N_("Deve essere true o false.")})
 fields.Date.default_error_messages.update({"invalid": N_("Data non valida: usare AAAA-MM-GG.")})
@@ -276,7 +278,9 @@ def _testi(valore) -> str | None:
 
 def _form_payload() -> dict:
     if request.mimetype != "multipart/form-data":
-        raise InvalidInput({"_body": [N_("Inviare un modulo multipart/form-data (Content-Type: multipart/form-data).")]})
+        raise InvalidInput(
+            {"_body": [N_("Inviare un modulo multipart/form-data (Content-Type: multipart/form-data).")]}
+        )
     _rifiuta_testo(request.form.items(multi=True), "_body")
     _rifiuta_testo(((nome, upload.filename) for nome, upload in request.files.items(multi=True)), "_body")
     payload = {name: value for name, value in request.form.items() if value != ""}
@@ -292,10 +296,19 @@ def _load(schema: Schema, data) -> dict:
         raise InvalidInput({k: v if isinstance(v, list) else [str(v)] for k, v in messages.items()}) from None
 
 
-def endpoint(*, summary: str, query: Schema | None = None, body: Schema | None = None,
-             form: Schema | None = None, response: Schema | None = None, binary: bool = False,
-             status: int = 200, errors: tuple[int, ...] | dict[int, str | None] = (),
-             disattiva: tuple[str, str] | None = None, collegamenti: dict[str, tuple[str, dict]] | None = None):
+def endpoint(
+    *,
+    summary: str,
+    query: Schema | None = None,
+    body: Schema | None = None,
+    form: Schema | None = None,
+    response: Schema | None = None,
+    binary: bool = False,
+    status: int = 200,
+    errors: tuple[int, ...] | dict[int, str | None] = (),
+    disattiva: tuple[str, str] | None = None,
+    collegamenti: dict[str, tuple[str, dict]] | None = None,
+):
     """Validate input with ``query`` and ``body`` (JSON) or ``form`` (multipart), dump the
     result with ``response``, document both. ``binary``: the view answers with file bytes
     (documented as ``application/octet-stream``) instead of JSON. ``errors``: the error

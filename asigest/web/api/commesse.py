@@ -13,9 +13,16 @@ from asigest.web.api.schemas import CommessaDettaglioSchema, CommessaSchema, Com
 
 
 @bp.get("/commesse/")
-@endpoint(summary="Commesse aperte", query=CommesseQuery(), response=CommessaSchema(many=True), errors=(422, 503),
-          collegamenti={"Commessa": ("commessa_get", {"ID": "$response.body#/0/ID"}),
-                        "Fasi": ("fasi_commessa", {"CommessaERPId": "$response.body#/0/ID"})})
+@endpoint(
+    summary="Commesse aperte",
+    query=CommesseQuery(),
+    response=CommessaSchema(many=True),
+    errors=(422, 503),
+    collegamenti={
+        "Commessa": ("commessa_get", {"ID": "$response.body#/0/ID"}),
+        "Fasi": ("fasi_commessa", {"CommessaERPId": "$response.body#/0/ID"}),
+    },
+)
 def commesse_list(query):
     """Open ERP orders (STATOCOMMESSA = 'O'), newest first, with ``Configurata``."""
     pagina = commesse_service.list_commesse(deps.session(), deps.erp(), **query)
@@ -23,9 +30,16 @@ def commesse_list(query):
 
 
 @bp.get("/commesse/search")
-@endpoint(summary="Cerca commesse", query=SearchQuery(), response=CommessaSchema(many=True), errors=(422, 503),
-          collegamenti={"Commessa": ("commessa_get", {"ID": "$response.body#/0/ID"}),
-                        "Fasi": ("fasi_commessa", {"CommessaERPId": "$response.body#/0/ID"})})
+@endpoint(
+    summary="Cerca commesse",
+    query=SearchQuery(),
+    response=CommessaSchema(many=True),
+    errors=(422, 503),
+    collegamenti={
+        "Commessa": ("commessa_get", {"ID": "$response.body#/0/ID"}),
+        "Fasi": ("fasi_commessa", {"CommessaERPId": "$response.body#/0/ID"}),
+    },
+)
 def commesse_search(query):
     """Open orders matching ``q``: NUMEROCOM, ``2026/1234``, RIFCOMMCLI, CODART, DESART, NOMECLIENTE."""
     pagina = commesse_service.list_commesse(deps.session(), deps.erp(), **query)

@@ -19,6 +19,11 @@ def dashboard_kpi(query):
     """The KPIs of the lotti closed from ``da`` to ``a`` (local days, both included, at most
     366), or of the current ISO week without dates; any logged-in role may read them."""
     config = current_app.config
-    kpi = calcola_kpi(deps.session(), Periodo(query["da"], query["a"]), adesso=utcnow(), zona=config["TIMEZONE"],
-                      ore_dimenticato=float(config["FORGOTTEN_HOURS"]))
+    kpi = calcola_kpi(
+        deps.session(),
+        Periodo(query["da"], query["a"]),
+        adesso=utcnow(),
+        zona=config["TIMEZONE"],
+        ore_dimenticato=float(config["FORGOTTEN_HOURS"]),
+    )
     return kpi.as_api()

@@ -37,9 +37,11 @@ _ERROR_TEXT = {
     409: "Conflitto: esiste già, oppure un'operazione concorrente (code RIPROVARE): riprovare.",
     413: "File o richiesta troppo grande.",
     414: "Indirizzo troppo lungo: il server HTTP rifiuta la richiesta prima dell'applicazione.",
-    422: ("Input non valido: tipo sbagliato, campo mancante o sconosciuto, fuori intervallo, parametro ripetuto, "
-          "testo con caratteri NUL o surrogati UTF-16 isolati, JSON annidato oltre %d livelli; "
-          "`errors` dà i messaggi per campo." % MAX_PROFONDITA_JSON),
+    422: (
+        "Input non valido: tipo sbagliato, campo mancante o sconosciuto, fuori intervallo, parametro ripetuto, "
+        "testo con caratteri NUL o surrogati UTF-16 isolati, JSON annidato oltre %d livelli; "
+        "`errors` dà i messaggi per campo." % MAX_PROFONDITA_JSON
+    ),
     503: "Database ASI_GEST non disponibile (code DATABASE_NON_DISPONIBILE): avvisare l'ufficio IT.",
 }
 _ERP = "Gestionale ERP non raggiungibile (code ERP_UNAVAILABLE) o database ASI_GEST non disponibile (DATABASE_NON_DISPONIBILE)."
@@ -50,7 +52,7 @@ _IDEMPOTENCY = {
     "name": "Idempotency-Key",
     "required": False,
     "description": "Chiave di idempotenza (R11): ripetere la richiesta con la stessa chiave restituisce il primo "
-                   "risultato senza rifare nulla. 1–100 caratteri ASCII stampabili, senza spazi (es. un UUID).",
+    "risultato senza rifare nulla. 1–100 caratteri ASCII stampabili, senza spazi (es. un UUID).",
     "schema": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[!-~]{1,100}$"},
 }
 _IDEMPOTENTI = {("post", "/api/lotti/{tipo}/"), ("put", "/api/lotti/{tipo}/{LottoID}/close")}
@@ -107,11 +109,13 @@ def build_spec(app) -> dict:
         version=__version__,
         openapi_version="3.0.3",
         plugins=[plugin],
-        info={"description": (
-            "Avanzamento di produzione su ERP ASITRON (SPEC §7). Errori: `{\"detail\", \"code\"}`, più `errors` "
-            "per campo sui 422. Il testo con caratteri NUL o surrogati UTF-16 isolati è sempre rifiutato (422), "
-            "anche dove lo schema del campo non lo può scrivere."
-        )},
+        info={
+            "description": (
+                'Avanzamento di produzione su ERP ASITRON (SPEC §7). Errori: `{"detail", "code"}`, più `errors` '
+                "per campo sui 422. Il testo con caratteri NUL o surrogati UTF-16 isolati è sempre rifiutato (422), "
+                "anche dove lo schema del campo non lo può scrivere."
+            )
+        },
     )
     plugin.converter.add_attribute_function(_estensioni(cataloghi))
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
@@ -162,8 +166,12 @@ def _operation(meta: dict, rule, method: str, path: str, cataloghi: dict) -> dic
         "operationId": rule.endpoint.rsplit(".", 1)[-1],
         "security": [{"bearer": []}],
         "parameters": [
-            {"in": "path", "name": _nome(name, rule.rule), "required": True,
-             "schema": _parametro_percorso(rule, name, cataloghi)}
+            {
+                "in": "path",
+                "name": _nome(name, rule.rule),
+                "required": True,
+                "schema": _parametro_percorso(rule, name, cataloghi),
+            }
             for name in sorted(rule.arguments)
         ],
         "responses": {},
@@ -184,7 +192,9 @@ def _operation(meta: dict, rule, method: str, path: str, cataloghi: dict) -> dic
     if meta["response"] is not None:
         ok["content"] = {"application/json": {"schema": meta["response"]}}
     elif meta["binary"]:
-        ok["content"] = {tipo: {"schema": {"type": "string", "format": "binary"}} for tipo in cataloghi["tipi_contenuto"]}
+        ok["content"] = {
+            tipo: {"schema": {"type": "string", "format": "binary"}} for tipo in cataloghi["tipi_contenuto"]
+        }
     operation["responses"][str(meta["status"])] = ok
     for status, description in sorted(_errori(meta, rule, method).items()):
         response = {"description": description, "content": {"application/json": {"schema": "Error"}}}
@@ -202,13 +212,15 @@ def _disattivazione(rule, lettura: str, campo: str) -> dict:
     nome = _nome(argomento, rule.rule)
     return {
         "description": f"Disattivato, non cancellato: resta leggibile con {campo}=false (lotti e registro eventi "
-                       f"lo richiamano); un PUT con {campo}=true lo riattiva.",
-        "links": {"Disattivato": {
-            "operationId": lettura,
-            "parameters": {nome: f"$request.path.{nome}"},
-            "description": f"La lettura dopo la disattivazione risponde 200 con {campo}=false.",
-            "x-disattivato": {campo: False},
-        }},
+        f"lo richiamano); un PUT con {campo}=true lo riattiva.",
+        "links": {
+            "Disattivato": {
+                "operationId": lettura,
+                "parameters": {nome: f"$request.path.{nome}"},
+                "description": f"La lettura dopo la disattivazione risponde 200 con {campo}=false.",
+                "x-disattivato": {campo: False},
+            }
+        },
     }
 
 
@@ -255,8 +267,13 @@ def _senza_null_nei_parametri(document: dict) -> dict:
 
 # The contract's names of path parameters (SPEC §7) for the views' Python argument names.
 _NOMI_CONTRATTO = {
-    "config_id": "ConfigID", "fase_id": "FaseID", "lotto_id": "LottoID",
-    "utente_id": "id", "macchina_id": "id", "documento_id": "id", "causale_id": "id",
+    "config_id": "ConfigID",
+    "fase_id": "FaseID",
+    "lotto_id": "LottoID",
+    "utente_id": "id",
+    "macchina_id": "id",
+    "documento_id": "id",
+    "causale_id": "id",
 }
 
 

@@ -26,10 +26,19 @@ from asigest.web.api.schemas_rettifiche import AnnullaSchema, FaseStatoSchema, L
 
 @bp.put("/fasi/<int:fase_id>/stato")
 @requires(SUPERVISORE)
-@endpoint(summary="Cambia lo stato di una fase", body=FaseStatoSchema(), response=FaseDisponibileSchema(),
-          errors={400: "R8 rifiuta il cambio: stato invariato (STATO_INVARIATO), fase già completata "
-                       "(FASE_COMPLETATA), lotti ancora aperti (FASE_LOTTI_APERTI).",
-                  403: None, 404: None, 409: None, 422: None})
+@endpoint(
+    summary="Cambia lo stato di una fase",
+    body=FaseStatoSchema(),
+    response=FaseDisponibileSchema(),
+    errors={
+        400: "R8 rifiuta il cambio: stato invariato (STATO_INVARIATO), fase già completata "
+        "(FASE_COMPLETATA), lotti ancora aperti (FASE_LOTTI_APERTI).",
+        403: None,
+        404: None,
+        409: None,
+        422: None,
+    },
+)
 def fase_stato(fase_id: int, body):
     """Suspend, complete (also short), resume or reopen a fase, with a mandatory reason (R8)."""
     session = deps.session()
@@ -39,12 +48,21 @@ def fase_stato(fase_id: int, body):
 
 @bp.put("/lotti/<fase_tipo:tipo>/<int:lotto_id>/rettifica")
 @requires(SUPERVISORE)
-@endpoint(summary="Rettifica un lotto chiuso", body=RettificaSchema(), response=LottoSchema(),
-          errors={400: "R10 rifiuta la rettifica: lotto ancora aperto (LOTTO_APERTO), nessuna modifica "
-                       "(RETTIFICA_INVARIATA), quantità incoerenti o causale mancante/di troppo (CHIUSURA_NON_VALIDA), "
-                       "causale non valida (CAUSALE_NON_VALIDA), pezzi già presi dalla fase successiva "
-                       "(RETTIFICA_SUPERA_DISPONIBILE), `tipo` diverso (TIPO_FASE_DIVERSO).",
-                  403: None, 404: None, 409: None, 422: None})
+@endpoint(
+    summary="Rettifica un lotto chiuso",
+    body=RettificaSchema(),
+    response=LottoSchema(),
+    errors={
+        400: "R10 rifiuta la rettifica: lotto ancora aperto (LOTTO_APERTO), nessuna modifica "
+        "(RETTIFICA_INVARIATA), quantità incoerenti o causale mancante/di troppo (CHIUSURA_NON_VALIDA), "
+        "causale non valida (CAUSALE_NON_VALIDA), pezzi già presi dalla fase successiva "
+        "(RETTIFICA_SUPERA_DISPONIBILE), `tipo` diverso (TIPO_FASE_DIVERSO).",
+        403: None,
+        404: None,
+        409: None,
+        422: None,
+    },
+)
 def lotto_rettifica(tipo: str, lotto_id: int, body):
     """Correct a closed lotto's good pieces, scrap and reason (R10); the fase's totals are recomputed."""
     return rettifiche.rettifica_lotto(deps.session(), actor=deps.actor(), lotto_id=lotto_id, fase_tipo=tipo, **body)
@@ -52,10 +70,18 @@ def lotto_rettifica(tipo: str, lotto_id: int, body):
 
 @bp.post("/lotti/<fase_tipo:tipo>/<int:lotto_id>/annulla")
 @requires(SUPERVISORE)
-@endpoint(summary="Annulla un lotto aperto per errore", body=AnnullaSchema(), response=LottoAnnullatoSchema(),
-          errors={400: "Il lotto è già chiuso (LOTTO_CHIUSO: si rettifica invece) o il `tipo` è diverso "
-                       "(TIPO_FASE_DIVERSO).",
-                  403: None, 404: None, 409: None, 422: None})
+@endpoint(
+    summary="Annulla un lotto aperto per errore",
+    body=AnnullaSchema(),
+    response=LottoAnnullatoSchema(),
+    errors={
+        400: "Il lotto è già chiuso (LOTTO_CHIUSO: si rettifica invece) o il `tipo` è diverso (TIPO_FASE_DIVERSO).",
+        403: None,
+        404: None,
+        409: None,
+        422: None,
+    },
+)
 def lotto_annulla(tipo: str, lotto_id: int, body):
     """Cancel an open lotto opened by mistake (closed ones are corrected instead); answers what the log keeps."""
     return rettifiche.annulla_lotto(deps.session(), actor=deps.actor(), lotto_id=lotto_id, fase_tipo=tipo, **body)

@@ -27,9 +27,12 @@ def _codice(**kwargs) -> fields.String:
     """A machine or scrap-reason code: letters, digits and . _ - (uppercased when saved)."""
     metadata = {"description": "Lettere, cifre e . _ - (salvato in maiuscolo).", **kwargs.pop("metadata", {})}
     return fields.String(
-        validate=[validate.Length(max=30, error=TROPPO_LUNGO[30]),
-                  Modello(CODICE, error=N_("Usare solo lettere, cifre e i segni . _ - senza spazi."))],
-        metadata=metadata, **kwargs,
+        validate=[
+            validate.Length(max=30, error=TROPPO_LUNGO[30]),
+            Modello(CODICE, error=N_("Usare solo lettere, cifre e i segni . _ - senza spazi.")),
+        ],
+        metadata=metadata,
+        **kwargs,
     )
 
 
@@ -38,16 +41,20 @@ def _fase_tipo(*, vuoto_ammesso: bool = False, **kwargs) -> fields.String:
     refuses (422) one that does not exist or is deactivated. ``vuoto_ammesso``: "" = any phase."""
     forma = r"^(|[A-Za-z][A-Za-z0-9_]*)$" if vuoto_ammesso else CODICE_FASE
     return fields.String(
-        validate=[validate.Length(max=20, error=TROPPO_LUNGO[20]),
-                  Modello(forma, error=N_("Tipo di fase inesistente: sceglierne uno dall'elenco."))],
+        validate=[
+            validate.Length(max=20, error=TROPPO_LUNGO[20]),
+            Modello(forma, error=N_("Tipo di fase inesistente: sceglierne uno dall'elenco.")),
+        ],
         metadata={"catalogo": "fasi_tipo_attive", "catalogo_vuoto": vuoto_ammesso, **kwargs.pop("metadata", {})},
         **kwargs,
     )
 
 
 _RUOLO = validate.OneOf(RUOLI, error=N_("Ruolo non valido: usare OPERATORE, SUPERVISORE o ADMIN."))
-_PIN = [validate.Length(min=PIN_MIN, max=PIN_MAX, error=N_("Il PIN deve avere da 4 a 8 cifre.")),
-        Modello(r"^[0-9]{%d,%d}$" % (PIN_MIN, PIN_MAX), error=N_("Il PIN deve avere da 4 a 8 cifre."))]
+_PIN = [
+    validate.Length(min=PIN_MIN, max=PIN_MAX, error=N_("Il PIN deve avere da 4 a 8 cifre.")),
+    Modello(r"^[0-9]{%d,%d}$" % (PIN_MIN, PIN_MAX), error=N_("Il PIN deve avere da 4 a 8 cifre.")),
+]
 _PASSWORD = [
     validate.Length(min=PASSWORD_MIN, error=N_("La password deve avere almeno 8 caratteri.")),
     validate.Length(max=PASSWORD_MAX, error=TROPPO_LUNGO[200]),
@@ -85,11 +92,17 @@ class UtenteCreaSchema(BodySchema):
     Cognome = _testo(60, vuoto=_COGNOME_VUOTO, required=True)
     Ruolo = fields.String(required=True, validate=_RUOLO)
     Pin = fields.String(
-        load_only=True, load_default=None, allow_none=True, validate=_PIN,
+        load_only=True,
+        load_default=None,
+        allow_none=True,
+        validate=_PIN,
         metadata={"description": "PIN del terminale, 4–8 cifre (mai restituito)."},
     )
     Password = fields.String(
-        load_only=True, load_default=None, allow_none=True, validate=_PASSWORD,
+        load_only=True,
+        load_default=None,
+        allow_none=True,
+        validate=_PASSWORD,
         metadata={"description": "Password per il login web, 8–200 caratteri (mai restituita)."},
     )
     Attivo = StrictBoolean(load_default=True)
@@ -103,9 +116,12 @@ class UtenteModificaSchema(BodySchema):
     Cognome = _testo(60, vuoto=_COGNOME_VUOTO)
     Ruolo = fields.String(validate=_RUOLO)
     Attivo = StrictBoolean()
-    Pin = fields.String(load_only=True, validate=_PIN, metadata={"description": "Nuovo PIN, 4–8 cifre (mai restituito)."})
+    Pin = fields.String(
+        load_only=True, validate=_PIN, metadata={"description": "Nuovo PIN, 4–8 cifre (mai restituito)."}
+    )
     Password = fields.String(
-        load_only=True, validate=_PASSWORD,
+        load_only=True,
+        validate=_PASSWORD,
         metadata={"description": "Nuova password, 8–200 caratteri (mai restituita)."},
     )
 
@@ -123,7 +139,9 @@ class MacchinaSchema(Schema):
 
 
 class MacchineQuery(ListQuery):
-    FaseTipo = _testo(20, load_default=None, metadata={"description": "Solo le macchine di questo tipo di fase (codice)."})
+    FaseTipo = _testo(
+        20, load_default=None, metadata={"description": "Solo le macchine di questo tipo di fase (codice)."}
+    )
     Attiva = QueryBoolean(load_default=None, metadata={"description": "Solo attive (true) o disattivate (false)."})
 
 
@@ -139,7 +157,7 @@ class MacchinaModificaSchema(BodySchema):
     Codice = _codice()
     Descrizione = _testo(100, allow_none=True)
     FaseTipo = _fase_tipo(metadata={"description": "Codice di un tipo di fase attivo."})
-    Reparto = _testo(50, allow_none=True, metadata={"description": "null o \"\" lo cancella."})
+    Reparto = _testo(50, allow_none=True, metadata={"description": 'null o "" lo cancella.'})
     Attiva = StrictBoolean()
 
 
@@ -159,7 +177,8 @@ class CausaleSchema(Schema):
 
 class CausaliQuery(ListQuery):
     FaseTipo = _testo(
-        20, load_default=None,
+        20,
+        load_default=None,
         metadata={"description": "Solo le causali usabili in questa fase: le sue e quelle valide per ogni fase."},
     )
     Attiva = QueryBoolean(load_default=None, metadata={"description": "Solo attive (true) o disattivate (false)."})
@@ -168,13 +187,19 @@ class CausaliQuery(ListQuery):
 class CausaleCreaSchema(BodySchema):
     Codice = _codice(required=True, metadata={"example": "SMD-PONTE"})
     Descrizione = _testo(200, vuoto=_DESCRIZIONE_VUOTA, required=True)
-    FaseTipo = _fase_tipo(vuoto_ammesso=True, load_default=None, allow_none=True,
-                          metadata={"description": "null o \"\" = valida in ogni fase."})
+    FaseTipo = _fase_tipo(
+        vuoto_ammesso=True,
+        load_default=None,
+        allow_none=True,
+        metadata={"description": 'null o "" = valida in ogni fase.'},
+    )
     Attiva = StrictBoolean(load_default=True)
 
 
 class CausaleModificaSchema(BodySchema):
     Codice = _codice()
     Descrizione = _testo(200, vuoto=_DESCRIZIONE_VUOTA)
-    FaseTipo = _fase_tipo(vuoto_ammesso=True, allow_none=True, metadata={"description": "null o \"\" = valida in ogni fase."})
+    FaseTipo = _fase_tipo(
+        vuoto_ammesso=True, allow_none=True, metadata={"description": 'null o "" = valida in ogni fase.'}
+    )
     Attiva = StrictBoolean()

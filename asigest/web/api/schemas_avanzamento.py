@@ -20,7 +20,8 @@ class FaseAvanzamentoSchema(Schema):
     QtaProdotta = fields.Integer(attribute="qta_prodotta")
     QtaScarti = fields.Integer(attribute="qta_scarti")
     QtaDisponibile = fields.Integer(
-        attribute="qta_disponibile", metadata={"description": "Pezzi che un nuovo lotto può prendere in questa fase (R5)."}
+        attribute="qta_disponibile",
+        metadata={"description": "Pezzi che un nuovo lotto può prendere in questa fase (R5)."},
     )
     DataApertura = fields.AwareDateTime(attribute="data_apertura", format="iso", allow_none=True)
     DataChiusura = fields.AwareDateTime(attribute="data_chiusura", format="iso", allow_none=True)
@@ -35,11 +36,15 @@ class CommessaAvanzamentoSchema(Schema):
     NOMECLIENTE = fields.String(attribute="nomecliente", allow_none=True)
     QTA = fields.Integer(attribute="qta", allow_none=True)
     DATACONSEGNA = fields.Date(attribute="dataconsegna", allow_none=True)
-    InRitardo = fields.Boolean(attribute="in_ritardo",
-                               metadata={"description": "Consegna passata e ultima fase non COMPLETATA."})
+    InRitardo = fields.Boolean(
+        attribute="in_ritardo", metadata={"description": "Consegna passata e ultima fase non COMPLETATA."}
+    )
     ARischio = fields.Boolean(
         attribute="a_rischio",
         metadata={"description": "Consegna entro 7 giorni (oggi compreso) e ultima fase non COMPLETATA."},
     )
-    Fasi = fields.List(fields.Nested(FaseAvanzamentoSchema), attribute="fasi",
-                       metadata={"description": "Le fasi nell'ordine del flusso (FaseTipo.Ordine)."})
+    Fasi = fields.List(
+        fields.Nested(FaseAvanzamentoSchema),
+        attribute="fasi",
+        metadata={"description": "Le fasi nell'ordine del flusso (FaseTipo.Ordine)."},
+    )

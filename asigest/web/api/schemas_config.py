@@ -67,7 +67,9 @@ class ConfigUpdateSchema(_ConfigFields):
 
 
 class ConfigListQuery(ListQuery):
-    commessa_erp_id = id_query(data_key="CommessaERPId", metadata={"description": "Solo la configurazione di questa commessa."})
+    commessa_erp_id = id_query(
+        data_key="CommessaERPId", metadata={"description": "Solo la configurazione di questa commessa."}
+    )
 
 
 class FaseCreateSchema(BodySchema):
@@ -79,11 +81,11 @@ class FaseCreateSchema(BodySchema):
         required=True,
         validate=[
             validate.Length(min=1, max=20, error=N_("Da 1 a 20 caratteri.")),
-            Modello(CODICE_FASE, error=N_("Tipo di fase sconosciuto: usare uno dei codici del catalogo (es. SMD, PTH, CONTROLLI).")),
+            Modello(
+                CODICE_FASE,
+                error=N_("Tipo di fase sconosciuto: usare uno dei codici del catalogo (es. SMD, PTH, CONTROLLI)."),
+            ),
         ],
         # The document lists the catalog's codes; the service refuses (422) an unknown one.
         metadata={"description": "Codice del tipo di fase (SMD, PTH, CONTROLLI…).", "catalogo": "fasi_tipo"},
     )
-
-
-

@@ -12,21 +12,31 @@ from asigest.domain.kpi import errori_periodo
 from asigest.web.api.base import QueryDate, QuerySchema
 
 # A day from 1900 to 2999 (domain/kpi.py), or "" as a period picker left empty sends it.
-_GIORNO_O_VUOTO = {"anyOf": [
-    {"type": "string", "format": "date", "pattern": "^(19[0-9]{2}|2[0-9]{3})-"},
-    {"type": "string", "maxLength": 0},
-]}
+_GIORNO_O_VUOTO = {
+    "anyOf": [
+        {"type": "string", "format": "date", "pattern": "^(19[0-9]{2}|2[0-9]{3})-"},
+        {"type": "string", "maxLength": 0},
+    ]
+}
 
 
 class KpiQuery(QuerySchema):
     """``da`` and ``a`` go together (both or neither), ``da`` ≤ ``a``, at most 366 days:
     rules between parameters that OpenAPI 3.0 cannot write as a schema (422 otherwise)."""
 
-    da = QueryDate(load_default=None, openapi=_GIORNO_O_VUOTO, metadata={
-        "description": "Primo giorno (AAAA-MM-GG, anni 1900–2999), insieme ad `a`; vuoto = assente."})
-    a = QueryDate(load_default=None, openapi=_GIORNO_O_VUOTO, metadata={
-        "description": "Ultimo giorno incluso (AAAA-MM-GG), insieme a `da`, non prima di `da`, periodo al massimo "
-                       "di 366 giorni; vuoto = assente. Senza date: la settimana ISO corrente."})
+    da = QueryDate(
+        load_default=None,
+        openapi=_GIORNO_O_VUOTO,
+        metadata={"description": "Primo giorno (AAAA-MM-GG, anni 1900–2999), insieme ad `a`; vuoto = assente."},
+    )
+    a = QueryDate(
+        load_default=None,
+        openapi=_GIORNO_O_VUOTO,
+        metadata={
+            "description": "Ultimo giorno incluso (AAAA-MM-GG), insieme a `da`, non prima di `da`, periodo al massimo "
+            "di 366 giorni; vuoto = assente. Senza date: la settimana ISO corrente."
+        },
+    )
 
     @pre_load
     def _vuote_come_assenti(self, data, **kwargs):

@@ -18,13 +18,17 @@ class DocumentiQuery(ListQuery):
     OpenAPI 3.0 cannot write as a schema."""
 
     CommessaERPId = id_query(
-        metadata={"description": "I documenti validi per la commessa: i suoi e quelli del suo articolo (CODART). "
-                                 "Non insieme a CODART."},
+        metadata={
+            "description": "I documenti validi per la commessa: i suoi e quelli del suo articolo (CODART). "
+            "Non insieme a CODART."
+        },
     )
     CODART = fields.String(
         load_default=None,
         validate=[validate.Length(min=1, max=30, error=N_("Da 1 a 30 caratteri.")), SENZA_NUL],
-        metadata={"description": "I documenti dell'articolo (validi per ogni sua commessa). Non insieme a CommessaERPId."},
+        metadata={
+            "description": "I documenti dell'articolo (validi per ogni sua commessa). Non insieme a CommessaERPId."
+        },
     )
 
     @validates_schema
@@ -42,27 +46,40 @@ class DocumentoCaricaSchema(FormSchema):
 
     file = FileField(
         required=True,
-        metadata={"description": "Il file. Formati e dimensione massima sono impostazioni (DOCUMENT_EXTENSIONS, DOCUMENT_MAX_BYTES)."},
+        metadata={
+            "description": "Il file. Formati e dimensione massima sono impostazioni (DOCUMENT_EXTENSIONS, DOCUMENT_MAX_BYTES)."
+        },
     )
     Tipo = fields.String(
         required=True,
         validate=[validate.Length(min=1, max=30, error=N_("Da 1 a 30 caratteri.")), SENZA_NUL],
         # The document lists the types this installation allows (a setting).
-        metadata={"description": "Uno dei tipi dell'impostazione DOCUMENT_TYPES; predefiniti: " + ", ".join(TIPI_DOCUMENTO) + ".",
-                  "catalogo": "tipi_documento"},
+        metadata={
+            "description": "Uno dei tipi dell'impostazione DOCUMENT_TYPES; predefiniti: "
+            + ", ".join(TIPI_DOCUMENTO)
+            + ".",
+            "catalogo": "tipi_documento",
+        },
     )
-    Titolo = fields.String(required=True, validate=[
-        validate.Length(min=1, max=200, error=N_("Da 1 a 200 caratteri.")),
-        Modello(NON_VUOTO, error=N_("Indicare un titolo, per esempio «Schema di montaggio lato TOP».")),
-    ])
-    Revisione = fields.String(load_default=None, validate=[validate.Length(max=20, error=N_("Al massimo 20 caratteri.")),
-                                                           SENZA_NUL])
-    CommessaERPId = QueryInteger(load_default=None, validate=_POSITIVO,
-                                 metadata={"description": "Documento della commessa (ID del gestionale)."})
+    Titolo = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=200, error=N_("Da 1 a 200 caratteri.")),
+            Modello(NON_VUOTO, error=N_("Indicare un titolo, per esempio «Schema di montaggio lato TOP».")),
+        ],
+    )
+    Revisione = fields.String(
+        load_default=None, validate=[validate.Length(max=20, error=N_("Al massimo 20 caratteri.")), SENZA_NUL]
+    )
+    CommessaERPId = QueryInteger(
+        load_default=None, validate=_POSITIVO, metadata={"description": "Documento della commessa (ID del gestionale)."}
+    )
     CODART = fields.String(
         load_default=None,
-        validate=[validate.Length(min=1, max=30, error=N_("Da 1 a 30 caratteri.")),
-                  Modello(NON_VUOTO, error=N_("Indicare la commessa (CommessaERPId) oppure l'articolo (CODART)."))],
+        validate=[
+            validate.Length(min=1, max=30, error=N_("Da 1 a 30 caratteri.")),
+            Modello(NON_VUOTO, error=N_("Indicare la commessa (CommessaERPId) oppure l'articolo (CODART).")),
+        ],
         metadata={"description": "Documento dell'articolo: vale per tutte le sue commesse."},
     )
 

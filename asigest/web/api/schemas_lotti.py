@@ -21,23 +21,43 @@ class LottiQuery(ListQuery):
 
 class LottoApriSchema(BodySchema):
     FaseID = StrictInteger(required=True, attribute="fase_id", validate=_ID)
-    QtaInput = StrictInteger(required=True, attribute="qta_input",
-                             validate=validate.Range(min=1, max=ID_MAX, error=N_("Deve essere almeno 1.")))
+    QtaInput = StrictInteger(
+        required=True,
+        attribute="qta_input",
+        validate=validate.Range(min=1, max=ID_MAX, error=N_("Deve essere almeno 1.")),
+    )
     MacchinaID = StrictInteger(required=True, attribute="macchina_id", validate=_ID)
-    OperatoreID = StrictInteger(load_default=None, allow_none=True, attribute="operatore_id", validate=_ID,
-                                metadata={"description": "Obbligatorio (422) se chi chiama non è un OPERATORE; un "
-                                                         "OPERATORE agisce come sé stesso e indicarne un altro è 403."})
+    OperatoreID = StrictInteger(
+        load_default=None,
+        allow_none=True,
+        attribute="operatore_id",
+        validate=_ID,
+        metadata={
+            "description": "Obbligatorio (422) se chi chiama non è un OPERATORE; un "
+            "OPERATORE agisce come sé stesso e indicarne un altro è 403."
+        },
+    )
 
 
 class LottoChiudiSchema(BodySchema):
     QtaOutput = StrictInteger(required=True, attribute="qta_output", validate=_QTA)
     QtaScarti = StrictInteger(load_default=0, attribute="qta_scarti", validate=_QTA)
-    CausaleScarto = fields.String(load_default=None, allow_none=True, attribute="causale",
-                                  validate=[validate.Length(max=30, error=N_("Al massimo 30 caratteri.")), SENZA_NUL],
-                                  metadata={"description": "Codice della causale; obbligatoria quando QtaScarti > 0 "
-                                                           "(una sconosciuta, disattivata o di un'altra fase: 400)."})
-    NoteScarti = fields.String(load_default=None, allow_none=True, attribute="note",
-                               validate=[validate.Length(max=500, error=N_("Al massimo 500 caratteri.")), SENZA_NUL])
+    CausaleScarto = fields.String(
+        load_default=None,
+        allow_none=True,
+        attribute="causale",
+        validate=[validate.Length(max=30, error=N_("Al massimo 30 caratteri.")), SENZA_NUL],
+        metadata={
+            "description": "Codice della causale; obbligatoria quando QtaScarti > 0 "
+            "(una sconosciuta, disattivata o di un'altra fase: 400)."
+        },
+    )
+    NoteScarti = fields.String(
+        load_default=None,
+        allow_none=True,
+        attribute="note",
+        validate=[validate.Length(max=500, error=N_("Al massimo 500 caratteri.")), SENZA_NUL],
+    )
 
 
 class LottoSchema(Schema):
@@ -53,8 +73,9 @@ class LottoSchema(Schema):
     QtaInput = fields.Integer(attribute="qta_input")
     QtaOutput = fields.Integer(attribute="qta_output", allow_none=True)
     QtaScarti = fields.Integer(attribute="qta_scarti", allow_none=True)
-    CausaleScarto = fields.Function(lambda lotto: lotto.causale.codice if lotto.causale else None,
-                                    metadata={"type": "string", "nullable": True})
+    CausaleScarto = fields.Function(
+        lambda lotto: lotto.causale.codice if lotto.causale else None, metadata={"type": "string", "nullable": True}
+    )
     NoteScarti = fields.String(attribute="note_scarti", allow_none=True)
     OperatoreID = fields.Integer(attribute="operatore_id")
     OperatoreChiusuraID = fields.Integer(attribute="operatore_chiusura_id", allow_none=True)

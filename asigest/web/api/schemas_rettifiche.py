@@ -37,7 +37,9 @@ class FaseStatoSchema(BodySchema):
     Stato = fields.String(
         required=True,
         attribute="stato",
-        validate=validate.OneOf(STATI_FASE, error=N_("Stato sconosciuto: usare APERTA, IN_CORSO, SOSPESA o COMPLETATA.")),
+        validate=validate.OneOf(
+            STATI_FASE, error=N_("Stato sconosciuto: usare APERTA, IN_CORSO, SOSPESA o COMPLETATA.")
+        ),
     )
     Motivo = _motivo()
 
@@ -48,7 +50,9 @@ class RettificaSchema(BodySchema):
     QtaOutput = StrictInteger(required=True, attribute="qta_output", validate=_QTA)
     QtaScarti = StrictInteger(required=True, attribute="qta_scarti", validate=_QTA)
     CausaleScarto = fields.String(
-        load_default=None, allow_none=True, attribute="causale",
+        load_default=None,
+        allow_none=True,
+        attribute="causale",
         validate=[validate.Length(max=30, error=N_("Al massimo 30 caratteri.")), SENZA_NUL],
         metadata={"description": "Codice della causale; obbligatoria quando QtaScarti > 0."},
     )

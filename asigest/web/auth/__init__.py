@@ -32,8 +32,12 @@ bp = Blueprint("auth", __name__)
 
 
 class LoginForm(FlaskForm):
-    matricola = StringField(_l("Matricola"), validators=[DataRequired(message=_l("Indicare la matricola.")), Length(max=30)])
-    password = PasswordField(_l("Password"), validators=[DataRequired(message=_l("Indicare la password.")), Length(max=200)])
+    matricola = StringField(
+        _l("Matricola"), validators=[DataRequired(message=_l("Indicare la matricola.")), Length(max=30)]
+    )
+    password = PasswordField(
+        _l("Password"), validators=[DataRequired(message=_l("Indicare la password.")), Length(max=200)]
+    )
     next = HiddenField()
 
 
@@ -78,8 +82,14 @@ def login():
         segreto = hashing.new_session_secret()  # fresh at every login: no fixation
         try:
             actor = auth_service.authenticate_password(
-                deps.session(), form.matricola.data, form.password.data, postazione=deps.postazione(),
-                indirizzo=deps.postazione(), limiti=limiti_accesso(), sessione=segreto, sostituisce=session_secret(),
+                deps.session(),
+                form.matricola.data,
+                form.password.data,
+                postazione=deps.postazione(),
+                indirizzo=deps.postazione(),
+                limiti=limiti_accesso(),
+                sessione=segreto,
+                sostituisce=session_secret(),
             )
         except RuleViolation as exc:
             error = exc.text(gettext)
@@ -119,8 +129,14 @@ def sblocca_badge(utente_id: int):
     if fine is None:
         flash(gettext("Il badge %(matricola)s non era bloccato: può già accedere.", matricola=utente.matricola), "ok")
     else:
-        flash(gettext("Badge %(matricola)s sbloccato: %(nome)s può accedere subito.", matricola=utente.matricola,
-                      nome=utente.nome_completo), "ok")
+        flash(
+            gettext(
+                "Badge %(matricola)s sbloccato: %(nome)s può accedere subito.",
+                matricola=utente.matricola,
+                nome=utente.nome_completo,
+            ),
+            "ok",
+        )
     target = _safe_next(request.form.get("next") or url_for("auth.badge_bloccati"))
     if is_htmx():
         return "", 204, {"HX-Redirect": target}

@@ -91,12 +91,24 @@ def elenco():
     giorno = oggi()
     if richiesta.filtri is not None:
         pagina = avanzamento.avanzamento_commesse(
-            session, deps.erp(), oggi=giorno, filtri=richiesta.filtri, ordine=richiesta.ordine,
-            limit=RIGHE_PER_PAGINA, offset=richiesta.offset,
+            session,
+            deps.erp(),
+            oggi=giorno,
+            filtri=richiesta.filtri,
+            ordine=richiesta.ordine,
+            limit=RIGHE_PER_PAGINA,
+            offset=richiesta.offset,
         )
     return risposta(
-        "avanzamento/elenco.html", "avanzamento/_risultati.html", richiesta, pagina=pagina, tipi=tipi,
-        stati=STATI_FASE, oggi=giorno, giorni_a_rischio=GIORNI_A_RISCHIO, ordina=_ordina(richiesta),
+        "avanzamento/elenco.html",
+        "avanzamento/_risultati.html",
+        richiesta,
+        pagina=pagina,
+        tipi=tipi,
+        stati=STATI_FASE,
+        oggi=giorno,
+        giorni_a_rischio=GIORNI_A_RISCHIO,
+        ordina=_ordina(richiesta),
         ordini=_ORDINI_SCELTA,
     )
 

@@ -80,8 +80,11 @@ def leggi_periodo(args, *, adesso: datetime, zona: str) -> SceltaPeriodo:
     valori = {nome: (args.get(nome) or "").strip()[:20] for nome in ("da", "a")}
     predefinito = periodo_predefinito(adesso, zona)
     da, a = leggi_data(valori["da"]), leggi_data(valori["a"])
-    errori = {nome: gettext("Data non valida: usare il formato gg/mm/aaaa.")
-              for nome, valore in (("da", da), ("a", a)) if valore is False}
+    errori = {
+        nome: gettext("Data non valida: usare il formato gg/mm/aaaa.")
+        for nome, valore in (("da", da), ("a", a))
+        if valore is False
+    }
     if errori:
         return SceltaPeriodo(predefinito, valori, errori)
     if da is None and a is None:
@@ -172,8 +175,13 @@ def cruscotto():
     scelta = leggi_periodo(request.args, adesso=contesto["adesso"], zona=contesto["zona"])
     kpi = _kpi(scelta.periodo, contesto)
     valori = {
-        "kpi": kpi, "scelta": scelta, "oggi": oggi, "adesso": contesto["adesso"], "grafici": grafici,
-        "nome_periodo": nome_periodo(scelta.periodo, oggi), **_grafici(kpi),
+        "kpi": kpi,
+        "scelta": scelta,
+        "oggi": oggi,
+        "adesso": contesto["adesso"],
+        "grafici": grafici,
+        "nome_periodo": nome_periodo(scelta.periodo, oggi),
+        **_grafici(kpi),
     }
     if is_htmx():
         return vary_on_htmx(current_app.make_response(render_template("dashboard/_numeri.html", **valori)))
@@ -191,12 +199,17 @@ def parete():
     settimana = periodo_predefinito(contesto["adesso"], contesto["zona"])
     in_ritardo, a_rischio, errore = _da_seguire(oggi)
     valori = {
-        "oggi": oggi, "adesso": contesto["adesso"], "grafici": grafici,
+        "oggi": oggi,
+        "adesso": contesto["adesso"],
+        "grafici": grafici,
         "kpi_oggi": _kpi(Periodo(oggi, oggi), contesto),
         "kpi_settimana": _kpi(settimana, contesto),
         "settimana": settimana.da.isocalendar().week,
         "giorno": format_date(oggi, "full"),
-        "in_ritardo": in_ritardo, "a_rischio": a_rischio, "errore_erp": errore, "giorni_a_rischio": GIORNI_A_RISCHIO,
+        "in_ritardo": in_ritardo,
+        "a_rischio": a_rischio,
+        "errore_erp": errore,
+        "giorni_a_rischio": GIORNI_A_RISCHIO,
     }
     template = "dashboard/_parete.html" if is_htmx() else "dashboard/parete.html"
     return vary_on_htmx(current_app.make_response(render_template(template, **valori)))
@@ -207,7 +220,10 @@ def _da_seguire(oggi: date) -> tuple[list, list, str | None]:
     message saying why the ERP could not tell."""
     try:
         selezione = avanzamento_service.seleziona_commesse(
-            deps.session(), deps.erp(), oggi=oggi, ordine="ritardo",
+            deps.session(),
+            deps.erp(),
+            oggi=oggi,
+            ordine="ritardo",
             filtri=avanzamento_service.Filtri(in_ritardo=True, a_rischio=True),
         )
     except ErpUnavailable as exc:
@@ -221,8 +237,13 @@ def commesse():
     oggi = oggi_in(current_app.config["TIMEZONE"])
     in_ritardo, a_rischio, errore = _da_seguire(oggi)
     html = render_template(
-        "dashboard/_commesse.html", in_ritardo=in_ritardo, a_rischio=a_rischio, errore=errore, oggi=oggi,
-        righe=RIGHE_COMMESSE, giorni_a_rischio=GIORNI_A_RISCHIO,
+        "dashboard/_commesse.html",
+        in_ritardo=in_ritardo,
+        a_rischio=a_rischio,
+        errore=errore,
+        oggi=oggi,
+        righe=RIGHE_COMMESSE,
+        giorni_a_rischio=GIORNI_A_RISCHIO,
     )
     return current_app.make_response(html)
 
@@ -237,7 +258,10 @@ def scostamenti():
     except ErpUnavailable as exc:
         elenco, errore = [], exc.text(gettext)
     html = render_template(
-        "dashboard/_scostamenti.html", elenco=elenco, errore=errore, righe=RIGHE_SCOSTAMENTI,
+        "dashboard/_scostamenti.html",
+        elenco=elenco,
+        errore=errore,
+        righe=RIGHE_SCOSTAMENTI,
         gravi=sum(1 for x in elenco if x.scostamento.grave),
     )
     return current_app.make_response(html)

@@ -152,10 +152,16 @@ def carica(commessa_id: int):
                 campo="destinazione",
             )
         documento = documenti_service.upload_documento(
-            deps.session(), deps.erp(), actor=attore(), archivio=archivio(), regole=regole(),
+            deps.session(),
+            deps.erp(),
+            actor=attore(),
+            archivio=archivio(),
+            regole=regole(),
             file=upload.stream if upload and upload.filename else None,
             nome_file=upload.filename if upload else None,
-            tipo=valori["Tipo"], titolo=valori["Titolo"], revisione=valori["Revisione"],
+            tipo=valori["Tipo"],
+            titolo=valori["Titolo"],
+            revisione=valori["Revisione"],
             commessa_erp_id=None if per_articolo else commessa.id,
             codart=commessa.codart if per_articolo else None,
         )
@@ -175,7 +181,9 @@ def elimina(commessa_id: int, documento_id: int):
     commessa = documenti_service.commessa_erp(deps.erp(), commessa_id)
     try:
         titolo = documenti_service.get_documento(deps.session(), documento_id).titolo
-        documenti_service.delete_documento(deps.session(), actor=attore(), archivio=archivio(), documento_id=documento_id)
+        documenti_service.delete_documento(
+            deps.session(), actor=attore(), archivio=archivio(), documento_id=documento_id
+        )
     except NotFound as error:  # deleted meanwhile by someone else: show the list as it is now
         return _sezione(commessa, errori={"_": [error.text(gettext)]})
     return _sezione(commessa, messaggio=gettext("Documento «%(titolo)s» eliminato.", titolo=titolo))
@@ -193,7 +201,9 @@ def articolo():
 @bp.get("/documenti/<int:documento_id>/file")
 def scarica(documento_id: int):
     """A document's file: PDF and images open in the browser, the rest (or ``?scarica=1``) downloads."""
-    documento, percorso = documenti_service.file_documento(deps.session(), archivio=archivio(), documento_id=documento_id)
+    documento, percorso = documenti_service.file_documento(
+        deps.session(), archivio=archivio(), documento_id=documento_id
+    )
     allegato = request.args.get("scarica") == "1" or not regole_file.mostrabile_nel_browser(documento.content_type)
     return invia_file(documento, percorso, allegato=allegato)
 
@@ -201,7 +211,9 @@ def scarica(documento_id: int):
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _sezione(commessa: Commessa, *, valori: dict | None = None, errori: dict | None = None, messaggio: str | None = None):
+def _sezione(
+    commessa: Commessa, *, valori: dict | None = None, errori: dict | None = None, messaggio: str | None = None
+):
     sezione = documenti_service.sezione_documenti(deps.session(), commessa)
     impostazioni = regole()
     html = render_template(

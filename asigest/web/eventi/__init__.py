@@ -45,8 +45,13 @@ def elenco():
             deps.session(), filtro=filtro, zona=current_app.config["TIMEZONE"], prima_di=prima
         )
     context = {
-        "pagina": pagina, "filtro": filtro, "query": query, "errori": errori, "prima": prima,
-        "entita_scelte": eventi_service.ENTITA, "azioni_scelte": _azioni_ordinate(),
+        "pagina": pagina,
+        "filtro": filtro,
+        "query": query,
+        "errori": errori,
+        "prima": prima,
+        "entita_scelte": eventi_service.ENTITA,
+        "azioni_scelte": _azioni_ordinate(),
     }
     if is_htmx():
         template = "eventi/_righe.html" if prima is not None and not errori else "eventi/_risultati.html"
@@ -157,5 +162,7 @@ def _leggi_filtri(args):
         errore("a", N_("La data finale viene prima di quella iniziale: correggere il periodo."))
     prima = intero("prima", N_("Pagina non valida: ricominciare dagli eventi più recenti."))
     query.pop("prima", None)
-    filtro = eventi_service.FiltroEventi(entita=entita, entita_id=entita_id, utente_id=utente, azione=azione, periodo=periodo)
+    filtro = eventi_service.FiltroEventi(
+        entita=entita, entita_id=entita_id, utente_id=utente, azione=azione, periodo=periodo
+    )
     return filtro, prima, query, errori

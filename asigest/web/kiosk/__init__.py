@@ -67,8 +67,10 @@ def _chiave_modulo(*richiesta: str) -> dict:
 def _testo_errore(exc: AsigestError) -> str:
     """A refusal in the operator's words."""
     if exc.code == lotti_service.ChiaveRiusata.code:
-        return gettext("Questo modulo era già stato usato per un'altra operazione: non è stato salvato nulla. "
-                       "Ripetere l'operazione da questa schermata.")
+        return gettext(
+            "Questo modulo era già stato usato per un'altra operazione: non è stato salvato nulla. "
+            "Ripetere l'operazione da questa schermata."
+        )
     return exc.text(gettext)
 
 
@@ -100,7 +102,8 @@ def _render(macchina, *, status: int = 200, **contesto):
         macchina=macchina,
         lotto=lotto,
         commessa_lotto=commessa_lotto,
-        dimenticato=lotto is not None and lotto.data_fine is None
+        dimenticato=lotto is not None
+        and lotto.data_fine is None
         and regole.dimenticato(lotto.data_inizio, utcnow(), float(current_app.config["FORGOTTEN_HOURS"])),
         causali=kiosk_service.causali_valide(session, macchina) if lotto is not None else [],
         chiave=_chiave(),
@@ -130,9 +133,14 @@ def badge(codice: str):
         segreto = hashing.new_session_secret()  # fresh at every login: no fixation
         try:
             actor = auth_service.authenticate_pin(
-                session, request.form.get("matricola", "")[:30], request.form.get("pin", "")[:30],
-                postazione=macchina.codice, indirizzo=deps.postazione(), limiti=limiti_accesso(),
-                sessione=segreto, sostituisce=session_secret(),
+                session,
+                request.form.get("matricola", "")[:30],
+                request.form.get("pin", "")[:30],
+                postazione=macchina.codice,
+                indirizzo=deps.postazione(),
+                limiti=limiti_accesso(),
+                sessione=segreto,
+                sostituisce=session_secret(),
             )
         except RuleViolation as exc:
             errore = exc.text(gettext)
@@ -194,8 +202,13 @@ def apri(codice: str):
     trovata = kiosk_service.get_commessa(deps.erp(), commessa_id or 0)
     scheda = kiosk_service.scheda(session, trovata, macchina)
     if scheda.fase is None:
-        errori = {"_": [gettext("Questa commessa non ha la fase %(fase)s: non si apre un lotto qui.",
-                                fase=macchina.fase_tipo.codice)]}
+        errori = {
+            "_": [
+                gettext(
+                    "Questa commessa non ha la fase %(fase)s: non si apre un lotto qui.", fase=macchina.fase_tipo.codice
+                )
+            ]
+        }
         return _render(macchina, status=400, scheda=scheda, errori=errori, valori=valori)
     if qta is None or qta <= 0:
         errori = {"qta_input": [gettext("Indicare quanti pezzi entrano nel lotto (un numero maggiore di zero).")]}
@@ -204,8 +217,14 @@ def apri(codice: str):
         # Whoever badged in at the machine works the lotto, whatever their role.
         actor = deps.actor()
         esito = lotti_service.apri_lotto(
-            session, deps.erp(), actor=actor, fase_id=scheda.fase.id, macchina_id=macchina.id,
-            qta_input=qta, operatore_id=actor.utente_id, licenza=deps.licenza(),
+            session,
+            deps.erp(),
+            actor=actor,
+            fase_id=scheda.fase.id,
+            macchina_id=macchina.id,
+            qta_input=qta,
+            operatore_id=actor.utente_id,
+            licenza=deps.licenza(),
             **_chiave_modulo("apri", macchina.codice, f"commessa={trovata.id}"),
         )
     except AsigestError as exc:
@@ -232,8 +251,13 @@ def chiudi(codice: str):
         if output is None or scarti is None:
             raise lotti_service.ChiusuraNonValida(errori)
         esito = lotti_service.chiudi_lotto(
-            session, actor=deps.actor(), lotto_id=lotto.id, qta_output=output, qta_scarti=scarti,
-            causale=valori["causale"] or None, note=valori["note"] or None,
+            session,
+            actor=deps.actor(),
+            lotto_id=lotto.id,
+            qta_output=output,
+            qta_scarti=scarti,
+            causale=valori["causale"] or None,
+            note=valori["note"] or None,
             **_chiave_modulo("chiudi", macchina.codice, f"lotto={lotto.id}"),
         )
     except lotti_service.ChiusuraNonValida as exc:
@@ -255,8 +279,12 @@ def _scheda_se_possibile(session, macchina, commessa_id: int):
     try:
         return kiosk_service.scheda(session, kiosk_service.get_commessa(deps.erp(), commessa_id), macchina)
     except AsigestError as exc:
-        log.warning("Kiosk %s: scheda della commessa %s non disponibile dopo la chiusura (%s)",
-                    macchina.codice, commessa_id, exc.code)
+        log.warning(
+            "Kiosk %s: scheda della commessa %s non disponibile dopo la chiusura (%s)",
+            macchina.codice,
+            commessa_id,
+            exc.code,
+        )
         return None
 
 
@@ -301,6 +329,10 @@ def _etichetta(lotto_id: int, *, indietro: str):
     except AsigestError:
         commessa = None
     return render_template(
-        "kiosk/etichetta.html", lotto=lotto, commessa=commessa, qr=qr_svg(lotto.codice_lotto),
-        operatore=kiosk_service.nome_operatore(session, lotto.operatore_id), indietro=indietro,
+        "kiosk/etichetta.html",
+        lotto=lotto,
+        commessa=commessa,
+        qr=qr_svg(lotto.codice_lotto),
+        operatore=kiosk_service.nome_operatore(session, lotto.operatore_id),
+        indietro=indietro,
     )

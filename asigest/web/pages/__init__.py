@@ -23,8 +23,13 @@ bp = Blueprint("pages", __name__)
 # Flash category of the production panel, so it shows only its own confirmations.
 FLASH_CONFIG = "config"
 # Refusals that belong next to the phase checkboxes rather than at the top of the form.
-_ERRORI_FASI = {"NESSUNA_FASE", "FASE_CON_LOTTI", "FASE_PRIMA_DI_FASE_CON_LOTTI", "FASE_TIPO_DISATTIVATO",
-                "FASE_TIPO_ASSENTE"}
+_ERRORI_FASI = {
+    "NESSUNA_FASE",
+    "FASE_CON_LOTTI",
+    "FASE_PRIMA_DI_FASE_CON_LOTTI",
+    "FASE_TIPO_DISATTIVATO",
+    "FASE_TIPO_ASSENTE",
+}
 _RIFIUTI = (RuleViolation, Conflict, InvalidInput, ErpUnavailable)
 
 
@@ -55,9 +60,17 @@ def commesse():
     # R12: the drift of each configured row of this page.
     scostamenti = drift_service.scostamenti_di(deps.session(), [r.commessa for r in pagina.items if r.configurata])
     template = "commesse/_risultati.html" if is_htmx() else "commesse/lista.html"
-    return vary_on_htmx(current_app.make_response(render_template(
-        template, pagina=pagina, q=q, scostamenti=scostamenti, pannello_scostamenti=supervisore,
-    )))
+    return vary_on_htmx(
+        current_app.make_response(
+            render_template(
+                template,
+                pagina=pagina,
+                q=q,
+                scostamenti=scostamenti,
+                pannello_scostamenti=supervisore,
+            )
+        )
+    )
 
 
 @bp.get("/commesse/<int:commessa_id>")
@@ -100,7 +113,9 @@ def config_modifica(commessa_id: int):
     session = deps.session()
     config = configurazione.get_config_commessa(session, commessa_id)
     if request.method == "GET":
-        form = ModificaConfigForm(formdata=None, data={name: getattr(config, name) for name in configurazione.MODIFICABILI})
+        form = ModificaConfigForm(
+            formdata=None, data={name: getattr(config, name) for name in configurazione.MODIFICABILI}
+        )
         return _scheda(commessa_id, form=form)
     form = ModificaConfigForm()
     errore = None
@@ -155,8 +170,14 @@ def _errori_nel_form(form: ConfigForm, refused) -> str | None:
     return refused.text(gettext)
 
 
-def _scheda(commessa_id: int, *, form: ConfigForm | None = None, errore: str | None = None, status: int = 200,
-            pagina_intera: bool = False):
+def _scheda(
+    commessa_id: int,
+    *,
+    form: ConfigForm | None = None,
+    errore: str | None = None,
+    status: int = 200,
+    pagina_intera: bool = False,
+):
     """The order card, or — for htmx, unless ``pagina_intera`` — just its production panel.
 
     ``form`` is shown when given (a create form only while the order has no config, an
@@ -175,7 +196,13 @@ def _scheda(commessa_id: int, *, form: ConfigForm | None = None, errore: str | N
     frammento = is_htmx() and not pagina_intera
     template = "commesse/_produzione.html" if frammento else "commesse/scheda.html"
     html = render_template(
-        template, d=d, fasi=fasi, form=form, modifica=modifica, errore=errore, puo_configurare=puo_configurare,
+        template,
+        d=d,
+        fasi=fasi,
+        form=form,
+        modifica=modifica,
+        errore=errore,
+        puo_configurare=puo_configurare,
         flash_config=FLASH_CONFIG,
     )
     response = current_app.make_response((html, 200 if frammento else status))

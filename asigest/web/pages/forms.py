@@ -18,11 +18,15 @@ class ConfigForm(FlaskForm):
     flag_smd = BooleanField("SMD", default=True)
     flag_pth = BooleanField("PTH", default=False)
     flag_controlli = BooleanField("CONTROLLI", default=True)
-    diba = StringField(_l("DIBA"), validators=[Optional(), Length(max=MAX_DIBA, message=_l("Al massimo 50 caratteri."))])
+    diba = StringField(
+        _l("DIBA"), validators=[Optional(), Length(max=MAX_DIBA, message=_l("Al massimo 50 caratteri."))]
+    )
     revisione = StringField(
         _l("Revisione"), validators=[Optional(), Length(max=MAX_REVISIONE, message=_l("Al massimo 20 caratteri."))]
     )
-    note = TextAreaField(_l("Note"), validators=[Optional(), Length(max=MAX_NOTE, message=_l("Al massimo 2000 caratteri."))])
+    note = TextAreaField(
+        _l("Note"), validators=[Optional(), Length(max=MAX_NOTE, message=_l("Al massimo 2000 caratteri."))]
+    )
 
     # The service's field names (contract columns) → this form's fields, for its refusals.
     CAMPI = {"DIBA": "diba", "Revisione": "revisione", "Note": "note"}

@@ -86,10 +86,13 @@ def leggi_richiesta(args, scelte: registro.ScelteFiltri) -> Richiesta:
                 deps.session(), deps.erp(), valori["commessa"], anno_corrente=oggi(current_app.config["TIMEZONE"]).year
             )
         except ErpUnavailable:
-            errore("commessa", gettext(
-                "Il gestionale ASITRON non risponde: la commessa non si può cercare ora. "
-                "Togliere questo filtro o riprovare tra qualche minuto."
-            ))
+            errore(
+                "commessa",
+                gettext(
+                    "Il gestionale ASITRON non risponde: la commessa non si può cercare ora. "
+                    "Togliere questo filtro o riprovare tra qualche minuto."
+                ),
+            )
         except AsigestError as rifiuto:
             errore("commessa", rifiuto.text(gettext))
 
@@ -134,11 +137,20 @@ def elenco():
     pagina = None
     if richiesta.filtri is not None:
         pagina = registro.cerca_lotti(
-            session, deps.erp(), richiesta.filtri, ordine=richiesta.ordine, limit=RIGHE_PER_PAGINA,
-            offset=richiesta.offset, **contesto_ricerca(),
+            session,
+            deps.erp(),
+            richiesta.filtri,
+            ordine=richiesta.ordine,
+            limit=RIGHE_PER_PAGINA,
+            offset=richiesta.offset,
+            **contesto_ricerca(),
         )
     return risposta(
-        "registro/elenco.html", "registro/_registro.html", richiesta, pagina=pagina, scelte=scelte,
+        "registro/elenco.html",
+        "registro/_registro.html",
+        richiesta,
+        pagina=pagina,
+        scelte=scelte,
         ordina=_ordina(richiesta),
         # The audit log is for supervisors (eventi.elenco); others get no link that would refuse them.
         puo_storia=deps.actor().puo(SUPERVISORE),
@@ -176,4 +188,6 @@ def _scelta(testo: str, ammessi: set[int]) -> int | None | bool:
 
 def _ordina(richiesta: Richiesta):
     """The column headers' links: newest/largest first on a first click, codes A→Z."""
-    return link_ordina("registro.elenco", richiesta.parametri, richiesta.ordine, lambda chiave: chiave not in _CRESCENTI)
+    return link_ordina(
+        "registro.elenco", richiesta.parametri, richiesta.ordine, lambda chiave: chiave not in _CRESCENTI
+    )

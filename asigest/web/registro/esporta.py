@@ -64,8 +64,9 @@ def esporta_avanzamento(formato: str):
         if richiesta.filtri is None:
             # The page shows what is wrong next to each field; nothing half-filtered is exported.
             return redirect(url_for("avanzamento.elenco", **request.args.to_dict()))
-        righe = avanzamento.righe_avanzamento(session, deps.erp(), oggi=giorno, filtri=richiesta.filtri,
-                                              ordine=richiesta.ordine)
+        righe = avanzamento.righe_avanzamento(
+            session, deps.erp(), oggi=giorno, filtri=richiesta.filtri, ordine=richiesta.ordine
+        )
     else:
         tutte = (request.args.get("tutte") or "").strip().lower() in SI
         righe = avanzamento.righe_avanzamento(session, deps.erp(), oggi=giorno, tutte=tutte)

@@ -47,9 +47,7 @@ def _intero_non_negativo(form, field) -> None:
 
 
 def _motivo_campo(testo):
-    return TextAreaField(
-        testo, validators=[Length(max=rettifiche.MAX_MOTIVO, message=_l("Al massimo 500 caratteri."))]
-    )
+    return TextAreaField(testo, validators=[Length(max=rettifiche.MAX_MOTIVO, message=_l("Al massimo 500 caratteri."))])
 
 
 class RettificaForm(FlaskForm):
@@ -107,13 +105,19 @@ def lotto_rettifica(lotto_id: int):
         return _pannello(scheda, rettifica=form, status=422)
     try:
         corretto = rettifiche.rettifica_lotto(
-            session, actor=deps.actor(), lotto_id=lotto_id, qta_output=int(form.qta_output.data),
-            qta_scarti=int(form.qta_scarti.data), causale=form.causale.data or None, motivo=form.motivo.data,
+            session,
+            actor=deps.actor(),
+            lotto_id=lotto_id,
+            qta_output=int(form.qta_output.data),
+            qta_scarti=int(form.qta_scarti.data),
+            causale=form.causale.data or None,
+            motivo=form.motivo.data,
         )
     except AsigestError as refused:
         status = _errori_nel_form(form, refused, _CAMPO_PER_CODICE)
-        errori = regole.errori_chiusura(scheda.lotto.qta_input, int(form.qta_output.data),
-                                        int(form.qta_scarti.data), bool(form.causale.data))
+        errori = regole.errori_chiusura(
+            scheda.lotto.qta_input, int(form.qta_output.data), int(form.qta_scarti.data), bool(form.causale.data)
+        )
         if isinstance(refused, InvalidInput) and errori:
             # The reason is checked first; say at once what R7 will refuse next.
             _errori_nel_form(form, InvalidInput(errori), {})
@@ -122,13 +126,17 @@ def lotto_rettifica(lotto_id: int):
     flash(
         gettext(
             "Rettifica salvata. Fase %(fase)s ora: %(prodotta)s pezzi buoni, %(scarti)s scarti (%(stato)s).",
-            fase=fase.fase_tipo.codice, prodotta=fase.qta_prodotta, scarti=fase.qta_scarti,
+            fase=fase.fase_tipo.codice,
+            prodotta=fase.qta_prodotta,
+            scarti=fase.qta_scarti,
             stato=etichetta(fase.stato),
         ),
         FLASH_LOTTO,
     )
-    response = _fatto(url_for("registro.lotto", lotto_id=lotto_id),
-                      lambda: _pannello(rettifiche.scheda_lotto(session, deps.erp(), lotto_id)))
+    response = _fatto(
+        url_for("registro.lotto", lotto_id=lotto_id),
+        lambda: _pannello(rettifiche.scheda_lotto(session, deps.erp(), lotto_id)),
+    )
     if is_htmx():
         # The confirmation and the new totals are at the top of the panel: show them.
         response.headers["HX-Reswap"] = "outerHTML show:#lotto-pannello:top"
@@ -149,28 +157,46 @@ def lotto_annulla(lotto_id: int):
     except AsigestError as refused:
         return _pannello(scheda, annulla=form, status=_errori_nel_form(form, refused, {}))
     flash(gettext("Lotto %(codice)s annullato.", codice=scheda.lotto.codice_lotto), FLASH_LOTTO)
-    return _fatto(url_for("registro.lotto", lotto_id=lotto_id),
-                  lambda: _annullato(rettifiche.lotto_annullato(session, lotto_id, deps.erp()), lotto_id))
+    return _fatto(
+        url_for("registro.lotto", lotto_id=lotto_id),
+        lambda: _annullato(rettifiche.lotto_annullato(session, lotto_id, deps.erp()), lotto_id),
+    )
 
 
-def _pannello(scheda: rettifiche.SchedaLotto, *, rettifica: RettificaForm | None = None,
-              annulla: AnnullaForm | None = None, status: int = 200):
+def _pannello(
+    scheda: rettifiche.SchedaLotto,
+    *,
+    rettifica: RettificaForm | None = None,
+    annulla: AnnullaForm | None = None,
+    status: int = 200,
+):
     """The lotto page, or for htmx its ``#lotto-pannello``; the forms a supervisor may use,
     fresh unless a refused one (with what was typed and its errors) is given."""
     lotto_ = scheda.lotto
     supervisore = deps.actor().puo(SUPERVISORE)
     if supervisore and lotto_.data_fine is not None and rettifica is None:
-        rettifica = RettificaForm(formdata=None, data={
-            "qta_output": str(lotto_.qta_output), "qta_scarti": str(lotto_.qta_scarti),
-            "causale": lotto_.causale.codice if lotto_.causale else "",
-        })
+        rettifica = RettificaForm(
+            formdata=None,
+            data={
+                "qta_output": str(lotto_.qta_output),
+                "qta_scarti": str(lotto_.qta_scarti),
+                "causale": lotto_.causale.codice if lotto_.causale else "",
+            },
+        )
         _scelte_causali(rettifica, scheda)
     if supervisore and lotto_.data_fine is None and annulla is None:
         annulla = AnnullaForm(formdata=None)
     template = "lotti/_pannello.html" if is_htmx() else "lotti/lotto.html"
     html = render_template(
-        template, scheda=scheda, lotto=lotto_, fase=scheda.fase, rettifica=rettifica, annulla=annulla,
-        supervisore=supervisore, storia_url=_url_storia(lotto_.id), flash_lotto=FLASH_LOTTO,
+        template,
+        scheda=scheda,
+        lotto=lotto_,
+        fase=scheda.fase,
+        rettifica=rettifica,
+        annulla=annulla,
+        supervisore=supervisore,
+        storia_url=_url_storia(lotto_.id),
+        flash_lotto=FLASH_LOTTO,
     )
     return vary_on_htmx(current_app.make_response((html, 200 if is_htmx() else status)))
 
@@ -180,8 +206,13 @@ def _annullato(annullato: rettifiche.LottoAnnullato, lotto_id: int):
     template = "lotti/_annullato.html" if is_htmx() else "lotti/annullato.html"
     inizio = annullato.dati.get("DataInizio")
     html = render_template(
-        template, annullato=annullato, dati=annullato.dati, inizio=datetime.fromisoformat(inizio) if inizio else None,
-        storia_url=_url_storia(lotto_id), flash_lotto=FLASH_LOTTO, supervisore=deps.actor().puo(SUPERVISORE),
+        template,
+        annullato=annullato,
+        dati=annullato.dati,
+        inizio=datetime.fromisoformat(inizio) if inizio else None,
+        storia_url=_url_storia(lotto_id),
+        flash_lotto=FLASH_LOTTO,
+        supervisore=deps.actor().puo(SUPERVISORE),
     )
     return vary_on_htmx(current_app.make_response(html))
 
@@ -227,7 +258,9 @@ def fase_stato(fase_id: int):
     )
     if is_htmx():
         return _scheda(fase.commessa_erp_id)
-    return vary_on_htmx(redirect(url_for("pages.commessa", commessa_id=fase.commessa_erp_id, _anchor="produzione"), 303))
+    return vary_on_htmx(
+        redirect(url_for("pages.commessa", commessa_id=fase.commessa_erp_id, _anchor="produzione"), 303)
+    )
 
 
 def _form_fase(fase, form: FaseStatoForm, *, status: int = 200):
@@ -294,4 +327,3 @@ def _aggiungi(form: FlaskForm, campo: str | None, messaggi: list[str]) -> None:
         form.form_errors.extend(messaggi)
     else:
         field.errors = [*field.errors, *messaggi]
-
