@@ -17,10 +17,10 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     Nothing here connects to a database; engines connect on first use.
     """
+    import os
+
     from asigest import config, dialects, models  # noqa: F401  (models register their tables)
     from asigest.extensions import babel, csrf, db, login_manager, migrate
-
-    import os
 
     instance_path = (overrides or {}).get("INSTANCE_PATH") or os.environ.get("ASIGEST_INSTANCE_PATH")
     app = Flask(

@@ -14,11 +14,11 @@ import re
 from pathlib import Path
 
 from sqlalchemy import Column, Float, MetaData, String, Table, event, insert
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import FunctionElement
 from sqlalchemy.sql.selectable import Select
 from sqlalchemy.sql.util import find_tables
-from sqlalchemy.engine import Engine, make_url
 
 log = logging.getLogger(__name__)
 
@@ -373,7 +373,7 @@ def sonda_scrittura(engine: Engine) -> str | None:
     try:
         with engine.connect() as conn:
             _sonda_nella_transazione(conn, nome)
-    except Exception as exc:  # noqa: BLE001 — any failure to write is the answer
+    except Exception as exc:
         if natura_errore(exc) == CONFLITTO:
             return None
         return f"{type(exc).__name__}: {getattr(exc, 'orig', None) or exc}"[:300]

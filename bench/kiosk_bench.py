@@ -70,7 +70,7 @@ class Risultati:
     def errore(self, op: str, status: int, body: bytes) -> None:
         try:
             code = json.loads(body).get("error", {}).get("code") or json.loads(body).get("code")
-        except Exception:  # noqa: BLE001 (only for the report)
+        except Exception:
             code = body[:80].decode(errors="replace")
         with self.lock:
             self.errori[f"{op} HTTP {status} {code}"] += 1

@@ -63,7 +63,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from datetime import time as ora
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -98,7 +98,7 @@ from bench.dataset import bench_env  # noqa: E402
 log = logging.getLogger("bench.riferimento")
 
 ZONA = ZoneInfo("Europe/Rome")  # the app's default TIMEZONE
-UTC = timezone.utc
+UTC = UTC
 ORA = 3600
 GIORNO = 86400
 

@@ -58,7 +58,7 @@ from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.common import ROOT, free_port, start_server  # noqa: E402
+from bench.common import ROOT, free_port, start_server
 
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 _NOT_INJECTABLE = re.compile(r"parameter '([^']+)' does not seem to be injectable")

@@ -148,7 +148,7 @@ def erp_untouched(request):
 # Engines whose statements ``mssql_compatible`` compiles: both engines of every app built
 # in the run (the ``app`` fixture's, ``make_app``'s, a test's own ``create_app``) and every
 # engine an ERP gateway or read-only guard is put on, whichever test or fixture made it.
-_MSSQL_WATCHED: "weakref.WeakSet" = weakref.WeakSet()
+_MSSQL_WATCHED: weakref.WeakSet = weakref.WeakSet()
 _mssql_failures: list[str] | None = None  # the running test's list, None between tests
 _MSSQL_DIALECT = mssql.dialect()
 # Compile as for the SQL Server a plant runs (2016+, docs/deploy.md), not the 2005 that an

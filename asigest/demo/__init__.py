@@ -35,7 +35,7 @@ from __future__ import annotations
 import logging
 import random
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 from pathlib import Path
 
 from sqlalchemy import false, func, select
@@ -188,10 +188,10 @@ def pianta_scostamenti(session, ordini: list[dict]) -> dict[int, str]:
 
 def _utc(now: datetime | None) -> datetime:
     if now is None:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
     if now.tzinfo is None:
         raise ValueError("build_demo needs an aware datetime for now")
-    return now.astimezone(timezone.utc)
+    return now.astimezone(UTC)
 
 
 def _conta(session, commesse_erp: int, *, solo_erp: bool = False) -> DemoSummary:

@@ -7,7 +7,7 @@ import heapq
 import itertools
 import random
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from asigest.demo.cast import (
@@ -56,8 +56,8 @@ class Calendario:
         for _ in range(8):
             ora_fine = FINE_TURNI.get(giorno.weekday())
             if ora_fine is not None:
-                apre = datetime.combine(giorno, time(INIZIO_TURNO), self.zona).astimezone(timezone.utc)
-                chiude = datetime.combine(giorno, time(ora_fine), self.zona).astimezone(timezone.utc)
+                apre = datetime.combine(giorno, time(INIZIO_TURNO), self.zona).astimezone(UTC)
+                chiude = datetime.combine(giorno, time(ora_fine), self.zona).astimezone(UTC)
                 if t < chiude:
                     return max(t, apre), chiude
             giorno += timedelta(days=1)
@@ -395,7 +395,7 @@ def fasi_del_piano(piani: list[ConfigPiano], ordine_tipi: list[str]) -> list[Fas
     """The FaseSim of every enabled flag, chained in FaseTipo order (blocked configs'
     fasi are made but never released)."""
     fasi = []
-    mai = datetime.max.replace(tzinfo=timezone.utc)
+    mai = datetime.max.replace(tzinfo=UTC)
     for piano in piani:
         precedente = None
         for tipo in ordine_tipi:

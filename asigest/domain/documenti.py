@@ -73,7 +73,7 @@ def formati(valore) -> dict[str, str]:
         voci = [v.strip() for v in valore.split(",") if v.strip()]
         valore = dict(v.partition("=")[::2] for v in voci)
     elif not isinstance(valore, Mapping):
-        valore = {ext: "" for ext in valore}
+        valore = dict.fromkeys(valore, "")
     risultato = {}
     for ext, tipo in valore.items():
         ext = ext.strip().lower().lstrip(".")

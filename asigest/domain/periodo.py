@@ -9,7 +9,7 @@ Also the ISO week that holds a day, the default period of the KPIs (SPEC §6).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -35,12 +35,12 @@ class Periodo:
 
 def mezzanotte_utc(giorno: date, zona: str) -> datetime:
     """Local midnight at the start of ``giorno`` in ``zona``, as an aware UTC datetime."""
-    return datetime.combine(giorno, time(0), tzinfo=ZoneInfo(zona)).astimezone(timezone.utc)
+    return datetime.combine(giorno, time(0), tzinfo=ZoneInfo(zona)).astimezone(UTC)
 
 
 def oggi(zona: str, adesso: datetime | None = None) -> date:
     """Today's date in the plant's zone."""
-    return (adesso or datetime.now(timezone.utc)).astimezone(ZoneInfo(zona)).date()
+    return (adesso or datetime.now(UTC)).astimezone(ZoneInfo(zona)).date()
 
 
 def settimana_iso(giorno: date) -> Periodo:

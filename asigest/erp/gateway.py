@@ -13,10 +13,10 @@ import logging
 import re
 import threading
 import time
+from collections.abc import Callable, Iterable
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
-from typing import Callable, Iterable
 
 from sqlalchemy import Select, and_, false, or_, select
 from sqlalchemy.engine import Engine
@@ -228,7 +228,7 @@ class ProtezioneErp:
         except _ERP_NON_RISPONDE as exc:
             log.warning("ERP ancora non raggiungibile: %s", exc)
             self._guasto()
-        except Exception:  # noqa: BLE001 — not an outage: leave the trial to the next call
+        except Exception:
             log.exception("Prova dell'ERP non riuscita")
             self._fine_prova()
         else:
@@ -293,7 +293,7 @@ class ErpGateway:
         included (without a due date: left out)."""
         stmt = self._open_select()
         if due_by is not None:
-            stmt = stmt.where(self.table.c.DATACONSEGNA <= due_by)
+            stmt = stmt.where(due_by >= self.table.c.DATACONSEGNA)
         return self._fetch(stmt)
 
     def search(self, q: str, *, limit: int = 100, offset: int = 0) -> list[Commessa]:
@@ -305,7 +305,7 @@ class ErpGateway:
         """One commessa by ID, in any state; None when the ERP has no such ID."""
         if not 0 < commessa_id <= _INT32_MAX:
             return None
-        rows = self._fetch(select(self.table).where(self.table.c.ID == commessa_id))
+        rows = self._fetch(select(self.table).where(commessa_id == self.table.c.ID))
         return rows[0] if rows else None
 
     def get_by_numero(self, esercizio: int, numerocom: int) -> Commessa | None:
@@ -313,7 +313,7 @@ class ErpGateway:
         if not (0 <= esercizio <= _INT32_MAX and 0 <= numerocom <= _INT32_MAX):
             return None
         c = self.table.c
-        stmt = select(self.table).where(c.ESERCIZIO == esercizio, c.NUMEROCOM == numerocom).order_by(c.ID.desc())
+        stmt = select(self.table).where(esercizio == c.ESERCIZIO, numerocom == c.NUMEROCOM).order_by(c.ID.desc())
         rows = self._fetch(stmt.limit(1))
         return rows[0] if rows else None
 
@@ -366,9 +366,9 @@ class ErpGateway:
         conditions = [c[name].ilike(pattern, escape="\\") for name in _SEARCH_TEXT_COLUMNS]
         numero = parse_numero_commessa(q)
         if numero:
-            conditions.append(and_(c.ESERCIZIO == numero[0], c.NUMEROCOM == numero[1]))
+            conditions.append(and_(numero[0] == c.ESERCIZIO, numero[1] == c.NUMEROCOM))
         elif q.isascii() and q.isdigit() and int(q) <= _INT32_MAX:  # "³".isdigit() too, int() refuses it
-            conditions.append(c.NUMEROCOM == int(q))
+            conditions.append(int(q) == c.NUMEROCOM)
         return or_(*conditions) if conditions else false()
 
     def _fetch(self, stmt, raw: bool = False):

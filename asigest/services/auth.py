@@ -16,9 +16,9 @@ from asigest.domain.accessi import TIPO_PASSWORD, TIPO_PIN, LimitiAccesso, fine_
 from asigest.domain.actor import Actor
 from asigest.domain.anagrafiche import CampiErrati
 from asigest.domain.ruoli import ADMIN, RUOLI, ha_ruolo
+from asigest.domain.sessioni import DISATTIVATO, KIOSK, PASSWORD, PIN, UFFICIO
 from asigest.erp.gateway import escape_like
 from asigest.errors import N_, Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
-from asigest.domain.sessioni import DISATTIVATO, KIOSK, PASSWORD, PIN, UFFICIO
 from asigest.models import ApiToken, Sessione, TentativoAccesso, Utente
 from asigest.models.types import utcnow
 from asigest.services import audit, sessioni

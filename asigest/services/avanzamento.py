@@ -32,9 +32,9 @@ Definitions (the rules themselves are in ``asigest.domain.avanzamento``):
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Callable, Iterator
 
 from sqlalchemy import select
 

@@ -27,7 +27,7 @@ import sqlite3
 import tempfile
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 from sqlalchemy.engine import make_url
@@ -98,7 +98,7 @@ def percorso_sqlite(database_url: str) -> Path:
 
 def nome_predefinito(adesso: datetime | None = None) -> str:
     """``asigest-AAAAMMGG-HHMMSS.db`` (UTC), the file name used when PATH is a folder."""
-    return f"asigest-{(adesso or datetime.now(timezone.utc)):%Y%m%d-%H%M%S}.db"
+    return f"asigest-{(adesso or datetime.now(UTC)):%Y%m%d-%H%M%S}.db"
 
 
 def copia_database(database_url: str, destinazione: str | os.PathLike, *, sovrascrivi: bool = False) -> CopiaEseguita:

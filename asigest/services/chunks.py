@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 # Well under SQL Server's 2,100 parameters per statement.
 IN_CHUNK = 2000

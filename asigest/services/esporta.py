@@ -18,9 +18,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook

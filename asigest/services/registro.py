@@ -15,9 +15,9 @@ CausaleID for a scrap reason, CodiceLotto for the sort by code.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Iterator
 
 from sqlalchemy import Select, case, select
 from sqlalchemy.orm import aliased

@@ -31,10 +31,9 @@ How they stay exact:
 from __future__ import annotations
 
 import logging
-from collections import defaultdict
 from dataclasses import dataclass
-from functools import cache
 from datetime import date
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Date, bindparam, delete, event, insert, inspect, select, update

@@ -14,8 +14,9 @@ import functools
 import logging
 import random
 import time
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Callable, TypeVar
+from typing import TypeVar
 
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import scoped_session
@@ -95,7 +96,7 @@ def _errore_in_scrittura(session, exc: DBAPIError) -> AsigestError | None:
 def _sqlite(session) -> bool:
     try:
         return session.get_bind().dialect.name == "sqlite"
-    except Exception:  # noqa: BLE001 — no bind: not SQLite's busy refusal
+    except Exception:
         return False
 
 

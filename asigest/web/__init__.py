@@ -14,11 +14,11 @@ def init_app(app: Flask) -> None:
     from asigest.web.auth import bp as auth_bp
     from asigest.web.avanzamento import bp as avanzamento_bp
     from asigest.web.dashboard import bp as dashboard_bp
-    from asigest.web.health import bp as health_bp
     from asigest.web.documenti import bp as documenti_bp
+    from asigest.web.eventi import bp as eventi_bp
+    from asigest.web.health import bp as health_bp
     from asigest.web.kiosk import bp as kiosk_bp
     from asigest.web.kiosk import etichette_bp
-    from asigest.web.eventi import bp as eventi_bp
     from asigest.web.pages import bp as pages_bp
     from asigest.web.registro import bp as registro_bp
 

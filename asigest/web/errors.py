@@ -6,9 +6,9 @@ from __future__ import annotations
 import logging
 
 from flask import current_app, jsonify, render_template, request
-from markupsafe import escape
 from flask_babel import gettext
 from flask_wtf.csrf import CSRFError
+from markupsafe import escape
 from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, MethodNotAllowed
 

@@ -8,8 +8,9 @@ its column headers and page links keep them. A page reads its query string once 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from flask import current_app, render_template, url_for
 

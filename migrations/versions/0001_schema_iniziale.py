@@ -9,10 +9,9 @@ involve booleans are SQLAlchemy expressions (``= true`` on PostgreSQL, ``= 1``
 elsewhere), datetimes are plain ``DateTime`` holding UTC (``datetime2`` on SQL Server).
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import mssql
-
 
 # revision identifiers, used by Alembic.
 revision = "0001"

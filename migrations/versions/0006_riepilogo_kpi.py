@@ -7,8 +7,8 @@ Revises: 0005
 Create Date: 2026-11-26
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import mssql
 
 revision = "0006"

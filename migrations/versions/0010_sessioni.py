@@ -6,8 +6,8 @@ Revises: 0009
 Create Date: 2026-11-27
 """
 
-from alembic import op
 import sqlalchemy as sa
+from alembic import op
 from sqlalchemy.dialects import mssql
 
 revision = "0010"

@@ -38,7 +38,7 @@ def _browser_missing() -> str | None:
         if not (os.path.exists(path) or shutil.which(path)):
             return f"{path} non installato (apt-get install chromium chromium-driver)"
     try:
-        import selenium  # noqa: F401
+        import selenium
     except ImportError:
         return "selenium non installato (requirements-dev.txt)"
     return None

@@ -45,8 +45,13 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 from asigest.models import Fase, LogEvento, Lotto, RichiestaEseguita
-from tests.server_fixture import CAUSALE_SMD, Impianto, database_usa_e_getta, prepara_impianto
-from tests.server_fixture import serve_gunicorn  # noqa: F401  (fixture)
+from tests.server_fixture import (
+    CAUSALE_SMD,
+    Impianto,
+    database_usa_e_getta,
+    prepara_impianto,
+    serve_gunicorn,
+)
 
 TERMINALI = 6
 FASI = 3

@@ -36,8 +36,13 @@ from sqlalchemy.engine import make_url
 
 from asigest.erp.tables import commesse_table
 from tests.erp_fixture import commessa_row
-from tests.server_fixture import QTA_COMMESSA, _pg_admin, database_usa_e_getta, prepara_impianto
-from tests.server_fixture import serve_gunicorn  # noqa: F401  (fixture)
+from tests.server_fixture import (
+    QTA_COMMESSA,
+    _pg_admin,
+    database_usa_e_getta,
+    prepara_impianto,
+    serve_gunicorn,
+)
 
 ONDA = 16
 PAUSA_S = 8  # longer than the timeout: a wave that waits out a trial does not outlast the other breakers
@@ -158,7 +163,7 @@ def test_a_locked_erp_does_not_stall_the_app(tipo_erp, tmp_path, serve_gunicorn)
 
 @contextmanager
 def _erp_sqlite(tmp_path):
-    from tests.server_fixture import Impianto  # noqa: F401  (the plant's ERP file is tmp_path/erp.db)
+    from tests.server_fixture import Impianto
 
     percorso = tmp_path / "erp.db"
 

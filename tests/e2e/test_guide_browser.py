@@ -114,7 +114,7 @@ def _commessa_da_aprire(app, codice_macchina: str) -> tuple[str, int]:
             select(ConfigCommessa.commessa_erp_id)
             .where(ConfigCommessa.bloccata_documentazione == False)
             .order_by(ConfigCommessa.id)
-        ).all()  # noqa: E712
+        ).all()
         for commessa_id in configurate:
             commessa = erp.get(commessa_id)
             if commessa is None or not commessa.aperta:

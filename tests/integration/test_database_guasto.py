@@ -391,11 +391,10 @@ def test_a_sqlite_write_on_a_really_full_disk(tmp_path):
         engine = _sqlite_engine(percorso)
         from sqlalchemy.orm import Session
 
-        with Session(engine) as session:
-            with pytest.raises(DatabaseNonDisponibile):
-                for _ in range(2000):
-                    with transaction(session):
-                        session.execute(text("INSERT INTO pieno VALUES (randomblob(4000))"))
+        with Session(engine) as session, pytest.raises(DatabaseNonDisponibile):
+            for _ in range(2000):
+                with transaction(session):
+                    session.execute(text("INSERT INTO pieno VALUES (randomblob(4000))"))
         assert "spazio libero" in sonda_scrittura(engine)
         engine.dispose()
     finally:

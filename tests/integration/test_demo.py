@@ -15,7 +15,7 @@ import sqlite3
 import subprocess
 import sys
 from collections import defaultdict
-from datetime import datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta, timezone
 from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
@@ -34,7 +34,7 @@ from asigest.services import auth
 from asigest.services.catalog import ensure_base_catalog
 
 # A Wednesday, 10:30 in Rome: mid-shift, so machines are working "now".
-NOW = datetime(2026, 3, 18, 9, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 18, 9, 30, tzinfo=UTC)
 ROME = ZoneInfo("Europe/Rome")
 
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import shutil
 import sqlite3
 import time
-from datetime import date, timedelta
 from contextlib import contextmanager
+from datetime import date, timedelta
 
 import pytest
 from sqlalchemy import create_engine, event, insert, select, text
@@ -303,9 +303,8 @@ def test_get_many_of_nothing_queries_nothing(erp):
 def test_erp_engine_refuses_an_insert(app):
     from asigest.extensions import db
 
-    with app.app_context(), db.engines["erp"].connect() as conn:
-        with pytest.raises(ReadOnlyViolation):
-            conn.execute(insert(commesse_table()).values(ID=9001, STATOCOMMESSA="O"))
+    with app.app_context(), db.engines["erp"].connect() as conn, pytest.raises(ReadOnlyViolation):
+        conn.execute(insert(commesse_table()).values(ID=9001, STATOCOMMESSA="O"))
 
 
 def test_erp_engine_refuses_a_delete(app):
@@ -402,9 +401,8 @@ def test_locked_erp_ping_is_false(erp_copy):
 
 def test_erp_works_again_after_the_lock_is_released(erp_copy):
     path, gateway = erp_copy
-    with exclusive_lock(path):
-        with pytest.raises(ErpUnavailable):
-            gateway.get(101)
+    with exclusive_lock(path), pytest.raises(ErpUnavailable):
+        gateway.get(101)
     assert gateway.ping() is True
     assert gateway.get(101).numero == "2026/1234"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import ast
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -20,7 +20,7 @@ from asigest.services import eventi as svc
 from asigest.services.auth import actor_for
 
 ROME = "Europe/Rome"
-T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 ASIGEST = Path(__file__).resolve().parents[2] / "asigest"
 
 
@@ -93,10 +93,10 @@ def test_frequent_and_rare_entity_types_give_the_same_rows(db_session, registra,
 
 def test_period_is_whole_days_in_plant_time(db_session, registra):
     """2 March in Rome (UTC+1) runs from 1 March 23:00 UTC to 2 March 23:00 UTC."""
-    prima = registra("LOGIN", "Utenti", 1, datetime(2026, 3, 1, 22, 59, tzinfo=timezone.utc))
-    inizio = registra("LOGIN", "Utenti", 1, datetime(2026, 3, 1, 23, 0, tzinfo=timezone.utc))
-    fine = registra("LOGIN", "Utenti", 1, datetime(2026, 3, 2, 22, 59, 59, tzinfo=timezone.utc))
-    dopo = registra("LOGIN", "Utenti", 1, datetime(2026, 3, 2, 23, 0, tzinfo=timezone.utc))
+    prima = registra("LOGIN", "Utenti", 1, datetime(2026, 3, 1, 22, 59, tzinfo=UTC))
+    inizio = registra("LOGIN", "Utenti", 1, datetime(2026, 3, 1, 23, 0, tzinfo=UTC))
+    fine = registra("LOGIN", "Utenti", 1, datetime(2026, 3, 2, 22, 59, 59, tzinfo=UTC))
+    dopo = registra("LOGIN", "Utenti", 1, datetime(2026, 3, 2, 23, 0, tzinfo=UTC))
     giorno = Periodo(date(2026, 3, 2), date(2026, 3, 2))
 
     assert ids(cerca(db_session, periodo=giorno)) == [fine, inizio]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -13,7 +13,7 @@ from asigest.models import ConfigCommessa, Fase, FaseTipo, LogEvento, Lotto, Mac
 from asigest.services import lotti as svc
 from asigest.services.auth import actor_for
 
-T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture

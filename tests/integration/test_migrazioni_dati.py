@@ -11,7 +11,7 @@ names — and upgrades it to the head as a plant does, ``flask --app wsgi db upg
 from __future__ import annotations
 
 import subprocess
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 from sqlalchemy import delete, func, insert, inspect, select, text
@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 
 from asigest.extensions import db
 
-T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 # Per table: its key column and the highest id LogEventi names (a row deleted long ago).
 ALTI = {"ConfigCommessa": ("ConfigID", 9), "Fasi": ("FaseID", 12), "DocumentiTecnici": ("DocumentoID", 7)}
 

@@ -12,7 +12,7 @@ from asigest.errors import InvalidInput, NotFound, RuleViolation
 from asigest.models import CausaleScarto, Fase, LogEvento, Lotto, RichiestaEseguita
 from asigest.services import lotti as svc
 from asigest.services import rettifiche
-from tests.integration.test_lotti import T0, _in_parallelo, apri, impianto  # noqa: F401  (fixture)
+from tests.integration.test_lotti import T0, _in_parallelo, apri, impianto
 
 
 def chiudi(session, imp, lotto, output, scarti=0, causale=None):

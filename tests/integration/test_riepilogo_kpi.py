@@ -18,7 +18,7 @@ from asigest.services.auth import actor_for
 from asigest.services.kpi import calcola_kpi
 from asigest.services.lotti import chiudi_lotto
 from asigest.services.rettifiche import annulla_lotto, rettifica_lotto
-from tests.integration.test_kpi import ADESSO, MARZO, ZONA, impianto, locale, marzo  # noqa: F401  (fixtures)
+from tests.integration.test_kpi import ADESSO, MARZO, ZONA, impianto, locale, marzo
 
 
 def righe(session) -> dict:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 import sqlite3
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 
@@ -21,9 +21,9 @@ from bench import riferimento
 from tests.conftest import IsolatedClient, csrf_from
 
 # A Wednesday, 10:30 in Rome: machines are working "now".
-NOW = datetime(2026, 3, 18, 9, 30, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 18, 9, 30, tzinfo=UTC)
 # A Sunday afternoon: outside the working week, so the plant works overtime around it.
-DOMENICA = datetime(2026, 3, 22, 14, 0, tzinfo=timezone.utc)
+DOMENICA = datetime(2026, 3, 22, 14, 0, tzinfo=UTC)
 PICCOLO = {"lotti": 3000, "commesse": 300, "macchine": 12, "operatori": 30, "anni": 1}
 
 
@@ -174,7 +174,7 @@ def test_short_fasi_of_closed_orders_completed_by_hand(istanza):
         assert dettagli["prima"]["Stato"] in ("APERTA", "IN_CORSO")
         assert dettagli["dopo"]["Stato"] == stato == "COMPLETATA"
         assert datetime.fromisoformat(dettagli["dopo"]["DataChiusura"]) == datetime.fromisoformat(chiusura).replace(
-            tzinfo=timezone.utc
+            tzinfo=UTC
         )
         assert (utente, postazione, entita, quando) == (2, None, "Fasi", chiusura)
         assert prodotta < prevista and aperti == 0 and (ultima is None or ultima < chiusura)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import io
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from alembic import command
@@ -21,7 +21,7 @@ from asigest.extensions import db
 from asigest.models import ConfigCommessa, Fase, FaseTipo, Lotto, Macchina, Utente
 
 MIGRATIONS = PROJECT_ROOT / "migrations"
-T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
 
 
 # -- migrations and models ---------------------------------------------------------------

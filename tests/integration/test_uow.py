@@ -36,9 +36,8 @@ def test_a_stale_write_is_refused_as_busy_and_leaves_nothing(app, db_session, sq
     filo = threading.Thread(target=_scrive_altrove, args=(app, "Scritto da un altro"))
     filo.start()
     filo.join()
-    with pytest.raises(DatabaseOccupato) as refused:
-        with transaction(db_session):
-            tipo.descrizione = "Mai salvato"
+    with pytest.raises(DatabaseOccupato) as refused, transaction(db_session):
+        tipo.descrizione = "Mai salvato"
     assert refused.value.status == 409 and "riprovare" in refused.value.text(lambda m: m)
     db_session.expire_all()
     assert db_session.scalar(select(FaseTipo.descrizione).where(FaseTipo.codice == "SMD")) != "Mai salvato"

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import column
 from sqlalchemy.dialects import mssql, postgresql, sqlite
 
+from asigest.dialects import SecondiTra
 from asigest.domain import kpi as regole
 from asigest.domain.periodo import Periodo
-from asigest.dialects import SecondiTra
 from asigest.services.kpi import Kpi
 
 SPEC_KEYS = [

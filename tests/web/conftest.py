@@ -8,7 +8,7 @@ touching the app that the access sweep reads.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -60,7 +60,7 @@ def fase_aperta(db_session):
     a known opening instant (as the first lotto would) and return it."""
     from asigest.models import Fase, FaseTipo
 
-    def update(commessa_id, codice, *, prodotta=0, scarti=0, apertura=datetime(2026, 3, 2, 7, 30, tzinfo=timezone.utc)):
+    def update(commessa_id, codice, *, prodotta=0, scarti=0, apertura=datetime(2026, 3, 2, 7, 30, tzinfo=UTC)):
         fase = db_session.scalar(
             select(Fase).join(FaseTipo).where(Fase.commessa_erp_id == commessa_id, FaseTipo.codice == codice)
         )

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime, timezone
 
 import pytest
 
@@ -111,7 +111,7 @@ def test_list_item_formats(client, headers, make_config):
     assert date.fromisoformat(row["DATACONSEGNA"])
     assert rows[1]["Configurata"] is False
     assert rows[104] == {
-        **{f: None for f in ERP_FIELDS},
+        **dict.fromkeys(ERP_FIELDS),
         "ID": 104,
         "NUMEROCOM": 78,
         "STATOCOMMESSA": "O",
@@ -201,7 +201,7 @@ def test_detail_of_an_unconfigured_order(client, headers):
 
 def test_detail_of_a_configured_order(client, headers, make_config, fase_aperta):
     make_config(101, fasi=("SMD", "PTH", "CONTROLLI"), diba="DB-ALIM-24", revisione="C", note="Nota")
-    fase_aperta(101, "PTH", prodotta=40, scarti=2, apertura=datetime(2026, 3, 2, 7, 30, tzinfo=timezone.utc))
+    fase_aperta(101, "PTH", prodotta=40, scarti=2, apertura=datetime(2026, 3, 2, 7, 30, tzinfo=UTC))
     body = client.get("/api/commesse/101", headers=headers).json
     assert body["Configurata"] is True
 
@@ -222,7 +222,7 @@ def test_detail_of_a_configured_order(client, headers, make_config, fase_aperta)
     pth = fasi[1]
     assert (pth["Stato"], pth["QtaProdotta"], pth["QtaScarti"]) == ("IN_CORSO", 40, 2)
     assert is_aware_iso(pth["DataApertura"])
-    assert datetime.fromisoformat(pth["DataApertura"]) == datetime(2026, 3, 2, 7, 30, tzinfo=timezone.utc)
+    assert datetime.fromisoformat(pth["DataApertura"]) == datetime(2026, 3, 2, 7, 30, tzinfo=UTC)
     assert pth["DataChiusura"] is None
     assert fasi[0]["Stato"] == "APERTA" and fasi[0]["DataApertura"] is None
     # SPEC §7: fasi carry QtaDisponibile (R5): the first phase its plan, the later ones

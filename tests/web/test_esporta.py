@@ -17,7 +17,6 @@ from openpyxl import load_workbook
 from sqlalchemy import update
 
 from asigest.extensions import db
-
 from asigest.models import Fase, Lotto
 from asigest.models.types import utcnow
 from tests.registro_fixture import T, costruisci

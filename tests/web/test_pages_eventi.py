@@ -5,7 +5,7 @@ any route, with any method, as supervisor or admin — changes or removes an eve
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from html import unescape
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from tests.conftest import csrf_from
 from tests.web.conftest import login_on
 
 HTMX = {"HX-Request": "true"}
-T0 = datetime(2026, 3, 2, 8, 0, tzinfo=timezone.utc)  # 09:00 in Rome
+T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)  # 09:00 in Rome
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "eventi"
 
 

@@ -5,7 +5,7 @@ keep what was typed, CSRF, and operators who only read."""
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import func, select
@@ -16,7 +16,7 @@ from asigest.services.auth import actor_for
 from tests.conftest import csrf_from
 
 HTMX = {"HX-Request": "true"}
-T0 = datetime(2026, 3, 2, 7, 0, tzinfo=timezone.utc)  # 08:00 in Rome
+T0 = datetime(2026, 3, 2, 7, 0, tzinfo=UTC)  # 08:00 in Rome
 
 
 @pytest.fixture

@@ -371,7 +371,7 @@ def test_no_page_or_fragment_renders_a_payload_as_markup(sporco, make_user):
             url = _url(rule, {**ids, "formato": formato})
             browser = kiosk if rule.rule.startswith("/kiosk/") else office
             for riflesso in (None, *RIFLESSI):
-                query = {p: riflesso for p in PARAMETRI} if riflesso else {}
+                query = dict.fromkeys(PARAMETRI, riflesso) if riflesso else {}
                 for extra in ({}, {"HX-Request": "true"}):
                     label = f"GET {url} {'htmx ' if extra else ''}{'?' + riflesso if riflesso else ''}"
                     response = browser.get(url, query_string=query, headers=extra)

@@ -24,8 +24,9 @@ which answer htmx with the list row and a browser with a 303 and the outcome.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from flask import make_response, redirect, render_template, url_for
 

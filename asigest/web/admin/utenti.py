@@ -18,7 +18,6 @@ from asigest.errors import N_, InvalidInput, NotFound, RuleViolation
 from asigest.services import auth as auth_service
 from asigest.web import deps
 from asigest.web.access import requires
-from asigest.web.auth import limiti_accesso
 from asigest.web.admin import (
     LIMITE_ELENCO,
     bp,
@@ -30,6 +29,7 @@ from asigest.web.admin import (
 )
 from asigest.web.admin.crud import Anagrafica, Schede
 from asigest.web.admin.forms import FiltroUtentiForm, PasswordForm, PinForm, TokenForm, UtenteForm, UtenteModificaForm
+from asigest.web.auth import limiti_accesso
 from asigest.web.filters import etichetta
 from asigest.web.htmx import is_htmx
 

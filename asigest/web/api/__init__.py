@@ -7,6 +7,15 @@ from asigest.extensions import csrf
 bp = Blueprint("api", __name__)
 csrf.exempt(bp)
 
-from asigest.web.api import anagrafiche, commesse, config, documenti, fasi, lotti, openapi, rettifiche  # noqa: E402,F401  (routes register on bp)
-from asigest.web.api import avanzamento  # noqa: E402,F401
-from asigest.web.api import dashboard  # noqa: E402,F401  (KPIs, issue 6)
+from asigest.web.api import (  # noqa: E402,F401  (routes register on bp)
+    anagrafiche,
+    avanzamento,
+    commesse,
+    config,
+    dashboard,
+    documenti,
+    fasi,
+    lotti,
+    openapi,
+    rettifiche,
+)

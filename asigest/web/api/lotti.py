@@ -21,7 +21,6 @@ from asigest.web.api import bp
 from asigest.web.api.base import endpoint
 from asigest.web.api.schemas_lotti import LottiQuery, LottoApriSchema, LottoChiudiSchema, LottoSchema
 
-
 # An Idempotency-Key is kept as sent (RichiesteEseguite.Chiave, VARCHAR(100)): a longer
 # one cut short, or one with characters a SQL Server code page would change, could
 # match another request's key and replay the wrong answer, so it is refused instead.

@@ -12,9 +12,8 @@ from marshmallow import fields, validate
 
 from asigest.errors import N_
 from asigest.services.configurazione import MAX_DIBA, MAX_NOTE, MAX_REVISIONE
-from asigest.web.api.base import CODICE_FASE, BodySchema, Modello, StrictBoolean, StrictInteger  # noqa: F401  (StrictInteger re-exported)
-from asigest.web.api.schemas import ID_VALIDO, SENZA_NUL, id_query
-from asigest.web.api.schemas import FaseDisponibileSchema, FaseSchema, ListQuery  # noqa: F401  (re-exported)
+from asigest.web.api.base import CODICE_FASE, BodySchema, Modello, StrictBoolean, StrictInteger
+from asigest.web.api.schemas import ID_VALIDO, SENZA_NUL, FaseDisponibileSchema, FaseSchema, ListQuery, id_query  # noqa: F401  (re-exported)
 
 
 def _id(data_key: str, description: str, **kwargs):

@@ -26,7 +26,8 @@ from flask_babel import format_date, gettext
 
 from asigest.domain import kpi as regole_kpi
 from asigest.domain.avanzamento import GIORNI_A_RISCHIO
-from asigest.domain.periodo import Periodo, oggi as oggi_in, settimana_iso
+from asigest.domain.periodo import Periodo, settimana_iso
+from asigest.domain.periodo import oggi as oggi_in
 from asigest.domain.ruoli import SUPERVISORE
 from asigest.errors import ErpUnavailable
 from asigest.models.types import utcnow

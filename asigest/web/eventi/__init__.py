@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime, timezone
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, render_template, request
@@ -85,7 +85,7 @@ def _testo_o_data(value: str) -> str:
         except ValueError:
             return value
         if quando.tzinfo is None:  # the application stores and writes UTC
-            quando = quando.replace(tzinfo=timezone.utc)
+            quando = quando.replace(tzinfo=UTC)
         return quando.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime("%d/%m/%Y %H:%M:%S")
     if _GIORNO.match(value):
         try:

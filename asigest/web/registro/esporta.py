@@ -15,9 +15,9 @@ page instead of a truncated file.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from itertools import chain
-from typing import Iterator, Sequence
 from zoneinfo import ZoneInfo
 
 from flask import Response, abort, current_app, redirect, request, send_file, stream_with_context, url_for
