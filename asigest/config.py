@@ -169,7 +169,7 @@ def _instance_secret(path: Path) -> str:
             if secret:
                 return secret
             time.sleep(0.02)
-        raise RuntimeError(f"Chiave segreta vuota in {path}: cancellare il file e riavviare.")
+        raise RuntimeError(f"Chiave segreta vuota in {path}: cancellare il file e riavviare.") from None
     secret = secrets.token_hex(32)
     with os.fdopen(fd, "w") as handle:
         handle.write(secret)

@@ -48,7 +48,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench.common import free_port, percentile, start_server  # noqa: E402
-from bench.dataset import BenchData, bench_env, prepare
+from bench.dataset import BenchData, bench_env, prepare  # noqa: E402
 
 CAUSALE_SMD = "SMD-PICK"
 RETRIES = 3

@@ -26,7 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench.dataset import prepare
+from bench.dataset import prepare  # noqa: E402
 
 
 def main() -> int:

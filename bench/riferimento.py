@@ -623,7 +623,7 @@ class Generatore:
 
     def _macchine(self, piano: dict[str, list[LottoPiano]]) -> None:
         """``--macchine`` split over the phase types in proportion to their lotti (one at least)."""
-        tipi = [t for t in piano]
+        tipi = list(piano)
         totale = sum(len(v) for v in piano.values()) or 1
         quote = {t: max(1, int(self.n_macchine * len(piano[t]) / totale)) for t in tipi}
         while sum(quote.values()) < self.n_macchine:
@@ -655,7 +655,7 @@ class Generatore:
             campione = grezze if len(grezze) <= 20_000 else rng.sample(grezze, 20_000)
             scala = len(grezze) / len(campione)
 
-            def totale(k: float) -> float:
+            def totale(k: float, scala: float = scala, campione: list[float] = campione) -> float:
                 return scala * sum(min(max(k * x, DURATA_MIN), DURATA_MAX) for x in campione)
 
             basso, alto = 0.0, 2 * ORA / statistics.median(campione)
@@ -778,9 +778,9 @@ class Generatore:
     def _numera(self) -> None:
         """Ids in creation order: configs and fasi by configuration time, lotti by opening
         (R6: progressivi follow opening order within a fase)."""
-        config_id = fase_id = 0
-        for o in sorted((o for o in self.ordini if o.configurato), key=lambda o: o.config_ts):
-            config_id += 1
+        fase_id = 0
+        configurati = sorted((o for o in self.ordini if o.configurato), key=lambda o: o.config_ts)
+        for config_id, o in enumerate(configurati, 1):
             o.config_id = config_id
             for fase in o.fasi:
                 fase_id += 1

@@ -109,8 +109,8 @@ def misura(host, porta, tls, n: int, intervallo: float, durata: float, timeout: 
         fermo.set()
         for lento in lenti:
             lento.join(intervallo + 15)
-    connessi = sum(l.connesso for l in lenti)
-    chiusi = sum(l.chiuso_dal_server for l in lenti)
+    connessi = sum(lento.connesso for lento in lenti)
+    chiusi = sum(lento.chiuso_dal_server for lento in lenti)
     if tempi:
         valori = sorted(tempi)
         p95 = valori[min(len(valori) - 1, int(0.95 * len(valori)))]

@@ -27,7 +27,7 @@ import socket
 import subprocess
 import time
 import uuid
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlencode
@@ -269,10 +269,8 @@ class Gunicorn:
         """SIGKILL to the whole process group (master and workers), then reap the master."""
         if self.proc is None:
             return
-        try:
+        with suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         self.proc.wait(10)
         self.proc = None
 

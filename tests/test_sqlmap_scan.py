@@ -64,5 +64,5 @@ def test_nothing_is_injectable():
         "login ufficio",
         "login terminale",
     ):
-        line = next((l for l in result.stdout.splitlines() if l.startswith(f"- {target} ")), "")
+        line = next((riga for riga in result.stdout.splitlines() if riga.startswith(f"- {target} ")), "")
         assert line.endswith("→ OK") and "parametri: -" not in line, f"{target}: {line or 'assente'}\n{report}"

@@ -105,7 +105,7 @@ def handle_database_error(error: DBAPIError):
 
 
 def handle_unexpected(error: Exception):
-    log.exception("Errore imprevisto su %s %s", request.method, request.path)
+    log.error("Errore imprevisto su %s %s", request.method, request.path, exc_info=error)
     return respond(500, "INTERNAL_ERROR", gettext(_INTERNAL))
 
 

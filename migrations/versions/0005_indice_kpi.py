@@ -20,10 +20,12 @@ def upgrade():
     with op.batch_alter_table("Lotti", schema=None) as batch_op:
         batch_op.create_index("IX_Lotti_DataFine_KPI", COLONNE, unique=False)
     bind = op.get_bind()
-    if bind.dialect.name == "sqlite":
-        # The planner statistics of a database that has them, for the new index too.
-        if bind.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first():
-            bind.exec_driver_sql('ANALYZE "IX_Lotti_DataFine_KPI"')
+    # The planner statistics of a SQLite database that has them, for the new index too.
+    if (
+        bind.dialect.name == "sqlite"
+        and bind.exec_driver_sql("SELECT 1 FROM sqlite_master WHERE name = 'sqlite_stat1'").first()
+    ):
+        bind.exec_driver_sql('ANALYZE "IX_Lotti_DataFine_KPI"')
 
 
 def downgrade():

@@ -112,7 +112,7 @@ def _commessa_da_aprire(app, codice_macchina: str) -> tuple[str, int]:
         macchina = session.scalar(select(Macchina).where(Macchina.codice == codice_macchina))
         configurate = session.scalars(
             select(ConfigCommessa.commessa_erp_id)
-            .where(ConfigCommessa.bloccata_documentazione == False)
+            .where(ConfigCommessa.bloccata_documentazione.is_(False))
             .order_by(ConfigCommessa.id)
         ).all()
         for commessa_id in configurate:

@@ -240,8 +240,8 @@ def test_kiosk_double_tap_onto_both_servers_makes_one_lotto(server, impianto, db
         assert [r.status for r in risposte] == [200, 200], [r.testo[:300] for r in risposte]
 
     lotti = _lotti_della_macchina(db, macchina_id)
-    assert len(lotti) == GIRI and all(l.DataFine is not None and l.QtaOutput == 4 for l in lotti)
-    ids = [l.LottoID for l in lotti]
+    assert len(lotti) == GIRI and all(lt.DataFine is not None and lt.QtaOutput == 4 for lt in lotti)
+    ids = [lt.LottoID for lt in lotti]
     assert _eventi(db, ids, "LOTTO_APERTO") == _eventi(db, ids, "LOTTO_CHIUSO") == GIRI
     assert _totali_coerenti(db, fase_id)
 
@@ -307,7 +307,7 @@ def test_same_idempotency_key_on_both_servers_at_once_makes_one_lotto(server, im
         headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json", "Idempotency-Key": chiave}
         return metodo, percorso, json.dumps(dati).encode(), headers
 
-    for giro in range(GIRI):
+    for _giro in range(GIRI):
         apri = richiesta(
             "POST", "/api/lotti/smd/", {"FaseID": fase_id, "MacchinaID": macchina_id, "QtaInput": 7}, str(uuid.uuid4())
         )
@@ -322,8 +322,8 @@ def test_same_idempotency_key_on_both_servers_at_once_makes_one_lotto(server, im
         assert {r.json()["DataFine"] for r in risposte} != {None}
 
     lotti = _lotti_della_macchina(db, macchina_id)
-    assert len(lotti) == GIRI and all(l.QtaOutput == 6 for l in lotti)
-    ids = [l.LottoID for l in lotti]
+    assert len(lotti) == GIRI and all(lt.QtaOutput == 6 for lt in lotti)
+    ids = [lt.LottoID for lt in lotti]
     assert _eventi(db, ids, "LOTTO_APERTO") == _eventi(db, ids, "LOTTO_CHIUSO") == GIRI
     assert _totali_coerenti(db, fase_id)
 

@@ -355,7 +355,7 @@ def _azioni_registrate():
             dove = f"{path.relative_to(ASIGEST.parent)}:{node.lineno}"
             azione, entita = node.args[2], node.args[3]
 
-            def valori(arg, forma):
+            def valori(arg, forma, costanti=costanti):
                 if isinstance(arg, ast.Constant):
                     return {arg.value}
                 if isinstance(arg, ast.Name) and arg.id in costanti:

@@ -434,7 +434,7 @@ def test_one_key_on_two_fasi_at_the_same_instant_makes_one_lotto_and_one_refusal
     for giro in range(4):
         chiave = f"stessa-{giro}"
 
-        def tocca(i, session):
+        def tocca(i, session, chiave=chiave):
             fase, macchina = richieste[i]
             return svc.apri_lotto(
                 session,

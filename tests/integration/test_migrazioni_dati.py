@@ -171,7 +171,7 @@ def test_0009_keeps_every_row_and_reference_and_never_reuses_an_id(alla_0007):
     s = db.session
 
     assert {t: _schema(t) for t in tabelle} == prima
-    for nome, (chiave, alto) in ALTI.items():
+    for nome, (chiave, _alto) in ALTI.items():
         ddl = s.execute(text("SELECT sql FROM sqlite_master WHERE name = :t"), {"t": nome}).scalar_one()
         assert f'"{chiave}" INTEGER NOT NULL PRIMARY KEY AUTOINCREMENT' in ddl, ddl
         assert s.scalars(select(_tabella(nome).c[chiave])).all() == ids[nome]

@@ -342,11 +342,11 @@ def test_correction_refusals_leave_everything_as_it_was(db_session, erp, impiant
     aperto = apri(db_session, erp, impianto, macchina="SMD-2", qta=10).lotto
     prima = fotografia(db_session)
     casi = [
-        (dict(lotto_id=aperto.id, output=5), "LOTTO_APERTO"),
-        (dict(lotto_id=chiuso.id, output=50, scarti=2, causale="SMD-PICK"), "RETTIFICA_INVARIATA"),
-        (dict(lotto_id=chiuso.id, output=48, scarti=2, causale="PTH-SALD"), "CAUSALE_NON_VALIDA"),
-        (dict(lotto_id=chiuso.id, output=48, scarti=2, causale="NON-ESISTE"), "CAUSALE_NON_VALIDA"),
-        (dict(lotto_id=chiuso.id, output=48, fase_tipo="pth"), "TIPO_FASE_DIVERSO"),
+        ({"lotto_id": aperto.id, "output": 5}, "LOTTO_APERTO"),
+        ({"lotto_id": chiuso.id, "output": 50, "scarti": 2, "causale": "SMD-PICK"}, "RETTIFICA_INVARIATA"),
+        ({"lotto_id": chiuso.id, "output": 48, "scarti": 2, "causale": "PTH-SALD"}, "CAUSALE_NON_VALIDA"),
+        ({"lotto_id": chiuso.id, "output": 48, "scarti": 2, "causale": "NON-ESISTE"}, "CAUSALE_NON_VALIDA"),
+        ({"lotto_id": chiuso.id, "output": 48, "fase_tipo": "pth"}, "TIPO_FASE_DIVERSO"),
     ]
     for kwargs, codice in casi:
         lotto_id = kwargs.pop("lotto_id")

@@ -225,15 +225,15 @@ def make_lotto(db_session, fase, operatore, make_macchina):
         n = next(counter)
         if "macchina_id" not in overrides and not default_macchina:
             default_macchina.append(make_macchina())
-        values = dict(
-            fase_id=fase.id,
-            progressivo=n,
-            codice_lotto=f"2026-1234-SMD-{n:03d}",
-            data_inizio=T0 + timedelta(hours=n),
-            qta_input=100,
-            operatore_id=operatore.id,
-            macchina_id=overrides.get("macchina_id") or default_macchina[0].id,
-        )
+        values = {
+            "fase_id": fase.id,
+            "progressivo": n,
+            "codice_lotto": f"2026-1234-SMD-{n:03d}",
+            "data_inizio": T0 + timedelta(hours=n),
+            "qta_input": 100,
+            "operatore_id": operatore.id,
+            "macchina_id": overrides.get("macchina_id") or default_macchina[0].id,
+        }
         values.update(overrides)
         return Lotto(**values)
 

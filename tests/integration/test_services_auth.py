@@ -17,15 +17,15 @@ from asigest.services.catalog import BASE_CAUSALI, BASE_FASI, ensure_base_catalo
 
 
 def create(session, **overrides) -> Utente:
-    values = dict(
-        actor=None,
-        matricola="B001",
-        nome="Mario",
-        cognome="Rossi",
-        ruolo="SUPERVISORE",
-        password="password123",
-        pin=None,
-    )
+    values = {
+        "actor": None,
+        "matricola": "B001",
+        "nome": "Mario",
+        "cognome": "Rossi",
+        "ruolo": "SUPERVISORE",
+        "password": "password123",
+        "pin": None,
+    }
     values.update(overrides)
     return auth.create_user(session, **values)
 

@@ -88,19 +88,19 @@ def test_like_wildcards_typed_by_a_user_are_escaped(typed, escaped):
 
 
 def _commessa(**fields) -> Commessa:
-    values = dict(
-        id=1,
-        esercizio=2026,
-        numerocom=1234,
-        rifcommcli="PO-1",
-        codart="ART-1",
-        desart="Scheda",
-        qta=100,
-        dataconsegna=date(2026, 12, 1),
-        statocommessa="O",
-        idcliente=7,
-        nomecliente="Cliente",
-    )
+    values = {
+        "id": 1,
+        "esercizio": 2026,
+        "numerocom": 1234,
+        "rifcommcli": "PO-1",
+        "codart": "ART-1",
+        "desart": "Scheda",
+        "qta": 100,
+        "dataconsegna": date(2026, 12, 1),
+        "statocommessa": "O",
+        "idcliente": 7,
+        "nomecliente": "Cliente",
+    }
     values.update(fields)
     return Commessa(**values)
 

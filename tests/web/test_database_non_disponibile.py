@@ -104,7 +104,7 @@ def test_api_open_and_close_answer_503_not_409_and_change_nothing(sola_lettura, 
 def test_reads_keep_working(sola_lettura, linea):
     browser = sola_lettura.test_client()
     lista = browser.get("/api/lotti/smd/", headers=linea["op"])
-    assert lista.status_code == 200 and [l["LottoID"] for l in lista.json] == [linea["lotto"]]
+    assert lista.status_code == 200 and [lt["LottoID"] for lt in lista.json] == [linea["lotto"]]
 
 
 def test_the_login_page_answers_503_with_the_message(sola_lettura, linea):

@@ -15,6 +15,7 @@ and in every case nothing is written.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 
@@ -98,7 +99,7 @@ def test_every_int_argument_of_every_route_is_bounded(app):
 
     found = 0
     for rule in _rules(app):
-        for name, converter in rule._converters.items():
+        for _name, converter in rule._converters.items():
             assert type(converter).__name__ != "IntegerConverter" or isinstance(converter, IdConverter), rule.rule
             if isinstance(converter, IdConverter):
                 assert (converter.min, converter.max) == (1, ID_MAX), rule.rule
@@ -567,8 +568,6 @@ def test_every_pattern_of_the_api_is_checked_in_linear_time(app):
     for pattern, modello in modelli.items():
         for testo in (" " * 400_000 + "a" * 400_000 + "\x00", "a" * 800_000 + "\x00", "A-" * 400_000 + " "):
             inizio = time.monotonic()
-            try:
+            with contextlib.suppress(Exception):
                 modello(testo)
-            except Exception:
-                pass
             assert time.monotonic() - inizio < 2, pattern

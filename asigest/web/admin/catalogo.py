@@ -46,13 +46,13 @@ class Macchine(Schede):
         elenco = anagrafiche_service.list_macchine(
             deps.session(), fase_tipo=fase or None, attiva=attiva, limit=LIMITE_ELENCO + 1
         )
-        return dict(
-            macchine=elenco[:LIMITE_ELENCO],
-            troppi=len(elenco) > LIMITE_ELENCO,
-            fase=fase,
-            stato=stato,
-            tipi=anagrafiche_service.list_fasi_tipo(deps.session()),
-        )
+        return {
+            "macchine": elenco[:LIMITE_ELENCO],
+            "troppi": len(elenco) > LIMITE_ELENCO,
+            "fase": fase,
+            "stato": stato,
+            "tipi": anagrafiche_service.list_fasi_tipo(deps.session()),
+        }
 
     def trova(self, macchina_id: int):
         return anagrafiche_service.get_macchina(deps.session(), macchina_id)

@@ -76,7 +76,7 @@ class Utenti(Schede):
             attivo=_STATI.get(filtro.stato.data, True),
             limit=LIMITE_ELENCO + 1,
         )
-        return dict(filtro=filtro, utenti=elenco[:LIMITE_ELENCO], troppi=len(elenco) > LIMITE_ELENCO)
+        return {"filtro": filtro, "utenti": elenco[:LIMITE_ELENCO], "troppi": len(elenco) > LIMITE_ELENCO}
 
     def trova(self, utente_id: int):
         return auth_service.get_user(deps.session(), utente_id)

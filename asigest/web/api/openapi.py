@@ -126,7 +126,7 @@ def build_spec(app) -> dict:
         meta = getattr(view, "asigest_api", None)
         if meta is None:
             continue
-        path = _CONVERTER.sub(lambda m: "{" + _nome(m.group(2), rule.rule) + "}", rule.rule)
+        path = _CONVERTER.sub(lambda m, regola=rule.rule: "{" + _nome(m.group(2), regola) + "}", rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             spec.path(path=path, operations={method.lower(): _operation(meta, rule, method.lower(), path, cataloghi)})
         for schema in (meta["body"], meta["form"]):

@@ -168,7 +168,7 @@ def _data(testo: str) -> date | None | bool:
         return None
     for formato in ("%Y-%m-%d", "%d/%m/%Y"):
         try:
-            giorno = datetime.strptime(testo, formato).date()
+            giorno = datetime.strptime(testo, formato).date()  # noqa: DTZ007 -- only the calendar day is kept
         except ValueError:
             continue
         return giorno if 1900 <= giorno.year <= 9998 else False

@@ -89,7 +89,7 @@ def _esporta(formato: str, nome: str, foglio: str, colonne: Sequence[esporta.Col
     nome_file = f"{nome}_{_adesso_locale():%Y-%m-%d_%H%M}.{formato}"
     if formato == "xlsx":
         # Anonymous temporary file: deleted when send_file closes it after the last byte.
-        destinazione = tempfile.TemporaryFile(suffix=".xlsx")
+        destinazione = tempfile.TemporaryFile(suffix=".xlsx")  # noqa: SIM115 -- send_file closes it
         try:
             esporta.scrivi_xlsx(destinazione, titoli, [c.larghezza for c in colonne], valori, zona=zona, foglio=foglio)
             destinazione.seek(0)
