@@ -6,11 +6,14 @@ BIN := $(VENV)/bin
 FLASK := $(BIN)/flask --app wsgi
 PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/asigest_test
 PYTEST_ARGS ?= -q
+# Parallel test workers (pytest-xdist), one per core; each has its own databases.
+WORKERS ?= 2
+PYTEST := $(BIN)/python -m pytest -n $(WORKERS) $(PYTEST_ARGS)
 # Where `make run` listens: HOST=0.0.0.0 serves the LAN (a tablet at a machine).
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-pg screenshots venv translations extract-messages clean
+.PHONY: run test test-fast test-sqlite test-pg lint coverage screenshots venv translations extract-messages clean
 
 venv: $(VENV)/.installed
 
@@ -33,16 +36,32 @@ ifeq ($(HOST),0.0.0.0)
 endif
 	$(BIN)/gunicorn --workers 2 --threads 4 --bind $(HOST):$(PORT) --access-logfile - wsgi:app
 
-## Every test, on SQLite and then on PostgreSQL.
-test: test-sqlite test-pg
+## Lint, then every test on SQLite and on PostgreSQL, then the coverage floor.
+test: lint test-sqlite test-pg coverage
 
+## ruff (lint and format) and mypy, as configured in pyproject.toml.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+## The edit loop: unit and web tests on SQLite, no coverage (under a minute).
+test-fast: translations
+	$(PYTEST) tests/unit tests/web
+
+## Everything on SQLite, the una_volta tests included (static scans, browser walkthroughs).
 test-sqlite: translations
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(PYTEST) --cov --cov-report=
 
+## What the database can change, on PostgreSQL (una_volta tests are deselected).
 test-pg: translations
 	@$(BIN)/python -c "import psycopg,sys; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=postgres', connect_timeout=5).close()" \
 	  || { echo "PostgreSQL non raggiungibile su 127.0.0.1:5432: avviarlo (vedi README) o usare 'make test-sqlite'."; exit 1; }
-	ASIGEST_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+	ASIGEST_TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) --cov --cov-append --cov-report=
+
+## Line coverage of asigest/ over the passes run so far; fails under the floor (pyproject.toml).
+coverage: venv
+	$(BIN)/coverage report
 
 ## Retake the guides' screenshots in docs/img/ (browser walkthroughs on the demo data).
 ## Italian date fields need Debian's chromium-l10n next to chromium.
@@ -55,4 +74,4 @@ extract-messages: venv
 	$(BIN)/pybabel update -i asigest/translations/messages.pot -d asigest/translations
 
 clean:
-	rm -rf $(VENV) .pytest_cache
+	rm -rf $(VENV) .pytest_cache .coverage .coverage.* .mypy_cache .ruff_cache

@@ -8,12 +8,16 @@
   after which its bytes changed.
 - ``mssql_compatible`` compiles every statement a test executes for SQL Server and fails
   the test when one does not compile or binds more than 2,100 parameters.
+- Tests marked ``una_volta`` (every unit test, static scans, browser walkthroughs) run in
+  the SQLite pass only: the database cannot change their result. The slow end-to-end
+  modules are scheduled first, so parallel workers (pytest-xdist) finish together.
 """
 
 from __future__ import annotations
 
 import contextvars
 import hashlib
+import os
 import re
 import weakref
 from pathlib import Path
@@ -28,6 +32,44 @@ from sqlalchemy.sql import ClauseElement
 from tests.erp_fixture import build_erp
 
 MSSQL_MAX_PARAMS = 2100
+
+
+# -- which tests, in which order ------------------------------------------------------
+
+TESTS = Path(__file__).resolve().parent
+
+# The modules that take tens of seconds to minutes (servers, browsers, scanners): first in
+# the run, so one of them is not what a worker is still doing when the others are done.
+MODULI_LENTI = (
+    "e2e/test_fuzz_api.py",
+    "e2e/test_crash.py",
+    "e2e/test_scale_out.py",
+    "e2e/test_erp_bloccato.py",
+    "test_sqlmap_scan.py",
+    "integration/test_disco_pieno.py",
+    "e2e/test_guide_browser.py",
+    "e2e/test_kiosk_browser.py",
+)
+
+
+def pytest_collection_modifyitems(config, items):
+    """Unit tests are ``una_volta``; on the PostgreSQL pass the ``una_volta`` tests are
+    deselected; the slow modules go first (stable: the order inside a module is kept)."""
+    una_volta = pytest.mark.una_volta
+    for item in items:
+        if item.path.is_relative_to(TESTS / "unit"):
+            item.add_marker(una_volta)
+    if os.environ.get("ASIGEST_TEST_DATABASE_URL"):
+        tolti = [item for item in items if item.get_closest_marker("una_volta")]
+        if tolti:
+            config.hook.pytest_deselected(items=tolti)
+            items[:] = [item for item in items if not item.get_closest_marker("una_volta")]
+
+    def lentezza(item) -> int:
+        relativo = item.path.relative_to(TESTS).as_posix() if item.path.is_relative_to(TESTS) else ""
+        return MODULI_LENTI.index(relativo) if relativo in MODULI_LENTI else len(MODULI_LENTI)
+
+    items.sort(key=lentezza)
 
 
 # -- speed -------------------------------------------------------------------------
@@ -87,11 +129,34 @@ def app(database_url, erp_file, tmp_path_factory):
     return application
 
 
+# Whether the running test wrote to an application database: set by a listener on every
+# engine the app configures (``_watch_application_engines``), reset before each test.
+_scrittura_vista = False
+_SOLO_LETTURA = ("SELECT", "PRAGMA", "SET ", "SHOW", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+
+
+def _segna_scrittura(conn, cursor, statement, parameters, context, executemany):
+    global _scrittura_vista
+    if not _scrittura_vista and not statement.lstrip().upper().startswith(_SOLO_LETTURA):
+        _scrittura_vista = True
+
+
+def _scrive_fuori_vista(request) -> bool:
+    """A test that reaches the database through an engine of its own (not the app's) is
+    cleaned after whatever it did: the listener cannot see its statements."""
+    return "catalog_engine" in request.fixturenames or "database_url" in request.node._fixtureinfo.argnames
+
+
 @pytest.fixture(autouse=True)
 def _clean_database(request):
-    """Empty every ASI_GEST table after a test that used the app, then restore the catalog."""
+    """Empty every ASI_GEST table after a test that wrote to it, then restore the catalog.
+
+    A test that only read leaves the tables as the previous clean-up left them, so most
+    read-only tests (pages, API reads, refusals) skip the dozens of DELETEs."""
+    global _scrittura_vista
+    _scrittura_vista = False
     yield
-    if "app" not in request.fixturenames:
+    if "app" not in request.fixturenames or not (_scrittura_vista or _scrive_fuori_vista(request)):
         return
     app = request.getfixturevalue("app")
     from asigest.extensions import db
@@ -157,10 +222,42 @@ _MSSQL_DIALECT.server_version_info = (13, 0)
 _MSSQL_DIALECT._setup_version_attributes()
 
 
+# What compiling a statement's shape found (an empty tuple when it is fine), by shape: the
+# suite executes the same few hundred shapes hundreds of thousands of times, and compiling
+# each one for SQL Server at every execution was a third of the suite's time.
+_MSSQL_ESITI: dict[tuple, tuple[str, ...]] = {}
+
+
+def _forma(clauseelement, multiparams, params) -> tuple | None:
+    """The statement's SQLAlchemy cache key (values left out) plus the length of every list
+    bound to it (an IN list becomes one parameter per element), or None when the statement
+    cannot be cached (then it is compiled every time)."""
+    chiave = clauseelement._generate_cache_key()
+    if chiave is None:
+        return None
+    liste = tuple(len(b.value) if b.expanding and isinstance(b.value, (list, tuple)) else -1 for b in chiave.bindparams)
+    dati = [params or {}, *(m for m in multiparams or () if isinstance(m, dict))]
+    passate = tuple(sorted((k, len(v)) for d in dati for k, v in d.items() if isinstance(v, (list, tuple))))
+    return (chiave.key, liste, passate)
+
+
 def _check_mssql(conn, clauseelement, multiparams, params, execution_options):
     failures = _mssql_failures
     if failures is None or not isinstance(clauseelement, ClauseElement):
         return
+    forma = _forma(clauseelement, multiparams, params)
+    esito = _MSSQL_ESITI.get(forma) if forma is not None else None
+    if esito is None:
+        trovati: list[str] = []
+        _compila_per_mssql(clauseelement, trovati)
+        esito = tuple(trovati)
+        if forma is not None:
+            _MSSQL_ESITI[forma] = esito
+    failures.extend(esito)
+
+
+def _compila_per_mssql(clauseelement, failures: list[str]) -> None:
+    """Compile ``clauseelement`` for SQL Server; append what would fail there."""
     try:
         # render_postcompile expands IN lists, so each id counts as the parameter it becomes.
         compiled = clauseelement.compile(dialect=_MSSQL_DIALECT, compile_kwargs={"render_postcompile": True})
@@ -206,6 +303,7 @@ def _watch_application_engines():
     def configure_watched(engine, **kwargs):
         configure(engine, **kwargs)
         watch_for_mssql(engine)
+        event.listen(engine, "after_cursor_execute", _segna_scrittura)
 
     def guard_watched(engine):
         guard(engine)

@@ -8,7 +8,6 @@ Database-independent, so it runs in the SQLite pass only.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -18,9 +17,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("ASIGEST_TEST_DATABASE_URL")), reason="controllo statico: gira una volta, nel passaggio SQLite"
-)
+# A static check: it runs once, in the SQLite pass.
+pytestmark = pytest.mark.una_volta
 
 
 def _bandit() -> str:

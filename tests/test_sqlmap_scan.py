@@ -20,10 +20,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "bench" / "sqlmap_scan.py"
 
 pytestmark = [
-    pytest.mark.skipif(
-        bool(os.environ.get("ASIGEST_TEST_DATABASE_URL")),
-        reason="la scansione sqlmap gira una volta, nel passaggio SQLite",
-    ),
+    pytest.mark.una_volta,
     pytest.mark.skipif(os.environ.get("ASIGEST_SKIP_SQLMAP") == "1", reason="ASIGEST_SKIP_SQLMAP=1"),
 ]
 

@@ -13,7 +13,6 @@ the SQLite pass exactly.
 
 from __future__ import annotations
 
-import os
 import threading
 from datetime import timedelta
 
@@ -23,17 +22,15 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import Select, WebDriverWait
-from sqlalchemy import select
+from sqlalchemy import false, select
 from werkzeug.serving import make_server
 
 from asigest.models import ConfigCommessa, Fase, FaseTipo, Lotto, Macchina
 from asigest.models.types import utcnow
 from tests.e2e.conftest import avvia_chromium, foto_guida
 
-pytestmark = pytest.mark.skipif(
-    bool(os.environ.get("ASIGEST_TEST_DATABASE_URL")),
-    reason="la demo è sempre SQLite: questi passi girano già nel passaggio SQLite",
-)
+# The demo is always SQLite: these walkthroughs run once, in the SQLite pass.
+pytestmark = pytest.mark.una_volta
 
 KIOSK = (1024, 768)  # the kiosk screens of the floor (SPEC §9)
 UFFICIO = (1280, 800)
@@ -112,7 +109,7 @@ def _commessa_da_aprire(app, codice_macchina: str) -> tuple[str, int]:
         macchina = session.scalar(select(Macchina).where(Macchina.codice == codice_macchina))
         configurate = session.scalars(
             select(ConfigCommessa.commessa_erp_id)
-            .where(ConfigCommessa.bloccata_documentazione.is_(False))
+            .where(ConfigCommessa.bloccata_documentazione == false())
             .order_by(ConfigCommessa.id)
         ).all()
         for commessa_id in configurate:

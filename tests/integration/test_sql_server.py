@@ -68,6 +68,19 @@ def test_a_gateway_on_an_engine_of_its_own_is_watched(erp_file, mssql_compatible
     _expect_refused(mssql_compatible)
 
 
+def test_the_compile_cache_tells_a_long_in_list_from_a_short_one(db_session, mssql_compatible):
+    """``mssql_compatible`` compiles each statement shape once; the length of an IN list is
+    part of the shape, so the same query with 3 ids and then with 2,101 is still refused,
+    and a refused shape is refused again every time it runs."""
+    with db_session.get_bind().connect() as connessione:
+        for ids in (list(range(3)), list(range(2101)), list(range(3))):
+            connessione.execute(select(literal(1)).where(literal(1).in_(ids)))
+        assert len(mssql_compatible) == 1, mssql_compatible
+        connessione.execute(select(literal(1)).where(literal(1).in_(list(range(2101)))))
+    assert len(mssql_compatible) == 2, mssql_compatible
+    _expect_refused(mssql_compatible)
+
+
 # -- SQL that SQLAlchemy does not compile ------------------------------------------------------
 
 # Every place that sends SQL as text (``exec_driver_sql``, ``text()``, ``literal_column()``,
