@@ -9,11 +9,14 @@ PYTEST_ARGS ?= -q
 # Parallel test workers (pytest-xdist), one per core; each has its own databases.
 WORKERS ?= 2
 PYTEST := $(BIN)/python -m pytest -n $(WORKERS) $(PYTEST_ARGS)
+# Cases per API operation in the fuzzer's fuzzing and stateful phases during `make test`
+# (`make fuzz` runs the full budget of tests/e2e/fuzz_api.toml).
+FUZZ_ESEMPI ?= 10
 # Where `make run` listens: HOST=0.0.0.0 serves the LAN (a tablet at a machine).
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-fast test-sqlite test-pg lint coverage screenshots venv translations extract-messages clean
+.PHONY: run test test-fast test-sqlite test-pg lint coverage fuzz screenshots venv translations extract-messages clean
 
 venv: $(VENV)/.installed
 
@@ -51,13 +54,18 @@ test-fast: translations
 
 ## Everything on SQLite, the una_volta tests included (static scans, browser walkthroughs).
 test-sqlite: translations
-	$(PYTEST) --cov --cov-report=
+	ASIGEST_FUZZ_ESEMPI=$(FUZZ_ESEMPI) $(PYTEST) --cov --cov-report=
 
 ## What the database can change, on PostgreSQL (una_volta tests are deselected).
 test-pg: translations
 	@$(BIN)/python -c "import psycopg,sys; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=postgres', connect_timeout=5).close()" \
 	  || { echo "PostgreSQL non raggiungibile su 127.0.0.1:5432: avviarlo (vedi README) o usare 'make test-sqlite'."; exit 1; }
-	ASIGEST_TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) --cov --cov-append --cov-report=
+	ASIGEST_FUZZ_ESEMPI=$(FUZZ_ESEMPI) ASIGEST_TEST_DATABASE_URL=$(PG_TEST_URL) $(PYTEST) --cov --cov-append --cov-report=
+
+## The API fuzzer with its full budget (fuzz_api.toml), on SQLite and on PostgreSQL.
+fuzz: translations
+	$(BIN)/python -m pytest -n 2 -q tests/e2e/test_fuzz_api.py
+	ASIGEST_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -n 2 -q tests/e2e/test_fuzz_api.py
 
 ## Line coverage of asigest/ over the passes run so far; fails under the floor (pyproject.toml).
 coverage: venv
