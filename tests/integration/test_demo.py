@@ -1,9 +1,10 @@
 """The demo data set (``asigest/demo/``) and the ``demo``, ``user`` and ``token`` commands.
 
-The in-process tests build the demo once per test against the run's ASI_GEST database
-(SQLite or PostgreSQL) and check it against the business rules the application
-enforces: R5 at every opening instant, R7 on every close, R8 on every fase, one open
-lotto per machine, audit rows for everything. The command tests run ``flask --app
+The in-process tests build the demo once per module in a database of its own (SQLite, or
+PostgreSQL as the run's) for the tests that only read it, and once per test that changes
+it, and check it against the business rules the application enforces: R5 at every
+opening instant, R7 on every close, R8 on every fase, one open lotto per machine, audit
+rows for everything. The command tests run ``flask --app
 wsgi`` in a subprocess on a fresh instance folder, as a person would.
 """
 
@@ -46,9 +47,40 @@ def fast_hashing(monkeypatch):
     monkeypatch.setattr(hashing, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """The demo built once at ``NOW`` with the default seed, for the tests that only read
+    it, in a database of its own (SQLite, or PostgreSQL as the run's): building it takes
+    seconds, and a dozen tests read the same one. The session's cheap argon2 applies."""
+    from asigest import create_app
+    from asigest.cli import run_init
+    from asigest.extensions import db
+    from tests.server_fixture import database_usa_e_getta
+
+    cartella = tmp_path_factory.mktemp("demo-letta")
+    erp_path = cartella / "erp_demo.db"
+    with database_usa_e_getta(cartella) as url:
+        app = create_app(
+            {
+                "TESTING": True,
+                "INSTANCE_PATH": cartella / "instance",
+                "DATABASE_URL": url,
+                "ERP_URL": sqlite_readonly_url(erp_path),
+                "SECRET_KEY": "test-secret",
+            }
+        )
+        with app.app_context():
+            run_init()
+            summary = demo.build_demo(db.session, erp_path, now=NOW)
+            yield SimpleNamespace(summary=summary, erp_path=erp_path, session=db.session)
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()
+
+
 @pytest.fixture
-def built(db_session, tmp_path, fast_hashing):
-    """The demo built at ``NOW`` with the default seed."""
+def built_qui(db_session, tmp_path, fast_hashing):
+    """The demo built at ``NOW`` for one test that changes it (logs in, rebuilds the ERP)."""
     erp_path = tmp_path / "erp_demo.db"
     summary = demo.build_demo(db_session, erp_path, now=NOW)
     return SimpleNamespace(summary=summary, erp_path=erp_path, session=db_session)
@@ -334,8 +366,8 @@ def test_every_lotto_and_config_has_its_audit_rows(built):
 # -- people, summary, repeatability ----------------------------------------------------------
 
 
-def test_demo_users_can_log_in(built):
-    session = built.session
+def test_demo_users_can_log_in(built_qui):
+    session = built_qui.session
     assert auth.authenticate_password(session, "admin", "admin1234").ruolo == "ADMIN"
     assert auth.authenticate_password(session, "supervisore", "super1234").ruolo == "SUPERVISORE"
     assert auth.authenticate_password(session, "supervisore2", "super1234").ruolo == "SUPERVISORE"
@@ -398,7 +430,8 @@ def test_same_seed_gives_the_same_demo(db_session, tmp_path, fast_hashing):
     assert _fingerprint(db_session, tmp_path / "b.db") == impronta
 
 
-def test_missing_erp_file_is_rebuilt_alone_and_still_matches(built):
+def test_missing_erp_file_is_rebuilt_alone_and_still_matches(built_qui):
+    built = built_qui
     session = built.session
     prima = session.scalar(select(func.count(LogEvento.id)))
     built.erp_path.unlink()
