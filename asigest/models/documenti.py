@@ -21,6 +21,10 @@ class DocumentoTecnico(db.Model):
     __table_args__ = (
         CheckConstraint(or_(column("CommessaERPId").is_not(None), column("CODART").is_not(None)), name="destinazione"),
         CheckConstraint(column("Dimensione") >= 0, name="dimensione"),
+        # Whoever deleted it is named only on a deleted row (SPEC §12: deleted, when, by whom).
+        CheckConstraint(
+            or_(column("EliminatoDa").is_(None), column("DataEliminazione").is_not(None)), name="eliminato"
+        ),
         # A deleted document's id is never given to another one (migration 0009): the
         # audit log names documents by id. PostgreSQL and SQL Server identities never reuse.
         {"sqlite_autoincrement": True},
@@ -38,3 +42,11 @@ class DocumentoTecnico(db.Model):
     revisione: Mapped[str | None] = mapped_column("Revisione", Unicode(20))
     data_caricamento: Mapped[datetime] = mapped_column("DataCaricamento", UTCDateTime, nullable=False, default=utcnow)
     caricato_da: Mapped[int | None] = mapped_column("CaricatoDa", ForeignKey("Utenti.UtenteID"), index=True)
+    # Deleting keeps the record (and its bytes), so a trace can show what was current at
+    # any past moment (SPEC §12); NULL while the document is in use.
+    data_eliminazione: Mapped[datetime | None] = mapped_column("DataEliminazione", UTCDateTime)
+    eliminato_da: Mapped[int | None] = mapped_column("EliminatoDa", ForeignKey("Utenti.UtenteID"))
+
+    @property
+    def eliminato(self) -> bool:
+        return self.data_eliminazione is not None

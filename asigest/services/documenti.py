@@ -5,7 +5,9 @@ A document belongs to one commessa (CommessaERPId) or to one article (CODART); a
 article's documents apply to every commessa of that article. Bytes are stored by
 ``services.archivio``, content-addressed; rows here only describe them. Settings
 (types, size limit, formats) come in as a ``RegoleDocumenti`` value and the file as a
-binary stream, so nothing here knows about Flask.
+binary stream, so nothing here knows about Flask. Deleting keeps the record and the
+bytes, marked deleted (SPEC §12): ``documenti_correnti`` answers what applied at a past
+instant.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import BinaryIO
 
@@ -32,6 +35,7 @@ from asigest.errors import (
     RuleViolation,
 )
 from asigest.models import DocumentoTecnico, Fase, FaseTipo
+from asigest.models.types import utcnow
 from asigest.services import audit
 from asigest.services.archivio import Archivio, LimiteSuperato
 from asigest.services.uow import transaction
@@ -110,10 +114,21 @@ def _dell_articolo(codart: str):
     return and_(DocumentoTecnico.codart == codart, DocumentoTecnico.commessa_erp_id.is_(None))
 
 
-def _validi_per(commessa: Commessa):
-    """Rows that apply to ``commessa``: its own, and its article's."""
+def _in_uso():
+    """Documents not deleted: a deleted one keeps its row for the trace (SPEC §12) and is
+    gone from everything else."""
+    return DocumentoTecnico.data_eliminazione.is_(None)
+
+
+def _per(commessa: Commessa):
+    """Rows, deleted ones included, that apply to ``commessa``: its own, and its article's."""
     propri = DocumentoTecnico.commessa_erp_id == commessa.id
     return or_(propri, _dell_articolo(commessa.codart)) if commessa.codart else propri
+
+
+def _validi_per(commessa: Commessa):
+    """Documents in use that apply to ``commessa``."""
+    return and_(_in_uso(), _per(commessa))
 
 
 def _recenti_prima(stmt):
@@ -149,7 +164,7 @@ def list_documenti(
     Raises NotFound for a commessa the ERP does not have, ErpUnavailable when the ERP
     does not answer (only when filtering by commessa: its article comes from the ERP).
     """
-    stmt = select(DocumentoTecnico)
+    stmt = select(DocumentoTecnico).where(_in_uso())
     if commessa_erp_id is not None:
         stmt = stmt.where(_validi_per(commessa_erp(erp, commessa_erp_id)))
     elif codart is not None:
@@ -192,10 +207,22 @@ def sezione_documenti(session, commessa: Commessa) -> SezioneDocumenti:
     return SezioneDocumenti(commessa, documenti_commessa(session, commessa), requisiti_fasi(session, commessa))
 
 
+def documenti_correnti(session, commessa: Commessa, istante: datetime) -> list[DocumentoTecnico]:
+    """The documents that applied to ``commessa`` (an ERP order already read) at
+    ``istante``: uploaded by then and not yet deleted then — what an operator opening a
+    lotto at that moment had (SPEC §12). Newest first."""
+    stmt = select(DocumentoTecnico).where(
+        _per(commessa),
+        DocumentoTecnico.data_caricamento <= istante,
+        or_(DocumentoTecnico.data_eliminazione.is_(None), DocumentoTecnico.data_eliminazione > istante),
+    )
+    return list(session.scalars(_recenti_prima(stmt)))
+
+
 def get_documento(session, documento_id: int) -> DocumentoTecnico:
-    """One document by id. Raises NotFound."""
+    """One document in use, by id. Raises NotFound (also for a deleted one)."""
     documento = session.get(DocumentoTecnico, documento_id)
-    if documento is None:
+    if documento is None or documento.eliminato:
         raise NotFound(N_("Il documento %(id)s non esiste (forse è stato eliminato)."), id=documento_id)
     return documento
 
@@ -295,7 +322,7 @@ def upload_documento(
     )
     uguale = session.scalar(
         select(DocumentoTecnico)
-        .where(destinazione, DocumentoTecnico.sha256 == archiviato.sha256, DocumentoTecnico.tipo == tipo)
+        .where(_in_uso(), destinazione, DocumentoTecnico.sha256 == archiviato.sha256, DocumentoTecnico.tipo == tipo)
         .limit(1)
     )
     if uguale is not None:
@@ -338,22 +365,29 @@ def upload_documento(
 
 
 def delete_documento(session, *, actor: Actor, archivio: Archivio, documento_id: int) -> None:
-    """Delete a document's row (with its LogEventi row), then its bytes unless another
-    row still uses them.
+    """Delete a document: it leaves every list, download and R4 check, and its record
+    stays, marked with when and by whom (with its LogEventi row), as do its bytes — a
+    trace shows the documents that were current when a lotto opened (SPEC §12), and an
+    auditor may ask for the file itself.
 
-    The row goes first, in its own committed transaction; only then is the file removed,
-    and only if no row references its Sha256 any more — so a failure at any point leaves
-    at worst an unused file, never a row without its file.
+    ``archivio`` is kept in the signature for the callers; nothing is removed from it.
 
-    Raises Forbidden (not a supervisor), NotFound.
+    Raises Forbidden (not a supervisor), NotFound (unknown or already deleted).
     """
     _solo_supervisori(actor)
-    documento = get_documento(session, documento_id)
-    sha256 = documento.sha256
     with transaction(session):
+        # Locked, so two deletes at the same instant make one record and one log row.
+        documento = session.scalar(
+            select(DocumentoTecnico)
+            .where(DocumentoTecnico.id == documento_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if documento is None or documento.eliminato:
+            raise NotFound(N_("Il documento %(id)s non esiste (forse è stato eliminato)."), id=documento_id)
+        documento.data_eliminazione = utcnow()
+        documento.eliminato_da = actor.utente_id
         audit.record(session, actor, "DOCUMENTO_ELIMINATO", ENTITA, documento.id, prima=_metadati(documento))
-        session.delete(documento)
-    _rimuovi_se_orfano(session, archivio, sha256)
 
 
 # -- helpers --------------------------------------------------------------------------

@@ -84,7 +84,9 @@ def test_supervisor_uploads_opens_and_deletes_a_document(browser, live_server, m
     alert.accept()
     _wait(browser).until(lambda d: "eliminato" in d.find_element(By.ID, "documenti-sezione").text)
     assert "Programma SMD: manca" in browser.find_element(By.ID, "documenti-sezione").text
-    assert not any(p.is_file() for p in (tmp_path / "documenti").rglob("*"))
+    # The record and the bytes stay for the trace (SPEC §12); the order lists no document.
+    assert not browser.find_elements(By.CSS_SELECTOR, "#documenti-sezione a[href*='/file']")
+    assert any(p.is_file() for p in (tmp_path / "documenti").rglob("*"))
 
     # No CSP violation or script error reached the console.
     errors = [e for e in browser.get_log("browser") if e["level"] == "SEVERE"]

@@ -341,20 +341,93 @@ def test_a_failed_commit_removes_the_bytes_it_had_just_stored(db_session, carica
 # -- delete ------------------------------------------------------------------------------------
 
 
-def test_delete_keeps_the_bytes_while_another_row_uses_them(db_session, carica, archivio, root, supervisore):
+def test_delete_keeps_the_record_marked_and_the_bytes(db_session, carica, archivio, root, supervisore):
+    """SPEC §12: a deleted document keeps its record — marked deleted, when and by whom —
+    and its bytes; it leaves the lists, the download and the duplicate check."""
     first = carica(content=PDF, tipo="DIBA", commessa=1)
     second = carica(content=PDF, tipo="DIBA", commessa=2)
     path = archivio.percorso(first.sha256)
     first_id, second_id = first.id, second.id
 
     documenti_service.delete_documento(db_session, actor=supervisore, archivio=archivio, documento_id=first_id)
-    assert db_session.get(DocumentoTecnico, first_id) is None
-    assert path.read_bytes() == PDF
-    assert files_under(root) == [path]
-
     documenti_service.delete_documento(db_session, actor=supervisore, archivio=archivio, documento_id=second_id)
-    assert files_under(root) == []
-    assert count(db_session, DocumentoTecnico) == 0
+    db_session.rollback()
+    for documento_id in (first_id, second_id):
+        record = db_session.get(DocumentoTecnico, documento_id)
+        assert record.eliminato and record.eliminato_da == supervisore.utente_id
+        assert record.data_eliminazione.tzinfo is not None
+        with pytest.raises(NotFound):
+            documenti_service.get_documento(db_session, documento_id)
+        with pytest.raises(NotFound):
+            documenti_service.file_documento(db_session, archivio=archivio, documento_id=documento_id)
+    assert files_under(root) == [path] and path.read_bytes() == PDF
+    assert documenti_service.list_documenti(db_session, None, codart=None) == []
+    # The same file can be uploaded again: the deleted record is not a duplicate.
+    again = carica(content=PDF, tipo="DIBA", commessa=1)
+    assert again.id > second_id and not again.eliminato
+
+
+def test_the_documents_current_at_an_instant_include_those_deleted_later(
+    db_session, erp, carica, archivio, supervisore
+):
+    """What an operator opening a lotto had on screen: uploaded by then, not yet deleted."""
+    from datetime import timedelta
+
+    from asigest.models.types import utcnow
+
+    vecchio = carica(content=PDF, tipo="DIBA", commessa=1, titolo="DIBA rev A")
+    articolo = carica(content=PDF + b"art", tipo="ISTRUZIONI", codart="ART-001", titolo="Istruzioni")
+    db_session.rollback()
+    prima_di_tutto = db_session.get(DocumentoTecnico, vecchio.id).data_caricamento - timedelta(seconds=1)
+    dopo_il_caricamento = utcnow()
+    documenti_service.delete_documento(db_session, actor=supervisore, archivio=archivio, documento_id=vecchio.id)
+    nuovo = carica(content=PDF + b"B", tipo="DIBA", commessa=1, titolo="DIBA rev B")
+    db_session.rollback()
+    ordine = commessa(erp, 1)
+    assert ordine.codart == "ART-001"
+
+    def titoli(istante):
+        return sorted(d.titolo for d in documenti_service.documenti_correnti(db_session, ordine, istante))
+
+    assert titoli(prima_di_tutto) == []
+    assert titoli(dopo_il_caricamento) == ["DIBA rev A", "Istruzioni"]
+    assert titoli(utcnow()) == ["DIBA rev B", "Istruzioni"]
+    assert {d.id for d in documenti_service.documenti_commessa(db_session, ordine) for d in [d.documento]} == {
+        articolo.id,
+        nuovo.id,
+    }
+
+
+def test_two_deletes_at_once_make_one_record_and_one_log_row(app, db_session, carica, archivio, supervisore):
+    import threading
+
+    from asigest.extensions import db
+
+    documento_id = carica().id
+    esiti: list[object] = []
+    pronti = threading.Barrier(2)
+
+    def elimina():
+        with app.app_context():
+            pronti.wait()
+            try:
+                documenti_service.delete_documento(
+                    db.session, actor=supervisore, archivio=archivio, documento_id=documento_id
+                )
+                esiti.append("ok")
+            except NotFound:
+                esiti.append("404")
+            finally:
+                db.session.remove()
+
+    fili = [threading.Thread(target=elimina) for _ in range(2)]
+    for filo in fili:
+        filo.start()
+    for filo in fili:
+        filo.join(30)
+    assert sorted(esiti) == ["404", "ok"]
+    db_session.rollback()
+    assert len(eventi(db_session, "DOCUMENTO_ELIMINATO")) == 1
 
 
 def test_delete_writes_its_audit_row_and_unknown_ids_are_not_found(db_session, carica, archivio, supervisore):

@@ -135,6 +135,9 @@ CONTRACT_COLUMNS = {
         "Revisione",
         "DataCaricamento",
         "CaricatoDa",
+        # SPEC §12: a deleted document keeps its record, marked deleted with when and who.
+        "DataEliminazione",
+        "EliminatoDa",
     },
     "LogEventi": {"LogID", "DataOra", "UtenteID", "Postazione", "Azione", "Entita", "EntitaID", "Dettagli"},
 }

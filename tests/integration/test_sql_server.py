@@ -107,6 +107,10 @@ RAW_SQL_SITES = {
     ("asigest/services/backup.py", "_verifica"): "sqlite3 on the copy just made (PRAGMA integrity_check)",
     ("asigest/services/kpi.py", "_top_operatori"): "the literal 0 in OperatoreID + 0: the same on every database",
     ("migrations/versions/0005_indice_kpi.py", "upgrade"): "ANALYZE, under bind.dialect.name == 'sqlite'",
+    (
+        "migrations/versions/0013_documenti_eliminati.py",
+        "upgrade",
+    ): "constant ALTER TABLE ADD COLUMN … REFERENCES, under bind.dialect.name == 'sqlite'",
 }
 # Tools that build and read SQLite files only (sqlite3 module, ``sqlite:///`` engines).
 SQLITE_ONLY_FOLDERS = ("bench/",)

@@ -390,7 +390,7 @@ def test_download_unknown_or_missing_file_is_404(client, headers, archivio_dir):
 # -- delete -------------------------------------------------------------------------------------
 
 
-def test_delete_is_204_and_keeps_bytes_shared_with_another_row(client, headers, archivio_dir, db_session):
+def test_delete_is_204_and_keeps_the_record_and_the_bytes(client, headers, archivio_dir, db_session):
     first = upload(client, headers, CommessaERPId="1").json
     second = upload(client, headers, CommessaERPId="2").json
     path = archivio_dir / first["Sha256"][:2] / first["Sha256"][2:4] / first["Sha256"]
@@ -402,7 +402,10 @@ def test_delete_is_204_and_keeps_bytes_shared_with_another_row(client, headers, 
     assert client.get(f"/api/documenti/{second['DocumentoID']}/file", headers=headers).data == PDF
 
     assert client.delete(f"/api/documenti/{second['DocumentoID']}", headers=headers).status_code == 204
-    assert stored_files(archivio_dir) == []
+    # SPEC §12: the records stay (marked deleted) and so do their bytes, for the trace.
+    assert stored_files(archivio_dir) == [path]
+    assert client.get(f"/api/documenti/{second['DocumentoID']}/file", headers=headers).status_code == 404
+    assert client.get("/api/documenti/?CommessaERPId=2", headers=headers).json == []
     assert_error(client.delete(f"/api/documenti/{second['DocumentoID']}", headers=headers), 404, "NOT_FOUND")
     db_session.rollback()
     azioni = list(

@@ -259,8 +259,11 @@ def test_delete_through_htmx_re_renders_the_section(client, supervisore, carica,
     assert response.status_code == 200
     assert "Documento «Schema lato TOP» eliminato." in response.text
     assert rows(response.text) == {}
-    assert count(db_session) == 0
-    assert not any(p.is_file() for p in archivio_dir.rglob("*"))
+    # SPEC §12: the record stays, marked deleted by whom, and so do the bytes.
+    db_session.rollback()
+    [record] = db_session.scalars(select(DocumentoTecnico)).all()
+    assert record.eliminato and record.eliminato_da == supervisore.id
+    assert any(p.is_file() for p in archivio_dir.rglob("*"))
     again = client.delete(f"/commesse/1/documenti/{documento_id}", headers={**HTMX, "X-CSRFToken": csrf()})
     assert f"Il documento {documento_id} non esiste" in again.text and 'id="documenti-sezione"' in again.text
 

@@ -89,7 +89,8 @@ def documento_get(documento_id: int):
 @requires(SUPERVISORE)
 @endpoint(summary="Elimina un documento", status=204, errors=(403, 404))
 def documento_delete(documento_id: int):
-    """Delete the row; the bytes go too unless another document has the same content."""
+    """The document leaves every list, download and check; its record stays, marked
+    deleted (when, by whom), with its bytes, for the trace (SPEC §12)."""
     documenti_service.delete_documento(deps.session(), actor=attore(), archivio=archivio(), documento_id=documento_id)
     return "", 204
 
