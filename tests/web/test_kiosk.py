@@ -273,8 +273,11 @@ def test_open_refusal_lists_missing_documents(kiosk, db_session):
     tipo = db_session.scalar(select(FaseTipo).where(FaseTipo.codice == "SMD"))
     tipo.documenti_richiesti = ["PROGRAMMA_SMD"]
     db_session.commit()
-    assert "Mancano documenti obbligatori: PROGRAMMA_SMD" in scan(kiosk, "1001").text
-    response = apri(kiosk)
+    card = scan(kiosk, "1001").text
+    # The card says why and who to call instead of offering an "Apri lotto" that would fail.
+    assert "Mancano documenti obbligatori: PROGRAMMA_SMD. Chiamare il capoturno" in card
+    assert 'id="apri-lotto"' not in card and 'data-motivo="DOCUMENTI_MANCANTI"' in card
+    response = apri(kiosk, chiave="modulo-vecchio")  # a form shown before the rule changed
     assert "Mancano documenti obbligatori per questa fase: PROGRAMMA_SMD" in response.text
     assert lotti(db_session) == []
 
