@@ -71,6 +71,20 @@
     }
   });
 
+  // A reason tapped again is unchosen (a radio button alone cannot be cleared).
+  document.addEventListener("pointerdown", function (event) {
+    var tile = event.target.closest ? event.target.closest(".kiosk-tile") : null;
+    var radio = tile && tile.querySelector("input[type=radio]");
+    if (radio) { radio.dataset.eraScelta = radio.checked ? "1" : ""; }
+  });
+  document.addEventListener("click", function (event) {
+    var radio = event.target;
+    if (radio.type === "radio" && radio.name === "causale" && radio.dataset.eraScelta === "1") {
+      radio.checked = false;
+      radio.dataset.eraScelta = "";
+    }
+  });
+
   document.addEventListener("click", function (event) {
     var button = event.target.closest ? event.target.closest("[data-passo]") : null;
     if (!button) { return; }

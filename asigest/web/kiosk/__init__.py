@@ -256,6 +256,7 @@ def chiudi(codice: str):
         if not form.validate():
             return _render(macchina, status=400, errori=_errori(form), valori=valori)
         output, scarti = intero(form.qta_output), intero(form.qta_scarti, vuoto=0)
+        causale = form.causale.data or None
         if form.tutto_buono.data:
             if scarti:
                 errori = {
@@ -268,19 +269,20 @@ def chiudi(codice: str):
                     ]
                 }
                 return _render(macchina, status=400, errori=errori, valori=valori)
-            output, scarti = lotto.qta_input, 0
-            valori.update(qta_output=str(output), qta_scarti="0")
+            # Every piece good: no scrap, so no reason either (one tapped by mistake is dropped).
+            output, scarti, causale = lotto.qta_input, 0, None
+            valori.update(qta_output=str(output), qta_scarti="0", causale="")
         resto = regole.resto_chiusura(lotto.qta_input, output, scarti)
-        if resto and not regole.errori_chiusura(lotto.qta_input, output, scarti, bool(form.causale.data)):
-            if numero(form.conferma_resto.data) != resto:
-                return _render(macchina, status=400, valori=valori, resto=resto, errori=_conferma(lotto, resto))
+        corretti = not regole.errori_chiusura(lotto.qta_input, output, scarti, bool(causale))
+        if resto and corretti and numero(form.conferma_resto.data) != resto:
+            return _render(macchina, status=400, valori=valori, resto=resto, errori=_conferma(lotto, resto))
         esito = lotti_service.chiudi_lotto(
             session,
             actor=deps.actor(),
             lotto_id=lotto.id,
             qta_output=output,
             qta_scarti=scarti,
-            causale=form.causale.data or None,
+            causale=causale,
             note=form.note.data or None,
             **_chiave_modulo(form.chiave.data, "chiudi", macchina.codice, f"lotto={lotto.id}"),
         )
