@@ -100,3 +100,8 @@ class ChiusuraForm(FlaskForm):
 
     # The service's field names → this form's fields, for its refusals.
     CAMPI = {"QtaOutput": "qta_output", "QtaScarti": "qta_scarti", "CausaleScarto": "causale"}
+
+    def validate(self, extra_validators=None) -> bool:
+        if self.tutto_buono.data:
+            self.qta_output.validators = []  # every piece is good, whatever the field says
+        return super().validate(extra_validators)
