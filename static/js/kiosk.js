@@ -64,6 +64,14 @@
     }
   }
 
+  // A tap on a number field selects it: what is typed replaces the figure, nothing to delete.
+  document.addEventListener("focusin", function (event) {
+    var field = event.target;
+    if (field.tagName === "INPUT" && field.inputMode === "numeric" && field.closest(".kiosk-form")) {
+      setTimeout(function () { if (document.activeElement === field) { field.select(); } }, 0);
+    }
+  });
+
   document.addEventListener("input", function (event) {
     var field = event.target;
     if (field.id === "qta_scarti" || field.id === "qta_output") {

@@ -245,9 +245,9 @@ def test_a_short_close_needs_its_confirmation_and_enter_never_gives_it(operatore
     qta.send_keys("10")
     browser.find_element(By.ID, "apri-lotto").click()
     buoni = _wait(browser).until(ec.presence_of_element_located((By.ID, "qta_output")))
-    buoni.click()
-    buoni.clear()
+    buoni.click()  # the tap selects the figure: typing replaces it
     buoni.send_keys("9")
+    assert buoni.get_attribute("value") == "9"
     assert "Non contati: 1" in browser.find_element(By.ID, "kiosk-resto").text
     buoni.send_keys(Keys.ENTER)  # a scanner's or keypad's Enter
     domanda = _wait(browser).until(ec.presence_of_element_located((By.ID, "errore-resto")))

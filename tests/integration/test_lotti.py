@@ -631,3 +631,22 @@ def test_completing_a_fase_by_hand_completes_the_exhausted_ones_after_it(db_sess
     )
     # PTH took all 60 SMD made: done. CONTROLLI is suspended: the supervisor's to decide.
     assert _stati(db_session, impianto) == {"SMD": "COMPLETATA", "PTH": "COMPLETATA", "CONTROLLI": "SOSPESA"}
+
+
+def test_a_correction_that_uses_up_the_last_pieces_completes_the_later_fase(db_session, erp, impianto):
+    from asigest.services import rettifiche
+
+    _chiudi(db_session, impianto, apri(db_session, erp, impianto, qta=100).lotto, 100)
+    pth = apri(db_session, erp, impianto, fase="PTH", macchina="PTH-1", qta=100).lotto
+    _chiudi(db_session, impianto, pth, 94)  # 6 pieces not counted go back to PTH
+    assert _stati(db_session, impianto)["PTH"] == "IN_CORSO"
+    rettifiche.rettifica_lotto(
+        db_session,
+        actor=impianto.capo,
+        lotto_id=pth.id,
+        qta_output=94,
+        qta_scarti=6,
+        causale="PTH-SALD",
+        motivo="I 6 mancanti erano scarti",
+    )
+    assert _stati(db_session, impianto)["PTH"] == "COMPLETATA"
