@@ -103,10 +103,10 @@ def _axe(driver, stato: str) -> None:
     assert gravi == [], f"{stato}: {gravi}"
 
 
-def _schermo(driver) -> None:
+def _schermo(driver, size=SCHERMO) -> None:
     driver.execute_cdp_cmd(
         "Emulation.setDeviceMetricsOverride",
-        {"width": SCHERMO[0], "height": SCHERMO[1], "deviceScaleFactor": 1, "mobile": False},
+        {"width": size[0], "height": size[1], "deviceScaleFactor": 1, "mobile": False},
     )
 
 
@@ -335,6 +335,18 @@ def test_apri_lotto_only_when_it_can_succeed(operatore, linea):
     motivo = browser.find_element(By.ID, "impedimento")
     assert motivo.get_attribute("data-motivo") == "COMMESSA_NON_APERTA", motivo.text
     assert "Chiamare l'ufficio produzione" in motivo.text
+
+
+def test_a_wider_kiosk_screen_keeps_the_close_in_view_too(operatore):
+    """1280×800, the other screen of the floor: the same form, no scrolling either."""
+    browser = operatore.driver
+    _schermo(browser, (1280, 800))
+    operatore.scansiona("2026/1234")
+    operatore.tocca("#apri-lotto")
+    _wait(browser).until(ec.presence_of_element_located((By.ID, "qta_scarti")))
+    _senza_scorrimento(browser)
+    for selettore in ("#chiudi-lotto", "#tutto-buono", ".kiosk-tile:last-child"):
+        _nel_viewport(browser, browser.find_element(By.CSS_SELECTOR, selettore))
 
 
 def test_every_kiosk_state_passes_axe(operatore, live_server, browser):
