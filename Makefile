@@ -74,7 +74,7 @@ coverage: venv
 ## Retake the guides' screenshots in docs/img/ (browser walkthroughs on the demo data).
 ## Italian date fields need Debian's chromium-l10n next to chromium.
 screenshots: translations
-	ASIGEST_DOCS_IMG=docs/img $(BIN)/python -m pytest -q tests/e2e/test_guide_browser.py
+	ASIGEST_DOCS_IMG=docs/img $(BIN)/python -m pytest -q tests/e2e/test_guide_browser.py tests/e2e/test_kiosk_ciclo_browser.py
 
 ## Refresh the message catalog after changing user-facing text.
 extract-messages: venv

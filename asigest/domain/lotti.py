@@ -76,6 +76,15 @@ def errori_chiusura(
     return errori
 
 
+def resto_chiusura(qta_input: int, qta_output: int | None, qta_scarti: int | None) -> int:
+    """The pieces a close leaves unaccounted (R7 allows it: they go back to the fase's
+    availability). The kiosk asks the operator to confirm the figure (SPEC §9); 0 when
+    the figures are incomplete or reach the input."""
+    if qta_output is None or qta_scarti is None:
+        return 0
+    return max(0, qta_input - qta_output - qta_scarti)
+
+
 def dimenticato(data_inizio: datetime, adesso: datetime, limite_ore: float) -> bool:
     """R13: an open lotto started more than ``limite_ore`` hours ago is flagged."""
     return adesso - data_inizio > timedelta(hours=limite_ore)

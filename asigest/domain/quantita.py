@@ -62,3 +62,14 @@ def qta_disponibili(fasi: Sequence[ConsumiFase]) -> list[int]:
         disponibili.append(max(0, grezza))
         precedente = fase
     return disponibili
+
+
+def esaurita(*, precedente_completata: bool, attiva: bool, disponibile: int, lotti_aperti: int) -> bool:
+    """R8, second half: a later fase whose previous fase is COMPLETATA, with nothing
+    available and no lotto open, can never get another piece (what was scrapped
+    upstream never arrives), so it is complete too, short of its QtaPrevista.
+
+    ``attiva``: the fase is APERTA or IN_CORSO (a SOSPESA fase is the supervisor's to
+    decide; a COMPLETATA one has nothing left to do).
+    """
+    return precedente_completata and attiva and disponibile <= 0 and lotti_aperti == 0

@@ -8,7 +8,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import or_, select, true
 
+from asigest.domain import licenza as regole_licenza
 from asigest.domain.lotti import leggi_scansione
+from asigest.domain.stati import COMPLETATA, SOSPESA
 from asigest.erp import Commessa, ErpGateway
 from asigest.errors import N_, NotFound, RuleViolation
 from asigest.models import CausaleScarto, ConfigCommessa, Fase, Lotto, Macchina, Utente
@@ -27,6 +29,12 @@ class SchedaKiosk:
     fase: FaseConDisponibile | None
     documenti: list[DocumentoVoce]
     mancanti: list[str]
+    impedimento: RuleViolation | None = None
+
+    @property
+    def apribile(self) -> bool:
+        """*Apri lotto* can succeed now: the card offers it only then (SPEC §9)."""
+        return self.fase is not None and self.impedimento is None
 
 
 def macchina_attiva(session, codice: str) -> Macchina:
@@ -96,11 +104,88 @@ def get_commessa(erp: ErpGateway, commessa_id: int) -> Commessa:
     return commessa
 
 
-def scheda(session, commessa: Commessa, macchina: Macchina) -> SchedaKiosk:
-    """The order card as the machine's kiosk shows it."""
+def scheda(
+    session, commessa: Commessa, macchina: Macchina, *, licenza: regole_licenza.StatoLicenza | None = None
+) -> SchedaKiosk:
+    """The order card as the machine's kiosk shows it, with why a lotto cannot be opened
+    now (``impedimento``), if anything stops it. ``licenza``: the license's state today
+    (None: not checked)."""
     config = session.scalar(select(ConfigCommessa).where(ConfigCommessa.commessa_erp_id == commessa.id))
     fasi_db = session.scalars(select(Fase).where(Fase.commessa_erp_id == commessa.id)).all()
-    fasi = sorted(con_disponibile(session, fasi_db), key=lambda f: f.fase_tipo.ordine)
+    fasi = sorted(con_disponibile(session, fasi_db), key=lambda f: (f.fase_tipo.ordine, f.fase_tipo.id))
     fase = next((f for f in fasi if f.fase_tipo.id == macchina.fase_tipo_id), None)
     mancanti = tipi_mancanti(session, commessa).get(macchina.fase_tipo.codice, []) if config else []
-    return SchedaKiosk(commessa, config, fasi, fase, documenti_commessa(session, commessa), mancanti)
+    impedimento = impedimento_apertura(commessa, config, fasi, fase, mancanti, licenza) if config and fase else None
+    return SchedaKiosk(commessa, config, fasi, fase, documenti_commessa(session, commessa), mancanti, impedimento)
+
+
+def impedimento_apertura(
+    commessa: Commessa,
+    config: ConfigCommessa,
+    fasi: list[FaseConDisponibile],
+    fase: FaseConDisponibile,
+    mancanti: list[str],
+    licenza: regole_licenza.StatoLicenza | None,
+) -> RuleViolation | None:
+    """Why opening a lotto of ``fase`` would be refused now (R4, in the order the open
+    checks it), saying who to call; None when it can succeed. The card shows this
+    instead of an *Apri lotto* that could only fail; the open itself still checks every
+    rule under its lock (``services.lotti.apri_lotto``).
+    """
+    try:
+        regole_licenza.richiedi_apertura(licenza)
+    except RuleViolation as exc:
+        return exc
+    if fase.stato == SOSPESA:
+        return RuleViolation(
+            N_("La fase %(fase)s è sospesa: non si aprono lotti. Chiamare il capoturno per riprenderla."),
+            code="FASE_SOSPESA",
+            fase=fase.fase_tipo.codice,
+        )
+    if fase.stato == COMPLETATA:
+        return RuleViolation(
+            N_("La fase %(fase)s è completata: non servono altri lotti. Se mancano pezzi, chiamare il capoturno."),
+            code="FASE_COMPLETATA",
+            fase=fase.fase_tipo.codice,
+        )
+    if config.bloccata_documentazione:
+        return RuleViolation(
+            N_("Commessa bloccata per documentazione: chiamare il capoturno per sbloccarla."),
+            code="BLOCCATA_DOCUMENTAZIONE",
+        )
+    if not commessa.aperta:
+        return RuleViolation(
+            N_("La commessa è chiusa nel gestionale: non si aprono lotti. Chiamare l'ufficio produzione."),
+            code="COMMESSA_NON_APERTA",
+        )
+    if mancanti:
+        return RuleViolation(
+            N_("Mancano documenti obbligatori: %(tipi)s. Chiamare il capoturno per caricarli."),
+            code="DOCUMENTI_MANCANTI",
+            tipi=", ".join(mancanti),
+        )
+    if fase.qta_disponibile <= 0:
+        return _nessun_pezzo(fasi, fase)
+    return None
+
+
+def _nessun_pezzo(fasi: list[FaseConDisponibile], fase: FaseConDisponibile) -> RuleViolation:
+    """0 available (R5): waiting for the previous fase, or every piece already in a lotto."""
+    indice = next(i for i, f in enumerate(fasi) if f.id == fase.id)
+    precedente = fasi[indice - 1] if indice > 0 else None
+    if precedente is not None and precedente.stato != COMPLETATA:
+        return RuleViolation(
+            N_(
+                "Nessun pezzo disponibile: si aspettano i pezzi della fase %(precedente)s. "
+                "Riprovare quando la fase %(precedente)s chiude un lotto; se i pezzi sono già qui, chiamare il capoturno."
+            ),
+            code="IN_ATTESA_FASE_PRECEDENTE",
+            precedente=precedente.fase_tipo.codice,
+        )
+    return RuleViolation(
+        N_(
+            "Nessun pezzo disponibile: quelli di questa fase sono già tutti in lotti aperti o lavorati. "
+            "Se ne servono altri, chiamare il capoturno."
+        ),
+        code="QUANTITA_NON_DISPONIBILE",
+    )

@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 
 from asigest.domain import licenza as regole_licenza
 from asigest.domain import lotti as regole
+from asigest.domain import quantita
 from asigest.domain.actor import Actor
 from asigest.domain.ruoli import SUPERVISORE
 from asigest.domain.stati import APERTA, COMPLETATA, IN_CORSO, SOSPESA
@@ -449,6 +450,42 @@ def ricalcola_totali(session, fase: Fase, adesso: datetime) -> None:
     if fase.stato == IN_CORSO and fase.qta_prodotta >= fase.qta_prevista and aperti == 0:
         fase.stato = COMPLETATA
         fase.data_chiusura = adesso
+    completa_esaurite(session, fase.commessa_erp_id, adesso)
+
+
+def completa_esaurite(session, commessa_erp_id: int, adesso: datetime) -> list[Fase]:
+    """R8, second half: every later fase of the commessa that can never get another piece
+    (``domain.quantita.esaurita``) becomes COMPLETATA, in flow order, so a chain of them
+    completes at once. Returns the fasi it completed.
+
+    Each candidate is locked before its lotti are counted, in flow order (the order every
+    operation locks fasi in), so a lotto being opened in it at the same instant is either
+    seen or refused by R4 after this commits.
+    """
+    fasi = session.scalars(select(Fase).where(Fase.commessa_erp_id == commessa_erp_id)).all()
+    ordinate = sorted(fasi, key=lambda f: (f.fase_tipo.ordine, f.fase_tipo_id))
+    completate = []
+    for precedente, fase in zip(ordinate, ordinate[1:], strict=False):
+        if precedente.stato != COMPLETATA or fase.stato not in (APERTA, IN_CORSO):
+            continue
+        session.flush()  # what this transaction changed stays; the lock re-reads the rest
+        fase = session.scalar(
+            select(Fase).where(Fase.id == fase.id).with_for_update(of=Fase).execution_options(populate_existing=True)
+        )
+        disponibile = next(f.qta_disponibile for f in con_disponibile(session, ordinate) if f.id == fase.id)
+        aperti = session.scalar(
+            select(func.count()).select_from(Lotto).where(Lotto.fase_id == fase.id, Lotto.data_fine.is_(None))
+        )
+        if quantita.esaurita(
+            precedente_completata=True,
+            attiva=fase.stato in (APERTA, IN_CORSO),
+            disponibile=disponibile,
+            lotti_aperti=int(aperti),
+        ):
+            fase.stato = COMPLETATA
+            fase.data_chiusura = adesso
+            completate.append(fase)
+    return completate
 
 
 def _causale(session, codice: str, fase: Fase) -> CausaleScarto:

@@ -81,6 +81,7 @@ from asigest.services.lotti import (
     _esegui,
     _fase_bloccata,
     _lotto_dict,
+    completa_esaurite,
     get_lotto,
     ricalcola_totali,
 )
@@ -237,6 +238,9 @@ def cambia_stato_fase(
             audit.record(
                 session, actor, FASE_STATO, "Fasi", fase.id, prima=prima, dopo=_stato_dict(fase), motivo=motivo
             )
+            if nuovo == COMPLETATA:
+                # R8: the fasi after it that can now never get another piece complete too.
+                completa_esaurite(session, fase.commessa_erp_id, adesso or utcnow())
         return fase
 
     return _esegui(session, actor, None, operazione)

@@ -2,7 +2,11 @@
 // - Enter in the badge field moves to the PIN (scanners type the badge and press Enter);
 // - after an htmx swap, the field marked autofocus gets the focus again (scan field);
 // - the idle lock: after data-idle seconds without input the browser returns to the
-//   badge form (the server refuses the expired session anyway).
+//   badge form (the server refuses the expired session anyway);
+// - the close form: −/+ steppers, good pieces following input − scrap (still editable),
+//   "Tutto buono" hidden while scrap is entered, the pieces a close would leave
+//   unaccounted shown as they are typed. The server decides: a short close is saved
+//   only with its explicit confirmation, whatever this script does.
 (function () {
   "use strict";
 
@@ -24,10 +28,86 @@
     }
   });
 
-  document.addEventListener("htmx:afterSwap", function (event) { focusAutofocus(event.detail.target.parentNode || document); });
+  document.addEventListener("htmx:afterSwap", function (event) {
+    focusAutofocus(event.detail.target.parentNode || document);
+    aggiornaChiusura(document.querySelector("form.kiosk-chiudi"), null);
+  });
+
+  function intero(testo) {
+    testo = (testo || "").trim();
+    return /^[0-9]{1,9}$/.test(testo) ? parseInt(testo, 10) : null;
+  }
+
+  function aggiornaChiusura(form, origine) {
+    if (!form) { return; }
+    var entrati = parseInt(form.dataset.qtaInput, 10);
+    var scarti = form.querySelector("#qta_scarti");
+    var buoni = form.querySelector("#qta_output");
+    var s = intero(scarti.value);
+    if (origine === "qta_scarti" && s !== null && s <= entrati) {
+      buoni.value = String(entrati - s);
+    }
+    var b = intero(buoni.value);
+    var tutto = form.querySelector("#tutto-buono");
+    if (tutto) { tutto.hidden = s !== null && s > 0; }
+    if (origine) {
+      // The figures changed: a confirmation asked for the old ones no longer applies.
+      ["#conferma-resto", "#errore-resto"].forEach(function (sel) {
+        var el = form.querySelector(sel);
+        if (el) { el.hidden = true; }
+      });
+    }
+    var resto = form.querySelector("#kiosk-resto");
+    if (resto) {
+      var n = (s !== null && b !== null) ? entrati - s - b : 0;
+      resto.textContent = n > 0 ? (form.dataset.testoResto || "").replace("{n}", String(n)) : "";
+    }
+  }
+
+  // A tap on a number field selects it: what is typed replaces the figure, nothing to delete.
+  document.addEventListener("focusin", function (event) {
+    var field = event.target;
+    if (field.tagName === "INPUT" && field.inputMode === "numeric" && field.closest(".kiosk-form")) {
+      setTimeout(function () { if (document.activeElement === field) { field.select(); } }, 0);
+    }
+  });
+
+  document.addEventListener("input", function (event) {
+    var field = event.target;
+    if (field.id === "qta_scarti" || field.id === "qta_output") {
+      aggiornaChiusura(field.form, field.id);
+    }
+  });
+
+  // A reason tapped again is unchosen (a radio button alone cannot be cleared).
+  document.addEventListener("pointerdown", function (event) {
+    var tile = event.target.closest ? event.target.closest(".kiosk-tile") : null;
+    var radio = tile && tile.querySelector("input[type=radio]");
+    if (radio) { radio.dataset.eraScelta = radio.checked ? "1" : ""; }
+  });
+  document.addEventListener("click", function (event) {
+    var radio = event.target;
+    if (radio.type === "radio" && radio.name === "causale" && radio.dataset.eraScelta === "1") {
+      radio.checked = false;
+      radio.dataset.eraScelta = "";
+    }
+  });
+
+  document.addEventListener("click", function (event) {
+    var button = event.target.closest ? event.target.closest("[data-passo]") : null;
+    if (!button) { return; }
+    var form = button.form;
+    var field = form && form.querySelector("#" + button.dataset.campo);
+    if (!field) { return; }
+    var massimo = parseInt(form.dataset.qtaInput, 10);
+    var valore = (intero(field.value) || 0) + parseInt(button.dataset.passo, 10);
+    field.value = String(Math.max(0, Math.min(massimo, valore)));
+    aggiornaChiusura(form, field.id);
+  });
 
   document.addEventListener("DOMContentLoaded", function () {
     focusAutofocus(document);
+    aggiornaChiusura(document.querySelector("form.kiosk-chiudi"), null);
     var body = document.body;
     // Two seconds past the server's limit (it counts whole seconds), so that the badge
     // form is what the server answers when the browser goes back.

@@ -175,13 +175,13 @@ def test_guida_operatore(browser, demo):
     assert uscita.get_attribute("value") == "50"
     foto_guida(browser, "kiosk-lotto-aperto")
 
-    # 4. Close with scrap but no reason: refused next to the reasons, figures kept.
-    uscita.clear()
-    uscita.send_keys("47")
+    # 4. Scrap first (the field has the focus): good pieces follow, 50 − 3. Closing
+    #    without a reason is refused next to the reasons, figures kept.
     scarti = browser.find_element(By.ID, "qta_scarti")
-    scarti.clear()
+    assert browser.switch_to.active_element == scarti
     scarti.send_keys("3")
-    browser.find_element(By.CSS_SELECTOR, ".kiosk-chiudi button[type=submit]").click()
+    assert uscita.get_attribute("value") == "47"
+    browser.find_element(By.ID, "chiudi-lotto").click()
     errore = _wait(browser).until(ec.presence_of_element_located((By.ID, "errore-causale")))
     assert "causale" in errore.text.lower()
     assert browser.find_element(By.ID, "qta_output").get_attribute("value") == "47"

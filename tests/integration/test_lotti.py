@@ -574,3 +574,79 @@ def test_a_replayed_open_gets_its_lotto_while_the_erp_does_not_answer(db_session
     primo = apri(db_session, erp, impianto, chiave="K-1", impronta="apri fase 1")
     replica = apri(db_session, erp_bloccato, impianto, chiave="K-1", impronta="apri fase 1")
     assert replica.ripetuto and replica.lotto.id == primo.lotto.id
+
+
+# -- R8: a later fase that can never get another piece completes ---------------------------
+
+
+def _chiudi(session, imp, lotto, output, scarti=0, causale=None):
+    return svc.chiudi_lotto(
+        session, actor=imp.operatore, lotto_id=lotto.id, qta_output=output, qta_scarti=scarti, causale=causale
+    )
+
+
+def _stati(session, imp):
+    session.expire_all()
+    return {k: session.get(Fase, v).stato for k, v in imp.fasi.items()}
+
+
+def test_a_later_fase_completes_short_when_its_scrap_can_never_be_made_up(db_session, erp, impianto):
+    _chiudi(db_session, impianto, apri(db_session, erp, impianto, qta=100).lotto, 100)
+    pth = apri(db_session, erp, impianto, fase="PTH", macchina="PTH-1", qta=100).lotto
+    _chiudi(db_session, impianto, pth, 94, 6, "PTH-SALD")
+    # SMD is complete, PTH has 0 available and nothing open: 94/100 is all it will ever make.
+    assert _stati(db_session, impianto) == {"SMD": "COMPLETATA", "PTH": "COMPLETATA", "CONTROLLI": "APERTA"}
+    assert db_session.get(Fase, impianto.fasi["PTH"]).data_chiusura is not None
+    controlli = apri(db_session, erp, impianto, fase="CONTROLLI", macchina="CTRL-1", qta=94).lotto
+    _chiudi(db_session, impianto, controlli, 94)
+    assert _stati(db_session, impianto)["CONTROLLI"] == "COMPLETATA"
+
+
+def test_a_later_fase_waits_while_upstream_may_still_produce_or_a_lotto_is_open(db_session, erp, impianto):
+    smd = apri(db_session, erp, impianto, qta=50).lotto
+    _chiudi(db_session, impianto, smd, 50)
+    pth = apri(db_session, erp, impianto, fase="PTH", macchina="PTH-1", qta=50).lotto
+    _chiudi(db_session, impianto, pth, 50)
+    # SMD can still make 50 more: PTH, with 0 available now, is not done.
+    assert _stati(db_session, impianto)["PTH"] == "IN_CORSO"
+    ultimo_smd = apri(db_session, erp, impianto, qta=50).lotto
+    _chiudi(db_session, impianto, ultimo_smd, 50)
+    aperto = apri(db_session, erp, impianto, fase="PTH", macchina="PTH-1", qta=48).lotto
+    assert _stati(db_session, impianto)["PTH"] == "IN_CORSO"  # a lotto is open: never completed under it
+    _chiudi(db_session, impianto, aperto, 46, 2, "PTH-SALD")
+    # 2 pieces still wait for PTH: it is not exhausted.
+    assert _stati(db_session, impianto)["PTH"] == "IN_CORSO"
+
+
+def test_completing_a_fase_by_hand_completes_the_exhausted_ones_after_it(db_session, erp, impianto):
+    from asigest.services import rettifiche
+
+    _chiudi(db_session, impianto, apri(db_session, erp, impianto, qta=60).lotto, 60)
+    _chiudi(db_session, impianto, apri(db_session, erp, impianto, fase="PTH", macchina="PTH-1", qta=60).lotto, 60)
+    db_session.get(Fase, impianto.fasi["CONTROLLI"]).stato = "SOSPESA"
+    db_session.commit()
+    assert _stati(db_session, impianto)["PTH"] == "IN_CORSO"
+    rettifiche.cambia_stato_fase(
+        db_session, actor=impianto.capo, fase_id=impianto.fasi["SMD"], stato="COMPLETATA", motivo="Ordine ridotto"
+    )
+    # PTH took all 60 SMD made: done. CONTROLLI is suspended: the supervisor's to decide.
+    assert _stati(db_session, impianto) == {"SMD": "COMPLETATA", "PTH": "COMPLETATA", "CONTROLLI": "SOSPESA"}
+
+
+def test_a_correction_that_uses_up_the_last_pieces_completes_the_later_fase(db_session, erp, impianto):
+    from asigest.services import rettifiche
+
+    _chiudi(db_session, impianto, apri(db_session, erp, impianto, qta=100).lotto, 100)
+    pth = apri(db_session, erp, impianto, fase="PTH", macchina="PTH-1", qta=100).lotto
+    _chiudi(db_session, impianto, pth, 94)  # 6 pieces not counted go back to PTH
+    assert _stati(db_session, impianto)["PTH"] == "IN_CORSO"
+    rettifiche.rettifica_lotto(
+        db_session,
+        actor=impianto.capo,
+        lotto_id=pth.id,
+        qta_output=94,
+        qta_scarti=6,
+        causale="PTH-SALD",
+        motivo="I 6 mancanti erano scarti",
+    )
+    assert _stati(db_session, impianto)["PTH"] == "COMPLETATA"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from asigest.domain.quantita import ConsumiFase, qta_disponibili
+from asigest.domain.quantita import ConsumiFase, esaurita, qta_disponibili
 
 
 def test_a_new_order_has_its_whole_quantity_in_the_first_fase_and_nothing_after():
@@ -90,3 +90,24 @@ def test_never_negative(fasi):
 
 def test_consumata_adds_open_input_and_closed_output_and_scrap():
     assert ConsumiFase(10, output_chiusi=3, scarti_chiusi=2, input_aperti=4).consumata == 9
+
+
+def test_a_later_fase_with_nothing_left_upstream_is_exhausted():
+    assert esaurita(precedente_completata=True, attiva=True, disponibile=0, lotti_aperti=0)
+
+
+@pytest.mark.parametrize(
+    "precedente_completata, attiva, disponibile, lotti_aperti",
+    [
+        (False, True, 0, 0),  # the previous fase may still produce
+        (True, False, 0, 0),  # suspended (or already complete): the supervisor's call
+        (True, True, 6, 0),  # pieces are still waiting for it
+        (True, True, 0, 1),  # a lotto is still open
+    ],
+)
+def test_a_fase_that_can_still_get_or_finish_pieces_is_not_exhausted(
+    precedente_completata, attiva, disponibile, lotti_aperti
+):
+    assert not esaurita(
+        precedente_completata=precedente_completata, attiva=attiva, disponibile=disponibile, lotti_aperti=lotti_aperti
+    )

@@ -273,8 +273,11 @@ def test_open_refusal_lists_missing_documents(kiosk, db_session):
     tipo = db_session.scalar(select(FaseTipo).where(FaseTipo.codice == "SMD"))
     tipo.documenti_richiesti = ["PROGRAMMA_SMD"]
     db_session.commit()
-    assert "Mancano documenti obbligatori: PROGRAMMA_SMD" in scan(kiosk, "1001").text
-    response = apri(kiosk)
+    card = scan(kiosk, "1001").text
+    # The card says why and who to call instead of offering an "Apri lotto" that would fail.
+    assert "Mancano documenti obbligatori: PROGRAMMA_SMD. Chiamare il capoturno" in card
+    assert 'id="apri-lotto"' not in card and 'data-motivo="DOCUMENTI_MANCANTI"' in card
+    response = apri(kiosk, chiave="modulo-vecchio")  # a form shown before the rule changed
     assert "Mancano documenti obbligatori per questa fase: PROGRAMMA_SMD" in response.text
     assert lotti(db_session) == []
 
@@ -457,3 +460,186 @@ def test_no_inline_script_or_style_in_kiosk_pages(kiosk, db_session):
     for html in pages:
         assert not re.search(r"<script(?![^>]*\bsrc=)[^>]*>", html)
         assert "<style" not in html and " style=" not in html and "hx-on" not in html and "onclick" not in html
+
+
+# -- the operator's cycle (issue 14): forms, short close, Tutto buono, why not open ---------
+
+
+def test_kiosk_forms_are_novalidate_and_never_ask_the_browser(kiosk, client):
+    pages = [client.get("/kiosk/SMD-2").text, scan(kiosk, "1001").text]
+    apri(kiosk)
+    pages.append(kiosk.get("/kiosk/SMD-1").text)
+    for html in pages:
+        forms = re.findall(r"<form\b[^>]*>", html)
+        assert forms and all("novalidate" in f for f in forms if 'class="inline"' not in f)
+        assert " required" not in html and "pattern=" not in html
+
+
+@pytest.mark.parametrize(
+    ("matricola", "pin", "messaggio"),
+    [("", "", "Scansionare il badge. Digitare il PIN."), ("1" * 31, "1234", "Badge non valido.")],
+)
+def test_badge_form_refuses_empty_or_overlong_fields_inline(client, impianto, matricola, pin, messaggio):
+    page = client.get("/kiosk/SMD-1")
+    response = client.post(
+        "/kiosk/SMD-1", data={"matricola": matricola, "pin": pin, "csrf_token": csrf_from(page.text)}
+    )
+    assert response.status_code == 400
+    assert messaggio in response.text and 'role="alert"' in response.text
+    assert 'name="q"' not in client.get("/kiosk/SMD-1").text
+
+
+@pytest.mark.parametrize("qta", ["", "0", "abc", "-3", "１２"])
+def test_open_with_no_usable_quantity_is_refused_inline(kiosk, db_session, qta):
+    response = apri(kiosk, qta=qta)
+    assert "Indicare quanti pezzi entrano nel lotto (un numero maggiore di zero)." in response.text
+    assert 'id="errore-qta_input"' in response.text and 'id="apri-lotto"' in response.text
+    assert lotti(db_session) == []
+
+
+def test_the_close_form_enters_scrap_first_with_steppers(kiosk):
+    apri(kiosk, qta="40")
+    html = kiosk.get("/kiosk/SMD-1").text
+    # Scrap first (focused, so a keypad types into it), good pieces pre-filled with the input.
+    assert re.search(r'<input id="qta_scarti" name="qta_scarti" inputmode="numeric"[^>]*autofocus', html)
+    assert html.index('id="qta_scarti"') < html.index('id="qta_output"')
+    assert html.count('class="kiosk-btn kiosk-passo"') == 4
+    assert 'data-qta-input="40"' in html
+    # One-tap close, and the action bar: Chiudi lotto first (what Enter presses), the label slot.
+    assert re.search(r'id="tutto-buono" name="tutto_buono" value="1">Tutto buono \(40\)<', html)
+    assert html.index('id="chiudi-lotto"') < html.index('id="tutto-buono"') < html.index('id="link-etichetta"')
+
+
+def test_a_short_close_is_refused_until_confirmed_with_its_remainder(kiosk, db_session):
+    apri(kiosk, qta="10")
+    lotto_id = lotti_id(kiosk)
+    response = chiudi(kiosk, lotto_id, qta_output="8", qta_scarti="0")
+    assert "Buoni + scarti non arrivano ai 10 pezzi entrati: 2 pezzi non contati tornano disponibili" in response.text
+    assert 'id="errore-resto" role="alert"' in response.text
+    assert re.search(r'id="conferma-resto" name="conferma_resto" value="2">Sì, chiudi: 2 pezzi tornano', response.text)
+    assert re.search(r'name="qta_output"[^>]*value="8"', response.text)  # what was typed stays
+    # A confirmation naming another figure (the numbers changed meanwhile) is no confirmation.
+    response = chiudi(kiosk, lotto_id, qta_output="9", qta_scarti="0", conferma_resto="2")
+    assert "1 pezzo non contato torna disponibile" in response.text
+    assert lotti(db_session)[0].data_fine is None
+    response = chiudi(kiosk, lotto_id, qta_output="8", qta_scarti="0", conferma_resto="2")
+    assert "Lotto 2026-1001-SMD-001 chiuso: 8 buoni, 0 scarti." in response.text
+    [lotto] = lotti(db_session)
+    assert (lotto.qta_output, lotto.qta_scarti) == (8, 0)
+    assert re.search(r'data-fase="SMD".*?class="num disponibile">92<', response.text, re.DOTALL)
+
+
+def test_a_short_close_without_htmx_is_a_400_page_with_the_question(kiosk, db_session):
+    apri(kiosk, qta="10")
+    response = kiosk.post(
+        "/kiosk/SMD-1/chiudi",
+        data={
+            "lotto_id": lotti_id(kiosk),
+            "qta_output": "5",
+            "qta_scarti": "1",
+            "causale": "SMD-PASTA",
+            "chiave": "k",
+            "csrf_token": token(kiosk),
+        },
+    )
+    assert response.status_code == 400 and "<html" in response.text
+    assert "4 pezzi non contati tornano disponibili" in response.text
+    assert lotti(db_session)[0].data_fine is None
+
+
+def test_the_scrap_pieces_still_need_a_reason_before_any_confirmation(kiosk, db_session):
+    apri(kiosk, qta="10")
+    response = chiudi(kiosk, lotti_id(kiosk), qta_output="5", qta_scarti="2")
+    assert "Ci sono scarti: scegliere la causale." in response.text and 'id="conferma-resto"' not in response.text
+
+
+def test_tutto_buono_closes_every_piece_good_in_one_tap(kiosk, db_session):
+    apri(kiosk, qta="25")
+    lotto_id = lotti_id(kiosk)
+    # The good-pieces field may say anything (or nothing); a reason tapped by mistake is dropped.
+    for _ in range(2):  # the tap, then a double tap with the same token
+        response = chiudi(
+            kiosk, lotto_id, chiave="tutto-1", tutto_buono="1", qta_output="", qta_scarti="0", causale="SMD-PASTA"
+        )
+        assert "Lotto 2026-1001-SMD-001 chiuso: 25 buoni, 0 scarti." in response.text
+    [lotto] = lotti(db_session)
+    assert (lotto.qta_output, lotto.qta_scarti, lotto.causale_id) == (25, 0, None)
+    assert db_session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == "LOTTO_CHIUSO")) == 1
+
+
+def test_tutto_buono_with_scrap_entered_is_refused_on_the_scrap(kiosk, db_session):
+    apri(kiosk, qta="25")
+    response = chiudi(kiosk, lotti_id(kiosk), tutto_buono="1", qta_output="23", qta_scarti="2")
+    assert "Sono indicati 2 scarti" in response.text and 'id="errore-qta_scarti"' in response.text
+    assert lotti(db_session)[0].data_fine is None
+
+
+def _stato_fase(db_session, codice, stato, commessa_id=1):
+    tipo = db_session.scalar(select(FaseTipo).where(FaseTipo.codice == codice))
+    fase = db_session.scalar(select(Fase).where(Fase.commessa_erp_id == commessa_id, Fase.fase_tipo_id == tipo.id))
+    fase.stato = stato
+    db_session.commit()
+
+
+@pytest.mark.parametrize(
+    ("prepara", "motivo", "testo"),
+    [
+        (lambda s: _stato_fase(s, "SMD", "SOSPESA"), "FASE_SOSPESA", "Chiamare il capoturno per riprenderla"),
+        (lambda s: _stato_fase(s, "SMD", "COMPLETATA"), "FASE_COMPLETATA", "non servono altri lotti"),
+        (
+            lambda s: setattr(s.scalar(select(ConfigCommessa)), "bloccata_documentazione", True) or s.commit(),
+            "BLOCCATA_DOCUMENTAZIONE",
+            "chiamare il capoturno per sbloccarla",
+        ),
+    ],
+)
+def test_the_card_says_why_apri_lotto_cannot_succeed(kiosk, db_session, prepara, motivo, testo):
+    prepara(db_session)
+    html = scan(kiosk, "1001").text
+    assert f'data-motivo="{motivo}"' in html and testo in html
+    assert 'id="apri-lotto"' not in html and 'name="qta_input"' not in html
+
+
+def test_an_order_closed_in_the_erp_names_the_office(kiosk, db_session):
+    tipo = db_session.scalar(select(FaseTipo).where(FaseTipo.codice == "SMD"))
+    db_session.add(ConfigCommessa(commessa_erp_id=103, flag_smd=True, flag_pth=False, flag_controlli=False))
+    db_session.add(Fase(commessa_erp_id=103, fase_tipo_id=tipo.id, stato="APERTA", qta_prevista=100))
+    db_session.commit()
+    html = scan(kiosk, "2026/77").text
+    assert 'data-motivo="COMMESSA_NON_APERTA"' in html and "Chiamare l&#39;ufficio produzione" in html
+    assert 'id="apri-lotto"' not in html
+
+
+def test_zero_available_says_whether_to_wait_or_call(kiosk, impianto, db_session):
+    # PTH before SMD produced anything: wait for SMD.
+    assert badge(kiosk, macchina="PTH-1", user=impianto).status_code == 302
+    html = scan(kiosk, "1001", macchina="PTH-1").text
+    assert 'data-motivo="IN_ATTESA_FASE_PRECEDENTE"' in html and "si aspettano i pezzi della fase SMD" in html
+    # SMD with every piece in an open lotto on another line: nothing to take, call the supervisor.
+    assert badge(kiosk, macchina="SMD-2", user=impianto).status_code == 302
+    assert "aperto." in apri(kiosk, qta="100", macchina="SMD-2").text
+    assert badge(kiosk, user=impianto).status_code == 302
+    html = scan(kiosk, "1001").text
+    assert 'data-motivo="QUANTITA_NON_DISPONIBILE"' in html and "chiamare il capoturno" in html
+    assert 'id="apri-lotto"' not in html
+
+
+def test_a_later_phase_whose_missing_pieces_were_scrapped_upstream_shows_completed(kiosk, impianto, db_session):
+    """R8: SMD makes its 100, PTH scraps 6 of them; with nothing left to come, PTH is
+    complete at 94/100 and the card says so instead of offering Apri lotto."""
+    apri(kiosk, qta="100")
+    assert "chiuso: 100 buoni" in chiudi(kiosk, lotti_id(kiosk), tutto_buono="1", qta_output="").text
+    assert badge(kiosk, macchina="PTH-1", user=impianto).status_code == 302
+    apri(kiosk, qta="100", macchina="PTH-1")
+    response = chiudi(
+        kiosk,
+        lotti_id(kiosk, "PTH-1"),
+        chiave="k-pth",
+        macchina="PTH-1",
+        qta_output="94",
+        qta_scarti="6",
+        causale="PTH-SALD",
+    )
+    assert "chiuso: 94 buoni, 6 scarti." in response.text
+    assert re.search(r'data-fase="PTH".*?stato-completata', response.text, re.DOTALL)
+    assert 'data-motivo="FASE_COMPLETATA"' in response.text and 'id="apri-lotto"' not in response.text

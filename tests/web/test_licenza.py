@@ -229,12 +229,15 @@ def test_kiosk_refuses_opening_past_grace_inline_and_closes(client, licenze, lin
 
     entra(client, linea, "SMD-L2")
     scheda = client.get("/kiosk/SMD-L2/commessa", query_string={"q": "2026/1234"}, headers=HX)
-    chiave = re.search(r'name="chiave" value="([^"]+)"', scheda.text).group(1)
+    # The card says so (and who to call) instead of offering "Apri lotto".
+    assert f"Licenza scaduta il {licenza.scadenza:%d/%m/%Y}: non è possibile aprire nuovi lotti." in scheda.text
+    assert 'data-motivo="LICENZA_SCADUTA"' in scheda.text and 'id="apri-lotto"' not in scheda.text
     token = csrf_from(client.get("/kiosk/SMD-L2").text)
+    # A form shown before the license expired is still refused by the open itself.
     rifiutato = client.post(
         "/kiosk/SMD-L2/apri",
         headers={**HX, "X-CSRFToken": token},
-        data={"commessa_id": "101", "qta_input": "20", "chiave": chiave},
+        data={"commessa_id": "101", "qta_input": "20", "chiave": "modulo-di-ieri"},
     )
     # htmx swaps only 2xx answers: the kiosk shows the refusal inline in the panel.
     assert 'role="alert"' in rifiutato.text

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import segno
 from flask import Blueprint, current_app, g, redirect, render_template, request, url_for
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 
 from asigest.domain import hashing
 from asigest.domain import lotti as regole
@@ -41,9 +41,9 @@ from asigest.web.access import (
     start_kiosk_session,
 )
 from asigest.web.auth import limiti_accesso, login_refused
-from asigest.web.converters import ID_MAX
 from asigest.web.documenti import archivio, invia_file
 from asigest.web.htmx import is_htmx, vary_on_htmx
+from asigest.web.kiosk.forms import ApriForm, BadgeForm, ChiusuraForm, intero, numero
 
 log = logging.getLogger(__name__)
 
@@ -56,11 +56,11 @@ def _chiave() -> str:
     return secrets.token_urlsafe(16)
 
 
-def _chiave_modulo(*richiesta: str) -> dict:
+def _chiave_modulo(chiave: str | None, *richiesta: str) -> dict:
     """``chiave`` and ``impronta`` for the service: the form's one-time token and what
     it was submitted for — operation, machine and order or lotto — so a token shown
     with one form cannot replay as another operation (R11)."""
-    chiave = (request.form.get("chiave") or "")[:100] or None
+    chiave = (chiave or "")[:100] or None
     return {"chiave": chiave, "impronta": impronta("kiosk", *richiesta) if chiave else None}
 
 
@@ -74,13 +74,9 @@ def _testo_errore(exc: AsigestError) -> str:
     return exc.text(gettext)
 
 
-def _intero(nome: str) -> int | None:
-    try:
-        valore = int((request.form.get(nome) or "").strip())
-    except ValueError:
-        return None
-    # No id or quantity is beyond an INTEGER; the database would fail on it (a 500).
-    return valore if abs(valore) <= ID_MAX else None
+def _errori(form) -> dict[str, list[str]]:
+    """A form's messages by field, as the panel shows them (CSRF is checked before)."""
+    return {campo: [str(m) for m in messaggi] for campo, messaggi in form.errors.items() if campo != "csrf_token"}
 
 
 def _render(macchina, *, status: int = 200, **contesto):
@@ -97,6 +93,9 @@ def _render(macchina, *, status: int = 200, **contesto):
             commessa_lotto = None  # closing never needs the ERP: show the lotto without it
     contesto.setdefault("valori", {})
     contesto.setdefault("errori", {})
+    scheda = contesto.get("scheda")
+    if scheda is not None and scheda.impedimento is not None:
+        contesto["impedimento"] = _testo_errore(scheda.impedimento)
     html = render_template(
         "kiosk/_pannello.html" if is_htmx() else "kiosk/main.html",
         macchina=macchina,
@@ -127,36 +126,40 @@ def badge(codice: str):
     """Badge + PIN form (GET, POST to log in); with a valid kiosk session, the main screen."""
     session = deps.session()
     macchina = kiosk_service.macchina_attiva(session, codice)
+    form = BadgeForm()
     errore = None
     status, headers = 400, {}
     if request.method == "POST":
-        segreto = hashing.new_session_secret()  # fresh at every login: no fixation
-        try:
-            actor = auth_service.authenticate_pin(
-                session,
-                request.form.get("matricola", "")[:30],
-                request.form.get("pin", "")[:30],
-                postazione=macchina.codice,
-                indirizzo=deps.postazione(),
-                limiti=limiti_accesso(),
-                sessione=segreto,
-                sostituisce=session_secret(),
-            )
-        except RuleViolation as exc:
-            errore = exc.text(gettext)
-            status, headers = login_refused(exc)
+        if not form.validate():
+            errore = " ".join(m for campo in ("matricola", "pin") for m in map(str, form[campo].errors))
         else:
-            start_kiosk_session(actor, macchina.codice, segreto)
-            if is_htmx():
-                return "", 204, {"HX-Redirect": url_for("kiosk.badge", codice=macchina.codice)}
-            return redirect(url_for("kiosk.badge", codice=macchina.codice))
+            segreto = hashing.new_session_secret()  # fresh at every login: no fixation
+            try:
+                actor = auth_service.authenticate_pin(
+                    session,
+                    form.matricola.data,
+                    form.pin.data,
+                    postazione=macchina.codice,
+                    indirizzo=deps.postazione(),
+                    limiti=limiti_accesso(),
+                    sessione=segreto,
+                    sostituisce=session_secret(),
+                )
+            except RuleViolation as exc:
+                errore = exc.text(gettext)
+                status, headers = login_refused(exc)
+            else:
+                start_kiosk_session(actor, macchina.codice, segreto)
+                if is_htmx():
+                    return "", 204, {"HX-Redirect": url_for("kiosk.badge", codice=macchina.codice)}
+                return redirect(url_for("kiosk.badge", codice=macchina.codice))
     else:
         actor = kiosk_actor(macchina.codice)
         if actor is not None:
             g.actor = actor
             return _render(macchina)
     html = render_template(
-        "kiosk/badge.html", macchina=macchina, errore=errore, matricola=request.form.get("matricola", "")[:30]
+        "kiosk/badge.html", macchina=macchina, errore=errore, matricola=(form.matricola.data or "")[:30]
     )
     return (html, status, headers) if errore else html
 
@@ -187,7 +190,8 @@ def commessa(codice: str):
         trovata = kiosk_service.cerca_commessa(session, deps.erp(), testo, anno_corrente=_anno_corrente())
     except AsigestError as exc:
         return _render(macchina, status=400, errori={"q": [exc.text(gettext)]}, valori={"q": testo})
-    return _render(macchina, scheda=kiosk_service.scheda(session, trovata, macchina), valori={"q": testo})
+    scheda = kiosk_service.scheda(session, trovata, macchina, licenza=deps.licenza())
+    return _render(macchina, scheda=scheda, valori={"q": testo})
 
 
 @bp.post("/<codice>/apri")
@@ -196,11 +200,10 @@ def apri(codice: str):
     """Open a lotto on this machine for the order on the card (R4, R5, R11)."""
     session = deps.session()
     macchina = kiosk_service.macchina_attiva(session, codice)
-    commessa_id = _intero("commessa_id")
-    qta = _intero("qta_input")
-    valori = {"qta_input": (request.form.get("qta_input") or "")[:12]}
-    trovata = kiosk_service.get_commessa(deps.erp(), commessa_id or 0)
-    scheda = kiosk_service.scheda(session, trovata, macchina)
+    form = ApriForm()
+    valori = {"qta_input": (form.qta_input.data or "")[:12]}
+    trovata = kiosk_service.get_commessa(deps.erp(), numero(form.commessa_id.data) or 0)
+    scheda = kiosk_service.scheda(session, trovata, macchina, licenza=deps.licenza())
     if scheda.fase is None:
         errori = {
             "_": [
@@ -210,9 +213,8 @@ def apri(codice: str):
             ]
         }
         return _render(macchina, status=400, scheda=scheda, errori=errori, valori=valori)
-    if qta is None or qta <= 0:
-        errori = {"qta_input": [gettext("Indicare quanti pezzi entrano nel lotto (un numero maggiore di zero).")]}
-        return _render(macchina, status=400, scheda=scheda, errori=errori, valori=valori)
+    if not form.validate():
+        return _render(macchina, status=400, scheda=scheda, errori=_errori(form), valori=valori)
     try:
         # Whoever badged in at the machine works the lotto, whatever their role.
         actor = deps.actor()
@@ -222,14 +224,14 @@ def apri(codice: str):
             actor=actor,
             fase_id=scheda.fase.id,
             macchina_id=macchina.id,
-            qta_input=qta,
+            qta_input=intero(form.qta_input),
             operatore_id=actor.utente_id,
             licenza=deps.licenza(),
-            **_chiave_modulo("apri", macchina.codice, f"commessa={trovata.id}"),
+            **_chiave_modulo(form.chiave.data, "apri", macchina.codice, f"commessa={trovata.id}"),
         )
     except AsigestError as exc:
-        campo = "qta_input" if exc.code == "QUANTITA_NON_DISPONIBILE" else "_"
-        scheda = kiosk_service.scheda(session, trovata, macchina)
+        campo = "qta_input" if exc.code == "QUANTITA_NON_DISPONIBILE" and scheda.apribile else "_"
+        scheda = kiosk_service.scheda(session, trovata, macchina, licenza=deps.licenza())
         return _render(macchina, status=400, scheda=scheda, errori={campo: [_testo_errore(exc)]}, valori=valori)
     return _render(macchina, lotto=esito.lotto, appena_aperto=True)
 
@@ -237,31 +239,55 @@ def apri(codice: str):
 @bp.post("/<codice>/chiudi")
 @kiosk
 def chiudi(codice: str):
-    """Close the lotto open on this machine with good pieces, scrap and reason (R7, R8, R11)."""
+    """Close the lotto open on this machine with good pieces, scrap and reason (R7, R8, R11).
+
+    A close that leaves pieces unaccounted (good + scrap < input) needs ``conferma_resto``
+    naming how many go back to availability: without it the form comes back asking for
+    that confirmation, and nothing is saved (SPEC §9).
+    """
     session = deps.session()
     macchina = kiosk_service.macchina_attiva(session, codice)
-    lotto_id = _intero("lotto_id") or 0
-    valori = {k: (request.form.get(k) or "")[:500] for k in ("qta_output", "qta_scarti", "causale", "note")}
-    output, scarti = _intero("qta_output"), _intero("qta_scarti") if valori["qta_scarti"].strip() else 0
+    form = ChiusuraForm()
+    valori = {k: (form[k].data or "")[:500] for k in ("qta_output", "qta_scarti", "causale", "note")}
     try:
-        lotto = lotti_service.get_lotto(session, lotto_id)
+        lotto = lotti_service.get_lotto(session, numero(form.lotto_id.data) or 0)
         if lotto.macchina_id != macchina.id:
             raise RuleViolation(N_("Questo lotto non è di questa macchina."), code="LOTTO_ALTRA_MACCHINA")
-        errori = regole.errori_chiusura(lotto.qta_input, output, scarti, bool(valori["causale"]))
-        if output is None or scarti is None:
-            raise lotti_service.ChiusuraNonValida(errori)
+        if not form.validate():
+            return _render(macchina, status=400, errori=_errori(form), valori=valori)
+        output, scarti = intero(form.qta_output), intero(form.qta_scarti, vuoto=0)
+        causale = form.causale.data or None
+        if form.tutto_buono.data:
+            if scarti:
+                errori = {
+                    "qta_scarti": [
+                        gettext(
+                            "Sono indicati %(n)s scarti: per chiudere con gli scarti premere «Chiudi lotto», "
+                            "altrimenti riportarli a 0.",
+                            n=scarti,
+                        )
+                    ]
+                }
+                return _render(macchina, status=400, errori=errori, valori=valori)
+            # Every piece good: no scrap, so no reason either (one tapped by mistake is dropped).
+            output, scarti, causale = lotto.qta_input, 0, None
+            valori.update(qta_output=str(output), qta_scarti="0", causale="")
+        resto = regole.resto_chiusura(lotto.qta_input, output, scarti)
+        corretti = not regole.errori_chiusura(lotto.qta_input, output, scarti, bool(causale))
+        if resto and corretti and numero(form.conferma_resto.data) != resto:
+            return _render(macchina, status=400, valori=valori, resto=resto, errori=_conferma(lotto, resto))
         esito = lotti_service.chiudi_lotto(
             session,
             actor=deps.actor(),
             lotto_id=lotto.id,
             qta_output=output,
             qta_scarti=scarti,
-            causale=valori["causale"] or None,
-            note=valori["note"] or None,
-            **_chiave_modulo("chiudi", macchina.codice, f"lotto={lotto.id}"),
+            causale=causale,
+            note=form.note.data or None,
+            **_chiave_modulo(form.chiave.data, "chiudi", macchina.codice, f"lotto={lotto.id}"),
         )
     except lotti_service.ChiusuraNonValida as exc:
-        errori = {_CAMPI_CHIUSURA.get(k, "_"): [gettext(m) for m in v] for k, v in exc.errors.items()}
+        errori = {ChiusuraForm.CAMPI.get(k, "_"): [gettext(m) for m in v] for k, v in exc.errors.items()}
         return _render(macchina, status=400, errori=errori, valori=valori)
     except AsigestError as exc:
         campo = "causale" if exc.code == "CAUSALE_NON_VALIDA" else "_"
@@ -272,12 +298,29 @@ def chiudi(codice: str):
     return _render(macchina, scheda=scheda, chiuso=chiuso, senza_scheda=scheda is None)
 
 
+def _conferma(lotto, resto: int) -> dict[str, list[str]]:
+    """The short close's question, on the quantities (SPEC §9)."""
+    return {
+        "resto": [
+            ngettext(
+                "Buoni + scarti non arrivano ai %(entrati)s pezzi entrati: %(num)s pezzo non contato "
+                "torna disponibile per altri lotti. Confermare, oppure correggere i numeri.",
+                "Buoni + scarti non arrivano ai %(entrati)s pezzi entrati: %(num)s pezzi non contati "
+                "tornano disponibili per altri lotti. Confermare, oppure correggere i numeri.",
+                resto,
+                entrati=lotto.qta_input,
+            )
+        ]
+    }
+
+
 def _scheda_se_possibile(session, macchina, commessa_id: int):
     """The order card to show after a committed change, or None when it cannot be read
     now (the ERP does not answer, or no longer has the order): the change is saved
     either way, and the screen must say so rather than show an error."""
     try:
-        return kiosk_service.scheda(session, kiosk_service.get_commessa(deps.erp(), commessa_id), macchina)
+        commessa = kiosk_service.get_commessa(deps.erp(), commessa_id)
+        return kiosk_service.scheda(session, commessa, macchina, licenza=deps.licenza())
     except AsigestError as exc:
         log.warning(
             "Kiosk %s: scheda della commessa %s non disponibile dopo la chiusura (%s)",
@@ -286,9 +329,6 @@ def _scheda_se_possibile(session, macchina, commessa_id: int):
             exc.code,
         )
         return None
-
-
-_CAMPI_CHIUSURA = {"QtaOutput": "qta_output", "QtaScarti": "qta_scarti", "CausaleScarto": "causale"}
 
 
 # -- documents and label ---------------------------------------------------------------
