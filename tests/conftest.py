@@ -8,7 +8,7 @@
   after which its bytes changed.
 - ``mssql_compatible`` compiles every statement a test executes for SQL Server and fails
   the test when one does not compile or binds more than 2,100 parameters.
-- Tests marked ``una_volta`` (every unit test, static scans, browser walkthroughs) run in
+- Tests marked ``una_volta`` (every unit test, static scans, browser tests) run in
   the SQLite pass only: the database cannot change their result. The slow end-to-end
   modules are scheduled first, so parallel workers (pytest-xdist) finish together.
 """
@@ -48,6 +48,7 @@ MODULI_LENTI = (
     "test_sqlmap_scan.py",
     "integration/test_disco_pieno.py",
     "e2e/test_guide_browser.py",
+    "e2e/test_kiosk_ciclo_browser.py",
     "e2e/test_kiosk_browser.py",
 )
 
@@ -57,7 +58,9 @@ def pytest_collection_modifyitems(config, items):
     deselected; the slow modules go first (stable: the order inside a module is kept)."""
     una_volta = pytest.mark.una_volta
     for item in items:
-        if item.path.is_relative_to(TESTS / "unit"):
+        # Unit tests touch no database; browser tests check what a page shows and how it
+        # reacts, while the database behind it is exercised on both by the route tests.
+        if item.path.is_relative_to(TESTS / "unit") or item.path.name.endswith("_browser.py"):
             item.add_marker(una_volta)
     if os.environ.get("ASIGEST_TEST_DATABASE_URL"):
         tolti = [item for item in items if item.get_closest_marker("una_volta")]
