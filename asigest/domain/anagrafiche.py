@@ -7,6 +7,7 @@ shows every wrong field in one round.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 
 from asigest.errors import N_, InvalidInput
 
@@ -32,7 +33,7 @@ PASSWORD_MIN = 8
 PASSWORD_MAX = 200
 
 
-class CampiErrati(dict):
+class CampiErrati(dict[str, list[str]]):
     """``{field: [message, ...]}`` gathered while checking a request."""
 
     def add(self, campo: str, messaggio: str) -> None:
@@ -96,7 +97,7 @@ def controlla_password(errori: CampiErrati, password: str | None, campo: str = "
         errori.add(campo, TROPPO_LUNGO[200])
 
 
-def differenze(prima: dict, dopo: dict) -> tuple[dict, dict]:
+def differenze(prima: Mapping[str, object], dopo: Mapping[str, object]) -> tuple[dict[str, object], dict[str, object]]:
     """The keys whose value changed, as (before, after) dicts for the audit log."""
     cambiati = [k for k in dopo if prima.get(k) != dopo[k]]
     return {k: prima.get(k) for k in cambiati}, {k: dopo[k] for k in cambiati}
