@@ -21,7 +21,7 @@ from asigest.errors import N_, Conflict, NotFound, RuleViolation
 from asigest.models import CausaleScarto, FaseTipo, Lotto, Macchina
 from asigest.models.documenti import TIPI_DOCUMENTO
 from asigest.services import audit
-from asigest.services.uow import ripete_se_occupato, transaction
+from asigest.services.uow import DbSession, ripete_se_occupato, transaction
 
 
 def tipi_documento(settings: Mapping) -> tuple[str, ...]:
@@ -32,7 +32,7 @@ def tipi_documento(settings: Mapping) -> tuple[str, ...]:
 # -- codes ---------------------------------------------------------------------------------
 
 
-def _codice_libero(session, model, codice: str, escluso_id: int | None = None) -> None:
+def _codice_libero(session: DbSession, model, codice: str, escluso_id: int | None = None) -> None:
     """Raises Conflict (CODICE_IN_USO) when another row of ``model`` has ``codice``."""
     query = select(model.id).where(model.codice == codice)
     if escluso_id is not None:
@@ -44,7 +44,7 @@ def _codice_libero(session, model, codice: str, escluso_id: int | None = None) -
 
 
 @contextmanager
-def _transazione_con_codice(session, model, codice: str, escluso_id: int | None = None):
+def _transazione_con_codice(session: DbSession, model, codice: str, escluso_id: int | None = None):
     """The unit of work; when two admins save the same code at the same instant, the
     UNIQUE constraint refuses the second and it gets the same Conflict as a sequential one."""
     try:
@@ -58,7 +58,7 @@ def _transazione_con_codice(session, model, codice: str, escluso_id: int | None 
 # -- phase types ------------------------------------------------------------------------
 
 
-def list_fasi_tipo(session, *, solo_attivi: bool = False) -> list[FaseTipo]:
+def list_fasi_tipo(session: DbSession, *, solo_attivi: bool = False) -> list[FaseTipo]:
     """Phase types in flow order (Ordine)."""
     query = select(FaseTipo).order_by(FaseTipo.ordine, FaseTipo.id)
     if solo_attivi:
@@ -66,7 +66,7 @@ def list_fasi_tipo(session, *, solo_attivi: bool = False) -> list[FaseTipo]:
     return list(session.scalars(query))
 
 
-def get_fase_tipo(session, fase_tipo_id: int) -> FaseTipo:
+def get_fase_tipo(session: DbSession, fase_tipo_id: int) -> FaseTipo:
     """One phase type by id. Raises NotFound."""
     tipo = session.get(FaseTipo, fase_tipo_id)
     if tipo is None:
@@ -74,7 +74,7 @@ def get_fase_tipo(session, fase_tipo_id: int) -> FaseTipo:
     return tipo
 
 
-def _fase_tipo_attivo(session, errori: CampiErrati, codice: str | None) -> FaseTipo | None:
+def _fase_tipo_attivo(session: DbSession, errori: CampiErrati, codice: str | None) -> FaseTipo | None:
     """The active phase type with ``codice``; records an error on ``fase_tipo`` otherwise."""
     codice = (codice or "").strip().upper()
     tipo = session.scalar(select(FaseTipo).where(FaseTipo.codice == codice)) if codice else None
@@ -105,7 +105,7 @@ def _fase_tipo_foto(tipo: FaseTipo) -> dict:
     }
 
 
-def _ordine_libero(session, ordine: int, escluso_id: int | None = None) -> None:
+def _ordine_libero(session: DbSession, ordine: int, escluso_id: int | None = None) -> None:
     """Two phase types in the same position would make "the previous phase" (R5) ambiguous."""
     query = select(FaseTipo.codice).where(FaseTipo.ordine == ordine)
     if escluso_id is not None:
@@ -130,7 +130,7 @@ def _controlla_ordine(errori: CampiErrati, ordine) -> int | None:
 
 
 def create_fase_tipo(
-    session,
+    session: DbSession,
     *,
     actor: Actor | None,
     codice: str,
@@ -166,7 +166,7 @@ def create_fase_tipo(
 
 @ripete_se_occupato
 def update_fase_tipo(
-    session,
+    session: DbSession,
     *,
     actor: Actor | None,
     fase_tipo_id: int,
@@ -240,7 +240,7 @@ def _macchina_foto(macchina: Macchina) -> dict:
 
 
 def list_macchine(
-    session, *, fase_tipo: str | None = None, attiva: bool | None = None, limit: int = 100, offset: int = 0
+    session: DbSession, *, fase_tipo: str | None = None, attiva: bool | None = None, limit: int = 100, offset: int = 0
 ) -> list[Macchina]:
     """Machines by code, optionally only those of one phase type (code) or state."""
     query = select(Macchina)
@@ -251,7 +251,7 @@ def list_macchine(
     return list(session.scalars(query.order_by(Macchina.codice).limit(limit).offset(offset)))
 
 
-def get_macchina(session, macchina_id: int) -> Macchina:
+def get_macchina(session: DbSession, macchina_id: int) -> Macchina:
     """One machine by id. Raises NotFound."""
     macchina = session.get(Macchina, macchina_id)
     if macchina is None:
@@ -259,7 +259,7 @@ def get_macchina(session, macchina_id: int) -> Macchina:
     return macchina
 
 
-def _lotto_aperto(session, macchina: Macchina) -> str | None:
+def _lotto_aperto(session: DbSession, macchina: Macchina) -> str | None:
     """The CodiceLotto open on ``macchina``, if any."""
     return session.scalar(select(Lotto.codice_lotto).where(Lotto.macchina_id == macchina.id, Lotto.data_fine.is_(None)))
 
@@ -277,7 +277,7 @@ def _controlla_macchina(errori: CampiErrati, *, codice, descrizione, reparto, pa
 
 
 def create_macchina(
-    session,
+    session: DbSession,
     *,
     actor: Actor | None,
     codice: str,
@@ -308,7 +308,7 @@ def create_macchina(
 
 
 def update_macchina(
-    session,
+    session: DbSession,
     *,
     actor: Actor | None,
     macchina_id: int,
@@ -369,7 +369,7 @@ def update_macchina(
     return macchina
 
 
-def deactivate_macchina(session, *, actor: Actor | None, macchina_id: int) -> Macchina:
+def deactivate_macchina(session: DbSession, *, actor: Actor | None, macchina_id: int) -> Macchina:
     """Take a machine out of service (MACCHINA_DISATTIVATA); its kiosk stops opening lotti.
 
     Raises NotFound, RuleViolation (MACCHINA_CON_LOTTO_APERTO).
@@ -378,14 +378,14 @@ def deactivate_macchina(session, *, actor: Actor | None, macchina_id: int) -> Ma
 
 
 def reactivate_macchina(
-    session, *, actor: Actor | None, macchina_id: int, licenza: regole_licenza.StatoLicenza | None = None
+    session: DbSession, *, actor: Actor | None, macchina_id: int, licenza: regole_licenza.StatoLicenza | None = None
 ) -> Macchina:
     """Put a machine back in service (MACCHINA_MODIFICATA). Raises NotFound, RuleViolation
     (TERMINALI_ESAURITI: the license's terminals are all in use)."""
     return update_macchina(session, actor=actor, macchina_id=macchina_id, attiva=True, licenza=licenza)
 
 
-def _terminale_libero(session, licenza: regole_licenza.StatoLicenza | None) -> None:
+def _terminale_libero(session: DbSession, licenza: regole_licenza.StatoLicenza | None) -> None:
     """Refuse one more machine in service beyond the license's terminals (each machine is a
     kiosk terminal); no limit, and no count, in demo mode. Raises RuleViolation TERMINALI_ESAURITI."""
     if licenza is None or licenza.max_terminali is None:
@@ -407,7 +407,7 @@ def _causale_foto(causale: CausaleScarto) -> dict:
 
 
 def list_causali(
-    session, *, fase_tipo: str | None = None, attiva: bool | None = None, limit: int = 100, offset: int = 0
+    session: DbSession, *, fase_tipo: str | None = None, attiva: bool | None = None, limit: int = 100, offset: int = 0
 ) -> list[CausaleScarto]:
     """Scrap reasons by code. With ``fase_tipo`` (a code): those usable in that phase,
     i.e. its own and those valid in any phase."""
@@ -420,7 +420,7 @@ def list_causali(
     return list(session.scalars(query.order_by(CausaleScarto.codice).limit(limit).offset(offset)))
 
 
-def get_causale(session, causale_id: int) -> CausaleScarto:
+def get_causale(session: DbSession, causale_id: int) -> CausaleScarto:
     """One scrap reason by id. Raises NotFound."""
     causale = session.get(CausaleScarto, causale_id)
     if causale is None:
@@ -432,7 +432,7 @@ _QUALSIASI = object()  # "no change" for a field where None means "any phase"
 
 
 def create_causale(
-    session,
+    session: DbSession,
     *,
     actor: Actor | None,
     codice: str,
@@ -461,7 +461,7 @@ def create_causale(
 
 
 def update_causale(
-    session,
+    session: DbSession,
     *,
     actor: Actor | None,
     causale_id: int,

@@ -52,6 +52,7 @@ from asigest.models import ConfigCommessa, Fase, FaseTipo
 from asigest.services.chunks import chunked
 from asigest.services.commesse import Pagina
 from asigest.services.configurazione import totali_lotti
+from asigest.services.uow import DbSession
 
 # Orders per block: one ERP lookup and one IN list each, well under SQL Server's 2,100 parameters.
 BLOCCO = 1000
@@ -212,7 +213,7 @@ class RigaAvanzamento:
     in_ritardo: bool
 
 
-def tipi_fase(session) -> list[str]:
+def tipi_fase(session: DbSession) -> list[str]:
     """The phase type codes in flow order (inactive ones too: old orders still have them),
     for the page's filter."""
     return list(session.scalars(select(FaseTipo.codice).order_by(FaseTipo.ordine, FaseTipo.id)))
@@ -226,7 +227,7 @@ def leggi_ordine(testo: str | None) -> str:
 
 
 def avanzamento_commesse(
-    session,
+    session: DbSession,
     erp: ErpGateway,
     *,
     oggi: date,
@@ -260,7 +261,7 @@ def avanzamento_commesse(
 
 
 def seleziona_commesse(
-    session, erp: ErpGateway, *, oggi: date, filtri: Filtri = Filtri(), ordine: str = ORDINE_PREDEFINITO
+    session: DbSession, erp: ErpGateway, *, oggi: date, filtri: Filtri = Filtri(), ordine: str = ORDINE_PREDEFINITO
 ) -> Selezione:
     """Every configured order matching ``filtri``, sorted by ``ordine`` (see
     ``avanzamento_commesse``), each with its phases (without their dates), and the late /
@@ -272,7 +273,9 @@ def seleziona_commesse(
     return _seleziona(session, erp, oggi=oggi, filtri=filtri, ordine=ordine, tutte_le_fasi=True)
 
 
-def _seleziona(session, erp: ErpGateway, *, oggi: date, filtri: Filtri, ordine: str, tutte_le_fasi: bool) -> Selezione:
+def _seleziona(
+    session: DbSession, erp: ErpGateway, *, oggi: date, filtri: Filtri, ordine: str, tutte_le_fasi: bool
+) -> Selezione:
     """The selection; without ``tutte_le_fasi`` the orders whose phases change nothing in
     it (see below) come with ``fasi`` None, for a page to read its own."""
     ordine = leggi_ordine(ordine)
@@ -302,7 +305,7 @@ def _seleziona(session, erp: ErpGateway, *, oggi: date, filtri: Filtri, ordine: 
 
 
 def righe_avanzamento(
-    session,
+    session: DbSession,
     erp: ErpGateway,
     *,
     oggi: date,
@@ -359,7 +362,9 @@ def righe_avanzamento(
 # -- building blocks -------------------------------------------------------------------
 
 
-def _candidate(session, erp: ErpGateway, *, tutte: bool, entro: date | None = None) -> dict[int, Commessa | None]:
+def _candidate(
+    session: DbSession, erp: ErpGateway, *, tutte: bool, entro: date | None = None
+) -> dict[int, Commessa | None]:
     """``{CommessaERPId: Commessa or None}`` of the configured orders to consider (open
     ones due by ``entro`` when given, unless ``tutte``)."""
     if tutte:
@@ -376,7 +381,7 @@ def _candidate(session, erp: ErpGateway, *, tutte: bool, entro: date | None = No
     return configurate
 
 
-def _config_ids(session) -> Iterator[list[int]]:
+def _config_ids(session: DbSession) -> Iterator[list[int]]:
     """Every configured order's ERP ID, ``BLOCCO`` at a time (keyset, ascending)."""
     ultimo = 0
     while True:
@@ -420,7 +425,7 @@ def _ricerca(testo: str) -> Callable[[int, Commessa | None], bool]:
     return corrisponde
 
 
-def _fasi(session, ids: list[int], *, con_date: bool = False) -> dict[int, list[FaseAvanzamento]]:
+def _fasi(session: DbSession, ids: list[int], *, con_date: bool = False) -> dict[int, list[FaseAvanzamento]]:
     """The fasi of the orders ``ids`` in flow order, with their totals: one query per
     2,000 orders. Their dates only ``con_date``: parsing them is a third of the cost on
     thousands of orders, and only a page shows them."""
@@ -507,7 +512,7 @@ def _ordina(commesse: list[CommessaAvanzamento], ordine: str) -> list[CommessaAv
 
 
 def _dettaglio(
-    session, commesse: list[CommessaAvanzamento], *, oggi: date, con_disponibile: bool
+    session: DbSession, commesse: list[CommessaAvanzamento], *, oggi: date, con_disponibile: bool
 ) -> list[CommessaAvanzamento]:
     """The page's orders with their phases read again in full (dates included) and, when
     asked, QtaDisponibile (R5): one query per 2,000 orders, plus one aggregate over their lotti."""
@@ -536,7 +541,9 @@ def _dettaglio(
     return risultato
 
 
-def _righe(session, ids: list[int], commesse: dict[int, Commessa | None], oggi: date) -> Iterator[RigaAvanzamento]:
+def _righe(
+    session: DbSession, ids: list[int], commesse: dict[int, Commessa | None], oggi: date
+) -> Iterator[RigaAvanzamento]:
     """The fase rows of ``ids`` (newest ERP ID first); orders without fasi give none."""
     fasi = _fasi(session, ids)
     for commessa_id in sorted(fasi, reverse=True):

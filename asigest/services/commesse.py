@@ -13,6 +13,7 @@ from asigest.errors import N_, NotFound
 from asigest.models import ConfigCommessa, Fase, FaseTipo
 from asigest.services.chunks import chunked
 from asigest.services.drift import scostamenti_di
+from asigest.services.uow import DbSession
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,7 @@ class CommessaRiga:
 class Pagina:
     """One page of a list; ``has_more`` tells whether a next page exists."""
 
-    items: list
+    items: list[CommessaRiga]
     limit: int
     offset: int
     has_more: bool
@@ -48,7 +49,7 @@ class CommessaDettaglio:
     scostamento: Scostamento | None = None
 
 
-def configs_by_commessa(session, commessa_ids: Iterable[int]) -> dict[int, ConfigCommessa]:
+def configs_by_commessa(session: DbSession, commessa_ids: Iterable[int]) -> dict[int, ConfigCommessa]:
     """``{CommessaERPId: ConfigCommessa}`` for the given ids, queried in chunks."""
     ids = sorted(set(commessa_ids))
     found: dict[int, ConfigCommessa] = {}
@@ -58,7 +59,9 @@ def configs_by_commessa(session, commessa_ids: Iterable[int]) -> dict[int, Confi
     return found
 
 
-def list_commesse(session, erp: ErpGateway, *, q: str | None = None, limit: int = 100, offset: int = 0) -> Pagina:
+def list_commesse(
+    session: DbSession, erp: ErpGateway, *, q: str | None = None, limit: int = 100, offset: int = 0
+) -> Pagina:
     """Open ERP orders, newest first, optionally matching ``q``, each flagged configured or not.
 
     Raises ErpUnavailable when the ERP does not answer.
@@ -75,7 +78,7 @@ def list_commesse(session, erp: ErpGateway, *, q: str | None = None, limit: int 
     )
 
 
-def get_commessa(session, erp: ErpGateway, commessa_id: int) -> CommessaDettaglio:
+def get_commessa(session: DbSession, erp: ErpGateway, commessa_id: int) -> CommessaDettaglio:
     """The order card for an ERP ID, in any ERP state.
 
     Raises NotFound when the ERP has no such order, ErpUnavailable when it does not answer.

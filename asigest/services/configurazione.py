@@ -49,7 +49,7 @@ from asigest.errors import N_, Conflict, InvalidInput, NotFound, RuleViolation
 from asigest.models import ConfigCommessa, Fase, FaseTipo, Lotto
 from asigest.services import audit
 from asigest.services.chunks import chunked
-from asigest.services.uow import ripete_se_occupato, transaction
+from asigest.services.uow import DbSession, ripete_se_occupato, transaction
 
 # Each phase flag of ConfigCommessa and the FaseTipo code it enables, in flow order.
 FLAG_FASI = {"flag_smd": "SMD", "flag_pth": "PTH", "flag_controlli": "CONTROLLI"}
@@ -116,7 +116,7 @@ class _Totali:
 # -- reading -------------------------------------------------------------------------
 
 
-def get_config(session, config_id: int) -> ConfigCommessa:
+def get_config(session: DbSession, config_id: int) -> ConfigCommessa:
     """One ConfigCommessa by ConfigID.
 
     Raises NotFound for an unknown id.
@@ -127,7 +127,7 @@ def get_config(session, config_id: int) -> ConfigCommessa:
     return config
 
 
-def get_config_commessa(session, commessa_erp_id: int) -> ConfigCommessa:
+def get_config_commessa(session: DbSession, commessa_erp_id: int) -> ConfigCommessa:
     """The config of an ERP order.
 
     Raises NotFound when the order is not configured.
@@ -139,7 +139,7 @@ def get_config_commessa(session, commessa_erp_id: int) -> ConfigCommessa:
 
 
 def list_configs(
-    session, *, limit: int = 100, offset: int = 0, commessa_erp_id: int | None = None
+    session: DbSession, *, limit: int = 100, offset: int = 0, commessa_erp_id: int | None = None
 ) -> list[ConfigCommessa]:
     """Configs, newest first (ConfigID descending), optionally the one of ``commessa_erp_id``."""
     stmt = select(ConfigCommessa)
@@ -149,7 +149,7 @@ def list_configs(
     return list(session.scalars(stmt))
 
 
-def fasi_commessa(session, erp: ErpGateway, commessa_erp_id: int) -> list[FaseConDisponibile]:
+def fasi_commessa(session: DbSession, erp: ErpGateway, commessa_erp_id: int) -> list[FaseConDisponibile]:
     """The fasi of a commessa in flow order, each with QtaDisponibile (R5).
 
     The ERP is asked only when the commessa has no fasi, to tell an unconfigured order
@@ -163,7 +163,7 @@ def fasi_commessa(session, erp: ErpGateway, commessa_erp_id: int) -> list[FaseCo
     return con_disponibile(session, fasi)
 
 
-def con_disponibile(session, fasi: Iterable[Fase]) -> list[FaseConDisponibile]:
+def con_disponibile(session: DbSession, fasi: Iterable[Fase]) -> list[FaseConDisponibile]:
     """``fasi`` (of one commessa) in flow order, each with its QtaDisponibile (R5).
 
     One aggregate query over Lotti for all of them, however many lotti they have.
@@ -205,7 +205,7 @@ def con_disponibile(session, fasi: Iterable[Fase]) -> list[FaseConDisponibile]:
 
 @ripete_se_occupato
 def create_config(
-    session,
+    session: DbSession,
     erp: ErpGateway,
     *,
     actor: Actor | None,
@@ -262,7 +262,9 @@ def create_config(
 
 
 @ripete_se_occupato
-def update_config(session, erp: ErpGateway, *, actor: Actor | None, config_id: int, **modifiche) -> ConfigCommessa:
+def update_config(
+    session: DbSession, erp: ErpGateway, *, actor: Actor | None, config_id: int, **modifiche
+) -> ConfigCommessa:
     """Change a config; only the keyword arguments given change (names as in ``MODIFICABILI``).
 
     A flag turned on creates its fase (R2: the commessa must still be open in the ERP);
@@ -326,7 +328,7 @@ def update_config(session, erp: ErpGateway, *, actor: Actor | None, config_id: i
 
 
 @ripete_se_occupato
-def delete_config(session, *, actor: Actor | None, config_id: int) -> None:
+def delete_config(session: DbSession, *, actor: Actor | None, config_id: int) -> None:
     """Delete a config and its fasi (R3), refused while any of its fasi has lotti.
 
     Raises NotFound, RuleViolation (CONFIG_CON_LOTTI), Conflict (MODIFICA_CONCORRENTE).
@@ -350,7 +352,7 @@ def delete_config(session, *, actor: Actor | None, config_id: int) -> None:
 
 @ripete_se_occupato
 def add_fase(
-    session, erp: ErpGateway, *, actor: Actor | None, commessa_erp_id: int, fase_tipo: str
+    session: DbSession, erp: ErpGateway, *, actor: Actor | None, commessa_erp_id: int, fase_tipo: str
 ) -> FaseConDisponibile:
     """Add one fase of type ``fase_tipo`` (a FaseTipo code) to a configured commessa.
 
@@ -406,7 +408,7 @@ def add_fase(
 # -- rules and helpers ---------------------------------------------------------------
 
 
-def _fine_lettura(session) -> None:
+def _fine_lettura(session: DbSession) -> None:
     """End the transaction the checks read in, so that the write starts a fresh one.
 
     On SQLite a transaction that has read cannot write once another connection has
@@ -439,11 +441,11 @@ def _testi(valori: dict[str, str | None]) -> dict[str, str | None]:
     return puliti
 
 
-def _config_per_commessa(session, commessa_erp_id: int) -> ConfigCommessa | None:
+def _config_per_commessa(session: DbSession, commessa_erp_id: int) -> ConfigCommessa | None:
     return session.scalar(select(ConfigCommessa).where(ConfigCommessa.commessa_erp_id == commessa_erp_id))
 
 
-def _fasi_of(session, commessa_erp_id: int) -> list[Fase]:
+def _fasi_of(session: DbSession, commessa_erp_id: int) -> list[Fase]:
     return list(
         session.scalars(
             select(Fase)
@@ -520,7 +522,7 @@ def _qta_nuove_fasi(erp: ErpGateway, config: ConfigCommessa) -> int:
     return _qta_pianificata(commessa)
 
 
-def _tipi_per_codice(session, codici: list[str]) -> list[FaseTipo]:
+def _tipi_per_codice(session: DbSession, codici: list[str]) -> list[FaseTipo]:
     """The FaseTipo rows for ``codici`` in flow order; each must exist and be active."""
     if not codici:
         return []
@@ -545,7 +547,7 @@ def _tipo_attivo(tipo: FaseTipo) -> None:
         )
 
 
-def totali_lotti(session, fase_ids: list[int]) -> dict[int, _Totali]:
+def totali_lotti(session: DbSession, fase_ids: list[int]) -> dict[int, _Totali]:
     """Per FaseID: lotti count, Σ output and Σ scrap of closed lotti, Σ input of open ones.
 
     One statement per 2,000 fasi, grouped by FaseID. Open and closed are told apart with
@@ -573,7 +575,7 @@ def totali_lotti(session, fase_ids: list[int]) -> dict[int, _Totali]:
     return found
 
 
-def _senza_lotti(session, fasi: list[Fase], *, codice: str) -> None:
+def _senza_lotti(session: DbSession, fasi: list[Fase], *, codice: str) -> None:
     """R2/R3: refuse when any of ``fasi`` has lotti, naming those phases."""
     if not fasi:
         return
@@ -583,7 +585,7 @@ def _senza_lotti(session, fasi: list[Fase], *, codice: str) -> None:
         raise _fasi_con_lotti(con_lotti, codice)
 
 
-def fasi_bloccate(session, commessa_erp_id: int) -> list[Fase]:
+def fasi_bloccate(session: DbSession, commessa_erp_id: int) -> list[Fase]:
     """Every fase of an order, locked until commit (PostgreSQL, SQL Server) in FaseID
     order — the same order for every caller, so lockers never wait on each other in a
     cycle; a kiosk open locks its one fase the same way."""
@@ -594,7 +596,7 @@ def fasi_bloccate(session, commessa_erp_id: int) -> list[Fase]:
     )
 
 
-def _non_prima_di_fasi_con_lotti(session, commessa_erp_id: int, tipi: list[FaseTipo]) -> None:
+def _non_prima_di_fasi_con_lotti(session: DbSession, commessa_erp_id: int, tipi: list[FaseTipo]) -> None:
     """R2: refuse a new fase of any of ``tipi`` that would come, in flow order, before a
     fase of the order that already has lotti (naming those phases).
 
@@ -648,7 +650,7 @@ def _fasi_con_lotti(fasi: list[Fase], codice: str) -> RuleViolation:
     )
 
 
-def _crea_fase(session, actor: Actor | None, commessa_erp_id: int, fase_tipo_id: int, qta: int) -> Fase:
+def _crea_fase(session: DbSession, actor: Actor | None, commessa_erp_id: int, fase_tipo_id: int, qta: int) -> Fase:
     fase = Fase(
         commessa_erp_id=commessa_erp_id,
         fase_tipo_id=fase_tipo_id,
@@ -663,7 +665,7 @@ def _crea_fase(session, actor: Actor | None, commessa_erp_id: int, fase_tipo_id:
     return fase
 
 
-def _elimina_fase(session, actor: Actor | None, fase: Fase) -> None:
+def _elimina_fase(session: DbSession, actor: Actor | None, fase: Fase) -> None:
     prima = _fase_dict(fase)
     session.delete(fase)
     session.flush()

@@ -34,7 +34,7 @@ from asigest.errors import (
 from asigest.models import DocumentoTecnico, Fase, FaseTipo
 from asigest.services import audit
 from asigest.services.archivio import Archivio, LimiteSuperato
-from asigest.services.uow import transaction
+from asigest.services.uow import DbSession, transaction
 
 log = logging.getLogger(__name__)
 
@@ -135,7 +135,7 @@ def commessa_erp(erp: ErpGateway, commessa_id: int) -> Commessa:
 
 
 def list_documenti(
-    session,
+    session: DbSession,
     erp: ErpGateway,
     *,
     commessa_erp_id: int | None = None,
@@ -157,14 +157,14 @@ def list_documenti(
     return list(session.scalars(_recenti_prima(stmt).limit(limit).offset(offset)))
 
 
-def documenti_commessa(session, commessa: Commessa) -> list[DocumentoVoce]:
+def documenti_commessa(session: DbSession, commessa: Commessa) -> list[DocumentoVoce]:
     """Every document that applies to ``commessa`` (an ERP order already read), newest
     first, each marked per-article or not."""
     rows = session.scalars(_recenti_prima(select(DocumentoTecnico).where(_validi_per(commessa))))
     return [DocumentoVoce(d, per_articolo=d.commessa_erp_id is None) for d in rows]
 
 
-def requisiti_fasi(session, commessa: Commessa) -> list[RequisitoFase]:
+def requisiti_fasi(session: DbSession, commessa: Commessa) -> list[RequisitoFase]:
     """R4's document check for each fase of ``commessa``, in flow order: the types its
     FaseTipo.DocumentiRichiesti lists and which of them no document of the commessa or
     of its article (CODART) provides yet."""
@@ -180,19 +180,19 @@ def requisiti_fasi(session, commessa: Commessa) -> list[RequisitoFase]:
     return [RequisitoFase(codice, tipi, [t for t in tipi if t not in presenti]) for codice, tipi in richiesti.items()]
 
 
-def tipi_mancanti(session, commessa: Commessa) -> dict[str, list[str]]:
+def tipi_mancanti(session: DbSession, commessa: Commessa) -> dict[str, list[str]]:
     """R4: ``{FaseTipo code: [document types missing]}`` for every fase of ``commessa``
     (an empty list when nothing is missing). A lotto may open in a fase only when its
     list is empty; the refusal names the missing types."""
     return {r.fase_tipo: r.mancanti for r in requisiti_fasi(session, commessa)}
 
 
-def sezione_documenti(session, commessa: Commessa) -> SezioneDocumenti:
+def sezione_documenti(session: DbSession, commessa: Commessa) -> SezioneDocumenti:
     """The order card's documents: the list and the per-fase check."""
     return SezioneDocumenti(commessa, documenti_commessa(session, commessa), requisiti_fasi(session, commessa))
 
 
-def get_documento(session, documento_id: int) -> DocumentoTecnico:
+def get_documento(session: DbSession, documento_id: int) -> DocumentoTecnico:
     """One document by id. Raises NotFound."""
     documento = session.get(DocumentoTecnico, documento_id)
     if documento is None:
@@ -200,7 +200,7 @@ def get_documento(session, documento_id: int) -> DocumentoTecnico:
     return documento
 
 
-def file_documento(session, *, archivio: Archivio, documento_id: int) -> tuple[DocumentoTecnico, Path]:
+def file_documento(session: DbSession, *, archivio: Archivio, documento_id: int) -> tuple[DocumentoTecnico, Path]:
     """The document and the path of its bytes, for download.
 
     Raises NotFound for an unknown id, and NotFound (code FILE_MANCANTE) when the row
@@ -222,7 +222,7 @@ def file_documento(session, *, archivio: Archivio, documento_id: int) -> tuple[D
 
 
 def upload_documento(
-    session,
+    session: DbSession,
     erp: ErpGateway,
     *,
     actor: Actor,
@@ -337,7 +337,7 @@ def upload_documento(
     return documento
 
 
-def delete_documento(session, *, actor: Actor, archivio: Archivio, documento_id: int) -> None:
+def delete_documento(session: DbSession, *, actor: Actor, archivio: Archivio, documento_id: int) -> None:
     """Delete a document's row (with its LogEventi row), then its bytes unless another
     row still uses them.
 
@@ -418,7 +418,7 @@ def _metadati(documento: DocumentoTecnico) -> dict:
     }
 
 
-def _rimuovi_se_orfano(session, archivio: Archivio, sha256: str) -> None:
+def _rimuovi_se_orfano(session: DbSession, archivio: Archivio, sha256: str) -> None:
     def ancora_usato() -> bool:
         try:
             riga = select(DocumentoTecnico.id).where(DocumentoTecnico.sha256 == sha256).limit(1)

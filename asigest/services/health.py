@@ -6,11 +6,13 @@ import logging
 
 from asigest import dialects
 from asigest.domain.licenza import StatoLicenza
+from asigest.erp import ErpGateway
+from asigest.services.uow import DbSession
 
 log = logging.getLogger(__name__)
 
 
-def check(session, erp, *, version: str, licenza: StatoLicenza) -> dict:
+def check(session: DbSession, erp: ErpGateway, *, version: str, licenza: StatoLicenza) -> dict[str, object]:
     """``{"status", "version", "databases": {...}, "license": {...}}`` as SPEC §7 describes.
 
     ``databases.asigest`` is ``error`` when ASI_GEST cannot *write*, not only when it does
@@ -24,7 +26,7 @@ def check(session, erp, *, version: str, licenza: StatoLicenza) -> dict:
     ``services.licenza`` read (the license never degrades the status: it is reported).
     """
     session.rollback()  # the probe uses a connection of its own; hold no other meanwhile
-    motivo = dialects.sonda_scrittura(session.get_bind())
+    motivo = dialects.sonda_scrittura(session.get_bind().engine)
     if motivo is None:
         asigest_state = "ok"
     else:

@@ -94,6 +94,7 @@ from asigest.errors import InvalidInput
 from asigest.models import CausaleScarto, Fase, FaseTipo, KpiGiorno, KpiOperatoreGiorno, Lotto, Macchina, Utente
 from asigest.models.types import UTCDateTime
 from asigest.services import riepilogo_kpi
+from asigest.services.uow import DbSession
 
 
 @dataclass(frozen=True)
@@ -153,7 +154,7 @@ def periodo_predefinito(adesso: datetime, zona: str) -> Periodo:
     return settimana_iso(oggi(zona, adesso))
 
 
-def calcola_kpi(session, periodo: Periodo, *, adesso: datetime, zona: str, ore_dimenticato: float) -> Kpi:
+def calcola_kpi(session: DbSession, periodo: Periodo, *, adesso: datetime, zona: str, ore_dimenticato: float) -> Kpi:
     """The KPIs of ``periodo`` in the plant's ``zona``: both days given, at most 366 days,
     or neither (``Periodo()``: the current ISO week, ``periodo_predefinito``). ``adesso``
     is now (aware): for the open and forgotten lotti and the daily chart's last day;
@@ -257,7 +258,7 @@ def _query_per_tipo():
     )
 
 
-def _per_tipo(session, inizio: datetime, fine: datetime) -> dict[int, _Totali]:
+def _per_tipo(session: DbSession, inizio: datetime, fine: datetime) -> dict[int, _Totali]:
     """``{FaseTipoID: _Totali}`` of the lotti closed in [inizio, fine)."""
     righe = session.execute(_query_per_tipo(), {"inizio": inizio, "fine": fine})
     return {
@@ -281,7 +282,7 @@ def _query_per_tipo_riepilogo():
     )
 
 
-def _per_tipo_riepilogo(session, periodo: Periodo) -> dict[int, _Totali]:
+def _per_tipo_riepilogo(session: DbSession, periodo: Periodo) -> dict[int, _Totali]:
     """As ``_per_tipo``, from the daily summary: a few rows a day, whatever the volume."""
     righe = session.execute(_query_per_tipo_riepilogo(), {"da": periodo.da, "a": periodo.a})
     return {
@@ -316,7 +317,7 @@ def _query_scarti():
     )
 
 
-def _scarti(session, inizio: datetime, fine: datetime) -> dict[str, list[dict]]:
+def _scarti(session: DbSession, inizio: datetime, fine: datetime) -> dict[str, list[dict]]:
     """``scarti_per_macchina`` and ``scarti_per_causale`` from one query grouped by both."""
     righe = session.execute(_query_scarti(), {"inizio": inizio, "fine": fine}).all()
     macchine = {riga[3]: riga[4] for riga in righe}
@@ -336,7 +337,7 @@ def _scarti(session, inizio: datetime, fine: datetime) -> dict[str, list[dict]]:
     }
 
 
-def _top_operatori(session, inizio: datetime, fine: datetime) -> list[dict]:
+def _top_operatori(session: DbSession, inizio: datetime, fine: datetime) -> list[dict]:
     """Up to MAX_OPERATORI operators (who opened the lotti) by good pieces, largest first."""
     # ``OperatoreID + 0`` groups the same values but is no plain column: SQLite then
     # reads the period's range of the covering index instead of skip-scanning
@@ -345,14 +346,14 @@ def _top_operatori(session, inizio: datetime, fine: datetime) -> list[dict]:
     return _migliori(session, operatore, func.sum(Lotto.qta_output), _chiusi_tra(inizio, fine))
 
 
-def _top_operatori_riepilogo(session, periodo: Periodo) -> list[dict]:
+def _top_operatori_riepilogo(session: DbSession, periodo: Periodo) -> list[dict]:
     """As ``_top_operatori``, from the daily summary by operator."""
     giorni = (KpiOperatoreGiorno.giorno >= periodo.da) & (KpiOperatoreGiorno.giorno <= periodo.a)
     operatore = KpiOperatoreGiorno.operatore_id.label("operatore_id")
     return _migliori(session, operatore, func.sum(KpiOperatoreGiorno.qta_output), giorni)
 
 
-def _migliori(session, operatore, buoni, condizione) -> list[dict]:
+def _migliori(session: DbSession, operatore, buoni, condizione) -> list[dict]:
     """The top operators: ``buoni`` (a sum) grouped by ``operatore`` where ``condizione``,
     the MAX_OPERATORI largest above zero (equal totals by id), with their names."""
     totali = (
@@ -386,7 +387,7 @@ def _query_giornaliera():
     )
 
 
-def _produzione_giornaliera(session, giorni: list[date], zona: str) -> list[dict]:
+def _produzione_giornaliera(session: DbSession, giorni: list[date], zona: str) -> list[dict]:
     """Good pieces closed on each of ``giorni`` (GIORNI_PRODUZIONE consecutive local days),
     one range sum per day between UTC instants of local midnights."""
     limiti = [*giorni, giorni[-1] + timedelta(days=1)]
@@ -405,7 +406,7 @@ def _query_giornaliera_riepilogo():
     )
 
 
-def _produzione_giornaliera_riepilogo(session, giorni: list[date], _zona: str) -> list[dict]:
+def _produzione_giornaliera_riepilogo(session: DbSession, giorni: list[date], _zona: str) -> list[dict]:
     """As ``_produzione_giornaliera``, from the daily summary (its days are the zone's)."""
     per_giorno = dict(session.execute(_query_giornaliera_riepilogo(), {"da": giorni[0], "a": giorni[-1]}).all())
     return [{"data": giorno, "pezzi_buoni": int(per_giorno.get(giorno) or 0)} for giorno in giorni]
@@ -419,7 +420,7 @@ def _query_aperti():
     )
 
 
-def _aperti(session, limite_dimenticato: datetime) -> tuple[int, int]:
+def _aperti(session: DbSession, limite_dimenticato: datetime) -> tuple[int, int]:
     """Lotti open now, and those of them opened before ``limite_dimenticato`` (R13)."""
     aperti, dimenticati = session.execute(_query_aperti(), {"limite": limite_dimenticato}).one()
     return int(aperti), int(dimenticati or 0)

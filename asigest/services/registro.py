@@ -28,6 +28,7 @@ from asigest.erp import Commessa, ErpGateway
 from asigest.errors import N_, ErpUnavailable, NotFound, RuleViolation
 from asigest.models import CausaleScarto, Fase, FaseTipo, Lotto, Macchina, Utente
 from asigest.services.commesse import Pagina
+from asigest.services.uow import DbSession
 
 APERTI = "aperti"
 CHIUSI = "chiusi"
@@ -149,7 +150,7 @@ def leggi_ordine(testo: str | None) -> str:
     return testo if chiave in _ORDINI else ORDINE_PREDEFINITO
 
 
-def scelte_filtri(session) -> ScelteFiltri:
+def scelte_filtri(session: DbSession) -> ScelteFiltri:
     """The choices of the register's filter form."""
     return ScelteFiltri(
         tipi=list(session.scalars(select(FaseTipo).order_by(FaseTipo.ordine))),
@@ -159,7 +160,7 @@ def scelte_filtri(session) -> ScelteFiltri:
     )
 
 
-def trova_commessa(session, erp: ErpGateway, testo: str, *, anno_corrente: int) -> Commessa:
+def trova_commessa(session: DbSession, erp: ErpGateway, testo: str, *, anno_corrente: int) -> Commessa:
     """The order a supervisor typed in the filter: ``2026/1234``, ``1234`` (this year's
     number, or else the ERP ID) or a CodiceLotto (that lotto's order).
 
@@ -188,7 +189,7 @@ def trova_commessa(session, erp: ErpGateway, testo: str, *, anno_corrente: int) 
 
 
 def cerca_lotti(
-    session,
+    session: DbSession,
     erp: ErpGateway,
     filtri: Filtri,
     *,
@@ -223,7 +224,7 @@ def cerca_lotti(
 
 
 def righe_lotti(
-    session,
+    session: DbSession,
     erp: ErpGateway,
     filtri: Filtri,
     *,

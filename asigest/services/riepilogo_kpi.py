@@ -42,6 +42,7 @@ from sqlalchemy.orm import Session
 
 from asigest.models import Fase, KpiGiorno, KpiOperatoreGiorno, KpiRiepilogo, Lotto
 from asigest.models.types import utcnow
+from asigest.services.uow import DbSession
 
 log = logging.getLogger(__name__)
 
@@ -102,12 +103,12 @@ def zona_attiva(conn, *, blocca: bool = False) -> str | None:
     return conn.execute(query).scalar()
 
 
-def in_uso(session, zona: str) -> bool:
+def in_uso(session: DbSession, zona: str) -> bool:
     """True when the summaries are complete for the plant's ``zona`` (the KPIs may read them)."""
     return zona_attiva(session) == zona
 
 
-def lotto_chiuso(session, lotto: Lotto) -> None:
+def lotto_chiuso(session: DbSession, lotto: Lotto) -> None:
     """Add a lotto just closed by a Core UPDATE (services/lotti.py) to the summaries."""
     conn = session.connection()
     zona = zona_attiva(conn, blocca=True)
@@ -172,7 +173,7 @@ def _riga(tabella: Tabella, giorno: date, chiave: int, valori: list[int]) -> dic
     }
 
 
-def ricostruisci(session, zona: str) -> int:
+def ricostruisci(session: DbSession, zona: str) -> int:
     """Rebuild the summaries from every closed lotto, with days local to ``zona``, and mark
     them in use for that zone; returns the rows written. One transaction, committed by
     the caller; the KpiRiepilogo row is locked first so no close interleaves."""
@@ -228,7 +229,7 @@ def righe_tenute(conn) -> Delta:
     return tenute
 
 
-def assicura(session, zona: str) -> int | None:
+def assicura(session: DbSession, zona: str) -> int | None:
     """Rebuild the summaries when they are not kept for ``zona`` (first ``init``, a
     changed zone); returns the rows written, or None when already in use. Commits."""
     if in_uso(session, zona):
