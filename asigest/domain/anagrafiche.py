@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from typing import TypeVar
 
 from asigest.errors import N_, InvalidInput
 
@@ -33,6 +34,9 @@ PASSWORD_MIN = 8
 PASSWORD_MAX = 200
 
 
+T = TypeVar("T")
+
+
 class CampiErrati(dict[str, list[str]]):
     """``{field: [message, ...]}`` gathered while checking a request."""
 
@@ -43,6 +47,13 @@ class CampiErrati(dict[str, list[str]]):
         """Raise InvalidInput (HTTP 422) with every collected message, if there is one."""
         if self:
             raise InvalidInput(dict(self))
+
+    def valido(self, valore: T | None) -> T:
+        """A value a checker returned, once ``raise_if_any`` has passed. A checker returns
+        None only after recording an error, so None here is a bug, not bad input."""
+        if valore is None:
+            raise AssertionError("valore controllato mancante senza un errore registrato")
+        return valore
 
 
 def testo(errori: CampiErrati, campo: str, valore: str | None, *, massimo: int, vuoto: str | None) -> str | None:

@@ -7,8 +7,10 @@ rows are deactivated, never deleted, because lotti point at them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import enum
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Final, Literal, TypeAlias, TypedDict
 
 from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
@@ -23,16 +25,22 @@ from asigest.models.documenti import TIPI_DOCUMENTO
 from asigest.services import audit
 from asigest.services.uow import DbSession, ripete_se_occupato, transaction
 
+# A model whose rows have a unique Codice.
+_ConCodice: TypeAlias = type[FaseTipo] | type[Macchina] | type[CausaleScarto]
 
-def tipi_documento(settings: Mapping) -> tuple[str, ...]:
+
+def tipi_documento(settings: Mapping[str, object]) -> tuple[str, ...]:
     """The plant's document types: the ``DOCUMENT_TYPES`` setting, or the default list."""
-    return tuple(settings.get("DOCUMENT_TYPES") or TIPI_DOCUMENTO)
+    tipi = settings.get("DOCUMENT_TYPES") or TIPI_DOCUMENTO
+    if isinstance(tipi, str) or not isinstance(tipi, Iterable):
+        raise TypeError(f"DOCUMENT_TYPES deve essere un elenco di codici, non {tipi!r}")
+    return tuple(str(tipo) for tipo in tipi)
 
 
 # -- codes ---------------------------------------------------------------------------------
 
 
-def _codice_libero(session: DbSession, model, codice: str, escluso_id: int | None = None) -> None:
+def _codice_libero(session: DbSession, model: _ConCodice, codice: str, escluso_id: int | None = None) -> None:
     """Raises Conflict (CODICE_IN_USO) when another row of ``model`` has ``codice``."""
     query = select(model.id).where(model.codice == codice)
     if escluso_id is not None:
@@ -44,7 +52,9 @@ def _codice_libero(session: DbSession, model, codice: str, escluso_id: int | Non
 
 
 @contextmanager
-def _transazione_con_codice(session: DbSession, model, codice: str, escluso_id: int | None = None):
+def _transazione_con_codice(
+    session: DbSession, model: _ConCodice, codice: str, escluso_id: int | None = None
+) -> Iterator[None]:
     """The unit of work; when two admins save the same code at the same instant, the
     UNIQUE constraint refuses the second and it gets the same Conflict as a sequential one."""
     try:
@@ -95,7 +105,7 @@ def _documenti(errori: CampiErrati, valori: Iterable[str], ammessi: Sequence[str
     return [t for t in validi if t in scelti]
 
 
-def _fase_tipo_foto(tipo: FaseTipo) -> dict:
+def _fase_tipo_foto(tipo: FaseTipo) -> dict[str, object]:
     return {
         "Codice": tipo.codice,
         "Descrizione": tipo.descrizione,
@@ -120,7 +130,7 @@ def _ordine_libero(session: DbSession, ordine: int, escluso_id: int | None = Non
         )
 
 
-def _controlla_ordine(errori: CampiErrati, ordine) -> int | None:
+def _controlla_ordine(errori: CampiErrati, ordine: object) -> int | None:
     if ordine is None or isinstance(ordine, bool) or not isinstance(ordine, int):
         errori.add("ordine", N_("Indicare la posizione nel flusso (un numero intero)."))
         return None
@@ -145,13 +155,15 @@ def create_fase_tipo(
     Raises InvalidInput, Conflict (CODICE_IN_USO, ORDINE_IN_USO).
     """
     errori = CampiErrati()
-    codice = anagrafiche.codice(errori, "codice", codice, massimo=20, fase=True)
-    descrizione = anagrafiche.testo(
+    codice_letto = anagrafiche.codice(errori, "codice", codice, massimo=20, fase=True)
+    descrizione_letta = anagrafiche.testo(
         errori, "descrizione", descrizione, massimo=100, vuoto=N_("Indicare la descrizione.")
     )
-    ordine = _controlla_ordine(errori, ordine)
+    ordine_letto = _controlla_ordine(errori, ordine)
     documenti = _documenti(errori, documenti_richiesti, tipi_ammessi, ())
     errori.raise_if_any()
+    codice, descrizione = errori.valido(codice_letto), errori.valido(descrizione_letta)
+    ordine = errori.valido(ordine_letto)
     _codice_libero(session, FaseTipo, codice)
     _ordine_libero(session, ordine)
     with _transazione_con_codice(session, FaseTipo, codice):
@@ -162,6 +174,15 @@ def create_fase_tipo(
         session.flush()
         audit.record(session, actor, "FASETIPO_CREATA", "FaseTipo", tipo.id, dopo=_fase_tipo_foto(tipo))
     return tipo
+
+
+class _CambiFaseTipo(TypedDict, total=False):
+    """The fields an update sets (None: failed its check, reported by raise_if_any)."""
+
+    descrizione: str | None
+    ordine: int | None
+    documenti_richiesti: list[str]
+    attivo: bool
 
 
 @ripete_se_occupato
@@ -184,7 +205,7 @@ def update_fase_tipo(
     """
     tipo = get_fase_tipo(session, fase_tipo_id)
     errori = CampiErrati()
-    cambi: dict = {}
+    cambi: _CambiFaseTipo = {}
     if descrizione is not None:
         cambi["descrizione"] = anagrafiche.testo(
             errori, "descrizione", descrizione, massimo=100, vuoto=N_("Indicare la descrizione.")
@@ -198,8 +219,9 @@ def update_fase_tipo(
     if attivo is not None:
         cambi["attivo"] = bool(attivo)
     errori.raise_if_any()
-    if "ordine" in cambi and cambi["ordine"] != tipo.ordine:
-        _ordine_libero(session, cambi["ordine"], escluso_id=tipo.id)
+    nuovo_ordine = cambi.get("ordine")
+    if nuovo_ordine is not None and nuovo_ordine != tipo.ordine:
+        _ordine_libero(session, nuovo_ordine, escluso_id=tipo.id)
     if tipo.attivo and cambi.get("attivo") is False:
         macchine = session.scalars(
             select(Macchina.codice)
@@ -229,7 +251,7 @@ def update_fase_tipo(
 # -- machines ----------------------------------------------------------------------------
 
 
-def _macchina_foto(macchina: Macchina) -> dict:
+def _macchina_foto(macchina: Macchina) -> dict[str, object]:
     return {
         "Codice": macchina.codice,
         "Descrizione": macchina.descrizione,
@@ -264,9 +286,20 @@ def _lotto_aperto(session: DbSession, macchina: Macchina) -> str | None:
     return session.scalar(select(Lotto.codice_lotto).where(Lotto.macchina_id == macchina.id, Lotto.data_fine.is_(None)))
 
 
-def _controlla_macchina(errori: CampiErrati, *, codice, descrizione, reparto, parziale: bool) -> dict:
+class _CambiMacchina(TypedDict, total=False):
+    """A machine's checked fields (codice None: failed its check, reported by raise_if_any)."""
+
+    codice: str | None
+    descrizione: str
+    reparto: str | None
+    fase_tipo: FaseTipo
+
+
+def _controlla_macchina(
+    errori: CampiErrati, *, codice: str | None, descrizione: str | None, reparto: str | None, parziale: bool
+) -> _CambiMacchina:
     """Check a machine's own fields (the phase type is checked against the database apart)."""
-    puliti: dict = {}
+    puliti: _CambiMacchina = {}
     if not parziale or codice is not None:
         puliti["codice"] = anagrafiche.codice(errori, "codice", codice, massimo=30)
     if not parziale or descrizione is not None:
@@ -296,10 +329,11 @@ def create_macchina(
     puliti = _controlla_macchina(errori, codice=codice, descrizione=descrizione, reparto=reparto, parziale=False)
     tipo = _fase_tipo_attivo(session, errori, fase_tipo)
     errori.raise_if_any()
-    _codice_libero(session, Macchina, puliti["codice"])
+    codice_macchina = errori.valido(puliti.get("codice"))
+    _codice_libero(session, Macchina, codice_macchina)
     if attiva:
         _terminale_libero(session, licenza)
-    with _transazione_con_codice(session, Macchina, puliti["codice"]):
+    with _transazione_con_codice(session, Macchina, codice_macchina):
         macchina = Macchina(fase_tipo=tipo, attiva=bool(attiva), **puliti)
         session.add(macchina)
         session.flush()
@@ -341,7 +375,7 @@ def update_macchina(
     errori.raise_if_any()
     if nuova_attiva and not macchina.attiva:
         _terminale_libero(session, licenza)
-    nuovo_codice = cambi.get("codice", macchina.codice)
+    nuovo_codice = cambi.get("codice") or macchina.codice
     _codice_libero(session, Macchina, nuovo_codice, escluso_id=macchina.id)
     if (macchina.attiva and not nuova_attiva) or "fase_tipo" in cambi:
         # An open lotto must be closed on the machine, in the phase, it was opened in.
@@ -390,14 +424,14 @@ def _terminale_libero(session: DbSession, licenza: regole_licenza.StatoLicenza |
     kiosk terminal); no limit, and no count, in demo mode. Raises RuleViolation TERMINALI_ESAURITI."""
     if licenza is None or licenza.max_terminali is None:
         return
-    attive = session.scalar(select(func.count()).select_from(Macchina).where(Macchina.attiva == true()))
+    attive = session.scalar(select(func.count()).select_from(Macchina).where(Macchina.attiva == true())) or 0
     regole_licenza.richiedi_terminale_libero(licenza, attive)
 
 
 # -- scrap reasons -------------------------------------------------------------------------
 
 
-def _causale_foto(causale: CausaleScarto) -> dict:
+def _causale_foto(causale: CausaleScarto) -> dict[str, object]:
     return {
         "Codice": causale.codice,
         "Descrizione": causale.descrizione,
@@ -428,7 +462,13 @@ def get_causale(session: DbSession, causale_id: int) -> CausaleScarto:
     return causale
 
 
-_QUALSIASI = object()  # "no change" for a field where None means "any phase"
+class _Qualsiasi(enum.Enum):
+    """ "No change" for a field where None means "any phase"."""
+
+    VALORE = enum.auto()
+
+
+_QUALSIASI: Final = _Qualsiasi.VALORE
 
 
 def create_causale(
@@ -445,12 +485,13 @@ def create_causale(
     Raises InvalidInput, Conflict (CODICE_IN_USO).
     """
     errori = CampiErrati()
-    codice = anagrafiche.codice(errori, "codice", codice, massimo=30)
-    descrizione = anagrafiche.testo(
+    codice_letto = anagrafiche.codice(errori, "codice", codice, massimo=30)
+    descrizione_letta = anagrafiche.testo(
         errori, "descrizione", descrizione, massimo=200, vuoto=N_("Indicare la descrizione.")
     )
     tipo = _fase_tipo_attivo(session, errori, fase_tipo) if (fase_tipo or "").strip() else None
     errori.raise_if_any()
+    codice, descrizione = errori.valido(codice_letto), errori.valido(descrizione_letta)
     _codice_libero(session, CausaleScarto, codice)
     with _transazione_con_codice(session, CausaleScarto, codice):
         causale = CausaleScarto(codice=codice, descrizione=descrizione, fase_tipo=tipo, attiva=bool(attiva))
@@ -460,6 +501,15 @@ def create_causale(
     return causale
 
 
+class _CambiCausale(TypedDict, total=False):
+    """The fields an update sets (None for codice or descrizione: failed its check)."""
+
+    codice: str | None
+    descrizione: str | None
+    fase_tipo: FaseTipo | None
+    attiva: bool
+
+
 def update_causale(
     session: DbSession,
     *,
@@ -467,7 +517,7 @@ def update_causale(
     causale_id: int,
     codice: str | None = None,
     descrizione: str | None = None,
-    fase_tipo=_QUALSIASI,
+    fase_tipo: str | None | Literal[_Qualsiasi.VALORE] = _QUALSIASI,
     attiva: bool | None = None,
 ) -> CausaleScarto:
     """Change a scrap reason (CAUSALE_MODIFICATA). None leaves a field as it is, except
@@ -478,7 +528,7 @@ def update_causale(
     """
     causale = get_causale(session, causale_id)
     errori = CampiErrati()
-    cambi: dict = {}
+    cambi: _CambiCausale = {}
     if codice is not None:
         cambi["codice"] = anagrafiche.codice(errori, "codice", codice, massimo=30)
     if descrizione is not None:
@@ -496,7 +546,7 @@ def update_causale(
     if attiva is not None:
         cambi["attiva"] = bool(attiva)
     errori.raise_if_any()
-    nuovo_codice = cambi.get("codice", causale.codice)
+    nuovo_codice = cambi.get("codice") or causale.codice
     _codice_libero(session, CausaleScarto, nuovo_codice, escluso_id=causale.id)
     prima = _causale_foto(causale)
     with _transazione_con_codice(session, CausaleScarto, nuovo_codice, escluso_id=causale.id):
