@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from sqlalchemy import select
 
@@ -28,11 +29,14 @@ class CommessaRiga:
         return self.config is not None
 
 
+T = TypeVar("T")
+
+
 @dataclass(frozen=True)
-class Pagina:
+class Pagina(Generic[T]):
     """One page of a list; ``has_more`` tells whether a next page exists."""
 
-    items: list[CommessaRiga]
+    items: list[T]
     limit: int
     offset: int
     has_more: bool
@@ -61,7 +65,7 @@ def configs_by_commessa(session: DbSession, commessa_ids: Iterable[int]) -> dict
 
 def list_commesse(
     session: DbSession, erp: ErpGateway, *, q: str | None = None, limit: int = 100, offset: int = 0
-) -> Pagina:
+) -> Pagina[CommessaRiga]:
     """Open ERP orders, newest first, optionally matching ``q``, each flagged configured or not.
 
     Raises ErpUnavailable when the ERP does not answer.
