@@ -34,7 +34,7 @@ Decisions where SPEC is silent:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -263,7 +263,7 @@ def create_config(
 
 @ripete_se_occupato
 def update_config(
-    session: DbSession, erp: ErpGateway, *, actor: Actor | None, config_id: int, **modifiche
+    session: DbSession, erp: ErpGateway, *, actor: Actor | None, config_id: int, **modifiche: str | bool | None
 ) -> ConfigCommessa:
     """Change a config; only the keyword arguments given change (names as in ``MODIFICABILI``).
 
@@ -288,7 +288,7 @@ def update_config(
     cambiate = {k: v for k, v in modifiche.items() if getattr(config, k) != v}
     if not cambiate:
         return config
-    _almeno_una_fase({f: cambiate.get(f, getattr(config, f)) for f in FLAG_FASI})
+    _almeno_una_fase({f: bool(cambiate.get(f, getattr(config, f))) for f in FLAG_FASI})
 
     fasi = {f.fase_tipo.codice: f for f in _fasi_of(session, config.commessa_erp_id)}
     da_togliere = [
@@ -297,7 +297,7 @@ def update_config(
     da_creare = [FLAG_FASI[f] for f, on in cambiate.items() if f in FLAG_FASI and on and FLAG_FASI[f] not in fasi]
     _senza_lotti(session, da_togliere, codice="FASE_CON_LOTTI")
     tipi = _tipi_per_codice(session, da_creare)
-    qta = _qta_nuove_fasi(erp, config) if tipi else None
+    qta = _qta_nuove_fasi(erp, config) if tipi else 0  # (no new fase: unused)
 
     prima = {_CONFIG_COLUMNS[k]: getattr(config, k) for k in cambiate}
     try:
@@ -427,10 +427,13 @@ def _almeno_una_fase(flags: dict[str, bool]) -> None:
         )
 
 
-def _testi(valori: dict[str, str | None]) -> dict[str, str | None]:
+def _testi(valori: Mapping[str, str | bool | None]) -> dict[str, str | None]:
     """Trimmed texts, empty → None; InvalidInput when one is longer than its column."""
-    puliti, errori = {}, {}
+    puliti: dict[str, str | None] = {}
+    errori: dict[str, list[str]] = {}
     for nome, valore in valori.items():
+        if isinstance(valore, bool):
+            raise TypeError(f"{nome} è un testo, non {valore!r}")
         testo = (valore or "").strip() or None
         colonna, massimo, messaggio = _TESTI[nome]
         if testo is not None and len(testo) > massimo:
@@ -666,17 +669,17 @@ def _crea_fase(session: DbSession, actor: Actor | None, commessa_erp_id: int, fa
 
 
 def _elimina_fase(session: DbSession, actor: Actor | None, fase: Fase) -> None:
-    prima = _fase_dict(fase)
+    prima, fase_id = _fase_dict(fase), fase.id
     session.delete(fase)
     session.flush()
-    audit.record(session, actor, "FASE_ELIMINATA", "Fasi", prima["FaseID"], prima=prima)
+    audit.record(session, actor, "FASE_ELIMINATA", "Fasi", fase_id, prima=prima)
 
 
-def _config_dict(config: ConfigCommessa) -> dict:
+def _config_dict(config: ConfigCommessa) -> dict[str, object]:
     return {column: getattr(config, attr) for attr, column in _CONFIG_COLUMNS.items()}
 
 
-def _fase_dict(fase: Fase) -> dict:
+def _fase_dict(fase: Fase) -> dict[str, object]:
     return {
         "FaseID": fase.id,
         "CommessaERPId": fase.commessa_erp_id,

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 
 from asigest.domain import documenti as regole_file
 from asigest.domain.actor import Actor
@@ -86,7 +86,7 @@ class SezioneDocumenti:
 class DocumentoRifiutato(RuleViolation):
     """A rule refused the upload; ``campo`` names the input at fault (for inline messages)."""
 
-    def __init__(self, message: str, *, code: str, campo: str | None = None, **params):
+    def __init__(self, message: str, *, code: str, campo: str | None = None, **params: object) -> None:
         self.campo = campo
         super().__init__(message, code=code, **params)
 
@@ -105,18 +105,18 @@ class FileTroppoGrande(AsigestError):
 # -- which documents apply ------------------------------------------------------------
 
 
-def _dell_articolo(codart: str):
+def _dell_articolo(codart: str) -> ColumnElement[bool]:
     """Rows of an article. A row naming both a commessa and an article counts as the commessa's."""
     return and_(DocumentoTecnico.codart == codart, DocumentoTecnico.commessa_erp_id.is_(None))
 
 
-def _validi_per(commessa: Commessa):
+def _validi_per(commessa: Commessa) -> ColumnElement[bool]:
     """Rows that apply to ``commessa``: its own, and its article's."""
     propri = DocumentoTecnico.commessa_erp_id == commessa.id
     return or_(propri, _dell_articolo(commessa.codart)) if commessa.codart else propri
 
 
-def _recenti_prima(stmt):
+def _recenti_prima(stmt: Select[DocumentoTecnico]) -> Select[DocumentoTecnico]:
     return stmt.order_by(DocumentoTecnico.data_caricamento.desc(), DocumentoTecnico.id.desc())
 
 
@@ -274,6 +274,7 @@ def upload_documento(
         errors["file"] = [N_("Scegliere il file da caricare.")]
     if errors:
         raise InvalidInput(errors)
+    assert file is not None  # checked into ``errors`` above
 
     if commessa_erp_id is not None and erp.get(commessa_erp_id) is None:
         raise DocumentoRifiutato(
@@ -290,9 +291,12 @@ def upload_documento(
     except LimiteSuperato:
         raise FileTroppoGrande(limite=regole_file.dimensione_leggibile(regole.max_bytes)) from None
 
-    destinazione = (
-        DocumentoTecnico.commessa_erp_id == commessa_erp_id if commessa_erp_id is not None else _dell_articolo(codart)
-    )
+    destinazione: ColumnElement[bool]
+    if commessa_erp_id is not None:
+        destinazione = DocumentoTecnico.commessa_erp_id == commessa_erp_id
+    else:
+        assert codart is not None  # one of the two, checked into ``errors`` above
+        destinazione = _dell_articolo(codart)
     uguale = session.scalar(
         select(DocumentoTecnico)
         .where(destinazione, DocumentoTecnico.sha256 == archiviato.sha256, DocumentoTecnico.tipo == tipo)
@@ -403,7 +407,7 @@ def _formato(nome: str, file: BinaryIO, regole: RegoleDocumenti) -> str:
     return regole.formati[ext]
 
 
-def _metadati(documento: DocumentoTecnico) -> dict:
+def _metadati(documento: DocumentoTecnico) -> dict[str, object]:
     """What LogEventi keeps of a document (the contract's column names)."""
     return {
         "CommessaERPId": documento.commessa_erp_id,
