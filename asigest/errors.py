@@ -20,6 +20,8 @@ class AsigestError(Exception):
     status = 400
     code = "ERRORE"
     default_message = N_("Operazione non riuscita.")
+    # ``{field: [message, ...]}`` for the errors that name fields (InvalidInput and others).
+    errors: dict[str, list[str]] | None = None
 
     def __init__(self, message: str | None = None, *, code: str | None = None, **params: object) -> None:
         self.message = message or self.default_message

@@ -76,6 +76,11 @@ class Licenza:
         """The last day of the grace period: new lotti are refused from the day after."""
         return self.scadenza + timedelta(days=self.giorni_tolleranza)
 
+    @property
+    def blocco_dal(self) -> date:
+        """The first day new lotti are refused."""
+        return self.fine_tolleranza + timedelta(days=1)
+
     def documento(self) -> dict[str, object]:
         """The ``license`` object of the file, as signed."""
         dati: dict[str, object] = {
@@ -251,7 +256,7 @@ class StatoLicenza:
     @property
     def blocco_dal(self) -> date | None:
         """The first day new lotti are refused."""
-        return self.licenza.fine_tolleranza + timedelta(days=1) if self.licenza else None
+        return self.licenza.blocco_dal if self.licenza else None
 
     @property
     def oltre_tolleranza(self) -> bool:
@@ -297,7 +302,7 @@ class StatoLicenza:
             "licenziatario": lic.licenziatario,
             "scadenza": _giorno(lic.scadenza),
             "giorni": self.giorni_rimasti,
-            "blocco": _giorno(lic.fine_tolleranza + timedelta(days=1)),
+            "blocco": _giorno(lic.blocco_dal),
         }
         if self.stato == VALID:
             return N_("Licenza valida, intestata a %(licenziatario)s, fino al %(scadenza)s."), parametri
