@@ -42,6 +42,7 @@ class InvalidInput(AsigestError):
     status = 422
     code = "VALIDATION_ERROR"
     default_message = N_("Dati non validi: correggere i campi indicati e riprovare.")
+    errors: dict[str, list[str]]  # always set (empty when only the message applies)
 
     def __init__(
         self,

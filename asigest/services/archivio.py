@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class Archivio:
     def esiste(self, sha256: str) -> bool:
         return self.percorso(sha256).is_file()
 
-    def salva(self, stream: BinaryIO, *, max_bytes: int | None = None) -> FileArchiviato:
+    def salva(self, stream: IO[bytes], *, max_bytes: int | None = None) -> FileArchiviato:
         """Store what ``stream`` yields from its current position, hashing as it goes.
 
         Never holds more than one chunk in memory. Raises LimiteSuperato (leaving no

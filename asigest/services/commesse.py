@@ -30,6 +30,7 @@ class CommessaRiga:
 
 
 T = TypeVar("T")
+F = TypeVar("F")
 
 
 @dataclass(frozen=True)
@@ -43,13 +44,14 @@ class Pagina(Generic[T]):
 
 
 @dataclass(frozen=True)
-class CommessaDettaglio:
+class CommessaDettaglio(Generic[F]):
     """The order card: the ERP order, its config (or None) and its phases in flow order;
     ``scostamento`` is its drift from the ERP (R12), None when there is none."""
 
     commessa: Commessa
     config: ConfigCommessa | None
-    fasi: list[Fase] = field(default_factory=list)
+    # The fasi as read (Fase), or with their QtaDisponibile (``configurazione.con_disponibile``).
+    fasi: list[F] = field(default_factory=list)
     scostamento: Scostamento | None = None
 
 
@@ -82,7 +84,7 @@ def list_commesse(
     )
 
 
-def get_commessa(session: DbSession, erp: ErpGateway, commessa_id: int) -> CommessaDettaglio:
+def get_commessa(session: DbSession, erp: ErpGateway, commessa_id: int) -> CommessaDettaglio[Fase]:
     """The order card for an ERP ID, in any ERP state.
 
     Raises NotFound when the ERP has no such order, ErpUnavailable when it does not answer.

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from sqlalchemy import ColumnElement, Select, and_, or_, select
 
@@ -228,7 +228,7 @@ def upload_documento(
     actor: Actor,
     archivio: Archivio,
     regole: RegoleDocumenti,
-    file: BinaryIO | None,
+    file: IO[bytes] | None,
     nome_file: str | None,
     tipo: str | None,
     titolo: str | None,
@@ -368,7 +368,7 @@ def _solo_supervisori(actor: Actor | None) -> None:
         raise Forbidden(N_("Solo un supervisore può caricare o eliminare documenti."))
 
 
-def _formato(nome: str, file: BinaryIO, regole: RegoleDocumenti) -> str:
+def _formato(nome: str, file: IO[bytes], regole: RegoleDocumenti) -> str:
     """The content type for ``nome`` from the plant's formats, after checking the first bytes."""
     ammessi = ", ".join(sorted(regole.formati))
     ext = regole_file.estensione(nome)

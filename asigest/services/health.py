@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from typing import TypedDict
 
 from asigest import dialects
 from asigest.domain.licenza import StatoLicenza
@@ -12,7 +13,21 @@ from asigest.services.uow import DbSession
 log = logging.getLogger(__name__)
 
 
-def check(session: DbSession, erp: ErpGateway, *, version: str, licenza: StatoLicenza) -> dict[str, object]:
+class Databases(TypedDict):
+    asigest: str  # "ok" or "error"
+    erp: str  # "ok" or "unreachable"
+
+
+class Salute(TypedDict):
+    """The ``/health`` answer (SPEC §7)."""
+
+    status: str  # "ok" or "degraded"
+    version: str
+    databases: Databases
+    license: dict[str, str | None]
+
+
+def check(session: DbSession, erp: ErpGateway, *, version: str, licenza: StatoLicenza) -> Salute:
     """``{"status", "version", "databases": {...}, "license": {...}}`` as SPEC §7 describes.
 
     ``databases.asigest`` is ``error`` when ASI_GEST cannot *write*, not only when it does
