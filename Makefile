@@ -10,7 +10,7 @@ PYTEST_ARGS ?= -q
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-sqlite test-pg screenshots venv translations extract-messages clean
+.PHONY: run test test-sqlite test-pg lint screenshots venv translations extract-messages clean
 
 venv: $(VENV)/.installed
 
@@ -43,6 +43,12 @@ test-pg: translations
 	@$(BIN)/python -c "import psycopg,sys; psycopg.connect('host=127.0.0.1 port=5432 user=postgres dbname=postgres', connect_timeout=5).close()" \
 	  || { echo "PostgreSQL non raggiungibile su 127.0.0.1:5432: avviarlo (vedi README) o usare 'make test-sqlite'."; exit 1; }
 	ASIGEST_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## Lint, format check and type check (settings in pyproject.toml); nothing to report is the rule.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 ## Retake the guides' screenshots in docs/img/ (browser walkthroughs on the demo data).
 ## Italian date fields need Debian's chromium-l10n next to chromium.
