@@ -106,7 +106,7 @@ class FaseConDisponibile:
 
 
 @dataclass(frozen=True)
-class _Totali:
+class TotaliLotti:
     lotti: int = 0
     output_chiusi: int = 0
     scarti_chiusi: int = 0
@@ -170,7 +170,7 @@ def con_disponibile(session: DbSession, fasi: Iterable[Fase]) -> list[FaseConDis
     """
     ordinate = sorted(fasi, key=lambda f: (f.fase_tipo.ordine, f.fase_tipo_id))
     totali = totali_lotti(session, [f.id for f in ordinate])
-    per_fase = [totali.get(f.id, _Totali()) for f in ordinate]
+    per_fase = [totali.get(f.id, TotaliLotti()) for f in ordinate]
     disponibili = qta_disponibili(
         [
             ConsumiFase(
@@ -550,7 +550,7 @@ def _tipo_attivo(tipo: FaseTipo) -> None:
         )
 
 
-def totali_lotti(session: DbSession, fase_ids: list[int]) -> dict[int, _Totali]:
+def totali_lotti(session: DbSession, fase_ids: list[int]) -> dict[int, TotaliLotti]:
     """Per FaseID: lotti count, Σ output and Σ scrap of closed lotti, Σ input of open ones.
 
     One statement per 2,000 fasi, grouped by FaseID. Open and closed are told apart with
@@ -558,7 +558,7 @@ def totali_lotti(session: DbSession, fase_ids: list[int]) -> dict[int, _Totali]:
     cannot select; open lotti have NULL QtaOutput/QtaScarti (CHECK ``chiusura``), so the
     plain sums are the closed lotti's.
     """
-    found: dict[int, _Totali] = {}
+    found: dict[int, TotaliLotti] = {}
     for chunk in chunked(sorted(set(fase_ids))):
         stmt = (
             select(
@@ -572,7 +572,7 @@ def totali_lotti(session: DbSession, fase_ids: list[int]) -> dict[int, _Totali]:
             .group_by(Lotto.fase_id)
         )
         for fase_id, lotti, output, scarti, aperti in session.execute(stmt):
-            found[fase_id] = _Totali(
+            found[fase_id] = TotaliLotti(
                 lotti=lotti, output_chiusi=output or 0, scarti_chiusi=scarti or 0, input_aperti=aperti or 0
             )
     return found
@@ -583,7 +583,7 @@ def _senza_lotti(session: DbSession, fasi: list[Fase], *, codice: str) -> None:
     if not fasi:
         return
     totali = totali_lotti(session, [f.id for f in fasi])
-    con_lotti = [f for f in fasi if totali.get(f.id, _Totali()).lotti]
+    con_lotti = [f for f in fasi if totali.get(f.id, TotaliLotti()).lotti]
     if con_lotti:
         raise _fasi_con_lotti(con_lotti, codice)
 
@@ -610,7 +610,7 @@ def _non_prima_di_fasi_con_lotti(session: DbSession, commessa_erp_id: int, tipi:
         return
     fasi = fasi_bloccate(session, commessa_erp_id)
     totali = totali_lotti(session, [f.id for f in fasi])
-    con_lotti = [f for f in fasi if totali.get(f.id, _Totali()).lotti]
+    con_lotti = [f for f in fasi if totali.get(f.id, TotaliLotti()).lotti]
     for tipo in tipi:
         dopo = [f for f in con_lotti if (tipo.ordine, tipo.id) < (f.fase_tipo.ordine, f.fase_tipo_id)]
         if dopo:
