@@ -219,7 +219,7 @@ def _annullato(annullato: rettifiche.LottoAnnullato, lotto_id: int):
         template,
         annullato=annullato,
         dati=annullato.dati,
-        inizio=datetime.fromisoformat(inizio) if inizio else None,
+        inizio=datetime.fromisoformat(inizio) if isinstance(inizio, str) and inizio else None,
         storia_url=_url_storia(lotto_id),
         flash_lotto=FLASH_LOTTO,
         supervisore=deps.actor().puo(SUPERVISORE),
