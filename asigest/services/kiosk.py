@@ -14,6 +14,7 @@ from asigest.errors import N_, NotFound, RuleViolation
 from asigest.models import CausaleScarto, ConfigCommessa, Fase, Lotto, Macchina, Utente
 from asigest.services.configurazione import FaseConDisponibile, con_disponibile
 from asigest.services.documenti import DocumentoVoce, documenti_commessa, tipi_mancanti
+from asigest.services.uow import DbSession
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,7 @@ class SchedaKiosk:
     mancanti: list[str]
 
 
-def macchina_attiva(session, codice: str) -> Macchina:
+def macchina_attiva(session: DbSession, codice: str) -> Macchina:
     """The active machine with this code. Raises NotFound (unknown or out of service)."""
     macchina = session.scalar(select(Macchina).where(Macchina.codice == (codice or "").strip()))
     if macchina is None or not macchina.attiva:
@@ -37,12 +38,12 @@ def macchina_attiva(session, codice: str) -> Macchina:
     return macchina
 
 
-def lotto_aperto(session, macchina: Macchina) -> Lotto | None:
+def lotto_aperto(session: DbSession, macchina: Macchina) -> Lotto | None:
     """The lotto open on the machine, if any."""
     return session.scalar(select(Lotto).where(Lotto.macchina_id == macchina.id, Lotto.data_fine.is_(None)))
 
 
-def causali_valide(session, macchina: Macchina) -> list[CausaleScarto]:
+def causali_valide(session: DbSession, macchina: Macchina) -> list[CausaleScarto]:
     """Active scrap reasons valid for the machine's phase type (or for any phase)."""
     return list(
         session.scalars(
@@ -56,13 +57,13 @@ def causali_valide(session, macchina: Macchina) -> list[CausaleScarto]:
     )
 
 
-def nome_operatore(session, utente_id: int | None) -> str:
+def nome_operatore(session: DbSession, utente_id: int | None) -> str:
     """``Nome Cognome`` of a user, for labels; empty when unknown."""
     utente = session.get(Utente, utente_id) if utente_id else None
     return utente.nome_completo if utente else ""
 
 
-def cerca_commessa(session, erp: ErpGateway, testo: str, *, anno_corrente: int) -> Commessa:
+def cerca_commessa(session: DbSession, erp: ErpGateway, testo: str, *, anno_corrente: int) -> Commessa:
     """The order an operator scanned or typed: ``2026/1234``, ``1234`` (this year) or a
     CodiceLotto of any phase (its order: the label travels with the boards).
 
@@ -81,8 +82,10 @@ def cerca_commessa(session, erp: ErpGateway, testo: str, *, anno_corrente: int) 
                 N_("Il lotto %(codice)s non esiste: controllare l'etichetta."), codice=scansione.codice_lotto
             )
         commessa = erp.get(lotto.fase.commessa_erp_id)
-    else:
+    elif scansione.numerocom is not None:
         commessa = erp.get_by_numero(scansione.esercizio or anno_corrente, scansione.numerocom)
+    else:  # a Scansione holds a lotto code or a number
+        commessa = None
     if commessa is None:
         raise NotFound(N_("Commessa %(testo)s non trovata nel gestionale: controllare il numero."), testo=testo.strip())
     return commessa
@@ -96,7 +99,7 @@ def get_commessa(erp: ErpGateway, commessa_id: int) -> Commessa:
     return commessa
 
 
-def scheda(session, commessa: Commessa, macchina: Macchina) -> SchedaKiosk:
+def scheda(session: DbSession, commessa: Commessa, macchina: Macchina) -> SchedaKiosk:
     """The order card as the machine's kiosk shows it."""
     config = session.scalar(select(ConfigCommessa).where(ConfigCommessa.commessa_erp_id == commessa.id))
     fasi_db = session.scalars(select(Fase).where(Fase.commessa_erp_id == commessa.id)).all()
