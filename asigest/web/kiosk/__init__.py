@@ -128,7 +128,7 @@ def badge(codice: str):
     session = deps.session()
     macchina = kiosk_service.macchina_attiva(session, codice)
     errore = None
-    status, headers = 400, {}
+    status, headers = 400, dict[str, str]()
     if request.method == "POST":
         segreto = hashing.new_session_secret()  # fresh at every login: no fixation
         try:
@@ -151,9 +151,9 @@ def badge(codice: str):
                 return "", 204, {"HX-Redirect": url_for("kiosk.badge", codice=macchina.codice)}
             return redirect(url_for("kiosk.badge", codice=macchina.codice))
     else:
-        actor = kiosk_actor(macchina.codice)
-        if actor is not None:
-            g.actor = actor
+        in_sessione = kiosk_actor(macchina.codice)
+        if in_sessione is not None:
+            g.actor = in_sessione
             return _render(macchina)
     html = render_template(
         "kiosk/badge.html", macchina=macchina, errore=errore, matricola=request.form.get("matricola", "")[:30]
@@ -261,7 +261,7 @@ def chiudi(codice: str):
             **_chiave_modulo("chiudi", macchina.codice, f"lotto={lotto.id}"),
         )
     except lotti_service.ChiusuraNonValida as exc:
-        errori = {_CAMPI_CHIUSURA.get(k, "_"): [gettext(m) for m in v] for k, v in exc.errors.items()}
+        errori = {_CAMPI_CHIUSURA.get(k, "_"): [gettext(m) for m in v] for k, v in (exc.errors or {}).items()}
         return _render(macchina, status=400, errori=errori, valori=valori)
     except AsigestError as exc:
         campo = "causale" if exc.code == "CAUSALE_NON_VALIDA" else "_"
