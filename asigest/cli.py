@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 def _fail(error: AsigestError):
     detail = ""
-    if getattr(error, "errors", None):
+    if error.errors:
         detail = " " + "; ".join(f"{k}: {', '.join(v)}" for k, v in error.errors.items())
     click.echo(f"Errore: {error.text()}{detail}", err=True)
     sys.exit(1)

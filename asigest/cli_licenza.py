@@ -76,7 +76,7 @@ def license_show(file_licenza, public_key):
         click.echo(f"Scadenza: {lic.scadenza.isoformat()} (giorni rimasti: {stato.giorni_rimasti})")
         click.echo(
             f"Tolleranza: {lic.giorni_tolleranza} giorni, fino al {lic.fine_tolleranza.isoformat()}; "
-            f"nuovi lotti rifiutati dal {stato.blocco_dal.isoformat()}"
+            f"nuovi lotti rifiutati dal {lic.blocco_dal.isoformat()}"
         )
         click.echo(f"Terminali (macchine attive): {lic.max_terminali}")
         click.echo(f"Funzioni: {', '.join(lic.funzioni) or '—'}")

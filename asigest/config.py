@@ -11,7 +11,10 @@ from __future__ import annotations
 import os
 import secrets
 import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
+
+from flask import Flask
 
 from asigest import dialects
 from asigest.domain import documenti
@@ -21,7 +24,7 @@ from asigest.models.documenti import TIPI_DOCUMENTO
 MULTIPART_MARGIN = 1024 * 1024
 
 # name of the environment variable -> (config key, converter)
-_ENV_SETTINGS = {
+_ENV_SETTINGS: dict[str, tuple[str, Callable[[str], object]]] = {
     "ASIGEST_DATABASE_URL": ("DATABASE_URL", str),
     "ASIGEST_ERP_URL": ("ERP_URL", str),
     "ASIGEST_ERP_SCHEMA": ("ERP_SCHEMA", str),
@@ -108,13 +111,13 @@ DEFAULTS = {
 }
 
 
-def load(app, overrides: dict | None = None) -> None:
+def load(app: Flask, overrides: Mapping[str, object] | None = None) -> None:
     """Fill ``app.config`` in order: defaults, instance file, environment, overrides."""
     app.config.update(DEFAULTS)
     app.config.from_pyfile("asigest.cfg", silent=True)
     for env_name, (key, convert) in _ENV_SETTINGS.items():
         value = os.environ.get(env_name)
-        if value not in (None, ""):
+        if value:
             app.config[key] = convert(value)
     if overrides:
         app.config.update(overrides)

@@ -8,6 +8,8 @@ module does not import Flask.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 
 def N_(message: str) -> str:
     """Mark a message for translation without translating it here (pybabel keyword)."""
@@ -18,15 +20,17 @@ class AsigestError(Exception):
     status = 400
     code = "ERRORE"
     default_message = N_("Operazione non riuscita.")
+    # ``{field: [message, ...]}`` for the errors that name fields (InvalidInput and others).
+    errors: dict[str, list[str]] | None = None
 
-    def __init__(self, message: str | None = None, *, code: str | None = None, **params):
+    def __init__(self, message: str | None = None, *, code: str | None = None, **params: object) -> None:
         self.message = message or self.default_message
         if code:
             self.code = code
         self.params = params
         super().__init__(self.text())
 
-    def text(self, translate=lambda s: s) -> str:
+    def text(self, translate: Callable[[str], str] = lambda s: s) -> str:
         """The message, translated by ``translate`` and filled with its parameters."""
         template = translate(self.message)
         return template % self.params if self.params else template
@@ -38,10 +42,18 @@ class InvalidInput(AsigestError):
     status = 422
     code = "VALIDATION_ERROR"
     default_message = N_("Dati non validi: correggere i campi indicati e riprovare.")
+    errors: dict[str, list[str]]  # always set (empty when only the message applies)
 
-    def __init__(self, errors: dict[str, list[str]] | None = None, message: str | None = None, **params):
+    def __init__(
+        self,
+        errors: dict[str, list[str]] | None = None,
+        message: str | None = None,
+        *,
+        code: str | None = None,
+        **params: object,
+    ) -> None:
         self.errors = errors or {}
-        super().__init__(message, **params)
+        super().__init__(message, code=code, **params)
 
 
 class RuleViolation(AsigestError):

@@ -1,5 +1,7 @@
 """Flask extensions, created unbound; ``create_app`` binds them with ``init_app``."""
 
+from typing import TYPE_CHECKING
+
 from flask_babel import Babel
 from flask_login import LoginManager
 from flask_migrate import Migrate
@@ -23,6 +25,14 @@ class Base(DeclarativeBase):
 
 
 db = SQLAlchemy(model_class=Base)
+
+# The models' base class. At run time it is ``db.Model`` (Base plus Flask-SQLAlchemy's
+# mixins: the table name and the engine binding); mypy cannot take an instance attribute as
+# a base class (python/mypy#8603), so for it the base is the DeclarativeBase it is built from.
+if TYPE_CHECKING:
+    Model = Base
+else:
+    Model = db.Model
 migrate = Migrate()
 csrf = CSRFProtect()
 login_manager = LoginManager()

@@ -133,6 +133,12 @@ class LottoSim:
     note_scarti: str | None = None
     operatore_chiusura: str | None = None
 
+    def chiusura(self) -> tuple[datetime, int, int]:
+        """(fine, qta_output, qta_scarti) of a lotto planned to close; ValueError for one left open."""
+        if self.fine is None or self.qta_output is None or self.qta_scarti is None:
+            raise ValueError(f"lotto {self.progressivo} di {self.macchina} lasciato aperto")
+        return self.fine, self.qta_output, self.qta_scarti
+
 
 @dataclass(eq=False)
 class MacchinaSim:
@@ -174,7 +180,7 @@ class Simulazione:
 
     def esegui(self, inizio: datetime) -> list[LottoSim]:
         """Run from ``inizio`` to ``now``; returns every lotto in opening order."""
-        coda = []
+        coda: list[tuple[datetime, int, MacchinaSim]] = []
         ritmi = self._ritmi(inizio)
         for ordine, demo in enumerate(MACCHINE):
             orizzonte = self.now - LOTTO_DIMENTICATO_DA if demo.dimenticata else self.now
@@ -208,10 +214,11 @@ class Simulazione:
         """Apply every close that happened by ``t`` to its fase's R5 terms."""
         while self.chiusure and self.chiusure[0][0] <= t:
             _, _, lotto = heapq.heappop(self.chiusure)
+            _fine, buoni, scarti = lotto.chiusura()
             fase = lotto.fase
             fase.input_aperti -= lotto.qta_input
-            fase.prodotta += lotto.qta_output
-            fase.consumata_chiusi += lotto.qta_output + lotto.qta_scarti
+            fase.prodotta += buoni
+            fase.consumata_chiusi += buoni + scarti
 
     def _lavora(self, macchina: MacchinaSim, t: datetime) -> datetime:
         """Open (and plan the close of) one lotto on ``macchina`` at ``t`` if there is
@@ -231,10 +238,11 @@ class Simulazione:
         stessa = macchina.ultima_fase is fase
         cambio = timedelta(minutes=self.rng.randint(5, 20) if stessa else self.rng.randint(20, 60))
         macchina.ultima_fase = fase
-        prossimo = self.calendario.finestra(lotto.fine + cambio)[0]
+        fine = lotto.chiusura()[0]
+        prossimo = self.calendario.finestra(fine + cambio)[0]
         if macchina.lascia_aperto:
             macchina.in_sospeso = lotto
-        elif lotto.fine > self.now:
+        elif fine > self.now:
             # Still running at ``now``: the plant has not closed it yet.
             self._lascia_aperto(lotto)
         else:
@@ -314,13 +322,14 @@ class Simulazione:
 
     def _operatore_chiusura(self, lotto: LottoSim) -> str:
         """Whoever opened it, unless the shift changed in between."""
-        if self.calendario.turno(lotto.inizio) == self.calendario.turno(lotto.fine):
+        fine = lotto.chiusura()[0]
+        if self.calendario.turno(lotto.inizio) == self.calendario.turno(fine):
             return lotto.operatore
         reparto = next(m.reparto for m in MACCHINE if m.codice == lotto.macchina)
-        return self._operatore(reparto, lotto.fine)
+        return self._operatore(reparto, fine)
 
     def _pianifica_chiusura(self, lotto: LottoSim) -> None:
-        heapq.heappush(self.chiusure, (lotto.fine, next(self.sequenza), lotto))
+        heapq.heappush(self.chiusure, (lotto.chiusura()[0], next(self.sequenza), lotto))
 
     def _lascia_aperto(self, lotto: LottoSim) -> None:
         """Turn the planned close into an open lotto: it keeps consuming QtaInput (R5)."""

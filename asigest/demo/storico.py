@@ -19,6 +19,7 @@ from asigest.demo.simulazione import (
     fasi_del_piano,
     scegli_configurate,
 )
+from asigest.domain.actor import Actor
 from asigest.domain.stati import APERTA, COMPLETATA, IN_CORSO
 from asigest.models import CausaleScarto, ConfigCommessa, Fase, FaseTipo, Lotto, Macchina, Utente
 from asigest.services import audit, auth
@@ -110,22 +111,22 @@ def _salva_config(session, piano: ConfigPiano, supervisore: Utente) -> ConfigCom
 
 def _salva_fase(session, fs: FaseSim, tipo: FaseTipo) -> Fase:
     """The Fase row with its R8 totals and state, computed from the simulated lotti."""
-    chiusi = [lt for lt in fs.lotti if lt.fine is not None]
-    prodotta = sum(lt.qta_output for lt in chiusi)
+    chiusi = [lt.chiusura() for lt in fs.lotti if lt.fine is not None]  # (fine, buoni, scarti)
+    prodotta = sum(buoni for _fine, buoni, _scarti in chiusi)
     fase = Fase(
         commessa_erp_id=fs.commessa_id,
         fase_tipo_id=tipo.id,
         stato=APERTA,
         qta_prevista=fs.prevista,
         qta_prodotta=prodotta,
-        qta_scarti=sum(lt.qta_scarti for lt in chiusi),
+        qta_scarti=sum(scarti for _fine, _buoni, scarti in chiusi),
         data_apertura=fs.lotti[0].inizio if fs.lotti else None,
     )
     if fs.lotti:
         fase.stato = IN_CORSO
     if fs.lotti and len(chiusi) == len(fs.lotti) and prodotta >= fs.prevista:
         fase.stato = COMPLETATA
-        fase.data_chiusura = max(lt.fine for lt in chiusi)
+        fase.data_chiusura = max(fine for fine, _buoni, _scarti in chiusi)
     session.add(fase)
     return fase
 
@@ -155,7 +156,7 @@ def _salva_lotto(session, ls: LottoSim, fase: Fase, piano: ConfigPiano, macchine
 
 def _scrivi_eventi(session, piani, configs, supervisore: Utente, lotti_sim, lotti, utenti) -> None:
     """The audit history, added in time order so LogID and DataOra agree."""
-    eventi = []
+    eventi: list[tuple[datetime, Actor, str, str, int, dict[str, object] | None, dict[str, object]]] = []
     chi_configura = auth.actor_for(supervisore)
     for piano, config in zip(piani, configs):
         dopo = {

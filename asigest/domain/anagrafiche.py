@@ -7,6 +7,8 @@ shows every wrong field in one round.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
+from typing import TypeVar
 
 from asigest.errors import N_, InvalidInput
 
@@ -32,7 +34,10 @@ PASSWORD_MIN = 8
 PASSWORD_MAX = 200
 
 
-class CampiErrati(dict):
+T = TypeVar("T")
+
+
+class CampiErrati(dict[str, list[str]]):
     """``{field: [message, ...]}`` gathered while checking a request."""
 
     def add(self, campo: str, messaggio: str) -> None:
@@ -42,6 +47,13 @@ class CampiErrati(dict):
         """Raise InvalidInput (HTTP 422) with every collected message, if there is one."""
         if self:
             raise InvalidInput(dict(self))
+
+    def valido(self, valore: T | None) -> T:
+        """A value a checker returned, once ``raise_if_any`` has passed. A checker returns
+        None only after recording an error, so None here is a bug, not bad input."""
+        if valore is None:
+            raise AssertionError("valore controllato mancante senza un errore registrato")
+        return valore
 
 
 def testo(errori: CampiErrati, campo: str, valore: str | None, *, massimo: int, vuoto: str | None) -> str | None:
@@ -96,7 +108,7 @@ def controlla_password(errori: CampiErrati, password: str | None, campo: str = "
         errori.add(campo, TROPPO_LUNGO[200])
 
 
-def differenze(prima: dict, dopo: dict) -> tuple[dict, dict]:
+def differenze(prima: Mapping[str, object], dopo: Mapping[str, object]) -> tuple[dict[str, object], dict[str, object]]:
     """The keys whose value changed, as (before, after) dicts for the audit log."""
     cambiati = [k for k in dopo if prima.get(k) != dopo[k]]
     return {k: prima.get(k) for k in cambiati}, {k: dopo[k] for k in cambiati}

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 
 # Extension → content type for the formats a plant exchanges with customers and CAM.
 FORMATI_NOTI: dict[str, str] = {
@@ -61,7 +61,7 @@ MAX_NOME_FILE = 200
 NOME_VUOTO = "documento"
 
 
-def formati(valore) -> dict[str, str]:
+def formati(valore: str | Mapping[str, str | None] | Iterable[str]) -> dict[str, str]:
     """The DOCUMENT_EXTENSIONS setting as ``{extension: content type}``.
 
     Accepts a mapping, a list of extensions, or the environment's text form
@@ -69,13 +69,16 @@ def formati(valore) -> dict[str, str]:
     ``application/octet-stream`` (always downloaded, never shown in the browser).
     Raises ValueError for an extension that is not 1–16 letters or digits.
     """
+    tipi_per_estensione: Mapping[str, str | None]
     if isinstance(valore, str):
         voci = [v.strip() for v in valore.split(",") if v.strip()]
-        valore = dict(v.partition("=")[::2] for v in voci)
-    elif not isinstance(valore, Mapping):
-        valore = dict.fromkeys(valore, "")
+        tipi_per_estensione = {ext: tipo for ext, _, tipo in (v.partition("=") for v in voci)}
+    elif isinstance(valore, Mapping):
+        tipi_per_estensione = valore
+    else:
+        tipi_per_estensione = dict.fromkeys(valore, "")
     risultato = {}
-    for ext, tipo in valore.items():
+    for ext, tipo in tipi_per_estensione.items():
         ext = ext.strip().lower().lstrip(".")
         if not _ESTENSIONE.match(ext):
             raise ValueError(f"Estensione non valida in DOCUMENT_EXTENSIONS: {ext!r}")
@@ -83,11 +86,10 @@ def formati(valore) -> dict[str, str]:
     return risultato
 
 
-def tipi(valore) -> tuple[str, ...]:
+def tipi(valore: str | Iterable[str | None]) -> tuple[str, ...]:
     """The DOCUMENT_TYPES setting as a tuple of codes (text form: ``"DIBA,ALTRO"``)."""
-    if isinstance(valore, str):
-        valore = valore.split(",")
-    return tuple(dict.fromkeys(t.strip().upper() for t in valore if t and t.strip()))
+    codici = valore.split(",") if isinstance(valore, str) else valore
+    return tuple(dict.fromkeys(t.strip().upper() for t in codici if t and t.strip()))
 
 
 def nome_file_sicuro(nome: str | None) -> str:

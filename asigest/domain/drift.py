@@ -84,7 +84,7 @@ def valuta_scostamento(
     if not in_produzione(list(stati_fasi), lotti_aperti):
         return None
     if ordine is None:
-        tipi = (ASSENTE,)
+        tipi: tuple[str, ...] = (ASSENTE,)
     else:
         tipi = tuple(
             tipo

@@ -28,6 +28,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import date, timedelta
 
@@ -75,9 +76,14 @@ class Licenza:
         """The last day of the grace period: new lotti are refused from the day after."""
         return self.scadenza + timedelta(days=self.giorni_tolleranza)
 
-    def documento(self) -> dict:
+    @property
+    def blocco_dal(self) -> date:
+        """The first day new lotti are refused."""
+        return self.fine_tolleranza + timedelta(days=1)
+
+    def documento(self) -> dict[str, object]:
         """The ``license`` object of the file, as signed."""
-        dati = {
+        dati: dict[str, object] = {
             "format": FORMATO,
             "licensee": self.licenziatario,
             "issued": self.emessa.isoformat(),
@@ -91,15 +97,17 @@ class Licenza:
         return dati
 
 
-def _data(dati: dict, chiave: str) -> date:
+def _data(dati: Mapping[str, object], chiave: str) -> date:
     valore = dati.get(chiave)
     try:
+        if not isinstance(valore, str):
+            raise TypeError(valore)
         return date.fromisoformat(valore)
     except (TypeError, ValueError):
         raise LicenzaNonValida(N_("il campo %(campo)s deve essere una data AAAA-MM-GG"), campo=chiave) from None
 
 
-def _intero(dati: dict, chiave: str, *, minimo: int, predefinito: int | None = None) -> int:
+def _intero(dati: Mapping[str, object], chiave: str, *, minimo: int, predefinito: int | None = None) -> int:
     valore = dati.get(chiave, predefinito)
     # bool is an int in Python; true is not a number of terminals.
     if not isinstance(valore, int) or isinstance(valore, bool) or valore < minimo:
@@ -109,7 +117,7 @@ def _intero(dati: dict, chiave: str, *, minimo: int, predefinito: int | None = N
     return valore
 
 
-def da_documento(dati) -> Licenza:
+def da_documento(dati: object) -> Licenza:
     """Read a ``license`` object (signed or about to be). Raises LicenzaNonValida."""
     if not isinstance(dati, dict):
         raise LicenzaNonValida(N_("il contenuto della licenza non è un oggetto JSON"))
@@ -140,7 +148,7 @@ def da_documento(dati) -> Licenza:
 # -- signature -------------------------------------------------------------------------
 
 
-def canonico(documento: dict) -> bytes:
+def canonico(documento: Mapping[str, object]) -> bytes:
     """The bytes that are signed: keys sorted, no whitespace, UTF-8."""
     return json.dumps(documento, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
@@ -248,7 +256,7 @@ class StatoLicenza:
     @property
     def blocco_dal(self) -> date | None:
         """The first day new lotti are refused."""
-        return self.licenza.fine_tolleranza + timedelta(days=1) if self.licenza else None
+        return self.licenza.blocco_dal if self.licenza else None
 
     @property
     def oltre_tolleranza(self) -> bool:
@@ -268,7 +276,7 @@ class StatoLicenza:
     def funzioni(self) -> tuple[str, ...]:
         return self.licenza.funzioni if self.licenza else ()
 
-    def riassunto(self) -> dict:
+    def riassunto(self) -> dict[str, str | None]:
         """The ``license`` object of ``/health`` (SPEC §7)."""
         return {
             "status": self.stato,
@@ -276,7 +284,7 @@ class StatoLicenza:
             "expiry": self.scadenza.isoformat() if self.scadenza else None,
         }
 
-    def messaggio(self) -> tuple[str, dict]:
+    def messaggio(self) -> tuple[str, dict[str, str | int | None]]:
         """The Italian message (a msgid) and its parameters, for the banner and ``license show``."""
         lic = self.licenza
         if self.stato == MISSING:
@@ -289,11 +297,12 @@ class StatoLicenza:
                 "Licenza non valida (%(motivo)s). ASI-GEST funziona come in modalità dimostrativa: "
                 "avvisare l'amministratore, che deve reinstallare il file ricevuto dal fornitore."
             ), {"motivo": self.motivo.message if self.motivo else ""}
+        assert lic is not None, "VALID, EXPIRING and EXPIRED states carry their license"
         parametri = {
             "licenziatario": lic.licenziatario,
             "scadenza": _giorno(lic.scadenza),
             "giorni": self.giorni_rimasti,
-            "blocco": _giorno(self.blocco_dal),
+            "blocco": _giorno(lic.blocco_dal),
         }
         if self.stato == VALID:
             return N_("Licenza valida, intestata a %(licenziatario)s, fino al %(scadenza)s."), parametri
@@ -308,7 +317,7 @@ class StatoLicenza:
             ), parametri
         return MESSAGGIO_BLOCCO, parametri
 
-    def testo(self, translate=lambda s: s) -> str:
+    def testo(self, translate: Callable[[str], str] = lambda s: s) -> str:
         """The message translated by ``translate`` (the reason of an INVALID one too)."""
         messaggio, parametri = self.messaggio()
         if self.stato == INVALID and self.motivo is not None:

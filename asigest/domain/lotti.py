@@ -62,7 +62,7 @@ def errori_chiusura(
         errori["QtaOutput"] = [N_("Indicare i pezzi buoni (0 o più).")]
     if qta_scarti is None or qta_scarti < 0:
         errori["QtaScarti"] = [N_("Indicare gli scarti (0 o più).")]
-    if errori:
+    if errori or qta_output is None or qta_scarti is None:  # (each None has its message)
         return errori
     totale = qta_output + qta_scarti
     if totale == 0:

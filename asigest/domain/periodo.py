@@ -28,6 +28,17 @@ class Periodo:
         """The first instant *after* the period in UTC, to compare with ``<`` (None: no upper bound)."""
         return None if self.a is None else mezzanotte_utc(self.a + timedelta(days=1), zona)
 
+    def giorni(self) -> tuple[date, date]:
+        """(``da``, ``a``) of a period closed at both ends; ValueError for an open-ended one."""
+        if self.da is None or self.a is None:
+            raise ValueError(f"periodo senza uno dei due estremi: {self}")
+        return self.da, self.a
+
+    def limiti_utc(self, zona: str) -> tuple[datetime, datetime]:
+        """(``inizio_utc``, ``fine_utc``) of a period closed at both ends; ValueError otherwise."""
+        da, a = self.giorni()
+        return mezzanotte_utc(da, zona), mezzanotte_utc(a + timedelta(days=1), zona)
+
     @property
     def invertito(self) -> bool:
         return self.da is not None and self.a is not None and self.da > self.a

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 
 # Length of the stored fingerprint (SHA-256 in hex): RichiesteEseguite.Impronta.
 LUNGHEZZA_IMPRONTA = 64
@@ -30,7 +31,7 @@ def impronta(*parti: str) -> str:
     return digest.hexdigest()
 
 
-def corpo_canonico(corpo: dict) -> str:
+def corpo_canonico(corpo: Mapping[str, object]) -> str:
     """A JSON body written one way only: sorted keys, no spaces, ASCII escapes — two
     bodies with the same values give the same text whatever their order or spacing."""
     return json.dumps(corpo, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)

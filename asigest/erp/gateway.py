@@ -13,15 +13,16 @@ import logging
 import re
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Select, and_, false, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, false, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
+from sqlalchemy.util.typing import TupleAny
 
 from asigest.erp.tables import commesse_table
 from asigest.errors import ErpUnavailable
@@ -64,7 +65,7 @@ class Commessa:
         num = self.numerocom if self.numerocom is not None else "?"
         return f"{anno}/{num}"
 
-    def as_erp_dict(self) -> dict:
+    def as_erp_dict(self) -> dict[str, object]:
         """The ERP's own column names, as the JSON API shows them (SPEC §7)."""
         return {
             "ID": self.id,
@@ -161,7 +162,7 @@ class ProtezioneErp:
             return self._aperto_fino is None
 
     @contextmanager
-    def chiamata(self):
+    def chiamata(self) -> Iterator[None]:
         """Around one ERP call: raises ``ErpUnavailable`` at once when the breaker is open
         or no place frees up in time; records the call's outcome."""
         prova = self._ammetti()
@@ -305,7 +306,7 @@ class ErpGateway:
         """One commessa by ID, in any state; None when the ERP has no such ID."""
         if not 0 < commessa_id <= _INT32_MAX:
             return None
-        rows = self._fetch(select(self.table).where(commessa_id == self.table.c.ID))
+        rows = self._fetch(select(self.table).where(self.table.c["ID"] == commessa_id))
         return rows[0] if rows else None
 
     def get_by_numero(self, esercizio: int, numerocom: int) -> Commessa | None:
@@ -313,7 +314,7 @@ class ErpGateway:
         if not (0 <= esercizio <= _INT32_MAX and 0 <= numerocom <= _INT32_MAX):
             return None
         c = self.table.c
-        stmt = select(self.table).where(esercizio == c.ESERCIZIO, numerocom == c.NUMEROCOM).order_by(c.ID.desc())
+        stmt = select(self.table).where(c["ESERCIZIO"] == esercizio, c["NUMEROCOM"] == numerocom).order_by(c.ID.desc())
         rows = self._fetch(stmt.limit(1))
         return rows[0] if rows else None
 
@@ -342,36 +343,39 @@ class ErpGateway:
             self.protezione.prova_in_sottofondo(lambda: self._esegui(stmt))
             return False
         try:
-            self._fetch(stmt, raw=True)
+            self._righe(stmt)
         except ErpUnavailable:
             return False
         return True
 
     # -- building blocks -------------------------------------------------------
 
-    def _open_select(self) -> Select:
+    def _open_select(self) -> Select[*TupleAny]:
         c = self.table.c
         return select(self.table).where(c.STATOCOMMESSA == "O")
 
-    def _page(self, stmt: Select, limit: int, offset: int) -> Select:
+    def _page(self, stmt: Select[*TupleAny], limit: int, offset: int) -> Select[*TupleAny]:
         c = self.table.c
         limit = max(1, min(int(limit), MAX_FETCH))
         offset = max(0, int(offset))
         # ID last makes the order total, so pages never repeat or skip a row.
         return stmt.order_by(c.ESERCIZIO.desc(), c.NUMEROCOM.desc(), c.ID.desc()).limit(limit).offset(offset)
 
-    def _search_condition(self, q: str):
+    def _search_condition(self, q: str) -> ColumnElement[bool]:
         c = self.table.c
         pattern = f"%{escape_like(q)}%"
-        conditions = [c[name].ilike(pattern, escape="\\") for name in _SEARCH_TEXT_COLUMNS]
+        conditions: list[ColumnElement[bool]] = [c[name].ilike(pattern, escape="\\") for name in _SEARCH_TEXT_COLUMNS]
         numero = parse_numero_commessa(q)
         if numero:
-            conditions.append(and_(numero[0] == c.ESERCIZIO, numero[1] == c.NUMEROCOM))
+            conditions.append(and_(c["ESERCIZIO"] == numero[0], c["NUMEROCOM"] == numero[1]))
         elif q.isascii() and q.isdigit() and int(q) <= _INT32_MAX:  # "³".isdigit() too, int() refuses it
-            conditions.append(int(q) == c.NUMEROCOM)
+            conditions.append(c["NUMEROCOM"] == int(q))
         return or_(*conditions) if conditions else false()
 
-    def _fetch(self, stmt, raw: bool = False):
+    def _fetch(self, stmt: Select[*TupleAny]) -> list[Commessa]:
+        return [_to_commessa(row) for row in self._righe(stmt)]
+
+    def _righe(self, stmt: Select[*TupleAny]) -> Sequence[Row[*TupleAny]]:
         try:
             if self.protezione is None:
                 rows = self._esegui(stmt)
@@ -382,16 +386,14 @@ class ErpGateway:
             # Not the read-only guard's ReadOnlyViolation: that is a bug, not an outage.
             log.warning("ERP non raggiungibile: %s", exc)
             raise ErpUnavailable() from exc
-        if raw:
-            return rows
-        return [_to_commessa(row) for row in rows]
+        return rows
 
-    def _esegui(self, stmt):
+    def _esegui(self, stmt: Select[*TupleAny]) -> Sequence[Row[*TupleAny]]:
         with self.engine.connect() as conn:
             return conn.execute(stmt).all()
 
 
-def _to_commessa(row) -> Commessa:
+def _to_commessa(row: Row[*TupleAny]) -> Commessa:
     m = row._mapping
     stato = m["STATOCOMMESSA"]
     return Commessa(

@@ -8,11 +8,11 @@ from sqlalchemy import CheckConstraint, Index, Integer, String, Unicode, column
 from sqlalchemy.orm import Mapped, mapped_column
 
 from asigest.domain.accessi import TIPI
-from asigest.extensions import db
+from asigest.extensions import Model
 from asigest.models.types import UTCDateTime, utcnow
 
 
-class TentativoAccesso(db.Model):
+class TentativoAccesso(Model):
     """One failed login (wrong password or kiosk PIN) by badge and client address.
 
     Kept in the database, never in a process, so every worker and server behind the

@@ -25,11 +25,11 @@ from datetime import datetime
 from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Unicode, event
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from asigest.extensions import db
+from asigest.extensions import Model
 from asigest.models.types import UTCDateTime, utcnow
 
 
-class LogEvento(db.Model):
+class LogEvento(Model):
     """One recorded change. The application only ever inserts rows here."""
 
     __tablename__ = "LogEventi"

@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import JSON, Boolean, ForeignKey, Integer, Unicode
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from asigest.extensions import db
+from asigest.extensions import Model
 
 
-class FaseTipo(db.Model):
+class FaseTipo(Model):
     """A phase type (SMD, PTH, CONTROLLI…); ``ordine`` is its position in the flow."""
 
     __tablename__ = "FaseTipo"
@@ -22,7 +22,7 @@ class FaseTipo(db.Model):
     attivo: Mapped[bool] = mapped_column("Attivo", Boolean, nullable=False, default=True)
 
 
-class Macchina(db.Model):
+class Macchina(Model):
     __tablename__ = "Macchine"
 
     id: Mapped[int] = mapped_column("MacchinaID", Integer, primary_key=True)
@@ -37,7 +37,7 @@ class Macchina(db.Model):
     fase_tipo: Mapped[FaseTipo] = relationship(lazy="joined")
 
 
-class CausaleScarto(db.Model):
+class CausaleScarto(Model):
     """A scrap reason; ``fase_tipo_id`` NULL means valid in any phase."""
 
     __tablename__ = "CausaliScarto"

@@ -19,12 +19,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from asigest.domain.stati import STATI_FASE
-from asigest.extensions import db
+from asigest.extensions import Model
 from asigest.models.catalog import FaseTipo
 from asigest.models.types import UTCDateTime, utcnow
 
 
-class ConfigCommessa(db.Model):
+class ConfigCommessa(Model):
     __tablename__ = "ConfigCommessa"
     __table_args__ = (
         CheckConstraint(
@@ -53,7 +53,7 @@ class ConfigCommessa(db.Model):
     creato_da: Mapped[int | None] = mapped_column("CreatoDa", ForeignKey("Utenti.UtenteID"), index=True)
 
 
-class Fase(db.Model):
+class Fase(Model):
     __tablename__ = "Fasi"
     __table_args__ = (
         UniqueConstraint("CommessaERPId", "FaseTipoID"),

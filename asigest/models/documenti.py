@@ -7,14 +7,14 @@ from datetime import datetime
 from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Integer, String, Unicode, column, or_
 from sqlalchemy.orm import Mapped, mapped_column
 
-from asigest.extensions import db
+from asigest.extensions import Model
 from asigest.models.types import UTCDateTime, utcnow
 
 # The default list of document types (a setting: DOCUMENT_TYPES).
 TIPI_DOCUMENTO = ("DIBA", "SCHEMA_MONTAGGIO", "PROGRAMMA_SMD", "ISTRUZIONI", "CICLO_COLLAUDO", "ALTRO")
 
 
-class DocumentoTecnico(db.Model):
+class DocumentoTecnico(Model):
     """A document for one commessa, or for an article (CODART) and so every commessa of it."""
 
     __tablename__ = "DocumentiTecnici"

@@ -4,19 +4,23 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Unicode, and_, column, or_
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Table, Unicode, UniqueConstraint, and_, column, or_
 from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import ColumnClause
 
 from asigest.domain.stati import LOTTO_APERTO, LOTTO_CHIUSO
-from asigest.extensions import db
+from asigest.extensions import Model
 from asigest.models.catalog import CausaleScarto, Macchina
 from asigest.models.commesse import Fase
 from asigest.models.types import UTCDateTime
 
-_out, _scarti, _input, _fine = column("QtaOutput"), column("QtaScarti"), column("QtaInput"), column("DataFine")
+_out: ColumnClause[int] = column("QtaOutput")
+_scarti: ColumnClause[int] = column("QtaScarti")
+_input: ColumnClause[int] = column("QtaInput")
+_fine: ColumnClause[datetime] = column("DataFine")
 
 
-class Lotto(db.Model):
+class Lotto(Model):
     __tablename__ = "Lotti"
     __table_args__ = (
         CheckConstraint(_input > 0, name="qta_input"),
@@ -106,4 +110,6 @@ class Lotto(db.Model):
 
 
 # UNIQUE(FaseID, Progressivo) also serves every "lotti of this fase" query.
-Lotto.__table__.append_constraint(db.UniqueConstraint("FaseID", "Progressivo", name="UQ_Lotti_FaseID_Progressivo"))
+_tabella = Lotto.__table__
+assert isinstance(_tabella, Table)  # (typed FromClause: a declarative model's own Table)
+_tabella.append_constraint(UniqueConstraint("FaseID", "Progressivo", name="UQ_Lotti_FaseID_Progressivo"))

@@ -8,11 +8,11 @@ from sqlalchemy import ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from asigest.domain.richieste import LUNGHEZZA_IMPRONTA
-from asigest.extensions import db
+from asigest.extensions import Model
 from asigest.models.types import UTCDateTime, utcnow
 
 
-class RichiestaEseguita(db.Model):
+class RichiestaEseguita(Model):
     """A request that changed something, by the key its sender gave it.
 
     Written in the same transaction as the change, so a replay of the key (a double tap,

@@ -9,11 +9,11 @@ from datetime import date, datetime
 from sqlalchemy import BigInteger, Date, ForeignKey, Integer, Unicode
 from sqlalchemy.orm import Mapped, mapped_column
 
-from asigest.extensions import db
+from asigest.extensions import Model
 from asigest.models.types import UTCDateTime
 
 
-class KpiGiorno(db.Model):
+class KpiGiorno(Model):
     """The lotti of one phase type closed on one local day of the plant (KpiRiepilogo.Zona)."""
 
     __tablename__ = "KpiGiorni"
@@ -27,7 +27,7 @@ class KpiGiorno(db.Model):
     microsecondi: Mapped[int] = mapped_column("Microsecondi", BigInteger, nullable=False)
 
 
-class KpiOperatoreGiorno(db.Model):
+class KpiOperatoreGiorno(Model):
     """The lotti opened by one operator closed on one local day (for the top operators)."""
 
     __tablename__ = "KpiOperatoriGiorni"
@@ -38,7 +38,7 @@ class KpiOperatoreGiorno(db.Model):
     qta_output: Mapped[int] = mapped_column("QtaOutput", BigInteger, nullable=False)
 
 
-class KpiRiepilogo(db.Model):
+class KpiRiepilogo(Model):
     """One row when the summaries are complete: the zone its days are local to. No row (or
     another zone than the plant's) means the KPIs read the lotti instead."""
 

@@ -8,11 +8,11 @@ from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, String, Unic
 from sqlalchemy.orm import Mapped, mapped_column
 
 from asigest.domain.sessioni import MOTIVI_FINE, TIPI
-from asigest.extensions import db
+from asigest.extensions import Model
 from asigest.models.types import UTCDateTime, utcnow
 
 
-class Sessione(db.Model):
+class Sessione(Model):
     """One login of one browser: open while ``DataFine`` is NULL.
 
     ``Chiave`` is the SHA-256 (hex) of the 256-bit secret in the browser's signed cookie,

@@ -8,11 +8,11 @@ from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Un
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from asigest.domain.ruoli import RUOLI
-from asigest.extensions import db
+from asigest.extensions import Model
 from asigest.models.types import UTCDateTime, utcnow
 
 
-class Utente(db.Model):
+class Utente(Model):
     __tablename__ = "Utenti"
     __table_args__ = (CheckConstraint(column("Ruolo").in_(RUOLI), name="ruolo"),)
 
@@ -32,7 +32,7 @@ class Utente(db.Model):
         return f"{self.nome} {self.cognome}"
 
 
-class ApiToken(db.Model):
+class ApiToken(Model):
     """A bearer token for the JSON API. Only the SHA-256 of the token is stored: tokens
     are 256 random bits, so a fast hash is as safe as a slow one and allows a lookup."""
 

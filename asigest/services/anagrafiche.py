@@ -7,8 +7,10 @@ rows are deactivated, never deleted, because lotti point at them.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import enum
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Final, Literal, TypeAlias, TypedDict
 
 from sqlalchemy import func, select, true
 from sqlalchemy.exc import IntegrityError
@@ -21,18 +23,24 @@ from asigest.errors import N_, Conflict, NotFound, RuleViolation
 from asigest.models import CausaleScarto, FaseTipo, Lotto, Macchina
 from asigest.models.documenti import TIPI_DOCUMENTO
 from asigest.services import audit
-from asigest.services.uow import ripete_se_occupato, transaction
+from asigest.services.uow import DbSession, ripete_se_occupato, transaction
+
+# A model whose rows have a unique Codice.
+_ConCodice: TypeAlias = type[FaseTipo] | type[Macchina] | type[CausaleScarto]
 
 
-def tipi_documento(settings: Mapping) -> tuple[str, ...]:
+def tipi_documento(settings: Mapping[str, object]) -> tuple[str, ...]:
     """The plant's document types: the ``DOCUMENT_TYPES`` setting, or the default list."""
-    return tuple(settings.get("DOCUMENT_TYPES") or TIPI_DOCUMENTO)
+    tipi = settings.get("DOCUMENT_TYPES") or TIPI_DOCUMENTO
+    if isinstance(tipi, str) or not isinstance(tipi, Iterable):
+        raise TypeError(f"DOCUMENT_TYPES deve essere un elenco di codici, non {tipi!r}")
+    return tuple(str(tipo) for tipo in tipi)
 
 
 # -- codes ---------------------------------------------------------------------------------
 
 
-def _codice_libero(session, model, codice: str, escluso_id: int | None = None) -> None:
+def _codice_libero(session: DbSession, model: _ConCodice, codice: str, escluso_id: int | None = None) -> None:
     """Raises Conflict (CODICE_IN_USO) when another row of ``model`` has ``codice``."""
     query = select(model.id).where(model.codice == codice)
     if escluso_id is not None:
@@ -44,7 +52,9 @@ def _codice_libero(session, model, codice: str, escluso_id: int | None = None) -
 
 
 @contextmanager
-def _transazione_con_codice(session, model, codice: str, escluso_id: int | None = None):
+def _transazione_con_codice(
+    session: DbSession, model: _ConCodice, codice: str, escluso_id: int | None = None
+) -> Iterator[None]:
     """The unit of work; when two admins save the same code at the same instant, the
     UNIQUE constraint refuses the second and it gets the same Conflict as a sequential one."""
     try:
@@ -58,7 +68,7 @@ def _transazione_con_codice(session, model, codice: str, escluso_id: int | None 
 # -- phase types ------------------------------------------------------------------------
 
 
-def list_fasi_tipo(session, *, solo_attivi: bool = False) -> list[FaseTipo]:
+def list_fasi_tipo(session: DbSession, *, solo_attivi: bool = False) -> list[FaseTipo]:
     """Phase types in flow order (Ordine)."""
     query = select(FaseTipo).order_by(FaseTipo.ordine, FaseTipo.id)
     if solo_attivi:
@@ -66,7 +76,7 @@ def list_fasi_tipo(session, *, solo_attivi: bool = False) -> list[FaseTipo]:
     return list(session.scalars(query))
 
 
-def get_fase_tipo(session, fase_tipo_id: int) -> FaseTipo:
+def get_fase_tipo(session: DbSession, fase_tipo_id: int) -> FaseTipo:
     """One phase type by id. Raises NotFound."""
     tipo = session.get(FaseTipo, fase_tipo_id)
     if tipo is None:
@@ -74,7 +84,7 @@ def get_fase_tipo(session, fase_tipo_id: int) -> FaseTipo:
     return tipo
 
 
-def _fase_tipo_attivo(session, errori: CampiErrati, codice: str | None) -> FaseTipo | None:
+def _fase_tipo_attivo(session: DbSession, errori: CampiErrati, codice: str | None) -> FaseTipo | None:
     """The active phase type with ``codice``; records an error on ``fase_tipo`` otherwise."""
     codice = (codice or "").strip().upper()
     tipo = session.scalar(select(FaseTipo).where(FaseTipo.codice == codice)) if codice else None
@@ -95,7 +105,7 @@ def _documenti(errori: CampiErrati, valori: Iterable[str], ammessi: Sequence[str
     return [t for t in validi if t in scelti]
 
 
-def _fase_tipo_foto(tipo: FaseTipo) -> dict:
+def _fase_tipo_foto(tipo: FaseTipo) -> dict[str, object]:
     return {
         "Codice": tipo.codice,
         "Descrizione": tipo.descrizione,
@@ -105,7 +115,7 @@ def _fase_tipo_foto(tipo: FaseTipo) -> dict:
     }
 
 
-def _ordine_libero(session, ordine: int, escluso_id: int | None = None) -> None:
+def _ordine_libero(session: DbSession, ordine: int, escluso_id: int | None = None) -> None:
     """Two phase types in the same position would make "the previous phase" (R5) ambiguous."""
     query = select(FaseTipo.codice).where(FaseTipo.ordine == ordine)
     if escluso_id is not None:
@@ -120,7 +130,7 @@ def _ordine_libero(session, ordine: int, escluso_id: int | None = None) -> None:
         )
 
 
-def _controlla_ordine(errori: CampiErrati, ordine) -> int | None:
+def _controlla_ordine(errori: CampiErrati, ordine: object) -> int | None:
     if ordine is None or isinstance(ordine, bool) or not isinstance(ordine, int):
         errori.add("ordine", N_("Indicare la posizione nel flusso (un numero intero)."))
         return None
@@ -130,7 +140,7 @@ def _controlla_ordine(errori: CampiErrati, ordine) -> int | None:
 
 
 def create_fase_tipo(
-    session,
+    session: DbSession,
     *,
     actor: Actor | None,
     codice: str,
@@ -145,13 +155,15 @@ def create_fase_tipo(
     Raises InvalidInput, Conflict (CODICE_IN_USO, ORDINE_IN_USO).
     """
     errori = CampiErrati()
-    codice = anagrafiche.codice(errori, "codice", codice, massimo=20, fase=True)
-    descrizione = anagrafiche.testo(
+    codice_letto = anagrafiche.codice(errori, "codice", codice, massimo=20, fase=True)
+    descrizione_letta = anagrafiche.testo(
         errori, "descrizione", descrizione, massimo=100, vuoto=N_("Indicare la descrizione.")
     )
-    ordine = _controlla_ordine(errori, ordine)
+    ordine_letto = _controlla_ordine(errori, ordine)
     documenti = _documenti(errori, documenti_richiesti, tipi_ammessi, ())
     errori.raise_if_any()
+    codice, descrizione = errori.valido(codice_letto), errori.valido(descrizione_letta)
+    ordine = errori.valido(ordine_letto)
     _codice_libero(session, FaseTipo, codice)
     _ordine_libero(session, ordine)
     with _transazione_con_codice(session, FaseTipo, codice):
@@ -164,9 +176,18 @@ def create_fase_tipo(
     return tipo
 
 
+class _CambiFaseTipo(TypedDict, total=False):
+    """The fields an update sets (None: failed its check, reported by raise_if_any)."""
+
+    descrizione: str | None
+    ordine: int | None
+    documenti_richiesti: list[str]
+    attivo: bool
+
+
 @ripete_se_occupato
 def update_fase_tipo(
-    session,
+    session: DbSession,
     *,
     actor: Actor | None,
     fase_tipo_id: int,
@@ -184,7 +205,7 @@ def update_fase_tipo(
     """
     tipo = get_fase_tipo(session, fase_tipo_id)
     errori = CampiErrati()
-    cambi: dict = {}
+    cambi: _CambiFaseTipo = {}
     if descrizione is not None:
         cambi["descrizione"] = anagrafiche.testo(
             errori, "descrizione", descrizione, massimo=100, vuoto=N_("Indicare la descrizione.")
@@ -198,8 +219,9 @@ def update_fase_tipo(
     if attivo is not None:
         cambi["attivo"] = bool(attivo)
     errori.raise_if_any()
-    if "ordine" in cambi and cambi["ordine"] != tipo.ordine:
-        _ordine_libero(session, cambi["ordine"], escluso_id=tipo.id)
+    nuovo_ordine = cambi.get("ordine")
+    if nuovo_ordine is not None and nuovo_ordine != tipo.ordine:
+        _ordine_libero(session, nuovo_ordine, escluso_id=tipo.id)
     if tipo.attivo and cambi.get("attivo") is False:
         macchine = session.scalars(
             select(Macchina.codice)
@@ -229,7 +251,7 @@ def update_fase_tipo(
 # -- machines ----------------------------------------------------------------------------
 
 
-def _macchina_foto(macchina: Macchina) -> dict:
+def _macchina_foto(macchina: Macchina) -> dict[str, object]:
     return {
         "Codice": macchina.codice,
         "Descrizione": macchina.descrizione,
@@ -240,7 +262,7 @@ def _macchina_foto(macchina: Macchina) -> dict:
 
 
 def list_macchine(
-    session, *, fase_tipo: str | None = None, attiva: bool | None = None, limit: int = 100, offset: int = 0
+    session: DbSession, *, fase_tipo: str | None = None, attiva: bool | None = None, limit: int = 100, offset: int = 0
 ) -> list[Macchina]:
     """Machines by code, optionally only those of one phase type (code) or state."""
     query = select(Macchina)
@@ -251,7 +273,7 @@ def list_macchine(
     return list(session.scalars(query.order_by(Macchina.codice).limit(limit).offset(offset)))
 
 
-def get_macchina(session, macchina_id: int) -> Macchina:
+def get_macchina(session: DbSession, macchina_id: int) -> Macchina:
     """One machine by id. Raises NotFound."""
     macchina = session.get(Macchina, macchina_id)
     if macchina is None:
@@ -259,14 +281,25 @@ def get_macchina(session, macchina_id: int) -> Macchina:
     return macchina
 
 
-def _lotto_aperto(session, macchina: Macchina) -> str | None:
+def _lotto_aperto(session: DbSession, macchina: Macchina) -> str | None:
     """The CodiceLotto open on ``macchina``, if any."""
     return session.scalar(select(Lotto.codice_lotto).where(Lotto.macchina_id == macchina.id, Lotto.data_fine.is_(None)))
 
 
-def _controlla_macchina(errori: CampiErrati, *, codice, descrizione, reparto, parziale: bool) -> dict:
+class _CambiMacchina(TypedDict, total=False):
+    """A machine's checked fields (codice None: failed its check, reported by raise_if_any)."""
+
+    codice: str | None
+    descrizione: str
+    reparto: str | None
+    fase_tipo: FaseTipo
+
+
+def _controlla_macchina(
+    errori: CampiErrati, *, codice: str | None, descrizione: str | None, reparto: str | None, parziale: bool
+) -> _CambiMacchina:
     """Check a machine's own fields (the phase type is checked against the database apart)."""
-    puliti: dict = {}
+    puliti: _CambiMacchina = {}
     if not parziale or codice is not None:
         puliti["codice"] = anagrafiche.codice(errori, "codice", codice, massimo=30)
     if not parziale or descrizione is not None:
@@ -277,7 +310,7 @@ def _controlla_macchina(errori: CampiErrati, *, codice, descrizione, reparto, pa
 
 
 def create_macchina(
-    session,
+    session: DbSession,
     *,
     actor: Actor | None,
     codice: str,
@@ -296,10 +329,11 @@ def create_macchina(
     puliti = _controlla_macchina(errori, codice=codice, descrizione=descrizione, reparto=reparto, parziale=False)
     tipo = _fase_tipo_attivo(session, errori, fase_tipo)
     errori.raise_if_any()
-    _codice_libero(session, Macchina, puliti["codice"])
+    codice_macchina = errori.valido(puliti.get("codice"))
+    _codice_libero(session, Macchina, codice_macchina)
     if attiva:
         _terminale_libero(session, licenza)
-    with _transazione_con_codice(session, Macchina, puliti["codice"]):
+    with _transazione_con_codice(session, Macchina, codice_macchina):
         macchina = Macchina(fase_tipo=tipo, attiva=bool(attiva), **puliti)
         session.add(macchina)
         session.flush()
@@ -308,7 +342,7 @@ def create_macchina(
 
 
 def update_macchina(
-    session,
+    session: DbSession,
     *,
     actor: Actor | None,
     macchina_id: int,
@@ -341,7 +375,7 @@ def update_macchina(
     errori.raise_if_any()
     if nuova_attiva and not macchina.attiva:
         _terminale_libero(session, licenza)
-    nuovo_codice = cambi.get("codice", macchina.codice)
+    nuovo_codice = cambi.get("codice") or macchina.codice
     _codice_libero(session, Macchina, nuovo_codice, escluso_id=macchina.id)
     if (macchina.attiva and not nuova_attiva) or "fase_tipo" in cambi:
         # An open lotto must be closed on the machine, in the phase, it was opened in.
@@ -369,7 +403,7 @@ def update_macchina(
     return macchina
 
 
-def deactivate_macchina(session, *, actor: Actor | None, macchina_id: int) -> Macchina:
+def deactivate_macchina(session: DbSession, *, actor: Actor | None, macchina_id: int) -> Macchina:
     """Take a machine out of service (MACCHINA_DISATTIVATA); its kiosk stops opening lotti.
 
     Raises NotFound, RuleViolation (MACCHINA_CON_LOTTO_APERTO).
@@ -378,26 +412,26 @@ def deactivate_macchina(session, *, actor: Actor | None, macchina_id: int) -> Ma
 
 
 def reactivate_macchina(
-    session, *, actor: Actor | None, macchina_id: int, licenza: regole_licenza.StatoLicenza | None = None
+    session: DbSession, *, actor: Actor | None, macchina_id: int, licenza: regole_licenza.StatoLicenza | None = None
 ) -> Macchina:
     """Put a machine back in service (MACCHINA_MODIFICATA). Raises NotFound, RuleViolation
     (TERMINALI_ESAURITI: the license's terminals are all in use)."""
     return update_macchina(session, actor=actor, macchina_id=macchina_id, attiva=True, licenza=licenza)
 
 
-def _terminale_libero(session, licenza: regole_licenza.StatoLicenza | None) -> None:
+def _terminale_libero(session: DbSession, licenza: regole_licenza.StatoLicenza | None) -> None:
     """Refuse one more machine in service beyond the license's terminals (each machine is a
     kiosk terminal); no limit, and no count, in demo mode. Raises RuleViolation TERMINALI_ESAURITI."""
     if licenza is None or licenza.max_terminali is None:
         return
-    attive = session.scalar(select(func.count()).select_from(Macchina).where(Macchina.attiva == true()))
+    attive = session.scalar(select(func.count()).select_from(Macchina).where(Macchina.attiva == true())) or 0
     regole_licenza.richiedi_terminale_libero(licenza, attive)
 
 
 # -- scrap reasons -------------------------------------------------------------------------
 
 
-def _causale_foto(causale: CausaleScarto) -> dict:
+def _causale_foto(causale: CausaleScarto) -> dict[str, object]:
     return {
         "Codice": causale.codice,
         "Descrizione": causale.descrizione,
@@ -407,7 +441,7 @@ def _causale_foto(causale: CausaleScarto) -> dict:
 
 
 def list_causali(
-    session, *, fase_tipo: str | None = None, attiva: bool | None = None, limit: int = 100, offset: int = 0
+    session: DbSession, *, fase_tipo: str | None = None, attiva: bool | None = None, limit: int = 100, offset: int = 0
 ) -> list[CausaleScarto]:
     """Scrap reasons by code. With ``fase_tipo`` (a code): those usable in that phase,
     i.e. its own and those valid in any phase."""
@@ -420,7 +454,7 @@ def list_causali(
     return list(session.scalars(query.order_by(CausaleScarto.codice).limit(limit).offset(offset)))
 
 
-def get_causale(session, causale_id: int) -> CausaleScarto:
+def get_causale(session: DbSession, causale_id: int) -> CausaleScarto:
     """One scrap reason by id. Raises NotFound."""
     causale = session.get(CausaleScarto, causale_id)
     if causale is None:
@@ -428,11 +462,17 @@ def get_causale(session, causale_id: int) -> CausaleScarto:
     return causale
 
 
-_QUALSIASI = object()  # "no change" for a field where None means "any phase"
+class _Qualsiasi(enum.Enum):
+    """ "No change" for a field where None means "any phase"."""
+
+    VALORE = enum.auto()
+
+
+_QUALSIASI: Final = _Qualsiasi.VALORE
 
 
 def create_causale(
-    session,
+    session: DbSession,
     *,
     actor: Actor | None,
     codice: str,
@@ -445,12 +485,13 @@ def create_causale(
     Raises InvalidInput, Conflict (CODICE_IN_USO).
     """
     errori = CampiErrati()
-    codice = anagrafiche.codice(errori, "codice", codice, massimo=30)
-    descrizione = anagrafiche.testo(
+    codice_letto = anagrafiche.codice(errori, "codice", codice, massimo=30)
+    descrizione_letta = anagrafiche.testo(
         errori, "descrizione", descrizione, massimo=200, vuoto=N_("Indicare la descrizione.")
     )
     tipo = _fase_tipo_attivo(session, errori, fase_tipo) if (fase_tipo or "").strip() else None
     errori.raise_if_any()
+    codice, descrizione = errori.valido(codice_letto), errori.valido(descrizione_letta)
     _codice_libero(session, CausaleScarto, codice)
     with _transazione_con_codice(session, CausaleScarto, codice):
         causale = CausaleScarto(codice=codice, descrizione=descrizione, fase_tipo=tipo, attiva=bool(attiva))
@@ -460,14 +501,23 @@ def create_causale(
     return causale
 
 
+class _CambiCausale(TypedDict, total=False):
+    """The fields an update sets (None for codice or descrizione: failed its check)."""
+
+    codice: str | None
+    descrizione: str | None
+    fase_tipo: FaseTipo | None
+    attiva: bool
+
+
 def update_causale(
-    session,
+    session: DbSession,
     *,
     actor: Actor | None,
     causale_id: int,
     codice: str | None = None,
     descrizione: str | None = None,
-    fase_tipo=_QUALSIASI,
+    fase_tipo: str | None | Literal[_Qualsiasi.VALORE] = _QUALSIASI,
     attiva: bool | None = None,
 ) -> CausaleScarto:
     """Change a scrap reason (CAUSALE_MODIFICATA). None leaves a field as it is, except
@@ -478,7 +528,7 @@ def update_causale(
     """
     causale = get_causale(session, causale_id)
     errori = CampiErrati()
-    cambi: dict = {}
+    cambi: _CambiCausale = {}
     if codice is not None:
         cambi["codice"] = anagrafiche.codice(errori, "codice", codice, massimo=30)
     if descrizione is not None:
@@ -496,7 +546,7 @@ def update_causale(
     if attiva is not None:
         cambi["attiva"] = bool(attiva)
     errori.raise_if_any()
-    nuovo_codice = cambi.get("codice", causale.codice)
+    nuovo_codice = cambi.get("codice") or causale.codice
     _codice_libero(session, CausaleScarto, nuovo_codice, escluso_id=causale.id)
     prima = _causale_foto(causale)
     with _transazione_con_codice(session, CausaleScarto, nuovo_codice, escluso_id=causale.id):

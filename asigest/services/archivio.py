@@ -32,7 +32,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +58,7 @@ class FileArchiviato:
 class Archivio:
     """The documents folder. Created on first write; nothing happens at construction."""
 
-    def __init__(self, root: str | os.PathLike):
+    def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
 
     def percorso(self, sha256: str) -> Path:
@@ -70,14 +70,15 @@ class Archivio:
     def esiste(self, sha256: str) -> bool:
         return self.percorso(sha256).is_file()
 
-    def salva(self, stream: BinaryIO, *, max_bytes: int | None = None) -> FileArchiviato:
+    def salva(self, stream: IO[bytes], *, max_bytes: int | None = None) -> FileArchiviato:
         """Store what ``stream`` yields from its current position, hashing as it goes.
 
         Never holds more than one chunk in memory. Raises LimiteSuperato (leaving no
         file behind) once more than ``max_bytes`` have been read.
         """
         self.root.mkdir(parents=True, exist_ok=True)
-        fd, temporaneo = tempfile.mkstemp(dir=self.root, prefix=".caricamento-", suffix=".tmp")
+        fd, nome_temporaneo = tempfile.mkstemp(dir=self.root, prefix=".caricamento-", suffix=".tmp")
+        temporaneo: str | None = nome_temporaneo  # None once it became the stored file
         try:
             digest = hashlib.sha256()
             dimensione = 0
@@ -95,7 +96,7 @@ class Archivio:
             if destinazione.is_file() and destinazione.stat().st_size == dimensione:
                 return FileArchiviato(sha256, dimensione, nuovo=False)
             destinazione.parent.mkdir(parents=True, exist_ok=True)
-            os.replace(temporaneo, destinazione)
+            os.replace(nome_temporaneo, destinazione)
             temporaneo = None
             for cartella in (destinazione.parent, destinazione.parent.parent, self.root):
                 _fsync_dir(cartella)

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from asigest.domain.actor import Actor
 from asigest.models import LogEvento
+from asigest.services.uow import DbSession
 
 
 def record(
-    session,
+    session: DbSession,
     actor: Actor | None,
     azione: str,
     entita: str,
     entita_id: int | None,
     *,
-    prima: dict | None = None,
-    dopo: dict | None = None,
+    prima: Mapping[str, object] | None = None,
+    dopo: Mapping[str, object] | None = None,
     postazione: str | None = None,
     motivo: str | None = None,
 ) -> LogEvento:
@@ -23,7 +26,7 @@ def record(
     ``Dettagli`` holds ``prima``/``dopo`` (contract column names → values) and, for the
     supervisor's hand changes (R8 states, R10 corrections, cancellations), ``motivo``.
     """
-    dettagli = {}
+    dettagli: dict[str, object] = {}
     if prima is not None:
         dettagli["prima"] = prima
     if dopo is not None:

@@ -5,11 +5,14 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypedDict, TypeVar
 
 from sqlalchemy import delete, or_, select, true, update
 from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.orm import InstrumentedAttribute
 
 from asigest.domain import anagrafiche, hashing
 from asigest.domain.accessi import TIPO_PASSWORD, TIPO_PIN, LimitiAccesso, fine_blocco, minuti_residui
@@ -22,7 +25,9 @@ from asigest.errors import N_, Conflict, Forbidden, InvalidInput, NotFound, Rule
 from asigest.models import ApiToken, Sessione, TentativoAccesso, Utente
 from asigest.models.types import utcnow
 from asigest.services import audit, sessioni
-from asigest.services.uow import con_riprova, ripete_se_occupato, transaction
+from asigest.services.uow import DbSession, con_riprova, righe_toccate, ripete_se_occupato, transaction
+
+T = TypeVar("T")
 
 
 def actor_for(utente: Utente, postazione: str | None = None, sessione_id: int | None = None) -> Actor:
@@ -36,7 +41,7 @@ def actor_for(utente: Utente, postazione: str | None = None, sessione_id: int | 
     )
 
 
-def load_actor(session, utente_id: int) -> Actor | None:
+def load_actor(session: DbSession, utente_id: int) -> Actor | None:
     """The Actor for an active user id, or None (unknown or deactivated: logged out)."""
     utente = session.get(Utente, utente_id)
     if utente is None or not utente.attivo:
@@ -45,7 +50,7 @@ def load_actor(session, utente_id: int) -> Actor | None:
 
 
 def session_actor(
-    session, segreto: str, tipo: str, *, utente_id: int | None = None, postazione: str | None = None
+    session: DbSession, segreto: str, tipo: str, *, utente_id: int | None = None, postazione: str | None = None
 ) -> Actor | None:
     """The Actor of the open ``tipo`` login session whose cookie holds ``segreto`` (and,
     when given, of user ``utente_id`` at ``postazione``); None when the session is
@@ -80,7 +85,12 @@ class AccessoBloccato(RuleViolation):
 
 
 def _fallimenti(
-    session, limiti: LimitiAccesso, adesso: datetime, colonna, valore, dopo: datetime | None = None
+    session: DbSession,
+    limiti: LimitiAccesso,
+    adesso: datetime,
+    colonna: InstrumentedAttribute[str | None],
+    valore: str,
+    dopo: datetime | None = None,
 ) -> list[datetime]:
     """Failure instants of one badge or address that can still start or hold a lock
     (after ``dopo``, the badge's last successful login, when given)."""
@@ -93,7 +103,12 @@ def _fallimenti(
 
 
 def _blocco(
-    session, limiti: LimitiAccesso, adesso: datetime, matricola: str, indirizzo: str, ultimo_accesso: datetime | None
+    session: DbSession,
+    limiti: LimitiAccesso,
+    adesso: datetime,
+    matricola: str,
+    indirizzo: str,
+    ultimo_accesso: datetime | None,
 ) -> tuple[datetime | None, datetime | None]:
     """(end of the badge's lock, end of the address's lock); None where there is none now."""
     fine_badge = None
@@ -108,7 +123,9 @@ def _blocco(
     )
 
 
-def _rifiuta_se_bloccato(session, limiti: LimitiAccesso, matricola: str, indirizzo: str, utente: Utente | None) -> None:
+def _rifiuta_se_bloccato(
+    session: DbSession, limiti: LimitiAccesso, matricola: str, indirizzo: str, utente: Utente | None
+) -> None:
     """Raise AccessoBloccato while the badge or the address is locked, before any secret is checked."""
     adesso = utcnow()
     fini = [
@@ -132,7 +149,7 @@ class BadgeBloccato:
     tentativi: int
 
 
-def badge_lock_end(session, utente: Utente, limiti: LimitiAccesso) -> datetime | None:
+def badge_lock_end(session: DbSession, utente: Utente, limiti: LimitiAccesso) -> datetime | None:
     """When the lock of ``utente``'s badge ends, or None when it is not locked now (the
     address's lock, if any, is not the badge's)."""
     adesso = utcnow()
@@ -143,7 +160,7 @@ def badge_lock_end(session, utente: Utente, limiti: LimitiAccesso) -> datetime |
     return fine if fine is not None and fine > adesso else None
 
 
-def locked_badges(session, limiti: LimitiAccesso) -> list[BadgeBloccato]:
+def locked_badges(session: DbSession, limiti: LimitiAccesso) -> list[BadgeBloccato]:
     """The users whose badge is locked now, the most recently locked first.
 
     Reads only the failures recent enough to hold a lock (``limiti.orizzonte``, by the
@@ -170,7 +187,9 @@ def locked_badges(session, limiti: LimitiAccesso) -> list[BadgeBloccato]:
 
 
 @ripete_se_occupato
-def unlock_badge(session, *, actor: Actor, utente_id: int, limiti: LimitiAccesso) -> tuple[Utente, datetime | None]:
+def unlock_badge(
+    session: DbSession, *, actor: Actor, utente_id: int, limiti: LimitiAccesso
+) -> tuple[Utente, datetime | None]:
     """Lift the lock of a user's badge now, before it lapses by itself; the user can log
     in at once. Returns (the user, the end of the lock that was lifted), the end None when
     the badge was not locked (then nothing is written: a second click, or two supervisors
@@ -193,14 +212,17 @@ def unlock_badge(session, *, actor: Actor, utente_id: int, limiti: LimitiAccesso
         if fine is None:
             return utente, None
         adesso = utcnow()
-        azzerati = session.execute(
-            update(TentativoAccesso)
-            .where(
-                TentativoAccesso.matricola == utente.matricola, TentativoAccesso.data_ora > adesso - limiti.orizzonte
+        azzerati = righe_toccate(
+            session.execute(
+                update(TentativoAccesso)
+                .where(
+                    TentativoAccesso.matricola == utente.matricola,
+                    TentativoAccesso.data_ora > adesso - limiti.orizzonte,
+                )
+                .values(matricola=None)
+                .execution_options(synchronize_session=False)
             )
-            .values(matricola=None)
-            .execution_options(synchronize_session=False)
-        ).rowcount
+        )
         audit.record(
             session,
             actor,
@@ -214,7 +236,7 @@ def unlock_badge(session, *, actor: Actor, utente_id: int, limiti: LimitiAccesso
 
 
 def _registra_fallimento(
-    session,
+    session: DbSession,
     limiti: LimitiAccesso,
     tipo: str,
     matricola: str,
@@ -226,7 +248,7 @@ def _registra_fallimento(
     rows past the retention. Raises AccessoBloccato when this failure locked the badge or
     the address, otherwise returns (the caller raises its own "wrong credentials")."""
 
-    def operazione():
+    def operazione() -> tuple[datetime, list[datetime]]:
         with transaction(session):
             adesso = utcnow()
             ultimo = session.scalar(select(Utente.ultimo_accesso).where(Utente.id == utente_id)) if utente_id else None
@@ -262,7 +284,7 @@ def _registra_fallimento(
 _CONFLITTI = ("could not serialize", "deadlock", "locked", "busy")
 
 
-def _serializzato(session, operazione, *, tentativi: int = 12):
+def _serializzato(session: DbSession, operazione: Callable[[], T], *, tentativi: int = 12) -> T:
     """Run ``operazione`` (count, insert, count again) as if alone: SQLite serialises
     writers already (BEGIN IMMEDIATE, ``con_riprova``); PostgreSQL and SQL Server run it
     SERIALIZABLE, so two processes failing at the same instant cannot both miss that
@@ -283,7 +305,7 @@ def _serializzato(session, operazione, *, tentativi: int = 12):
 
 
 def _verifica(
-    session,
+    session: DbSession,
     tipo: str,
     matricola: str,
     segreto: str,
@@ -310,7 +332,7 @@ def _verifica(
 
 
 def authenticate_password(
-    session,
+    session: DbSession,
     matricola: str,
     password: str,
     *,
@@ -348,7 +370,7 @@ def authenticate_password(
 
 
 def authenticate_pin(
-    session,
+    session: DbSession,
     matricola: str,
     pin: str,
     *,
@@ -392,7 +414,7 @@ class _NuovaSessione:
 
 
 def _registra_accesso(
-    session,
+    session: DbSession,
     utente_id: int,
     azione: str,
     postazione: str | None,
@@ -404,12 +426,12 @@ def _registra_accesso(
     one transaction; on SQLite declared as a write up front and retried, so a login at
     the instant another terminal commits never fails with "database is locked"."""
 
-    def operazione():
+    def operazione() -> Actor:
         with transaction(session):
             adesso = utcnow()
-            utente = session.get(Utente, utente_id)
+            utente = get_user(session, utente_id)
             utente.ultimo_accesso = adesso
-            dopo = None
+            dopo: dict[str, object] | None = None
             sessione_id = None
             if nuova is not None:
                 riga, sostituita = sessioni.apri(
@@ -432,7 +454,7 @@ def _registra_accesso(
 
 
 @ripete_se_occupato
-def end_session(session, segreto: str, *, motivo: str, postazione: str | None = None) -> bool:
+def end_session(session: DbSession, segreto: str, *, motivo: str, postazione: str | None = None) -> bool:
     """End the login session whose cookie holds ``segreto`` — *Esci* in the office
     (LOGOUT) or at the kiosk (ESCI), or the kiosk's idle lock (INATTIVITA) — with its
     audit row (LOGOUT or LOGOUT_KIOSK, naming the session and why). Every copy of that
@@ -448,7 +470,7 @@ def end_session(session, segreto: str, *, motivo: str, postazione: str | None = 
         chiusa = sessioni.chiudi(session, segreto=segreto, motivo=motivo, adesso=utcnow())
         if chiusa is None:
             return False
-        utente = session.get(Utente, chiusa.utente_id)
+        utente = get_user(session, chiusa.utente_id)
         actor = actor_for(utente, postazione or chiusa.postazione, chiusa.id)
         audit.record(
             session,
@@ -461,6 +483,15 @@ def end_session(session, segreto: str, *, motivo: str, postazione: str | None = 
     return True
 
 
+class _CampiUtente(TypedDict, total=False):
+    """A user's checked fields (None: failed its check, reported by raise_if_any)."""
+
+    matricola: str | None
+    nome: str | None
+    cognome: str | None
+    ruolo: str | None
+
+
 def _controlla_utente(
     errori: CampiErrati,
     *,
@@ -471,10 +502,10 @@ def _controlla_utente(
     pin: str | None,
     password: str | None,
     parziale: bool,
-) -> dict:
+) -> _CampiUtente:
     """Check a user's fields; with ``parziale`` a None field means "leave as it is".
     Returns the cleaned values of the fields given."""
-    puliti = {}
+    puliti: _CampiUtente = {}
     if not parziale or matricola is not None:
         puliti["matricola"] = anagrafiche.testo(
             errori, "matricola", matricola, massimo=30, vuoto=N_("Indicare la matricola (codice badge).")
@@ -492,7 +523,7 @@ def _controlla_utente(
     return puliti
 
 
-def _matricola_usata(session, matricola: str, escluso_id: int | None = None) -> bool:
+def _matricola_usata(session: DbSession, matricola: str, escluso_id: int | None = None) -> bool:
     """True when a user other than ``escluso_id`` has the badge ``matricola``."""
     query = select(Utente.id).where(Utente.matricola == matricola)
     if escluso_id is not None:
@@ -508,7 +539,7 @@ def _conflitto_matricola(matricola: str) -> Conflict:
 
 @ripete_se_occupato
 def create_user(
-    session,
+    session: DbSession,
     *,
     actor: Actor | None,
     matricola: str,
@@ -529,14 +560,15 @@ def create_user(
         errori, matricola=matricola, nome=nome, cognome=cognome, ruolo=ruolo, pin=pin, password=password, parziale=False
     )
     errori.raise_if_any()
-    if _matricola_usata(session, puliti["matricola"]):
-        raise _conflitto_matricola(puliti["matricola"])
+    matricola = errori.valido(puliti.get("matricola"))
+    if _matricola_usata(session, matricola):
+        raise _conflitto_matricola(matricola)
     try:
         with transaction(session):
             utente = Utente(
-                matricola=puliti["matricola"],
-                nome=puliti["nome"],
-                cognome=puliti["cognome"],
+                matricola=matricola,
+                nome=errori.valido(puliti.get("nome")),
+                cognome=errori.valido(puliti.get("cognome")),
                 ruolo=ruolo,
                 password_hash=hashing.hash_secret(password) if password else None,
                 pin_hash=hashing.hash_secret(pin) if pin else None,
@@ -560,13 +592,13 @@ def create_user(
             )
     except IntegrityError:
         # Two admins saving the same badge at the same instant: the UNIQUE constraint decides.
-        if _matricola_usata(session, puliti["matricola"]):
-            raise _conflitto_matricola(puliti["matricola"]) from None
+        if _matricola_usata(session, matricola):
+            raise _conflitto_matricola(matricola) from None
         raise
     return utente
 
 
-def get_user(session, utente_id: int) -> Utente:
+def get_user(session: DbSession, utente_id: int) -> Utente:
     """One user by id. Raises NotFound."""
     utente = session.get(Utente, utente_id)
     if utente is None:
@@ -575,7 +607,7 @@ def get_user(session, utente_id: int) -> Utente:
 
 
 def list_users(
-    session,
+    session: DbSession,
     *,
     q: str | None = None,
     ruolo: str | None = None,
@@ -599,7 +631,7 @@ def list_users(
     return list(session.scalars(query))
 
 
-def _fotografia(utente: Utente) -> dict:
+def _fotografia(utente: Utente) -> dict[str, object]:
     """A user's editable columns under their contract names (never a secret)."""
     return {
         "Matricola": utente.matricola,
@@ -610,7 +642,7 @@ def _fotografia(utente: Utente) -> dict:
     }
 
 
-def _proteggi_amministratori(session, actor: Actor | None, utente: Utente, ruolo: str, attivo: bool) -> None:
+def _proteggi_amministratori(session: DbSession, actor: Actor | None, utente: Utente, ruolo: str, attivo: bool) -> None:
     """Nobody deactivates or demotes themself, and the last active ADMIN stays one, so
     the plant can never lock itself out of the admin pages.
 
@@ -649,7 +681,7 @@ def _proteggi_amministratori(session, actor: Actor | None, utente: Utente, ruolo
 
 @ripete_se_occupato
 def update_user(
-    session,
+    session: DbSession,
     *,
     actor: Actor | None,
     utente_id: int,
@@ -683,9 +715,10 @@ def update_user(
         errori, matricola=matricola, nome=nome, cognome=cognome, ruolo=ruolo, pin=pin, password=password, parziale=True
     )
     errori.raise_if_any()
-    if "matricola" in puliti and _matricola_usata(session, puliti["matricola"], escluso_id=utente.id):
-        raise _conflitto_matricola(puliti["matricola"])
-    nuovo_ruolo = puliti.get("ruolo", utente.ruolo)
+    nuova_matricola = puliti.get("matricola")
+    if nuova_matricola is not None and _matricola_usata(session, nuova_matricola, escluso_id=utente.id):
+        raise _conflitto_matricola(nuova_matricola)
+    nuovo_ruolo = puliti.get("ruolo") or utente.ruolo
     nuovo_attivo = utente.attivo if attivo is None else bool(attivo)
     prima = _fotografia(utente)
     try:
@@ -720,29 +753,27 @@ def update_user(
                 )
             session.flush()
     except IntegrityError:
-        if "matricola" in puliti and _matricola_usata(session, puliti["matricola"], escluso_id=utente_id):
-            raise _conflitto_matricola(puliti["matricola"]) from None
+        if nuova_matricola is not None and _matricola_usata(session, nuova_matricola, escluso_id=utente_id):
+            raise _conflitto_matricola(nuova_matricola) from None
         raise
     return utente
 
 
 def _chiudi_sessioni(
-    session, actor: Actor | None, utente_id: int, *, disattivato: bool, password: bool, pin: bool
-) -> dict[str, dict]:
+    session: DbSession, actor: Actor | None, utente_id: int, *, disattivato: bool, password: bool, pin: bool
+) -> dict[str, dict[str, object]]:
     """End the user's open sessions for the strongest of the changes made (deactivation,
     password, PIN); returns ``{motivo: {"SessioniChiuse": n}}`` for the audit row of that
     change, empty when none ended. Changing one's own secret keeps one's current session."""
     motivo = DISATTIVATO if disattivato else PASSWORD if password else PIN if pin else None
     if motivo is None:
         return {}
-    proprio = actor is not None and actor.utente_id == utente_id
-    chiuse = sessioni.chiudi_tutte(
-        session, utente_id=utente_id, motivo=motivo, adesso=utcnow(), tranne=actor.sessione_id if proprio else None
-    )
+    tranne = actor.sessione_id if actor is not None and actor.utente_id == utente_id else None
+    chiuse = sessioni.chiudi_tutte(session, utente_id=utente_id, motivo=motivo, adesso=utcnow(), tranne=tranne)
     return {motivo: {"SessioniChiuse": chiuse}} if chiuse else {}
 
 
-def deactivate_user(session, *, actor: Actor | None, utente_id: int) -> Utente:
+def deactivate_user(session: DbSession, *, actor: Actor | None, utente_id: int) -> Utente:
     """Deactivate a user (rows are never deleted: lotti and the log point at them). They
     can no longer log in, and their API tokens stop working. Deactivating an inactive
     user changes nothing.
@@ -752,19 +783,19 @@ def deactivate_user(session, *, actor: Actor | None, utente_id: int) -> Utente:
     return update_user(session, actor=actor, utente_id=utente_id, attivo=False)
 
 
-def reactivate_user(session, *, actor: Actor | None, utente_id: int) -> Utente:
+def reactivate_user(session: DbSession, *, actor: Actor | None, utente_id: int) -> Utente:
     """Let a deactivated user log in again (UTENTE_MODIFICATO). Raises NotFound."""
     return update_user(session, actor=actor, utente_id=utente_id, attivo=True)
 
 
-def reset_pin(session, *, actor: Actor | None, utente_id: int, pin: str) -> Utente:
+def reset_pin(session: DbSession, *, actor: Actor | None, utente_id: int, pin: str) -> Utente:
     """Give a user a new kiosk PIN (PIN_REIMPOSTATO). Raises NotFound, InvalidInput."""
     if pin is None:
         raise InvalidInput({"pin": [N_("Indicare il nuovo PIN.")]})
     return update_user(session, actor=actor, utente_id=utente_id, pin=pin)
 
 
-def set_password(session, *, actor: Actor | None, utente_id: int, password: str) -> Utente:
+def set_password(session: DbSession, *, actor: Actor | None, utente_id: int, password: str) -> Utente:
     """Give a user a new login password (PASSWORD_REIMPOSTATA). Raises NotFound, InvalidInput."""
     if password is None:
         raise InvalidInput({"password": [N_("Indicare la nuova password.")]})
@@ -772,7 +803,7 @@ def set_password(session, *, actor: Actor | None, utente_id: int, password: str)
 
 
 @ripete_se_occupato
-def create_token(session, *, actor: Actor | None, matricola: str, descrizione: str | None = None) -> str:
+def create_token(session: DbSession, *, actor: Actor | None, matricola: str, descrizione: str | None = None) -> str:
     """Create an API token for the user with ``matricola``; returns the token (shown once).
 
     Raises NotFound for an unknown badge, RuleViolation for a deactivated user, InvalidInput
@@ -808,7 +839,7 @@ def create_token(session, *, actor: Actor | None, matricola: str, descrizione: s
 
 
 @ripete_se_occupato
-def revoke_token(session, *, actor: Actor | None, token_id: int) -> ApiToken:
+def revoke_token(session: DbSession, *, actor: Actor | None, token_id: int) -> ApiToken:
     """Revoke a token by id; a revoked token stops working on the next request. Revoking
     it again changes nothing. Returns the token's record.
 
@@ -825,12 +856,12 @@ def revoke_token(session, *, actor: Actor | None, token_id: int) -> ApiToken:
     return record
 
 
-def list_tokens(session) -> list[ApiToken]:
+def list_tokens(session: DbSession) -> list[ApiToken]:
     """All API tokens, newest first (hashes are never shown)."""
     return list(session.scalars(select(ApiToken).order_by(ApiToken.id.desc())))
 
 
-def authenticate_token(session, token: str) -> Actor | None:
+def authenticate_token(session: DbSession, token: str) -> Actor | None:
     """The Actor for a valid, unrevoked token of an active user; None otherwise."""
     record = session.scalar(select(ApiToken).where(ApiToken.token_hash == hashing.token_digest(token)))
     if record is None or record.data_revoca is not None or not record.utente.attivo:

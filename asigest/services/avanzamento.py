@@ -32,9 +32,10 @@ Definitions (the rules themselves are in ``asigest.domain.avanzamento``):
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -52,6 +53,10 @@ from asigest.models import ConfigCommessa, Fase, FaseTipo
 from asigest.services.chunks import chunked
 from asigest.services.commesse import Pagina
 from asigest.services.configurazione import totali_lotti
+from asigest.services.uow import DbSession
+
+if TYPE_CHECKING:
+    from _typeshed import SupportsRichComparison
 
 # Orders per block: one ERP lookup and one IN list each, well under SQL Server's 2,100 parameters.
 BLOCCO = 1000
@@ -122,10 +127,14 @@ class CommessaAvanzamento:
     @property
     def percentuale(self) -> float:
         """The order's progress: the mean of its phases' percentages, each capped at 100."""
-        return percentuale_commessa((f.qta_prodotta, f.qta_prevista) for f in self.fasi)
+        return percentuale_commessa((f.qta_prodotta, f.qta_prevista) for f in self.fasi_lette)
 
-    def _erp(self, nome: str):
-        return getattr(self.commessa, nome) if self.commessa is not None else None
+    @property
+    def fasi_lette(self) -> tuple[FaseAvanzamento, ...]:
+        """``fasi``, for an order whose phases were read (every one this module returns)."""
+        if self.fasi is None:
+            raise ValueError(f"fasi della commessa {self.commessa_erp_id} non lette")
+        return self.fasi
 
     @property
     def id(self) -> int:
@@ -133,35 +142,35 @@ class CommessaAvanzamento:
 
     @property
     def esercizio(self) -> int | None:
-        return self._erp("esercizio")
+        return self.commessa.esercizio if self.commessa is not None else None
 
     @property
     def numerocom(self) -> int | None:
-        return self._erp("numerocom")
+        return self.commessa.numerocom if self.commessa is not None else None
 
     @property
     def codart(self) -> str | None:
-        return self._erp("codart")
+        return self.commessa.codart if self.commessa is not None else None
 
     @property
     def desart(self) -> str | None:
-        return self._erp("desart")
+        return self.commessa.desart if self.commessa is not None else None
 
     @property
     def nomecliente(self) -> str | None:
-        return self._erp("nomecliente")
+        return self.commessa.nomecliente if self.commessa is not None else None
 
     @property
     def qta(self) -> int | None:
-        return self._erp("qta")
+        return self.commessa.qta if self.commessa is not None else None
 
     @property
     def dataconsegna(self) -> date | None:
-        return self._erp("dataconsegna")
+        return self.commessa.dataconsegna if self.commessa is not None else None
 
     @property
     def statocommessa(self) -> str | None:
-        return self._erp("statocommessa")
+        return self.commessa.statocommessa if self.commessa is not None else None
 
     @property
     def aperta(self) -> bool:
@@ -179,7 +188,7 @@ class CommessaAvanzamento:
 
 
 @dataclass(frozen=True)
-class PaginaAvanzamento(Pagina):
+class PaginaAvanzamento(Pagina[CommessaAvanzamento]):
     """A page of orders. ``totale``: orders matching every filter; ``in_ritardo`` /
     ``a_rischio``: how many of the orders matching the other filters (all but those two
     flags) are late / at risk, so the page can offer them as counts."""
@@ -212,7 +221,7 @@ class RigaAvanzamento:
     in_ritardo: bool
 
 
-def tipi_fase(session) -> list[str]:
+def tipi_fase(session: DbSession) -> list[str]:
     """The phase type codes in flow order (inactive ones too: old orders still have them),
     for the page's filter."""
     return list(session.scalars(select(FaseTipo.codice).order_by(FaseTipo.ordine, FaseTipo.id)))
@@ -226,7 +235,7 @@ def leggi_ordine(testo: str | None) -> str:
 
 
 def avanzamento_commesse(
-    session,
+    session: DbSession,
     erp: ErpGateway,
     *,
     oggi: date,
@@ -260,7 +269,7 @@ def avanzamento_commesse(
 
 
 def seleziona_commesse(
-    session, erp: ErpGateway, *, oggi: date, filtri: Filtri = Filtri(), ordine: str = ORDINE_PREDEFINITO
+    session: DbSession, erp: ErpGateway, *, oggi: date, filtri: Filtri = Filtri(), ordine: str = ORDINE_PREDEFINITO
 ) -> Selezione:
     """Every configured order matching ``filtri``, sorted by ``ordine`` (see
     ``avanzamento_commesse``), each with its phases (without their dates), and the late /
@@ -272,7 +281,9 @@ def seleziona_commesse(
     return _seleziona(session, erp, oggi=oggi, filtri=filtri, ordine=ordine, tutte_le_fasi=True)
 
 
-def _seleziona(session, erp: ErpGateway, *, oggi: date, filtri: Filtri, ordine: str, tutte_le_fasi: bool) -> Selezione:
+def _seleziona(
+    session: DbSession, erp: ErpGateway, *, oggi: date, filtri: Filtri, ordine: str, tutte_le_fasi: bool
+) -> Selezione:
     """The selection; without ``tutte_le_fasi`` the orders whose phases change nothing in
     it (see below) come with ``fasi`` None, for a page to read its own."""
     ordine = leggi_ordine(ordine)
@@ -293,7 +304,7 @@ def _seleziona(session, erp: ErpGateway, *, oggi: date, filtri: Filtri, ordine: 
     lette = set(da_leggere)
     commesse = [_commessa(i, c, tuple(fasi.get(i, ())) if i in lette else None, oggi) for i, c in candidate.items()]
     if filtri.fase_tipo or filtri.stato_fase:
-        commesse = [c for c in commesse if any(_fase_corrisponde(f, filtri) for f in c.fasi)]
+        commesse = [c for c in commesse if any(_fase_corrisponde(f, filtri) for f in c.fasi_lette)]
     ritardo = sum(c.in_ritardo for c in commesse)
     rischio = sum(c.a_rischio for c in commesse)
     if filtri.in_ritardo or filtri.a_rischio:
@@ -302,7 +313,7 @@ def _seleziona(session, erp: ErpGateway, *, oggi: date, filtri: Filtri, ordine: 
 
 
 def righe_avanzamento(
-    session,
+    session: DbSession,
     erp: ErpGateway,
     *,
     oggi: date,
@@ -325,7 +336,7 @@ def righe_avanzamento(
             session, erp, oggi=oggi, filtri=filtri or Filtri(), ordine=ordine or ORDINE_PREDEFINITO
         )
         for c in selezione.commesse:
-            for f in c.fasi:
+            for f in c.fasi_lette:
                 yield RigaAvanzamento(
                     c.commessa_erp_id,
                     c.commessa,
@@ -359,7 +370,9 @@ def righe_avanzamento(
 # -- building blocks -------------------------------------------------------------------
 
 
-def _candidate(session, erp: ErpGateway, *, tutte: bool, entro: date | None = None) -> dict[int, Commessa | None]:
+def _candidate(
+    session: DbSession, erp: ErpGateway, *, tutte: bool, entro: date | None = None
+) -> dict[int, Commessa | None]:
     """``{CommessaERPId: Commessa or None}`` of the configured orders to consider (open
     ones due by ``entro`` when given, unless ``tutte``)."""
     if tutte:
@@ -376,7 +389,7 @@ def _candidate(session, erp: ErpGateway, *, tutte: bool, entro: date | None = No
     return configurate
 
 
-def _config_ids(session) -> Iterator[list[int]]:
+def _config_ids(session: DbSession) -> Iterator[list[int]]:
     """Every configured order's ERP ID, ``BLOCCO`` at a time (keyset, ascending)."""
     ultimo = 0
     while True:
@@ -420,12 +433,12 @@ def _ricerca(testo: str) -> Callable[[int, Commessa | None], bool]:
     return corrisponde
 
 
-def _fasi(session, ids: list[int], *, con_date: bool = False) -> dict[int, list[FaseAvanzamento]]:
+def _fasi(session: DbSession, ids: list[int], *, con_date: bool = False) -> dict[int, list[FaseAvanzamento]]:
     """The fasi of the orders ``ids`` in flow order, with their totals: one query per
     2,000 orders. Their dates only ``con_date``: parsing them is a third of the cost on
     thousands of orders, and only a page shows them."""
     tipi = {t.id: (t.codice, t.ordine) for t in session.execute(select(FaseTipo.id, FaseTipo.codice, FaseTipo.ordine))}
-    colonne = [
+    senza_date = select(
         Fase.commessa_erp_id,
         Fase.fase_tipo_id,
         Fase.id,
@@ -433,15 +446,24 @@ def _fasi(session, ids: list[int], *, con_date: bool = False) -> dict[int, list[
         Fase.qta_prevista,
         Fase.qta_prodotta,
         Fase.qta_scarti,
-    ]
-    if con_date:
-        colonne += [Fase.data_apertura, Fase.data_chiusura]
-    trovate: dict[int, list[tuple]] = {}
+    )
+    trovate: dict[int, list[tuple[int, int, FaseAvanzamento]]] = {}
+
     for chunk in chunked(ids):
-        for commessa_id, tipo_id, *valori in session.execute(select(*colonne).where(Fase.commessa_erp_id.in_(chunk))):
-            codice, ordine = tipi[tipo_id]
-            fase = FaseAvanzamento(valori[0], codice, *valori[1:])
-            trovate.setdefault(commessa_id, []).append((ordine, tipo_id, fase))
+        dove = Fase.commessa_erp_id.in_(chunk)
+        if con_date:
+            con_date_righe = session.execute(senza_date.add_columns(Fase.data_apertura, Fase.data_chiusura).where(dove))
+            for commessa_id, tipo_id, fase_id, stato, prevista, prodotta, scarti, apertura, chiusura in con_date_righe:
+                codice, ordine = tipi[tipo_id]
+                fase = FaseAvanzamento(fase_id, codice, stato, prevista, prodotta, scarti, apertura, chiusura)
+                trovate.setdefault(commessa_id, []).append((ordine, tipo_id, fase))
+        else:
+            for commessa_id, tipo_id, fase_id, stato, prevista, prodotta, scarti in session.execute(
+                senza_date.where(dove)
+            ):
+                codice, ordine = tipi[tipo_id]
+                fase = FaseAvanzamento(fase_id, codice, stato, prevista, prodotta, scarti)
+                trovate.setdefault(commessa_id, []).append((ordine, tipo_id, fase))
     return {i: [f for *_, f in sorted(fasi, key=lambda t: t[:2])] for i, fasi in trovate.items()}
 
 
@@ -467,12 +489,12 @@ def _fase_corrisponde(fase: FaseAvanzamento, filtri: Filtri) -> bool:
     )
 
 
-def _numero(c: CommessaAvanzamento):
+def _numero(c: CommessaAvanzamento) -> tuple[int, int] | None:
     # Without either part the number people say is unknown: such orders go last.
     return None if c.esercizio is None or c.numerocom is None else (c.esercizio, c.numerocom)
 
 
-def _cliente(c: CommessaAvanzamento):
+def _cliente(c: CommessaAvanzamento) -> str | None:
     return (c.nomecliente or "").strip().casefold() or None
 
 
@@ -480,7 +502,7 @@ def _urgenza(c: CommessaAvanzamento) -> int:
     return 0 if c.in_ritardo else 1 if c.a_rischio else 2
 
 
-_VALORI: dict[str, Callable[[CommessaAvanzamento], object]] = {
+_VALORI: dict[str, Callable[[CommessaAvanzamento], SupportsRichComparison | None]] = {
     "consegna": lambda c: c.dataconsegna,
     "numero": _numero,
     "cliente": _cliente,
@@ -500,14 +522,14 @@ def _ordina(commesse: list[CommessaAvanzamento], ordine: str) -> list[CommessaAv
     if ordine == "consegna":
         return base
     valore = _VALORI[chiave]
-    con = [c for c in base if valore(c) is not None]
+    con = [(v, c) for c in base if (v := valore(c)) is not None]
     senza = [c for c in base if valore(c) is None]
-    con.sort(key=valore, reverse=ordine.startswith("-"))
-    return con + senza
+    con.sort(key=lambda vc: vc[0], reverse=ordine.startswith("-"))
+    return [c for _v, c in con] + senza
 
 
 def _dettaglio(
-    session, commesse: list[CommessaAvanzamento], *, oggi: date, con_disponibile: bool
+    session: DbSession, commesse: list[CommessaAvanzamento], *, oggi: date, con_disponibile: bool
 ) -> list[CommessaAvanzamento]:
     """The page's orders with their phases read again in full (dates included) and, when
     asked, QtaDisponibile (R5): one query per 2,000 orders, plus one aggregate over their lotti."""
@@ -536,12 +558,14 @@ def _dettaglio(
     return risultato
 
 
-def _righe(session, ids: list[int], commesse: dict[int, Commessa | None], oggi: date) -> Iterator[RigaAvanzamento]:
+def _righe(
+    session: DbSession, ids: list[int], commesse: Mapping[int, Commessa | None], oggi: date
+) -> Iterator[RigaAvanzamento]:
     """The fase rows of ``ids`` (newest ERP ID first); orders without fasi give none."""
     fasi = _fasi(session, ids)
     for commessa_id in sorted(fasi, reverse=True):
         c = _commessa(commessa_id, commesse.get(commessa_id), tuple(fasi[commessa_id]), oggi)
-        for f in c.fasi:
+        for f in c.fasi_lette:
             yield RigaAvanzamento(
                 commessa_id,
                 c.commessa,

@@ -101,7 +101,9 @@ def nome_predefinito(adesso: datetime | None = None) -> str:
     return f"asigest-{(adesso or datetime.now(UTC)):%Y%m%d-%H%M%S}.db"
 
 
-def copia_database(database_url: str, destinazione: str | os.PathLike, *, sovrascrivi: bool = False) -> CopiaEseguita:
+def copia_database(
+    database_url: str, destinazione: str | os.PathLike[str], *, sovrascrivi: bool = False
+) -> CopiaEseguita:
     """Write a consistent copy of the SQLite database at ``database_url`` to ``destinazione``.
 
     When ``destinazione`` is an existing folder the copy gets a dated name inside it (a
@@ -122,7 +124,7 @@ def copia_database(database_url: str, destinazione: str | os.PathLike, *, sovras
     cartella_voluta = isinstance(destinazione, str) and destinazione.endswith(("/", os.sep))
     destinazione = Path(destinazione)
     if destinazione.is_dir():
-        destinazione = destinazione / nome_predefinito()
+        destinazione /= nome_predefinito()
     elif cartella_voluta:  # "backup/" names a folder, never a file called "backup"
         raise _cartella_assente(destinazione)
     _controlla_destinazione(origine, destinazione, sovrascrivi)
@@ -130,15 +132,16 @@ def copia_database(database_url: str, destinazione: str | os.PathLike, *, sovras
     inizio = time.perf_counter()
     fd, nome_temporaneo = tempfile.mkstemp(dir=destinazione.parent, prefix=".asigest-backup-", suffix=".tmp")
     os.close(fd)
-    temporaneo: Path | None = Path(nome_temporaneo)
+    copia = Path(nome_temporaneo)
+    temporaneo: Path | None = copia  # None once it became the destination
     try:
-        _copia(origine, temporaneo)
-        _verifica(temporaneo)
-        with open(temporaneo, "rb") as handle:
+        _copia(origine, copia)
+        _verifica(copia)
+        with open(copia, "rb") as handle:
             os.fsync(handle.fileno())
         if destinazione.exists() and not sovrascrivi:  # appeared while we copied
             raise _esiste(destinazione)
-        os.replace(temporaneo, destinazione)
+        os.replace(copia, destinazione)
         temporaneo = None
         _fsync_cartella(destinazione.parent)
     except sqlite3.Error as exc:

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from asigest.models import CausaleScarto, FaseTipo
 from asigest.services import audit
-from asigest.services.uow import transaction
+from asigest.services.uow import DbSession, transaction
 
 BASE_FASI = (
     ("SMD", "Montaggio SMD", 10),
@@ -29,7 +29,7 @@ BASE_CAUSALI = (
 )
 
 
-def ensure_base_catalog(session) -> int:
+def ensure_base_catalog(session: DbSession) -> int:
     """Insert the base phase types and scrap reasons that are missing; returns how many.
 
     Existing rows are left as the plant changed them, so running it again is safe.

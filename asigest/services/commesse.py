@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Generic, TypeVar
 
 from sqlalchemy import select
 
@@ -13,6 +14,7 @@ from asigest.errors import N_, NotFound
 from asigest.models import ConfigCommessa, Fase, FaseTipo
 from asigest.services.chunks import chunked
 from asigest.services.drift import scostamenti_di
+from asigest.services.uow import DbSession
 
 
 @dataclass(frozen=True)
@@ -27,28 +29,33 @@ class CommessaRiga:
         return self.config is not None
 
 
+T = TypeVar("T")
+F = TypeVar("F")
+
+
 @dataclass(frozen=True)
-class Pagina:
+class Pagina(Generic[T]):
     """One page of a list; ``has_more`` tells whether a next page exists."""
 
-    items: list
+    items: list[T]
     limit: int
     offset: int
     has_more: bool
 
 
 @dataclass(frozen=True)
-class CommessaDettaglio:
+class CommessaDettaglio(Generic[F]):
     """The order card: the ERP order, its config (or None) and its phases in flow order;
     ``scostamento`` is its drift from the ERP (R12), None when there is none."""
 
     commessa: Commessa
     config: ConfigCommessa | None
-    fasi: list[Fase] = field(default_factory=list)
+    # The fasi as read (Fase), or with their QtaDisponibile (``configurazione.con_disponibile``).
+    fasi: list[F] = field(default_factory=list)
     scostamento: Scostamento | None = None
 
 
-def configs_by_commessa(session, commessa_ids: Iterable[int]) -> dict[int, ConfigCommessa]:
+def configs_by_commessa(session: DbSession, commessa_ids: Iterable[int]) -> dict[int, ConfigCommessa]:
     """``{CommessaERPId: ConfigCommessa}`` for the given ids, queried in chunks."""
     ids = sorted(set(commessa_ids))
     found: dict[int, ConfigCommessa] = {}
@@ -58,7 +65,9 @@ def configs_by_commessa(session, commessa_ids: Iterable[int]) -> dict[int, Confi
     return found
 
 
-def list_commesse(session, erp: ErpGateway, *, q: str | None = None, limit: int = 100, offset: int = 0) -> Pagina:
+def list_commesse(
+    session: DbSession, erp: ErpGateway, *, q: str | None = None, limit: int = 100, offset: int = 0
+) -> Pagina[CommessaRiga]:
     """Open ERP orders, newest first, optionally matching ``q``, each flagged configured or not.
 
     Raises ErpUnavailable when the ERP does not answer.
@@ -75,7 +84,7 @@ def list_commesse(session, erp: ErpGateway, *, q: str | None = None, limit: int 
     )
 
 
-def get_commessa(session, erp: ErpGateway, commessa_id: int) -> CommessaDettaglio:
+def get_commessa(session: DbSession, erp: ErpGateway, commessa_id: int) -> CommessaDettaglio[Fase]:
     """The order card for an ERP ID, in any ERP state.
 
     Raises NotFound when the ERP has no such order, ErpUnavailable when it does not answer.

@@ -34,7 +34,7 @@ Decisions where SPEC is silent:
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -49,7 +49,7 @@ from asigest.errors import N_, Conflict, InvalidInput, NotFound, RuleViolation
 from asigest.models import ConfigCommessa, Fase, FaseTipo, Lotto
 from asigest.services import audit
 from asigest.services.chunks import chunked
-from asigest.services.uow import ripete_se_occupato, transaction
+from asigest.services.uow import DbSession, ripete_se_occupato, transaction
 
 # Each phase flag of ConfigCommessa and the FaseTipo code it enables, in flow order.
 FLAG_FASI = {"flag_smd": "SMD", "flag_pth": "PTH", "flag_controlli": "CONTROLLI"}
@@ -106,7 +106,7 @@ class FaseConDisponibile:
 
 
 @dataclass(frozen=True)
-class _Totali:
+class TotaliLotti:
     lotti: int = 0
     output_chiusi: int = 0
     scarti_chiusi: int = 0
@@ -116,7 +116,7 @@ class _Totali:
 # -- reading -------------------------------------------------------------------------
 
 
-def get_config(session, config_id: int) -> ConfigCommessa:
+def get_config(session: DbSession, config_id: int) -> ConfigCommessa:
     """One ConfigCommessa by ConfigID.
 
     Raises NotFound for an unknown id.
@@ -127,7 +127,7 @@ def get_config(session, config_id: int) -> ConfigCommessa:
     return config
 
 
-def get_config_commessa(session, commessa_erp_id: int) -> ConfigCommessa:
+def get_config_commessa(session: DbSession, commessa_erp_id: int) -> ConfigCommessa:
     """The config of an ERP order.
 
     Raises NotFound when the order is not configured.
@@ -139,7 +139,7 @@ def get_config_commessa(session, commessa_erp_id: int) -> ConfigCommessa:
 
 
 def list_configs(
-    session, *, limit: int = 100, offset: int = 0, commessa_erp_id: int | None = None
+    session: DbSession, *, limit: int = 100, offset: int = 0, commessa_erp_id: int | None = None
 ) -> list[ConfigCommessa]:
     """Configs, newest first (ConfigID descending), optionally the one of ``commessa_erp_id``."""
     stmt = select(ConfigCommessa)
@@ -149,7 +149,7 @@ def list_configs(
     return list(session.scalars(stmt))
 
 
-def fasi_commessa(session, erp: ErpGateway, commessa_erp_id: int) -> list[FaseConDisponibile]:
+def fasi_commessa(session: DbSession, erp: ErpGateway, commessa_erp_id: int) -> list[FaseConDisponibile]:
     """The fasi of a commessa in flow order, each with QtaDisponibile (R5).
 
     The ERP is asked only when the commessa has no fasi, to tell an unconfigured order
@@ -163,14 +163,14 @@ def fasi_commessa(session, erp: ErpGateway, commessa_erp_id: int) -> list[FaseCo
     return con_disponibile(session, fasi)
 
 
-def con_disponibile(session, fasi: Iterable[Fase]) -> list[FaseConDisponibile]:
+def con_disponibile(session: DbSession, fasi: Iterable[Fase]) -> list[FaseConDisponibile]:
     """``fasi`` (of one commessa) in flow order, each with its QtaDisponibile (R5).
 
     One aggregate query over Lotti for all of them, however many lotti they have.
     """
     ordinate = sorted(fasi, key=lambda f: (f.fase_tipo.ordine, f.fase_tipo_id))
     totali = totali_lotti(session, [f.id for f in ordinate])
-    per_fase = [totali.get(f.id, _Totali()) for f in ordinate]
+    per_fase = [totali.get(f.id, TotaliLotti()) for f in ordinate]
     disponibili = qta_disponibili(
         [
             ConsumiFase(
@@ -205,7 +205,7 @@ def con_disponibile(session, fasi: Iterable[Fase]) -> list[FaseConDisponibile]:
 
 @ripete_se_occupato
 def create_config(
-    session,
+    session: DbSession,
     erp: ErpGateway,
     *,
     actor: Actor | None,
@@ -262,7 +262,9 @@ def create_config(
 
 
 @ripete_se_occupato
-def update_config(session, erp: ErpGateway, *, actor: Actor | None, config_id: int, **modifiche) -> ConfigCommessa:
+def update_config(
+    session: DbSession, erp: ErpGateway, *, actor: Actor | None, config_id: int, **modifiche: str | bool | None
+) -> ConfigCommessa:
     """Change a config; only the keyword arguments given change (names as in ``MODIFICABILI``).
 
     A flag turned on creates its fase (R2: the commessa must still be open in the ERP);
@@ -286,7 +288,7 @@ def update_config(session, erp: ErpGateway, *, actor: Actor | None, config_id: i
     cambiate = {k: v for k, v in modifiche.items() if getattr(config, k) != v}
     if not cambiate:
         return config
-    _almeno_una_fase({f: cambiate.get(f, getattr(config, f)) for f in FLAG_FASI})
+    _almeno_una_fase({f: bool(cambiate.get(f, getattr(config, f))) for f in FLAG_FASI})
 
     fasi = {f.fase_tipo.codice: f for f in _fasi_of(session, config.commessa_erp_id)}
     da_togliere = [
@@ -295,7 +297,7 @@ def update_config(session, erp: ErpGateway, *, actor: Actor | None, config_id: i
     da_creare = [FLAG_FASI[f] for f, on in cambiate.items() if f in FLAG_FASI and on and FLAG_FASI[f] not in fasi]
     _senza_lotti(session, da_togliere, codice="FASE_CON_LOTTI")
     tipi = _tipi_per_codice(session, da_creare)
-    qta = _qta_nuove_fasi(erp, config) if tipi else None
+    qta = _qta_nuove_fasi(erp, config) if tipi else 0  # (no new fase: unused)
 
     prima = {_CONFIG_COLUMNS[k]: getattr(config, k) for k in cambiate}
     try:
@@ -326,7 +328,7 @@ def update_config(session, erp: ErpGateway, *, actor: Actor | None, config_id: i
 
 
 @ripete_se_occupato
-def delete_config(session, *, actor: Actor | None, config_id: int) -> None:
+def delete_config(session: DbSession, *, actor: Actor | None, config_id: int) -> None:
     """Delete a config and its fasi (R3), refused while any of its fasi has lotti.
 
     Raises NotFound, RuleViolation (CONFIG_CON_LOTTI), Conflict (MODIFICA_CONCORRENTE).
@@ -350,7 +352,7 @@ def delete_config(session, *, actor: Actor | None, config_id: int) -> None:
 
 @ripete_se_occupato
 def add_fase(
-    session, erp: ErpGateway, *, actor: Actor | None, commessa_erp_id: int, fase_tipo: str
+    session: DbSession, erp: ErpGateway, *, actor: Actor | None, commessa_erp_id: int, fase_tipo: str
 ) -> FaseConDisponibile:
     """Add one fase of type ``fase_tipo`` (a FaseTipo code) to a configured commessa.
 
@@ -406,7 +408,7 @@ def add_fase(
 # -- rules and helpers ---------------------------------------------------------------
 
 
-def _fine_lettura(session) -> None:
+def _fine_lettura(session: DbSession) -> None:
     """End the transaction the checks read in, so that the write starts a fresh one.
 
     On SQLite a transaction that has read cannot write once another connection has
@@ -425,10 +427,13 @@ def _almeno_una_fase(flags: dict[str, bool]) -> None:
         )
 
 
-def _testi(valori: dict[str, str | None]) -> dict[str, str | None]:
+def _testi(valori: Mapping[str, str | bool | None]) -> dict[str, str | None]:
     """Trimmed texts, empty → None; InvalidInput when one is longer than its column."""
-    puliti, errori = {}, {}
+    puliti: dict[str, str | None] = {}
+    errori: dict[str, list[str]] = {}
     for nome, valore in valori.items():
+        if isinstance(valore, bool):
+            raise TypeError(f"{nome} è un testo, non {valore!r}")
         testo = (valore or "").strip() or None
         colonna, massimo, messaggio = _TESTI[nome]
         if testo is not None and len(testo) > massimo:
@@ -439,11 +444,11 @@ def _testi(valori: dict[str, str | None]) -> dict[str, str | None]:
     return puliti
 
 
-def _config_per_commessa(session, commessa_erp_id: int) -> ConfigCommessa | None:
+def _config_per_commessa(session: DbSession, commessa_erp_id: int) -> ConfigCommessa | None:
     return session.scalar(select(ConfigCommessa).where(ConfigCommessa.commessa_erp_id == commessa_erp_id))
 
 
-def _fasi_of(session, commessa_erp_id: int) -> list[Fase]:
+def _fasi_of(session: DbSession, commessa_erp_id: int) -> list[Fase]:
     return list(
         session.scalars(
             select(Fase)
@@ -520,7 +525,7 @@ def _qta_nuove_fasi(erp: ErpGateway, config: ConfigCommessa) -> int:
     return _qta_pianificata(commessa)
 
 
-def _tipi_per_codice(session, codici: list[str]) -> list[FaseTipo]:
+def _tipi_per_codice(session: DbSession, codici: list[str]) -> list[FaseTipo]:
     """The FaseTipo rows for ``codici`` in flow order; each must exist and be active."""
     if not codici:
         return []
@@ -545,7 +550,7 @@ def _tipo_attivo(tipo: FaseTipo) -> None:
         )
 
 
-def totali_lotti(session, fase_ids: list[int]) -> dict[int, _Totali]:
+def totali_lotti(session: DbSession, fase_ids: list[int]) -> dict[int, TotaliLotti]:
     """Per FaseID: lotti count, Σ output and Σ scrap of closed lotti, Σ input of open ones.
 
     One statement per 2,000 fasi, grouped by FaseID. Open and closed are told apart with
@@ -553,7 +558,7 @@ def totali_lotti(session, fase_ids: list[int]) -> dict[int, _Totali]:
     cannot select; open lotti have NULL QtaOutput/QtaScarti (CHECK ``chiusura``), so the
     plain sums are the closed lotti's.
     """
-    found: dict[int, _Totali] = {}
+    found: dict[int, TotaliLotti] = {}
     for chunk in chunked(sorted(set(fase_ids))):
         stmt = (
             select(
@@ -567,23 +572,23 @@ def totali_lotti(session, fase_ids: list[int]) -> dict[int, _Totali]:
             .group_by(Lotto.fase_id)
         )
         for fase_id, lotti, output, scarti, aperti in session.execute(stmt):
-            found[fase_id] = _Totali(
+            found[fase_id] = TotaliLotti(
                 lotti=lotti, output_chiusi=output or 0, scarti_chiusi=scarti or 0, input_aperti=aperti or 0
             )
     return found
 
 
-def _senza_lotti(session, fasi: list[Fase], *, codice: str) -> None:
+def _senza_lotti(session: DbSession, fasi: list[Fase], *, codice: str) -> None:
     """R2/R3: refuse when any of ``fasi`` has lotti, naming those phases."""
     if not fasi:
         return
     totali = totali_lotti(session, [f.id for f in fasi])
-    con_lotti = [f for f in fasi if totali.get(f.id, _Totali()).lotti]
+    con_lotti = [f for f in fasi if totali.get(f.id, TotaliLotti()).lotti]
     if con_lotti:
         raise _fasi_con_lotti(con_lotti, codice)
 
 
-def fasi_bloccate(session, commessa_erp_id: int) -> list[Fase]:
+def fasi_bloccate(session: DbSession, commessa_erp_id: int) -> list[Fase]:
     """Every fase of an order, locked until commit (PostgreSQL, SQL Server) in FaseID
     order — the same order for every caller, so lockers never wait on each other in a
     cycle; a kiosk open locks its one fase the same way."""
@@ -594,7 +599,7 @@ def fasi_bloccate(session, commessa_erp_id: int) -> list[Fase]:
     )
 
 
-def _non_prima_di_fasi_con_lotti(session, commessa_erp_id: int, tipi: list[FaseTipo]) -> None:
+def _non_prima_di_fasi_con_lotti(session: DbSession, commessa_erp_id: int, tipi: list[FaseTipo]) -> None:
     """R2: refuse a new fase of any of ``tipi`` that would come, in flow order, before a
     fase of the order that already has lotti (naming those phases).
 
@@ -605,7 +610,7 @@ def _non_prima_di_fasi_con_lotti(session, commessa_erp_id: int, tipi: list[FaseT
         return
     fasi = fasi_bloccate(session, commessa_erp_id)
     totali = totali_lotti(session, [f.id for f in fasi])
-    con_lotti = [f for f in fasi if totali.get(f.id, _Totali()).lotti]
+    con_lotti = [f for f in fasi if totali.get(f.id, TotaliLotti()).lotti]
     for tipo in tipi:
         dopo = [f for f in con_lotti if (tipo.ordine, tipo.id) < (f.fase_tipo.ordine, f.fase_tipo_id)]
         if dopo:
@@ -648,7 +653,7 @@ def _fasi_con_lotti(fasi: list[Fase], codice: str) -> RuleViolation:
     )
 
 
-def _crea_fase(session, actor: Actor | None, commessa_erp_id: int, fase_tipo_id: int, qta: int) -> Fase:
+def _crea_fase(session: DbSession, actor: Actor | None, commessa_erp_id: int, fase_tipo_id: int, qta: int) -> Fase:
     fase = Fase(
         commessa_erp_id=commessa_erp_id,
         fase_tipo_id=fase_tipo_id,
@@ -663,18 +668,18 @@ def _crea_fase(session, actor: Actor | None, commessa_erp_id: int, fase_tipo_id:
     return fase
 
 
-def _elimina_fase(session, actor: Actor | None, fase: Fase) -> None:
-    prima = _fase_dict(fase)
+def _elimina_fase(session: DbSession, actor: Actor | None, fase: Fase) -> None:
+    prima, fase_id = _fase_dict(fase), fase.id
     session.delete(fase)
     session.flush()
-    audit.record(session, actor, "FASE_ELIMINATA", "Fasi", prima["FaseID"], prima=prima)
+    audit.record(session, actor, "FASE_ELIMINATA", "Fasi", fase_id, prima=prima)
 
 
-def _config_dict(config: ConfigCommessa) -> dict:
+def _config_dict(config: ConfigCommessa) -> dict[str, object]:
     return {column: getattr(config, attr) for attr, column in _CONFIG_COLUMNS.items()}
 
 
-def _fase_dict(fase: Fase) -> dict:
+def _fase_dict(fase: Fase) -> dict[str, object]:
     return {
         "FaseID": fase.id,
         "CommessaERPId": fase.commessa_erp_id,

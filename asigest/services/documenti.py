@@ -17,9 +17,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 
 from asigest.domain import documenti as regole_file
 from asigest.domain.actor import Actor
@@ -38,7 +38,7 @@ from asigest.models import DocumentoTecnico, Fase, FaseTipo
 from asigest.models.types import utcnow
 from asigest.services import audit
 from asigest.services.archivio import Archivio, LimiteSuperato
-from asigest.services.uow import transaction
+from asigest.services.uow import DbSession, transaction
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,7 @@ class SezioneDocumenti:
 class DocumentoRifiutato(RuleViolation):
     """A rule refused the upload; ``campo`` names the input at fault (for inline messages)."""
 
-    def __init__(self, message: str, *, code: str, campo: str | None = None, **params):
+    def __init__(self, message: str, *, code: str, campo: str | None = None, **params: object) -> None:
         self.campo = campo
         super().__init__(message, code=code, **params)
 
@@ -109,29 +109,29 @@ class FileTroppoGrande(AsigestError):
 # -- which documents apply ------------------------------------------------------------
 
 
-def _dell_articolo(codart: str):
+def _dell_articolo(codart: str) -> ColumnElement[bool]:
     """Rows of an article. A row naming both a commessa and an article counts as the commessa's."""
     return and_(DocumentoTecnico.codart == codart, DocumentoTecnico.commessa_erp_id.is_(None))
 
 
-def _in_uso():
+def _in_uso() -> ColumnElement[bool]:
     """Documents not deleted: a deleted one keeps its row for the trace (SPEC §12) and is
     gone from everything else."""
     return DocumentoTecnico.data_eliminazione.is_(None)
 
 
-def _per(commessa: Commessa):
+def _per(commessa: Commessa) -> ColumnElement[bool]:
     """Rows, deleted ones included, that apply to ``commessa``: its own, and its article's."""
     propri = DocumentoTecnico.commessa_erp_id == commessa.id
     return or_(propri, _dell_articolo(commessa.codart)) if commessa.codart else propri
 
 
-def _validi_per(commessa: Commessa):
+def _validi_per(commessa: Commessa) -> ColumnElement[bool]:
     """Documents in use that apply to ``commessa``."""
     return and_(_in_uso(), _per(commessa))
 
 
-def _recenti_prima(stmt):
+def _recenti_prima(stmt: Select[DocumentoTecnico]) -> Select[DocumentoTecnico]:
     return stmt.order_by(DocumentoTecnico.data_caricamento.desc(), DocumentoTecnico.id.desc())
 
 
@@ -150,7 +150,7 @@ def commessa_erp(erp: ErpGateway, commessa_id: int) -> Commessa:
 
 
 def list_documenti(
-    session,
+    session: DbSession,
     erp: ErpGateway,
     *,
     commessa_erp_id: int | None = None,
@@ -172,14 +172,14 @@ def list_documenti(
     return list(session.scalars(_recenti_prima(stmt).limit(limit).offset(offset)))
 
 
-def documenti_commessa(session, commessa: Commessa) -> list[DocumentoVoce]:
+def documenti_commessa(session: DbSession, commessa: Commessa) -> list[DocumentoVoce]:
     """Every document that applies to ``commessa`` (an ERP order already read), newest
     first, each marked per-article or not."""
     rows = session.scalars(_recenti_prima(select(DocumentoTecnico).where(_validi_per(commessa))))
     return [DocumentoVoce(d, per_articolo=d.commessa_erp_id is None) for d in rows]
 
 
-def requisiti_fasi(session, commessa: Commessa) -> list[RequisitoFase]:
+def requisiti_fasi(session: DbSession, commessa: Commessa) -> list[RequisitoFase]:
     """R4's document check for each fase of ``commessa``, in flow order: the types its
     FaseTipo.DocumentiRichiesti lists and which of them no document of the commessa or
     of its article (CODART) provides yet."""
@@ -195,19 +195,19 @@ def requisiti_fasi(session, commessa: Commessa) -> list[RequisitoFase]:
     return [RequisitoFase(codice, tipi, [t for t in tipi if t not in presenti]) for codice, tipi in richiesti.items()]
 
 
-def tipi_mancanti(session, commessa: Commessa) -> dict[str, list[str]]:
+def tipi_mancanti(session: DbSession, commessa: Commessa) -> dict[str, list[str]]:
     """R4: ``{FaseTipo code: [document types missing]}`` for every fase of ``commessa``
     (an empty list when nothing is missing). A lotto may open in a fase only when its
     list is empty; the refusal names the missing types."""
     return {r.fase_tipo: r.mancanti for r in requisiti_fasi(session, commessa)}
 
 
-def sezione_documenti(session, commessa: Commessa) -> SezioneDocumenti:
+def sezione_documenti(session: DbSession, commessa: Commessa) -> SezioneDocumenti:
     """The order card's documents: the list and the per-fase check."""
     return SezioneDocumenti(commessa, documenti_commessa(session, commessa), requisiti_fasi(session, commessa))
 
 
-def documenti_correnti(session, commessa: Commessa, istante: datetime) -> list[DocumentoTecnico]:
+def documenti_correnti(session: DbSession, commessa: Commessa, istante: datetime) -> list[DocumentoTecnico]:
     """The documents that applied to ``commessa`` (an ERP order already read) at
     ``istante``: uploaded by then and not yet deleted then — what an operator opening a
     lotto at that moment had (SPEC §12). Newest first."""
@@ -219,7 +219,7 @@ def documenti_correnti(session, commessa: Commessa, istante: datetime) -> list[D
     return list(session.scalars(_recenti_prima(stmt)))
 
 
-def get_documento(session, documento_id: int) -> DocumentoTecnico:
+def get_documento(session: DbSession, documento_id: int) -> DocumentoTecnico:
     """One document in use, by id. Raises NotFound (also for a deleted one)."""
     documento = session.get(DocumentoTecnico, documento_id)
     if documento is None or documento.eliminato:
@@ -227,7 +227,7 @@ def get_documento(session, documento_id: int) -> DocumentoTecnico:
     return documento
 
 
-def file_documento(session, *, archivio: Archivio, documento_id: int) -> tuple[DocumentoTecnico, Path]:
+def file_documento(session: DbSession, *, archivio: Archivio, documento_id: int) -> tuple[DocumentoTecnico, Path]:
     """The document and the path of its bytes, for download.
 
     Raises NotFound for an unknown id, and NotFound (code FILE_MANCANTE) when the row
@@ -249,13 +249,13 @@ def file_documento(session, *, archivio: Archivio, documento_id: int) -> tuple[D
 
 
 def upload_documento(
-    session,
+    session: DbSession,
     erp: ErpGateway,
     *,
     actor: Actor,
     archivio: Archivio,
     regole: RegoleDocumenti,
-    file: BinaryIO | None,
+    file: IO[bytes] | None,
     nome_file: str | None,
     tipo: str | None,
     titolo: str | None,
@@ -301,6 +301,7 @@ def upload_documento(
         errors["file"] = [N_("Scegliere il file da caricare.")]
     if errors:
         raise InvalidInput(errors)
+    assert file is not None  # checked into ``errors`` above
 
     if commessa_erp_id is not None and erp.get(commessa_erp_id) is None:
         raise DocumentoRifiutato(
@@ -317,9 +318,12 @@ def upload_documento(
     except LimiteSuperato:
         raise FileTroppoGrande(limite=regole_file.dimensione_leggibile(regole.max_bytes)) from None
 
-    destinazione = (
-        DocumentoTecnico.commessa_erp_id == commessa_erp_id if commessa_erp_id is not None else _dell_articolo(codart)
-    )
+    destinazione: ColumnElement[bool]
+    if commessa_erp_id is not None:
+        destinazione = DocumentoTecnico.commessa_erp_id == commessa_erp_id
+    else:
+        assert codart is not None  # one of the two, checked into ``errors`` above
+        destinazione = _dell_articolo(codart)
     uguale = session.scalar(
         select(DocumentoTecnico)
         .where(_in_uso(), destinazione, DocumentoTecnico.sha256 == archiviato.sha256, DocumentoTecnico.tipo == tipo)
@@ -364,7 +368,7 @@ def upload_documento(
     return documento
 
 
-def delete_documento(session, *, actor: Actor, archivio: Archivio, documento_id: int) -> None:
+def delete_documento(session: DbSession, *, actor: Actor, archivio: Archivio, documento_id: int) -> None:
     """Delete a document: it leaves every list, download and R4 check, and its record
     stays, marked with when and by whom (with its LogEventi row), as do its bytes — a
     trace shows the documents that were current when a lotto opened (SPEC §12), and an
@@ -398,7 +402,7 @@ def _solo_supervisori(actor: Actor | None) -> None:
         raise Forbidden(N_("Solo un supervisore può caricare o eliminare documenti."))
 
 
-def _formato(nome: str, file: BinaryIO, regole: RegoleDocumenti) -> str:
+def _formato(nome: str, file: IO[bytes], regole: RegoleDocumenti) -> str:
     """The content type for ``nome`` from the plant's formats, after checking the first bytes."""
     ammessi = ", ".join(sorted(regole.formati))
     ext = regole_file.estensione(nome)
@@ -437,7 +441,7 @@ def _formato(nome: str, file: BinaryIO, regole: RegoleDocumenti) -> str:
     return regole.formati[ext]
 
 
-def _metadati(documento: DocumentoTecnico) -> dict:
+def _metadati(documento: DocumentoTecnico) -> dict[str, object]:
     """What LogEventi keeps of a document (the contract's column names)."""
     return {
         "CommessaERPId": documento.commessa_erp_id,
@@ -452,7 +456,7 @@ def _metadati(documento: DocumentoTecnico) -> dict:
     }
 
 
-def _rimuovi_se_orfano(session, archivio: Archivio, sha256: str) -> None:
+def _rimuovi_se_orfano(session: DbSession, archivio: Archivio, sha256: str) -> None:
     def ancora_usato() -> bool:
         try:
             riga = select(DocumentoTecnico.id).where(DocumentoTecnico.sha256 == sha256).limit(1)

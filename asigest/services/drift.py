@@ -28,6 +28,7 @@ from asigest.domain.stati import COMPLETATA
 from asigest.erp import Commessa, ErpGateway
 from asigest.models import ConfigCommessa, Fase, Lotto
 from asigest.services.chunks import chunked
+from asigest.services.uow import DbSession
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class CommessaInScostamento:
         return self.scostamento.commessa_erp_id
 
 
-def scostamenti(session, erp: ErpGateway) -> list[CommessaInScostamento]:
+def scostamenti(session: DbSession, erp: ErpGateway) -> list[CommessaInScostamento]:
     """Every configured order in production that drifted from its ERP row: grave first,
     then newest order first as in the orders list (orders missing from the ERP last).
 
@@ -85,13 +86,13 @@ def scostamenti(session, erp: ErpGateway) -> list[CommessaInScostamento]:
     return trovati
 
 
-def scostamenti_di(session, commesse: Iterable[Commessa]) -> dict[int, Scostamento]:
+def scostamenti_di(session: DbSession, commesse: Iterable[Commessa]) -> dict[int, Scostamento]:
     """``{ID: Scostamento}`` for those of ``commesse`` (ERP rows already read) that are
     configured and drifting. Needs no ERP."""
     per_id = {c.id: c for c in commesse}
     if not per_id:
         return {}
-    qta_config = {}
+    qta_config: dict[int, int | None] = {}
     for chunk in chunked(sorted(per_id)):
         qta_config.update(
             session.execute(
@@ -121,7 +122,7 @@ def _ordine(commessa: Commessa | None) -> OrdineErp | None:
     return OrdineErp(qta=commessa.qta, stato=commessa.statocommessa, aperto=commessa.aperta)
 
 
-def _lotti_aperti(session, commessa_ids: list[int] | None = None) -> dict[int, int]:
+def _lotti_aperti(session: DbSession, commessa_ids: list[int] | None = None) -> dict[int, int]:
     """Open lotti per order (all orders, or those given, in chunks). Open lotti are few
     (one per machine at most) and found by the DataFine index."""
     query = (
@@ -138,7 +139,7 @@ def _lotti_aperti(session, commessa_ids: list[int] | None = None) -> dict[int, i
     return aperti
 
 
-def _stati_fasi(session, commessa_ids: list[int]) -> dict[int, list[str]]:
+def _stati_fasi(session: DbSession, commessa_ids: list[int]) -> dict[int, list[str]]:
     stati: dict[int, list[str]] = defaultdict(list)
     for chunk in chunked(sorted(commessa_ids)):
         for commessa_id, stato in session.execute(
@@ -148,7 +149,7 @@ def _stati_fasi(session, commessa_ids: list[int]) -> dict[int, list[str]]:
     return stati
 
 
-def _ordine_elenco(c: CommessaInScostamento):
+def _ordine_elenco(c: CommessaInScostamento) -> tuple[bool, bool, int, int, int]:
     e = c.commessa
     return (
         not c.scostamento.grave,

@@ -21,18 +21,27 @@ import io
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import IO, TYPE_CHECKING, Generic, TypeAlias, TypeVar
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
 from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from asigest.domain.avanzamento import percentuale
 from asigest.domain.stati import LOTTO_APERTO, LOTTO_CHIUSO
 from asigest.errors import N_, RuleViolation
+
+if TYPE_CHECKING:
+    from asigest.services.avanzamento import RigaAvanzamento
+    from asigest.services.registro import RigaLotto
+
+# What a cell of an export holds (datetimes are UTC-aware and shown in the plant's zone).
+Valore: TypeAlias = str | int | float | bool | date | datetime | None
+R = TypeVar("R")
 
 FORMATO_DATAORA_XLSX = "dd/mm/yyyy hh:mm"
 FORMATO_DATA_XLSX = "dd/mm/yyyy"
@@ -47,27 +56,33 @@ _FORMULA_CSV = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
-class Colonna:
+class Colonna(Generic[R]):
     """One column of an export: its title (a msgid, translated by the caller), how to read
     its value from a row, and its width in Excel (characters)."""
 
     titolo: str
-    valore: Callable[[Any], Any]
+    valore: Callable[[R], Valore]
     larghezza: float = 12
 
 
-def _durata_minuti(r) -> int | None:
+def _durata_minuti(r: RigaLotto) -> int | None:
     if r.data_fine is None:
         return None
     return int((r.data_fine - r.data_inizio) / timedelta(minutes=1))
 
 
-def _erp(nome: str) -> Callable[[Any], Any]:
-    return lambda r: getattr(r.commessa, nome) if r.commessa is not None else None
+def _erp(nome: str) -> Callable[[RigaLotto | RigaAvanzamento], Valore]:
+    def valore(r: RigaLotto | RigaAvanzamento) -> Valore:
+        if r.commessa is None:
+            return None
+        letto: Valore = getattr(r.commessa, nome)
+        return letto
+
+    return valore
 
 
 # The lotti register (rows: services.registro.RigaLotto).
-COLONNE_LOTTI: tuple[Colonna, ...] = (
+COLONNE_LOTTI: tuple[Colonna[RigaLotto], ...] = (
     Colonna(N_("Codice lotto"), lambda r: r.codice_lotto, 22),
     Colonna(N_("Commessa"), lambda r: r.commessa.numero if r.commessa is not None else None, 12),
     Colonna(N_("ID commessa ERP"), lambda r: r.commessa_erp_id, 10),
@@ -96,7 +111,7 @@ COLONNE_LOTTI: tuple[Colonna, ...] = (
 )
 
 # Order progress (rows: services.avanzamento.RigaAvanzamento).
-COLONNE_AVANZAMENTO: tuple[Colonna, ...] = (
+COLONNE_AVANZAMENTO: tuple[Colonna[RigaAvanzamento], ...] = (
     Colonna(N_("Commessa"), lambda r: r.commessa.numero if r.commessa is not None else None, 12),
     Colonna(N_("ID commessa ERP"), lambda r: r.commessa_erp_id, 10),
     Colonna(N_("Cliente"), _erp("nomecliente"), 28),
@@ -115,7 +130,7 @@ COLONNE_AVANZAMENTO: tuple[Colonna, ...] = (
 )
 
 
-def valori(colonne: Sequence[Colonna], righe: Iterable[Any]) -> Iterator[tuple]:
+def valori(colonne: Sequence[Colonna[R]], righe: Iterable[R]) -> Iterator[tuple[Valore, ...]]:
     """Each row as the tuple of its columns' values."""
     leggi = [c.valore for c in colonne]
     for riga in righe:
@@ -126,10 +141,10 @@ def valori(colonne: Sequence[Colonna], righe: Iterable[Any]) -> Iterator[tuple]:
 
 
 def scrivi_xlsx(
-    destinazione,
+    destinazione: str | IO[bytes],
     titoli: Sequence[str],
     larghezze: Sequence[float],
-    righe: Iterable[Sequence],
+    righe: Iterable[Sequence[Valore]],
     *,
     zona: str,
     foglio: str,
@@ -173,7 +188,7 @@ def scrivi_xlsx(
     return scritte
 
 
-def _cella_xlsx(ws, valore, tz: ZoneInfo):
+def _cella_xlsx(ws: WriteOnlyWorksheet, valore: Valore, tz: ZoneInfo) -> Cell | Valore:
     if valore is None or isinstance(valore, (bool, int, float)):
         return valore
     if isinstance(valore, datetime):
@@ -181,7 +196,8 @@ def _cella_xlsx(ws, valore, tz: ZoneInfo):
         cella.number_format = FORMATO_DATAORA_XLSX
         return cella
     if isinstance(valore, date):
-        cella = WriteOnlyCell(ws, value=valore)
+        cella = WriteOnlyCell(ws)
+        cella.value = valore  # (the stubs' WriteOnlyCell takes no date; the Cell it makes does)
         cella.number_format = FORMATO_DATA_XLSX
         return cella
     testo = _testo_xlsx(str(valore))
@@ -200,7 +216,9 @@ def _testo_xlsx(testo: str) -> str:
 # -- CSV ---------------------------------------------------------------------------------
 
 
-def righe_csv(titoli: Sequence[str], righe: Iterable[Sequence], *, zona: str, vero: str, falso: str) -> Iterator[bytes]:
+def righe_csv(
+    titoli: Sequence[str], righe: Iterable[Sequence[Valore]], *, zona: str, vero: str, falso: str
+) -> Iterator[bytes]:
     """The CSV as blocks of bytes: BOM and header first, then ``RIGHE_PER_BLOCCO_CSV`` rows a block."""
     tz = ZoneInfo(zona)
     buffer = io.StringIO()
@@ -222,7 +240,7 @@ def righe_csv(titoli: Sequence[str], righe: Iterable[Sequence], *, zona: str, ve
         yield buffer.getvalue().encode("utf-8")
 
 
-def _cella_csv(valore, tz: ZoneInfo, vero: str, falso: str) -> str:
+def _cella_csv(valore: Valore, tz: ZoneInfo, vero: str, falso: str) -> str:
     if valore is None:
         return ""
     if isinstance(valore, bool):

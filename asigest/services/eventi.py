@@ -29,12 +29,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, literal, or_, select
+from sqlalchemy import ColumnElement, and_, literal, or_, select
 
 from asigest.domain.periodo import Periodo
 from asigest.errors import N_, InvalidInput, NotFound
 from asigest.models import LogEvento, Utente
 from asigest.services.chunks import chunked
+from asigest.services.uow import DbSession
 
 PAGINA = 50
 SOGLIA_RARA = 1000
@@ -165,7 +166,7 @@ class UtenteFiltro:
 
 
 def cerca_eventi(
-    session, *, filtro: FiltroEventi, zona: str, prima_di: int | None = None, limit: int = PAGINA
+    session: DbSession, *, filtro: FiltroEventi, zona: str, prima_di: int | None = None, limit: int = PAGINA
 ) -> PaginaEventi:
     """Events matching ``filtro``, newest first (DataOra, then LogID), ``limit`` at a time,
     starting after the event ``prima_di`` when given. The period is whole local days of
@@ -193,11 +194,11 @@ def cerca_eventi(
     has_more = len(righe) > limit
     righe = righe[:limit]
     persone = _persone(session, {r.utente_id for r in righe if r.utente_id is not None})
-    items = [_evento(r, persone.get(r.utente_id)) for r in righe]
+    items = [_evento(r, persone.get(r.utente_id) if r.utente_id is not None else None) for r in righe]
     return PaginaEventi(items=items, has_more=has_more, prossimo=righe[-1].id if has_more else None)
 
 
-def utenti_filtro(session) -> list[UtenteFiltro]:
+def utenti_filtro(session: DbSession) -> list[UtenteFiltro]:
     """Every user (active or not: the log keeps the departed), by surname, for the filter."""
     rows = session.execute(
         select(Utente.id, Utente.cognome, Utente.nome, Utente.matricola).order_by(
@@ -241,10 +242,10 @@ def righe_dettaglio(dettagli: Any) -> tuple[list[RigaDettaglio], str | None]:
 # -- building blocks ----------------------------------------------------------------
 
 
-def _condizioni(session, filtro: FiltroEventi, zona: str) -> list | None:
+def _condizioni(session: DbSession, filtro: FiltroEventi, zona: str) -> list[ColumnElement[bool]] | None:
     """The WHERE conditions (see the module docstring); None when nothing can match."""
     c = LogEvento
-    condizioni = []
+    condizioni: list[ColumnElement[bool]] = []
     if filtro.una_entita:
         condizioni += [c.entita == filtro.entita, c.entita_id == filtro.entita_id]
     elif filtro.entita:
@@ -270,14 +271,14 @@ def _condizioni(session, filtro: FiltroEventi, zona: str) -> list | None:
     return condizioni
 
 
-def _ids_se_rara(session, entita: str) -> list[int] | None:
+def _ids_se_rara(session: DbSession, entita: str) -> list[int] | None:
     """The LogIDs about ``entita`` when there are at most SOGLIA_RARA, read from the
     (Entita, EntitaID) index and never more than one past the threshold; else None."""
     ids = list(session.scalars(select(LogEvento.id).where(LogEvento.entita == entita).limit(SOGLIA_RARA + 1)))
     return ids if len(ids) <= SOGLIA_RARA else None
 
 
-def _prima_di(session, log_id: int) -> list:
+def _prima_di(session: DbSession, log_id: int) -> list[ColumnElement[bool]]:
     """Keyset condition: strictly older than event ``log_id`` in (DataOra, LogID) order.
     Written with a plain ``DataOra <=`` bound so that the DataOra indexes serve it."""
     evento = session.get(LogEvento, log_id) if 0 < log_id <= _INT32_MAX else None
@@ -290,7 +291,7 @@ def _prima_di(session, log_id: int) -> list:
     ]
 
 
-def _persone(session, ids: set[int]) -> dict[int, tuple[str, str]]:
+def _persone(session: DbSession, ids: set[int]) -> dict[int, tuple[str, str]]:
     """``{UtenteID: (name, matricola)}`` for the users of one page."""
     found = {}
     for chunk in chunked(sorted(ids)):

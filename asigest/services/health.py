@@ -3,14 +3,31 @@
 from __future__ import annotations
 
 import logging
+from typing import TypedDict
 
 from asigest import dialects
 from asigest.domain.licenza import StatoLicenza
+from asigest.erp import ErpGateway
+from asigest.services.uow import DbSession
 
 log = logging.getLogger(__name__)
 
 
-def check(session, erp, *, version: str, licenza: StatoLicenza) -> dict:
+class Databases(TypedDict):
+    asigest: str  # "ok" or "error"
+    erp: str  # "ok" or "unreachable"
+
+
+class Salute(TypedDict):
+    """The ``/health`` answer (SPEC §7)."""
+
+    status: str  # "ok" or "degraded"
+    version: str
+    databases: Databases
+    license: dict[str, str | None]
+
+
+def check(session: DbSession, erp: ErpGateway, *, version: str, licenza: StatoLicenza) -> Salute:
     """``{"status", "version", "databases": {...}, "license": {...}}`` as SPEC §7 describes.
 
     ``databases.asigest`` is ``error`` when ASI_GEST cannot *write*, not only when it does
@@ -24,7 +41,7 @@ def check(session, erp, *, version: str, licenza: StatoLicenza) -> dict:
     ``services.licenza`` read (the license never degrades the status: it is reported).
     """
     session.rollback()  # the probe uses a connection of its own; hold no other meanwhile
-    motivo = dialects.sonda_scrittura(session.get_bind())
+    motivo = dialects.sonda_scrittura(session.get_bind().engine)
     if motivo is None:
         asigest_state = "ok"
     else:

@@ -16,6 +16,7 @@ from asigest.errors import N_, NotFound, RuleViolation
 from asigest.models import CausaleScarto, ConfigCommessa, Fase, Lotto, Macchina, Utente
 from asigest.services.configurazione import FaseConDisponibile, con_disponibile
 from asigest.services.documenti import DocumentoVoce, documenti_commessa, tipi_mancanti
+from asigest.services.uow import DbSession
 
 
 @dataclass(frozen=True)
@@ -37,7 +38,7 @@ class SchedaKiosk:
         return self.fase is not None and self.impedimento is None
 
 
-def macchina_attiva(session, codice: str) -> Macchina:
+def macchina_attiva(session: DbSession, codice: str) -> Macchina:
     """The active machine with this code. Raises NotFound (unknown or out of service)."""
     macchina = session.scalar(select(Macchina).where(Macchina.codice == (codice or "").strip()))
     if macchina is None or not macchina.attiva:
@@ -45,12 +46,12 @@ def macchina_attiva(session, codice: str) -> Macchina:
     return macchina
 
 
-def lotto_aperto(session, macchina: Macchina) -> Lotto | None:
+def lotto_aperto(session: DbSession, macchina: Macchina) -> Lotto | None:
     """The lotto open on the machine, if any."""
     return session.scalar(select(Lotto).where(Lotto.macchina_id == macchina.id, Lotto.data_fine.is_(None)))
 
 
-def causali_valide(session, macchina: Macchina) -> list[CausaleScarto]:
+def causali_valide(session: DbSession, macchina: Macchina) -> list[CausaleScarto]:
     """Active scrap reasons valid for the machine's phase type (or for any phase)."""
     return list(
         session.scalars(
@@ -64,13 +65,13 @@ def causali_valide(session, macchina: Macchina) -> list[CausaleScarto]:
     )
 
 
-def nome_operatore(session, utente_id: int | None) -> str:
+def nome_operatore(session: DbSession, utente_id: int | None) -> str:
     """``Nome Cognome`` of a user, for labels; empty when unknown."""
     utente = session.get(Utente, utente_id) if utente_id else None
     return utente.nome_completo if utente else ""
 
 
-def cerca_commessa(session, erp: ErpGateway, testo: str, *, anno_corrente: int) -> Commessa:
+def cerca_commessa(session: DbSession, erp: ErpGateway, testo: str, *, anno_corrente: int) -> Commessa:
     """The order an operator scanned or typed: ``2026/1234``, ``1234`` (this year) or a
     CodiceLotto of any phase (its order: the label travels with the boards).
 
@@ -89,8 +90,10 @@ def cerca_commessa(session, erp: ErpGateway, testo: str, *, anno_corrente: int) 
                 N_("Il lotto %(codice)s non esiste: controllare l'etichetta."), codice=scansione.codice_lotto
             )
         commessa = erp.get(lotto.fase.commessa_erp_id)
-    else:
+    elif scansione.numerocom is not None:
         commessa = erp.get_by_numero(scansione.esercizio or anno_corrente, scansione.numerocom)
+    else:  # a Scansione holds a lotto code or a number
+        commessa = None
     if commessa is None:
         raise NotFound(N_("Commessa %(testo)s non trovata nel gestionale: controllare il numero."), testo=testo.strip())
     return commessa
@@ -105,7 +108,7 @@ def get_commessa(erp: ErpGateway, commessa_id: int) -> Commessa:
 
 
 def scheda(
-    session, commessa: Commessa, macchina: Macchina, *, licenza: regole_licenza.StatoLicenza | None = None
+    session: DbSession, commessa: Commessa, macchina: Macchina, *, licenza: regole_licenza.StatoLicenza | None = None
 ) -> SchedaKiosk:
     """The order card as the machine's kiosk shows it, with why a lotto cannot be opened
     now (``impedimento``), if anything stops it. ``licenza``: the license's state today

@@ -83,9 +83,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
-from typing import NamedTuple
+from typing import NamedTuple, TypedDict
 
-from sqlalchemy import Date, bindparam, case, func, literal_column, select
+from sqlalchemy import BindParameter, ColumnElement, Date, Select, bindparam, case, func, literal_column, select
+from sqlalchemy.sql.elements import Label
 
 from asigest.dialects import SecondiTra
 from asigest.domain import kpi as regole
@@ -94,6 +95,43 @@ from asigest.errors import InvalidInput
 from asigest.models import CausaleScarto, Fase, FaseTipo, KpiGiorno, KpiOperatoreGiorno, Lotto, Macchina, Utente
 from asigest.models.types import UTCDateTime
 from asigest.services import riepilogo_kpi
+from asigest.services.uow import DbSession
+
+
+class ScartiFase(TypedDict):
+    FaseTipo: str
+    pezzi_scartati: int
+
+
+class ScartiMacchina(TypedDict):
+    MacchinaID: int
+    Codice: str
+    pezzi_scartati: int
+
+
+class ScartiCausale(TypedDict):
+    """A reason's scrap; the three fields are null only for scrap without a reason (R7 broken)."""
+
+    CausaleID: int | None
+    Codice: str | None
+    Descrizione: str | None
+    pezzi_scartati: int
+
+
+class OperatoreTop(TypedDict):
+    OperatoreID: int
+    Nome: str  # "Nome Cognome"
+    pezzi_buoni: int
+
+
+class GiornoProduzione(TypedDict):
+    data: date
+    pezzi_buoni: int
+
+
+class _ScartiPareto(TypedDict):
+    scarti_per_macchina: list[ScartiMacchina]
+    scarti_per_causale: list[ScartiCausale]
 
 
 @dataclass(frozen=True)
@@ -108,26 +146,23 @@ class Kpi:
     pezzi_scartati: int
     scarti_percent: float  # 2 decimals, 0.0 when nothing closed
     # Pareto lists, largest first; each item a dict with the keys shown.
-    scarti_per_fase: list[dict] = field(default_factory=list)  # {"FaseTipo", "pezzi_scartati"}
-    scarti_per_macchina: list[dict] = field(default_factory=list)  # {"MacchinaID", "Codice", "pezzi_scartati"}
-    scarti_per_causale: list[dict] = field(
-        default_factory=list
-    )  # {"CausaleID", "Codice", "Descrizione", "pezzi_scartati"}
-    top_operatori: list[dict] = field(default_factory=list)  # ≤5 {"OperatoreID", "Nome", "pezzi_buoni"}
+    scarti_per_fase: list[ScartiFase] = field(default_factory=list)
+    scarti_per_macchina: list[ScartiMacchina] = field(default_factory=list)
+    scarti_per_causale: list[ScartiCausale] = field(default_factory=list)
+    top_operatori: list[OperatoreTop] = field(default_factory=list)  # ≤5
     lotti_aperti: int = 0  # open now
     lotti_dimenticati: int = 0  # open longer than FORGOTTEN_HOURS now (R13)
     resa_primo_passaggio: dict[str, float | None] = field(default_factory=dict)  # code → % good of worked, None if none
-    produzione_giornaliera: list[dict] = field(
-        default_factory=list
-    )  # 30 × {"data": date, "pezzi_buoni": n}, oldest first
+    produzione_giornaliera: list[GiornoProduzione] = field(default_factory=list)  # 30 days, oldest first
     durata_media_minuti: dict[str, float | None] = field(
         default_factory=dict
     )  # code → minutes (1 decimal), None if none
 
-    def as_api(self) -> dict:
+    def as_api(self) -> dict[str, object]:
         """The ``/api/dashboard/kpi`` object: SPEC §6's keys, dates as ISO strings."""
+        da, a = self.periodo.giorni()
         return {
-            "periodo": {"da": self.periodo.da.isoformat(), "a": self.periodo.a.isoformat()},
+            "periodo": {"da": da.isoformat(), "a": a.isoformat()},
             "lotti_settimana": self.lotti_settimana,
             "lotti_per_fase": dict(self.lotti_per_fase),
             "pezzi_buoni": self.pezzi_buoni,
@@ -153,7 +188,7 @@ def periodo_predefinito(adesso: datetime, zona: str) -> Periodo:
     return settimana_iso(oggi(zona, adesso))
 
 
-def calcola_kpi(session, periodo: Periodo, *, adesso: datetime, zona: str, ore_dimenticato: float) -> Kpi:
+def calcola_kpi(session: DbSession, periodo: Periodo, *, adesso: datetime, zona: str, ore_dimenticato: float) -> Kpi:
     """The KPIs of ``periodo`` in the plant's ``zona``: both days given, at most 366 days,
     or neither (``Periodo()``: the current ISO week, ``periodo_predefinito``). ``adesso``
     is now (aware): for the open and forgotten lotti and the daily chart's last day;
@@ -166,7 +201,7 @@ def calcola_kpi(session, periodo: Periodo, *, adesso: datetime, zona: str, ore_d
         raise InvalidInput(errori)
     if periodo.da is None:
         periodo = periodo_predefinito(adesso, zona)
-    inizio, fine = periodo.inizio_utc(zona), periodo.fine_utc(zona)
+    inizio, fine = periodo.limiti_utc(zona)
     riepilogo = riepilogo_kpi.in_uso(session, zona)
 
     per_tipo = _per_tipo_riepilogo(session, periodo) if riepilogo else _per_tipo(session, inizio, fine)
@@ -199,7 +234,7 @@ def calcola_kpi(session, periodo: Periodo, *, adesso: datetime, zona: str, ore_d
         lotti_dimenticati=dimenticati,
         resa_primo_passaggio={c: regole.percentuale(t.buoni, t.buoni + t.scarti) for c, t in per_codice.items()},
         produzione_giornaliera=(_produzione_giornaliera_riepilogo if riepilogo else _produzione_giornaliera)(
-            session, regole.giorni_produzione(periodo.a, oggi(zona, adesso)), zona
+            session, regole.giorni_produzione(periodo.giorni()[1], oggi(zona, adesso)), zona
         ),
         durata_media_minuti={c: regole.media_minuti(t.secondi, t.lotti) for c, t in per_codice.items()},
     )
@@ -220,18 +255,21 @@ class _Totali(NamedTuple):
 _NIENTE = _Totali(0, 0, 0, 0.0)
 
 
-def _chiusi_tra(inizio, fine):
+def _chiusi_tra(
+    inizio: datetime | BindParameter[datetime], fine: datetime | BindParameter[datetime]
+) -> ColumnElement[bool]:
     return (Lotto.data_fine >= inizio) & (Lotto.data_fine < fine)
 
 
 # Most statements are built once and run with the period's bounds bound: building them
 # for every request cost as much as running them on a small plant. (Not the top
 # operators': SQL Server renders its LIMIT into the statement.)
-_INIZIO, _FINE = bindparam("inizio", type_=UTCDateTime()), bindparam("fine", type_=UTCDateTime())
+_INIZIO: BindParameter[datetime] = bindparam("inizio", type_=UTCDateTime())
+_FINE: BindParameter[datetime] = bindparam("fine", type_=UTCDateTime())
 
 
 @cache
-def _query_per_tipo():
+def _query_per_tipo() -> Select[int, int, int | None, int | None, float | None]:
     per_fase = (
         select(
             Lotto.fase_id.label("fase_id"),
@@ -257,7 +295,7 @@ def _query_per_tipo():
     )
 
 
-def _per_tipo(session, inizio: datetime, fine: datetime) -> dict[int, _Totali]:
+def _per_tipo(session: DbSession, inizio: datetime, fine: datetime) -> dict[int, _Totali]:
     """``{FaseTipoID: _Totali}`` of the lotti closed in [inizio, fine)."""
     righe = session.execute(_query_per_tipo(), {"inizio": inizio, "fine": fine})
     return {
@@ -267,7 +305,7 @@ def _per_tipo(session, inizio: datetime, fine: datetime) -> dict[int, _Totali]:
 
 
 @cache
-def _query_per_tipo_riepilogo():
+def _query_per_tipo_riepilogo() -> Select[int, int, int | None, int | None, int | None]:
     return (
         select(
             KpiGiorno.fase_tipo_id,
@@ -281,7 +319,7 @@ def _query_per_tipo_riepilogo():
     )
 
 
-def _per_tipo_riepilogo(session, periodo: Periodo) -> dict[int, _Totali]:
+def _per_tipo_riepilogo(session: DbSession, periodo: Periodo) -> dict[int, _Totali]:
     """As ``_per_tipo``, from the daily summary: a few rows a day, whatever the volume."""
     righe = session.execute(_query_per_tipo_riepilogo(), {"da": periodo.da, "a": periodo.a})
     return {
@@ -291,7 +329,7 @@ def _per_tipo_riepilogo(session, periodo: Periodo) -> dict[int, _Totali]:
 
 
 @cache
-def _query_scarti():
+def _query_scarti() -> Select[int | None, str | None, str | None, int, str, int]:
     gruppi = (
         select(
             Lotto.causale_id.label("causale_id"),
@@ -316,7 +354,7 @@ def _query_scarti():
     )
 
 
-def _scarti(session, inizio: datetime, fine: datetime) -> dict[str, list[dict]]:
+def _scarti(session: DbSession, inizio: datetime, fine: datetime) -> _ScartiPareto:
     """``scarti_per_macchina`` and ``scarti_per_causale`` from one query grouped by both."""
     righe = session.execute(_query_scarti(), {"inizio": inizio, "fine": fine}).all()
     macchine = {riga[3]: riga[4] for riga in righe}
@@ -336,7 +374,7 @@ def _scarti(session, inizio: datetime, fine: datetime) -> dict[str, list[dict]]:
     }
 
 
-def _top_operatori(session, inizio: datetime, fine: datetime) -> list[dict]:
+def _top_operatori(session: DbSession, inizio: datetime, fine: datetime) -> list[OperatoreTop]:
     """Up to MAX_OPERATORI operators (who opened the lotti) by good pieces, largest first."""
     # ``OperatoreID + 0`` groups the same values but is no plain column: SQLite then
     # reads the period's range of the covering index instead of skip-scanning
@@ -345,14 +383,16 @@ def _top_operatori(session, inizio: datetime, fine: datetime) -> list[dict]:
     return _migliori(session, operatore, func.sum(Lotto.qta_output), _chiusi_tra(inizio, fine))
 
 
-def _top_operatori_riepilogo(session, periodo: Periodo) -> list[dict]:
+def _top_operatori_riepilogo(session: DbSession, periodo: Periodo) -> list[OperatoreTop]:
     """As ``_top_operatori``, from the daily summary by operator."""
     giorni = (KpiOperatoreGiorno.giorno >= periodo.da) & (KpiOperatoreGiorno.giorno <= periodo.a)
     operatore = KpiOperatoreGiorno.operatore_id.label("operatore_id")
     return _migliori(session, operatore, func.sum(KpiOperatoreGiorno.qta_output), giorni)
 
 
-def _migliori(session, operatore, buoni, condizione) -> list[dict]:
+def _migliori(
+    session: DbSession, operatore: Label[int], buoni: ColumnElement[int | None], condizione: ColumnElement[bool]
+) -> list[OperatoreTop]:
     """The top operators: ``buoni`` (a sum) grouped by ``operatore`` where ``condizione``,
     the MAX_OPERATORI largest above zero (equal totals by id), with their names."""
     totali = (
@@ -376,7 +416,7 @@ def _migliori(session, operatore, buoni, condizione) -> list[dict]:
 
 
 @cache
-def _query_giornaliera():
+def _query_giornaliera() -> Select[*tuple[int | None, ...]]:
     limiti = [bindparam(f"g{n}", type_=UTCDateTime()) for n in range(regole.GIORNI_PRODUZIONE + 1)]
     return select(
         *(
@@ -386,7 +426,7 @@ def _query_giornaliera():
     )
 
 
-def _produzione_giornaliera(session, giorni: list[date], zona: str) -> list[dict]:
+def _produzione_giornaliera(session: DbSession, giorni: list[date], zona: str) -> list[GiornoProduzione]:
     """Good pieces closed on each of ``giorni`` (GIORNI_PRODUZIONE consecutive local days),
     one range sum per day between UTC instants of local midnights."""
     limiti = [*giorni, giorni[-1] + timedelta(days=1)]
@@ -397,7 +437,7 @@ def _produzione_giornaliera(session, giorni: list[date], zona: str) -> list[dict
 
 
 @cache
-def _query_giornaliera_riepilogo():
+def _query_giornaliera_riepilogo() -> Select[date, int | None]:
     return (
         select(KpiGiorno.giorno, func.sum(KpiGiorno.qta_output))
         .where(KpiGiorno.giorno >= bindparam("da", type_=Date()), KpiGiorno.giorno <= bindparam("a", type_=Date()))
@@ -405,21 +445,21 @@ def _query_giornaliera_riepilogo():
     )
 
 
-def _produzione_giornaliera_riepilogo(session, giorni: list[date], _zona: str) -> list[dict]:
+def _produzione_giornaliera_riepilogo(session: DbSession, giorni: list[date], _zona: str) -> list[GiornoProduzione]:
     """As ``_produzione_giornaliera``, from the daily summary (its days are the zone's)."""
     per_giorno = dict(session.execute(_query_giornaliera_riepilogo(), {"da": giorni[0], "a": giorni[-1]}).all())
     return [{"data": giorno, "pezzi_buoni": int(per_giorno.get(giorno) or 0)} for giorno in giorni]
 
 
 @cache
-def _query_aperti():
+def _query_aperti() -> Select[int, int | None]:
     limite = bindparam("limite", type_=UTCDateTime())
     return select(func.count(), func.sum(case((Lotto.data_inizio < limite, 1), else_=0))).where(
         Lotto.data_fine.is_(None)
     )
 
 
-def _aperti(session, limite_dimenticato: datetime) -> tuple[int, int]:
+def _aperti(session: DbSession, limite_dimenticato: datetime) -> tuple[int, int]:
     """Lotti open now, and those of them opened before ``limite_dimenticato`` (R13)."""
     aperti, dimenticati = session.execute(_query_aperti(), {"limite": limite_dimenticato}).one()
     return int(aperti), int(dimenticati or 0)

@@ -26,13 +26,23 @@ from asigest.errors import N_, Conflict, InvalidInput
 CHIAVE_FORNITORE = Path(__file__).resolve().parent.parent / "licenza_pubblica.pem"
 
 
-def percorso_chiave(settings: Mapping) -> Path:
+def _percorso(settings: Mapping[str, object], nome: str) -> str | os.PathLike[str] | None:
+    """The file path a setting names (None or empty when unset)."""
+    valore = settings.get(nome)
+    if valore is None or isinstance(valore, str | os.PathLike):
+        return valore
+    raise TypeError(f"{nome} deve essere un percorso di file, non {valore!r}")
+
+
+def percorso_chiave(settings: Mapping[str, object]) -> Path:
     """The public key in use: ``LICENSE_PUBLIC_KEY`` when set, else the vendor's shipped one."""
-    configurata = settings.get("LICENSE_PUBLIC_KEY")
+    configurata = _percorso(settings, "LICENSE_PUBLIC_KEY")
     return Path(configurata) if configurata else CHIAVE_FORNITORE
 
 
-def leggi_stato(file_licenza: str | os.PathLike | None, *, chiave: str | os.PathLike, oggi: date) -> StatoLicenza:
+def leggi_stato(
+    file_licenza: str | os.PathLike[str] | None, *, chiave: str | os.PathLike[str], oggi: date
+) -> StatoLicenza:
     """The state of the license file on ``oggi``, verified with the public key at ``chiave``.
 
     MISSING when no file is configured or the file does not exist; INVALID when it (or
@@ -48,12 +58,12 @@ def leggi_stato(file_licenza: str | os.PathLike | None, *, chiave: str | os.Path
     return regole.stato(licenza, oggi)
 
 
-def stato_corrente(settings: Mapping, *, oggi: date) -> StatoLicenza:
+def stato_corrente(settings: Mapping[str, object], *, oggi: date) -> StatoLicenza:
     """The state of the license the settings name (``LICENSE_FILE``, ``LICENSE_PUBLIC_KEY``)."""
-    return leggi_stato(settings.get("LICENSE_FILE"), chiave=percorso_chiave(settings), oggi=oggi)
+    return leggi_stato(_percorso(settings, "LICENSE_FILE"), chiave=percorso_chiave(settings), oggi=oggi)
 
 
-def _leggi(percorso) -> bytes:
+def _leggi(percorso: str | os.PathLike[str]) -> bytes:
     try:
         with open(percorso, "rb") as handle:
             return handle.read(64 * 1024 + 1)
@@ -68,7 +78,7 @@ def _leggi(percorso) -> bytes:
 # -- vendor side -------------------------------------------------------------------------
 
 
-def genera_chiavi(cartella: str | os.PathLike) -> tuple[Path, Path]:
+def genera_chiavi(cartella: str | os.PathLike[str]) -> tuple[Path, Path]:
     """Write a new vendor key pair into ``cartella``: ``private.pem`` (mode 0600) and ``public.pem``.
 
     Raises Conflict when either file exists already (a key is never overwritten:
@@ -97,7 +107,7 @@ def genera_chiavi(cartella: str | os.PathLike) -> tuple[Path, Path]:
 
 def emetti(
     *,
-    chiave_privata: str | os.PathLike,
+    chiave_privata: str | os.PathLike[str],
     licenziatario: str,
     scadenza: date,
     max_terminali: int,
@@ -105,7 +115,7 @@ def emetti(
     giorni_tolleranza: int = regole.TOLLERANZA_PREDEFINITA,
     id_licenza: str | None = None,
     oggi: date,
-    uscita: str | os.PathLike,
+    uscita: str | os.PathLike[str],
 ) -> Licenza:
     """Sign a license with the vendor's private key and write it to ``uscita``.
 

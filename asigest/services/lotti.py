@@ -26,8 +26,10 @@ with another fingerprint and ends in ``ChiaveRiusata``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -45,7 +47,9 @@ from asigest.models.types import utcnow
 from asigest.services import audit, riepilogo_kpi
 from asigest.services.configurazione import con_disponibile
 from asigest.services.documenti import tipi_mancanti
-from asigest.services.uow import Riprova, con_riprova, transaction
+from asigest.services.uow import DbSession, Riprova, con_riprova, righe_toccate, transaction
+
+T = TypeVar("T")
 
 APRI = "LOTTO_APERTO"
 CHIUDI = "LOTTO_CHIUSO"
@@ -72,7 +76,7 @@ class ChiaveRiusata(InvalidInput):
         "Per una nuova richiesta usare una nuova chiave."
     )
 
-    def __init__(self):
+    def __init__(self) -> None:
         super().__init__({"Idempotency-Key": [self.default_message]})
 
 
@@ -87,7 +91,7 @@ class Esito:
 # -- reading ---------------------------------------------------------------------------
 
 
-def get_lotto(session, lotto_id: int, *, fase_tipo: str | None = None) -> Lotto:
+def get_lotto(session: DbSession, lotto_id: int, *, fase_tipo: str | None = None) -> Lotto:
     """One lotto by id; with ``fase_tipo`` (the API path's type) it must be its fase's.
 
     Raises NotFound, RuleViolation TIPO_FASE_DIVERSO.
@@ -101,7 +105,7 @@ def get_lotto(session, lotto_id: int, *, fase_tipo: str | None = None) -> Lotto:
 
 
 def list_lotti(
-    session,
+    session: DbSession,
     *,
     fase_tipo: str,
     aperti: bool | None = None,
@@ -125,7 +129,7 @@ def list_lotti(
     return list(session.scalars(stmt.order_by(Lotto.id.desc()).limit(limit).offset(offset)))
 
 
-def _tipo(session, codice: str) -> FaseTipo:
+def _tipo(session: DbSession, codice: str) -> FaseTipo:
     tipo = session.scalar(select(FaseTipo).where(FaseTipo.codice == (codice or "").upper()))
     if tipo is None:
         raise NotFound(N_("Tipo di fase «%(tipo)s» sconosciuto."), tipo=codice)
@@ -141,7 +145,7 @@ def _stesso_tipo(tipo: FaseTipo, fase_tipo_id: int) -> None:
         )
 
 
-def lotto_aperto_su_macchina(session, macchina_id: int) -> Lotto | None:
+def lotto_aperto_su_macchina(session: DbSession, macchina_id: int) -> Lotto | None:
     """The open lotto on a machine, if any (there is at most one)."""
     return session.scalar(select(Lotto).where(Lotto.macchina_id == macchina_id, Lotto.data_fine.is_(None)))
 
@@ -150,7 +154,7 @@ def lotto_aperto_su_macchina(session, macchina_id: int) -> Lotto | None:
 
 
 def apri_lotto(
-    session,
+    session: DbSession,
     erp: ErpGateway,
     *,
     actor: Actor,
@@ -217,7 +221,7 @@ class _CommessaLetta:
         return self.commessa
 
 
-def _commessa_della_fase(session, erp: ErpGateway, fase_id: int) -> _CommessaLetta:
+def _commessa_della_fase(session: DbSession, erp: ErpGateway, fase_id: int) -> _CommessaLetta:
     """Read the fase's order from the ERP before the write transaction starts.
 
     The ERP may be slow or locked: waited on inside the transaction, it would hold the
@@ -236,7 +240,7 @@ def _commessa_della_fase(session, erp: ErpGateway, fase_id: int) -> _CommessaLet
         return _CommessaLetta(guasto=exc)
 
 
-def _fase_bloccata(session, fase_id: int) -> Fase:
+def _fase_bloccata(session: DbSession, fase_id: int) -> Fase:
     """The fase, locked until commit (PostgreSQL, SQL Server): its lotti get numbers and totals one at a time."""
     fase = session.scalar(select(Fase).where(Fase.id == fase_id).with_for_update(of=Fase))
     if fase is None:
@@ -245,7 +249,14 @@ def _fase_bloccata(session, fase_id: int) -> Fase:
 
 
 def _apri(
-    session, letta: _CommessaLetta, actor: Actor, fase: Fase, macchina_id, qta_input, operatore_id, adesso
+    session: DbSession,
+    letta: _CommessaLetta,
+    actor: Actor,
+    fase: Fase,
+    macchina_id: int,
+    qta_input: int,
+    operatore_id: int,
+    adesso: datetime,
 ) -> Lotto:
     operatore = session.get(Utente, operatore_id)
     if operatore is None or not operatore.attivo:
@@ -328,7 +339,7 @@ def _apri(
     return lotto
 
 
-def _disponibile(session, fase: Fase) -> int:
+def _disponibile(session: DbSession, fase: Fase) -> int:
     fasi = session.scalars(select(Fase).where(Fase.commessa_erp_id == fase.commessa_erp_id)).all()
     return next(f.qta_disponibile for f in con_disponibile(session, fasi) if f.id == fase.id)
 
@@ -351,7 +362,7 @@ def _vincolo_apertura(exc: IntegrityError) -> Exception:
 
 
 def chiudi_lotto(
-    session,
+    session: DbSession,
     *,
     actor: Actor,
     lotto_id: int,
@@ -390,7 +401,17 @@ def chiudi_lotto(
     return _esegui(session, actor, chiave, operazione)
 
 
-def _chiudi(session, actor: Actor, fase: Fase, lotto_id, qta_output, qta_scarti, codice_causale, note, adesso) -> Lotto:
+def _chiudi(
+    session: DbSession,
+    actor: Actor,
+    fase: Fase,
+    lotto_id: int,
+    qta_output: int | None,
+    qta_scarti: int | None,
+    codice_causale: str | None,
+    note: str | None,
+    adesso: datetime,
+) -> Lotto:
     # The fase is locked: closes in one fase recompute its totals one after another, and
     # what we read of the lotto now is what the previous close committed.
     lotto = get_lotto(session, lotto_id)
@@ -404,19 +425,21 @@ def _chiudi(session, actor: Actor, fase: Fase, lotto_id, qta_output, qta_scarti,
         raise ChiusuraNonValida(errori)
     causale = _causale(session, codice_causale, fase) if codice_causale else None
     prima = _lotto_dict(lotto)
-    chiusi = session.execute(
-        update(Lotto)
-        .where(Lotto.id == lotto.id, Lotto.data_fine.is_(None))
-        .values(
-            data_fine=adesso,
-            qta_output=qta_output,
-            qta_scarti=qta_scarti,
-            causale_id=causale.id if causale else None,
-            note_scarti=(note or "").strip()[:500] or None,
-            operatore_chiusura_id=actor.utente_id,
+    chiusi = righe_toccate(
+        session.execute(
+            update(Lotto)
+            .where(Lotto.id == lotto.id, Lotto.data_fine.is_(None))
+            .values(
+                data_fine=adesso,
+                qta_output=qta_output,
+                qta_scarti=qta_scarti,
+                causale_id=causale.id if causale else None,
+                note_scarti=(note or "").strip()[:500] or None,
+                operatore_chiusura_id=actor.utente_id,
+            )
+            .execution_options(synchronize_session=False)
         )
-        .execution_options(synchronize_session=False)
-    ).rowcount
+    )
     if chiusi != 1:
         raise RuleViolation(N_("Il lotto %(codice)s è già chiuso."), code="LOTTO_GIA_CHIUSO", codice=lotto.codice_lotto)
     session.refresh(lotto)
@@ -435,7 +458,7 @@ def _chiudi(session, actor: Actor, fase: Fase, lotto_id, qta_output, qta_scarti,
     return lotto
 
 
-def ricalcola_totali(session, fase: Fase, adesso: datetime) -> None:
+def ricalcola_totali(session: DbSession, fase: Fase, adesso: datetime) -> None:
     """R8: the fase's totals are the sums over its closed lotti (never patched by
     differences); it completes when QtaProdotta ≥ QtaPrevista and no lotto is open."""
     prodotta, scarti, aperti = session.execute(
@@ -445,15 +468,15 @@ def ricalcola_totali(session, fase: Fase, adesso: datetime) -> None:
             func.count().filter(Lotto.data_fine.is_(None)),
         ).where(Lotto.fase_id == fase.id)
     ).one()
-    fase.qta_prodotta = int(prodotta)
-    fase.qta_scarti = int(scarti)
+    fase.qta_prodotta = int(prodotta or 0)  # (COALESCE: never NULL)
+    fase.qta_scarti = int(scarti or 0)
     if fase.stato == IN_CORSO and fase.qta_prodotta >= fase.qta_prevista and aperti == 0:
         fase.stato = COMPLETATA
         fase.data_chiusura = adesso
     completa_esaurite(session, fase.commessa_erp_id, adesso)
 
 
-def completa_esaurite(session, commessa_erp_id: int, adesso: datetime) -> list[Fase]:
+def completa_esaurite(session: DbSession, commessa_erp_id: int, adesso: datetime) -> list[Fase]:
     """R8, second half: every later fase of the commessa that can never get another piece
     (``domain.quantita.esaurita``) becomes COMPLETATA, in flow order, so a chain of them
     completes at once. Returns the fasi it completed.
@@ -469,13 +492,13 @@ def completa_esaurite(session, commessa_erp_id: int, adesso: datetime) -> list[F
         if precedente.stato != COMPLETATA or fase.stato not in (APERTA, IN_CORSO):
             continue
         session.flush()  # what this transaction changed stays; the lock re-reads the rest
-        fase = session.scalar(
+        fase = session.scalars(
             select(Fase).where(Fase.id == fase.id).with_for_update(of=Fase).execution_options(populate_existing=True)
-        )
+        ).one()
         disponibile = next(f.qta_disponibile for f in con_disponibile(session, ordinate) if f.id == fase.id)
-        aperti = session.scalar(
+        aperti = session.scalars(
             select(func.count()).select_from(Lotto).where(Lotto.fase_id == fase.id, Lotto.data_fine.is_(None))
-        )
+        ).one()
         if quantita.esaurita(
             precedente_completata=True,
             attiva=fase.stato in (APERTA, IN_CORSO),
@@ -488,7 +511,7 @@ def completa_esaurite(session, commessa_erp_id: int, adesso: datetime) -> list[F
     return completate
 
 
-def _causale(session, codice: str, fase: Fase) -> CausaleScarto:
+def _causale(session: DbSession, codice: str, fase: Fase) -> CausaleScarto:
     causale = session.scalar(select(CausaleScarto).where(CausaleScarto.codice == codice))
     if causale is None or not causale.attiva:
         raise RuleViolation(
@@ -537,7 +560,7 @@ def _richiede_impronta(chiave: str | None, impronta: str | None) -> None:
 
 
 def _gia_eseguita(
-    session,
+    session: DbSession,
     actor: Actor,
     chiave: str | None,
     impronta: str | None,
@@ -579,7 +602,7 @@ def _gia_eseguita(
 
 
 def _registra_chiave(
-    session, actor: Actor, chiave: str | None, impronta: str | None, operazione: str, entita_id: int
+    session: DbSession, actor: Actor, chiave: str | None, impronta: str | None, operazione: str, entita_id: int
 ) -> None:
     if chiave:
         session.add(
@@ -593,7 +616,7 @@ def _registra_chiave(
         )
 
 
-def _esegui(session, actor: Actor, chiave: str | None, operazione) -> Esito:
+def _esegui(session: DbSession, actor: Actor, chiave: str | None, operazione: Callable[[], T]) -> T:
     try:
         return con_riprova(session, operazione)
     except (Riprova, OperationalError):
@@ -604,7 +627,7 @@ def _esegui(session, actor: Actor, chiave: str | None, operazione) -> Esito:
         ) from None
 
 
-def _lotto_dict(lotto: Lotto) -> dict:
+def _lotto_dict(lotto: Lotto) -> dict[str, object]:
     return {
         "CodiceLotto": lotto.codice_lotto,
         "FaseID": lotto.fase_id,

@@ -18,9 +18,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TypeAlias, TypeVar
 
-from sqlalchemy import Select, case, select
+from sqlalchemy import Row, Select, case, select
 from sqlalchemy.orm import aliased
+from sqlalchemy.util.typing import TupleAny
 
 from asigest.domain import lotti as regole
 from asigest.domain.periodo import Periodo
@@ -28,6 +30,7 @@ from asigest.erp import Commessa, ErpGateway
 from asigest.errors import N_, ErpUnavailable, NotFound, RuleViolation
 from asigest.models import CausaleScarto, Fase, FaseTipo, Lotto, Macchina, Utente
 from asigest.services.commesse import Pagina
+from asigest.services.uow import DbSession
 
 APERTI = "aperti"
 CHIUSI = "chiusi"
@@ -47,6 +50,11 @@ _ORDINI = {
 BLOCCO_ESPORTAZIONE = 1000
 
 _Chiusore = aliased(Utente, name="chiusore")
+# The register's statement: labelled columns, some listed by name (_COLONNE_LOTTO), which
+# SQLAlchemy types as rows of Any; ``_riga`` unpacks them by position.
+_SelectRegistro: TypeAlias = "Select[*TupleAny]"
+# Any statement on Lotti the filters and the sort apply to.
+S = TypeVar("S", bound="Select[*tuple[object, ...]]")
 # Lotti columns the register reads, labelled by attribute name (rows are read by Core).
 _COLONNE_LOTTO = (
     "id",
@@ -125,7 +133,7 @@ class RigaLotto:
 
 
 @dataclass(frozen=True)
-class PaginaLotti(Pagina):
+class PaginaLotti(Pagina[RigaLotto]):
     """A register page; ``erp_disponibile`` is False when the orders' ERP data is missing."""
 
     erp_disponibile: bool = True
@@ -149,7 +157,7 @@ def leggi_ordine(testo: str | None) -> str:
     return testo if chiave in _ORDINI else ORDINE_PREDEFINITO
 
 
-def scelte_filtri(session) -> ScelteFiltri:
+def scelte_filtri(session: DbSession) -> ScelteFiltri:
     """The choices of the register's filter form."""
     return ScelteFiltri(
         tipi=list(session.scalars(select(FaseTipo).order_by(FaseTipo.ordine))),
@@ -159,7 +167,7 @@ def scelte_filtri(session) -> ScelteFiltri:
     )
 
 
-def trova_commessa(session, erp: ErpGateway, testo: str, *, anno_corrente: int) -> Commessa:
+def trova_commessa(session: DbSession, erp: ErpGateway, testo: str, *, anno_corrente: int) -> Commessa:
     """The order a supervisor typed in the filter: ``2026/1234``, ``1234`` (this year's
     number, or else the ERP ID) or a CodiceLotto (that lotto's order).
 
@@ -178,17 +186,19 @@ def trova_commessa(session, erp: ErpGateway, testo: str, *, anno_corrente: int) 
             .where(Lotto.codice_lotto == scansione.codice_lotto)
         )
         commessa = erp.get(fase_commessa) if fase_commessa is not None else None
-    else:
+    elif scansione.numerocom is not None:
         commessa = erp.get_by_numero(scansione.esercizio or anno_corrente, scansione.numerocom)
         if commessa is None and scansione.esercizio is None:
             commessa = erp.get(scansione.numerocom)
+    else:  # a Scansione holds a lotto code or a number
+        commessa = None
     if commessa is None:
         raise NotFound(N_("Commessa %(testo)s non trovata nel gestionale: controllare il numero."), testo=testo.strip())
     return commessa
 
 
 def cerca_lotti(
-    session,
+    session: DbSession,
     erp: ErpGateway,
     filtri: Filtri,
     *,
@@ -223,7 +233,7 @@ def cerca_lotti(
 
 
 def righe_lotti(
-    session,
+    session: DbSession,
     erp: ErpGateway,
     filtri: Filtri,
     *,
@@ -249,7 +259,7 @@ def righe_lotti(
     noti: dict[int, Commessa | None] = {}
     erp_ok = True
     # Core execution: plain columns need none of the ORM's per-row bookkeeping.
-    with session.get_bind().connect() as connessione:
+    with session.get_bind().engine.connect() as connessione:
         result = connessione.execute(stmt.execution_options(yield_per=blocco))
         for rows in result.partitions():
             nuove = {row.commessa_erp_id for row in rows} - noti.keys()
@@ -264,7 +274,7 @@ def righe_lotti(
 # -- building blocks -------------------------------------------------------------------
 
 
-def _colonne() -> Select:
+def _colonne() -> _SelectRegistro:
     """The register's columns: the lotto and what it names, joined in (no N+1)."""
     return (
         select(
@@ -290,14 +300,14 @@ def _colonne() -> Select:
     )
 
 
-def _query(filtri: Filtri, ordine: str, *, adesso: datetime, zona: str, ore_dimenticato: float) -> Select:
+def _query(filtri: Filtri, ordine: str, *, adesso: datetime, zona: str, ore_dimenticato: float) -> _SelectRegistro:
     """Every matching lotto with its columns, in order (exports)."""
     return _ordina(_filtra(_colonne(), filtri, adesso, zona, ore_dimenticato), ordine)
 
 
 def _query_pagina(
     filtri: Filtri, ordine: str, limit: int, offset: int, *, adesso: datetime, zona: str, ore_dimenticato: float
-) -> Select:
+) -> _SelectRegistro:
     """One page: the page's LottoIDs are chosen on Lotti alone, then joined to their columns.
 
     Choosing first keeps a sort that no index serves (scrap, good pieces, end: their
@@ -312,7 +322,7 @@ def _query_pagina(
     return _ordina(_colonne().where(Lotto.id.in_(select(pagina.c.lotto_id))), ordine)
 
 
-def _filtra(stmt: Select, f: Filtri, adesso: datetime, zona: str, ore_dimenticato: float) -> Select:
+def _filtra(stmt: S, f: Filtri, adesso: datetime, zona: str, ore_dimenticato: float) -> S:
     inizio, fine = f.periodo.inizio_utc(zona), f.periodo.fine_utc(zona)
     if inizio is not None:
         stmt = stmt.where(Lotto.data_inizio >= inizio)
@@ -349,19 +359,18 @@ def _filtra(stmt: Select, f: Filtri, adesso: datetime, zona: str, ore_dimenticat
     return stmt
 
 
-def _ordina(stmt: Select, ordine: str) -> Select:
+def _ordina(stmt: S, ordine: str) -> S:
+    """``stmt`` (not sorted yet) sorted by ``ordine``: NULLs last when the column has them."""
     discendente = ordine.startswith("-")
     colonna, nullable = _ORDINI[ordine.lstrip("-")]
-    chiavi = []
     if nullable:
-        chiavi.append(case((colonna.is_(None), 1), else_=0))
-    chiavi.append(colonna.desc() if discendente else colonna.asc())
+        stmt = stmt.order_by(case((colonna.is_(None), 1), else_=0))
+    stmt = stmt.order_by(colonna.desc() if discendente else colonna.asc())
     # LottoID last makes the order total, so pages never repeat or skip a row.
-    chiavi.append(Lotto.id.desc() if discendente else Lotto.id.asc())
-    return stmt.order_by(*chiavi)
+    return stmt.order_by(Lotto.id.desc() if discendente else Lotto.id.asc())
 
 
-def _riga(row, commessa: Commessa | None, adesso: datetime, ore_dimenticato: float) -> RigaLotto:
+def _riga(row: Row[*TupleAny], commessa: Commessa | None, adesso: datetime, ore_dimenticato: float) -> RigaLotto:
     # Unpacked by position (the order of ``_colonne``): reading 23 fields by name from
     # each row was half of an export's time.
     (

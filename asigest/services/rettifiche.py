@@ -73,7 +73,13 @@ from asigest.models import CausaleScarto, Fase, LogEvento, Lotto, RichiestaEsegu
 from asigest.models.types import utcnow
 from asigest.services import audit
 from asigest.services.chunks import chunked
-from asigest.services.configurazione import FaseConDisponibile, con_disponibile, fasi_bloccate, totali_lotti
+from asigest.services.configurazione import (
+    FaseConDisponibile,
+    TotaliLotti,
+    con_disponibile,
+    fasi_bloccate,
+    totali_lotti,
+)
 from asigest.services.lotti import (
     APRI,
     ChiusuraNonValida,
@@ -85,7 +91,7 @@ from asigest.services.lotti import (
     get_lotto,
     ricalcola_totali,
 )
-from asigest.services.uow import transaction
+from asigest.services.uow import DbSession, righe_toccate, transaction
 
 FASE_STATO = "FASE_STATO_MODIFICATO"
 RETTIFICA = "LOTTO_RETTIFICATO"
@@ -110,7 +116,7 @@ class SchedaLotto:
 # -- reading ---------------------------------------------------------------------------
 
 
-def scheda_lotto(session, erp: ErpGateway, lotto_id: int) -> SchedaLotto:
+def scheda_lotto(session: DbSession, erp: ErpGateway, lotto_id: int) -> SchedaLotto:
     """A lotto with its order (None when the ERP does not answer or lacks it), its fase
     (totals and QtaDisponibile), its operators and the scrap reasons a correction may
     choose (active ones valid for its phase type, plus its own).
@@ -128,7 +134,7 @@ def scheda_lotto(session, erp: ErpGateway, lotto_id: int) -> SchedaLotto:
     )
 
 
-def fase_disponibile(session, fase_id: int) -> FaseConDisponibile:
+def fase_disponibile(session: DbSession, fase_id: int) -> FaseConDisponibile:
     """One fase with its QtaDisponibile (R5), computed over its whole order.
 
     Raises NotFound.
@@ -140,7 +146,7 @@ def fase_disponibile(session, fase_id: int) -> FaseConDisponibile:
     return next(f for f in con_disponibile(session, fasi) if f.id == fase.id)
 
 
-def lotti_aperti_per_fase(session, fase_ids: list[int]) -> dict[int, int]:
+def lotti_aperti_per_fase(session: DbSession, fase_ids: list[int]) -> dict[int, int]:
     """``{FaseID: open lotti}`` for the given fasi (those without open lotti are absent)."""
     trovati: dict[int, int] = {}
     for chunk in chunked(sorted(set(fase_ids))):
@@ -153,7 +159,7 @@ def lotti_aperti_per_fase(session, fase_ids: list[int]) -> dict[int, int]:
     return trovati
 
 
-def causali_per_fase(session, fase_tipo_id: int, *, attuale_id: int | None = None) -> list[CausaleScarto]:
+def causali_per_fase(session: DbSession, fase_tipo_id: int, *, attuale_id: int | None = None) -> list[CausaleScarto]:
     """Active scrap reasons valid for a phase type (or any phase), by code; with
     ``attuale_id`` also that reason, even if retired, so a correction can keep it."""
     valida = (CausaleScarto.attiva == true()) & or_(
@@ -168,14 +174,14 @@ class LottoAnnullato:
     """What remains of a cancelled lotto: its data as the audit row kept it (contract
     column names), when, by whom and why."""
 
-    dati: dict
+    dati: dict[str, object]
     quando: datetime
     da: Utente | None
     motivo: str | None
     commessa: Commessa | None = None  # when asked with an ERP that answers
 
 
-def lotto_annullato(session, lotto_id: int, erp: ErpGateway | None = None) -> LottoAnnullato | None:
+def lotto_annullato(session: DbSession, lotto_id: int, erp: ErpGateway | None = None) -> LottoAnnullato | None:
     """The cancellation of the lotto that had this id, from its audit row; None if it
     was never cancelled. With ``erp``, also its order (None when the ERP does not answer)."""
     if not 0 < lotto_id <= _INT32_MAX:
@@ -212,7 +218,7 @@ def _commessa(erp: ErpGateway, commessa_id: int | None) -> Commessa | None:
 
 
 def cambia_stato_fase(
-    session, *, actor: Actor, fase_id: int, stato: str, motivo: str, adesso: datetime | None = None
+    session: DbSession, *, actor: Actor, fase_id: int, stato: str, motivo: str, adesso: datetime | None = None
 ) -> Fase:
     """Suspend, complete, resume or reopen a fase by hand, with a reason (table in the
     module docstring).
@@ -258,7 +264,7 @@ def transizioni(stato: str, lotti_aperti: int = 0) -> tuple[str, ...]:
     return ()
 
 
-def _nuovo_stato(session, fase: Fase, chiesto: str) -> str:
+def _nuovo_stato(session: DbSession, fase: Fase, chiesto: str) -> str:
     attuale = fase.stato
     if chiesto == SOSPESA:
         if attuale == SOSPESA:
@@ -285,14 +291,14 @@ def _nuovo_stato(session, fase: Fase, chiesto: str) -> str:
     return IN_CORSO if _conta_lotti(session, fase.id) else APERTA
 
 
-def _conta_lotti(session, fase_id: int, *, solo_aperti: bool = False) -> int:
+def _conta_lotti(session: DbSession, fase_id: int, *, solo_aperti: bool = False) -> int:
     stmt = select(func.count()).select_from(Lotto).where(Lotto.fase_id == fase_id)
     if solo_aperti:
         stmt = stmt.where(Lotto.data_fine.is_(None))
-    return int(session.scalar(stmt))
+    return session.scalar(stmt) or 0  # (COUNT: never NULL)
 
 
-def _stato_dict(fase: Fase) -> dict:
+def _stato_dict(fase: Fase) -> dict[str, object]:
     return {"Stato": fase.stato, "DataChiusura": fase.data_chiusura.isoformat() if fase.data_chiusura else None}
 
 
@@ -300,7 +306,7 @@ def _stato_dict(fase: Fase) -> dict:
 
 
 def rettifica_lotto(
-    session,
+    session: DbSession,
     *,
     actor: Actor,
     lotto_id: int,
@@ -368,7 +374,7 @@ def rettifica_lotto(
     return _esegui(session, actor, None, operazione)
 
 
-def _fase_del_lotto(session, lotto_id: int) -> tuple[int, int]:
+def _fase_del_lotto(session: DbSession, lotto_id: int) -> tuple[int, int]:
     """``(FaseID, CommessaERPId)`` of a lotto, read without loading it: the lotto itself
     is loaded only once its fase is locked, so it is not a stale copy."""
     trovata = session.execute(
@@ -379,7 +385,7 @@ def _fase_del_lotto(session, lotto_id: int) -> tuple[int, int]:
     return trovata[0], trovata[1]
 
 
-def _causale_rettifica(session, codice: str | None, lotto: Lotto, fase: Fase) -> CausaleScarto | None:
+def _causale_rettifica(session: DbSession, codice: str | None, lotto: Lotto, fase: Fase) -> CausaleScarto | None:
     if codice is None:
         return None
     if lotto.causale is not None and lotto.causale.codice == codice:
@@ -387,7 +393,7 @@ def _causale_rettifica(session, codice: str | None, lotto: Lotto, fase: Fase) ->
     return _causale(session, codice, fase)
 
 
-def _scoperti(session, fasi: list[Fase]) -> dict[int, tuple[int, int]]:
+def _scoperti(session: DbSession, fasi: list[Fase]) -> dict[int, tuple[int, int]]:
     """Per later fase (flow order): ``(pieces it has used, pieces the phase before it
     produced)`` — R5 without its floor at zero. The first fase draws from the order."""
     ordinate = _in_ordine(fasi)
@@ -399,7 +405,7 @@ def _scoperti(session, fasi: list[Fase]) -> dict[int, tuple[int, int]]:
     }
 
 
-def _consumi(fase: Fase, totali) -> ConsumiFase:
+def _consumi(fase: Fase, totali: TotaliLotti | None) -> ConsumiFase:
     if totali is None:
         return ConsumiFase(fase.qta_prevista)
     return ConsumiFase(
@@ -410,7 +416,7 @@ def _consumi(fase: Fase, totali) -> ConsumiFase:
     )
 
 
-def _controlla_scoperti(session, fasi: list[Fase], prima: dict[int, tuple[int, int]]) -> None:
+def _controlla_scoperti(session: DbSession, fasi: list[Fase], prima: dict[int, tuple[int, int]]) -> None:
     """Refuse when a later fase now lacks pieces it did not lack before (or lacks more)."""
     ordinate = _in_ordine(fasi)
     dopo = _scoperti(session, fasi)
@@ -437,11 +443,11 @@ def _in_ordine(fasi: list[Fase]) -> list[Fase]:
     return sorted(fasi, key=lambda f: (f.fase_tipo.ordine, f.fase_tipo_id))
 
 
-def _rettifica_dict(lotto: Lotto) -> dict:
+def _rettifica_dict(lotto: Lotto) -> dict[str, object]:
     return {**_lotto_dict(lotto), "CausaleScarto": lotto.causale.codice if lotto.causale else None}
 
 
-def _totali_dict(fase: Fase) -> dict:
+def _totali_dict(fase: Fase) -> dict[str, object]:
     return {"QtaProdotta": fase.qta_prodotta, "QtaScarti": fase.qta_scarti, "Stato": fase.stato}
 
 
@@ -449,14 +455,14 @@ def _totali_dict(fase: Fase) -> dict:
 
 
 def annulla_lotto(
-    session,
+    session: DbSession,
     *,
     actor: Actor,
     lotto_id: int,
     motivo: str,
     fase_tipo: str | None = None,
     adesso: datetime | None = None,
-) -> dict:
+) -> dict[str, object]:
     """Cancel an open lotto opened by mistake: its row is deleted, its fase's totals and
     state recomputed, and the audit row keeps the whole lotto and the reason.
 
@@ -467,7 +473,7 @@ def annulla_lotto(
     motivo = motivo_valido(motivo)
     lotto_id = _id_valido(lotto_id, N_("Il lotto %(id)s non esiste."))
 
-    def operazione() -> dict:
+    def operazione() -> dict[str, object]:
         with transaction(session):
             fase = _fase_bloccata(session, _fase_del_lotto(session, lotto_id)[0])
             # Loaded under the lock: a close of this lotto committed meanwhile is seen.
@@ -475,11 +481,13 @@ def annulla_lotto(
             if lotto.data_fine is not None:
                 raise _lotto_chiuso(lotto)
             prima = annullato_dict(lotto, fase)
-            tolti = session.execute(
-                delete(Lotto)
-                .where(Lotto.id == lotto.id, Lotto.data_fine.is_(None))
-                .execution_options(synchronize_session=False)
-            ).rowcount
+            tolti = righe_toccate(
+                session.execute(
+                    delete(Lotto)
+                    .where(Lotto.id == lotto.id, Lotto.data_fine.is_(None))
+                    .execution_options(synchronize_session=False)
+                )
+            )
             if tolti != 1:
                 raise _lotto_chiuso(lotto)
             session.expunge(lotto)
@@ -489,13 +497,13 @@ def annulla_lotto(
                 fase.data_apertura = None
                 if fase.stato == IN_CORSO:
                     fase.stato = APERTA
-            audit.record(session, actor, ANNULLA, "Lotti", prima["LottoID"], prima=prima, motivo=motivo)
+            audit.record(session, actor, ANNULLA, "Lotti", lotto_id, prima=prima, motivo=motivo)
         return prima
 
     return _esegui(session, actor, None, operazione)
 
 
-def annullato_dict(lotto: Lotto, fase: Fase) -> dict:
+def annullato_dict(lotto: Lotto, fase: Fase) -> dict[str, object]:
     """A lotto as its cancellation keeps it: every column, with the contract's names."""
     return {
         "LottoID": lotto.id,
@@ -516,7 +524,7 @@ def _lotto_chiuso(lotto: Lotto) -> RuleViolation:
     )
 
 
-def _stacca_chiavi(session, lotto: Lotto) -> None:
+def _stacca_chiavi(session: DbSession, lotto: Lotto) -> None:
     """Detach the one-time keys (R11) that opened ``lotto``: a replay must learn it was
     cancelled, not get another lotto that later takes the same LottoID.
 
@@ -524,14 +532,12 @@ def _stacca_chiavi(session, lotto: Lotto) -> None:
     software acting for them, as its LOTTO_APERTO audit row says); looking it up by them
     uses the (UtenteID, Chiave) index instead of scanning every key ever kept.
     """
-    autori = set(
-        session.scalars(
-            select(LogEvento.utente_id).where(
-                LogEvento.entita == "Lotti", LogEvento.entita_id == lotto.id, LogEvento.azione == APRI
-            )
+    aprono = session.scalars(
+        select(LogEvento.utente_id).where(
+            LogEvento.entita == "Lotti", LogEvento.entita_id == lotto.id, LogEvento.azione == APRI
         )
     )
-    autori = sorted({lotto.operatore_id, *(a for a in autori if a is not None)})
+    autori = sorted({lotto.operatore_id, *(a for a in aprono if a is not None)})
     session.execute(
         update(RichiestaEseguita)
         .where(
@@ -547,7 +553,7 @@ def _stacca_chiavi(session, lotto: Lotto) -> None:
 # -- shared ----------------------------------------------------------------------------
 
 
-def motivo_valido(motivo) -> str:
+def motivo_valido(motivo: object) -> str:
     """The supervisor's reason, stripped: 1–500 characters.
 
     Raises InvalidInput on "Motivo".

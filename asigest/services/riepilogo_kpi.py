@@ -31,17 +31,35 @@ How they stay exact:
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from functools import cache
+from typing import TypedDict, TypeVar
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Date, bindparam, delete, event, insert, inspect, select, update
+from sqlalchemy import (
+    Connection,
+    Date,
+    Delete,
+    Insert,
+    Update,
+    bindparam,
+    delete,
+    event,
+    insert,
+    inspect,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstanceState, InstrumentedAttribute, Session, UOWTransaction
 
 from asigest.models import Fase, KpiGiorno, KpiOperatoreGiorno, KpiRiepilogo, Lotto
 from asigest.models.types import utcnow
+from asigest.services.uow import DbSession, righe_toccate
+
+T = TypeVar("T")
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +74,7 @@ _BLOCCO = 300
 class Tabella:
     """One summary: its model, the key after the day, and the values added up."""
 
-    modello: type
+    modello: type[KpiGiorno] | type[KpiOperatoreGiorno]
     chiave: str
     valori: tuple[str, ...]
 
@@ -69,30 +87,41 @@ TABELLE = (PER_TIPO, PER_OPERATORE)
 Delta = dict[tuple[Tabella, tuple[date, int]], list[int]]
 
 
-def contributi(stato: dict, fase_tipo_id: int, zona: str) -> list[tuple[Tabella, tuple[date, int], list[int]]]:
+class StatoLotto(TypedDict):
+    """What the summaries read of a lotto (_CAMPI). The NOT NULL columns are None only in
+    a lotto that was never saved, which counts nowhere."""
+
+    data_inizio: datetime | None
+    data_fine: datetime | None
+    qta_output: int | None
+    qta_scarti: int | None
+    operatore_id: int | None
+
+
+def contributi(stato: StatoLotto, fase_tipo_id: int, zona: str) -> list[tuple[Tabella, tuple[date, int], list[int]]]:
     """What one lotto in ``stato`` (its _CAMPI) adds to each summary: nothing while it is
     open; once closed, to its local day's row of its type and of its operator."""
-    fine = stato["data_fine"]
-    if fine is None:
+    fine, inizio, operatore = stato["data_fine"], stato["data_inizio"], stato["operatore_id"]
+    if fine is None or inizio is None or operatore is None:
         return []
-    durata = fine - stato["data_inizio"]
+    durata = fine - inizio
     microsecondi = (durata.days * 86_400 + durata.seconds) * 1_000_000 + durata.microseconds
     giorno = fine.astimezone(ZoneInfo(zona)).date()
     buoni, scarti = int(stato["qta_output"] or 0), int(stato["qta_scarti"] or 0)
     return [
         (PER_TIPO, (giorno, fase_tipo_id), [1, buoni, scarti, microsecondi]),
-        (PER_OPERATORE, (giorno, stato["operatore_id"]), [1, buoni]),
+        (PER_OPERATORE, (giorno, operatore), [1, buoni]),
     ]
 
 
-def _aggiungi(delta: Delta, stato: dict | None, fase_tipo_id: int, zona: str, segno: int) -> None:
+def _aggiungi(delta: Delta, stato: StatoLotto | None, fase_tipo_id: int, zona: str, segno: int) -> None:
     for tabella, chiave, valori in contributi(stato, fase_tipo_id, zona) if stato else []:
         somma = delta.setdefault((tabella, chiave), [0] * len(valori))
         for indice, valore in enumerate(valori):
             somma[indice] += segno * valore
 
 
-def zona_attiva(conn, *, blocca: bool = False) -> str | None:
+def zona_attiva(conn: Connection | DbSession, *, blocca: bool = False) -> str | None:
     """The zone the summaries' days are local to, or None when they are not kept.
     ``blocca`` takes a shared lock on the row (PostgreSQL, SQL Server) until the
     transaction ends."""
@@ -102,12 +131,12 @@ def zona_attiva(conn, *, blocca: bool = False) -> str | None:
     return conn.execute(query).scalar()
 
 
-def in_uso(session, zona: str) -> bool:
+def in_uso(session: DbSession, zona: str) -> bool:
     """True when the summaries are complete for the plant's ``zona`` (the KPIs may read them)."""
     return zona_attiva(session) == zona
 
 
-def lotto_chiuso(session, lotto: Lotto) -> None:
+def lotto_chiuso(session: DbSession, lotto: Lotto) -> None:
     """Add a lotto just closed by a Core UPDATE (services/lotti.py) to the summaries."""
     conn = session.connection()
     zona = zona_attiva(conn, blocca=True)
@@ -118,7 +147,7 @@ def lotto_chiuso(session, lotto: Lotto) -> None:
     applica(conn, delta)
 
 
-def applica(conn, delta: Delta) -> None:
+def applica(conn: Connection, delta: Delta) -> None:
     """Add ``delta`` to the summaries, in one order (table, key), dropping emptied rows."""
     for (tabella, (giorno, chiave)), valori in sorted(
         delta.items(), key=lambda v: (v[0][0].modello.__tablename__, v[0][1])
@@ -127,7 +156,7 @@ def applica(conn, delta: Delta) -> None:
             continue
         parametri = {"giorno": giorno, "chiave": chiave, **dict(zip(tabella.valori, valori))}
         aggiorna, inserisci, elimina = _istruzioni(tabella)
-        if conn.execute(aggiorna, parametri).rowcount == 0:
+        if righe_toccate(conn.execute(aggiorna, parametri)) == 0:
             try:
                 with conn.begin_nested():
                     conn.execute(inserisci, parametri)
@@ -139,7 +168,7 @@ def applica(conn, delta: Delta) -> None:
 
 
 @cache
-def _istruzioni(tabella: Tabella):
+def _istruzioni(tabella: Tabella) -> tuple[Update, Insert, Delete]:
     """The UPDATE (add to a row), INSERT (a day's first lotto) and DELETE (an emptied
     row) of one summary, built once with bound parameters: building them for every close
     cost more than running them."""
@@ -162,7 +191,9 @@ def _istruzioni(tabella: Tabella):
     return aggiorna, inserisci, elimina
 
 
-def _riga(tabella: Tabella, giorno: date, chiave: int, valori: list[int]) -> dict:
+def _riga(
+    tabella: Tabella, giorno: date, chiave: int, valori: list[int]
+) -> dict[InstrumentedAttribute[int] | InstrumentedAttribute[date], date | int]:
     """One summary row for a Core INSERT (keyed by column, as a Connection needs)."""
     modello = tabella.modello
     return {
@@ -172,14 +203,14 @@ def _riga(tabella: Tabella, giorno: date, chiave: int, valori: list[int]) -> dic
     }
 
 
-def ricostruisci(session, zona: str) -> int:
+def ricostruisci(session: DbSession, zona: str) -> int:
     """Rebuild the summaries from every closed lotto, with days local to ``zona``, and mark
     them in use for that zone; returns the rows written. One transaction, committed by
     the caller; the KpiRiepilogo row is locked first so no close interleaves."""
     conn = session.connection()
     adesso = utcnow()
     valori = {KpiRiepilogo.zona: zona, KpiRiepilogo.ricostruito_il: adesso}
-    if conn.execute(update(KpiRiepilogo).where(KpiRiepilogo.id == RIGA).values(valori)).rowcount == 0:
+    if righe_toccate(conn.execute(update(KpiRiepilogo).where(KpiRiepilogo.id == RIGA).values(valori))) == 0:
         conn.execute(insert(KpiRiepilogo).values({KpiRiepilogo.id: RIGA, **valori}))
     for tabella in TABELLE:
         conn.execute(delete(tabella.modello))
@@ -195,7 +226,7 @@ def ricostruisci(session, zona: str) -> int:
     return len(righe)
 
 
-def aggrega(conn, zona: str) -> Delta:
+def aggrega(conn: Connection, zona: str) -> Delta:
     """The summaries' rows computed from every closed lotto, days local to ``zona``: what
     a rebuild writes, and what a check compares the tables with. Reads only."""
     totali: Delta = {}
@@ -212,12 +243,15 @@ def aggrega(conn, zona: str) -> Delta:
         .where(Lotto.data_fine.is_not(None))
         .execution_options(yield_per=10_000)  # the statement's own option: the connection stays as it is
     )
-    for riga in righe:
-        _aggiungi(totali, dict(zip(_CAMPI, riga[:5])), riga[5], zona, 1)
+    for inizio, fine, buoni, scarti, operatore, fase_tipo_id in righe:
+        stato = StatoLotto(
+            data_inizio=inizio, data_fine=fine, qta_output=buoni, qta_scarti=scarti, operatore_id=operatore
+        )
+        _aggiungi(totali, stato, fase_tipo_id, zona, 1)
     return totali
 
 
-def righe_tenute(conn) -> Delta:
+def righe_tenute(conn: Connection) -> Delta:
     """The summaries' rows as they are in the tables, shaped as ``aggrega`` returns them."""
     tenute: Delta = {}
     for tabella in TABELLE:
@@ -228,7 +262,7 @@ def righe_tenute(conn) -> Delta:
     return tenute
 
 
-def assicura(session, zona: str) -> int | None:
+def assicura(session: DbSession, zona: str) -> int | None:
     """Rebuild the summaries when they are not kept for ``zona`` (first ``init``, a
     changed zone); returns the rows written, or None when already in use. Commits."""
     if in_uso(session, zona):
@@ -243,29 +277,43 @@ def assicura(session, zona: str) -> int | None:
 # -- ORM changes ----------------------------------------------------------------------
 
 
-def _prima(lotto: Lotto) -> dict:
+def _prima(lotto: Lotto) -> StatoLotto:
     """A persistent lotto's _CAMPI as they were before this flush."""
-    stato = inspect(lotto)
-    valori = {}
-    for campo in _CAMPI:
-        storia = stato.attrs[campo].history
-        if storia.has_changes():
-            valori[campo] = storia.deleted[0] if storia.deleted else None
-        else:
-            valori[campo] = getattr(lotto, campo)
-    return valori
+    stato: InstanceState[Lotto] = inspect(lotto)
+    return StatoLotto(
+        data_inizio=_valore_prima(stato, "data_inizio", lambda: lotto.data_inizio),
+        data_fine=_valore_prima(stato, "data_fine", lambda: lotto.data_fine),
+        qta_output=_valore_prima(stato, "qta_output", lambda: lotto.qta_output),
+        qta_scarti=_valore_prima(stato, "qta_scarti", lambda: lotto.qta_scarti),
+        operatore_id=_valore_prima(stato, "operatore_id", lambda: lotto.operatore_id),
+    )
 
 
-def _dopo(lotto: Lotto) -> dict:
-    return {campo: getattr(lotto, campo) for campo in _CAMPI}
+def _valore_prima(stato: InstanceState[Lotto], campo: str, attuale: Callable[[], T]) -> T | None:
+    """One attribute before this flush: its old value when it changed, else its value."""
+    storia = stato.attrs[campo].history
+    if not storia.has_changes():
+        return attuale()
+    precedente: T | None = storia.deleted[0] if storia.deleted else None
+    return precedente
+
+
+def _dopo(lotto: Lotto) -> StatoLotto:
+    return StatoLotto(
+        data_inizio=lotto.data_inizio,
+        data_fine=lotto.data_fine,
+        qta_output=lotto.qta_output,
+        qta_scarti=lotto.qta_scarti,
+        operatore_id=lotto.operatore_id,
+    )
 
 
 def _cambiato(lotto: Lotto) -> bool:
-    stato = inspect(lotto)
+    stato: InstanceState[Lotto] = inspect(lotto)
     return any(stato.attrs[campo].history.has_changes() for campo in _CAMPI)
 
 
-def _prima_del_flush(session: Session, _flush_context, _instances) -> None:
+def _prima_del_flush(session: Session, _flush_context: UOWTransaction, _instances: object) -> None:
     """Load what a lotto about to be deleted held (an expired one would have nothing to
     read after its row is gone)."""
     for lotto in session.deleted:
@@ -274,8 +322,9 @@ def _prima_del_flush(session: Session, _flush_context, _instances) -> None:
                 getattr(lotto, campo)
 
 
-def _dopo_flush(session: Session, _flush_context) -> None:
+def _dopo_flush(session: Session, _flush_context: UOWTransaction) -> None:
     """Turn this flush's new, changed and deleted lotti into a delta of the summaries."""
+    cambi: list[tuple[Lotto, StatoLotto | None, StatoLotto | None]]
     cambi = [(o, None, _dopo(o)) for o in session.new if isinstance(o, Lotto)]
     cambi += [(o, _prima(o), None) for o in session.deleted if isinstance(o, Lotto)]
     cambi += [(o, _prima(o), _dopo(o)) for o in session.dirty if isinstance(o, Lotto) and _cambiato(o)]
@@ -301,7 +350,7 @@ def _dopo_flush(session: Session, _flush_context) -> None:
     applica(conn, delta)
 
 
-def init_app(_app) -> None:
+def init_app(_app: object) -> None:
     """Listen to every ORM session's flushes (once per process)."""
     if not event.contains(Session, "before_flush", _prima_del_flush):
         event.listen(Session, "before_flush", _prima_del_flush)

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, delete, select, true, update
+from sqlalchemy import Select, bindparam, delete, select, true, update
 
 from asigest.domain import hashing
 from asigest.domain.sessioni import NUOVO_ACCESSO
 from asigest.models import Sessione, Utente
+from asigest.services.uow import DbSession, righe_toccate
 
 
-def _query_utente(per_utente: bool, per_postazione: bool):
+def _query_utente(per_utente: bool, per_postazione: bool) -> Select[Utente, int]:
     query = (
         select(Utente, Sessione.id)
         .join(Sessione, Sessione.utente_id == Utente.id)
@@ -41,7 +42,7 @@ _QUERY_UTENTE = {(u, p): _query_utente(u, p) for u in (False, True) for p in (Fa
 
 
 def utente_della_sessione(
-    session, segreto: str, tipo: str, *, utente_id: int | None = None, postazione: str | None = None
+    session: DbSession, segreto: str, tipo: str, *, utente_id: int | None = None, postazione: str | None = None
 ) -> tuple[Utente, int] | None:
     """(the active user, the SessioneID) of the open ``tipo`` session whose cookie holds
     ``segreto`` — optionally also of user ``utente_id`` and at ``postazione`` — or None.
@@ -61,7 +62,7 @@ def utente_della_sessione(
 
 
 def apri(
-    session,
+    session: DbSession,
     *,
     utente_id: int,
     segreto: str,
@@ -96,7 +97,7 @@ def apri(
     return riga, sostituita
 
 
-def chiudi(session, *, segreto: str, motivo: str, adesso: datetime) -> Sessione | None:
+def chiudi(session: DbSession, *, segreto: str, motivo: str, adesso: datetime) -> Sessione | None:
     """End the open session whose cookie holds ``segreto`` (in the caller's transaction).
 
     Returns the row it ended, or None when there was none open (unknown, or already
@@ -112,13 +113,15 @@ def chiudi(session, *, segreto: str, motivo: str, adesso: datetime) -> Sessione 
         .values(data_fine=adesso, motivo_fine=motivo)
         .execution_options(synchronize_session=False)
     )
-    if esito.rowcount != 1:
+    if righe_toccate(esito) != 1:
         return None
     session.refresh(riga)
     return riga
 
 
-def chiudi_tutte(session, *, utente_id: int, motivo: str, adesso: datetime, tranne: int | None = None) -> int:
+def chiudi_tutte(
+    session: DbSession, *, utente_id: int, motivo: str, adesso: datetime, tranne: int | None = None
+) -> int:
     """End every open session of ``utente_id`` but ``tranne`` (a SessioneID) in the
     caller's transaction; returns how many ended."""
     query = update(Sessione).where(Sessione.utente_id == utente_id, Sessione.data_fine.is_(None))
@@ -127,4 +130,4 @@ def chiudi_tutte(session, *, utente_id: int, motivo: str, adesso: datetime, tran
     esito = session.execute(
         query.values(data_fine=adesso, motivo_fine=motivo).execution_options(synchronize_session=False)
     )
-    return esito.rowcount
+    return righe_toccate(esito)

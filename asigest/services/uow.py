@@ -14,19 +14,28 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import TypeVar
+from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeAlias, TypeVar
 
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import DBAPIError, OperationalError
-from sqlalchemy.orm import scoped_session
+from sqlalchemy.orm import Session, scoped_session
 
 from asigest.dialects import CONFLITTO, NON_SCRIVE, WRITE_OPTION, natura_errore
 from asigest.errors import N_, AsigestError, Conflict, DatabaseNonDisponibile
 
+if TYPE_CHECKING:
+    from flask_sqlalchemy.session import Session as SessioneFlask
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+P = ParamSpec("P")
+
+# What every service takes as ``session``: a plain Session (CLI, tests, the demo) or the
+# web's ``db.session``, Flask-SQLAlchemy's scoped session (which proxies the Session API).
+DbSession: TypeAlias = "Session | scoped_session[Session] | scoped_session[SessioneFlask]"
 
 
 class DatabaseOccupato(Conflict):
@@ -38,8 +47,19 @@ class DatabaseOccupato(Conflict):
     )
 
 
+def righe_toccate(esito: object) -> int:
+    """The rows an UPDATE or DELETE run by ``session.execute`` matched.
+
+    The ORM types that result as a plain ``Result``; for a DML statement it is the
+    driver's ``CursorResult``, which carries ``rowcount``.
+    """
+    if not isinstance(esito, CursorResult):
+        raise TypeError(f"not the result of an UPDATE or DELETE: {type(esito).__name__}")
+    return esito.rowcount
+
+
 @contextmanager
-def transaction(session):
+def transaction(session: DbSession) -> Iterator[DbSession]:
     """Commit when the block ends normally; roll back on any exception and re-raise it.
 
     A block that starts the session's transaction declares the write up front (on SQLite
@@ -72,7 +92,7 @@ def transaction(session):
         raise
 
 
-def _annulla(session) -> None:
+def _annulla(session: DbSession) -> None:
     """Roll back after a database error; a database that fails even that (the connection
     is gone) must not hide the first error."""
     try:
@@ -81,7 +101,7 @@ def _annulla(session) -> None:
         log.warning("Rollback non riuscito dopo un errore del database: %s", exc)
 
 
-def _errore_in_scrittura(session, exc: DBAPIError) -> AsigestError | None:
+def _errore_in_scrittura(session: DbSession, exc: DBAPIError) -> AsigestError | None:
     natura = natura_errore(exc)
     if natura == NON_SCRIVE:
         log.error("Il database ASI_GEST non riesce a scrivere: %s", exc.orig if exc.orig is not None else exc)
@@ -93,14 +113,14 @@ def _errore_in_scrittura(session, exc: DBAPIError) -> AsigestError | None:
     return None
 
 
-def _sqlite(session) -> bool:
+def _sqlite(session: DbSession) -> bool:
     try:
         return session.get_bind().dialect.name == "sqlite"
     except Exception:
         return False
 
 
-def _dichiara_scrittura(session) -> None:
+def _dichiara_scrittura(session: DbSession) -> None:
     """Begin a transaction that declares its write (BEGIN IMMEDIATE on SQLite).
 
     A database that cannot write refuses even that (a read-only SQLite file or
@@ -118,7 +138,7 @@ def _dichiara_scrittura(session) -> None:
         raise
 
 
-def _inizia_scrittura(session) -> None:
+def _inizia_scrittura(session: DbSession) -> None:
     """Roll back and begin a transaction that declares its write, for a retry loop: its
     errors are raised outside the loop's retries (see ``_dichiara_scrittura``)."""
     session.rollback()
@@ -143,7 +163,9 @@ class Riprova(Exception):
     """Raised inside an operation to run it again from the start (e.g. a progressivo race)."""
 
 
-def ripete_se_occupato(servizio: Callable[..., T]) -> Callable[..., T]:
+def ripete_se_occupato(
+    servizio: Callable[Concatenate[DbSession, P], T],
+) -> Callable[Concatenate[DbSession, P], T]:
     """Run a whole service operation (``servizio(session, …)``) again when SQLite refused
     its write because another writer committed after its reads began (DatabaseOccupato).
 
@@ -153,7 +175,7 @@ def ripete_se_occupato(servizio: Callable[..., T]) -> Callable[..., T]:
     """
 
     @functools.wraps(servizio)
-    def eseguito(session, *args, **kwargs):
+    def eseguito(session: DbSession, /, *args: P.args, **kwargs: P.kwargs) -> T:
         for tentativo in range(1, _TENTATIVI_OCCUPATO + 1):
             try:
                 return servizio(session, *args, **kwargs)
@@ -169,7 +191,7 @@ def ripete_se_occupato(servizio: Callable[..., T]) -> Callable[..., T]:
 _TENTATIVI_OCCUPATO = 5
 
 
-def con_riprova(session, operazione: Callable[[], T], *, tentativi: int = 12) -> T:
+def con_riprova(session: DbSession, operazione: Callable[[], T], *, tentativi: int = 12) -> T:
     """Run ``operazione`` (which opens its own ``transaction``) until it commits.
 
     Runs it again, from a fresh transaction, when it raises ``Riprova`` or the database

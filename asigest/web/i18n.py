@@ -7,6 +7,7 @@ from flask import current_app, session
 
 def select_locale() -> str:
     lang = session.get("lang")
-    if lang in current_app.config["LANGUAGES"]:
+    if isinstance(lang, str) and lang in current_app.config["LANGUAGES"]:
         return lang
-    return current_app.config["BABEL_DEFAULT_LOCALE"]
+    predefinita: str = current_app.config["BABEL_DEFAULT_LOCALE"]
+    return predefinita

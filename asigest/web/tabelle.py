@@ -8,7 +8,7 @@ its column headers and page links keep them. A page reads its query string once 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +66,14 @@ def leggi_offset(testo: str | None, massimo: int = MAX_OFFSET) -> int:
     return min(int(testo), massimo)
 
 
+def url_con(endpoint: str, argomenti: Mapping[str, str], **altri: str) -> str:
+    """``url_for(endpoint)`` with ``argomenti`` (a query string, a table's filters) and
+    ``altri`` as its values. (url_for types its values as Any: a mapping of strings passed
+    straight as ``**`` could, for mypy, fill its ``_external`` flag.)"""
+    valori: dict[str, Any] = {**argomenti, **altri}
+    return url_for(endpoint, **valori)
+
+
 def link_ordina(
     endpoint: str, parametri: dict[str, str], ordine: str, decrescente_prima: Callable[[str], bool]
 ) -> Callable[[str], tuple[str, str | None]]:
@@ -84,6 +92,6 @@ def link_ordina(
             attuale, nuovo = "descending", chiave
         else:
             nuovo = "-" + chiave if decrescente_prima(chiave) else chiave
-        return url_for(endpoint, **parametri, ordine=nuovo), attuale
+        return url_con(endpoint, parametri, ordine=nuovo), attuale
 
     return ordina

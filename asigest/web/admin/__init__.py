@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, flash, make_response, redirect, render_template
 from flask_babel import gettext
+from werkzeug.wrappers import Response as WerkzeugResponse
 
 from asigest.errors import AsigestError, InvalidInput
 from asigest.services import anagrafiche as anagrafiche_service
@@ -39,10 +40,11 @@ def pagina_o_frammento(pagina: str, frammento: str, *, status: int = 200, **cont
     return vary_on_htmx(make_response(render_template(template, **context), status))
 
 
-def fatto(url: str, messaggio: str):
+def fatto(url: str, messaggio: str) -> WerkzeugResponse:
     """A save that finished: show ``messaggio`` on ``url``. htmx gets ``HX-Redirect``,
     a browser a 303 (so reloading does not post again)."""
     flash(messaggio, "ok")
+    response: WerkzeugResponse
     if is_htmx():
         response = make_response("", 200)
         response.headers["HX-Redirect"] = url

@@ -31,13 +31,13 @@ from typing import Any
 from flask import make_response, redirect, render_template, url_for
 
 from asigest.domain.ruoli import ADMIN
-from asigest.errors import Conflict, InvalidInput, RuleViolation
+from asigest.errors import AsigestError, Conflict, InvalidInput, RuleViolation
 from asigest.web.access import requires
 from asigest.web.admin import errori_nel_form, fatto, pagina_o_frammento, stato_form_errato
 from asigest.web.htmx import is_htmx, vary_on_htmx
 
 # What the services answer a form they refuse; anything else goes to the error pages.
-RIFIUTI = (InvalidInput, Conflict, RuleViolation)
+RIFIUTI: tuple[type[AsigestError], ...] = (InvalidInput, Conflict, RuleViolation)
 
 
 @dataclass(frozen=True)
@@ -50,7 +50,7 @@ class Invio:
     status: int = 200
 
 
-def invia(form, salva: Callable[[], Any], rifiuti: tuple[type[Exception], ...] = RIFIUTI) -> Invio:
+def invia(form, salva: Callable[[], Any], rifiuti: tuple[type[AsigestError], ...] = RIFIUTI) -> Invio:
     """Check ``form``'s shape and, when it is right, run ``salva()`` (one service call).
 
     A refusal among ``rifiuti`` goes on the form (``errori_nel_form``); a form not sent

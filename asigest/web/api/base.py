@@ -276,14 +276,14 @@ def _testi(valore) -> str | None:
     return None
 
 
-def _form_payload() -> dict:
+def _form_payload() -> dict[str, str | FileStorage]:
     if request.mimetype != "multipart/form-data":
         raise InvalidInput(
             {"_body": [N_("Inviare un modulo multipart/form-data (Content-Type: multipart/form-data).")]}
         )
     _rifiuta_testo(request.form.items(multi=True), "_body")
     _rifiuta_testo(((nome, upload.filename) for nome, upload in request.files.items(multi=True)), "_body")
-    payload = {name: value for name, value in request.form.items() if value != ""}
+    payload: dict[str, str | FileStorage] = {name: value for name, value in request.form.items() if value != ""}
     payload.update({name: upload for name, upload in request.files.items() if upload.filename})
     return payload
 
@@ -335,7 +335,9 @@ def endpoint(
                 return result
             return jsonify(response.dump(result)), status
 
-        wrapper.asigest_api = {
+        # The view's API metadata, read by openapi.build_spec (a function attribute:
+        # mypy does not let one be added to a function).
+        wrapper.asigest_api = {  # type: ignore[attr-defined]
             "summary": summary,
             "query": query,
             "body": body,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from asigest.services import commesse as commesse_service
 from asigest.services.configurazione import con_disponibile
 from asigest.web import deps
@@ -52,4 +50,6 @@ def commessa_get(commessa_id: int):
     """One ERP order in any state, with ``Config`` (or null) and its ``Fasi`` (with QtaDisponibile, R5)."""
     session = deps.session()
     dettaglio = commesse_service.get_commessa(session, deps.erp(), commessa_id)
-    return replace(dettaglio, fasi=con_disponibile(session, dettaglio.fasi))
+    return commesse_service.CommessaDettaglio(
+        dettaglio.commessa, dettaglio.config, con_disponibile(session, dettaglio.fasi), dettaglio.scostamento
+    )

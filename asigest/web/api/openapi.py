@@ -90,7 +90,7 @@ def _estensioni(cataloghi: dict[str, list[str]]):
         catalogo = field.metadata.get("catalogo")
         if catalogo is None:
             return {}
-        enum = list(cataloghi[catalogo])
+        enum: list[str | None] = list(cataloghi[catalogo])
         if field.metadata.get("catalogo_vuoto"):
             enum.append("")  # "" is a value too (e.g. "" = any phase)
         if field.allow_none:
@@ -117,6 +117,7 @@ def build_spec(app) -> dict:
             )
         },
     )
+    assert plugin.converter is not None  # set when APISpec initialised the plugin
     plugin.converter.add_attribute_function(_estensioni(cataloghi))
     spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     spec.components.schema("Error", schema=ErrorSchema)
@@ -126,7 +127,7 @@ def build_spec(app) -> dict:
         meta = getattr(view, "asigest_api", None)
         if meta is None:
             continue
-        path = _CONVERTER.sub(lambda m, regola=rule.rule: "{" + _nome(m.group(2), regola) + "}", rule.rule)
+        path = _percorso(rule.rule)
         for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
             spec.path(path=path, operations={method.lower(): _operation(meta, rule, method.lower(), path, cataloghi)})
         for schema in (meta["body"], meta["form"]):
@@ -184,11 +185,15 @@ def _operation(meta: dict, rule, method: str, path: str, cataloghi: dict) -> dic
         operation["requestBody"] = {"required": True, "content": {"application/json": {"schema": meta["body"]}}}
     if meta["form"] is not None:
         operation["requestBody"] = {"required": True, "content": {"multipart/form-data": {"schema": meta["form"]}}}
-    ok = {"description": "OK"}
+    ok: dict[str, object] = {"description": "OK"}
     if meta["disattiva"] is not None:
         ok.update(_disattivazione(rule, *meta["disattiva"]))
-    for nome, (destinazione, parametri) in meta["collegamenti"].items():
-        ok.setdefault("links", {})[nome] = {"operationId": destinazione, "parameters": parametri}
+    links = {
+        nome: {"operationId": destinazione, "parameters": parametri}
+        for nome, (destinazione, parametri) in meta["collegamenti"].items()
+    }
+    if links:
+        ok["links"] = links
     if meta["response"] is not None:
         ok["content"] = {"application/json": {"schema": meta["response"]}}
     elif meta["binary"]:
@@ -275,6 +280,11 @@ _NOMI_CONTRATTO = {
     "documento_id": "id",
     "causale_id": "id",
 }
+
+
+def _percorso(regola: str) -> str:
+    """A Flask rule as an OpenAPI path: ``/api/commesse/<int:commessa_id>`` → ``/api/commesse/{ID}``."""
+    return _CONVERTER.sub(lambda m: "{" + _nome(m.group(2), regola) + "}", regola)
 
 
 def _nome(argomento: str, percorso: str) -> str:

@@ -54,10 +54,12 @@ def limiti_accesso() -> LimitiAccesso:
     )
 
 
-def login_refused(exc: RuleViolation) -> tuple[int, dict]:
+def login_refused(exc: RuleViolation) -> tuple[int, dict[str, str]]:
     """Status and headers for a refused login: 429 with Retry-After when locked out."""
     if isinstance(exc, auth_service.AccessoBloccato):
-        return 429, {"Retry-After": str(int(exc.params["minuti"]) * 60)}
+        minuti = exc.params["minuti"]
+        assert isinstance(minuti, int)  # AccessoBloccato(minuti: int)
+        return 429, {"Retry-After": str(minuti * 60)}
     return 400, {}
 
 
@@ -78,7 +80,7 @@ def login():
     if request.method == "GET":
         form.next.data = request.args.get("next", "")
     error = None
-    status, headers = 400, {}
+    status, headers = 400, dict[str, str]()
     if form.validate_on_submit():
         segreto = hashing.new_session_secret()  # fresh at every login: no fixation
         try:

@@ -67,7 +67,8 @@ class SceltaPeriodo:
         """The period as query arguments, for the refresh that must keep it."""
         if not self.scelto:
             return {}
-        return {"da": self.periodo.da.isoformat(), "a": self.periodo.a.isoformat()}
+        da, a = self.periodo.giorni()
+        return {"da": da.isoformat(), "a": a.isoformat()}
 
 
 def leggi_periodo(args, *, adesso: datetime, zona: str) -> SceltaPeriodo:
@@ -81,19 +82,19 @@ def leggi_periodo(args, *, adesso: datetime, zona: str) -> SceltaPeriodo:
     valori = {nome: (args.get(nome) or "").strip()[:20] for nome in ("da", "a")}
     predefinito = periodo_predefinito(adesso, zona)
     da, a = leggi_data(valori["da"]), leggi_data(valori["a"])
-    errori = {
-        nome: gettext("Data non valida: usare il formato gg/mm/aaaa.")
-        for nome, valore in (("da", da), ("a", a))
-        if valore is False
-    }
-    if errori:
+    if da is False or a is False:
+        errori = {
+            nome: gettext("Data non valida: usare il formato gg/mm/aaaa.")
+            for nome, valore in (("da", da), ("a", a))
+            if valore is False
+        }
         return SceltaPeriodo(predefinito, valori, errori)
-    if da is None and a is None:
-        return SceltaPeriodo(predefinito, valori)
-    if a is None:
-        a = max(da, oggi_in(zona, adesso))
     if da is None:
+        if a is None:
+            return SceltaPeriodo(predefinito, valori)
         da = a - timedelta(days=6)
+    elif a is None:
+        a = max(da, oggi_in(zona, adesso))
     rifiuti = regole_kpi.errori_periodo(da, a)
     if rifiuti:
         errori = {nome: " ".join(gettext(m) for m in messaggi) for nome, messaggi in rifiuti.items()}
@@ -114,7 +115,8 @@ def scorciatoie(oggi: date) -> list[Scorciatoia]:
     """Today, this week (no dates in the address: it rolls over on Monday), last week, the last 30 days."""
 
     def con_date(nome: str, periodo: Periodo) -> Scorciatoia:
-        return Scorciatoia(nome, {"da": periodo.da.isoformat(), "a": periodo.a.isoformat()}, periodo)
+        da, a = periodo.giorni()
+        return Scorciatoia(nome, {"da": da.isoformat(), "a": a.isoformat()}, periodo)
 
     return [
         con_date(gettext("Oggi"), Periodo(oggi, oggi)),
@@ -126,12 +128,13 @@ def scorciatoie(oggi: date) -> list[Scorciatoia]:
 
 def nome_periodo(periodo: Periodo, oggi: date) -> str:
     """How the heading names the period: "oggi", "settimana 48", or the two dates."""
-    if periodo.da == periodo.a == oggi:
+    da, a = periodo.giorni()
+    if da == a == oggi:
         return gettext("Oggi, %(giorno)s", giorno=format_date(oggi, "full"))
-    if periodo == settimana_iso(periodo.da):
-        anno, settimana, _ = periodo.da.isocalendar()
+    if periodo == settimana_iso(da):
+        anno, settimana, _ = da.isocalendar()
         return gettext("Settimana %(n)s del %(anno)s", n=settimana, anno=anno)
-    return gettext("Dal %(da)s al %(a)s", da=periodo.da.strftime("%d/%m/%Y"), a=periodo.a.strftime("%d/%m/%Y"))
+    return gettext("Dal %(da)s al %(a)s", da=da.strftime("%d/%m/%Y"), a=a.strftime("%d/%m/%Y"))
 
 
 # -- routes ---------------------------------------------------------------------------------
@@ -205,7 +208,7 @@ def parete():
         "grafici": grafici,
         "kpi_oggi": _kpi(Periodo(oggi, oggi), contesto),
         "kpi_settimana": _kpi(settimana, contesto),
-        "settimana": settimana.da.isocalendar().week,
+        "settimana": settimana.giorni()[0].isocalendar().week,
         "giorno": format_date(oggi, "full"),
         "in_ritardo": in_ritardo,
         "a_rischio": a_rischio,

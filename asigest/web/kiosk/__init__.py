@@ -43,7 +43,7 @@ from asigest.web.access import (
 from asigest.web.auth import limiti_accesso, login_refused
 from asigest.web.documenti import archivio, invia_file
 from asigest.web.htmx import is_htmx, vary_on_htmx
-from asigest.web.kiosk.forms import ApriForm, BadgeForm, ChiusuraForm, intero, numero
+from asigest.web.kiosk.forms import ApriForm, BadgeForm, ChiusuraForm, intero, numero, validato
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +128,7 @@ def badge(codice: str):
     macchina = kiosk_service.macchina_attiva(session, codice)
     form = BadgeForm()
     errore = None
-    status, headers = 400, {}
+    status, headers = 400, dict[str, str]()
     if request.method == "POST":
         if not form.validate():
             errore = " ".join(m for campo in ("matricola", "pin") for m in map(str, form[campo].errors))
@@ -154,9 +154,9 @@ def badge(codice: str):
                     return "", 204, {"HX-Redirect": url_for("kiosk.badge", codice=macchina.codice)}
                 return redirect(url_for("kiosk.badge", codice=macchina.codice))
     else:
-        actor = kiosk_actor(macchina.codice)
-        if actor is not None:
-            g.actor = actor
+        in_sessione = kiosk_actor(macchina.codice)
+        if in_sessione is not None:
+            g.actor = in_sessione
             return _render(macchina)
     html = render_template(
         "kiosk/badge.html", macchina=macchina, errore=errore, matricola=(form.matricola.data or "")[:30]
@@ -224,7 +224,7 @@ def apri(codice: str):
             actor=actor,
             fase_id=scheda.fase.id,
             macchina_id=macchina.id,
-            qta_input=intero(form.qta_input),
+            qta_input=validato(intero(form.qta_input)),
             operatore_id=actor.utente_id,
             licenza=deps.licenza(),
             **_chiave_modulo(form.chiave.data, "apri", macchina.codice, f"commessa={trovata.id}"),
@@ -280,14 +280,14 @@ def chiudi(codice: str):
             session,
             actor=deps.actor(),
             lotto_id=lotto.id,
-            qta_output=output,
-            qta_scarti=scarti,
+            qta_output=validato(output),
+            qta_scarti=validato(scarti),
             causale=causale,
             note=form.note.data or None,
             **_chiave_modulo(form.chiave.data, "chiudi", macchina.codice, f"lotto={lotto.id}"),
         )
     except lotti_service.ChiusuraNonValida as exc:
-        errori = {ChiusuraForm.CAMPI.get(k, "_"): [gettext(m) for m in v] for k, v in exc.errors.items()}
+        errori = {ChiusuraForm.CAMPI.get(k, "_"): [gettext(m) for m in v] for k, v in (exc.errors or {}).items()}
         return _render(macchina, status=400, errori=errori, valori=valori)
     except AsigestError as exc:
         campo = "causale" if exc.code == "CAUSALE_NON_VALIDA" else "_"

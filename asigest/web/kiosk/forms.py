@@ -51,6 +51,14 @@ def intero(field, vuoto: int | None = None) -> int | None:
     return vuoto if not testo else numero(testo)
 
 
+def validato(valore: int | None) -> int:
+    """A number ``form.validate()`` has checked, so present: says so to the type checker,
+    and fails loudly if a form ever skipped its validation."""
+    if valore is None:
+        raise ValueError("campo numerico usato senza validazione")
+    return valore
+
+
 class BadgeForm(FlaskForm):
     """Badge (scanned or typed) and PIN."""
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Literal
 
 from flask import current_app, request
 from flask_babel import gettext
@@ -160,7 +161,7 @@ def elenco():
 # -- helpers -----------------------------------------------------------------------------
 
 
-def _data(testo: str) -> date | None | bool:
+def _data(testo: str) -> date | None | Literal[False]:
     """``2026-03-29`` (a date input) or ``29/03/2026``; None when empty, False when not a date.
 
     Years stay in 1900–9998 so the day after the period still exists."""
@@ -175,7 +176,7 @@ def _data(testo: str) -> date | None | bool:
     return False
 
 
-def _scelta(testo: str, ammessi: set[int]) -> int | None | bool:
+def _scelta(testo: str, ammessi: set[int]) -> int | None | Literal[False]:
     """An id picked from a list: None when empty, False when not one of ``ammessi``."""
     if not testo:
         return None

@@ -20,7 +20,7 @@ from datetime import datetime
 from itertools import chain
 from zoneinfo import ZoneInfo
 
-from flask import Response, abort, current_app, redirect, request, send_file, stream_with_context, url_for
+from flask import Response, abort, current_app, redirect, request, send_file, stream_with_context
 from flask_babel import gettext
 
 from asigest.domain.periodo import oggi
@@ -28,7 +28,7 @@ from asigest.services import avanzamento, esporta, registro
 from asigest.web import deps
 from asigest.web.registro import bp
 from asigest.web.registro.elenco import contesto_ricerca, leggi_richiesta
-from asigest.web.tabelle import SI
+from asigest.web.tabelle import SI, url_con
 
 FORMATI = {
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -44,7 +44,7 @@ def esporta_lotti(formato: str):
     richiesta = leggi_richiesta(request.args, registro.scelte_filtri(session))
     if richiesta.filtri is None:
         # The register shows what is wrong next to each field; nothing half-filtered is exported.
-        return redirect(url_for("registro.elenco", **request.args.to_dict()))
+        return redirect(url_con("registro.elenco", request.args.to_dict()))
     righe = registro.righe_lotti(session, deps.erp(), richiesta.filtri, ordine=richiesta.ordine, **contesto_ricerca())
     return _esporta(formato, "lotti", gettext("Lotti"), esporta.COLONNE_LOTTI, righe)
 
@@ -63,7 +63,7 @@ def esporta_avanzamento(formato: str):
         richiesta = pagina_avanzamento.leggi_richiesta(request.args, avanzamento.tipi_fase(session))
         if richiesta.filtri is None:
             # The page shows what is wrong next to each field; nothing half-filtered is exported.
-            return redirect(url_for("avanzamento.elenco", **request.args.to_dict()))
+            return redirect(url_con("avanzamento.elenco", request.args.to_dict()))
         righe = avanzamento.righe_avanzamento(
             session, deps.erp(), oggi=giorno, filtri=richiesta.filtri, ordine=richiesta.ordine
         )

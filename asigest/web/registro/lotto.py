@@ -13,7 +13,8 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import abort, current_app, flash, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
@@ -25,6 +26,7 @@ from asigest.domain.ruoli import SUPERVISORE
 from asigest.domain.stati import COMPLETATA, SOSPESA, STATI_FASE
 from asigest.errors import N_, AsigestError, InvalidInput, NotFound
 from asigest.services import rettifiche
+from asigest.services.uow import DbSession
 from asigest.web import deps
 from asigest.web.access import requires
 from asigest.web.filters import etichetta
@@ -159,8 +161,16 @@ def lotto_annulla(lotto_id: int):
     flash(gettext("Lotto %(codice)s annullato.", codice=scheda.lotto.codice_lotto), FLASH_LOTTO)
     return _fatto(
         url_for("registro.lotto", lotto_id=lotto_id),
-        lambda: _annullato(rettifiche.lotto_annullato(session, lotto_id, deps.erp()), lotto_id),
+        lambda: _appena_annullato(session, lotto_id),
     )
+
+
+def _appena_annullato(session: DbSession, lotto_id: int) -> ResponseReturnValue:
+    """The cancelled lotto's page, right after this request cancelled it."""
+    annullato = rettifiche.lotto_annullato(session, lotto_id, deps.erp())
+    if annullato is None:  # its audit row was committed with the cancellation
+        abort(404)
+    return _annullato(annullato, lotto_id)
 
 
 def _pannello(
@@ -209,7 +219,7 @@ def _annullato(annullato: rettifiche.LottoAnnullato, lotto_id: int):
         template,
         annullato=annullato,
         dati=annullato.dati,
-        inizio=datetime.fromisoformat(inizio) if inizio else None,
+        inizio=datetime.fromisoformat(inizio) if isinstance(inizio, str) and inizio else None,
         storia_url=_url_storia(lotto_id),
         flash_lotto=FLASH_LOTTO,
         supervisore=deps.actor().puo(SUPERVISORE),
