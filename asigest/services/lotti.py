@@ -42,6 +42,7 @@ from asigest.errors import N_, Conflict, ErpUnavailable, Forbidden, InvalidInput
 from asigest.models import CausaleScarto, ConfigCommessa, Fase, FaseTipo, Lotto, Macchina, RichiestaEseguita, Utente
 from asigest.models.types import utcnow
 from asigest.services import audit, riepilogo_kpi
+from asigest.services import origini as origini_svc
 from asigest.services.configurazione import con_disponibile
 from asigest.services.documenti import tipi_mancanti
 from asigest.services.uow import Riprova, con_riprova, transaction
@@ -162,8 +163,9 @@ def apri_lotto(
     impronta: str | None = None,
     adesso: datetime | None = None,
     licenza: regole_licenza.StatoLicenza | None = None,
+    origini: list[origini_svc.Scelta] | None = None,
 ) -> Esito:
-    """Open a lotto on a machine for a fase (R4, R5, R6), with its audit row.
+    """Open a lotto on a machine for a fase (R4, R5, R6), with its draws (R14) and its audit row.
 
     ``operatore_id`` defaults to the actor only when the actor is an OPERATORE (which may
     only act as itself); a SUPERVISORE or ADMIN must give it (InvalidInput on OperatoreID).
@@ -174,6 +176,8 @@ def apri_lotto(
     commessa's ERP state must be checked), Conflict.
     ``licenza`` (the web layer's ``deps.licenza()``) refuses it past the license's grace
     period (RuleViolation LICENZA_SCADUTA); closing never looks at the license (SPEC §10).
+    ``origini`` are the sources the operator named (scanned labels, the API's ``Origini``):
+    drawn first, the rest FIFO (``services/origini.py``; InvalidInput on "Origini").
     """
     operatore_id = _operatore(actor, operatore_id)
     _richiede_impronta(chiave, impronta)
@@ -190,7 +194,9 @@ def apri_lotto(
                 return gia
             # After the replay check: a retry of a lotto opened in time gets its answer.
             regole_licenza.richiedi_apertura(licenza)
-            lotto = _apri(session, commessa, actor, fase, macchina_id, qta_input, operatore_id, adesso or utcnow())
+            lotto = _apri(
+                session, commessa, actor, fase, macchina_id, qta_input, operatore_id, adesso or utcnow(), origini
+            )
             _registra_chiave(session, actor, chiave, impronta, APRI, lotto.id)
             try:
                 session.flush()
@@ -244,7 +250,7 @@ def _fase_bloccata(session, fase_id: int) -> Fase:
 
 
 def _apri(
-    session, letta: _CommessaLetta, actor: Actor, fase: Fase, macchina_id, qta_input, operatore_id, adesso
+    session, letta: _CommessaLetta, actor: Actor, fase: Fase, macchina_id, qta_input, operatore_id, adesso, scelte
 ) -> Lotto:
     operatore = session.get(Utente, operatore_id)
     if operatore is None or not operatore.attivo:
@@ -297,6 +303,8 @@ def _apri(
             code="QUANTITA_NON_DISPONIBILE",
             disponibile=disponibile,
         )
+    # R14: under the fase's lock, so terminals opening at the same instant draw one after the other.
+    precedente, presi = origini_svc.piano_apertura(session, fase, qta_input, scelte)
 
     progressivo = (session.scalar(select(func.max(Lotto.progressivo)).where(Lotto.fase_id == fase.id)) or 0) + 1
     lotto = Lotto(
@@ -315,6 +323,10 @@ def _apri(
         fase.stato = IN_CORSO
         fase.data_apertura = adesso
     session.flush()
+    dopo = _lotto_dict(lotto)
+    if precedente is not None:
+        origini_svc.registra(session, lotto.id, presi)
+        dopo["Origini"] = origini_svc.origini_dict(session, lotto.id)
     audit.record(
         session,
         actor,
@@ -322,7 +334,7 @@ def _apri(
         "Lotti",
         lotto.id,
         postazione=macchina.codice,
-        dopo=_lotto_dict(lotto),
+        dopo=dopo,
     )
     return lotto
 
@@ -419,6 +431,14 @@ def _chiudi(session, actor: Actor, fase: Fase, lotto_id, qta_output, qta_scarti,
     if chiusi != 1:
         raise RuleViolation(N_("Il lotto %(codice)s è già chiuso."), code="LOTTO_GIA_CHIUSO", codice=lotto.codice_lotto)
     session.refresh(lotto)
+    # R14: the remainder of a short close goes back to its sources, newest draw first.
+    precedente = origini_svc.fase_precedente(session, fase)
+    if precedente is not None:
+        prima["Origini"] = origini_svc.origini_dict(session, lotto.id)
+        origini_svc.allinea(session, lotto, precedente)
+    dopo = _lotto_dict(lotto)
+    if precedente is not None:
+        dopo["Origini"] = origini_svc.origini_dict(session, lotto.id)
     ricalcola_totali(session, fase, adesso)
     riepilogo_kpi.lotto_chiuso(session, lotto)
     audit.record(
@@ -429,7 +449,7 @@ def _chiudi(session, actor: Actor, fase: Fase, lotto_id, qta_output, qta_scarti,
         lotto.id,
         postazione=lotto.macchina.codice,
         prima=prima,
-        dopo=_lotto_dict(lotto),
+        dopo=dopo,
     )
     return lotto
 

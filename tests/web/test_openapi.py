@@ -184,10 +184,23 @@ def _input_fields(app, doc):
             if schema is None:
                 continue
             for properties in _properties(doc, op["requestBody"]["content"][media]["schema"]):
-                for name, field in schema.fields.items():
-                    key = field.data_key or name
-                    if key in properties:
-                        yield f"{method} {rule.rule} {key}", field, properties[key]
+                yield from _campi(doc, f"{method} {rule.rule}", schema, properties)
+
+
+def _campi(doc, where, schema, properties):
+    """The fields of ``schema`` with their documented properties, and those of the
+    objects a list of them holds (``Origini`` of an open: each {CodiceLotto, Qta})."""
+    from marshmallow import fields
+
+    for name, field in schema.fields.items():
+        key = field.data_key or name
+        if key not in properties:
+            continue
+        yield f"{where} {key}", field, properties[key]
+        interno = field.inner if isinstance(field, fields.List) else None
+        if isinstance(interno, fields.Nested):
+            annidato = resolve(doc, properties[key]["items"])["properties"]
+            yield from _campi(doc, f"{where} {key}[]", interno.schema, annidato)
 
 
 def test_every_validator_is_stated_in_the_document(app, doc):
@@ -201,10 +214,14 @@ def test_every_validator_is_stated_in_the_document(app, doc):
     for where, field, prop in _input_fields(app, doc):
         for v in field.validators:
             if isinstance(v, validate.Length):
+                # A list states its length in items, a text in characters.
+                massimo, minimo = (
+                    ("maxItems", "minItems") if prop.get("type") == "array" else ("maxLength", "minLength")
+                )
                 if v.max is not None:
-                    assert prop.get("maxLength", 10**9) <= v.max, (where, prop)
+                    assert prop.get(massimo, 10**9) <= v.max, (where, prop)
                 if v.min:
-                    assert prop.get("minLength", 0) >= v.min, (where, prop)
+                    assert prop.get(minimo, 0) >= v.min, (where, prop)
             elif isinstance(v, validate.Range):
                 assert prop.get("minimum") == v.min and prop.get("maximum") == v.max, (where, prop)
             elif isinstance(v, validate.OneOf):
@@ -364,3 +381,17 @@ def test_the_document_is_valid_openapi(doc):
     import schemathesis
 
     schemathesis.openapi.from_dict(doc).validate()
+
+
+def test_origini_of_an_open_are_documented(doc):
+    """R14: the sources a caller names, with their constraints and the 422 codes."""
+    operazione = doc["paths"]["/api/lotti/{tipo}/"]["post"]
+    corpo = resolve(doc, operazione["requestBody"]["content"]["application/json"]["schema"])
+    origini = corpo["properties"]["Origini"]
+    assert origini["type"] == "array" and origini["maxItems"] == 50
+    origine = resolve(doc, origini["items"])
+    assert origine["required"] == ["CodiceLotto"]
+    assert origine["properties"]["CodiceLotto"]["maxLength"] == 40
+    assert origine["properties"]["Qta"]["minimum"] == 1
+    assert origine.get("additionalProperties") is False
+    assert "ORIGINE_INSUFFICIENTE" in operazione["responses"]["422"]["description"]
