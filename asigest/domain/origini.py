@@ -107,7 +107,7 @@ class Ricostruzione:
     non_collocati: dict[int, int] = field(default_factory=dict)
 
 
-_CHIUDE_FONTE, _APRE, _CHIUDE = 0, 1, 2
+_CHIUDE_FONTE, _CHIUDE, _APRE = 0, 1, 2
 
 
 def ricostruisci(fonti: Iterable[LottoStorico], lotti: Iterable[LottoStorico]) -> Ricostruzione:
@@ -116,7 +116,8 @@ def ricostruisci(fonti: Iterable[LottoStorico], lotti: Iterable[LottoStorico]) -
     becomes available when it closes, a lotto draws its QtaInput FIFO when it opens and
     gives the remainder back (newest draw first) when it closes.
 
-    At one instant, sources close before lotti open, and lotti open before others close.
+    At one instant, sources close first, then lotti close (giving back), then lotti open —
+    as R5 counts what is available at an instant.
     A lotto that found too few closed sources when it opened (figures corrected since,
     clocks out of step) takes what is still missing at its close from the sources
     closed by then, FIFO; what it still lacks is reported in ``non_collocati``.
@@ -136,21 +137,26 @@ def ricostruisci(fonti: Iterable[LottoStorico], lotti: Iterable[LottoStorico]) -
     tirati: dict[int, dict[int, int]] = {}  # per lotto: {source: qta}, in draw order
 
     def pesca(lotto_id: int, qta: int) -> None:
-        fonti_ora = [Fonte(s, residui[s]) for s in aperte if residui[s] > 0]
-        presi, _ = preleva(fonti_ora, qta)
+        """FIFO over the closed sources (``preleva`` without its copies: histories are long)."""
         mie = tirati.setdefault(lotto_id, {})
-        for sorgente, quanti in presi.items():
-            mie[sorgente] = mie.get(sorgente, 0) + quanti
-            residui[sorgente] -= quanti
+        for sorgente in aperte:
+            if qta == 0:
+                break
+            quanti = min(residui[sorgente], qta)
+            if quanti > 0:
+                mie[sorgente] = mie.get(sorgente, 0) + quanti
+                residui[sorgente] -= quanti
+                qta -= quanti
 
     for _quando, tipo, lotto_id, lotto in eventi:
         if tipo == _CHIUDE_FONTE:
             aperte.append(lotto_id)
             residui[lotto_id] = lotto.qta_output or 0
-        elif tipo == _APRE:
+            continue
+        if lotto_id not in tirati:  # its open (a lotto closed at the instant it opened: now)
             pesca(lotto_id, lotto.qta_input)
-        else:
-            mie = tirati.setdefault(lotto_id, {})
+        if tipo == _CHIUDE:
+            mie = tirati[lotto_id]
             differenza = lotto.consumata - sum(mie.values())
             if differenza < 0:
                 for sorgente, nuova in restituisci(list(mie.items()), -differenza).items():

@@ -302,6 +302,16 @@ class Resoconto:
     lotti_non_collocati: int
     pezzi_non_collocati: int
 
+    def descrivi(self) -> str:
+        """One line for the console (migration 0012, ``flask --app wsgi origini``)."""
+        testo = f"LottiOrigini: {self.prelievi} prelievi ricostruiti per {self.lotti} lotti delle fasi successive"
+        if not self.lotti_non_collocati:
+            return testo + "; tutti i pezzi collocati."
+        return (
+            f"{testo}; {self.lotti_non_collocati} lotti con {self.pezzi_non_collocati} pezzi non collocati "
+            "(la fase precedente non aveva abbastanza lotti chiusi prima della loro chiusura)."
+        )
+
 
 def ricostruisci_storico(conn, *, commesse: list[int] | None = None) -> Resoconto:
     """Rebuild the draws of the lotti recorded before R14 (``domain.origini.ricostruisci``),

@@ -1,13 +1,22 @@
 """LottiOrigini: which closed lotti of the previous phase each lotto drew its pieces
 from (R14, SPEC §12).
 
+The lotti already in the database get their draws rebuilt by the rule the services
+follow from now on, replayed in time order (``services.origini.ricostruisci_storico``:
+a source is available from its close, a lotto draws FIFO when it opens and gives back
+newest first when it closes). The migration logs how many draws it wrote and how many
+lotti (and pieces) it could not place. A SQL script rendered offline (``--sql``, SQL
+Server) cannot read the data: after running it, ``flask --app wsgi origini`` rebuilds them.
+
 Revision ID: 0012
 Revises: 0010
 Create Date: 2026-12-07
 """
 
+import logging
+
 import sqlalchemy as sa
-from alembic import op
+from alembic import context, op
 
 revision = "0012"
 down_revision = "0010"
@@ -15,6 +24,7 @@ branch_labels = None
 depends_on = None
 
 c = sa.column
+log = logging.getLogger("alembic.0012")
 
 
 def upgrade():
@@ -37,6 +47,14 @@ def upgrade():
     )
     with op.batch_alter_table("LottiOrigini", schema=None) as batch_op:
         batch_op.create_index("IX_LottiOrigini_LottoOrigineID", ["LottoOrigineID", "Qta"], unique=False)
+    if context.is_offline_mode():
+        log.warning(
+            "LottiOrigini: dopo lo script, ricostruire i prelievi dei lotti esistenti con: flask --app wsgi origini"
+        )
+        return
+    from asigest.services.origini import ricostruisci_storico
+
+    log.info(ricostruisci_storico(op.get_bind()).descrivi())
 
 
 def downgrade():

@@ -325,3 +325,21 @@ def test_terminals_opening_at_once_never_share_a_sources_last_pieces(app, db_ses
     db_session.rollback()
     assert db_session.scalar(select(func.sum(LottoOrigine.qta))) == 70
     invarianti(db_session)
+
+
+# -- history ---------------------------------------------------------------------------
+
+
+def test_the_origini_command_rebuilds_missing_draws_and_says_so(app, db_session, erp, impianto, tre_sorgenti):
+    """``flask --app wsgi origini``: what an installation migrated by an offline SQL script runs."""
+    lotto = chiudi(db_session, impianto, pth(db_session, erp, impianto, 40), 35, ore=6)
+    attesi = tirati(db_session, lotto.id)
+    db_session.execute(LottoOrigine.__table__.delete())
+    db_session.commit()
+    esito = app.test_cli_runner().invoke(args=["origini"])
+    assert esito.exit_code == 0, esito.output
+    assert "2 prelievi ricostruiti per 1 lotti" in esito.output and "tutti i pezzi collocati" in esito.output
+    assert tirati(db_session, lotto.id) == attesi
+    # Run again, it leaves the draws as they are.
+    assert "0 prelievi" in app.test_cli_runner().invoke(args=["origini"]).output
+    invarianti(db_session)
