@@ -264,7 +264,8 @@ def test_offset_and_limit_state_their_bounds(app, doc):
 
 def test_path_parameters_state_what_the_router_takes(app, doc, client, api_token):
     """Ids: 1–2147483647 (the converter's bound: beyond is 404); a phase type: the
-    converter's pattern and the catalog's codes, lowercase as SPEC §7 writes them."""
+    converter's pattern and the catalog's codes, lowercase as SPEC §7 writes them; a
+    CodiceLotto: the label's characters, at most 40."""
     checked = 0
     for path, operations in doc["paths"].items():
         for op in operations.values():
@@ -274,6 +275,8 @@ def test_path_parameters_state_what_the_router_takes(app, doc, client, api_token
                 if p["name"] == "tipo":
                     assert p["schema"]["enum"] == ["smd", "pth", "controlli"]
                     assert p["schema"]["pattern"] == "^[A-Za-z][A-Za-z0-9_]{0,19}$"
+                elif p["name"] == "CodiceLotto":
+                    assert p["schema"] == {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"}
                 else:
                     assert p["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}, (path, p)
                 checked += 1
@@ -281,6 +284,7 @@ def test_path_parameters_state_what_the_router_takes(app, doc, client, api_token
     headers = api_token("ADMIN")
     assert client.get("/api/macchine/2147483647", headers=headers).status_code == 404
     assert client.get("/api/lotti/forno/", headers=headers).status_code == 404
+    assert client.get("/api/tracciabilita/" + "A" * 41, headers=headers).status_code == 404
 
 
 def test_the_idempotency_key_header_is_declared_as_enforced(doc):
