@@ -42,19 +42,17 @@ class Scelta:
 
 
 def fase_precedente(session, fase: Fase) -> Fase | None:
-    """The enabled fase before ``fase`` in its order's flow (FaseTipo.Ordine), None for the first."""
-    fasi = session.scalars(
-        select(Fase)
+    """The enabled fase before ``fase`` in its order's flow (FaseTipo.Ordine), None for the first.
+
+    Reads only the ids (the open has the order's fasi in the session already, R5)."""
+    ids = session.scalars(
+        select(Fase.id)
         .join(FaseTipo, FaseTipo.id == Fase.fase_tipo_id)
         .where(Fase.commessa_erp_id == fase.commessa_erp_id)
         .order_by(FaseTipo.ordine, FaseTipo.id)
     ).all()
-    precedente = None
-    for f in fasi:
-        if f.id == fase.id:
-            return precedente
-        precedente = f
-    return None
+    posto = ids.index(fase.id) if fase.id in ids else 0
+    return session.get(Fase, ids[posto - 1]) if posto > 0 else None
 
 
 def _dato(lotto_col):
