@@ -153,3 +153,33 @@ def _rettifiche(session, nodi: list[Nodo]) -> None:
             per_lotto[evento.entita_id].append(evento)
     for nodo in nodi:
         nodo.rettifiche = per_lotto.get(nodo.lotto.id, [])
+
+
+# -- the trace as rows (Excel export) ------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RigaTraccia:
+    """One lotto of a trace, flattened: which direction, how far from the scanned lotto,
+    the lotto it is linked to there and the pieces drawn."""
+
+    direzione: str
+    livello: int
+    nodo: Nodo
+    collegato_a: str | None
+    qta_prelevata: int | None
+
+
+def righe(*radici: Nodo) -> list[RigaTraccia]:
+    """The nodes of the traces depth-first, the scanned lotto first (once)."""
+    trovate: list[RigaTraccia] = []
+
+    def visita(nodo: Nodo, livello: int, padre: str | None, qta: int | None, radice_gia: bool) -> None:
+        if livello or not radice_gia:
+            trovate.append(RigaTraccia(nodo.direzione, livello, nodo, padre, qta))
+        for altro, quanti in nodo.collegati:
+            visita(altro, livello + 1, nodo.lotto.codice_lotto, quanti, radice_gia)
+
+    for numero, radice in enumerate(radici):
+        visita(radice, 0, None, None, numero > 0)
+    return trovate
