@@ -231,7 +231,8 @@ def test_sigkill_during_writes_loses_nothing_acknowledged_and_leaves_nothing_hal
     confermate = sum(t.confermate for t in terminali)
     print(
         f"\n[crash {engine.dialect.name}] {CICLI} cicli SIGKILL (+1 finale), {server.avvii} avvii, "
-        f"{TERMINALI} terminali, {time.monotonic() - inizio:.1f} s: {inviate} richieste inviate, "
+        f"{TERMINALI} terminali SMD + {TERMINALI_CONTROLLI} CONTROLLI, {time.monotonic() - inizio:.1f} s: "
+        f"{inviate} richieste inviate, "
         f"{confermate} confermate (2xx), {in_volo} perse in volo (connessione chiusa dal kill prima della "
         f"risposta), {sum(t.rifiutate for t in terminali)} connessioni rifiutate a server spento; "
         f"{sum(t.dopo_reinvio for t in terminali)} operazioni confermate "
