@@ -139,8 +139,17 @@ def token_revoke(token_id):
     click.echo(f"Token {token_id} revocato.")
 
 
+@click.command("origini")
+def origini_command():
+    """Rebuild the draws (R14) of lotti recorded without them, and say what could not be placed."""
+    from asigest.services import origini
+
+    with db.engine.begin() as conn:
+        click.echo(origini.ricostruisci_storico(conn).descrivi())
+
+
 def init_app(app) -> None:
-    for command in (init_command, demo_command, user_group, token_group):
+    for command in (init_command, demo_command, user_group, token_group, origini_command):
         app.cli.add_command(command)
     from asigest.cli_licenza import license_group
 

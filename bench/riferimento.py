@@ -37,7 +37,10 @@ The folder is an instance the application serves as it is
    with ``motivo`` for the fasi completed by hand), all by SQLAlchemy
    Core bulk inserts in two transactions. Not through the services: a million calls
    would take hours;
-6. ``ANALYZE``; an API token by ``flask --app wsgi token create``; a JSON summary on
+6. the draws (R14, LottiOrigini) by ``services.origini.ricostruisci_storico``, the rule
+   migration 0012 applies to an installation's history: every lotto's are whole, since
+   R5 holds at every opening instant;
+7. ``ANALYZE``; an API token by ``flask --app wsgi token create``; a JSON summary on
    stdout and in ``<instance>/riferimento.json``.
 
 ``--verifica`` checks an existing instance by SQL (``verifica()``): fase totals and
@@ -88,10 +91,11 @@ from asigest.models import (  # noqa: E402
     FaseTipo,
     LogEvento,
     Lotto,
+    LottoOrigine,
     Macchina,
     Utente,
 )
-from asigest.services import riepilogo_kpi  # noqa: E402
+from asigest.services import origini, riepilogo_kpi  # noqa: E402
 from bench.common import VENV_BIN  # noqa: E402
 from bench.dataset import bench_env  # noqa: E402
 
@@ -1331,6 +1335,11 @@ def build(
     fatto("erp")
     eventi = _scrivi_asigest(engine, g, tipi, audit=audit)
     fatto("asigest")
+    with engine.begin() as conn:
+        # R14: the draws the kiosk would have recorded, replayed in time order (as migration 0012 does).
+        prelievi = origini.ricostruisci_storico(conn)
+    log.info(prelievi.descrivi())
+    fatto("origini")
     with Session(engine) as session:
         # Bulk inserts bypass the ORM: the KPIs' daily summary is rebuilt from the lotti.
         riepilogo_kpi.ricostruisci(session, ZONA.key)
@@ -1373,6 +1382,8 @@ def build(
             "lotti_con_scarti": sum(1 for lt in g.lotti if not lt.aperto and lt.scarti),
             "fasi_completate_a_mano": sum(1 for o in configurati for f in o.fasi if f.a_mano),
             "log_eventi": eventi,
+            "prelievi": prelievi.prelievi,
+            "lotti_non_collocati": prelievi.lotti_non_collocati,
             "macchine": {t: len(ids) for t, ids in g.per_tipo_macchine.items()},
             "operatori": len(g.operatori),
         },
@@ -1404,7 +1415,9 @@ def verifica(instance: Path) -> dict[str, int]:
     and CodiceLotto (R6), R7 on closed lotti (reason valid for the fase's type), open
     lotti without closing figures, one open lotto per machine, machine of the fase's
     type, no two lotti overlapping on a machine, lotti after their config, DIBA/Revisione
-    stamped from the config.
+    stamped from the config; the draws (R14): each later-fase lotto's add up to what it
+    consumes (a first-fase lotto has none), no source is open or gives more than its
+    QtaOutput, every source is of the previous fase of the same order.
     """
     instance = Path(instance)
     engine = create_engine(f"sqlite:///file:{instance / 'asigest.db'}?mode=ro&uri=true")
@@ -1498,6 +1511,46 @@ def verifica(instance: Path) -> dict[str, int]:
         func.lag(L.c.DataFine).over(partition_by=L.c.MacchinaID, order_by=L.c.DataInizio).label("prec_fine"),
     ).subquery()
 
+    # R14. The fase before each one in its order's flow (NULL for the first).
+    O = LottoOrigine.__table__
+    prima_di = (
+        select(
+            F.c.FaseID.label("fase_id"),
+            func.lag(F.c.FaseID).over(partition_by=F.c.CommessaERPId, order_by=FT.c.Ordine).label("precedente"),
+        )
+        .select_from(F.join(FT, FT.c.FaseTipoID == F.c.FaseTipoID))
+        .subquery()
+    )
+    tirati = select(O.c.LottoID.label("lotto_id"), func.sum(O.c.Qta).label("qta")).group_by(O.c.LottoID).subquery()
+    dati = (
+        select(O.c.LottoOrigineID.label("lotto_id"), func.sum(O.c.Qta).label("qta"))
+        .group_by(O.c.LottoOrigineID)
+        .subquery()
+    )
+    consumata = case((chiuso, L.c.QtaOutput + L.c.QtaScarti), else_=L.c.QtaInput)
+    prelievi_errati = (
+        select(L.c.LottoID)
+        .select_from(
+            L.join(prima_di, prima_di.c.fase_id == L.c.FaseID).outerjoin(tirati, tirati.c.lotto_id == L.c.LottoID)
+        )
+        .where(func.coalesce(tirati.c.qta, 0) != case((prima_di.c.precedente.is_(None), 0), else_=consumata))
+    )
+    fonti_oltre = (
+        select(L.c.LottoID)
+        .select_from(L.join(dati, dati.c.lotto_id == L.c.LottoID))
+        .where(or_(L.c.DataFine.is_(None), dati.c.qta > L.c.QtaOutput))
+    )
+    sorgente = L.alias("sorgente")
+    fuori_fase = (
+        select(O.c.OrigineID)
+        .select_from(
+            O.join(L, L.c.LottoID == O.c.LottoID)
+            .join(prima_di, prima_di.c.fase_id == L.c.FaseID)
+            .join(sorgente, sorgente.c.LottoID == O.c.LottoOrigineID)
+        )
+        .where(or_(prima_di.c.precedente.is_(None), sorgente.c.FaseID != prima_di.c.precedente))
+    )
+
     def conta(stmt) -> int:
         return int(conn.scalar(select(func.count()).select_from(stmt.subquery())))
 
@@ -1512,6 +1565,9 @@ def verifica(instance: Path) -> dict[str, int]:
                 select(func.count()).select_from(agg).where(or_(agg.c.min_prog != 1, agg.c.max_prog != agg.c.n))
             ),
             "r5_violata": conn.scalar(select(func.count()).select_from(flusso).where(r5)),
+            "r14_prelievi_diversi_dal_consumo": conta(prelievi_errati),
+            "r14_fonti_aperte_o_oltre_output": conta(fonti_oltre),
+            "r14_prelievi_fuori_fase": conta(fuori_fase),
             "r7_violata": conn.scalar(select(func.count()).select_from(L).where(r7)),
             "causale_non_valida_per_fase": conn.scalar(
                 select(func.count())
@@ -1593,6 +1649,7 @@ def verifica(instance: Path) -> dict[str, int]:
         esito["n_lotti"] = conn.scalar(select(func.count()).select_from(L))
         esito["n_lotti_aperti"] = conn.scalar(select(func.count()).select_from(L).where(L.c.DataFine.is_(None)))
         esito["n_fasi"] = conn.scalar(select(func.count()).select_from(F))
+        esito["n_prelievi"] = conn.scalar(select(func.count()).select_from(O))
         esito["n_log_eventi"] = conn.scalar(select(func.count()).select_from(LogEvento.__table__))
     engine.dispose()
     return {k: int(v or 0) for k, v in esito.items()}

@@ -109,17 +109,25 @@ class Impianto:
     commesse: list[int]  # the orders' ERP ids (numbers 2026/1001…)
     operatori: list[tuple[int, str, str]]  # (UtenteID, Matricola, API token)
     supervisore: str = "CAPO"
+    # With ``controlli``: CONTROLLI after SMD in every order, its machines and their operators.
+    fasi_controlli: list[int] = field(default_factory=list)  # CONTROLLI FaseID of each order
+    macchine_controlli: list[tuple[int, str]] = field(default_factory=list)
+    operatori_controlli: list[tuple[int, str, str]] = field(default_factory=list)
 
 
-def prepara_impianto(database_url: str, cartella: Path, *, macchine: int, commesse: int) -> Impianto:
-    """Schema (migrations), catalog and the plant, written through the services."""
+def prepara_impianto(
+    database_url: str, cartella: Path, *, macchine: int, commesse: int, controlli: int = 0
+) -> Impianto:
+    """Schema (migrations), catalog and the plant, written through the services; with
+    ``controlli`` > 0 every order also has CONTROLLI (drawing from SMD, R14), with that
+    many machines and operators of its own."""
     from sqlalchemy import select
 
     from asigest import create_app
     from asigest.dialects import sqlite_readonly_url
     from asigest.erp import ErpGateway
     from asigest.extensions import db
-    from asigest.models import Fase
+    from asigest.models import Fase, FaseTipo
     from asigest.services import anagrafiche, auth, configurazione
 
     erp_file = build_erp(
@@ -160,6 +168,24 @@ def prepara_impianto(database_url: str, cartella: Path, *, macchine: int, commes
             anagrafiche.create_macchina(session, actor=None, codice=f"SMD-T{n:02d}", fase_tipo="SMD")
             for n in range(1, macchine + 1)
         ]
+        operatori_controlli = []
+        for n in range(1, controlli + 1):
+            utente = auth.create_user(
+                session,
+                actor=None,
+                matricola=f"OPC{n:02d}",
+                nome="Collaudo",
+                cognome=str(n),
+                ruolo="OPERATORE",
+                pin=PIN,
+            )
+            operatori_controlli.append(
+                (utente.id, utente.matricola, auth.create_token(session, actor=None, matricola=utente.matricola))
+            )
+        macchine_controlli = [
+            anagrafiche.create_macchina(session, actor=None, codice=f"CTRL-T{n:02d}", fase_tipo="CONTROLLI")
+            for n in range(1, controlli + 1)
+        ]
         ids = list(range(1, commesse + 1))
         for commessa_id in ids:
             configurazione.create_config(
@@ -169,14 +195,32 @@ def prepara_impianto(database_url: str, cartella: Path, *, macchine: int, commes
                 commessa_erp_id=commessa_id,
                 flag_smd=True,
                 flag_pth=False,
-                flag_controlli=False,
+                flag_controlli=controlli > 0,
                 diba="DB-T",
                 revisione="A",
             )
-        fasi = list(
-            session.scalars(select(Fase.id).where(Fase.commessa_erp_id.in_(ids)).order_by(Fase.commessa_erp_id))
+        tipi = {t.codice: t.id for t in session.scalars(select(FaseTipo))}
+        per_tipo = {
+            codice: list(
+                session.scalars(
+                    select(Fase.id)
+                    .where(Fase.commessa_erp_id.in_(ids), Fase.fase_tipo_id == tipi[codice])
+                    .order_by(Fase.commessa_erp_id)
+                )
+            )
+            for codice in ("SMD", "CONTROLLI")
+        }
+        impianto = Impianto(
+            database_url,
+            erp_url,
+            [(m.id, m.codice) for m in codici],
+            per_tipo["SMD"],
+            ids,
+            operatori,
+            fasi_controlli=per_tipo["CONTROLLI"],
+            macchine_controlli=[(m.id, m.codice) for m in macchine_controlli],
+            operatori_controlli=operatori_controlli,
         )
-        impianto = Impianto(database_url, erp_url, [(m.id, m.codice) for m in codici], fasi, ids, operatori)
         db.session.remove()
         for engine in db.engines.values():
             engine.dispose()

@@ -22,7 +22,7 @@ from asigest.demo.simulazione import (
 from asigest.domain.actor import Actor
 from asigest.domain.stati import APERTA, COMPLETATA, IN_CORSO
 from asigest.models import CausaleScarto, ConfigCommessa, Fase, FaseTipo, Lotto, Macchina, Utente
-from asigest.services import audit, auth
+from asigest.services import audit, auth, origini
 
 
 def utenti_demo(session) -> dict[str, Utente]:
@@ -63,6 +63,8 @@ def crea_storico(
         for ls in lotti_sim
     ]
     session.flush()
+    # R14: the draws, as the kiosk would have recorded them opening and closing these lotti.
+    origini.ricostruisci_storico(session.connection())
     _scrivi_eventi(session, piani, configs, supervisore, lotti_sim, lotti, utenti)
 
 

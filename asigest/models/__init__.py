@@ -6,6 +6,7 @@ from asigest.models.catalog import CausaleScarto, FaseTipo, Macchina
 from asigest.models.commesse import ConfigCommessa, Fase
 from asigest.models.documenti import DocumentoTecnico
 from asigest.models.lotti import Lotto
+from asigest.models.origini import LottoOrigine
 from asigest.models.richieste import RichiestaEseguita
 from asigest.models.riepiloghi import KpiGiorno, KpiOperatoreGiorno, KpiRiepilogo
 from asigest.models.sessioni import Sessione
@@ -23,6 +24,7 @@ __all__ = [
     "KpiRiepilogo",
     "LogEvento",
     "Lotto",
+    "LottoOrigine",
     "Macchina",
     "RichiestaEseguita",
     "Sessione",

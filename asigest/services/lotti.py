@@ -45,6 +45,7 @@ from asigest.errors import N_, Conflict, ErpUnavailable, Forbidden, InvalidInput
 from asigest.models import CausaleScarto, ConfigCommessa, Fase, FaseTipo, Lotto, Macchina, RichiestaEseguita, Utente
 from asigest.models.types import utcnow
 from asigest.services import audit, riepilogo_kpi
+from asigest.services import origini as origini_svc
 from asigest.services.configurazione import con_disponibile
 from asigest.services.documenti import tipi_mancanti
 from asigest.services.uow import DbSession, Riprova, con_riprova, righe_toccate, transaction
@@ -167,8 +168,9 @@ def apri_lotto(
     impronta: str | None = None,
     adesso: datetime | None = None,
     licenza: regole_licenza.StatoLicenza | None = None,
+    origini: list[origini_svc.Scelta] | None = None,
 ) -> Esito:
-    """Open a lotto on a machine for a fase (R4, R5, R6), with its audit row.
+    """Open a lotto on a machine for a fase (R4, R5, R6), with its draws (R14) and its audit row.
 
     ``operatore_id`` defaults to the actor only when the actor is an OPERATORE (which may
     only act as itself); a SUPERVISORE or ADMIN must give it (InvalidInput on OperatoreID).
@@ -179,6 +181,8 @@ def apri_lotto(
     commessa's ERP state must be checked), Conflict.
     ``licenza`` (the web layer's ``deps.licenza()``) refuses it past the license's grace
     period (RuleViolation LICENZA_SCADUTA); closing never looks at the license (SPEC §10).
+    ``origini`` are the sources the operator named (scanned labels, the API's ``Origini``):
+    drawn first, the rest FIFO (``services/origini.py``; InvalidInput on "Origini").
     """
     operatore_id = _operatore(actor, operatore_id)
     _richiede_impronta(chiave, impronta)
@@ -195,7 +199,9 @@ def apri_lotto(
                 return gia
             # After the replay check: a retry of a lotto opened in time gets its answer.
             regole_licenza.richiedi_apertura(licenza)
-            lotto = _apri(session, commessa, actor, fase, macchina_id, qta_input, operatore_id, adesso or utcnow())
+            lotto = _apri(
+                session, commessa, actor, fase, macchina_id, qta_input, operatore_id, adesso or utcnow(), origini
+            )
             _registra_chiave(session, actor, chiave, impronta, APRI, lotto.id)
             try:
                 session.flush()
@@ -257,6 +263,7 @@ def _apri(
     qta_input: int,
     operatore_id: int,
     adesso: datetime,
+    scelte: list[origini_svc.Scelta] | None,
 ) -> Lotto:
     operatore = session.get(Utente, operatore_id)
     if operatore is None or not operatore.attivo:
@@ -309,6 +316,8 @@ def _apri(
             code="QUANTITA_NON_DISPONIBILE",
             disponibile=disponibile,
         )
+    # R14: under the fase's lock, so terminals opening at the same instant draw one after the other.
+    precedente, presi = origini_svc.piano_apertura(session, fase, qta_input, scelte)
 
     progressivo = (session.scalar(select(func.max(Lotto.progressivo)).where(Lotto.fase_id == fase.id)) or 0) + 1
     lotto = Lotto(
@@ -327,6 +336,10 @@ def _apri(
         fase.stato = IN_CORSO
         fase.data_apertura = adesso
     session.flush()
+    dopo = _lotto_dict(lotto)
+    if precedente is not None:
+        origini_svc.registra(session, lotto.id, presi)
+        dopo["Origini"] = origini_svc.origini_dict(session, lotto.id)
     audit.record(
         session,
         actor,
@@ -334,7 +347,7 @@ def _apri(
         "Lotti",
         lotto.id,
         postazione=macchina.codice,
-        dopo=_lotto_dict(lotto),
+        dopo=dopo,
     )
     return lotto
 
@@ -443,6 +456,14 @@ def _chiudi(
     if chiusi != 1:
         raise RuleViolation(N_("Il lotto %(codice)s è già chiuso."), code="LOTTO_GIA_CHIUSO", codice=lotto.codice_lotto)
     session.refresh(lotto)
+    # R14: the remainder of a short close goes back to its sources, newest draw first.
+    precedente = origini_svc.fase_precedente(session, fase)
+    if precedente is not None:
+        prima["Origini"] = origini_svc.origini_dict(session, lotto.id)
+        origini_svc.allinea(session, lotto, precedente)
+    dopo = _lotto_dict(lotto)
+    if precedente is not None:
+        dopo["Origini"] = origini_svc.origini_dict(session, lotto.id)
     ricalcola_totali(session, fase, adesso)
     riepilogo_kpi.lotto_chiuso(session, lotto)
     audit.record(
@@ -453,7 +474,7 @@ def _chiudi(
         lotto.id,
         postazione=lotto.macchina.codice,
         prima=prima,
-        dopo=_lotto_dict(lotto),
+        dopo=dopo,
     )
     return lotto
 

@@ -44,6 +44,13 @@ a fase's shortfall appear or grow. The **first** fase draws from the order, not 
 phase: raising a closed lotto's output there may overrun QtaPrevista (it records pieces
 that were really made), so it is not refused.
 
+**Draws** (R14, ``services/origini.py``): a correction keeps the lotto's draws equal to
+what it now consumes — the excess goes back to its sources newest draw first, more is
+drawn FIFO — and is refused when the lotto is a source that already gave more pieces
+than its new QtaOutput (RETTIFICA_SOTTO_PRELIEVI, naming the lotti that drew: correct
+those first) or when its sources cannot give what it now needs. A cancelled lotto's
+draws are deleted with it. The audit rows keep the draws before and after ("Origini").
+
 **Cancelling** (``annulla_lotto``), audit ``LOTTO_ANNULLATO`` with the whole lotto in
 ``prima``: only while the lotto is open (closed → LOTTO_CHIUSO: use the correction). The
 Lotti row is deleted (no schema change); the LogEventi row is what remains of it. The
@@ -71,7 +78,7 @@ from asigest.erp import Commessa, ErpGateway
 from asigest.errors import N_, ErpUnavailable, InvalidInput, NotFound, RuleViolation
 from asigest.models import CausaleScarto, Fase, LogEvento, Lotto, RichiestaEseguita, Utente
 from asigest.models.types import utcnow
-from asigest.services import audit
+from asigest.services import audit, origini
 from asigest.services.chunks import chunked
 from asigest.services.configurazione import (
     FaseConDisponibile,
@@ -322,7 +329,7 @@ def rettifica_lotto(
 
     ``causale`` is the scrap reason's code (None: no reason; required with scrap, refused without).
     Raises InvalidInput (Motivo), NotFound, RuleViolation TIPO_FASE_DIVERSO, LOTTO_APERTO,
-    CAUSALE_NON_VALIDA, RETTIFICA_INVARIATA, RETTIFICA_SUPERA_DISPONIBILE,
+    CAUSALE_NON_VALIDA, RETTIFICA_INVARIATA, RETTIFICA_SUPERA_DISPONIBILE, RETTIFICA_SOTTO_PRELIEVI (R14),
     ChiusuraNonValida (R7, per field); Conflict when the database stays busy.
     """
     motivo = motivo_valido(motivo)
@@ -352,13 +359,24 @@ def rettifica_lotto(
                     code="RETTIFICA_INVARIATA",
                     codice=lotto.codice_lotto,
                 )
+            output_prima = lotto.qta_output
+            precedente = origini.fase_precedente(session, fase)
             prima = {**_rettifica_dict(lotto), "Fase": _totali_dict(fase)}
+            if precedente is not None:
+                prima["Origini"] = origini.origini_dict(session, lotto.id)
             scoperti_prima = _scoperti(session, fasi)
+            mancanti_prima = origini.mancanti(session, lotto)
             lotto.qta_output, lotto.qta_scarti, lotto.causale_id = qta_output, qta_scarti, nuova_id
             session.flush()
             session.refresh(lotto)
             ricalcola_totali(session, fase, adesso or utcnow())
             _controlla_scoperti(session, fasi, scoperti_prima)
+            # R14: a source may not end up having given more than its good pieces.
+            origini.controlla_fonte(session, lotto, qta_output, output_prima)
+            _allinea_origini(session, lotto, precedente, mancanti_prima)
+            dopo = {**_rettifica_dict(lotto), "Fase": _totali_dict(fase)}
+            if precedente is not None:
+                dopo["Origini"] = origini.origini_dict(session, lotto.id)
             audit.record(
                 session,
                 actor,
@@ -366,12 +384,30 @@ def rettifica_lotto(
                 "Lotti",
                 lotto.id,
                 prima=prima,
-                dopo={**_rettifica_dict(lotto), "Fase": _totali_dict(fase)},
+                dopo=dopo,
                 motivo=motivo,
             )
         return lotto
 
     return _esegui(session, actor, None, operazione)
+
+
+def _allinea_origini(session: DbSession, lotto: Lotto, precedente: Fase | None, mancanti_prima: int) -> None:
+    """R14: the corrected lotto's draws follow what it now consumes (excess given back
+    newest first, more drawn FIFO). Refused when its sources cannot give what it now
+    needs — only a shortfall that appears or grows, as for the fasi above."""
+    if precedente is None:
+        return
+    if origini.allinea(session, lotto, precedente) > mancanti_prima:
+        raise RuleViolation(
+            N_(
+                "La rettifica chiede al lotto %(codice)s più pezzi di quanti ne restino nei lotti chiusi della fase "
+                "%(fase)s: rettificare prima quei lotti o ridurre le quantità."
+            ),
+            code="RETTIFICA_SUPERA_DISPONIBILE",
+            codice=lotto.codice_lotto,
+            fase=precedente.fase_tipo.codice,
+        )
 
 
 def _fase_del_lotto(session: DbSession, lotto_id: int) -> tuple[int, int]:
@@ -481,6 +517,11 @@ def annulla_lotto(
             if lotto.data_fine is not None:
                 raise _lotto_chiuso(lotto)
             prima = annullato_dict(lotto, fase)
+            tirati = origini.origini_dict(session, lotto.id)
+            if tirati:
+                prima["Origini"] = tirati
+            # R14: its pieces go back to their sources (an open lotto is nobody's source).
+            origini.elimina(session, lotto.id)
             tolti = righe_toccate(
                 session.execute(
                     delete(Lotto)

@@ -21,6 +21,7 @@ def init_app(app: Flask) -> None:
     from asigest.web.kiosk import etichette_bp
     from asigest.web.pages import bp as pages_bp
     from asigest.web.registro import bp as registro_bp
+    from asigest.web.tracciabilita import bp as tracciabilita_bp
 
     app.register_blueprint(auth_bp)
     app.register_blueprint(health_bp)
@@ -33,6 +34,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(registro_bp)
     app.register_blueprint(avanzamento_bp)
     app.register_blueprint(eventi_bp)
+    app.register_blueprint(tracciabilita_bp)
     app.register_blueprint(api_bp, url_prefix="/api")
 
     access.init_app(app)

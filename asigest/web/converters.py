@@ -57,7 +57,19 @@ class FaseTipoConverter(BaseConverter):
     openapi = {"type": "string", "pattern": r"^[A-Za-z][A-Za-z0-9_]{0,%d}$" % (FASE_TIPO_MAX - 1)}
 
 
+CODICE_LOTTO_MAX = 40  # Lotti.CodiceLotto is NVARCHAR(40)
+
+
+class CodiceLottoConverter(BaseConverter):
+    """A CodiceLotto as labels print it (``2026-1234-SMD-003``): letters, digits, ``.``,
+    ``_`` and ``-``, at most 40 characters; any case."""
+
+    regex = rf"[A-Za-z0-9][A-Za-z0-9._-]{{0,{CODICE_LOTTO_MAX - 1}}}"
+    openapi = {"type": "string", "pattern": rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{CODICE_LOTTO_MAX - 1}}}$"}
+
+
 def init_app(app) -> None:
     """Register the converters; must run before any rule using them is added."""
     app.url_map.converters["int"] = IdConverter
     app.url_map.converters["fase_tipo"] = FaseTipoConverter
+    app.url_map.converters["codice_lotto"] = CodiceLottoConverter

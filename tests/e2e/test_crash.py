@@ -4,7 +4,9 @@ The app runs as ``make run`` runs it (gunicorn, 2 workers × 4 threads; ``--prel
 to halve the restart time) on a throwaway database (SQLite, or PostgreSQL with
 ``ASIGEST_TEST_DATABASE_URL``). Six terminals, each
 an operator with its own API token and SMD machine, loop over open → close through the
-JSON API, two or three terminals per fase; every request carries an ``Idempotency-Key``
+JSON API, two or three terminals per fase; two more work CONTROLLI, the fase after SMD,
+so their opens draw from SMD's closed lotti (R14) and their closes give back; every
+request carries an ``Idempotency-Key``
 and, when the connection breaks or the server is down, is sent again with the same key
 until the server answers — what line software does. Meanwhile the test kills the whole
 process group (master and workers) at random moments and restarts it, ``CICLI`` times,
@@ -24,6 +26,8 @@ Then, straight on the database:
   LogEventi row names a lotto that does not exist (R9: change and audit row together);
 - each lotto has its one-time key in RichiesteEseguite for its open and for its close;
 - the KPIs' daily summary (KpiGiorni, kept in the close's transaction) equals a recount;
+- the draws (R14): each CONTROLLI lotto's add up to what it consumes, no SMD lotto gave
+  more than its QtaOutput, no draw from an open lotto, another order or another fase;
 
 and against what the terminals saw: every answer 2xx is in the database as answered
 (acknowledged = durable), and the database holds nothing that no terminal was told of
@@ -54,6 +58,7 @@ from tests.server_fixture import (
 )
 
 TERMINALI = 6
+TERMINALI_CONTROLLI = 2
 FASI = 3
 CICLI = 7
 LIMITE_OPERAZIONE_S = 45  # a terminal gives up (and the test fails) after this long without an answer
@@ -62,12 +67,19 @@ LIMITE_OPERAZIONE_S = 45  # a terminal gives up (and the test fails) after this 
 class Terminale(threading.Thread):
     """An operator's line software: open a lotto, close it, again; resend until answered."""
 
-    def __init__(self, n: int, porta: int, impianto: Impianto, fermo: threading.Event):
-        super().__init__(name=f"terminale-{n}", daemon=True)
+    def __init__(self, n: int, porta: int, impianto: Impianto, fermo: threading.Event, *, controlli: bool = False):
+        super().__init__(name=f"terminale-{'controlli-' if controlli else ''}{n}", daemon=True)
         self.porta = porta
-        self.macchina_id = impianto.macchine[n][0]
-        self.fase_id = impianto.fasi[n % len(impianto.fasi)]
-        self.token = impianto.operatori[n][2]
+        self.tipo = "controlli" if controlli else "smd"
+        macchine, fasi, operatori = (
+            (impianto.macchine_controlli, impianto.fasi_controlli, impianto.operatori_controlli)
+            if controlli
+            else (impianto.macchine, impianto.fasi, impianto.operatori)
+        )
+        self.macchina_id = macchine[n][0]
+        self.fase_id = fasi[n % len(fasi)]
+        self.token = operatori[n][2]
+        self.attese = 0  # CONTROLLI opens refused while SMD had produced too little (400, tried again)
         self.fermo = fermo
         self.rng = random.Random(n)
         self.conn: http.client.HTTPConnection | None = None
@@ -126,6 +138,8 @@ class Terminale(threading.Thread):
                 self.riprovare += 1
                 time.sleep(0.02)
                 continue
+            if stato == 400 and json.loads(testo).get("code") == "QUANTITA_NON_DISPONIBILE" and self.tipo != "smd":
+                return {}  # CONTROLLI ahead of SMD: the caller waits for more pieces
             self.errori.append(f"{metodo} {percorso} → HTTP {stato}: {testo[:300]!r}")
             return None
         self.errori.append(f"{metodo} {percorso}: nessuna risposta in {LIMITE_OPERAZIONE_S} s")
@@ -137,12 +151,16 @@ class Terminale(threading.Thread):
                 qta = self.rng.randint(1, 20)
                 lotto = self.chiama(
                     "POST",
-                    "/api/lotti/smd/",
+                    f"/api/lotti/{self.tipo}/",
                     {"FaseID": self.fase_id, "MacchinaID": self.macchina_id, "QtaInput": qta},
                     201,
                 )
                 if lotto is None:
                     return
+                if not lotto:
+                    self.attese += 1
+                    time.sleep(0.1)
+                    continue
                 self.aperture[lotto["LottoID"]] = lotto
                 if self.fermo.is_set():
                     return  # this lotto stays open: the checks cover open lotti too
@@ -150,8 +168,8 @@ class Terminale(threading.Thread):
                 uscita = self.rng.randint(0 if scarti else 1, qta - scarti)
                 chiudi = {"QtaOutput": uscita, "QtaScarti": scarti}
                 if scarti:
-                    chiudi["CausaleScarto"] = CAUSALE_SMD
-                chiuso = self.chiama("PUT", f"/api/lotti/smd/{lotto['LottoID']}/close", chiudi, 200)
+                    chiudi["CausaleScarto"] = CAUSALE_SMD if self.tipo == "smd" else "CTRL-AOI"
+                chiuso = self.chiama("PUT", f"/api/lotti/{self.tipo}/{lotto['LottoID']}/close", chiudi, 200)
                 if chiuso is None:
                     return
                 self.chiusure[chiuso["LottoID"]] = chiuso
@@ -165,7 +183,7 @@ class Terminale(threading.Thread):
 @pytest.fixture
 def impianto(tmp_path):
     with database_usa_e_getta(tmp_path) as url:
-        yield prepara_impianto(url, tmp_path, macchine=TERMINALI, commesse=FASI)
+        yield prepara_impianto(url, tmp_path, macchine=TERMINALI, commesse=FASI, controlli=TERMINALI_CONTROLLI)
 
 
 def test_sigkill_during_writes_loses_nothing_acknowledged_and_leaves_nothing_half_done(
@@ -174,7 +192,9 @@ def test_sigkill_during_writes_loses_nothing_acknowledged_and_leaves_nothing_hal
     inizio = time.monotonic()
     server = serve_gunicorn(impianto, "crash", workers=2, threads=4, preload=True)
     fermo = threading.Event()
-    terminali = [Terminale(n, server.porta, impianto, fermo) for n in range(TERMINALI)]
+    terminali = [Terminale(n, server.porta, impianto, fermo) for n in range(TERMINALI)] + [
+        Terminale(n, server.porta, impianto, fermo, controlli=True) for n in range(TERMINALI_CONTROLLI)
+    ]
     for t in terminali:
         t.start()
     rng = random.Random()
@@ -211,13 +231,15 @@ def test_sigkill_during_writes_loses_nothing_acknowledged_and_leaves_nothing_hal
     confermate = sum(t.confermate for t in terminali)
     print(
         f"\n[crash {engine.dialect.name}] {CICLI} cicli SIGKILL (+1 finale), {server.avvii} avvii, "
-        f"{TERMINALI} terminali, {time.monotonic() - inizio:.1f} s: {inviate} richieste inviate, "
+        f"{TERMINALI} terminali SMD + {TERMINALI_CONTROLLI} CONTROLLI, {time.monotonic() - inizio:.1f} s: "
+        f"{inviate} richieste inviate, "
         f"{confermate} confermate (2xx), {in_volo} perse in volo (connessione chiusa dal kill prima della "
         f"risposta), {sum(t.rifiutate for t in terminali)} connessioni rifiutate a server spento; "
         f"{sum(t.dopo_reinvio for t in terminali)} operazioni confermate "
         f"solo dopo un reinvio (di cui {sum(t.repliche for t in terminali)} già eseguite prima del kill: "
         f"il reinvio ha avuto il primo risultato), "
-        f"{sum(t.riprovare for t in terminali)} 409 riprovate; {len(aperture)} aperture e {len(chiusure)} "
+        f"{sum(t.riprovare for t in terminali)} 409 riprovate, {sum(t.attese for t in terminali)} aperture "
+        f"CONTROLLI in attesa di pezzi SMD; {len(aperture)} aperture e {len(chiusure)} "
         f"chiusure confermate = {n_lotti} lotti nel database"
     )
     # The kills must have hit requests in flight, or the test proved nothing.
@@ -306,7 +328,18 @@ def _controlla_database(conn, aperture: dict[int, dict], chiusure: dict[int, dic
     ]
 
     problemi += _riepilogo_kpi(conn)
+    problemi += _prelievi(conn)
     assert not problemi, f"{len(problemi)} incoerenze:\n" + "\n".join(problemi[:30])
+
+
+def _prelievi(conn) -> list[str]:
+    """R14 after the kills: every draw written with its lotto's open, close or nothing."""
+    from asigest.models import LottoOrigine
+    from asigest.services import origini
+
+    trovati = [f"R14: {v}" for v in origini.violazioni(conn)]
+    aperti_controlli = conn.scalar(select(func.count()).select_from(LottoOrigine))
+    return trovati + ([] if aperti_controlli else ["nessun prelievo: i terminali CONTROLLI non hanno lavorato"])
 
 
 def _riepilogo_kpi(conn) -> list[str]:

@@ -264,6 +264,16 @@ def test_every_lotto_opened_within_r5_availability_at_its_instant(built):
             assert _disponibile(fase, precedenti, suoi, NOW) >= 0, fase.id
 
 
+def test_every_lotto_of_a_later_fase_has_whole_draws(built):
+    """R14: the demo's draws add up to what each lotto consumes, from closed lotti of the
+    previous fase of its order, none giving more than it made."""
+    from asigest.models import LottoOrigine
+    from asigest.services import origini
+
+    assert origini.violazioni(built.session) == []
+    assert built.session.scalar(select(func.count()).select_from(LottoOrigine)) > 100
+
+
 def test_lotti_codes_progressivi_and_stamps(built):
     session = built.session
     erp = {c.id: c for c in erp_commesse(built.erp_path)}

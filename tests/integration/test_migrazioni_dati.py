@@ -1,5 +1,6 @@
-"""Migrations over a database that already holds data: 0008 (RichiesteEseguite.Impronta)
-and 0009 (SQLite AUTOINCREMENT for ConfigCommessa, Fasi and DocumentiTecnici).
+"""Migrations over a database that already holds data: 0008 (RichiesteEseguite.Impronta),
+0009 (SQLite AUTOINCREMENT for ConfigCommessa, Fasi and DocumentiTecnici) and 0012 (the
+draws of the lotti already recorded, R14).
 
 Each test builds its own throwaway database (SQLite, or PostgreSQL with
 ``ASIGEST_TEST_DATABASE_URL``), migrates it to 0007, writes rows as an installation of
@@ -11,7 +12,7 @@ names — and upgrades it to the head as a plant does, ``flask --app wsgi db upg
 from __future__ import annotations
 
 import subprocess
-from datetime import UTC, datetime, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import delete, func, insert, inspect, select, text
@@ -37,8 +38,8 @@ def alla_0007(tmp_path, erp_file):
     with database_usa_e_getta(tmp_path) as url:
         env = ambiente(url, sqlite_readonly_url(erp_file), tmp_path / "istanza")
 
-        def migra(revisione: str = "head") -> None:
-            subprocess.run(
+        def migra(revisione: str = "head") -> subprocess.CompletedProcess:
+            esito = subprocess.run(
                 [str(ROOT / ".venv" / "bin" / "flask"), "--app", "wsgi", "db", "upgrade", revisione],
                 cwd=ROOT,
                 check=True,
@@ -48,6 +49,7 @@ def alla_0007(tmp_path, erp_file):
             )
             db.session.remove()
             db.engine.dispose()  # read the migrated schema on fresh connections
+            return esito
 
         app = create_app(
             {
@@ -225,3 +227,63 @@ def test_0009_keeps_every_row_and_reference_and_never_reuses_an_id(alla_0007):
         )
         s.commit()
     s.rollback()
+
+
+def test_0012_rebuilds_the_draws_of_the_lotti_already_recorded_and_reports_the_rest(alla_0007):
+    """Replayed in time order: a source counts from its close, a lotto draws FIFO at its
+    open and gives back newest first at its close; what found no source is reported."""
+    from alembic.script import ScriptDirectory
+
+    from asigest import PROJECT_ROOT
+
+    _, ids, migra = alla_0007
+    migra(ScriptDirectory(str(PROJECT_ROOT / "migrations")).get_revision("0012").down_revision)
+    s = db.session
+    smd = ids["Fasi"][0]  # its lotto 2026-101-SMD-001 is still open: nobody's source
+    utente, macchina = s.execute(select(_tabella("Lotti").c.OperatoreID, _tabella("Lotti").c.MacchinaID)).one()
+    pth_tipo = s.execute(
+        insert(_tabella("FaseTipo")).values(
+            Codice="PTH", Descrizione="PTH", Ordine=20, DocumentiRichiesti=[], Attivo=True
+        )
+    ).inserted_primary_key[0]
+    pth = s.execute(
+        insert(_tabella("Fasi")).values(
+            CommessaERPId=101, FaseTipoID=pth_tipo, Stato="IN_CORSO", QtaPrevista=10, QtaProdotta=0, QtaScarti=0
+        )
+    ).inserted_primary_key[0]
+    linea_pth = s.execute(
+        insert(_tabella("Macchine")).values(Codice="PTH-1", Descrizione="PTH", FaseTipoID=pth_tipo, Attiva=True)
+    ).inserted_primary_key[0]
+    ore = lambda n: T0 + timedelta(hours=n)  # noqa: E731
+
+    def lotto(fase, prog, tipo, inizio, fine, qta_input, output=None, scarti=None) -> int:
+        return s.execute(
+            insert(_tabella("Lotti")).values(
+                FaseID=fase,
+                Progressivo=prog,
+                CodiceLotto=f"2026-101-{tipo}-{prog:03d}",
+                DataInizio=inizio,
+                DataFine=fine,
+                QtaInput=qta_input,
+                QtaOutput=output,
+                QtaScarti=scarti,
+                OperatoreID=utente,
+                MacchinaID=macchina if tipo == "SMD" else linea_pth,
+            )
+        ).inserted_primary_key[0]
+
+    smd2 = lotto(smd, 2, "SMD", ore(1), ore(2), 30, 30, 0)
+    smd3 = lotto(smd, 3, "SMD", ore(3), ore(4), 20, 20, 0)
+    pth1 = lotto(pth, 1, "PTH", ore(3), ore(5), 25, 20, 2)  # draws 25 of SMD-002, gives 3 back
+    pth2 = lotto(pth, 2, "PTH", ore(6), None, 30)  # 28 left upstream: 2 pieces from nowhere
+    s.commit()
+
+    esito = migra()
+    origini = _tabella("LottiOrigini")
+    righe = s.execute(
+        select(origini.c.LottoID, origini.c.LottoOrigineID, origini.c.Qta).order_by(origini.c.OrigineID)
+    ).all()
+    assert righe == [(pth1, smd2, 22), (pth2, smd2, 8), (pth2, smd3, 20)]
+    testo = esito.stderr.decode()
+    assert "3 prelievi ricostruiti per 2 lotti" in testo, testo
+    assert "1 lotti con 2 pezzi non collocati" in testo

@@ -6,10 +6,10 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from asigest.errors import InvalidInput, NotFound, RuleViolation
-from asigest.models import CausaleScarto, Fase, LogEvento, Lotto, RichiestaEseguita
+from asigest.models import CausaleScarto, Fase, LogEvento, Lotto, LottoOrigine, RichiestaEseguita
 from asigest.services import lotti as svc
 from asigest.services import rettifiche
 from tests.integration.test_lotti import T0, _in_parallelo, apri, impianto
@@ -522,7 +522,8 @@ def test_correction_and_open_in_the_next_phase_never_overdraw(app, db_session, e
             select(func.coalesce(func.sum(Lotto.qta_input), 0)).where(Lotto.fase_id == impianto.fasi["PTH"])
         )
         assert presi <= prodotti
-        # Reset for the next round.
+        # Reset for the next round (the PTH lotto's draws go with it).
+        db_session.execute(delete(LottoOrigine))
         for lotto in db_session.scalars(select(Lotto).where(Lotto.fase_id == impianto.fasi["PTH"])):
             db_session.delete(lotto)
         db_session.get(Lotto, smd.id).qta_output = 50

@@ -61,6 +61,14 @@ def test_every_rule_holds(istanza):
     esito = riferimento.verifica(instance)
     assert violazioni(esito) == {}
     assert esito["n_lotti"] == 3000 and esito["n_fasi"] > 0
+    # R14: every later-fase lotto's draws are whole (the verification's r14_* counts are 0).
+    assert esito["n_prelievi"] > 1000
+
+
+def test_every_draw_is_placed(istanza):
+    _, riepilogo = istanza
+    assert riepilogo["conteggi"]["prelievi"] > 1000
+    assert riepilogo["conteggi"]["lotti_non_collocati"] == 0
 
 
 def test_open_lotti_one_per_machine_some_forgotten(istanza):
@@ -247,7 +255,11 @@ def test_verification_finds_a_tampered_row(istanza):
             "UPDATE Lotti SET DataInizio = '2000-01-01 00:00:00.000000' "
             "WHERE LottoID = (SELECT max(LottoID) FROM Lotti WHERE DataFine IS NOT NULL)"
         )
+    with sqlite3.connect(instance / "asigest.db") as db:
+        # A draw that takes one piece more than its source gave.
+        db.execute("UPDATE LottiOrigini SET Qta = Qta + 1 WHERE OrigineID = (SELECT max(OrigineID) FROM LottiOrigini)")
     esito = violazioni(riferimento.verifica(instance))
+    assert esito["r14_prelievi_diversi_dal_consumo"] >= 1
     assert esito["fasi_totali_errati"] == 1
     assert esito["lotti_senza_config_o_prima_di_essa"] == 1
     assert esito["riepilogo_kpi_errato"] >= 1  # written behind the app's back: the summary disagrees

@@ -140,6 +140,8 @@ CONTRACT_COLUMNS = {
         "EliminatoDa",
     },
     "LogEventi": {"LogID", "DataOra", "UtenteID", "Postazione", "Azione", "Entita", "EntitaID", "Dettagli"},
+    # SPEC §12 names LottoID, LottoOrigineID and Qta; OrigineID (the key, in draw order) is ours.
+    "LottiOrigini": {"OrigineID", "LottoID", "LottoOrigineID", "Qta"},
 }
 
 CONTRACT_PRIMARY_KEYS = {
@@ -158,7 +160,8 @@ CONTRACT_PRIMARY_KEYS = {
 def test_table_names_are_the_contracts():
     # ApiToken (hashed API tokens), RichiesteEseguite (R11 one-time keys), TentativiAccesso
     # (failed logins, for the lockout), Sessioni (login sessions the server can end),
-    # KpiGiorni, KpiOperatoriGiorni and KpiRiepilogo (the KPIs' daily summaries) are ours.
+    # KpiGiorni, KpiOperatoriGiorni and KpiRiepilogo (the KPIs' daily summaries) are ours;
+    # LottiOrigini is SPEC §12's.
     assert set(db.metadata.tables) == set(CONTRACT_COLUMNS) | {
         "ApiToken",
         "RichiesteEseguite",
@@ -381,6 +384,49 @@ def test_duplicate_codice_lotto_is_refused(db_session, make_lotto):
 
 def test_lotto_with_a_missing_operator_is_refused(db_session, make_lotto):
     assert_refused(db_session, make_lotto(operatore_id=999_999))
+
+
+def _origine(lotto, sorgente, qta=5):
+    from asigest.models import LottoOrigine
+
+    return LottoOrigine(lotto_id=lotto.id, lotto_origine_id=sorgente.id, qta=qta)
+
+
+@pytest.fixture
+def due_lotti(db_session, make_lotto, make_macchina):
+    sorgente = make_lotto(**closed())
+    lotto = make_lotto(macchina_id=make_macchina("SMD-L2").id)
+    assert_accepted(db_session, sorgente, lotto)
+    return sorgente, lotto
+
+
+def test_a_draw_is_accepted(db_session, due_lotti):
+    sorgente, lotto = due_lotti
+    assert_accepted(db_session, _origine(lotto, sorgente))
+
+
+@pytest.mark.parametrize("qta", [0, -3])
+def test_a_draw_of_no_pieces_is_refused(db_session, due_lotti, qta):
+    sorgente, lotto = due_lotti
+    assert_refused(db_session, _origine(lotto, sorgente, qta))
+
+
+def test_the_same_source_twice_for_a_lotto_is_refused(db_session, due_lotti):
+    sorgente, lotto = due_lotti
+    assert_accepted(db_session, _origine(lotto, sorgente))
+    assert_refused(db_session, _origine(lotto, sorgente, 2))
+
+
+def test_a_lotto_drawing_from_itself_is_refused(db_session, due_lotti):
+    _, lotto = due_lotti
+    assert_refused(db_session, _origine(lotto, lotto))
+
+
+def test_a_draw_from_a_missing_lotto_is_refused(db_session, due_lotti):
+    from asigest.models import LottoOrigine
+
+    _, lotto = due_lotti
+    assert_refused(db_session, LottoOrigine(lotto_id=lotto.id, lotto_origine_id=999_999, qta=1))
 
 
 def test_document_without_commessa_or_article_is_refused(db_session):

@@ -17,7 +17,14 @@ from tests.web.conftest import login_on
 EXPECTED_PUBLIC = {"/login", "/health", "/api/openapi.json", "/lingua/<code>", "/kiosk/<codice>"}
 KIOSK_BADGE = "/kiosk/<codice>"
 
-SAMPLE_VALUES = {"int": "1", "fase_tipo": "smd", "default": "x", "string": "x", "path": "x"}
+SAMPLE_VALUES = {
+    "int": "1",
+    "fase_tipo": "smd",
+    "codice_lotto": "2026-1-SMD-001",
+    "default": "x",
+    "string": "x",
+    "path": "x",
+}
 _ARGUMENT = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 CSRF_MESSAGE = "Il modulo è scaduto o non è valido: ricaricare la pagina e riprovare."

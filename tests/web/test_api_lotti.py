@@ -263,3 +263,82 @@ def test_malformed_open_is_422_with_the_field(client, linea, payload, field):
 def test_lotti_need_a_token(client, linea):
     assert client.get("/api/lotti/smd/").status_code == 401
     assert client.post("/api/lotti/smd/", json={}).status_code == 401
+
+
+# -- Origini (R14) -------------------------------------------------------------------------
+
+
+def _smd_chiusi(client, linea):
+    """Two closed SMD lotti: 2026-1234-SMD-001 (100 good) and -002 (50 good)."""
+    for macchina, buoni in ((linea["smd"], 100), (linea["smd2"], 50)):
+        lotto = apri(client, linea, QtaInput=100, MacchinaID=macchina).json
+        chiusa = client.put(
+            f"/api/lotti/smd/{lotto['LottoID']}/close",
+            json={"QtaOutput": buoni, "QtaScarti": 100 - buoni, "CausaleScarto": "SMD-PICK"}
+            if buoni < 100
+            else {"QtaOutput": buoni},
+            headers=linea["headers"],
+        )
+        assert chiusa.status_code == 200, chiusa.json
+
+
+def apri_controlli(client, linea, **body):
+    payload = {"FaseID": linea["fasi"]["CONTROLLI"], "QtaInput": 60, "MacchinaID": linea["ctrl"], **body}
+    return client.post("/api/lotti/controlli/", json=payload, headers=linea["headers"])
+
+
+def test_open_with_origini_draws_from_the_named_source_first(client, linea, db_session):
+    from asigest.services import origini
+
+    _smd_chiusi(client, linea)
+    response = apri_controlli(client, linea, Origini=[{"CodiceLotto": "2026-1234-SMD-002", "Qta": 40}])
+    assert response.status_code == 201, response.json
+    assert list(response.json) == LOTTO_FIELDS
+    db_session.rollback()
+    assert origini.origini_dict(db_session, response.json["LottoID"]) == [
+        {"CodiceLotto": "2026-1234-SMD-002", "Qta": 40},
+        {"CodiceLotto": "2026-1234-SMD-001", "Qta": 20},
+    ]
+
+
+@pytest.mark.parametrize(
+    "origini, codice",
+    [
+        ([{"CodiceLotto": "2026-1234-SMD-009", "Qta": 5}], "ORIGINE_SCONOSCIUTA"),
+        ([{"CodiceLotto": "2026-1234-SMD-002", "Qta": 51}], "ORIGINE_INSUFFICIENTE"),
+        ([{"CodiceLotto": "2026-1234-SMD-002"}, {"CodiceLotto": "2026-1234-SMD-002"}], "ORIGINE_RIPETUTA"),
+        ([{"CodiceLotto": "2026-1234-SMD-001", "Qta": 61}], "ORIGINI_OLTRE_QUANTITA"),
+    ],
+)
+def test_a_source_that_cannot_give_is_422_with_its_code(client, linea, db_session, origini, codice):
+    _smd_chiusi(client, linea)
+    response = apri_controlli(client, linea, Origini=origini)
+    assert response.status_code == 422, response.json
+    assert response.json["code"] == codice and "Origini" in response.json["errors"]
+    assert "lotto" in response.json["detail"].lower()
+    db_session.rollback()
+    assert db_session.scalar(select(func.count()).select_from(Lotto)) == 2
+
+
+@pytest.mark.parametrize(
+    "origini",
+    [
+        [{"Qta": 5}],
+        [{"CodiceLotto": "2026-1234-SMD-001", "Qta": 0}],
+        [{"CodiceLotto": "2026-1234-SMD-001", "Qta": "5"}],
+        [{"CodiceLotto": "2026 1234", "Qta": 5}],
+        [{"CodiceLotto": "2026-1234-SMD-001", "Qta": 5, "Extra": 1}],
+        [{"CodiceLotto": f"2026-1234-SMD-{n:03d}"} for n in range(51)],
+        "2026-1234-SMD-001",
+    ],
+)
+def test_malformed_origini_are_422_on_the_field(client, linea, origini):
+    response = apri_controlli(client, linea, Origini=origini)
+    assert response.status_code == 422, response.json
+    assert response.json["code"] == "VALIDATION_ERROR"
+    assert "Origini" in response.json["errors"]
+
+
+def test_origini_in_the_first_phase_are_422(client, linea):
+    response = apri(client, linea, Origini=[{"CodiceLotto": "2026-1234-SMD-001", "Qta": 1}])
+    assert response.status_code == 422 and response.json["code"] == "ORIGINI_PRIMA_FASE"

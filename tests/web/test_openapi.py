@@ -184,10 +184,23 @@ def _input_fields(app, doc):
             if schema is None:
                 continue
             for properties in _properties(doc, op["requestBody"]["content"][media]["schema"]):
-                for name, field in schema.fields.items():
-                    key = field.data_key or name
-                    if key in properties:
-                        yield f"{method} {rule.rule} {key}", field, properties[key]
+                yield from _campi(doc, f"{method} {rule.rule}", schema, properties)
+
+
+def _campi(doc, where, schema, properties):
+    """The fields of ``schema`` with their documented properties, and those of the
+    objects a list of them holds (``Origini`` of an open: each {CodiceLotto, Qta})."""
+    from marshmallow import fields
+
+    for name, field in schema.fields.items():
+        key = field.data_key or name
+        if key not in properties:
+            continue
+        yield f"{where} {key}", field, properties[key]
+        interno = field.inner if isinstance(field, fields.List) else None
+        if isinstance(interno, fields.Nested):
+            annidato = resolve(doc, properties[key]["items"])["properties"]
+            yield from _campi(doc, f"{where} {key}[]", interno.schema, annidato)
 
 
 def test_every_validator_is_stated_in_the_document(app, doc):
@@ -201,10 +214,14 @@ def test_every_validator_is_stated_in_the_document(app, doc):
     for where, field, prop in _input_fields(app, doc):
         for v in field.validators:
             if isinstance(v, validate.Length):
+                # A list states its length in items, a text in characters.
+                massimo, minimo = (
+                    ("maxItems", "minItems") if prop.get("type") == "array" else ("maxLength", "minLength")
+                )
                 if v.max is not None:
-                    assert prop.get("maxLength", 10**9) <= v.max, (where, prop)
+                    assert prop.get(massimo, 10**9) <= v.max, (where, prop)
                 if v.min:
-                    assert prop.get("minLength", 0) >= v.min, (where, prop)
+                    assert prop.get(minimo, 0) >= v.min, (where, prop)
             elif isinstance(v, validate.Range):
                 assert prop.get("minimum") == v.min and prop.get("maximum") == v.max, (where, prop)
             elif isinstance(v, validate.OneOf):
@@ -247,7 +264,8 @@ def test_offset_and_limit_state_their_bounds(app, doc):
 
 def test_path_parameters_state_what_the_router_takes(app, doc, client, api_token):
     """Ids: 1–2147483647 (the converter's bound: beyond is 404); a phase type: the
-    converter's pattern and the catalog's codes, lowercase as SPEC §7 writes them."""
+    converter's pattern and the catalog's codes, lowercase as SPEC §7 writes them; a
+    CodiceLotto: the label's characters, at most 40."""
     checked = 0
     for path, operations in doc["paths"].items():
         for op in operations.values():
@@ -257,6 +275,8 @@ def test_path_parameters_state_what_the_router_takes(app, doc, client, api_token
                 if p["name"] == "tipo":
                     assert p["schema"]["enum"] == ["smd", "pth", "controlli"]
                     assert p["schema"]["pattern"] == "^[A-Za-z][A-Za-z0-9_]{0,19}$"
+                elif p["name"] == "CodiceLotto":
+                    assert p["schema"] == {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9._-]{0,39}$"}
                 else:
                     assert p["schema"] == {"type": "integer", "minimum": 1, "maximum": 2**31 - 1}, (path, p)
                 checked += 1
@@ -264,6 +284,7 @@ def test_path_parameters_state_what_the_router_takes(app, doc, client, api_token
     headers = api_token("ADMIN")
     assert client.get("/api/macchine/2147483647", headers=headers).status_code == 404
     assert client.get("/api/lotti/forno/", headers=headers).status_code == 404
+    assert client.get("/api/tracciabilita/" + "A" * 41, headers=headers).status_code == 404
 
 
 def test_the_idempotency_key_header_is_declared_as_enforced(doc):
@@ -364,3 +385,17 @@ def test_the_document_is_valid_openapi(doc):
     import schemathesis
 
     schemathesis.openapi.from_dict(doc).validate()
+
+
+def test_origini_of_an_open_are_documented(doc):
+    """R14: the sources a caller names, with their constraints and the 422 codes."""
+    operazione = doc["paths"]["/api/lotti/{tipo}/"]["post"]
+    corpo = resolve(doc, operazione["requestBody"]["content"]["application/json"]["schema"])
+    origini = corpo["properties"]["Origini"]
+    assert origini["type"] == "array" and origini["maxItems"] == 50
+    origine = resolve(doc, origini["items"])
+    assert origine["required"] == ["CodiceLotto"]
+    assert origine["properties"]["CodiceLotto"]["maxLength"] == 40
+    assert origine["properties"]["Qta"]["minimum"] == 1
+    assert origine.get("additionalProperties") is False
+    assert "ORIGINE_INSUFFICIENTE" in operazione["responses"]["422"]["description"]

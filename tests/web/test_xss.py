@@ -313,6 +313,7 @@ def sporco(make_app, xss_erp, db_session, api_token):
         "fase_id": fasi["SMD"]["FaseID"],
         "fase_tipo_id": db_session.scalar(select(FaseTipo.id).where(FaseTipo.codice == "SMD")),
         "lotto_id": chiuso["LottoID"],
+        "codice_lotto": chiuso["CodiceLotto"],
         "lotto_aperto": aperto["LottoID"],
         "documento_id": documento["DocumentoID"],
         "token_id": db_session.scalar(select(ApiToken.id).order_by(ApiToken.id.desc())),

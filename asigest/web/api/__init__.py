@@ -18,4 +18,5 @@ from asigest.web.api import (  # noqa: E402,F401  (routes register on bp)
     lotti,
     openapi,
     rettifiche,
+    tracciabilita,
 )

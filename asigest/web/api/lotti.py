@@ -14,7 +14,7 @@ from flask import request
 from asigest.domain.richieste import corpo_canonico, impronta
 from asigest.domain.ruoli import OPERATORE
 from asigest.errors import N_, InvalidInput
-from asigest.services import lotti
+from asigest.services import lotti, origini
 from asigest.web import deps
 from asigest.web.access import requires
 from asigest.web.api import bp
@@ -89,7 +89,9 @@ def lotti_list(tipo: str, query):
         404: "Fase, macchina o operatore inesistenti, o `tipo` sconosciuto.",
         409: "Chiave di idempotenza in uso da una richiesta ancora in corso, o apertura concorrente "
         "(RIPROVARE): riprovare.",
-        422: None,
+        422: "Input non valido; per `Origini` (R14) il `code` dice quale lotto di origine non va: "
+        "ORIGINE_SCONOSCIUTA, ORIGINE_ALTRA_COMMESSA, ORIGINE_FASE_SBAGLIATA, ORIGINE_APERTA, "
+        "ORIGINE_ESAURITA, ORIGINE_INSUFFICIENTE, ORIGINE_RIPETUTA, ORIGINI_OLTRE_QUANTITA, ORIGINI_PRIMA_FASE.",
         503: None,
     },
     collegamenti={
@@ -98,9 +100,18 @@ def lotti_list(tipo: str, query):
     },
 )
 def lotto_open(tipo: str, body):
-    """Open a lotto (R4–R6). An OPERATORE acts as itself; naming another operator is 403."""
+    """Open a lotto (R4–R6) with its draws (R14). An OPERATORE acts as itself; naming another operator is 403."""
+    chiave = _chiave(body)
+    scelte = [origini.Scelta(o["codice_lotto"], o["qta"]) for o in body.pop("origini", None) or []]
     esito = lotti.apri_lotto(
-        deps.session(), deps.erp(), actor=deps.actor(), fase_tipo=tipo, licenza=deps.licenza(), **_chiave(body), **body
+        deps.session(),
+        deps.erp(),
+        actor=deps.actor(),
+        fase_tipo=tipo,
+        licenza=deps.licenza(),
+        origini=scelte,
+        **chiave,
+        **body,
     )
     return esito.lotto
 

@@ -279,6 +279,7 @@ _NOMI_CONTRATTO = {
     "macchina_id": "id",
     "documento_id": "id",
     "causale_id": "id",
+    "codice_lotto": "CodiceLotto",
 }
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields, validate
 
 from asigest.errors import N_
-from asigest.web.api.base import BodySchema, QueryBoolean, StrictInteger
+from asigest.web.api.base import CODICE, BodySchema, Modello, QueryBoolean, StrictInteger
 from asigest.web.api.schemas import SENZA_NUL, ListQuery, id_query
 from asigest.web.converters import ID_MAX
 
@@ -17,6 +17,29 @@ class LottiQuery(ListQuery):
     aperti = QueryBoolean(load_default=None, metadata={"description": "true: solo aperti; false: solo chiusi."})
     FaseID = id_query(data_key="FaseID", attribute="fase_id")
     MacchinaID = id_query(data_key="MacchinaID", attribute="macchina_id")
+
+
+class OrigineSchema(BodySchema):
+    """A source lotto the caller names (R14): drawn first, in the order given."""
+
+    CodiceLotto = fields.String(
+        required=True,
+        attribute="codice_lotto",
+        validate=[
+            validate.Length(min=1, max=40, error=N_("Da 1 a 40 caratteri.")),
+            Modello(CODICE, error=N_("Codice lotto non valido: usare quello stampato sull'etichetta.")),
+        ],
+        metadata={"description": "CodiceLotto di un lotto chiuso della fase precedente della stessa commessa."},
+    )
+    Qta = StrictInteger(
+        load_default=None,
+        allow_none=True,
+        attribute="qta",
+        validate=validate.Range(min=1, max=ID_MAX, error=N_("Deve essere almeno 1.")),
+        metadata={
+            "description": "Pezzi da prelevare da questo lotto; se assente, quanti ne restano (fino a QtaInput)."
+        },
+    )
 
 
 class LottoApriSchema(BodySchema):
@@ -35,6 +58,17 @@ class LottoApriSchema(BodySchema):
         metadata={
             "description": "Obbligatorio (422) se chi chiama non è un OPERATORE; un "
             "OPERATORE agisce come sé stesso e indicarne un altro è 403."
+        },
+    )
+    Origini = fields.List(
+        fields.Nested(OrigineSchema),
+        attribute="origini",
+        validate=validate.Length(max=50, error=N_("Al massimo 50 lotti di origine.")),
+        metadata={
+            "description": "R14: i lotti chiusi della fase precedente da cui prelevare per primi (etichette "
+            "lette), nell'ordine dato; il resto si preleva dai lotti chiusi più vecchi (FIFO). Nella prima fase "
+            "non si indicano. Lotto sconosciuto, di un'altra commessa o fase, aperto, esaurito o con meno pezzi "
+            "di Qta, codici ripetuti, somma oltre QtaInput: 422 con il `code` ORIGINE_… / ORIGINI_…."
         },
     )
 
