@@ -1512,7 +1512,7 @@ def verifica(instance: Path) -> dict[str, int]:
     ).subquery()
 
     # R14. The fase before each one in its order's flow (NULL for the first).
-    O = LottoOrigine.__table__
+    origini_t = LottoOrigine.__table__
     prima_di = (
         select(
             F.c.FaseID.label("fase_id"),
@@ -1521,10 +1521,14 @@ def verifica(instance: Path) -> dict[str, int]:
         .select_from(F.join(FT, FT.c.FaseTipoID == F.c.FaseTipoID))
         .subquery()
     )
-    tirati = select(O.c.LottoID.label("lotto_id"), func.sum(O.c.Qta).label("qta")).group_by(O.c.LottoID).subquery()
+    tirati = (
+        select(origini_t.c.LottoID.label("lotto_id"), func.sum(origini_t.c.Qta).label("qta"))
+        .group_by(origini_t.c.LottoID)
+        .subquery()
+    )
     dati = (
-        select(O.c.LottoOrigineID.label("lotto_id"), func.sum(O.c.Qta).label("qta"))
-        .group_by(O.c.LottoOrigineID)
+        select(origini_t.c.LottoOrigineID.label("lotto_id"), func.sum(origini_t.c.Qta).label("qta"))
+        .group_by(origini_t.c.LottoOrigineID)
         .subquery()
     )
     consumata = case((chiuso, L.c.QtaOutput + L.c.QtaScarti), else_=L.c.QtaInput)
@@ -1542,11 +1546,11 @@ def verifica(instance: Path) -> dict[str, int]:
     )
     sorgente = L.alias("sorgente")
     fuori_fase = (
-        select(O.c.OrigineID)
+        select(origini_t.c.OrigineID)
         .select_from(
-            O.join(L, L.c.LottoID == O.c.LottoID)
+            origini_t.join(L, L.c.LottoID == origini_t.c.LottoID)
             .join(prima_di, prima_di.c.fase_id == L.c.FaseID)
-            .join(sorgente, sorgente.c.LottoID == O.c.LottoOrigineID)
+            .join(sorgente, sorgente.c.LottoID == origini_t.c.LottoOrigineID)
         )
         .where(or_(prima_di.c.precedente.is_(None), sorgente.c.FaseID != prima_di.c.precedente))
     )
@@ -1649,7 +1653,7 @@ def verifica(instance: Path) -> dict[str, int]:
         esito["n_lotti"] = conn.scalar(select(func.count()).select_from(L))
         esito["n_lotti_aperti"] = conn.scalar(select(func.count()).select_from(L).where(L.c.DataFine.is_(None)))
         esito["n_fasi"] = conn.scalar(select(func.count()).select_from(F))
-        esito["n_prelievi"] = conn.scalar(select(func.count()).select_from(O))
+        esito["n_prelievi"] = conn.scalar(select(func.count()).select_from(origini_t))
         esito["n_log_eventi"] = conn.scalar(select(func.count()).select_from(LogEvento.__table__))
     engine.dispose()
     return {k: int(v or 0) for k, v in esito.items()}

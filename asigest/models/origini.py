@@ -5,10 +5,10 @@ from __future__ import annotations
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, UniqueConstraint, column
 from sqlalchemy.orm import Mapped, mapped_column
 
-from asigest.extensions import db
+from asigest.extensions import Model
 
 
-class LottoOrigine(db.Model):
+class LottoOrigine(Model):
     """One draw: lotto ``LottoID`` took ``Qta`` pieces from the closed lotto ``LottoOrigineID``.
 
     The rules across rows (Σ draws of a lotto = what it consumes, Σ drawn from a source ≤

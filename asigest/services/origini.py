@@ -17,12 +17,14 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, ScalarSelect, Table, delete, func, insert, select, update
+from sqlalchemy.orm import InstrumentedAttribute
 
 from asigest.domain import origini as regole
 from asigest.errors import N_, InvalidInput, RuleViolation
 from asigest.models import Fase, FaseTipo, Lotto, LottoOrigine
 from asigest.services.chunks import chunked
+from asigest.services.uow import DbSession
 
 _CAMPO = "Origini"
 _ORDINI_PER_GIRO = 500
@@ -41,7 +43,7 @@ class Scelta:
 # -- reading ---------------------------------------------------------------------------
 
 
-def fase_precedente(session, fase: Fase) -> Fase | None:
+def fase_precedente(session: DbSession, fase: Fase) -> Fase | None:
     """The enabled fase before ``fase`` in its order's flow (FaseTipo.Ordine), None for the first.
 
     Reads only the ids (the open has the order's fasi in the session already, R5)."""
@@ -55,7 +57,7 @@ def fase_precedente(session, fase: Fase) -> Fase | None:
     return session.get(Fase, ids[posto - 1]) if posto > 0 else None
 
 
-def _dato(lotto_col):
+def _dato(lotto_col: InstrumentedAttribute[int] | ColumnElement[int]) -> ScalarSelect[int]:
     """Σ Qta drawn from the source ``lotto_col`` (a correlated subquery on IX_LottiOrigini_LottoOrigineID)."""
     return (
         select(func.coalesce(func.sum(LottoOrigine.qta), 0))
@@ -64,17 +66,18 @@ def _dato(lotto_col):
     )
 
 
-def fonti(session, fase_precedente_id: int) -> list[regole.Fonte]:
+def fonti(session: DbSession, fase_precedente_id: int) -> list[regole.Fonte]:
     """Closed lotti of a fase that still have pieces to give, oldest close first (FIFO)."""
     righe = session.execute(
         select(Lotto.id, Lotto.qta_output - _dato(Lotto.id))
         .where(Lotto.fase_id == fase_precedente_id, Lotto.data_fine.is_not(None))
         .order_by(Lotto.data_fine, Lotto.id)
     ).all()
-    return [regole.Fonte(lotto_id, int(residuo)) for lotto_id, residuo in righe if residuo > 0]
+    # QtaOutput is set on every closed lotto (R7), so the residue is a number.
+    return [regole.Fonte(lotto_id, int(residuo or 0)) for lotto_id, residuo in righe if (residuo or 0) > 0]
 
 
-def prelievi(session, lotto_id: int) -> list[tuple[int, int]]:
+def prelievi(session: DbSession, lotto_id: int) -> list[tuple[int, int]]:
     """``(LottoOrigineID, Qta)`` of a lotto's draws, oldest draw first."""
     return [
         (sorgente, qta)
@@ -86,7 +89,7 @@ def prelievi(session, lotto_id: int) -> list[tuple[int, int]]:
     ]
 
 
-def origini_dict(session, lotto_id: int) -> list[dict]:
+def origini_dict(session: DbSession, lotto_id: int) -> list[dict[str, object]]:
     """A lotto's draws as its audit rows keep them: ``[{"CodiceLotto", "Qta"}]``, oldest first."""
     righe = session.execute(
         select(Lotto.codice_lotto, LottoOrigine.qta)
@@ -101,7 +104,7 @@ def origini_dict(session, lotto_id: int) -> list[dict]:
 
 
 def piano_apertura(
-    session, fase: Fase, qta_input: int, scelte: list[Scelta] | None
+    session: DbSession, fase: Fase, qta_input: int, scelte: list[Scelta] | None
 ) -> tuple[Fase | None, dict[int, int]]:
     """What a new lotto of ``fase`` taking ``qta_input`` pieces draws: ``(previous fase,
     {LottoOrigineID: Qta})`` — nothing for the first fase. The named sources first, in
@@ -142,7 +145,9 @@ def piano_apertura(
     return precedente, presi
 
 
-def _fonte_scelta(session, scelta: Scelta, fase: Fase, precedente: Fase, disponibili: list[regole.Fonte]) -> int:
+def _fonte_scelta(
+    session: DbSession, scelta: Scelta, fase: Fase, precedente: Fase, disponibili: list[regole.Fonte]
+) -> int:
     codice = scelta.codice_lotto
     sorgente = session.scalar(select(Lotto).where(Lotto.codice_lotto == codice))
     if sorgente is None:
@@ -187,11 +192,11 @@ def _fonte_scelta(session, scelta: Scelta, fase: Fase, precedente: Fase, disponi
     return sorgente.id
 
 
-def _origine_non_valida(messaggio: str, code: str, **params) -> InvalidInput:
+def _origine_non_valida(messaggio: str, code: str, **params: object) -> InvalidInput:
     return InvalidInput({_CAMPO: [_CORREGGERE]}, message=messaggio, code=code, **params)
 
 
-def registra(session, lotto_id: int, presi: dict[int, int]) -> None:
+def registra(session: DbSession, lotto_id: int, presi: dict[int, int]) -> None:
     """Insert a new lotto's draws, in draw order (OrigineID keeps it)."""
     for sorgente, qta in presi.items():
         session.add(LottoOrigine(lotto_id=lotto_id, lotto_origine_id=sorgente, qta=qta))
@@ -201,7 +206,7 @@ def registra(session, lotto_id: int, presi: dict[int, int]) -> None:
 # -- closing, correcting, cancelling -----------------------------------------------------
 
 
-def allinea(session, lotto: Lotto, precedente: Fase | None) -> int:
+def allinea(session: DbSession, lotto: Lotto, precedente: Fase | None) -> int:
     """Make a lotto's draws add up to what it consumes (R5): give back the excess, newest
     draw first (a short close, a correction down), or draw what is missing FIFO (a
     correction up). Returns the pieces that found no source (0 when the draws are whole).
@@ -243,17 +248,17 @@ def allinea(session, lotto: Lotto, precedente: Fase | None) -> int:
     return manca
 
 
-def mancanti(session, lotto: Lotto) -> int:
+def mancanti(session: DbSession, lotto: Lotto) -> int:
     """Pieces a lotto consumes that no draw accounts for (lotti of before R14 the history
     could not place); 0 for the first fase's lotti is the caller's to know."""
-    tirati = session.scalar(
+    tirati = session.scalars(
         select(func.coalesce(func.sum(LottoOrigine.qta), 0)).where(LottoOrigine.lotto_id == lotto.id)
-    )
+    ).one()
     consumata = lotto.qta_input if lotto.data_fine is None else (lotto.qta_output or 0) + (lotto.qta_scarti or 0)
     return max(0, consumata - int(tirati))
 
 
-def controlla_fonte(session, lotto: Lotto, qta_output: int, qta_output_prima: int | None) -> None:
+def controlla_fonte(session: DbSession, lotto: Lotto, qta_output: int, qta_output_prima: int | None) -> None:
     """A correction may not leave a source having given more than its QtaOutput (R14):
     refused when such an excess appears or grows (one left by data written outside the
     services does not block a correction that does not make it worse).
@@ -280,7 +285,7 @@ def controlla_fonte(session, lotto: Lotto, qta_output: int, qta_output_prima: in
         )
 
 
-def elimina(session, lotto_id: int) -> None:
+def elimina(session: DbSession, lotto_id: int) -> None:
     """Remove a cancelled lotto's draws (its pieces go back to their sources)."""
     session.execute(
         delete(LottoOrigine).where(LottoOrigine.lotto_id == lotto_id).execution_options(synchronize_session=False)
@@ -311,7 +316,7 @@ class Resoconto:
         )
 
 
-def ricostruisci_storico(conn, *, commesse: list[int] | None = None) -> Resoconto:
+def ricostruisci_storico(conn: Connection, *, commesse: list[int] | None = None) -> Resoconto:
     """Rebuild the draws of the lotti recorded before R14 (``domain.origini.ricostruisci``),
     order by order, on ``conn`` (the caller commits); ``commesse`` limits it to those orders.
 
@@ -320,6 +325,7 @@ def ricostruisci_storico(conn, *, commesse: list[int] | None = None) -> Resocont
     a few hundred at a time: memory does not grow with the history.
     """
     lotti_t, fasi_t, tipi_t, origini_t = Lotto.__table__, Fase.__table__, FaseTipo.__table__, LottoOrigine.__table__
+    assert isinstance(origini_t, Table)  # (typed FromClause: a declarative model's own Table)
     stmt_fasi = (
         select(fasi_t.c.FaseID, fasi_t.c.CommessaERPId)
         .join(tipi_t, tipi_t.c.FaseTipoID == fasi_t.c.FaseTipoID)
@@ -357,7 +363,7 @@ def ricostruisci_storico(conn, *, commesse: list[int] | None = None) -> Resocont
                     .distinct()
                 )
             )
-        righe: list[dict] = []
+        righe: list[dict[str, object]] = []
         for fasi in gruppo:
             for precedente, fase in zip(fasi, fasi[1:]):
                 da_fare = per_fase.get(fase, [])
@@ -377,7 +383,7 @@ def ricostruisci_storico(conn, *, commesse: list[int] | None = None) -> Resocont
 # -- invariants ------------------------------------------------------------------------
 
 
-def violazioni(session) -> list[str]:
+def violazioni(session: DbSession) -> list[str]:
     """Every way the draws break R14, described (empty when they hold): a later-fase lotto
     whose draws differ from what it consumes, a first-fase lotto with draws, a source that
     gave more than its QtaOutput, a draw from an open lotto, from another order or from a

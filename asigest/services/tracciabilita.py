@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import joinedload
 
 from asigest.erp import ErpGateway
@@ -23,6 +24,7 @@ from asigest.errors import N_, InvalidInput, NotFound
 from asigest.models import DocumentoTecnico, Fase, LogEvento, Lotto, LottoOrigine
 from asigest.services.chunks import chunked
 from asigest.services.rettifiche import RETTIFICA
+from asigest.services.uow import DbSession
 
 INDIETRO, AVANTI = "indietro", "avanti"
 DIREZIONI = (INDIETRO, AVANTI)
@@ -40,13 +42,13 @@ class Nodo:
     rettifiche: list[LogEvento] = field(default_factory=list)
     collegati: list[tuple[Nodo, int]] = field(default_factory=list)
 
-    def __getattr__(self, nome: str):
+    def __getattr__(self, nome: str) -> Any:
         if nome == "lotto":  # not set yet (copying, unpickling): no recursion
             raise AttributeError(nome)
         return getattr(self.lotto, nome)
 
 
-def traccia(session, erp: ErpGateway, codice_lotto: str, *, direzione: str = INDIETRO) -> Nodo:
+def traccia(session: DbSession, erp: ErpGateway, codice_lotto: str, *, direzione: str = INDIETRO) -> Nodo:
     """The trace of the lotto ``codice_lotto`` (any case) in ``direzione`` (``indietro``:
     its sources, down to the first fase; ``avanti``: the lotti that drew from it).
 
@@ -88,7 +90,7 @@ def traccia(session, erp: ErpGateway, codice_lotto: str, *, direzione: str = IND
     return nodi[0]
 
 
-def _archi(session, ids: list[int], direzione: str) -> list[tuple[int, int, int]]:
+def _archi(session: DbSession, ids: list[int], direzione: str) -> list[tuple[int, int, int]]:
     """``(lotto in ids, the lotto at the other end, Qta)`` in draw order."""
     if direzione == INDIETRO:
         vicino, lontano = LottoOrigine.lotto_id, LottoOrigine.lotto_origine_id
@@ -105,7 +107,7 @@ def _archi(session, ids: list[int], direzione: str) -> list[tuple[int, int, int]
     return archi
 
 
-def _lotti(session, ids: list[int]) -> dict[int, Lotto]:
+def _lotti(session: DbSession, ids: list[int]) -> dict[int, Lotto]:
     trovati: dict[int, Lotto] = {}
     for chunk in chunked(ids):
         stmt = select(Lotto).where(Lotto.id.in_(chunk)).options(joinedload(Lotto.fase).joinedload(Fase.fase_tipo))
@@ -113,12 +115,13 @@ def _lotti(session, ids: list[int]) -> dict[int, Lotto]:
     return trovati
 
 
-def _documenti(session, erp: ErpGateway, nodi: list[Nodo]) -> None:
-    """The documents each lotto's order or article had when the lotto opened: loaded
-    before its DataInizio. (A document deleted since is no longer in the table.)"""
+def _documenti(session: DbSession, erp: ErpGateway, nodi: list[Nodo]) -> None:
+    """The documents each lotto's order or article had when the lotto opened: uploaded
+    before its DataInizio and not deleted by then (a deleted document keeps its record,
+    ``documenti.delete_documento``). One query for every node, not one per lotto."""
     commesse = sorted({n.lotto.fase.commessa_erp_id for n in nodi})
     articoli = {cid: c.codart for cid, c in erp.get_many(commesse).items() if c.codart}
-    condizioni = [DocumentoTecnico.commessa_erp_id.in_(commesse)]
+    condizioni: list[ColumnElement[bool]] = [DocumentoTecnico.commessa_erp_id.in_(commesse)]
     if articoli:
         condizioni.append(
             DocumentoTecnico.codart.in_(sorted(set(articoli.values()))) & DocumentoTecnico.commessa_erp_id.is_(None)
@@ -131,17 +134,24 @@ def _documenti(session, erp: ErpGateway, nodi: list[Nodo]) -> None:
     for doc in documenti:
         if doc.commessa_erp_id is not None:
             per_commessa[doc.commessa_erp_id].append(doc)
-        else:
+        elif doc.codart is not None:
             per_articolo[doc.codart].append(doc)
     for nodo in nodi:
         commessa = nodo.lotto.fase.commessa_erp_id
-        validi = per_commessa.get(commessa, []) + per_articolo.get(articoli.get(commessa), [])
+        articolo = articoli.get(commessa)
+        validi = per_commessa.get(commessa, []) + (per_articolo.get(articolo, []) if articolo else [])
+        inizio = nodo.lotto.data_inizio
         nodo.documenti = sorted(
-            (d for d in validi if d.data_caricamento <= nodo.lotto.data_inizio), key=lambda d: (d.tipo, d.id)
+            (
+                d
+                for d in validi
+                if d.data_caricamento <= inizio and (d.data_eliminazione is None or d.data_eliminazione > inizio)
+            ),
+            key=lambda d: (d.tipo, d.id),
         )
 
 
-def _rettifiche(session, nodi: list[Nodo]) -> None:
+def _rettifiche(session: DbSession, nodi: list[Nodo]) -> None:
     """Each lotto's corrections (R10) from its audit rows, oldest first."""
     per_lotto: dict[int, list[LogEvento]] = defaultdict(list)
     for chunk in chunked(sorted({n.lotto.id for n in nodi})):
@@ -150,7 +160,8 @@ def _rettifiche(session, nodi: list[Nodo]) -> None:
             .where(LogEvento.entita == "Lotti", LogEvento.azione == RETTIFICA, LogEvento.entita_id.in_(chunk))
             .order_by(LogEvento.id)
         ):
-            per_lotto[evento.entita_id].append(evento)
+            if evento.entita_id is not None:  # every LOTTO_RETTIFICATO row names its lotto
+                per_lotto[evento.entita_id].append(evento)
     for nodo in nodi:
         nodo.rettifiche = per_lotto.get(nodo.lotto.id, [])
 

@@ -73,13 +73,27 @@ def test_documents_are_those_current_when_the_lotto_opened(client, linea, filier
     documento("b dell'articolo", adesso - timedelta(days=2), codart="SCH-[X]")
     documento("c caricato dopo", adesso + timedelta(days=1), commessa_erp_id=101)
     documento("d di un'altra commessa", adesso - timedelta(days=1), commessa_erp_id=102)
+    # Deleted since the lotti opened (the record stays): it was current then, so it shows.
+    documento("e eliminato dopo", adesso - timedelta(days=3), commessa_erp_id=101, data_eliminazione=adesso)
+    # Deleted before they opened: it does not.
+    documento(
+        "f eliminato prima",
+        adesso - timedelta(days=3),
+        commessa_erp_id=101,
+        data_eliminazione=adesso - timedelta(days=2),
+    )
     db_session.commit()
     nodo = traccia(client, linea, "2026-1234-CONTROLLI-001").json
     assert [(d["Titolo"], d["Sha256"][0], d["Revisione"]) for d in nodo["Documenti"]] == [
         ("a della commessa", "a", "B"),
         ("b dell'articolo", "b", "B"),
+        ("e eliminato dopo", "e", "B"),
     ]
-    assert [d["Titolo"] for d in nodo["Origini"][0]["Documenti"]] == ["a della commessa", "b dell'articolo"]
+    assert [d["Titolo"] for d in nodo["Origini"][0]["Documenti"]] == [
+        "a della commessa",
+        "b dell'articolo",
+        "e eliminato dopo",
+    ]
 
 
 def test_corrections_come_with_their_notes(client, linea, filiera, db_session, make_user):

@@ -48,7 +48,7 @@ def _rettifiche(riga) -> str:
     )
 
 
-_COLONNE = (
+_COLONNE: tuple[esporta.Colonna[tracciabilita.RigaTraccia], ...] = (
     esporta.Colonna(N_("Direzione"), lambda r: r.direzione, 10),
     esporta.Colonna(N_("Livello"), lambda r: r.livello, 8),
     esporta.Colonna(N_("Codice lotto"), lambda r: r.nodo.lotto.codice_lotto, 24),
