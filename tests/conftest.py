@@ -259,6 +259,7 @@ def make_user(db_session):
             ruolo=ruolo,
             password=password,
             pin=pin,
+            lingua=extra.get("lingua"),
         )
 
     return factory

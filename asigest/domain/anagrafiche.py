@@ -31,6 +31,10 @@ PIN_MIN, PIN_MAX = 4, 8
 PASSWORD_MIN = 8
 PASSWORD_MAX = 200
 
+# The languages a user can have the kiosk in (Utenti.Lingua, held by a CHECK too).
+LINGUE = ("it", "en")
+LINGUA_PREDEFINITA = "it"
+
 
 class CampiErrati(dict):
     """``{field: [message, ...]}`` gathered while checking a request."""
@@ -94,6 +98,12 @@ def controlla_password(errori: CampiErrati, password: str | None, campo: str = "
         errori.add(campo, N_("La password deve avere almeno 8 caratteri."))
     elif len(password) > PASSWORD_MAX:
         errori.add(campo, TROPPO_LUNGO[200])
+
+
+def controlla_lingua(errori: CampiErrati, lingua: str | None, campo: str = "lingua") -> None:
+    """Record an error when ``lingua`` is given and is not one of ``LINGUE``."""
+    if lingua is not None and lingua not in LINGUE:
+        errori.add(campo, N_("Lingua non valida: usare it (italiano) o en (inglese)."))
 
 
 def differenze(prima: dict, dopo: dict) -> tuple[dict, dict]:

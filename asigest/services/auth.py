@@ -33,6 +33,7 @@ def actor_for(utente: Utente, postazione: str | None = None, sessione_id: int | 
         nome=utente.nome_completo,
         postazione=postazione,
         sessione_id=sessione_id,
+        lingua=utente.lingua,
     )
 
 
@@ -471,6 +472,7 @@ def _controlla_utente(
     pin: str | None,
     password: str | None,
     parziale: bool,
+    lingua: str | None = None,
 ) -> dict:
     """Check a user's fields; with ``parziale`` a None field means "leave as it is".
     Returns the cleaned values of the fields given."""
@@ -489,6 +491,9 @@ def _controlla_utente(
         puliti["ruolo"] = ruolo
     anagrafiche.controlla_pin(errori, pin)
     anagrafiche.controlla_password(errori, password)
+    anagrafiche.controlla_lingua(errori, lingua)
+    if lingua is not None:
+        puliti["lingua"] = lingua
     return puliti
 
 
@@ -518,15 +523,25 @@ def create_user(
     password: str | None = None,
     pin: str | None = None,
     attivo: bool = True,
+    lingua: str | None = None,
 ) -> Utente:
-    """Create a user with hashed secrets and its audit row.
+    """Create a user with hashed secrets and its audit row; ``lingua`` (``it``/``en``,
+    default ``it``) is the kiosk's language for them.
 
     Raises InvalidInput for a bad role, PIN or empty field, Conflict (MATRICOLA_IN_USO)
     for a badge in use.
     """
     errori = CampiErrati()
     puliti = _controlla_utente(
-        errori, matricola=matricola, nome=nome, cognome=cognome, ruolo=ruolo, pin=pin, password=password, parziale=False
+        errori,
+        matricola=matricola,
+        nome=nome,
+        cognome=cognome,
+        ruolo=ruolo,
+        pin=pin,
+        password=password,
+        parziale=False,
+        lingua=lingua,
     )
     errori.raise_if_any()
     if _matricola_usata(session, puliti["matricola"]):
@@ -541,6 +556,7 @@ def create_user(
                 password_hash=hashing.hash_secret(password) if password else None,
                 pin_hash=hashing.hash_secret(pin) if pin else None,
                 attivo=bool(attivo),
+                lingua=puliti.get("lingua", anagrafiche.LINGUA_PREDEFINITA),
             )
             session.add(utente)
             session.flush()
@@ -556,6 +572,7 @@ def create_user(
                     "Cognome": utente.cognome,
                     "Ruolo": ruolo,
                     **({} if attivo else {"Attivo": False}),
+                    **({} if utente.lingua == anagrafiche.LINGUA_PREDEFINITA else {"Lingua": utente.lingua}),
                 },
             )
     except IntegrityError:
@@ -607,6 +624,7 @@ def _fotografia(utente: Utente) -> dict:
         "Cognome": utente.cognome,
         "Ruolo": utente.ruolo,
         "Attivo": utente.attivo,
+        "Lingua": utente.lingua,
     }
 
 
@@ -660,6 +678,7 @@ def update_user(
     attivo: bool | None = None,
     pin: str | None = None,
     password: str | None = None,
+    lingua: str | None = None,
 ) -> Utente:
     """Change a user's data (None leaves a field as it is), and optionally set a new PIN
     or password, in one transaction. Writes UTENTE_MODIFICATO (or UTENTE_DISATTIVATO when
@@ -680,7 +699,15 @@ def update_user(
     utente = get_user(session, utente_id)
     errori = CampiErrati()
     puliti = _controlla_utente(
-        errori, matricola=matricola, nome=nome, cognome=cognome, ruolo=ruolo, pin=pin, password=password, parziale=True
+        errori,
+        matricola=matricola,
+        nome=nome,
+        cognome=cognome,
+        ruolo=ruolo,
+        pin=pin,
+        password=password,
+        parziale=True,
+        lingua=lingua,
     )
     errori.raise_if_any()
     if "matricola" in puliti and _matricola_usata(session, puliti["matricola"], escluso_id=utente.id):
