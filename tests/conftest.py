@@ -42,10 +42,10 @@ def _cheap_argon2():
 
     from asigest.domain import hashing
 
-    real = hashing._hasher
-    hashing._hasher = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+    real, real_pin = hashing._hasher, hashing._hasher_pin
+    hashing._hasher = hashing._hasher_pin = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
     yield
-    hashing._hasher = real
+    hashing._hasher, hashing._hasher_pin = real, real_pin
 
 
 # -- databases -------------------------------------------------------------------

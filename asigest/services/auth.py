@@ -304,7 +304,8 @@ def _verifica(
     utente = session.scalar(select(Utente).where(Utente.matricola == matricola)) if matricola else None
     _rifiuta_se_bloccato(session, limiti, matricola, indirizzo, utente)
     stored = (utente.password_hash if tipo == TIPO_PASSWORD else utente.pin_hash) if utente else None
-    if hashing.verify_secret(stored, segreto) and utente is not None and utente.attivo:
+    verifica = hashing.verify_secret if tipo == TIPO_PASSWORD else hashing.verify_pin
+    if verifica(stored, segreto) and utente is not None and utente.attivo:
         return utente
     _registra_fallimento(session, limiti, tipo, matricola, indirizzo, utente.id if utente else None, postazione)
     return None
@@ -375,6 +376,9 @@ def authenticate_pin(
     )
     if utente is None:
         raise RuleViolation(N_("Badge o PIN errati. Riprovare."), code="CREDENZIALI_ERRATE")
+    # A PIN stored with older hash parameters is stored again with today's, now that it
+    # is known (docs/decisioni/2026-12-07-costo-hash-pin.md).
+    rifatto = hashing.hash_pin((pin or "").strip()) if hashing.pin_da_rifare(utente.pin_hash) else None
     return _registra_accesso(
         session,
         utente.id,
@@ -382,6 +386,7 @@ def authenticate_pin(
         postazione,
         _NuovaSessione(KIOSK, sessione, sostituisce) if sessione else None,
         limiti,
+        pin_hash=rifatto,
     )
 
 
@@ -399,9 +404,11 @@ def _registra_accesso(
     postazione: str | None,
     nuova: _NuovaSessione | None = None,
     limiti: LimitiAccesso | None = None,
+    pin_hash: str | None = None,
 ) -> Actor:
     """Stamp UltimoAccesso (which also resets the badge's failure count), open the
-    browser's Sessioni row when ``nuova`` is given, and write the login's audit row, in
+    browser's Sessioni row when ``nuova`` is given, store ``pin_hash`` (the same PIN
+    hashed again with today's parameters) when given, and write the login's audit row, in
     one transaction; on SQLite declared as a write up front and retried, so a login at
     the instant another terminal commits never fails with "database is locked"."""
 
@@ -410,6 +417,8 @@ def _registra_accesso(
             adesso = utcnow()
             utente = session.get(Utente, utente_id)
             utente.ultimo_accesso = adesso
+            if pin_hash is not None:
+                utente.pin_hash = pin_hash
             dopo = None
             sessione_id = None
             if nuova is not None:
@@ -425,6 +434,8 @@ def _registra_accesso(
                 )
                 sessione_id = riga.id
                 dopo = {"SessioneID": riga.id, **({"SessioneSostituita": sostituita.id} if sostituita else {})}
+            if pin_hash is not None:
+                dopo = {**(dopo or {}), "PinRicalcolato": True}
             actor = actor_for(utente, postazione, sessione_id)
             audit.record(session, actor, azione, "Utenti", utente.id, postazione=postazione, dopo=dopo)
         return actor
@@ -554,7 +565,7 @@ def create_user(
                 cognome=puliti["cognome"],
                 ruolo=ruolo,
                 password_hash=hashing.hash_secret(password) if password else None,
-                pin_hash=hashing.hash_secret(pin) if pin else None,
+                pin_hash=hashing.hash_pin(pin) if pin else None,
                 attivo=bool(attivo),
                 lingua=puliti.get("lingua", anagrafiche.LINGUA_PREDEFINITA),
             )
@@ -738,7 +749,7 @@ def update_user(
                     dopo={**nuovi, **chiuse.pop("DISATTIVATO", {})},
                 )
             if pin is not None:
-                utente.pin_hash = hashing.hash_secret(pin)
+                utente.pin_hash = hashing.hash_pin(pin)
                 audit.record(session, actor, "PIN_REIMPOSTATO", "Utenti", utente.id, dopo=chiuse.pop("PIN", None))
             if password is not None:
                 utente.password_hash = hashing.hash_secret(password)

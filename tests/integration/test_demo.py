@@ -44,6 +44,7 @@ def fast_hashing(monkeypatch):
     belongs to ``domain/hashing.py``, not to what these tests check. Verification reads
     the cost from the hash, so logging in still goes through the real code."""
     monkeypatch.setattr(hashing, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    monkeypatch.setattr(hashing, "_hasher_pin", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture
