@@ -504,9 +504,13 @@ def test_user_and_token_commands(tmp_path):
         "operatore",
         "--pin",
         "4321",
+        "--lingua",
+        "en",
     )
     assert creato.returncode == 0, creato.stderr
     assert "Utente 2001 creato" in creato.stdout
+    with sqlite3.connect(instance / "asigest.db") as conn:
+        assert conn.execute("SELECT Lingua FROM Utenti WHERE Matricola = '2001'").fetchone() == ("en",)
 
     doppio = flask(
         instance,
