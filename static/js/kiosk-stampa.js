@@ -35,13 +35,23 @@
     frame.onload = function () {
       frame.onload = null;
       var finestra = frame.contentWindow;
+      var etichetta = null;
+      try { etichetta = finestra.document.querySelector(".etichetta"); } catch (e) { etichetta = null; }
+      if (!etichetta) {
+        // Not the label: the kiosk session has ended (the server answered with the badge
+        // form, which refuses to be framed). Never print that: the screen goes there.
+        window.location.assign(document.body.dataset.badgeUrl || window.location.href);
+        return;
+      }
       document.dispatchEvent(new CustomEvent("asigest:stampa", { detail: { finestra: finestra, indirizzo: link.dataset.stampa } }));
       finestra.focus();
       finestra.print();
       link.classList.add("kiosk-stampata");
-      // The scanner types into whatever has the focus: give it back to the screen.
-      if (attivo && attivo !== document.body && attivo.focus) { attivo.focus(); }
-      else { window.focus(); }
+      // The scanner types into whatever has the focus: give it back to the screen's
+      // field (the one marked autofocus), or to what had it before the tap.
+      window.focus();
+      var campo = document.querySelector("#pannello [autofocus]") || attivo;
+      if (campo && campo !== document.body && campo.focus) { campo.focus(); }
     };
     frame.src = link.dataset.stampa;
   });

@@ -140,3 +140,22 @@ def test_the_idle_lock_holds_on_every_kiosk_view(
     finally:
         app.config["KIOSK_IDLE_SECONDS"] = 300
     assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []
+
+
+def test_a_print_after_the_session_ended_goes_to_the_badge_form_and_prints_nothing(
+    browser, live_server, db_session, make_user
+):
+    """Esci on another tab, a supervisor's new PIN, the server's idle limit: the frame
+    gets the badge form instead of the label; nothing is printed, the screen goes back to
+    the badge form."""
+    from asigest.services import auth
+
+    _impianto(db_session)
+    operatore = make_user(ruolo="OPERATORE", password=None, pin="2468")
+    _entra_e_apri(browser, live_server, operatore.matricola)
+    browser.execute_script(_CONTA_STAMPE)
+    auth.reset_pin(db_session, actor=None, utente_id=operatore.id, pin="1357")  # ends every session
+    browser.find_element(By.CSS_SELECTOR, "a[data-stampa]").click()
+    _wait(browser).until(ec.presence_of_element_located((By.NAME, "matricola")))
+    assert browser.current_url.endswith("/kiosk/SMD-L1")
+    assert browser.execute_script("return window.__stampe === undefined ? [] : window.__stampe") == []
