@@ -28,7 +28,9 @@ def _esci(browser) -> None:
 
 
 def _lingua(browser) -> str:
-    return browser.find_element(By.TAG_NAME, "html").get_attribute("lang")
+    # Read by script, holding no element: while a page is replaced, an element of the
+    # old one would be stale.
+    return browser.execute_script("return document.documentElement.lang")
 
 
 def test_each_operator_gets_their_own_language_in_the_same_browser(browser, live_server, db_session, make_user):
