@@ -12,6 +12,7 @@ from flask_migrate import downgrade, upgrade
 from sqlalchemy.engine import make_url
 
 from asigest import demo
+from asigest.domain.anagrafiche import LINGUE
 from asigest.domain.ruoli import RUOLI
 from asigest.errors import AsigestError
 from asigest.extensions import db
@@ -84,7 +85,10 @@ def user_group():
 @click.option("--ruolo", required=True, type=click.Choice(RUOLI, case_sensitive=False))
 @click.option("--password", default=None, help="Per SUPERVISORE/ADMIN (login web).")
 @click.option("--pin", default=None, help="Per OPERATORE (terminale), 4–8 cifre.")
-def user_create(matricola, nome, cognome, ruolo, password, pin):
+@click.option(
+    "--lingua", default="it", show_default=True, type=click.Choice(LINGUE), help="Lingua del terminale per l'utente."
+)
+def user_create(matricola, nome, cognome, ruolo, password, pin, lingua):
     """Create a user with hashed password and/or PIN."""
     try:
         utente = auth_service.create_user(
@@ -96,6 +100,7 @@ def user_create(matricola, nome, cognome, ruolo, password, pin):
             ruolo=ruolo.upper(),
             password=password,
             pin=pin,
+            lingua=lingua,
         )
     except AsigestError as error:
         _fail(error)

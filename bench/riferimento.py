@@ -1000,7 +1000,8 @@ def _batches(rows, size: int = BATCH):
 def _scrivi_asigest(engine, g: Generatore, tipi: dict[str, tuple[int, int]], *, audit: bool) -> int:
     """Everything in ASI_GEST; returns the LogEventi rows written."""
     creato = _ts(g.t0 - 30 * GIORNO)
-    segreti = {s: hashing.hash_secret(s) for s in (ADMIN[1], SUPERVISORE[1], PIN_OPERATORI)}
+    segreti = {s: hashing.hash_secret(s) for s in (ADMIN[1], SUPERVISORE[1])}
+    segreti[PIN_OPERATORI] = hashing.hash_pin(PIN_OPERATORI)
     utenti = [
         {
             "UtenteID": 1,

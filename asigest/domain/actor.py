@@ -18,6 +18,7 @@ class Actor:
     nome: str = ""
     postazione: str | None = None
     sessione_id: int | None = None
+    lingua: str = "it"  # Utenti.Lingua: the kiosk's language from this person's login on
 
     def puo(self, ruolo_minimo: str) -> bool:
         """True when this actor's role is ``ruolo_minimo`` or above."""

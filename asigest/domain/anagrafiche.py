@@ -33,6 +33,10 @@ PIN_MIN, PIN_MAX = 4, 8
 PASSWORD_MIN = 8
 PASSWORD_MAX = 200
 
+# The languages a user can have the kiosk in (Utenti.Lingua, held by a CHECK too).
+LINGUE = ("it", "en")
+LINGUA_PREDEFINITA = "it"
+
 
 T = TypeVar("T")
 
@@ -106,6 +110,12 @@ def controlla_password(errori: CampiErrati, password: str | None, campo: str = "
         errori.add(campo, N_("La password deve avere almeno 8 caratteri."))
     elif len(password) > PASSWORD_MAX:
         errori.add(campo, TROPPO_LUNGO[200])
+
+
+def controlla_lingua(errori: CampiErrati, lingua: str | None, campo: str = "lingua") -> None:
+    """Record an error when ``lingua`` is given and is not one of ``LINGUE``."""
+    if lingua is not None and lingua not in LINGUE:
+        errori.add(campo, N_("Lingua non valida: usare it (italiano) o en (inglese)."))
 
 
 def differenze(prima: Mapping[str, object], dopo: Mapping[str, object]) -> tuple[dict[str, object], dict[str, object]]:

@@ -7,6 +7,7 @@ from datetime import datetime
 from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Integer, String, Unicode, column
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from asigest.domain.anagrafiche import LINGUA_PREDEFINITA, LINGUE
 from asigest.domain.ruoli import RUOLI
 from asigest.extensions import Model
 from asigest.models.types import UTCDateTime, utcnow
@@ -14,7 +15,10 @@ from asigest.models.types import UTCDateTime, utcnow
 
 class Utente(Model):
     __tablename__ = "Utenti"
-    __table_args__ = (CheckConstraint(column("Ruolo").in_(RUOLI), name="ruolo"),)
+    __table_args__ = (
+        CheckConstraint(column("Ruolo").in_(RUOLI), name="ruolo"),
+        CheckConstraint(column("Lingua").in_(LINGUE), name="lingua"),
+    )
 
     id: Mapped[int] = mapped_column("UtenteID", Integer, primary_key=True)
     matricola: Mapped[str] = mapped_column("Matricola", Unicode(30), unique=True, nullable=False)
@@ -26,6 +30,9 @@ class Utente(Model):
     attivo: Mapped[bool] = mapped_column("Attivo", Boolean, nullable=False, default=True)
     data_creazione: Mapped[datetime] = mapped_column("DataCreazione", UTCDateTime, nullable=False, default=utcnow)
     ultimo_accesso: Mapped[datetime | None] = mapped_column("UltimoAccesso", UTCDateTime)
+    # The language of the kiosk for this person, from their badge login on (SPEC §9). The
+    # database's default only: a row written by code that predates the column gets it too.
+    lingua: Mapped[str] = mapped_column("Lingua", String(2), nullable=False, server_default=LINGUA_PREDEFINITA)
 
     @property
     def nome_completo(self) -> str:

@@ -38,6 +38,7 @@ def actor_for(utente: Utente, postazione: str | None = None, sessione_id: int | 
         nome=utente.nome_completo,
         postazione=postazione,
         sessione_id=sessione_id,
+        lingua=utente.lingua,
     )
 
 
@@ -325,7 +326,8 @@ def _verifica(
     utente = session.scalar(select(Utente).where(Utente.matricola == matricola)) if matricola else None
     _rifiuta_se_bloccato(session, limiti, matricola, indirizzo, utente)
     stored = (utente.password_hash if tipo == TIPO_PASSWORD else utente.pin_hash) if utente else None
-    if hashing.verify_secret(stored, segreto) and utente is not None and utente.attivo:
+    verifica = hashing.verify_secret if tipo == TIPO_PASSWORD else hashing.verify_pin
+    if verifica(stored, segreto) and utente is not None and utente.attivo:
         return utente
     _registra_fallimento(session, limiti, tipo, matricola, indirizzo, utente.id if utente else None, postazione)
     return None
@@ -396,6 +398,14 @@ def authenticate_pin(
     )
     if utente is None:
         raise RuleViolation(N_("Badge o PIN errati. Riprovare."), code="CREDENZIALI_ERRATE")
+    # A PIN stored with older hash parameters is stored again with today's, now that it
+    # is known (docs/decisioni/2026-12-07-costo-hash-pin.md).
+    # (A PIN just verified against it, so the hash is there.)
+    rifatto = (
+        hashing.hash_pin((pin or "").strip())
+        if utente.pin_hash is not None and hashing.pin_da_rifare(utente.pin_hash)
+        else None
+    )
     return _registra_accesso(
         session,
         utente.id,
@@ -403,6 +413,7 @@ def authenticate_pin(
         postazione,
         _NuovaSessione(KIOSK, sessione, sostituisce) if sessione else None,
         limiti,
+        pin_hash=rifatto,
     )
 
 
@@ -420,9 +431,11 @@ def _registra_accesso(
     postazione: str | None,
     nuova: _NuovaSessione | None = None,
     limiti: LimitiAccesso | None = None,
+    pin_hash: str | None = None,
 ) -> Actor:
     """Stamp UltimoAccesso (which also resets the badge's failure count), open the
-    browser's Sessioni row when ``nuova`` is given, and write the login's audit row, in
+    browser's Sessioni row when ``nuova`` is given, store ``pin_hash`` (the same PIN
+    hashed again with today's parameters) when given, and write the login's audit row, in
     one transaction; on SQLite declared as a write up front and retried, so a login at
     the instant another terminal commits never fails with "database is locked"."""
 
@@ -431,6 +444,8 @@ def _registra_accesso(
             adesso = utcnow()
             utente = get_user(session, utente_id)
             utente.ultimo_accesso = adesso
+            if pin_hash is not None:
+                utente.pin_hash = pin_hash
             dopo: dict[str, object] | None = None
             sessione_id = None
             if nuova is not None:
@@ -446,6 +461,8 @@ def _registra_accesso(
                 )
                 sessione_id = riga.id
                 dopo = {"SessioneID": riga.id, **({"SessioneSostituita": sostituita.id} if sostituita else {})}
+            if pin_hash is not None:
+                dopo = {**(dopo or {}), "PinRicalcolato": True}
             actor = actor_for(utente, postazione, sessione_id)
             audit.record(session, actor, azione, "Utenti", utente.id, postazione=postazione, dopo=dopo)
         return actor
@@ -490,6 +507,7 @@ class _CampiUtente(TypedDict, total=False):
     nome: str | None
     cognome: str | None
     ruolo: str | None
+    lingua: str
 
 
 def _controlla_utente(
@@ -502,6 +520,7 @@ def _controlla_utente(
     pin: str | None,
     password: str | None,
     parziale: bool,
+    lingua: str | None = None,
 ) -> _CampiUtente:
     """Check a user's fields; with ``parziale`` a None field means "leave as it is".
     Returns the cleaned values of the fields given."""
@@ -520,6 +539,9 @@ def _controlla_utente(
         puliti["ruolo"] = ruolo
     anagrafiche.controlla_pin(errori, pin)
     anagrafiche.controlla_password(errori, password)
+    anagrafiche.controlla_lingua(errori, lingua)
+    if lingua is not None:
+        puliti["lingua"] = lingua
     return puliti
 
 
@@ -549,15 +571,25 @@ def create_user(
     password: str | None = None,
     pin: str | None = None,
     attivo: bool = True,
+    lingua: str | None = None,
 ) -> Utente:
-    """Create a user with hashed secrets and its audit row.
+    """Create a user with hashed secrets and its audit row; ``lingua`` (``it``/``en``,
+    default ``it``) is the kiosk's language for them.
 
     Raises InvalidInput for a bad role, PIN or empty field, Conflict (MATRICOLA_IN_USO)
     for a badge in use.
     """
     errori = CampiErrati()
     puliti = _controlla_utente(
-        errori, matricola=matricola, nome=nome, cognome=cognome, ruolo=ruolo, pin=pin, password=password, parziale=False
+        errori,
+        matricola=matricola,
+        nome=nome,
+        cognome=cognome,
+        ruolo=ruolo,
+        pin=pin,
+        password=password,
+        parziale=False,
+        lingua=lingua,
     )
     errori.raise_if_any()
     matricola = errori.valido(puliti.get("matricola"))
@@ -571,8 +603,9 @@ def create_user(
                 cognome=errori.valido(puliti.get("cognome")),
                 ruolo=ruolo,
                 password_hash=hashing.hash_secret(password) if password else None,
-                pin_hash=hashing.hash_secret(pin) if pin else None,
+                pin_hash=hashing.hash_pin(pin) if pin else None,
                 attivo=bool(attivo),
+                lingua=puliti.get("lingua", anagrafiche.LINGUA_PREDEFINITA),
             )
             session.add(utente)
             session.flush()
@@ -588,6 +621,7 @@ def create_user(
                     "Cognome": utente.cognome,
                     "Ruolo": ruolo,
                     **({} if attivo else {"Attivo": False}),
+                    **({} if utente.lingua == anagrafiche.LINGUA_PREDEFINITA else {"Lingua": utente.lingua}),
                 },
             )
     except IntegrityError:
@@ -639,6 +673,7 @@ def _fotografia(utente: Utente) -> dict[str, object]:
         "Cognome": utente.cognome,
         "Ruolo": utente.ruolo,
         "Attivo": utente.attivo,
+        "Lingua": utente.lingua,
     }
 
 
@@ -692,6 +727,7 @@ def update_user(
     attivo: bool | None = None,
     pin: str | None = None,
     password: str | None = None,
+    lingua: str | None = None,
 ) -> Utente:
     """Change a user's data (None leaves a field as it is), and optionally set a new PIN
     or password, in one transaction. Writes UTENTE_MODIFICATO (or UTENTE_DISATTIVATO when
@@ -712,7 +748,15 @@ def update_user(
     utente = get_user(session, utente_id)
     errori = CampiErrati()
     puliti = _controlla_utente(
-        errori, matricola=matricola, nome=nome, cognome=cognome, ruolo=ruolo, pin=pin, password=password, parziale=True
+        errori,
+        matricola=matricola,
+        nome=nome,
+        cognome=cognome,
+        ruolo=ruolo,
+        pin=pin,
+        password=password,
+        parziale=True,
+        lingua=lingua,
     )
     errori.raise_if_any()
     nuova_matricola = puliti.get("matricola")
@@ -744,7 +788,7 @@ def update_user(
                     dopo={**nuovi, **chiuse.pop("DISATTIVATO", {})},
                 )
             if pin is not None:
-                utente.pin_hash = hashing.hash_secret(pin)
+                utente.pin_hash = hashing.hash_pin(pin)
                 audit.record(session, actor, "PIN_REIMPOSTATO", "Utenti", utente.id, dopo=chiuse.pop("PIN", None))
             if password is not None:
                 utente.password_hash = hashing.hash_secret(password)

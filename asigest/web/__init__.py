@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
-from asigest.web import access, converters, errors, filters, input_guard, licenza, security
+from asigest.web import access, converters, errors, filters, input_guard, licenza, security, statici
 
 
 def init_app(app: Flask) -> None:
@@ -41,5 +41,6 @@ def init_app(app: Flask) -> None:
     input_guard.init_app(app)  # runs first: hostile text never reaches the access check or a view
     errors.init_app(app)
     security.init_app(app)
+    statici.init_app(app)
     filters.init_app(app)
     licenza.init_app(app)

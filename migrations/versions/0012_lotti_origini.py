@@ -9,7 +9,7 @@ lotti (and pieces) it could not place. A SQL script rendered offline (``--sql``,
 Server) cannot read the data: after running it, ``flask --app wsgi origini`` rebuilds them.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-12-07
 """
 
@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alembic import context, op
 
 revision = "0012"
-down_revision = "0010"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 

@@ -45,6 +45,7 @@ def fast_hashing(monkeypatch):
     belongs to ``domain/hashing.py``, not to what these tests check. Verification reads
     the cost from the hash, so logging in still goes through the real code."""
     monkeypatch.setattr(hashing, "_hasher", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
+    monkeypatch.setattr(hashing, "_hasher_pin", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
 
 
 @pytest.fixture(scope="module")
@@ -546,9 +547,13 @@ def test_user_and_token_commands(tmp_path):
         "operatore",
         "--pin",
         "4321",
+        "--lingua",
+        "en",
     )
     assert creato.returncode == 0, creato.stderr
     assert "Utente 2001 creato" in creato.stdout
+    with sqlite3.connect(instance / "asigest.db") as conn:
+        assert conn.execute("SELECT Lingua FROM Utenti WHERE Matricola = '2001'").fetchone() == ("en",)
 
     doppio = flask(
         instance,

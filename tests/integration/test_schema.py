@@ -75,6 +75,7 @@ CONTRACT_COLUMNS = {
         "Attivo",
         "DataCreazione",
         "UltimoAccesso",
+        "Lingua",  # SPEC §9: the operator's language is a user setting
     },
     "Macchine": {"MacchinaID", "Codice", "Descrizione", "FaseTipoID", "Reparto", "Attiva"},
     "CausaliScarto": {"CausaleID", "Codice", "Descrizione", "FaseTipoID", "Attiva"},

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import IntegrityError
 
+from asigest.domain import hashing
 from asigest.domain.actor import Actor
 from asigest.errors import Conflict, InvalidInput, NotFound, RuleViolation
 from asigest.models import ApiToken, CausaleScarto, FaseTipo, LogEvento, Utente
@@ -356,3 +357,24 @@ def test_ensure_base_catalog_that_adds_nothing_writes_no_audit_row(db_session):
     before = len(eventi(db_session, "CATALOGO_INIZIALIZZATO"))
     ensure_base_catalog(db_session)
     assert len(eventi(db_session, "CATALOGO_INIZIALIZZATO")) == before
+
+
+def test_a_pin_stored_with_older_parameters_logs_in_and_is_stored_again(db_session, make_user):
+    """Changing the PIN's hash cost locks nobody out: the old hash verifies, and the
+    good login stores the PIN again with today's parameters, in the login's transaction."""
+    from argon2 import PasswordHasher
+
+    operatore = make_user(ruolo="OPERATORE", password=None, pin="2468")
+    vecchio = PasswordHasher(time_cost=1, memory_cost=16, parallelism=1).hash("2468")
+    db_session.get(Utente, operatore.id).pin_hash = vecchio
+    db_session.commit()
+    auth.authenticate_pin(db_session, operatore.matricola, "2468", postazione="SMD-1")
+    db_session.rollback()
+    nuovo = db_session.get(Utente, operatore.id).pin_hash
+    assert nuovo != vecchio and not hashing.pin_da_rifare(nuovo) and hashing.verify_pin(nuovo, "2468")
+    riga = db_session.scalars(select(LogEvento).where(LogEvento.azione == "LOGIN_KIOSK")).one()
+    assert riga.dettagli["dopo"] == {"PinRicalcolato": True}
+    # The next login finds nothing to redo.
+    auth.authenticate_pin(db_session, operatore.matricola, "2468", postazione="SMD-1")
+    db_session.rollback()
+    assert db_session.get(Utente, operatore.id).pin_hash == nuovo

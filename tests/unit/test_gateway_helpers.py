@@ -343,10 +343,23 @@ def test_guard_refuses_anything_but_select(guarded_engine, statement):
         assert conn.execute(text("SELECT COUNT(*) FROM T")).scalar() == 1
 
 
-def test_production_hasher_uses_argon2id_with_the_library_defaults():
-    # The dummy hash is made at import with the production hasher (tests swap in a
-    # cheaper one afterwards): it shows the cost every real password and PIN gets.
+def test_production_hashers_use_argon2id_passwords_the_defaults_pins_the_owasp_minimum():
+    # The module's constants are what production uses (tests swap cheaper ones in):
+    # docs/decisioni/2026-12-07-costo-hash-pin.md says why a PIN costs less.
     from asigest.domain import hashing
 
-    assert hashing._DUMMY_HASH.startswith("$argon2id$")
-    assert "m=65536,t=3,p=4" in hashing._DUMMY_HASH
+    assert hashing.HASHER_PASSWORD.hash("x").startswith("$argon2id$v=19$m=65536,t=3,p=4$")
+    assert hashing.HASHER_PIN.hash("1234").startswith("$argon2id$v=19$m=8192,t=1,p=1$")
+
+
+def test_a_pin_hashed_with_other_parameters_still_verifies_and_asks_to_be_redone():
+    from argon2 import PasswordHasher
+
+    from asigest.domain import hashing
+
+    vecchio = PasswordHasher(time_cost=1, memory_cost=16, parallelism=1).hash("2468")
+    assert hashing.verify_pin(vecchio, "2468") and not hashing.verify_pin(vecchio, "1357")
+    assert hashing.pin_da_rifare(vecchio)
+    assert not hashing.pin_da_rifare(hashing.hash_pin("2468"))
+    assert hashing.pin_da_rifare("non-un-hash")
+    assert hashing.verify_pin(None, "asigest-dummy-secret") is False

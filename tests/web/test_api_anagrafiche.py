@@ -12,7 +12,17 @@ from asigest.domain import hashing
 from asigest.models import ApiToken, CausaleScarto, Fase, FaseTipo, LogEvento, Lotto, Macchina, Utente
 from tests.web.test_api_commesse import assert_error, is_aware_iso
 
-UTENTE_FIELDS = {"UtenteID", "Matricola", "Nome", "Cognome", "Ruolo", "Attivo", "DataCreazione", "UltimoAccesso"}
+UTENTE_FIELDS = {
+    "UtenteID",
+    "Matricola",
+    "Nome",
+    "Cognome",
+    "Ruolo",
+    "Attivo",
+    "Lingua",
+    "DataCreazione",
+    "UltimoAccesso",
+}
 MACCHINA_FIELDS = {"MacchinaID", "Codice", "Descrizione", "FaseTipo", "Reparto", "Attiva"}
 CAUSALE_FIELDS = {"CausaleID", "Codice", "Descrizione", "FaseTipo", "Attiva"}
 

@@ -429,7 +429,7 @@ def test_label_page_has_the_qr_of_the_lotto_code(kiosk, db_session):
     path = re.search(r' d="([^"]+)"', qr_svg(lotto.codice_lotto)).group(1)
     expected = segno.make(lotto.codice_lotto, error="m", micro=False).svg_inline(scale=4, border=2, omitsize=True)
     assert path in expected and segno.make("altro", error="m", micro=False).svg_inline() not in html
-    assert 'src="/static/js/etichetta.js"' in html and 'href="/static/css/etichetta.css"' in html
+    assert re.search(r'src="/static/js/etichetta\.js\?v=\w+"', html) and 'href="/static/css/etichetta.css?v=' in html
 
 
 def test_supervisor_reprints_the_label_from_the_office(kiosk, db_session, make_app, make_user):

@@ -10,7 +10,7 @@ from wtforms import BooleanField, IntegerField, PasswordField, SelectField, Sele
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, NumberRange, Optional
 
-from asigest.domain.anagrafiche import TROPPO_LUNGO
+from asigest.domain.anagrafiche import LINGUA_PREDEFINITA, TROPPO_LUNGO
 from asigest.domain.ruoli import ADMIN, OPERATORE, SUPERVISORE
 
 RUOLI_SCELTA = [
@@ -18,6 +18,10 @@ RUOLI_SCELTA = [
     SelectChoice(SUPERVISORE, _l("Supervisore")),
     SelectChoice(ADMIN, _l("Amministratore")),
 ]
+
+
+# Each language is named in itself, so whoever reads the list finds their own.
+LINGUE_SCELTA = [SelectChoice("it", "Italiano"), SelectChoice("en", "English")]
 
 
 def _max(n: int) -> Length:
@@ -31,6 +35,9 @@ class UtenteModificaForm(FlaskForm):
     nome = StringField(_l("Nome"), validators=[_max(60)])
     cognome = StringField(_l("Cognome"), validators=[_max(60)])
     ruolo = SelectField(_l("Ruolo"), choices=RUOLI_SCELTA, default=OPERATORE, validate_choice=False)
+    lingua = SelectField(
+        _l("Lingua del terminale"), choices=LINGUE_SCELTA, default=LINGUA_PREDEFINITA, validate_choice=False
+    )
 
 
 class UtenteForm(UtenteModificaForm):

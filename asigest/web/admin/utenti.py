@@ -95,6 +95,7 @@ class Utenti(Schede):
             ruolo=form.ruolo.data,
             pin=form.pin.data or None,
             password=form.password.data or None,
+            lingua=form.lingua.data or None,
         )
 
     def aggiorna(self, utente_id: int, form):
@@ -106,6 +107,7 @@ class Utenti(Schede):
             nome=testo(form.nome.data),
             cognome=testo(form.cognome.data),
             ruolo=form.ruolo.data,
+            lingua=form.lingua.data or None,
         )
 
     def creato(self, utente) -> str:

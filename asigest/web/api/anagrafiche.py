@@ -39,6 +39,7 @@ _ARGOMENTI = {
     "Cognome": "cognome",
     "Ruolo": "ruolo",
     "Attivo": "attivo",
+    "Lingua": "lingua",
     "Attiva": "attiva",
     "Pin": "pin",
     "Password": "password",

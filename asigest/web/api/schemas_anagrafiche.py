@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from asigest.domain.anagrafiche import PASSWORD_MAX, PASSWORD_MIN, PIN_MAX, PIN_MIN, TROPPO_LUNGO
+from asigest.domain.anagrafiche import LINGUE, PASSWORD_MAX, PASSWORD_MIN, PIN_MAX, PIN_MIN, TROPPO_LUNGO
 from asigest.domain.ruoli import RUOLI
 from asigest.errors import N_
 from asigest.web.api.base import CODICE, CODICE_FASE, NON_VUOTO, BodySchema, Modello, QueryBoolean, StrictBoolean
@@ -50,6 +50,8 @@ def _fase_tipo(*, vuoto_ammesso: bool = False, **kwargs) -> fields.String:
     )
 
 
+_LINGUA = validate.OneOf(LINGUE, error=N_("Lingua non valida: usare it (italiano) o en (inglese)."))
+_LINGUA_DESCRIZIONE = "Lingua del terminale per l'utente, dal suo accesso col badge: it o en."
 _RUOLO = validate.OneOf(RUOLI, error=N_("Ruolo non valido: usare OPERATORE, SUPERVISORE o ADMIN."))
 _PIN = [
     validate.Length(min=PIN_MIN, max=PIN_MAX, error=N_("Il PIN deve avere da 4 a 8 cifre.")),
@@ -76,6 +78,7 @@ class UtenteSchema(Schema):
     Cognome = fields.String(attribute="cognome")
     Ruolo = fields.String(attribute="ruolo", metadata={"enum": list(RUOLI)})
     Attivo = fields.Boolean(attribute="attivo")
+    Lingua = fields.String(attribute="lingua", metadata={"enum": list(LINGUE), "description": _LINGUA_DESCRIZIONE})
     DataCreazione = fields.AwareDateTime(attribute="data_creazione", format="iso")
     UltimoAccesso = fields.AwareDateTime(attribute="ultimo_accesso", format="iso", allow_none=True)
 
@@ -106,6 +109,7 @@ class UtenteCreaSchema(BodySchema):
         metadata={"description": "Password per il login web, 8–200 caratteri (mai restituita)."},
     )
     Attivo = StrictBoolean(load_default=True)
+    Lingua = fields.String(load_default="it", validate=_LINGUA, metadata={"description": _LINGUA_DESCRIZIONE})
 
 
 class UtenteModificaSchema(BodySchema):
@@ -116,6 +120,7 @@ class UtenteModificaSchema(BodySchema):
     Cognome = _testo(60, vuoto=_COGNOME_VUOTO)
     Ruolo = fields.String(validate=_RUOLO)
     Attivo = StrictBoolean()
+    Lingua = fields.String(validate=_LINGUA, metadata={"description": _LINGUA_DESCRIZIONE})
     Pin = fields.String(
         load_only=True, validate=_PIN, metadata={"description": "Nuovo PIN, 4–8 cifre (mai restituito)."}
     )

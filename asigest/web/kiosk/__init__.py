@@ -29,7 +29,7 @@ from asigest.models.types import utcnow
 from asigest.services import auth as auth_service
 from asigest.services import kiosk as kiosk_service
 from asigest.services import lotti as lotti_service
-from asigest.services.documenti import file_documento
+from asigest.services.documenti import file_documento, get_documento
 from asigest.web import deps
 from asigest.web.access import (
     end_kiosk_session,
@@ -44,6 +44,7 @@ from asigest.web.auth import limiti_accesso, login_refused
 from asigest.web.documenti import archivio, invia_file
 from asigest.web.htmx import is_htmx, vary_on_htmx
 from asigest.web.kiosk.forms import ApriForm, BadgeForm, ChiusuraForm, intero, numero, validato
+from asigest.web.security import consenti_cornice_propria
 
 log = logging.getLogger(__name__)
 
@@ -337,16 +338,50 @@ def _scheda_se_possibile(session, macchina, commessa_id: int):
 @bp.get("/<codice>/documenti/<int:documento_id>")
 @kiosk
 def documento(codice: str, documento_id: int):
-    """Open a technical document at the machine (shown in the browser when it can)."""
+    """A technical document's bytes, shown in the kiosk's document view (framed by it)."""
     documento, percorso = file_documento(deps.session(), archivio=archivio(), documento_id=documento_id)
-    return invia_file(documento, percorso, allegato=False)
+    return consenti_cornice_propria(invia_file(documento, percorso, allegato=False))
+
+
+# What Chromium shows in a frame by itself; anything else would be downloaded instead.
+_MOSTRABILI = ("application/pdf", "image/", "text/plain")
+
+
+@bp.get("/<codice>/documenti/<int:documento_id>/vista")
+@kiosk
+def documento_vista(codice: str, documento_id: int):
+    """A technical document inside a kiosk page — the machine's bar, *Indietro* and the
+    idle lock around it — rather than in a window of its own that nothing locks."""
+    session = deps.session()
+    macchina = kiosk_service.macchina_attiva(session, codice)
+    trovato = get_documento(session, documento_id)
+    return render_template(
+        "kiosk/documento.html",
+        macchina=macchina,
+        documento=trovato,
+        mostrabile=(trovato.content_type or "").startswith(_MOSTRABILI),
+        operatore=g.actor,
+        idle=int(current_app.config["KIOSK_IDLE_SECONDS"]),
+    )
 
 
 @bp.get("/<codice>/etichetta/<int:lotto_id>")
 @kiosk
 def etichetta(codice: str, lotto_id: int):
-    """Printable 100×50 mm label of a lotto, with the CodiceLotto as QR code."""
-    return _etichetta(lotto_id, indietro=url_for("kiosk.badge", codice=codice))
+    """Printable 100×50 mm label of a lotto, with the CodiceLotto as QR code.
+
+    The kiosk screen prints it from a hidden frame (``?stampa=1``, ``kiosk-stampa.js``)
+    without leaving the screen; opened as a page (no script), it has the kiosk's idle
+    lock like every kiosk view."""
+    in_cornice = request.args.get("stampa") == "1"
+    html = _etichetta(
+        lotto_id,
+        indietro=url_for("kiosk.badge", codice=codice),
+        # In the frame the screen around it holds the lock; a page of its own holds its own.
+        blocco=None if in_cornice else {"idle": int(current_app.config["KIOSK_IDLE_SECONDS"]), "codice": codice},
+        in_cornice=in_cornice,
+    )
+    return consenti_cornice_propria(current_app.make_response(html))
 
 
 @etichette_bp.get("/lotti/<int:lotto_id>/etichetta")
@@ -361,7 +396,7 @@ def qr_svg(testo: str) -> str:
     return segno.make(testo, error="m", micro=False).svg_inline(scale=4, border=2, omitsize=True)
 
 
-def _etichetta(lotto_id: int, *, indietro: str):
+def _etichetta(lotto_id: int, *, indietro: str, blocco: dict | None = None, in_cornice: bool = False):
     session = deps.session()
     lotto = lotti_service.get_lotto(session, lotto_id)
     try:
@@ -375,4 +410,6 @@ def _etichetta(lotto_id: int, *, indietro: str):
         qr=qr_svg(lotto.codice_lotto),
         operatore=kiosk_service.nome_operatore(session, lotto.operatore_id),
         indietro=indietro,
+        blocco=blocco,
+        in_cornice=in_cornice,
     )
