@@ -108,6 +108,14 @@ RAW_SQL_SITES = {
     ("asigest/services/kpi.py", "_top_operatori"): "the literal 0 in OperatoreID + 0: the same on every database",
     ("migrations/versions/0005_indice_kpi.py", "upgrade"): "ANALYZE, under bind.dialect.name == 'sqlite'",
     (
+        "migrations/versions/0011_lingua_utenti.py",
+        "upgrade",
+    ): "constant ALTER TABLE ADD COLUMN … CHECK, under dialect.name == 'sqlite'",
+    (
+        "migrations/versions/0011_lingua_utenti.py",
+        "downgrade",
+    ): "constant ALTER TABLE DROP COLUMN, under dialect.name == 'sqlite'",
+    (
         "migrations/versions/0013_documenti_eliminati.py",
         "upgrade",
     ): "constant ALTER TABLE ADD COLUMN … REFERENCES, under bind.dialect.name == 'sqlite'",

@@ -138,4 +138,16 @@ def test_the_trace_is_documented(client):
     assert set(direzione["schema"]["enum"]) == {"indietro", "avanti"}
     nodo = doc["components"]["schemas"]["NodoTraccia"]["properties"]
     assert {"CodiceLotto", "Documenti", "Rettifiche", "Origini", "Destinazioni"} <= set(nodo)
-    assert nodo["Origini"]["items"]["allOf"][0]["$ref"] == "#/components/schemas/NodoTraccia"
+    assert nodo["Origini"]["items"]["$ref"] == "#/components/schemas/NodoTraccia"
+    assert "QtaPrelevata" in nodo  # on linked nodes: the schema refuses any other property
+
+
+def test_every_field_of_every_node_is_in_the_document(client, linea, filiera):
+    """The fuzzer validates responses against NodoTraccia (additionalProperties: false):
+    a linked node's QtaPrelevata must be declared there."""
+    proprieta = set(client.get("/api/openapi.json").json["components"]["schemas"]["NodoTraccia"]["properties"])
+    radice = traccia(client, linea, "2026-1234-CONTROLLI-001").json
+    avanti = traccia(client, linea, "2026-1234-SMD-001", direzione="avanti").json
+    nodi = [radice, *radice["Origini"], avanti, *avanti["Destinazioni"]]
+    assert all(set(n) <= proprieta for n in nodi), [set(n) - proprieta for n in nodi]
+    assert "QtaPrelevata" not in radice and all("QtaPrelevata" in n for n in radice["Origini"])

@@ -60,12 +60,9 @@ def _collegati(schema: str, quando: str):
     return {
         "type": "array",
         "description": f"Con direzione={quando}: ogni nodo con QtaPrelevata, i pezzi prelevati; fino alla fine della catena.",
-        "items": {
-            "allOf": [
-                {"$ref": f"#/components/schemas/{schema}"},
-                {"type": "object", "properties": {"QtaPrelevata": {"type": "integer", "minimum": 1}}},
-            ]
-        },
+        # A node's own schema declares QtaPrelevata (present on linked nodes only): an allOf
+        # with a second object would be refused by the node's additionalProperties: false.
+        "items": {"$ref": f"#/components/schemas/{schema}"},
     }
 
 
@@ -74,6 +71,13 @@ class NodoTracciaSchema(LottoSchema):
     at its opening, its corrections and, by direction, ``Origini`` (the lotti it drew
     from) or ``Destinazioni`` (the lotti that drew from it)."""
 
+    # Only on the nodes under Origini or Destinazioni (the scanned lotto has none): read from
+    # an attribute no node has, so it is left out unless _collegati adds it.
+    QtaPrelevata = fields.Integer(
+        attribute="_qta_prelevata",
+        dump_only=True,
+        metadata={"minimum": 1, "description": "Nei nodi collegati: i pezzi prelevati tra i due lotti."},
+    )
     Documenti = fields.List(fields.Nested(DocumentoTracciaSchema), attribute="documenti")
     Rettifiche = fields.List(fields.Nested(RettificaTracciaSchema), attribute="rettifiche")
     Origini = fields.Method("_origini", metadata=_collegati("NodoTraccia", INDIETRO))
