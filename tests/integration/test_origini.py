@@ -237,7 +237,9 @@ def test_a_correction_keeps_the_draws_equal_to_what_the_lotto_consumes(db_sessio
     assert tirati(db_session, lotto.id) == [("2026-1001-SMD-001", 20), ("2026-1001-SMD-002", 10)]
     rettifica(db_session, impianto, lotto.id, 45, 3, "PTH-SALD")
     assert tirati(db_session, lotto.id) == [("2026-1001-SMD-001", 20), ("2026-1001-SMD-002", 28)]
-    evento = db_session.scalars(select(LogEvento).where(LogEvento.azione == "LOTTO_RETTIFICATO")).all()[-1]
+    evento = db_session.scalars(
+        select(LogEvento).where(LogEvento.azione == "LOTTO_RETTIFICATO").order_by(LogEvento.id.desc()).limit(1)
+    ).one()
     assert evento.dettagli["prima"]["Origini"][-1]["Qta"] == 10
     assert evento.dettagli["dopo"]["Origini"][-1]["Qta"] == 28
     invarianti(db_session)
