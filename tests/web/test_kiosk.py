@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
+from html import unescape
 
 import pytest
 import segno
@@ -750,8 +751,8 @@ def test_a_refused_source_label_is_said_inline_and_nothing_opens(
     origini_prima = prelievi(db_session)
     response = apri_con_origini(kiosk, etichetta, qta="5")
     assert response.status_code == 200  # htmx swaps the panel with the message
-    assert 'id="errore-origini"' in response.text and testo in response.text
-    assert "Togliere quell&#39;etichetta" in response.text
+    assert 'id="errore-origini"' in response.text and testo in unescape(response.text)
+    assert "Togliere quell'etichetta dal campo «Lotti di origine»" in unescape(response.text)
     assert re.search(rf'id="origini" name="origini"[^>]*value="{etichetta}"[^>]*aria-invalid="true"', response.text)
     assert 'id="apri-lotto"' in response.text  # the form is still there to correct
     assert [(lotto.id, lotto.data_fine) for lotto in lotti(db_session)] == prima
