@@ -409,7 +409,7 @@ def test_a_source_label_scanned_with_the_keyboard_is_drawn_first(operatore, line
     assert [x.fase.fase_tipo.codice for x in _lotti(db_session)] == ["SMD", "SMD"]
     operatore.tocca("#apri-lotto")
     errore = _wait(browser).until(ec.presence_of_element_located((By.ID, "errore-origini")))
-    assert "Il lotto 2026-1234-SMD-009 non esiste" in errore.text
+    assert "Il lotto di origine 2026-1234-SMD-009 non esiste" in errore.text
     _nel_viewport(browser, errore)
     _nel_viewport(browser, browser.find_element(By.ID, "apri-lotto"))
     assert [x.fase.fase_tipo.codice for x in _lotti(db_session)] == ["SMD", "SMD"]

@@ -720,7 +720,7 @@ def _altra_commessa(db_session):
 @pytest.mark.parametrize(
     ("prepara", "etichetta", "codice", "testo"),
     [
-        (None, "2026-1001-SMD-099", "ORIGINE_SCONOSCIUTA", "Il lotto 2026-1001-SMD-099 non esiste"),
+        (None, "2026-1001-SMD-099", "ORIGINE_SCONOSCIUTA", "Il lotto di origine 2026-1001-SMD-099 non esiste"),
         ("altra", "2026-1002-SMD-001", "ORIGINE_ALTRA_COMMESSA", "è di un'altra commessa"),
         ("aperto", "2026-1001-SMD-002", "ORIGINE_APERTA", "è ancora aperto: chiuderlo prima"),
         ("pth", "2026-1001-PTH-001", "ORIGINE_FASE_SBAGLIATA", "non è della fase SMD"),
