@@ -414,13 +414,18 @@ def test_a_source_label_scanned_with_the_keyboard_is_drawn_first(operatore, line
     _nel_viewport(browser, browser.find_element(By.ID, "apri-lotto"))
     assert [x.fase.fase_tipo.codice for x in _lotti(db_session)] == ["SMD", "SMD"]
 
-    # The right label, read by the keyboard-wedge scanner, then Apri lotto.
+    # The order scanned again (the message goes), the right label read by the
+    # keyboard-wedge scanner, then Apri lotto.
+    operatore.scansiona("2026/1234")
+    assert browser.find_elements(By.ID, "errore-origini") == []
     origini = browser.find_element(By.ID, "origini")
-    origini.clear()
-    origini.send_keys("2026-1234-smd-002" + Keys.ENTER)
+    origini.click()
+    origini.send_keys("2026-1234-SMD-002" + Keys.ENTER)
     qta = browser.find_element(By.ID, "qta_input")
     qta.clear()
     qta.send_keys("30")
+    assert browser.find_element(By.ID, "origini").get_attribute("value") == "2026-1234-SMD-002 "
+    foto_guida(browser, "kiosk-origini")
     operatore.tocca("#apri-lotto")
     appena = _wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".kiosk-appena")))
     assert "Lotto 2026-1234-PTH-001 aperto." in appena.text
