@@ -16,6 +16,7 @@ from asigest.errors import N_, NotFound, RuleViolation
 from asigest.models import CausaleScarto, ConfigCommessa, Fase, Lotto, Macchina, Utente
 from asigest.services.configurazione import FaseConDisponibile, con_disponibile
 from asigest.services.documenti import DocumentoVoce, documenti_commessa, tipi_mancanti
+from asigest.services.origini import fase_precedente, fonti
 from asigest.services.uow import DbSession
 
 
@@ -36,6 +37,12 @@ class SchedaKiosk:
     def apribile(self) -> bool:
         """*Apri lotto* can succeed now: the card offers it only then (SPEC §9)."""
         return self.fase is not None and self.impedimento is None
+
+    @property
+    def con_origini(self) -> bool:
+        """The machine's fase has a fase before it: its lotti draw from that fase's
+        lotti (R14), so the open form takes the labels of the sources."""
+        return self.fase is not None and bool(self.fasi) and self.fasi[0].id != self.fase.id
 
 
 def macchina_attiva(session: DbSession, codice: str) -> Macchina:
@@ -97,6 +104,24 @@ def cerca_commessa(session: DbSession, erp: ErpGateway, testo: str, *, anno_corr
     if commessa is None:
         raise NotFound(N_("Commessa %(testo)s non trovata nel gestionale: controllare il numero."), testo=testo.strip())
     return commessa
+
+
+def origine_proposta(session: DbSession, scheda: SchedaKiosk, testo: str) -> str | None:
+    """The scanned text as the source of the lotto about to open (R14), when it is the
+    label of a closed lotto of the fase before the machine's with pieces still to give:
+    the label travels with the boards, so the boards in hand come from it. None for
+    anything else (an order number, a lotto of another fase, one already used up)."""
+    scansione = leggi_scansione(testo)
+    if scansione is None or not scansione.codice_lotto or not scheda.apribile or not scheda.con_origini:
+        return None
+    fase = session.get(Fase, scheda.fase.id) if scheda.fase is not None else None
+    precedente = fase_precedente(session, fase) if fase is not None else None
+    lotto = session.scalar(select(Lotto).where(Lotto.codice_lotto == scansione.codice_lotto))
+    if precedente is None or lotto is None or lotto.fase_id != precedente.id:
+        return None
+    if any(f.lotto_id == lotto.id for f in fonti(session, precedente.id)):
+        return lotto.codice_lotto
+    return None
 
 
 def get_commessa(erp: ErpGateway, commessa_id: int) -> Commessa:

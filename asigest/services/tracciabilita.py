@@ -12,6 +12,7 @@ each: the tree is what an auditor reads, not a graph to deduplicate.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,9 +20,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import joinedload
 
-from asigest.erp import ErpGateway
+from asigest.domain.lotti import leggi_scansione
+from asigest.erp import Commessa, ErpGateway
 from asigest.errors import N_, InvalidInput, NotFound
-from asigest.models import DocumentoTecnico, Fase, LogEvento, Lotto, LottoOrigine
+from asigest.models import DocumentoTecnico, Fase, FaseTipo, LogEvento, Lotto, LottoOrigine
 from asigest.services.chunks import chunked
 from asigest.services.rettifiche import RETTIFICA
 from asigest.services.uow import DbSession
@@ -62,32 +64,127 @@ def traccia(session: DbSession, erp: ErpGateway, codice_lotto: str, *, direzione
     if radice is None:
         raise NotFound(N_("Il lotto %(codice)s non esiste: controllare il codice sull'etichetta."), codice=codice)
 
-    nodi: list[Nodo] = [Nodo(radice, direzione)]
-    livello = [nodi[0]]
-    # Each level is one fase further from the root; the flow has few fasi, so few levels.
-    visti = {radice.id}
-    while livello:
-        ids = [n.lotto.id for n in livello]
-        archi = _archi(session, ids, direzione)
-        altri_ids = sorted({altro for _, altro, _ in archi} - visti)
-        altri = _lotti(session, altri_ids)
-        per_id: dict[int, Nodo] = {}
-        prossimo: list[Nodo] = []
-        for lotto_id in altri_ids:
-            nodo = Nodo(altri[lotto_id], direzione)
-            per_id[lotto_id] = nodo
-            prossimo.append(nodo)
-        da = {n.lotto.id: n for n in livello}
-        for lotto_id, altro, qta in archi:
-            if altro in per_id:
-                da[lotto_id].collegati.append((per_id[altro], qta))
-        visti.update(altri_ids)
-        nodi.extend(prossimo)
-        livello = prossimo
-
+    nodi = _espandi(session, [Nodo(radice, direzione)], direzione)
     _documenti(session, erp, nodi)
     _rettifiche(session, nodi)
     return nodi[0]
+
+
+def _espandi(session: DbSession, radici: list[Nodo], direzione: str) -> list[Nodo]:
+    """Link every node to the lotti at the other end of its draws, recursively, reading
+    the draws level by level; returns every node, the roots first. A lotto reached twice
+    is one node under each lotto that reaches it (roots included)."""
+    nodi = list(radici)
+    per_id: dict[int, Nodo] = {n.lotto.id: n for n in radici}
+    livello = list(radici)
+    # Each level is one fase further from the roots; the flow has few fasi, so few levels.
+    while livello:
+        archi = _archi(session, [n.lotto.id for n in livello], direzione)
+        nuovi_ids = sorted({altro for _, altro, _ in archi} - per_id.keys())
+        altri = _lotti(session, nuovi_ids)
+        prossimo = [Nodo(altri[lotto_id], direzione) for lotto_id in nuovi_ids]
+        per_id.update((n.lotto.id, n) for n in prossimo)
+        da = {n.lotto.id: n for n in livello}
+        for lotto_id, altro, qta in archi:
+            da[lotto_id].collegati.append((per_id[altro], qta))
+        nodi.extend(prossimo)
+        livello = prossimo
+    return nodi
+
+
+# -- a whole order ---------------------------------------------------------------------
+
+_ID_ERP = re.compile(r"^\s*id\s*[:#]?\s*(\d{1,9})\s*$", re.I)
+
+
+def commessa_cercata(erp: ErpGateway, testo: str, *, anno_corrente: int) -> int | None:
+    """The ERP ID of the order ``testo`` names — ``2026/1234``, ``1234`` (this year), as
+    the kiosk reads them, or ``ID 101`` (the ERP's own ID) — or None when ``testo`` is
+    not an order (a lotto code, read by ``traccia``).
+
+    Raises NotFound (no such order in the ERP), ErpUnavailable.
+    """
+    scansione = leggi_scansione(testo)
+    if scansione is not None and scansione.numerocom is not None:
+        commessa = erp.get_by_numero(scansione.esercizio or anno_corrente, scansione.numerocom)
+    elif (trovato := _ID_ERP.match(testo or "")) is not None:
+        commessa = erp.get(int(trovato.group(1)))
+    else:
+        return None
+    if commessa is None:
+        raise NotFound(N_("Commessa %(testo)s non trovata nel gestionale: controllare il numero."), testo=testo.strip())
+    return commessa.id
+
+
+@dataclass(frozen=True)
+class FaseTraccia:
+    """One fase of an order in its trace: how many lotti and pieces."""
+
+    codice: str
+    lotti: int
+    aperti: int
+    qta_input: int
+    qta_output: int
+    qta_scarti: int
+
+
+@dataclass(frozen=True)
+class TracciaCommessa:
+    """Every lotto of an order as one tree: ``radici`` are the lotti that drew from no
+    other lotto — the first fase's, then (``senza_origine``) any later one recorded with
+    no draws (history the rebuild could not place) — each with its forward chain."""
+
+    commessa_id: int
+    commessa: Commessa | None
+    fasi: list[FaseTraccia]
+    radici: list[Nodo]
+    prima_fase_id: int
+
+    def senza_origine(self, nodo: Nodo) -> bool:
+        return bool(nodo.lotto.fase_id != self.prima_fase_id)
+
+
+def traccia_commessa(session: DbSession, erp: ErpGateway, commessa_id: int) -> TracciaCommessa:
+    """The trace of every lotto of order ``commessa_id`` (ERP ID), forward from its first
+    fase, with each fase's totals.
+
+    Raises NotFound (no production fasi for that order), ErpUnavailable (as ``traccia``).
+    """
+    fasi = session.scalars(
+        select(Fase)
+        .join(FaseTipo, FaseTipo.id == Fase.fase_tipo_id)
+        .where(Fase.commessa_erp_id == commessa_id)
+        .order_by(FaseTipo.ordine, FaseTipo.id)
+    ).all()
+    if not fasi:
+        raise NotFound(
+            N_("La commessa %(commessa)s non è configurata per la produzione: non ha lotti da tracciare."),
+            commessa=commessa_id,
+        )
+    posto = {f.id: i for i, f in enumerate(fasi)}
+    lotti = _lotti(session, list(session.scalars(select(Lotto.id).where(Lotto.fase_id.in_(list(posto))))))
+    con_prelievi: set[int] = set()
+    for chunk in chunked(sorted(lotti)):
+        con_prelievi.update(session.scalars(select(LottoOrigine.lotto_id).where(LottoOrigine.lotto_id.in_(chunk))))
+    ordinati = sorted(lotti.values(), key=lambda lt: (posto[lt.fase_id], lt.data_inizio, lt.id))
+    radici = [Nodo(lotto, AVANTI) for lotto in ordinati if lotto.id not in con_prelievi]
+    nodi = _espandi(session, radici, AVANTI)
+    _documenti(session, erp, nodi)
+    _rettifiche(session, nodi)
+    riepilogo = []
+    for fase in fasi:
+        suoi = [lt for lt in ordinati if lt.fase_id == fase.id]
+        riepilogo.append(
+            FaseTraccia(
+                codice=fase.fase_tipo.codice,
+                lotti=len(suoi),
+                aperti=sum(1 for lt in suoi if lt.data_fine is None),
+                qta_input=sum(lt.qta_input for lt in suoi),
+                qta_output=sum(lt.qta_output or 0 for lt in suoi),
+                qta_scarti=sum(lt.qta_scarti or 0 for lt in suoi),
+            )
+        )
+    return TracciaCommessa(commessa_id, erp.get(commessa_id), riepilogo, radici, fasi[0].id)
 
 
 def _archi(session: DbSession, ids: list[int], direzione: str) -> list[tuple[int, int, int]]:
@@ -179,6 +276,21 @@ class RigaTraccia:
     nodo: Nodo
     collegato_a: str | None
     qta_prelevata: int | None
+
+
+def righe_commessa(traccia: TracciaCommessa) -> list[RigaTraccia]:
+    """An order's trace depth-first: each root at level 0, each lotto under every lotto
+    it drew from (one row per draw)."""
+    trovate: list[RigaTraccia] = []
+
+    def visita(nodo: Nodo, livello: int, padre: str | None, qta: int | None) -> None:
+        trovate.append(RigaTraccia(nodo.direzione, livello, nodo, padre, qta))
+        for altro, quanti in nodo.collegati:
+            visita(altro, livello + 1, nodo.lotto.codice_lotto, quanti)
+
+    for radice in traccia.radici:
+        visita(radice, 0, None, None)
+    return trovate
 
 
 def righe(*radici: Nodo) -> list[RigaTraccia]:

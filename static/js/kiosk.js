@@ -6,7 +6,8 @@
 // - the close form: −/+ steppers, good pieces following input − scrap (still editable),
 //   "Tutto buono" hidden while scrap is entered, the pieces a close would leave
 //   unaccounted shown as they are typed. The server decides: a short close is saved
-//   only with its explicit confirmation, whatever this script does.
+//   only with its explicit confirmation, whatever this script does;
+// - the open form's source labels: Enter after a scanned label adds it, not opens.
 (function () {
   "use strict";
 
@@ -25,6 +26,19 @@
     if (next && !next.value) {
       event.preventDefault();
       next.focus();
+    }
+  });
+
+  // The source labels (R14): a scanner ends each label with Enter, which adds the label
+  // to the field instead of opening; Enter on a field that ends with a space (nothing
+  // new read) opens as usual. Without this script the server splits on spaces anyway.
+  document.addEventListener("keydown", function (event) {
+    var field = event.target;
+    if (event.key !== "Enter" || !field.dataset || !field.dataset.etichette) { return; }
+    var testo = field.value;
+    if (testo.trim() && !/\s$/.test(testo)) {
+      event.preventDefault();
+      field.value = testo.trim() + " ";
     }
   });
 

@@ -383,6 +383,15 @@ def test_guida_supervisore(browser, demo, tmp_path):
     browser.execute_script("document.querySelector('main .panel').scrollIntoView();")  # the order and its phases
     foto_guida(browser, "commessa")
 
+    # From the card, the whole order's trace: the fasi's totals, then every lotto forward
+    # from the first fase.
+    browser.find_element(By.ID, "traccia-commessa-link").click()
+    _wait(browser).until(ec.presence_of_element_located((By.ID, "traccia-commessa")))
+    assert browser.find_elements(By.CSS_SELECTOR, "table.traccia-fasi tr[data-fase]")
+    assert browser.find_elements(By.CSS_SELECTOR, ".traccia-commessa > .traccia-nodo .traccia-albero .traccia-nodo")
+    assert "Esporta in Excel" in browser.find_element(By.TAG_NAME, "main").text
+    foto_guida(browser, "tracciabilita-commessa")
+
     # The lotti register: with scrap only.
     browser.find_element(By.LINK_TEXT, "Registro lotti").click()
     _wait(browser).until(ec.presence_of_element_located((By.ID, "registro")))

@@ -20,7 +20,7 @@ from selenium.webdriver.support import expected_conditions as ec
 from selenium.webdriver.support.ui import WebDriverWait
 from sqlalchemy import select
 
-from asigest.models import CausaleScarto, ConfigCommessa, Fase, FaseTipo, Lotto, Macchina
+from asigest.models import CausaleScarto, ConfigCommessa, Fase, FaseTipo, Lotto, LottoOrigine, Macchina
 from tests.e2e.conftest import foto_guida
 
 SCHERMO = (1024, 768)
@@ -372,3 +372,68 @@ def test_every_kiosk_state_passes_axe(operatore, live_server, browser):
     errore = _wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".message-error")))
     assert "Scansionare il badge." in errore.text  # the app's message, not a browser bubble
     _axe(browser, "badge rifiutato")
+
+
+def _apri_e_chiudi_tutto_buono(operatore, qta: str) -> None:
+    browser = operatore.driver
+    operatore.scansiona("2026/1234")
+    campo = browser.find_element(By.ID, "qta_input")
+    campo.clear()
+    campo.send_keys(qta)
+    browser.find_element(By.ID, "apri-lotto").click()
+    _wait(browser).until(ec.presence_of_element_located((By.ID, "tutto-buono"))).click()
+    _chiuso(browser)
+
+
+def test_a_source_label_scanned_with_the_keyboard_is_drawn_first(operatore, linea, live_server, db_session):
+    """R14 at the kiosk: at PTH the operator scans the label of the SMD lotto whose boards
+    are in hand; the scanner's Enter adds the label instead of opening, Apri lotto opens,
+    and the draw comes from that lotto although an older one has pieces too."""
+    browser = operatore.driver
+    _apri_e_chiudi_tutto_buono(operatore, "100")  # 2026-1234-SMD-001
+    _apri_e_chiudi_tutto_buono(operatore, "50")  # 2026-1234-SMD-002
+    browser.get(f"{live_server}/kiosk/PTH-01")
+    browser.find_element(By.NAME, "matricola").send_keys(linea.matricola + Keys.ENTER)
+    browser.find_element(By.NAME, "pin").send_keys("2468" + Keys.ENTER)
+    _wait(browser).until(ec.presence_of_element_located((By.NAME, "q")))
+    operatore.scansiona("2026/1234")
+    origini = browser.find_element(By.ID, "origini")
+    for elemento in (origini, browser.find_element(By.ID, "qta_input"), browser.find_element(By.ID, "apri-lotto")):
+        _nel_viewport(browser, elemento)  # the action bar, two rows now, still in view at 1024×768
+    _axe(browser, "apertura con etichette di origine")
+
+    # A wrong label first: the app's inline message, nothing opened.
+    origini.click()
+    origini.send_keys("2026-1234-SMD-009" + Keys.ENTER)  # the scanner's Enter: added, not sent
+    assert origini.get_attribute("value") == "2026-1234-SMD-009 "
+    assert [x.fase.fase_tipo.codice for x in _lotti(db_session)] == ["SMD", "SMD"]
+    operatore.tocca("#apri-lotto")
+    errore = _wait(browser).until(ec.presence_of_element_located((By.ID, "errore-origini")))
+    assert "Il lotto di origine 2026-1234-SMD-009 non esiste" in errore.text
+    _nel_viewport(browser, errore)
+    _nel_viewport(browser, browser.find_element(By.ID, "apri-lotto"))
+    assert [x.fase.fase_tipo.codice for x in _lotti(db_session)] == ["SMD", "SMD"]
+
+    # The order scanned again (the message goes), the right label read by the
+    # keyboard-wedge scanner, then Apri lotto.
+    operatore.scansiona("2026/1234")
+    assert browser.find_elements(By.ID, "errore-origini") == []
+    origini = browser.find_element(By.ID, "origini")
+    origini.click()
+    origini.send_keys("2026-1234-SMD-002" + Keys.ENTER)
+    qta = browser.find_element(By.ID, "qta_input")
+    qta.clear()
+    qta.send_keys("30")
+    assert browser.find_element(By.ID, "origini").get_attribute("value") == "2026-1234-SMD-002 "
+    foto_guida(browser, "kiosk-origini")
+    operatore.tocca("#apri-lotto")
+    appena = _wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, ".kiosk-appena")))
+    assert "Lotto 2026-1234-PTH-001 aperto." in appena.text
+    pth = _lotti(db_session)[-1]
+    prelievi = db_session.execute(
+        select(Lotto.codice_lotto, LottoOrigine.qta)
+        .join(LottoOrigine, LottoOrigine.lotto_origine_id == Lotto.id)
+        .where(LottoOrigine.lotto_id == pth.id)
+    ).all()
+    assert [tuple(p) for p in prelievi] == [("2026-1234-SMD-002", 30)]
+    assert [e for e in browser.get_log("browser") if e["level"] == "SEVERE"] == []

@@ -6,12 +6,13 @@ from __future__ import annotations
 import re
 import time
 from datetime import timedelta
+from html import unescape
 
 import pytest
 import segno
 from sqlalchemy import func, select
 
-from asigest.models import ConfigCommessa, Fase, FaseTipo, LogEvento, Lotto, Macchina
+from asigest.models import ConfigCommessa, Fase, FaseTipo, LogEvento, Lotto, LottoOrigine, Macchina
 from asigest.models.types import utcnow
 from tests.conftest import csrf_from
 from tests.web.conftest import login_on
@@ -643,3 +644,124 @@ def test_a_later_phase_whose_missing_pieces_were_scrapped_upstream_shows_complet
     assert "chiuso: 94 buoni, 6 scarti." in response.text
     assert re.search(r'data-fase="PTH".*?stato-completata', response.text, re.DOTALL)
     assert 'data-motivo="FASE_COMPLETATA"' in response.text and 'id="apri-lotto"' not in response.text
+
+
+# -- source labels at the open (R14) ---------------------------------------------------
+
+
+def _smd_chiusi(kiosk, *quantita, macchina="SMD-1"):
+    """Open and close one SMD lotto per quantity (all good) on commessa 2026/1001."""
+    for n, qta in enumerate(quantita):
+        apri(kiosk, qta=str(qta), chiave=f"smd-{macchina}-{n}", macchina=macchina)
+        chiudi(kiosk, lotti_id(kiosk, macchina), chiave=f"smd-c-{macchina}-{n}", macchina=macchina, qta_output=str(qta))
+
+
+def apri_con_origini(client, origini, qta="10", macchina="PTH-1", q="2026/1001"):
+    page = scan(client, q, macchina)
+    return client.post(
+        f"/kiosk/{macchina}/apri",
+        headers={**HX, "X-CSRFToken": token(client, macchina)},
+        data={"commessa_id": "1", "qta_input": qta, "chiave": _CHIAVE.search(page.text).group(1), "origini": origini},
+    )
+
+
+def prelievi(db_session):
+    db_session.rollback()
+    righe = db_session.execute(
+        select(Lotto.codice_lotto, LottoOrigine.qta)
+        .join(Lotto, Lotto.id == LottoOrigine.lotto_origine_id)
+        .order_by(LottoOrigine.id)
+    ).all()
+    return [tuple(r) for r in righe]
+
+
+def test_the_first_phase_has_no_source_field(kiosk):
+    assert 'name="origini"' not in scan(kiosk, "1001").text
+
+
+def test_a_scanned_source_label_is_drawn_first(kiosk, impianto, db_session):
+    _smd_chiusi(kiosk, 30, 20)
+    assert badge(kiosk, macchina="PTH-1", user=impianto).status_code == 302
+    card = scan(kiosk, "1001", macchina="PTH-1").text
+    assert re.search(r'id="origini" name="origini"[^>]*value=""', card)  # optional, empty
+    # Two labels, as a scanner types them (each followed by the space the kiosk adds), read twice.
+    response = apri_con_origini(kiosk, "2026-1001-smd-002 2026-1001-SMD-002\n", qta="25")
+    assert "Lotto 2026-1001-PTH-001 aperto." in response.text
+    # SMD-002 (20) first although SMD-001 closed first, then FIFO for the rest.
+    assert prelievi(db_session) == [("2026-1001-SMD-002", 20), ("2026-1001-SMD-001", 5)]
+
+
+def test_without_labels_the_open_draws_fifo(kiosk, impianto, db_session):
+    _smd_chiusi(kiosk, 30, 20)
+    assert badge(kiosk, macchina="PTH-1", user=impianto).status_code == 302
+    assert "aperto." in apri(kiosk, qta="40", macchina="PTH-1").text
+    assert prelievi(db_session) == [("2026-1001-SMD-001", 30), ("2026-1001-SMD-002", 10)]
+
+
+def test_scanning_a_source_label_to_find_the_order_proposes_it(kiosk, impianto, db_session):
+    _smd_chiusi(kiosk, 30, 20)
+    assert badge(kiosk, macchina="PTH-1", user=impianto).status_code == 302
+    card = scan(kiosk, "2026-1001-smd-002", macchina="PTH-1").text
+    assert "Commessa 2026/1001" in card
+    assert re.search(r'id="origini" name="origini"[^>]*value="2026-1001-SMD-002"', card)
+    # An order number proposes nothing.
+    assert re.search(r'id="origini" name="origini"[^>]*value=""', scan(kiosk, "1001", macchina="PTH-1").text)
+
+
+def _altra_commessa(db_session):
+    """Commessa 2 (2026/1002) configured SMD → PTH too."""
+    tipi = {t.codice: t for t in db_session.scalars(select(FaseTipo))}
+    db_session.add(ConfigCommessa(commessa_erp_id=2, flag_smd=True, flag_pth=True, flag_controlli=False, qta_erp=50))
+    for codice in ("SMD", "PTH"):
+        db_session.add(Fase(commessa_erp_id=2, fase_tipo_id=tipi[codice].id, stato="APERTA", qta_prevista=50))
+    db_session.commit()
+
+
+@pytest.mark.parametrize(
+    ("prepara", "etichetta", "codice", "testo"),
+    [
+        (None, "2026-1001-SMD-099", "ORIGINE_SCONOSCIUTA", "Il lotto di origine 2026-1001-SMD-099 non esiste"),
+        ("altra", "2026-1002-SMD-001", "ORIGINE_ALTRA_COMMESSA", "è di un'altra commessa"),
+        ("aperto", "2026-1001-SMD-002", "ORIGINE_APERTA", "è ancora aperto: chiuderlo prima"),
+        ("pth", "2026-1001-PTH-001", "ORIGINE_FASE_SBAGLIATA", "non è della fase SMD"),
+        ("esaurito", "2026-1001-SMD-001", "ORIGINE_ESAURITA", "ha già dato tutti i suoi pezzi"),
+    ],
+)
+def test_a_refused_source_label_is_said_inline_and_nothing_opens(
+    kiosk, impianto, db_session, prepara, etichetta, codice, testo
+):
+    _smd_chiusi(kiosk, 30)
+    if prepara == "altra":
+        _altra_commessa(db_session)
+        assert badge(kiosk, macchina="SMD-2", user=impianto).status_code == 302
+        # (apri scans 1001 for its token; commessa_id names the order opened)
+        apri(kiosk, qta="5", chiave="altra", commessa_id="2", macchina="SMD-2")
+        chiudi(kiosk, lotti_id(kiosk, "SMD-2"), chiave="altra-c", macchina="SMD-2", qta_output="5")
+    elif prepara == "aperto":
+        apri(kiosk, qta="10", chiave="aperto")
+    elif prepara in ("pth", "esaurito"):
+        # PTH-001 takes every piece of SMD-001 and closes; SMD-002 (10) keeps PTH openable.
+        assert badge(kiosk, macchina="PTH-1", user=impianto).status_code == 302
+        apri(kiosk, qta="30", chiave="tutto", macchina="PTH-1")
+        chiudi(kiosk, lotti_id(kiosk, "PTH-1"), chiave="pth-c", macchina="PTH-1", qta_output="30")
+        assert badge(kiosk, macchina="SMD-2", user=impianto).status_code == 302
+        _smd_chiusi(kiosk, 10, macchina="SMD-2")
+    assert badge(kiosk, macchina="PTH-1", user=impianto).status_code == 302
+    prima = [(lotto.id, lotto.data_fine) for lotto in lotti(db_session)]
+    origini_prima = prelievi(db_session)
+    response = apri_con_origini(kiosk, etichetta, qta="5")
+    assert response.status_code == 200  # htmx swaps the panel with the message
+    assert 'id="errore-origini"' in response.text and testo in unescape(response.text)
+    assert "Togliere quell'etichetta dal campo «Lotti di origine»" in unescape(response.text)
+    assert re.search(rf'id="origini" name="origini"[^>]*value="{etichetta}"[^>]*aria-invalid="true"', response.text)
+    assert 'id="apri-lotto"' in response.text  # the form is still there to correct
+    assert [(lotto.id, lotto.data_fine) for lotto in lotti(db_session)] == prima
+    assert prelievi(db_session) == origini_prima, codice
+
+
+def test_too_many_source_labels_are_refused_inline(kiosk, impianto, db_session):
+    _smd_chiusi(kiosk, 30)
+    assert badge(kiosk, macchina="PTH-1", user=impianto).status_code == 302
+    response = apri_con_origini(kiosk, " ".join(f"2026-1001-SMD-{n:03}" for n in range(1, 12)))
+    assert "al massimo dieci lotti di origine" in response.text and 'id="errore-origini"' in response.text
+    assert [lotto.fase.fase_tipo.codice for lotto in lotti(db_session)] == ["SMD"]

@@ -260,3 +260,14 @@ def test_pages_answer_503_when_the_erp_is_unreachable(make_app, make_user, tmp_p
         assert response.status_code == 503
         assert "Il gestionale ASITRON non risponde" in response.text
         assert "Traceback" not in response.text
+
+
+def test_card_of_a_configured_order_links_to_its_whole_trace(client, supervisore, make_config):
+    make_config(101, fasi=("SMD", "CONTROLLI"))
+    html = client.get("/commesse/101").text
+    assert 'id="traccia-commessa-link" href="/tracciabilita?commessa=101"' in html
+    traccia = client.get("/tracciabilita?commessa=101")
+    assert traccia.status_code == 200 and 'id="traccia-commessa"' in traccia.text
+    assert "Commessa 2026/1234" in traccia.text and 'aria-invalid="true"' not in traccia.text
+    # An order not set up for production has no trace to offer.
+    assert "traccia-commessa-link" not in client.get("/commesse/5").text

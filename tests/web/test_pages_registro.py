@@ -289,3 +289,14 @@ def test_filter_form_refreshes_with_htmx_and_exports_carry_the_filters(client, s
 def test_an_empty_result_says_so(client, supervisore, reg):
     html = client.get("/lotti?da=2020-01-01&a=2020-01-31").text
     assert "Nessun lotto corrisponde ai filtri scelti." in html
+
+
+def test_every_row_links_to_the_trace_of_its_lotto(client, login, reg):
+    login("OPERATORE")  # the register and the trace are for every office login
+    html = client.get("/lotti").text
+    for codice in TUTTI:
+        assert f'href="/tracciabilita?codice={codice}"' in riga_di(html, codice)
+    traccia = client.get(link(riga_di(html, "2026-1234-CONTROLLI-001"), "tracciabilità"))
+    assert traccia.status_code == 200
+    assert 'value="2026-1234-CONTROLLI-001"' in traccia.text and "Da dove vengono i pezzi" in traccia.text
+    assert 'aria-invalid="true"' not in traccia.text

@@ -29,6 +29,7 @@ from asigest.models.types import utcnow
 from asigest.services import auth as auth_service
 from asigest.services import kiosk as kiosk_service
 from asigest.services import lotti as lotti_service
+from asigest.services import origini as origini_service
 from asigest.services.documenti import file_documento, get_documento
 from asigest.web import deps
 from asigest.web.access import (
@@ -43,7 +44,7 @@ from asigest.web.access import (
 from asigest.web.auth import limiti_accesso, login_refused
 from asigest.web.documenti import archivio, invia_file
 from asigest.web.htmx import is_htmx, vary_on_htmx
-from asigest.web.kiosk.forms import ApriForm, BadgeForm, ChiusuraForm, intero, numero, validato
+from asigest.web.kiosk.forms import ApriForm, BadgeForm, ChiusuraForm, etichette, intero, numero, validato
 from asigest.web.security import consenti_cornice_propria
 
 log = logging.getLogger(__name__)
@@ -63,6 +64,9 @@ def _chiave_modulo(chiave: str | None, *richiesta: str) -> dict:
     with one form cannot replay as another operation (R11)."""
     chiave = (chiave or "")[:100] or None
     return {"chiave": chiave, "impronta": impronta("kiosk", *richiesta) if chiave else None}
+
+
+_SENZA_ORIGINE = N_("Togliere quell'etichetta dal campo «Lotti di origine» per usare i lotti chiusi per primi.")
 
 
 def _testo_errore(exc: AsigestError) -> str:
@@ -192,7 +196,8 @@ def commessa(codice: str):
     except AsigestError as exc:
         return _render(macchina, status=400, errori={"q": [exc.text(gettext)]}, valori={"q": testo})
     scheda = kiosk_service.scheda(session, trovata, macchina, licenza=deps.licenza())
-    return _render(macchina, scheda=scheda, valori={"q": testo})
+    valori = {"q": testo, "origini": kiosk_service.origine_proposta(session, scheda, testo) or ""}
+    return _render(macchina, scheda=scheda, valori=valori)
 
 
 @bp.post("/<codice>/apri")
@@ -202,7 +207,7 @@ def apri(codice: str):
     session = deps.session()
     macchina = kiosk_service.macchina_attiva(session, codice)
     form = ApriForm()
-    valori = {"qta_input": (form.qta_input.data or "")[:12]}
+    valori = {"qta_input": (form.qta_input.data or "")[:12], "origini": (form.origini.data or "")[:300]}
     trovata = kiosk_service.get_commessa(deps.erp(), numero(form.commessa_id.data) or 0)
     scheda = kiosk_service.scheda(session, trovata, macchina, licenza=deps.licenza())
     if scheda.fase is None:
@@ -219,6 +224,9 @@ def apri(codice: str):
     try:
         # Whoever badged in at the machine works the lotto, whatever their role.
         actor = deps.actor()
+        # The labels scanned at the open: drawn first, in the order read; the rest FIFO (R14).
+        # A label read twice (a second pass of the scanner) counts once.
+        codici = list(dict.fromkeys(c.upper() for c in etichette(form.origini.data)))
         esito = lotti_service.apri_lotto(
             session,
             deps.erp(),
@@ -228,12 +236,22 @@ def apri(codice: str):
             qta_input=validato(intero(form.qta_input)),
             operatore_id=actor.utente_id,
             licenza=deps.licenza(),
-            **_chiave_modulo(form.chiave.data, "apri", macchina.codice, f"commessa={trovata.id}"),
+            origini=[origini_service.Scelta(codice) for codice in codici],
+            **_chiave_modulo(
+                form.chiave.data, "apri", macchina.codice, f"commessa={trovata.id}", f"origini={','.join(codici)}"
+            ),
         )
     except AsigestError as exc:
-        campo = "qta_input" if exc.code == "QUANTITA_NON_DISPONIBILE" and scheda.apribile else "_"
+        testo = _testo_errore(exc)
+        if exc.code.startswith("ORIGIN"):
+            # ORIGINE_SCONOSCIUTA, _ALTRA_COMMESSA, _FASE_SBAGLIATA, _APERTA, _ESAURITA…: on the labels.
+            campo, testo = "origini", " ".join((testo, gettext(_SENZA_ORIGINE)))
+        elif exc.code == "QUANTITA_NON_DISPONIBILE" and scheda.apribile:
+            campo = "qta_input"
+        else:
+            campo = "_"
         scheda = kiosk_service.scheda(session, trovata, macchina, licenza=deps.licenza())
-        return _render(macchina, status=400, scheda=scheda, errori={campo: [_testo_errore(exc)]}, valori=valori)
+        return _render(macchina, status=400, scheda=scheda, errori={campo: [testo]}, valori=valori)
     return _render(macchina, lotto=esito.lotto, appena_aperto=True)
 
 

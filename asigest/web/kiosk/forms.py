@@ -75,8 +75,19 @@ class BadgeForm(FlaskForm):
     )
 
 
+_SEPARATORI = re.compile(r"[\s,;]+")
+
+
+def etichette(testo: str | None) -> list[str]:
+    """The lotto labels scanned or typed into one field, in the order read (a scanner
+    ends each with Enter, which the kiosk turns into a space; commas and semicolons
+    separate too)."""
+    return [codice for codice in _SEPARATORI.split((testo or "").strip()) if codice]
+
+
 class ApriForm(FlaskForm):
-    """Open a lotto for the order on the card."""
+    """Open a lotto for the order on the card. ``origini``: the labels of the lotti of
+    the fase before that the boards in hand come from (R14) — optional, FIFO without."""
 
     chiave = HiddenField()
     commessa_id = HiddenField()
@@ -84,6 +95,16 @@ class ApriForm(FlaskForm):
         _l("Pezzi da lavorare"),
         validators=[_Intero(_l("Indicare quanti pezzi entrano nel lotto (un numero maggiore di zero)."), minimo=1)],
     )
+    origini = StringField(
+        _l("Lotti di origine"),
+        validators=[
+            Length(max=300, message=_l("Troppe etichette in una volta: al massimo dieci lotti di origine.")),
+        ],
+    )
+
+    def validate_origini(self, field) -> None:
+        if len(etichette(field.data)) > 10:
+            raise ValidationError(str(_l("Troppe etichette in una volta: al massimo dieci lotti di origine.")))
 
 
 class ChiusuraForm(FlaskForm):

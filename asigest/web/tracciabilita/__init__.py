@@ -1,9 +1,12 @@
 """``/tracciabilita``: a lotto's genealogy on screen (SPEC §12) — a scan field, the tree
-of the lotti it came from and the lotti it went into. Read-only, for every office login.
+of the lotti it came from and the lotti it went into; or, for an order (``2026/1234``,
+``1234``, ``ID 101``), every lotto of it as one tree from its first fase. Read-only, for
+every office login.
 
-The code is in the query string (``?codice=…``), so a trace is a link people can share
-and the lotto page can point at. An unknown code or an unreachable ERP is said on the
-page, next to the field that keeps what was typed.
+The code is in the query string (``?codice=…``, or ``?commessa=<ERP ID>`` for an order),
+so a trace is a link people can share and the lotto page, the register and the order
+card can point at. An unknown code or an unreachable ERP is said on the page, next to
+the field that keeps what was typed.
 """
 
 from __future__ import annotations
@@ -18,24 +21,48 @@ from flask_babel import gettext
 from asigest.errors import N_, ErpUnavailable, NotFound
 from asigest.services import esporta, tracciabilita
 from asigest.web import deps
+from asigest.web.converters import ID_MAX
 
 bp = Blueprint("tracciabilita", __name__)
 
 _MAX_CODICE = 40
 
 
+def _commessa_id() -> int | None:
+    """``?commessa=<ERP ID>`` as a whole number in range, None when absent or not one."""
+    testo = (request.args.get("commessa") or "").strip()
+    return int(testo) if testo.isascii() and testo.isdigit() and 0 < len(testo) <= 10 and int(testo) <= ID_MAX else None
+
+
+def _anno_corrente() -> int:
+    return datetime.now(ZoneInfo(current_app.config["TIMEZONE"])).year
+
+
 @bp.get("/tracciabilita")
 def pagina():
-    """The scan field and, for a code, the backward tree and the forward one."""
+    """The scan field and, for a lotto code, the backward tree and the forward one; for an
+    order, every lotto of it forward from its first fase."""
     codice = (request.args.get("codice") or "").strip()[:_MAX_CODICE]
-    indietro = avanti = errore = None
-    if codice:
-        try:
+    commessa_id = _commessa_id()
+    indietro = avanti = commessa = errore = None
+    if request.args.get("commessa") and commessa_id is None:
+        errore = gettext("Commessa non valida: indicarla come 2026/1234.")
+        return render_template("tracciabilita/pagina.html", codice=codice, errore=errore)
+    try:
+        if commessa_id is None and codice:
+            commessa_id = tracciabilita.commessa_cercata(deps.erp(), codice, anno_corrente=_anno_corrente())
+        if commessa_id is not None:
+            commessa = tracciabilita.traccia_commessa(deps.session(), deps.erp(), commessa_id)
+            if not codice:  # reached by a link: the field names the order as people say it
+                codice = commessa.commessa.numero if commessa.commessa else f"ID {commessa_id}"
+        elif codice:
             indietro = tracciabilita.traccia(deps.session(), deps.erp(), codice, direzione=tracciabilita.INDIETRO)
             avanti = tracciabilita.traccia(deps.session(), deps.erp(), codice, direzione=tracciabilita.AVANTI)
-        except (NotFound, ErpUnavailable) as exc:
-            errore = exc.text(gettext)
-    return render_template("tracciabilita/pagina.html", codice=codice, indietro=indietro, avanti=avanti, errore=errore)
+    except (NotFound, ErpUnavailable) as exc:
+        errore = exc.text(gettext)
+    return render_template(
+        "tracciabilita/pagina.html", codice=codice, indietro=indietro, avanti=avanti, commessa=commessa, errore=errore
+    )
 
 
 def _documenti(riga) -> str:
@@ -75,13 +102,24 @@ _COLONNE: tuple[esporta.Colonna[tracciabilita.RigaTraccia], ...] = (
 
 @bp.get("/tracciabilita/esporta.xlsx")
 def esporta_xlsx():
-    """The trace of ``codice`` (both directions) as one Excel sheet, one row per lotto."""
+    """The trace of ``codice`` (both directions), or of every lotto of ``commessa``, as one
+    Excel sheet, one row per lotto (per draw: a lotto fed by two is under each)."""
     codice = (request.args.get("codice") or "").strip()[:_MAX_CODICE]
+    commessa_id = _commessa_id()
     try:
-        indietro = tracciabilita.traccia(deps.session(), deps.erp(), codice, direzione=tracciabilita.INDIETRO)
-        avanti = tracciabilita.traccia(deps.session(), deps.erp(), codice, direzione=tracciabilita.AVANTI)
+        if commessa_id is not None:
+            commessa = tracciabilita.traccia_commessa(deps.session(), deps.erp(), commessa_id)
+            righe = tracciabilita.righe_commessa(commessa)
+            nome = "commessa_" + (commessa.commessa.numero.replace("/", "-") if commessa.commessa else str(commessa_id))
+        else:
+            indietro = tracciabilita.traccia(deps.session(), deps.erp(), codice, direzione=tracciabilita.INDIETRO)
+            avanti = tracciabilita.traccia(deps.session(), deps.erp(), codice, direzione=tracciabilita.AVANTI)
+            righe = tracciabilita.righe(indietro, avanti)
+            nome = indietro.lotto.codice_lotto
     except NotFound:
         # The page says what is wrong next to the field.
+        if commessa_id is not None:
+            return redirect(url_for("tracciabilita.pagina", commessa=commessa_id))
         return redirect(url_for("tracciabilita.pagina", codice=codice))
     zona = current_app.config["TIMEZONE"]
     # Anonymous temporary file: deleted when send_file closes it after the last byte.
@@ -91,7 +129,7 @@ def esporta_xlsx():
             destinazione,
             [gettext(c.titolo) for c in _COLONNE],
             [c.larghezza for c in _COLONNE],
-            esporta.valori(_COLONNE, tracciabilita.righe(indietro, avanti)),
+            esporta.valori(_COLONNE, righe),
             zona=zona,
             foglio=gettext("Tracciabilità"),
         )
@@ -99,12 +137,11 @@ def esporta_xlsx():
     except BaseException:
         destinazione.close()
         raise
-    nome = f"tracciabilita_{indietro.lotto.codice_lotto}_{datetime.now(ZoneInfo(zona)):%Y-%m-%d_%H%M}.xlsx"
     response = send_file(
         destinazione,
         mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
         as_attachment=True,
-        download_name=nome,
+        download_name=f"tracciabilita_{nome}_{datetime.now(ZoneInfo(zona)):%Y-%m-%d_%H%M}.xlsx",
     )
     response.headers["Cache-Control"] = "private, no-store"
     return response
