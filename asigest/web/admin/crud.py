@@ -1,7 +1,7 @@
 """The one shape of a master-data entity's admin pages (users, machines, scrap reasons,
 phase types; API tokens use its row actions).
 
-An entity is a subclass of ``Anagrafica`` that says its names (address, endpoints,
+An entity is a subclass of ``Anagrafica`` (``ConModulo`` when it has a form) that says its names (address, endpoints,
 templates), its form and its service calls; ``registra(bp)`` adds its routes to the
 admin blueprint, each ``@requires(ADMIN)``, under the endpoint names the templates'
 ``url_for`` and the tests use. Every save takes the same steps (``invia``): the form
@@ -24,6 +24,7 @@ which answer htmx with the list row and a browser with a 303 and the outcome.
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -79,30 +80,6 @@ class Anagrafica:
     azioni: tuple[str, ...] = ()
     rifiuti = RIFIUTI
 
-    def trova(self, record_id: int):
-        """The record (raises NotFound)."""
-        raise NotImplementedError
-
-    def form(self, record=None):
-        """The form for a new record (None) or for ``record``, with its choices filled."""
-        raise NotImplementedError
-
-    def crea(self, form):
-        """Create the record from ``form`` through its service; returns it."""
-        raise NotImplementedError
-
-    def aggiorna(self, record_id: int, form):
-        """Save ``form`` on the record through its service; returns the record."""
-        raise NotImplementedError
-
-    def creato(self, record) -> str:
-        """The message shown after a create."""
-        raise NotImplementedError
-
-    def salvato(self, record) -> str:
-        """The message shown after a save."""
-        raise NotImplementedError
-
     def dopo_azione(self, record_id: int) -> str:
         """Where a browser goes after a row action: the list."""
         return url_for("admin." + self.elenco)
@@ -145,15 +122,45 @@ class Anagrafica:
         return vary_on_htmx(make_response(html, status))
 
 
-class Righe(Anagrafica):
+class ConModulo(Anagrafica, ABC):
+    """An entity created and edited through a form: what ``Righe`` and ``Schede`` need
+    from each entity (an entity with row actions only, like API tokens, needs none of it,
+    and an entity that forgets one cannot be instantiated)."""
+
+    @abstractmethod
+    def trova(self, record_id: int):
+        """The record (raises NotFound)."""
+
+    @abstractmethod
+    def form(self, record=None):
+        """The form for a new record (None) or for ``record``, with its choices filled."""
+
+    @abstractmethod
+    def crea(self, form):
+        """Create the record from ``form`` through its service; returns it."""
+
+    @abstractmethod
+    def aggiorna(self, record_id: int, form):
+        """Save ``form`` on the record through its service; returns the record."""
+
+    @abstractmethod
+    def creato(self, record) -> str:
+        """The message shown after a create."""
+
+    @abstractmethod
+    def salvato(self, record) -> str:
+        """The message shown after a save."""
+
+
+class Righe(ConModulo):
     """A small catalog edited in its own list: each row turns into a form in place."""
 
     pagina: str  # the page: the list and the form for a new record
     nuova: str  # the new-record form (htmx swaps it alone)
 
+    @abstractmethod
     def contesto_elenco(self) -> dict:
         """The records for the page, as the page's template names them."""
-        raise NotImplementedError
 
     def registra(self, bp) -> None:
         super().registra(bp)
@@ -218,7 +225,7 @@ class Righe(Anagrafica):
         return self._pagina(status=invio.status, modifica=record.id, form_modifica=form)
 
 
-class Schede(Anagrafica):
+class Schede(ConModulo):
     """An entity with a page per record: a filtered list, a page to add one, its form."""
 
     pagina: str  # the list page
@@ -232,9 +239,9 @@ class Schede(Anagrafica):
     pagina_propria = False
     azioni = ("disattiva", "riattiva")
 
+    @abstractmethod
     def filtro(self) -> dict:
         """The list's template context: the filter read from the query string, the records."""
-        raise NotImplementedError
 
     def contesto_scheda(self, record) -> dict:
         """What a record's page shows besides its form."""
