@@ -56,7 +56,9 @@ def _passo(session, erp, rng: random.Random, impianto, adesso) -> str:
     """One random operation; refusals are part of the game (they must change nothing)."""
     fasi, macchine, operatore, capo = impianto
     session.rollback()
-    lotti = session.scalars(select(Lotto)).all()
+    # Ordered: without it PostgreSQL returns rows in heap order, which updates change,
+    # and a seed would not replay the same sequence on both databases.
+    lotti = session.scalars(select(Lotto).order_by(Lotto.id)).all()
     aperti = [lt for lt in lotti if lt.data_fine is None]
     chiusi = [lt for lt in lotti if lt.data_fine is not None]
     scelta = rng.random()
