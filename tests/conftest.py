@@ -132,16 +132,25 @@ def app(database_url, erp_file, tmp_path_factory):
     return application
 
 
-# Whether the running test wrote to an application database: set by a listener on every
+# What the running test wrote to the application databases: set by a listener on every
 # engine the app configures (``_watch_application_engines``), reset before each test.
-_scrittura_vista = False
+# ``_scritte`` maps a table to the verbs seen on it; ``_scrittura_ignota`` is any other
+# write (DDL, a statement the pattern does not name), after which everything is cleaned.
+_scritte: dict[str, set[str]] = {}
+_scrittura_ignota = False
 _SOLO_LETTURA = ("SELECT", "PRAGMA", "SET ", "SHOW", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE")
+_SCRITTURA = re.compile(r'\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(\w+)"?[\s(]', re.IGNORECASE)
 
 
 def _segna_scrittura(conn, cursor, statement, parameters, context, executemany):
-    global _scrittura_vista
-    if not _scrittura_vista and not statement.lstrip().upper().startswith(_SOLO_LETTURA):
-        _scrittura_vista = True
+    global _scrittura_ignota
+    if statement.lstrip()[:9].upper().startswith(_SOLO_LETTURA):
+        return
+    trovata = _SCRITTURA.match(statement)
+    if trovata is None:
+        _scrittura_ignota = True
+    else:
+        _scritte.setdefault(trovata[2], set()).add(trovata[1].split()[0].upper())
 
 
 def _scrive_fuori_vista(request) -> bool:
@@ -150,30 +159,106 @@ def _scrive_fuori_vista(request) -> bool:
     return "catalog_engine" in request.fixturenames or "database_url" in request.node._fixtureinfo.argnames
 
 
-@pytest.fixture(autouse=True)
-def _clean_database(request):
-    """Empty every ASI_GEST table after a test that wrote to it, then restore the catalog.
+# The clean state's non-empty tables (base catalog, its audit row, the KPI summaries'
+# zone) → their highest primary key, taken after the last full clean-up; None before it.
+_base: dict[str, int] | None = None
+_righe_base: dict[str, int] = {}  # row counts of the clean state (ASIGEST_TEST_VERIFICA_PULIZIA)
 
-    A test that only read leaves the tables as the previous clean-up left them, so most
-    read-only tests (pages, API reads, refusals) skip the dozens of DELETEs."""
-    global _scrittura_vista
-    _scrittura_vista = False
-    yield
-    if "app" not in request.fixturenames or not (_scrittura_vista or _scrive_fuori_vista(request)):
-        return
-    app = request.getfixturevalue("app")
+
+def _pulizia_mirata(session) -> bool:
+    """Undo what the test wrote when the listener saw all of it and it only added rows to
+    the clean state's tables: empty the tables it wrote, and from the non-empty ones delete
+    the rows past the clean state's last key. False when a full clean-up is needed."""
+    from asigest.extensions import db
+
+    if _base is None or _scrittura_ignota:
+        return False
+    tabelle = {t.name: t for t in db.metadata.sorted_tables}
+    if any(nome not in tabelle for nome in _scritte):
+        return False
+    for nome, verbi in _scritte.items():
+        if nome in _base and verbi != {"INSERT"}:
+            return False  # a catalog row changed or went: rebuild the catalog
+    for table in reversed(db.metadata.sorted_tables):
+        if table.name not in _scritte:
+            continue
+        if table.name in _base:
+            (chiave,) = table.primary_key.columns
+            session.execute(delete(table).where(chiave > _base[table.name]))
+        else:
+            session.execute(delete(table))
+    session.commit()
+    if os.environ.get("ASIGEST_TEST_VERIFICA_PULIZIA"):
+        # Opt-in proof that the targeted clean-up leaves what a full one would.
+        assert _conta_righe(session) == _righe_base, f"pulizia mirata incompleta dopo {_scritte}"
+    return True
+
+
+def _conta_righe(session) -> dict[str, int]:
+    from sqlalchemy import func, select
+
+    from asigest.extensions import db
+
+    conta = {t.name: session.scalar(select(func.count()).select_from(t)) for t in db.metadata.sorted_tables}
+    session.rollback()
+    return conta
+
+
+def _pulizia_completa(session, app) -> None:
+    """Empty every table, restore the base catalog, and note the clean state's keys."""
+    global _base
+    from sqlalchemy import func, select
+
     from asigest.extensions import db
     from asigest.services import riepilogo_kpi
     from asigest.services.catalog import ensure_base_catalog
 
+    for table in reversed(db.metadata.sorted_tables):
+        session.execute(delete(table))
+    session.commit()
+    ensure_base_catalog(session)
+    # As ``init`` leaves it: the KPIs' daily summary kept for the plant's zone.
+    riepilogo_kpi.assicura(session, app.config["TIMEZONE"])
+    base = {}
+    for table in db.metadata.sorted_tables:
+        chiavi = list(table.primary_key.columns)
+        massimo = session.scalar(select(func.max(chiavi[0]))) if len(chiavi) == 1 else None
+        if massimo is not None:
+            base[table.name] = massimo
+        elif session.scalar(select(func.count()).select_from(table)):
+            base = None  # a non-empty table without one integer key: always clean fully
+            break
+    session.commit()
+    _base = base
+    if os.environ.get("ASIGEST_TEST_VERIFICA_PULIZIA"):
+        _righe_base.clear()
+        _righe_base.update(_conta_righe(session))
+
+
+@pytest.fixture(autouse=True)
+def _clean_database(request):
+    """Undo what a test wrote to the ASI_GEST tables.
+
+    A test that only read leaves the tables as the previous clean-up left them, so most
+    read-only tests (pages, API reads, refusals) skip clean-up altogether; one that only
+    added rows has just those deleted (``_pulizia_mirata``); any other is followed by a
+    full clean-up that restores the catalog."""
+    global _scrittura_ignota
+    _scritte.clear()
+    _scrittura_ignota = False
+    yield
+    if "app" not in request.fixturenames:
+        return
+    fuori_vista = _scrive_fuori_vista(request)
+    if not (_scritte or _scrittura_ignota or fuori_vista):
+        return
+    app = request.getfixturevalue("app")
+    from asigest.extensions import db
+
     with app.app_context():
         db.session.rollback()
-        for table in reversed(db.metadata.sorted_tables):
-            db.session.execute(delete(table))
-        db.session.commit()
-        ensure_base_catalog(db.session)
-        # As ``init`` leaves it: the KPIs' daily summary kept for the plant's zone.
-        riepilogo_kpi.assicura(db.session, app.config["TIMEZONE"])
+        if fuori_vista or not _pulizia_mirata(db.session):
+            _pulizia_completa(db.session, app)
         db.session.remove()
 
 
