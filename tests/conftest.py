@@ -53,6 +53,29 @@ MODULI_LENTI = (
 )
 
 
+# Modules whose result the ASI_GEST database cannot change, run in the SQLite pass only
+# (with the unit tests and the browser walkthroughs): each names why.
+MODULI_UNA_VOLTA = (
+    "integration/test_erp_gateway.py",  # the ERP side only: a SQLite ERP file in both passes
+    "integration/test_sql_server_migrations.py",  # offline DDL rendered for SQL Server
+    "web/test_i18n.py",  # the catalogs and the language of rendered pages
+    "web/test_security_headers.py",  # headers and CSP of answers, not their data
+    "web/test_statici.py",  # static files and their caching
+)
+# Modules whose module-scoped fixture is costly (a demo, a reference data set, servers):
+# their tests go to one worker together (``--dist loadgroup``), so it is built once.
+MODULI_INSIEME = (
+    "integration/test_demo.py",
+    "integration/test_riferimento.py",
+    "integration/test_sql_server_migrations.py",
+    "e2e/test_scale_out.py",
+    "e2e/test_guide_browser.py",
+    "e2e/test_fuzz_api.py",
+)
+# Single tests of that kind inside modules that otherwise exercise the database.
+TEST_UNA_VOLTA = ("web/test_openapi.py::test_the_document_is_valid_openapi",)
+
+
 def pytest_collection_modifyitems(config, items):
     """Unit tests are ``una_volta``; on the PostgreSQL pass the ``una_volta`` tests are
     deselected; the slow modules go first (stable: the order inside a module is kept)."""
@@ -60,8 +83,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         # Unit tests touch no database; browser tests check what a page shows and how it
         # reacts, while the database behind it is exercised on both by the route tests.
-        if item.path.is_relative_to(TESTS / "unit") or item.path.name.endswith("_browser.py"):
+        relativo = item.path.relative_to(TESTS).as_posix() if item.path.is_relative_to(TESTS) else ""
+        if (
+            relativo.startswith("unit/")
+            or item.path.name.endswith("_browser.py")
+            or relativo in MODULI_UNA_VOLTA
+            or f"{relativo}::{item.originalname}" in TEST_UNA_VOLTA
+        ):
             item.add_marker(una_volta)
+        if relativo in MODULI_INSIEME:
+            item.add_marker(pytest.mark.xdist_group(relativo))
     if os.environ.get("ASIGEST_TEST_DATABASE_URL"):
         tolti = [item for item in items if item.get_closest_marker("una_volta")]
         if tolti:
