@@ -325,8 +325,9 @@ def test_guida_supervisore(browser, demo, tmp_path):
     nuova = _commessa_non_configurata(app)
     cerca = browser.find_element(By.ID, "q")
     cerca.send_keys(nuova.numero)
-    _wait(browser).until(lambda d: d.find_elements(By.LINK_TEXT, nuova.numero))
-    browser.find_element(By.LINK_TEXT, nuova.numero).click()
+    # The results are swapped in again at every keystroke's answer: a link found may be
+    # replaced before the click lands, so find and click again until one holds.
+    _wait(browser).until(lambda d: d.find_element(By.LINK_TEXT, nuova.numero).click() or True)
     form = _wait(browser).until(ec.presence_of_element_located((By.CSS_SELECTOR, "form.config-form")))
     for flag in ("config-flag_smd", "config-flag_controlli"):
         box = browser.find_element(By.ID, flag)
