@@ -8,7 +8,7 @@ PG_TEST_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/asigest_test
 PYTEST_ARGS ?= -q
 # Parallel test workers (pytest-xdist), one per core; each has its own databases.
 WORKERS ?= 2
-PYTEST := $(BIN)/python -m pytest -n $(WORKERS) --dist loadgroup $(PYTEST_ARGS)
+PYTEST := $(BIN)/python -m pytest -n $(WORKERS) $(PYTEST_ARGS)
 # Cases per API operation in the fuzzer's fuzzing and stateful phases during `make test`
 # (`make fuzz` runs the full budget of tests/e2e/fuzz_api.toml).
 FUZZ_ESEMPI ?= 10

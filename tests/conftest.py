@@ -63,7 +63,8 @@ MODULI_UNA_VOLTA = (
     "web/test_statici.py",  # static files and their caching
 )
 # Modules whose module-scoped fixture is costly (a demo, a reference data set, servers):
-# their tests go to one worker together (``--dist loadgroup``), so it is built once.
+# their tests go to one worker together (``pytest_xdist_make_scheduler``), so it is built
+# once; every other test is a unit of its own, as with ``--dist load``.
 MODULI_INSIEME = (
     "integration/test_demo.py",
     "integration/test_riferimento.py",
@@ -74,6 +75,20 @@ MODULI_INSIEME = (
 )
 # Single tests of that kind inside modules that otherwise exercise the database.
 TEST_UNA_VOLTA = ("web/test_openapi.py::test_the_document_is_valid_openapi",)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist load`` with the modules of MODULI_INSIEME as one unit each. (xdist's own
+    ``loadgroup`` renames node ids on the workers, which pytest 9.2 no longer honours: the
+    groups were silently split.)"""
+    from xdist.scheduler import LoadScopeScheduling
+
+    class PerModulo(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            modulo = nodeid.split("::", 1)[0]
+            return modulo if modulo.removeprefix("tests/") in MODULI_INSIEME else nodeid
+
+    return PerModulo(config, log)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -91,8 +106,6 @@ def pytest_collection_modifyitems(config, items):
             or f"{relativo}::{item.originalname}" in TEST_UNA_VOLTA
         ):
             item.add_marker(una_volta)
-        if relativo in MODULI_INSIEME:
-            item.add_marker(pytest.mark.xdist_group(relativo))
     if os.environ.get("ASIGEST_TEST_DATABASE_URL"):
         tolti = [item for item in items if item.get_closest_marker("una_volta")]
         if tolti:
