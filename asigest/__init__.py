@@ -8,7 +8,9 @@ from pathlib import Path
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
-__version__ = "0.1.0"
+# The one place the version is written: pyproject.toml reads it (dynamic), /health, the
+# OpenAPI document and the page footer show it. CHANGELOG.md has a section per release.
+__version__ = "1.0.0"
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Flask
 
+from asigest import __version__
 from asigest.web import access, converters, errors, filters, input_guard, licenza, security, statici
 
 
@@ -44,3 +45,7 @@ def init_app(app: Flask) -> None:
     statici.init_app(app)
     filters.init_app(app)
     licenza.init_app(app)
+
+    @app.context_processor
+    def _versione() -> dict[str, str]:
+        return {"versione_app": __version__}  # the page footer (asigest/__init__.py holds it)
