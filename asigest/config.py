@@ -51,6 +51,7 @@ _ENV_SETTINGS: dict[str, tuple[str, Callable[[str], object]]] = {
     "ASIGEST_LOGIN_WINDOW_MINUTES": ("LOGIN_WINDOW_MINUTES", float),
     "ASIGEST_LOGIN_LOCK_MINUTES": ("LOGIN_LOCK_MINUTES", float),
     "ASIGEST_LOGIN_KEEP_DAYS": ("LOGIN_KEEP_DAYS", float),
+    "ASIGEST_CORS_ORIGINS": ("CORS_ORIGINS", str),
 }
 
 DEFAULTS = {
@@ -108,6 +109,9 @@ DEFAULTS = {
     "LOGIN_WINDOW_MINUTES": 15,
     "LOGIN_LOCK_MINUTES": 15,
     "LOGIN_KEEP_DAYS": 30,
+    # Origins whose browser pages may call the API (web/cors.py): "http://localhost:5173,
+    # https://mes.example.lan"; none by default.
+    "CORS_ORIGINS": (),
 }
 
 

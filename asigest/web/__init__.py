@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from asigest import __version__
-from asigest.web import access, converters, errors, filters, input_guard, licenza, security, statici
+from asigest.web import access, converters, cors, errors, filters, input_guard, licenza, security, statici
 
 
 def init_app(app: Flask) -> None:
@@ -40,6 +40,7 @@ def init_app(app: Flask) -> None:
 
     access.init_app(app)
     input_guard.init_app(app)  # runs first: hostile text never reaches the access check or a view
+    cors.init_app(app)  # before even that: a CORS preflight carries no token and nothing to check
     errors.init_app(app)
     security.init_app(app)
     statici.init_app(app)
