@@ -69,4 +69,39 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     web.init_app(app)
     cli.init_app(app)
+    log_avvio(app)
     return app
+
+
+def log_avvio(app: Flask) -> None:
+    """One INFO line at start (each process that builds the app, e.g. every gunicorn worker):
+    the version, both databases (passwords hidden) and the license's state and expiry.
+
+    The license is read here for the line only: every check reads the file again, so a
+    license installed or renewed later counts without a restart (``services.licenza``).
+    """
+    import re
+
+    from sqlalchemy.engine import make_url
+
+    from asigest.domain.periodo import oggi
+    from asigest.services import licenza
+
+    def senza_password(url: str) -> str:
+        try:
+            testo = make_url(url).render_as_string(hide_password=True)
+        except Exception:  # an unparsable URL: say so rather than print what it holds
+            return "(URL non leggibile)"
+        # SQL Server's odbc_connect=…PWD=…; carries the password in the query string.
+        return re.sub(r"(?i)(pwd|password)(=|%3D).*?(?=%3B|;|&|$)", r"\1\2***", testo)
+
+    stato = licenza.stato_corrente(app.config, oggi=oggi(app.config["TIMEZONE"]))
+    logging.getLogger("asigest").info(
+        "ASI-GEST %s: database ASI_GEST %s; ERP %s; licenza %s, scadenza %s%s",
+        __version__,
+        senza_password(str(app.config["DATABASE_URL"])),
+        senza_password(str(app.config["ERP_URL"])),
+        stato.stato,
+        stato.scadenza.isoformat() if stato.scadenza else "nessuna",
+        f" ({stato.licenziatario})" if stato.licenziatario else "",
+    )
