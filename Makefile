@@ -84,7 +84,7 @@ dist: venv
 	rm -rf $(DIST_SRC) dist
 	mkdir -p $(DIST_SRC) dist
 	git archive --format=tar HEAD | tar -x -C $(DIST_SRC)
-	$(BIN)/pybabel compile -q -d $(DIST_SRC)/asigest/translations
+	$(BIN)/pybabel compile -d $(DIST_SRC)/asigest/translations >/dev/null
 	cd $(DIST_SRC) && $(CURDIR)/$(BIN)/pip wheel -q --no-deps --wheel-dir $(CURDIR)/dist .
 	@ls -l dist/*.whl
 
