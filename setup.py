@@ -1,8 +1,9 @@
 """The release wheel (``make dist``): ``asigest`` with its rules and license core compiled.
 
 - Every module of ``asigest/domain`` (the business rules R1–R14 and the license check,
-  whose vendor public key is part of ``domain/licenza.py``) is compiled by mypyc to a
-  native extension module; the wheel carries no ``.py`` source for them. Why mypyc:
+  whose vendor public key is part of ``domain/licenza.py``) and ``services/licenza.py``
+  (reading the installed license) are compiled by mypyc to native extension modules;
+  the wheel carries no ``.py`` source for them. Why mypyc:
   docs/decisioni/2026-12-07-nucleo-compilato.md.
 - ``templates/``, ``static/`` and ``migrations/`` live at the top of the checkout; they
   are copied into the package (``asigest/templates`` …), where ``create_app`` looks
@@ -22,10 +23,12 @@ from setuptools import find_packages, setup
 from setuptools.command.build_py import build_py
 
 RADICE = Path(__file__).resolve().parent
-# The package's __init__.py is empty and stays Python (a plain package directory).
+# The package's __init__.py is empty and stays Python (a plain package directory). The
+# service that reads the installed license file and verifies it is compiled too, so the
+# whole path from the file to its state is native code.
 COMPILATI = sorted(
     p.relative_to(RADICE).as_posix() for p in (RADICE / "asigest" / "domain").glob("*.py") if p.name != "__init__.py"
-)
+) + ["asigest/services/licenza.py"]
 MODULI_COMPILATI = {p.removesuffix(".py").replace("/", ".") for p in COMPILATI}
 RISORSE = ("templates", "static", "migrations")
 

@@ -12,7 +12,20 @@ from flask.json.provider import DefaultJSONProvider
 # OpenAPI document and the page footer show it. CHANGELOG.md has a section per release.
 __version__ = "1.0.0"
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+
+
+def risorsa(nome: str) -> Path:
+    """``templates``, ``static`` or ``migrations``: inside the package when installed from
+    the wheel (setup.py copies them there), else at the top of the checkout."""
+    nel_pacchetto = PACKAGE_DIR / nome
+    return nel_pacchetto if nel_pacchetto.is_dir() else PROJECT_ROOT / nome
+
+
+def installato() -> bool:
+    """Installed from the wheel (its resources inside the package), not run from a checkout."""
+    return (PACKAGE_DIR / "templates").is_dir()
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -28,9 +41,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     instance_path = (overrides or {}).get("INSTANCE_PATH") or os.environ.get("ASIGEST_INSTANCE_PATH")
     app = Flask(
         __name__,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
-        instance_path=str(instance_path) if instance_path else str(PROJECT_ROOT / "instance"),
+        template_folder=str(risorsa("templates")),
+        static_folder=str(risorsa("static")),
+        # Installed from the wheel: Flask's own default, <virtualenv>/var/asigest-instance.
+        instance_path=str(instance_path)
+        if instance_path
+        else (None if installato() else str(PROJECT_ROOT / "instance")),
         instance_relative_config=True,
     )
     config.load(app, overrides)
@@ -52,7 +68,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     with app.app_context():
         dialects.configure_asigest_engine(db.engines[None], sincrono=app.config["SQLITE_SYNCHRONOUS"])
         dialects.configure_erp_engine(db.engines["erp"], timeout=app.config["ERP_TIMEOUT"])
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    migrate.init_app(app, db, directory=str(risorsa("migrations")), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     login_manager.init_app(app)
 
