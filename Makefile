@@ -92,7 +92,7 @@ dist: venv
 ## and license unit tests run against it, a smoke test (init, demo, /health, a lotto opened
 ## and closed through the API) and the tamper test (tests/dist/).
 test-dist: dist
-	$(BIN)/python -m pytest -q -p no:cacheprovider tests/dist
+	ASIGEST_TEST_DIST=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/dist
 
 ## Refresh the message catalog after changing user-facing text.
 extract-messages: venv
