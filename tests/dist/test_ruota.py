@@ -168,11 +168,12 @@ def test_smoke_init_demo_health_and_a_lotto_through_the_api(installazione: Insta
         assert salute["status"] == "ok" and salute["version"] == __version__
         assert salute["license"]["status"] == "MISSING"
 
-        _, macchine = _chiama(f"{base}/api/macchine/?limit=500", token=token)
-        _, aperti = _chiama(f"{base}/api/lotti/smd/?aperti=true&limit=500", token=token)
-        occupate = {lotto["MacchinaID"] for lotto in aperti}
-        libere = [m["MacchinaID"] for m in macchine if m["FaseTipo"] == "SMD" and m["Attiva"]]
-        libere = [m for m in libere if m not in occupate]
+        # The demo keeps every SMD machine busy: a new one, through the admin API.
+        stato, macchina = _chiama(
+            f"{base}/api/macchine/", "POST", token, {"Codice": "SMD-PROVA", "Descrizione": "Prova", "FaseTipo": "SMD"}
+        )
+        assert stato == 201, macchina
+        libere = [macchina["MacchinaID"]]
         _, utenti = _chiama(f"{base}/api/utenti/?limit=500", token=token)
         operatore = next(u["UtenteID"] for u in utenti if u["Ruolo"] == "OPERATORE" and u["Attivo"])
         _, commesse = _chiama(f"{base}/api/avanzamento/?limit=500", token=token)
