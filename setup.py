@@ -16,6 +16,7 @@ Metadata and the version are in pyproject.toml (the version itself in asigest/__
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 from mypyc.build import mypycify
@@ -57,11 +58,15 @@ class BuildPy(build_py):
             shutil.copytree(RADICE / nome, destinazione, ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
 
 
+# pip runs this file three times (build requirements, metadata, the wheel): only the
+# commands that build need mypyc's type check and C code, which take most of the time.
+COSTRUISCE = {"bdist_wheel", "build", "build_ext", "build_py", "install", "editable_wheel", "develop"} & set(sys.argv)
+
 setup(
     packages=find_packages(include=["asigest", "asigest.*"]),
     package_data={"asigest": ["translations/*/LC_MESSAGES/*.mo"]},
     install_requires=_dipendenze(),
-    ext_modules=mypycify(COMPILATI, opt_level="3"),
+    ext_modules=mypycify(COMPILATI, opt_level="3") if COSTRUISCE else [],
     cmdclass={"build_py": BuildPy},
     zip_safe=False,
 )
