@@ -13,6 +13,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import func, select
 
 from asigest.domain import licenza as regole
@@ -326,6 +327,13 @@ def test_cli_keygen_issue_show_round_trip(app, tmp_path, monkeypatch):
     creata = runner.invoke(args=["license", "keygen", "--out", str(cartella)])
     assert creata.exit_code == 0, creata.output
     assert (cartella / "private.pem").stat().st_mode & 0o777 == 0o600
+    # The lines that embed the new public key in asigest/domain/licenza.py.
+    meta = dict(re.findall(r'^(_CHIAVE_[AB]) = "([0-9a-f]{64})"$', creata.output, re.M))
+    grezza = bytes(
+        a ^ b for a, b in zip(bytes.fromhex(meta["_CHIAVE_A"]), bytes.fromhex(meta["_CHIAVE_B"]), strict=True)
+    )
+    pubblica = regole.chiave_pubblica((cartella / "public.pem").read_bytes())
+    assert grezza == pubblica.public_bytes(Encoding.Raw, PublicFormat.Raw)
     ancora = runner.invoke(args=["license", "keygen", "--out", str(cartella)])
     assert ancora.exit_code == 1 and "esiste già" in ancora.output
 
