@@ -8,9 +8,24 @@ from pathlib import Path
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
 
-__version__ = "0.1.0"
+# The one place the version is written: pyproject.toml reads it (dynamic), /health, the
+# OpenAPI document and the page footer show it. CHANGELOG.md has a section per release.
+__version__ = "1.0.0"
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
+
+
+def risorsa(nome: str) -> Path:
+    """``templates``, ``static`` or ``migrations``: inside the package when installed from
+    the wheel (setup.py copies them there), else at the top of the checkout."""
+    nel_pacchetto = PACKAGE_DIR / nome
+    return nel_pacchetto if nel_pacchetto.is_dir() else PROJECT_ROOT / nome
+
+
+def installato() -> bool:
+    """Installed from the wheel (its resources inside the package), not run from a checkout."""
+    return (PACKAGE_DIR / "templates").is_dir()
 
 
 def create_app(overrides: dict | None = None) -> Flask:
@@ -26,9 +41,12 @@ def create_app(overrides: dict | None = None) -> Flask:
     instance_path = (overrides or {}).get("INSTANCE_PATH") or os.environ.get("ASIGEST_INSTANCE_PATH")
     app = Flask(
         __name__,
-        template_folder=str(PROJECT_ROOT / "templates"),
-        static_folder=str(PROJECT_ROOT / "static"),
-        instance_path=str(instance_path) if instance_path else str(PROJECT_ROOT / "instance"),
+        template_folder=str(risorsa("templates")),
+        static_folder=str(risorsa("static")),
+        # Installed from the wheel: Flask's own default, <virtualenv>/var/asigest-instance.
+        instance_path=str(instance_path)
+        if instance_path
+        else (None if installato() else str(PROJECT_ROOT / "instance")),
         instance_relative_config=True,
     )
     config.load(app, overrides)
@@ -50,7 +68,7 @@ def create_app(overrides: dict | None = None) -> Flask:
     with app.app_context():
         dialects.configure_asigest_engine(db.engines[None], sincrono=app.config["SQLITE_SYNCHRONOUS"])
         dialects.configure_erp_engine(db.engines["erp"], timeout=app.config["ERP_TIMEOUT"])
-    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True, compare_type=True)
+    migrate.init_app(app, db, directory=str(risorsa("migrations")), render_as_batch=True, compare_type=True)
     csrf.init_app(app)
     login_manager.init_app(app)
 
@@ -67,4 +85,39 @@ def create_app(overrides: dict | None = None) -> Flask:
 
     web.init_app(app)
     cli.init_app(app)
+    log_avvio(app)
     return app
+
+
+def log_avvio(app: Flask) -> None:
+    """One INFO line at start (each process that builds the app, e.g. every gunicorn worker):
+    the version, both databases (passwords hidden) and the license's state and expiry.
+
+    The license is read here for the line only: every check reads the file again, so a
+    license installed or renewed later counts without a restart (``services.licenza``).
+    """
+    import re
+
+    from sqlalchemy.engine import make_url
+
+    from asigest.domain.periodo import oggi
+    from asigest.services import licenza
+
+    def senza_password(url: str) -> str:
+        try:
+            testo = make_url(url).render_as_string(hide_password=True)
+        except Exception:  # an unparsable URL: say so rather than print what it holds
+            return "(URL non leggibile)"
+        # SQL Server's odbc_connect=…PWD=…; carries the password in the query string.
+        return re.sub(r"(?i)(pwd|password)(=|%3D).*?(?=%3B|;|&|$)", r"\1\2***", testo)
+
+    stato = licenza.stato_corrente(app.config, oggi=oggi(app.config["TIMEZONE"]))
+    logging.getLogger("asigest").info(
+        "ASI-GEST %s: database ASI_GEST %s; ERP %s; licenza %s, scadenza %s%s",
+        __version__,
+        senza_password(str(app.config["DATABASE_URL"])),
+        senza_password(str(app.config["ERP_URL"])),
+        stato.stato,
+        stato.scadenza.isoformat() if stato.scadenza else "nessuna",
+        f" ({stato.licenziatario})" if stato.licenziatario else "",
+    )

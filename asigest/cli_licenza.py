@@ -55,7 +55,7 @@ def license_group():
     "--public-key",
     type=click.Path(dir_okay=False),
     default=None,
-    help="Chiave pubblica PEM con cui verificarlo (predefinita: quella configurata o del fornitore).",
+    help="Chiave pubblica PEM con cui verificarlo (predefinita: quella del fornitore incorporata).",
 )
 def license_show(file_licenza, public_key):
     """Print the license state, licensee, expiry, days left and terminals."""
@@ -80,7 +80,7 @@ def license_show(file_licenza, public_key):
         )
         click.echo(f"Terminali (macchine attive): {lic.max_terminali}")
         click.echo(f"Funzioni: {', '.join(lic.funzioni) or '—'}")
-    if str(chiave) != str(licenza_service.CHIAVE_FORNITORE):
+    if chiave is not None:
         click.echo(f"Chiave pubblica: {chiave} (non quella del fornitore incorporata nell'applicazione)")
     click.echo(stato.testo())
     sys.exit(codice_uscita(stato))
@@ -101,10 +101,12 @@ def license_keygen(cartella):
     except AsigestError as error:
         _fail(error)
     click.echo(f"Chiave privata: {privata} (permessi 0600: conservarla, non distribuirla mai)")
+    click.echo(f"Chiave pubblica: {pubblica}")
     click.echo(
-        f"Chiave pubblica: {pubblica} (copiarla in asigest/licenza_pubblica.pem prima di distribuire "
-        "l'applicazione, o indicarla con ASIGEST_LICENSE_PUBLIC_KEY)"
+        "Per incorporarla nell'applicazione prima di distribuirla, sostituire in asigest/domain/licenza.py "
+        "le righe _CHIAVE_A e _CHIAVE_B con:"
     )
+    click.echo(regole.righe_chiave(pubblica.read_bytes(), secrets.token_bytes(32)), nl=False)
 
 
 @license_group.command("issue")

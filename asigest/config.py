@@ -34,7 +34,6 @@ _ENV_SETTINGS: dict[str, tuple[str, Callable[[str], object]]] = {
     "ASIGEST_SECRET_KEY": ("SECRET_KEY", str),
     "ASIGEST_TIMEZONE": ("TIMEZONE", str),
     "ASIGEST_LICENSE_FILE": ("LICENSE_FILE", str),
-    "ASIGEST_LICENSE_PUBLIC_KEY": ("LICENSE_PUBLIC_KEY", str),
     "ASIGEST_DOCUMENTS_DIR": ("DOCUMENTS_DIR", str),
     "ASIGEST_DOCUMENT_TYPES": ("DOCUMENT_TYPES", str),
     "ASIGEST_DOCUMENT_MAX_BYTES": ("DOCUMENT_MAX_BYTES", int),
@@ -51,6 +50,7 @@ _ENV_SETTINGS: dict[str, tuple[str, Callable[[str], object]]] = {
     "ASIGEST_LOGIN_WINDOW_MINUTES": ("LOGIN_WINDOW_MINUTES", float),
     "ASIGEST_LOGIN_LOCK_MINUTES": ("LOGIN_LOCK_MINUTES", float),
     "ASIGEST_LOGIN_KEEP_DAYS": ("LOGIN_KEEP_DAYS", float),
+    "ASIGEST_CORS_ORIGINS": ("CORS_ORIGINS", str),
 }
 
 DEFAULTS = {
@@ -63,7 +63,8 @@ DEFAULTS = {
     "ERP_MAX_ATTESE": 2,
     "TIMEZONE": "Europe/Rome",
     "LICENSE_FILE": None,
-    # Another vendor public key (PEM path) instead of the shipped one: tests and vendor test installs.
+    # Another public key (PEM path) instead of the vendor's built-in one: honoured in a
+    # TESTING app only (the test suite's throwaway keys); no environment variable sets it.
     "LICENSE_PUBLIC_KEY": None,
     "DOCUMENTS_DIR": None,
     # Technical documents: the types (SPEC §4), the largest file, and the accepted
@@ -108,6 +109,9 @@ DEFAULTS = {
     "LOGIN_WINDOW_MINUTES": 15,
     "LOGIN_LOCK_MINUTES": 15,
     "LOGIN_KEEP_DAYS": 30,
+    # Origins whose browser pages may call the API (web/cors.py): "http://localhost:5173,
+    # https://mes.example.lan"; none by default.
+    "CORS_ORIGINS": (),
 }
 
 

@@ -88,8 +88,11 @@ def pareto(totali: Mapping[K, int], spareggio: Callable[[K], object]) -> list[tu
     return sorted(((k, v) for k, v in totali.items() if v > 0), key=lambda kv: (-kv[1], spareggio(kv[0])))
 
 
-def somma_per(righe: Iterable[tuple[K, int]]) -> dict[K, int]:
-    """Add up ``(key, amount)`` pairs by key."""
+def somma_per(righe: Iterable[tuple[K, int | None]]) -> dict[K, int]:
+    """Add up ``(key, amount)`` pairs by key (a None amount, as a SUM over no row, is 0).
+
+    The amount is typed as it comes: compiled (mypyc, the release wheel) a wrong type
+    is refused at the call, and the rows do carry None."""
     totali: dict[K, int] = {}
     for chiave, quanti in righe:
         totali[chiave] = totali.get(chiave, 0) + (quanti or 0)

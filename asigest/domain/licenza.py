@@ -187,6 +187,30 @@ def verifica(testo: bytes | str, chiave_pubblica: Ed25519PublicKey) -> Licenza:
     return da_documento(contenuto["license"])
 
 
+# The vendor's public key, part of this module's code (compiled in the release wheel: see
+# docs/decisioni/2026-12-07-nucleo-compilato.md), not a file beside it that could be
+# swapped. It is kept as two halves whose XOR is the key's 32 raw bytes, so the key
+# itself appears in no installed file: replacing its bytes in a file finds nothing.
+# A new vendor key pair: ``flask --app wsgi license keygen`` prints the two lines to put here.
+_CHIAVE_A = "9c9858cce02d83c6078a39cb968b0edacabe78925cf28bdff2ffb85259e399a7"
+_CHIAVE_B = "0476c0c8aa6453304c774426c2837d35b7a50187125e283c2457e150446b15d3"
+
+
+def chiave_fornitore() -> Ed25519PublicKey:
+    """The vendor's public key, the only one a running installation verifies licenses with."""
+    grezza = bytes(a ^ b for a, b in zip(bytes.fromhex(_CHIAVE_A), bytes.fromhex(_CHIAVE_B), strict=True))
+    return Ed25519PublicKey.from_public_bytes(grezza)
+
+
+def righe_chiave(pem: bytes, maschera: bytes) -> str:
+    """The two source lines that embed the public key in ``pem`` (``maschera``: 32 random bytes)."""
+    grezza = chiave_pubblica(pem).public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    if len(maschera) != len(grezza):
+        raise ValueError("la maschera deve essere di 32 byte")
+    meta = bytes(a ^ b for a, b in zip(grezza, maschera, strict=True))
+    return f'_CHIAVE_A = "{meta.hex()}"\n_CHIAVE_B = "{maschera.hex()}"\n'
+
+
 def chiave_pubblica(pem: bytes) -> Ed25519PublicKey:
     """An Ed25519 public key from its PEM text. Raises LicenzaNonValida."""
     try:

@@ -1,11 +1,10 @@
 """Reading the installed license and issuing new ones (SPEC §10).
 
-The application verifies licenses with the vendor's public key shipped in the package
-(``asigest/licenza_pubblica.pem``). ``LICENSE_PUBLIC_KEY`` (environment
-``ASIGEST_LICENSE_PUBLIC_KEY``) points at another PEM instead: for the test suite and
-for a vendor's test installations. Whoever can change the server's settings can
-therefore accept licenses of their own making; the license states a commercial
-agreement and keeps an honest plant informed, it is not copy protection.
+The application verifies licenses with the vendor's public key, which is part of the
+rules' code (``domain.licenza.chiave_fornitore``; compiled in the release wheel), not a
+file that could be swapped. ``LICENSE_PUBLIC_KEY`` (a PEM path) replaces it only in a
+test app (``TESTING``): the test suite signs its licenses with throwaway keys. No
+environment variable or production setting names another key.
 
 The file is read and verified at every check (it is a few hundred bytes and a
 signature check takes microseconds), so every worker process sees a new or renewed
@@ -23,8 +22,6 @@ from asigest.domain import licenza as regole
 from asigest.domain.licenza import Licenza, LicenzaNonValida, StatoLicenza
 from asigest.errors import N_, Conflict, InvalidInput
 
-CHIAVE_FORNITORE = Path(__file__).resolve().parent.parent / "licenza_pubblica.pem"
-
 
 def _percorso(settings: Mapping[str, object], nome: str) -> str | os.PathLike[str] | None:
     """The file path a setting names (None or empty when unset)."""
@@ -34,16 +31,18 @@ def _percorso(settings: Mapping[str, object], nome: str) -> str | os.PathLike[st
     raise TypeError(f"{nome} deve essere un percorso di file, non {valore!r}")
 
 
-def percorso_chiave(settings: Mapping[str, object]) -> Path:
-    """The public key in use: ``LICENSE_PUBLIC_KEY`` when set, else the vendor's shipped one."""
+def percorso_chiave(settings: Mapping[str, object]) -> Path | None:
+    """Another public key to verify with: ``LICENSE_PUBLIC_KEY``, in a test app only;
+    None (the vendor's, built in) everywhere else."""
     configurata = _percorso(settings, "LICENSE_PUBLIC_KEY")
-    return Path(configurata) if configurata else CHIAVE_FORNITORE
+    return Path(configurata) if configurata and settings.get("TESTING") else None
 
 
 def leggi_stato(
-    file_licenza: str | os.PathLike[str] | None, *, chiave: str | os.PathLike[str], oggi: date
+    file_licenza: str | os.PathLike[str] | None, *, chiave: str | os.PathLike[str] | None = None, oggi: date
 ) -> StatoLicenza:
-    """The state of the license file on ``oggi``, verified with the public key at ``chiave``.
+    """The state of the license file on ``oggi``, verified with the vendor's built-in
+    public key, or with the PEM at ``chiave`` when given (tests, ``license show --public-key``).
 
     MISSING when no file is configured or the file does not exist; INVALID when it (or
     the key) cannot be read or the signature does not match. Never raises.
@@ -51,7 +50,7 @@ def leggi_stato(
     if not file_licenza or not Path(file_licenza).is_file():
         return regole.stato(None, oggi)
     try:
-        pubblica = regole.chiave_pubblica(_leggi(chiave))
+        pubblica = regole.chiave_fornitore() if chiave is None else regole.chiave_pubblica(_leggi(chiave))
         licenza = regole.verifica(_leggi(file_licenza), pubblica)
     except LicenzaNonValida as motivo:
         return regole.stato(None, oggi, motivo=motivo)

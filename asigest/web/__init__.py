@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from flask import Flask
 
-from asigest.web import access, converters, errors, filters, input_guard, licenza, security, statici
+from asigest import __version__
+from asigest.web import access, converters, cors, errors, filters, input_guard, licenza, security, statici
 
 
 def init_app(app: Flask) -> None:
@@ -39,8 +40,13 @@ def init_app(app: Flask) -> None:
 
     access.init_app(app)
     input_guard.init_app(app)  # runs first: hostile text never reaches the access check or a view
+    cors.init_app(app)  # before even that: a CORS preflight carries no token and nothing to check
     errors.init_app(app)
     security.init_app(app)
     statici.init_app(app)
     filters.init_app(app)
     licenza.init_app(app)
+
+    @app.context_processor
+    def _versione() -> dict[str, str]:
+        return {"versione_app": __version__}  # the page footer (asigest/__init__.py holds it)

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import stat
 from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from asigest.domain import licenza as regole
 from asigest.errors import Conflict, InvalidInput, RuleViolation
@@ -287,10 +289,32 @@ def test_issue_round_trip_and_refusals(tmp_path, chiavi):
     assert not (tmp_path / "altra.json").exists()
 
 
-def test_the_shipped_key_is_a_public_ed25519_key_and_no_private_key_ships():
-    assert isinstance(regole.chiave_pubblica(servizio.CHIAVE_FORNITORE.read_bytes()), regole.Ed25519PublicKey)
+def test_the_built_in_key_is_a_public_ed25519_key_and_no_private_key_ships():
+    assert isinstance(regole.chiave_fornitore(), regole.Ed25519PublicKey)
     segno_privato = "PRIVATE" + " KEY-----"
-    pacchetto = servizio.CHIAVE_FORNITORE.parent
+    pacchetto = Path(regole.__file__).resolve().parent.parent
+    assert not list(pacchetto.rglob("*.pem")), "la chiave pubblica è nel codice, non in un file"
     for percorso in pacchetto.rglob("*"):
         if percorso.is_file() and percorso.suffix in {".pem", ".py", ".json", ".key", ".txt"}:
             assert segno_privato not in percorso.read_text(errors="ignore"), percorso
+
+
+def test_embedding_lines_rebuild_the_key(tmp_path):
+    _, pubblica_pem = regole.nuova_coppia()
+    righe = regole.righe_chiave(pubblica_pem, bytes(range(32)))
+    spazio = dict(re.findall(r'^(_CHIAVE_[AB]) = "([0-9a-f]{64})"$', righe, re.M))
+    grezza = bytes(
+        a ^ b for a, b in zip(bytes.fromhex(spazio["_CHIAVE_A"]), bytes.fromhex(spazio["_CHIAVE_B"]), strict=True)
+    )
+    attesa = regole.chiave_pubblica(pubblica_pem).public_bytes(Encoding.Raw, PublicFormat.Raw)
+    assert grezza == attesa
+    assert attesa.hex() not in righe
+    with pytest.raises(ValueError):
+        regole.righe_chiave(pubblica_pem, b"corta")
+
+
+def test_only_a_test_app_takes_another_key(tmp_path):
+    assert servizio.percorso_chiave({"LICENSE_PUBLIC_KEY": str(tmp_path / "k.pem")}) is None
+    assert (
+        servizio.percorso_chiave({"LICENSE_PUBLIC_KEY": str(tmp_path / "k.pem"), "TESTING": True}) == tmp_path / "k.pem"
+    )

@@ -14,7 +14,7 @@ from tests.conftest import csrf_from
 from tests.web.conftest import login_on
 
 # Reviewed list: a route joins it only on purpose.
-EXPECTED_PUBLIC = {"/login", "/health", "/api/openapi.json", "/lingua/<code>", "/kiosk/<codice>"}
+EXPECTED_PUBLIC = {"/login", "/health", "/api/openapi.json", "/api/docs", "/lingua/<code>", "/kiosk/<codice>"}
 KIOSK_BADGE = "/kiosk/<codice>"
 
 SAMPLE_VALUES = {

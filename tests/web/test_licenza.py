@@ -13,6 +13,7 @@ import re
 from datetime import timedelta
 
 import pytest
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 from sqlalchemy import func, select
 
 from asigest.domain import licenza as regole
@@ -326,6 +327,13 @@ def test_cli_keygen_issue_show_round_trip(app, tmp_path, monkeypatch):
     creata = runner.invoke(args=["license", "keygen", "--out", str(cartella)])
     assert creata.exit_code == 0, creata.output
     assert (cartella / "private.pem").stat().st_mode & 0o777 == 0o600
+    # The lines that embed the new public key in asigest/domain/licenza.py.
+    meta = dict(re.findall(r'^(_CHIAVE_[AB]) = "([0-9a-f]{64})"$', creata.output, re.M))
+    grezza = bytes(
+        a ^ b for a, b in zip(bytes.fromhex(meta["_CHIAVE_A"]), bytes.fromhex(meta["_CHIAVE_B"]), strict=True)
+    )
+    pubblica = regole.chiave_pubblica((cartella / "public.pem").read_bytes())
+    assert grezza == pubblica.public_bytes(Encoding.Raw, PublicFormat.Raw)
     ancora = runner.invoke(args=["license", "keygen", "--out", str(cartella)])
     assert ancora.exit_code == 1 and "esiste già" in ancora.output
 
@@ -416,3 +424,28 @@ def test_cli_issue_refuses_bad_input(app, tmp_path):
     assert chiave.exit_code == 1 and "chiave privata non è un PEM leggibile" in chiave.output
     assert runner.invoke(args=[*base[:7], "0", *base[8:], "--licensee", "X"]).exit_code == 2
     assert not (tmp_path / "x.json").exists()
+
+
+# -- the start-up line -----------------------------------------------------------------------
+
+
+def test_startup_line_names_version_databases_and_license_without_passwords(make_app, licenze, caplog):
+    from asigest import __version__
+
+    licenza = licenze.installa(200)
+    erp = "mssql+pyodbc:///?odbc_connect=DRIVER%3D%7BODBC+Driver+18%7D%3BSERVER%3Derp%3BUID%3Dlettore%3BPWD%3Dsegreto-erp%3B"
+    with caplog.at_level("INFO", logger="asigest"):
+        make_app(
+            DATABASE_URL="postgresql+psycopg://asigest:segreto-db@db.fabbrica.lan:5432/asigest",
+            ERP_URL=erp,
+            LICENSE_FILE=str(licenze.file),
+            LICENSE_PUBLIC_KEY=str(licenze.dir / "public.pem"),
+        )
+    righe = [r.getMessage() for r in caplog.records if r.name == "asigest" and r.getMessage().startswith("ASI-GEST")]
+    assert len(righe) == 1, righe
+    riga = righe[0]
+    assert riga.startswith(f"ASI-GEST {__version__}: ")
+    assert "postgresql+psycopg://asigest:***@db.fabbrica.lan:5432/asigest" in riga
+    assert "mssql+pyodbc" in riga and "PWD%3D***" in riga
+    assert "segreto" not in riga
+    assert f"licenza VALID, scadenza {licenza.scadenza.isoformat()} (Elettronica Rossi S.r.l.)" in riga

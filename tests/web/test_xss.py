@@ -484,6 +484,9 @@ def test_api_answers_are_json_never_html(sporco, api_token):
         assert response.headers["X-Content-Type-Options"] == "nosniff", url
         if rule.endpoint == "api.documento_file":
             assert response.mimetype == "text/plain"  # the uploaded "HTML" stays text
+        elif rule.endpoint == "api.docs":  # the API reference page: static, reflects nothing
+            assert response.mimetype == "text/html"
+            assert "<script>" not in response.get_data(as_text=True)
         else:
             assert response.mimetype == "application/json", url
 

@@ -19,7 +19,7 @@ import re
 
 from apispec import APISpec
 from apispec.ext.marshmallow import MarshmallowPlugin
-from flask import current_app, jsonify
+from flask import current_app, jsonify, render_template
 
 from asigest import __version__
 from asigest.services import anagrafiche as anagrafiche_service
@@ -251,6 +251,14 @@ def _errori(meta: dict, rule, method: str) -> dict[int, str]:
 def openapi():
     """The OpenAPI 3 document of this API (public)."""
     return jsonify(_senza_null_nei_parametri(build_spec(current_app)))
+
+
+@bp.get("/docs")
+@public
+def docs():
+    """The API reference (public): Swagger UI, vendored under ``static/vendor/swagger-ui``,
+    renders ``/api/openapi.json`` under the site's strict CSP."""
+    return render_template("api_docs.html")
 
 
 def _senza_null(schema: dict) -> None:
