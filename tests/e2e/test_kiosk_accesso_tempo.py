@@ -85,8 +85,11 @@ def test_kiosk_login_p95_within_300_ms(browser, live_server, db_session, make_us
     browser.get(f"{live_server}/kiosk/SMD-L1")
     for _ in range(2):  # the first logins fill the browser's cache, as a shift's first one does
         _accesso(browser, operatore.matricola)
+    misura = os.environ.get("ASIGEST_MISURA_TEMPI") == "1"
     giri = []
-    for _ in range(GIRI):
+    # Rounds disturbed by other processes are measured again only when the target is
+    # asserted; in ``make test`` one round shows that every login lands.
+    for _ in range(GIRI if misura else 1):
         carico = os.getloadavg()[0]
         tempi = [_accesso(browser, operatore.matricola) for _ in range(ACCESSI)]
         giri.append((statistics.median(tempi), _p95(tempi), max(tempi), carico))
@@ -97,7 +100,7 @@ def test_kiosk_login_p95_within_300_ms(browser, live_server, db_session, make_us
         )
         if giri[-1][1] <= P95_MASSIMO_MS:
             break
-    if os.environ.get("ASIGEST_MISURA_TEMPI") == "1":
+    if misura:
         assert giri[-1][1] <= P95_MASSIMO_MS, (
             f"p95 oltre {P95_MASSIMO_MS} ms in ogni giro (p50, p95, max, carico): {giri}"
         )
