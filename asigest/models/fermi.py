@@ -68,7 +68,10 @@ class Fermo(Model):
         ),
         # The OEE and the register read a machine's stops by start.
         Index("IX_Fermi_MacchinaID_Inizio", "MacchinaID", "Inizio", "Fine"),
-        Index("IX_Fermi_Inizio", "Inizio", "MacchinaID", "Fine", "CausaleFermoID"),
+        # The OEE reads the stops that end after a period starts (Fine ≥ Inizio, so the range
+        # also bounds their start) and the running ones (Fine IS NULL), covered.
+        Index("IX_Fermi_Fine", "Fine", "Inizio", "MacchinaID", "CausaleFermoID"),
+        Index("IX_Fermi_Inizio", "Inizio"),
         # A stop's id is never given to another (the audit log names stops by id).
         {"sqlite_autoincrement": True},
     )

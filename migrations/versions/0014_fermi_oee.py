@@ -87,7 +87,8 @@ def upgrade():
         batch_op.create_index(batch_op.f("IX_Fermi_CausaleFermoID"), ["CausaleFermoID"], unique=False)
         batch_op.create_index(batch_op.f("IX_Fermi_OperatoreID"), ["OperatoreID"], unique=False)
         batch_op.create_index("IX_Fermi_MacchinaID_Inizio", ["MacchinaID", "Inizio", "Fine"], unique=False)
-        batch_op.create_index("IX_Fermi_Inizio", ["Inizio", "MacchinaID", "Fine", "CausaleFermoID"], unique=False)
+        batch_op.create_index("IX_Fermi_Fine", ["Fine", "Inizio", "MacchinaID", "CausaleFermoID"], unique=False)
+        batch_op.create_index("IX_Fermi_Inizio", ["Inizio"], unique=False)
         batch_op.create_index("UX_Fermi_MacchinaAperto", ["MacchinaID"], unique=True, **_dove(_fermo_aperto))
 
     op.create_table(
