@@ -92,7 +92,12 @@ def fermo_get(fermo_id: int):
 @endpoint(
     summary="Termina un fermo (Riprendi)",
     response=FermoSchema(),
-    errors={400: "Il fermo è già terminato (FERMO_GIA_TERMINATO).", 403: None, 404: None},
+    errors={
+        400: "Il fermo è già terminato (FERMO_GIA_TERMINATO).",
+        403: None,
+        404: None,
+        422: "Idempotency-Key non valida, o già usata per un'altra richiesta (IDEMPOTENCY_KEY_RIUSATA).",
+    },
 )
 def fermo_fine(fermo_id: int):
     """End a running stop now."""
