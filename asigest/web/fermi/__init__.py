@@ -27,7 +27,7 @@ from asigest.domain import oee as regole
 from asigest.domain.periodo import Periodo, mezzanotte_utc
 from asigest.domain.periodo import oggi as oggi_in
 from asigest.domain.ruoli import SUPERVISORE
-from asigest.errors import AsigestError, InvalidInput
+from asigest.errors import N_, AsigestError, InvalidInput
 from asigest.models.types import utcnow
 from asigest.services import anagrafiche as anagrafiche_service
 from asigest.services import esporta, pianificazione
@@ -44,13 +44,13 @@ from asigest.web.tabelle import url_con
 
 bp = Blueprint("fermi", __name__)
 
-GIORNI = ("", "lunedì", "martedì", "mercoledì", "giovedì", "venerdì", "sabato", "domenica")
+GIORNI = ("", N_("lunedì"), N_("martedì"), N_("mercoledì"), N_("giovedì"), N_("venerdì"), N_("sabato"), N_("domenica"))
 _MANCANTE = {
-    regole.MANCA_CALENDARIO: "calendario turni",
-    regole.MANCA_TEMPO_PIANIFICATO: "turni nel periodo",
-    regole.MANCA_TEMPO_CICLO: "tempi ciclo",
-    regole.MANCA_TEMPO_LAVORO: "tempo di lavoro",
-    regole.MANCA_PEZZI: "pezzi prodotti",
+    regole.MANCA_CALENDARIO: N_("calendario turni"),
+    regole.MANCA_TEMPO_PIANIFICATO: N_("turni nel periodo"),
+    regole.MANCA_TEMPO_CICLO: N_("tempi ciclo"),
+    regole.MANCA_TEMPO_LAVORO: N_("tempo di lavoro"),
+    regole.MANCA_PEZZI: N_("pezzi prodotti"),
 }
 LIMITE = 500
 
