@@ -22,7 +22,8 @@ period), ``tempo_ciclo`` (pieces produced without an ideal cycle time), ``tempo_
 
 Stops of one machine never overlap in the database (the services refuse it); should two
 overlap anyway, the time is the earlier stop's, so no minute is counted twice. A running
-stop counts until ``adesso``. MTBF/MTTR are computed over the stops of category
+stop counts until ``adesso``, and a period that reaches past ``adesso`` (this week) has
+planned time only up to it. MTBF/MTTR are computed over the stops of category
 ``GUASTO`` that took some planned time: MTTR = their downtime / their number,
 MTBF = APT / their number.
 """
@@ -333,7 +334,9 @@ def calcola(
     ``produzione``: the pieces of its lotti closed in the period with their cycle times.
     """
     figure = FigureOee(senza_calendario=turni is None)
-    calendario = unione(turni or [])
+    # A period that reaches past now (this week) counts the shifts up to now only: time
+    # not yet lived is neither planned production nor lost.
+    calendario = intersezione(unione(turni or []), [(periodo[0], min(periodo[1], adesso))])
     figure.tempo_calendario = minuti(calendario)
 
     # Each stop's own instants in the period: sorted by start, an overlap left to the earlier one.

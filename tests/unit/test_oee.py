@@ -108,14 +108,15 @@ def test_a_running_stop_counts_until_now_and_a_planned_one_is_no_loss():
         ],
         produzione=[oee.ProduzioneOee(buoni=90, scarti=10, secondi=Decimal(60))],
     )
-    assert figure.tempo_pianificato == 450
+    # Shift 07–15 up to now (14:00): 420 min, less the 30-minute meeting: 390.
+    assert figure.tempo_pianificato == 390
     assert figure.tempo_fermo == 60
-    assert figure.disponibilita == 390 / 450
-    assert figure.efficienza == 100 / 390
+    assert figure.disponibilita == 330 / 390
+    assert figure.efficienza == 100 / 330
     assert figure.qualita == 0.9
-    assert figure.oee == (390 / 450) * (100 / 390) * 0.9
+    assert figure.oee == (330 / 390) * (100 / 330) * 0.9
     assert figure.fermi_per_causale[0].codice == "GUASTO"
-    assert (figure.guasti, figure.mttr, figure.mtbf) == (1, 60, 390)
+    assert (figure.guasti, figure.mttr, figure.mtbf) == (1, 60, 330)
 
 
 def test_missing_inputs_are_named():
@@ -157,3 +158,16 @@ def test_a_group_adds_times_and_pieces_and_skips_idle_machines_without_calendar(
     )
     assert oee.somma([una, lavora_senza]).mancante == ["calendario"]
     assert oee.somma([]).mancante == ["calendario", "pezzi_prodotti"]
+
+
+def test_the_planned_time_of_a_period_stops_at_now():
+    """This week on Monday 10:00: the shifts after now are not planned time yet."""
+    figure = oee.calcola(
+        periodo=PERIODO,
+        adesso=z("2026-01-05T09:00"),
+        turni=TURNO,
+        fermi=[],
+        produzione=[oee.ProduzioneOee(60, 0, Decimal(60))],
+    )
+    assert figure.tempo_pianificato == 120
+    assert figure.efficienza == 0.5
