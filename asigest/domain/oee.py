@@ -93,6 +93,26 @@ def differenza(a: Sequence[Intervallo], b: Sequence[Intervallo]) -> list[Interva
     return risultato
 
 
+def minuti_dentro(intervalli: Sequence[Intervallo], dentro: Sequence[Intervallo]) -> list[float]:
+    """The minutes of each of ``intervalli`` that fall inside ``dentro``, in one sweep:
+    both sorted by start and disjoint, so the cost follows their lengths added, not
+    multiplied (a machine's hundreds of stops against its hundreds of shifts)."""
+    risultato = []
+    j = 0
+    for inizio, fine in intervalli:
+        while j < len(dentro) and dentro[j][1] <= inizio:
+            j += 1
+        secondi = 0.0
+        k = j
+        while k < len(dentro) and dentro[k][0] < fine:
+            da, a = max(inizio, dentro[k][0]), min(fine, dentro[k][1])
+            if a > da:
+                secondi += (a - da).total_seconds()
+            k += 1
+        risultato.append(secondi / 60)
+    return risultato
+
+
 def minuti(intervalli: Iterable[Intervallo]) -> float:
     return sum((fine - inizio).total_seconds() for inizio, fine in intervalli) / 60
 
@@ -353,20 +373,21 @@ def calcola(
     figure.tempo_fermi_pianificati = minuti(intersezione(calendario, pianificati))
     figure.tempo_pianificato = minuti(pbt)
 
-    voci: dict[str, VoceFermo] = {}
-    for fermo, intervallo in propri:
-        if fermo.pianificato:
-            continue
-        perso = minuti(intersezione([intervallo], pbt))
+    non_pianificati = [(f, i) for f, i in propri if not f.pianificato]
+    persi = minuti_dentro([i for _, i in non_pianificati], pbt)
+    voci: dict[str, tuple[FermoOee, float, int]] = {}
+    for (fermo, _intervallo), perso in zip(non_pianificati, persi, strict=True):
         if perso <= 0:
             continue
-        prima = voci.get(fermo.codice) or VoceFermo(fermo.codice, fermo.descrizione, fermo.categoria, 0.0, 0)
-        voci[fermo.codice] = replace(prima, minuti=prima.minuti + perso, fermi=prima.fermi + 1)
+        _primo, somma_minuti, quanti = voci.get(fermo.codice, (fermo, 0.0, 0))
+        voci[fermo.codice] = (fermo, somma_minuti + perso, quanti + 1)
         figure.tempo_fermo += perso
         if fermo.categoria == GUASTO:
             figure.guasti += 1
             figure.tempo_guasti += perso
-    figure.fermi_per_causale = _pareto(voci.values())
+    figure.fermi_per_causale = _pareto(
+        VoceFermo(f.codice, f.descrizione, f.categoria, m, n) for f, m, n in voci.values()
+    )
 
     for riga in produzione:
         figure.pezzi_buoni += riga.buoni

@@ -147,10 +147,16 @@ def calcola_oee(
     articoli = _articoli(erp, {c for (m, c, _t) in produzione if m in ids}, cicli)
 
     righe = []
+    turni_per: dict[tuple[str, str], list[regole.Intervallo] | None] = {}
     for macchina in macchine:
-        livelli = [calendario.get(("M", str(macchina.id)), [])]
+        propri = calendario.get(("M", str(macchina.id)), [])
+        livelli = [propri]
         if macchina.reparto:
             livelli.append(calendario.get(("R", macchina.reparto), []))
+        # Machines that follow their Reparto's calendar share its planned time: computed once.
+        chiave = ("M", str(macchina.id)) if propri else ("R", macchina.reparto or "")
+        if chiave not in turni_per:
+            turni_per[chiave] = regole.tempo_calendario(giorni, zona, *livelli)
         pezzi: dict[tuple[str | None, int], list[int]] = defaultdict(lambda: [0, 0])
         for (m, commessa, tipo), (buoni, scarti) in produzione.items():
             if m == macchina.id:
@@ -160,7 +166,7 @@ def calcola_oee(
         figure = regole.calcola(
             periodo=(inizio, fine),
             adesso=adesso,
-            turni=regole.tempo_calendario(giorni, zona, *livelli),
+            turni=turni_per[chiave],
             fermi=fermi.get(macchina.id, []),
             produzione=[
                 regole.ProduzioneOee(
@@ -236,7 +242,8 @@ def _fermi(
     if macchina_id is not None:
         query = query.where(Fermo.macchina_id == macchina_id)
     per_macchina: dict[int, list[regole.FermoOee]] = defaultdict(list)
-    for m, f_inizio, f_fine, codice, descrizione, categoria, pianificato in session.execute(query):
+    # Through the connection: plain rows, without the ORM's per-row bookkeeping.
+    for m, f_inizio, f_fine, codice, descrizione, categoria, pianificato in session.connection().execute(query):
         per_macchina[m].append(regole.FermoOee(f_inizio, f_fine, codice, descrizione, categoria, bool(pianificato)))
     return per_macchina
 
@@ -259,7 +266,7 @@ def _produzione(
     )
     if macchina_id is not None:
         query = query.where(Lotto.macchina_id == macchina_id)
-    return {(m, c, t): (int(b or 0), int(s or 0)) for m, c, t, b, s in session.execute(query)}
+    return {(m, c, t): (int(b or 0), int(s or 0)) for m, c, t, b, s in session.connection().execute(query)}
 
 
 def _articoli(erp: ErpGateway | None, commesse: set[int], cicli: list[regole.RegolaCiclo]) -> dict[int, str | None]:
