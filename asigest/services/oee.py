@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, or_, select, true
+from sqlalchemy import func, literal_column, null, or_, select, true
 
 from asigest.domain import oee as regole
 from asigest.domain.kpi import errori_periodo
@@ -139,12 +139,15 @@ def calcola_oee(
     ids = {m.id for m in macchine}
     calendario = _calendario(session, giorni)
     fermi = _fermi(session, inizio, fine, macchina_id)
-    produzione = _produzione(session, inizio, fine, macchina_id)
     cicli = [
         regole.RegolaCiclo(r.codart, r.fase_tipo_id, r.macchina_id, Decimal(r.secondi_per_pezzo))
         for r in session.scalars(select(TempoCiclo))
     ]
-    articoli = _articoli(erp, {c for (m, c, _t) in produzione if m in ids}, cicli)
+    per_articolo = any(c.codart is not None for c in cicli)
+    produzione = _produzione(session, inizio, fine, macchina_id, per_commessa=per_articolo and erp is not None)
+    articoli = _articoli(
+        erp, {r[0] for m, righe_m in produzione.items() if m in ids for r in righe_m if r[0] is not None}, cicli
+    )
 
     righe = []
     turni_per: dict[tuple[str, str], list[regole.Intervallo] | None] = {}
@@ -158,11 +161,10 @@ def calcola_oee(
         if chiave not in turni_per:
             turni_per[chiave] = regole.tempo_calendario(giorni, zona, *livelli)
         pezzi: dict[tuple[str | None, int], list[int]] = defaultdict(lambda: [0, 0])
-        for (m, commessa, tipo), (buoni, scarti) in produzione.items():
-            if m == macchina.id:
-                somma = pezzi[(articoli.get(commessa), tipo)]
-                somma[0] += buoni
-                somma[1] += scarti
+        for commessa, tipo, buoni, scarti in produzione.get(macchina.id, []):
+            somma = pezzi[(articoli.get(commessa) if commessa is not None else None, tipo)]
+            somma[0] += buoni
+            somma[1] += scarti
         figure = regole.calcola(
             periodo=(inizio, fine),
             adesso=adesso,
@@ -249,24 +251,35 @@ def _fermi(
 
 
 def _produzione(
-    session: DbSession, inizio: datetime, fine: datetime, macchina_id: int | None
-) -> dict[tuple[int, int, int], tuple[int, int]]:
-    """{(MacchinaID, CommessaERPId, FaseTipoID): (good, scrap)} of the lotti closed in the period."""
+    session: DbSession, inizio: datetime, fine: datetime, macchina_id: int | None, *, per_commessa: bool
+) -> dict[int, list[tuple[int | None, int, int, int]]]:
+    """{MacchinaID: [(CommessaERPId or None, FaseTipoID, good, scrap)]} of the lotti closed
+    in the period; by order only when some cycle time names an article (``per_commessa``).
+
+    ``MacchinaID + 0`` groups the same values but is no plain column: SQLite then reads the
+    period's range of the covering index IX_Lotti_DataFine_KPI instead of walking the
+    per-machine index and the table (as the KPIs' top operators do)."""
+    macchina = (Lotto.macchina_id + literal_column("0")).label("macchina")
+    gruppi = [macchina, Fase.fase_tipo_id] + ([Fase.commessa_erp_id] if per_commessa else [])
     query = (
         select(
-            Lotto.macchina_id,
-            Fase.commessa_erp_id,
+            macchina,
+            Fase.commessa_erp_id if per_commessa else null(),
             Fase.fase_tipo_id,
             func.sum(Lotto.qta_output),
             func.sum(Lotto.qta_scarti),
         )
         .join(Fase, Lotto.fase_id == Fase.id)
         .where(Lotto.data_fine >= inizio, Lotto.data_fine < fine)
-        .group_by(Lotto.macchina_id, Fase.commessa_erp_id, Fase.fase_tipo_id)
+        .group_by(*gruppi)
     )
     if macchina_id is not None:
         query = query.where(Lotto.macchina_id == macchina_id)
-    return {(m, c, t): (int(b or 0), int(s or 0)) for m, c, t, b, s in session.connection().execute(query)}
+    per_macchina: dict[int, list[tuple[int | None, int, int, int]]] = defaultdict(list)
+    # Through the connection: plain rows, without the ORM's per-row bookkeeping.
+    for m, commessa, tipo, buoni, scarti in session.connection().execute(query):
+        per_macchina[int(m)].append((commessa, tipo, int(buoni or 0), int(scarti or 0)))
+    return per_macchina
 
 
 def _articoli(erp: ErpGateway | None, commesse: set[int], cicli: list[regole.RegolaCiclo]) -> dict[int, str | None]:
