@@ -11,7 +11,8 @@ Three parts, in this order:
    audit rows are exactly what the application makes.
 3. **Weeks of history** in one transaction (``storico.py``): machines, ~40 configured
    commesse and their fasi, and the lotti a simulated plant would have produced in the
-   last six weeks.
+   last six weeks; then the shift calendar, the machines' stops over those weeks and the
+   cycle times (``fermi.py``), so the OEE of the demo is meaningful.
 
 The history is a small discrete-event simulation (``simulazione.py``), not random rows:
 machines pick work in shift hours (Europe/Rome, Mon–Fri 06–22, Sat 06–14) in time order,
@@ -42,6 +43,7 @@ from sqlalchemy import false, func, select
 
 from asigest.demo.cast import MACCHINE, UTENTI
 from asigest.demo.erp import genera_erp, scrivi_erp
+from asigest.demo.fermi import crea_fermi
 from asigest.demo.storico import crea_storico, utenti_demo
 from asigest.models import ConfigCommessa, Fase, LogEvento, Lotto, Macchina, Utente
 from asigest.services import audit
@@ -144,6 +146,7 @@ def build_demo(session, erp_path: Path, *, seed: int = 2026, now: datetime | Non
     utenti = utenti_demo(session)
     with transaction(session):
         crea_storico(session, random.Random(f"{seed}:storico"), ordini, articoli, utenti, now)
+        crea_fermi(session, random.Random(f"{seed}:fermi"), now, {o["ID"]: o.get("CODART") for o in ordini})
         audit.record(session, None, AZIONE_DEMO, "Demo", None, dopo={"seed": seed, "now": now.isoformat()})
     # The ERP "changes" after configuration, as it does in a plant, so the supervisor
     # pages have drift (R12) to show.

@@ -5,6 +5,7 @@ from asigest.models.audit import LogEvento
 from asigest.models.catalog import CausaleScarto, FaseTipo, Macchina
 from asigest.models.commesse import ConfigCommessa, Fase
 from asigest.models.documenti import DocumentoTecnico
+from asigest.models.fermi import CalendarioTurni, CausaleFermo, Fermo, TempoCiclo
 from asigest.models.lotti import Lotto
 from asigest.models.origini import LottoOrigine
 from asigest.models.richieste import RichiestaEseguita
@@ -14,11 +15,14 @@ from asigest.models.utenti import ApiToken, Utente
 
 __all__ = [
     "ApiToken",
+    "CalendarioTurni",
+    "CausaleFermo",
     "CausaleScarto",
     "ConfigCommessa",
     "DocumentoTecnico",
     "Fase",
     "FaseTipo",
+    "Fermo",
     "KpiGiorno",
     "KpiOperatoreGiorno",
     "KpiRiepilogo",
@@ -28,6 +32,7 @@ __all__ = [
     "Macchina",
     "RichiestaEseguita",
     "Sessione",
+    "TempoCiclo",
     "TentativoAccesso",
     "Utente",
 ]

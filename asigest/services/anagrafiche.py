@@ -20,13 +20,13 @@ from asigest.domain import licenza as regole_licenza
 from asigest.domain.actor import Actor
 from asigest.domain.anagrafiche import CampiErrati
 from asigest.errors import N_, Conflict, NotFound, RuleViolation
-from asigest.models import CausaleScarto, FaseTipo, Lotto, Macchina
+from asigest.models import CausaleFermo, CausaleScarto, FaseTipo, Lotto, Macchina
 from asigest.models.documenti import TIPI_DOCUMENTO
 from asigest.services import audit
 from asigest.services.uow import DbSession, ripete_se_occupato, transaction
 
 # A model whose rows have a unique Codice.
-_ConCodice: TypeAlias = type[FaseTipo] | type[Macchina] | type[CausaleScarto]
+_ConCodice: TypeAlias = type[FaseTipo] | type[Macchina] | type[CausaleScarto] | type[CausaleFermo]
 
 
 def tipi_documento(settings: Mapping[str, object]) -> tuple[str, ...]:
@@ -40,7 +40,7 @@ def tipi_documento(settings: Mapping[str, object]) -> tuple[str, ...]:
 # -- codes ---------------------------------------------------------------------------------
 
 
-def _codice_libero(session: DbSession, model: _ConCodice, codice: str, escluso_id: int | None = None) -> None:
+def codice_libero(session: DbSession, model: _ConCodice, codice: str, escluso_id: int | None = None) -> None:
     """Raises Conflict (CODICE_IN_USO) when another row of ``model`` has ``codice``."""
     query = select(model.id).where(model.codice == codice)
     if escluso_id is not None:
@@ -52,7 +52,7 @@ def _codice_libero(session: DbSession, model: _ConCodice, codice: str, escluso_i
 
 
 @contextmanager
-def _transazione_con_codice(
+def transazione_con_codice(
     session: DbSession, model: _ConCodice, codice: str, escluso_id: int | None = None
 ) -> Iterator[None]:
     """The unit of work; when two admins save the same code at the same instant, the
@@ -61,7 +61,7 @@ def _transazione_con_codice(
         with transaction(session):
             yield
     except IntegrityError:
-        _codice_libero(session, model, codice, escluso_id)
+        codice_libero(session, model, codice, escluso_id)
         raise
 
 
@@ -164,9 +164,9 @@ def create_fase_tipo(
     errori.raise_if_any()
     codice, descrizione = errori.valido(codice_letto), errori.valido(descrizione_letta)
     ordine = errori.valido(ordine_letto)
-    _codice_libero(session, FaseTipo, codice)
+    codice_libero(session, FaseTipo, codice)
     _ordine_libero(session, ordine)
-    with _transazione_con_codice(session, FaseTipo, codice):
+    with transazione_con_codice(session, FaseTipo, codice):
         tipo = FaseTipo(
             codice=codice, descrizione=descrizione, ordine=ordine, documenti_richiesti=documenti, attivo=bool(attivo)
         )
@@ -330,10 +330,10 @@ def create_macchina(
     tipo = _fase_tipo_attivo(session, errori, fase_tipo)
     errori.raise_if_any()
     codice_macchina = errori.valido(puliti.get("codice"))
-    _codice_libero(session, Macchina, codice_macchina)
+    codice_libero(session, Macchina, codice_macchina)
     if attiva:
         _terminale_libero(session, licenza)
-    with _transazione_con_codice(session, Macchina, codice_macchina):
+    with transazione_con_codice(session, Macchina, codice_macchina):
         macchina = Macchina(fase_tipo=tipo, attiva=bool(attiva), **puliti)
         session.add(macchina)
         session.flush()
@@ -376,7 +376,7 @@ def update_macchina(
     if nuova_attiva and not macchina.attiva:
         _terminale_libero(session, licenza)
     nuovo_codice = cambi.get("codice") or macchina.codice
-    _codice_libero(session, Macchina, nuovo_codice, escluso_id=macchina.id)
+    codice_libero(session, Macchina, nuovo_codice, escluso_id=macchina.id)
     if (macchina.attiva and not nuova_attiva) or "fase_tipo" in cambi:
         # An open lotto must be closed on the machine, in the phase, it was opened in.
         aperto = _lotto_aperto(session, macchina)
@@ -391,7 +391,7 @@ def update_macchina(
                 lotto=aperto,
             )
     prima = _macchina_foto(macchina)
-    with _transazione_con_codice(session, Macchina, nuovo_codice, escluso_id=macchina.id):
+    with transazione_con_codice(session, Macchina, nuovo_codice, escluso_id=macchina.id):
         for campo, valore in cambi.items():
             setattr(macchina, campo, valore)
         macchina.attiva = nuova_attiva
@@ -492,8 +492,8 @@ def create_causale(
     tipo = _fase_tipo_attivo(session, errori, fase_tipo) if (fase_tipo or "").strip() else None
     errori.raise_if_any()
     codice, descrizione = errori.valido(codice_letto), errori.valido(descrizione_letta)
-    _codice_libero(session, CausaleScarto, codice)
-    with _transazione_con_codice(session, CausaleScarto, codice):
+    codice_libero(session, CausaleScarto, codice)
+    with transazione_con_codice(session, CausaleScarto, codice):
         causale = CausaleScarto(codice=codice, descrizione=descrizione, fase_tipo=tipo, attiva=bool(attiva))
         session.add(causale)
         session.flush()
@@ -547,9 +547,9 @@ def update_causale(
         cambi["attiva"] = bool(attiva)
     errori.raise_if_any()
     nuovo_codice = cambi.get("codice") or causale.codice
-    _codice_libero(session, CausaleScarto, nuovo_codice, escluso_id=causale.id)
+    codice_libero(session, CausaleScarto, nuovo_codice, escluso_id=causale.id)
     prima = _causale_foto(causale)
-    with _transazione_con_codice(session, CausaleScarto, nuovo_codice, escluso_id=causale.id):
+    with transazione_con_codice(session, CausaleScarto, nuovo_codice, escluso_id=causale.id):
         for campo, valore in cambi.items():
             setattr(causale, campo, valore)
         session.flush()

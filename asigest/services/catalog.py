@@ -1,10 +1,11 @@
-"""The base catalog every plant starts with: phase types and standard scrap reasons."""
+"""The base catalog every plant starts with: phase types, standard scrap reasons and
+standard stop reasons (SPEC §8)."""
 
 from __future__ import annotations
 
 from sqlalchemy import select
 
-from asigest.models import CausaleScarto, FaseTipo
+from asigest.models import CausaleFermo, CausaleScarto, FaseTipo
 from asigest.services import audit
 from asigest.services.uow import DbSession, transaction
 
@@ -28,9 +29,24 @@ BASE_CAUSALI = (
     ("MANIP", "Danno da manipolazione", None),
 )
 
+# (code, description, phase type code or None, category, planned): the usual reasons a
+# line stops (SPEC §13). A planned stop is left out of the planned time, not a loss.
+BASE_CAUSALI_FERMO = (
+    ("GUASTO", "Guasto macchina", None, "GUASTO", False),
+    ("GUASTO-ALIM", "Guasto alimentatore / caricatore", "SMD", "GUASTO", False),
+    ("ATTREZZAGGIO", "Cambio prodotto / attrezzaggio", None, "ATTREZZAGGIO", False),
+    ("CAMBIO-BOBINE", "Cambio bobine componenti", "SMD", "ATTREZZAGGIO", False),
+    ("MANCA-MAT", "Mancanza materiale", None, "MATERIALE", False),
+    ("ATTESA-OP", "Attesa operatore", None, "ATTESA", False),
+    ("ATTESA-QUAL", "Attesa benestare qualità", None, "QUALITA", False),
+    ("PULIZIA", "Pulizia macchina", None, "ALTRO", False),
+    ("RIUNIONE", "Riunione / formazione pianificata", None, "ALTRO", True),
+    ("MANUT-PREV", "Manutenzione preventiva pianificata", None, "GUASTO", True),
+)
+
 
 def ensure_base_catalog(session: DbSession) -> int:
-    """Insert the base phase types and scrap reasons that are missing; returns how many.
+    """Insert the base phase types, scrap reasons and stop reasons that are missing; returns how many.
 
     Existing rows are left as the plant changed them, so running it again is safe.
     """
@@ -53,6 +69,20 @@ def ensure_base_catalog(session: DbSession) -> int:
                         codice=codice,
                         descrizione=descrizione,
                         fase_tipo_id=tipi[fase].id if fase else None,
+                        attiva=True,
+                    )
+                )
+                added += 1
+        esistenti_fermo = set(session.scalars(select(CausaleFermo.codice)))
+        for codice, descrizione, fase, categoria, pianificato in BASE_CAUSALI_FERMO:
+            if codice not in esistenti_fermo:
+                session.add(
+                    CausaleFermo(
+                        codice=codice,
+                        descrizione=descrizione,
+                        fase_tipo_id=tipi[fase].id if fase else None,
+                        categoria=categoria,
+                        pianificato=pianificato,
                         attiva=True,
                     )
                 )

@@ -53,6 +53,10 @@ ENTITA = {
     "CausaliScarto": N_("Causale di scarto"),
     "FaseTipo": N_("Tipo di fase"),
     "Demo": N_("Dati dimostrativi"),
+    "Fermi": N_("Fermo macchina"),
+    "CausaliFermo": N_("Causale di fermo"),
+    "CalendarioTurni": N_("Calendario turni"),
+    "TempiCiclo": N_("Tempo ciclo"),
 }
 
 # Every Azione the application writes → (its reading, the Entita it is written with).
@@ -92,6 +96,17 @@ AZIONI = {
     "FASETIPO_MODIFICATA": (N_("Tipo di fase modificato"), "FaseTipo"),
     "CATALOGO_INIZIALIZZATO": (N_("Catalogo di base inserito"), "FaseTipo"),
     "DEMO_CREATA": (N_("Dati dimostrativi creati"), "Demo"),
+    "FERMO_INIZIATO": (N_("Fermo macchina iniziato"), "Fermi"),
+    "FERMO_TERMINATO": (N_("Fermo macchina terminato"), "Fermi"),
+    "FERMO_REGISTRATO": (N_("Fermo aggiunto dal capoturno"), "Fermi"),
+    "FERMO_RETTIFICATO": (N_("Fermo corretto"), "Fermi"),
+    "FERMO_DIVISO": (N_("Fermo diviso in due"), "Fermi"),
+    "CAUSALE_FERMO_CREATA": (N_("Causale di fermo creata"), "CausaliFermo"),
+    "CAUSALE_FERMO_MODIFICATA": (N_("Causale di fermo modificata"), "CausaliFermo"),
+    "TURNO_AGGIUNTO": (N_("Turno aggiunto al calendario"), "CalendarioTurni"),
+    "TURNO_ELIMINATO": (N_("Turno tolto dal calendario"), "CalendarioTurni"),
+    "TEMPO_CICLO_IMPOSTATO": (N_("Tempo ciclo impostato"), "TempiCiclo"),
+    "TEMPO_CICLO_ELIMINATO": (N_("Tempo ciclo eliminato"), "TempiCiclo"),
 }
 
 

@@ -17,6 +17,7 @@ def init_app(app: Flask) -> None:
     from asigest.web.dashboard import bp as dashboard_bp
     from asigest.web.documenti import bp as documenti_bp
     from asigest.web.eventi import bp as eventi_bp
+    from asigest.web.fermi import bp as fermi_bp
     from asigest.web.health import bp as health_bp
     from asigest.web.kiosk import bp as kiosk_bp
     from asigest.web.kiosk import etichette_bp
@@ -36,6 +37,7 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(avanzamento_bp)
     app.register_blueprint(eventi_bp)
     app.register_blueprint(tracciabilita_bp)
+    app.register_blueprint(fermi_bp)
     app.register_blueprint(api_bp, url_prefix="/api")
 
     access.init_app(app)

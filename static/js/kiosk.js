@@ -7,7 +7,8 @@
 //   "Tutto buono" hidden while scrap is entered, the pieces a close would leave
 //   unaccounted shown as they are typed. The server decides: a short close is saved
 //   only with its explicit confirmation, whatever this script does;
-// - the open form's source labels: Enter after a scanned label adds it, not opens.
+// - the open form's source labels: Enter after a scanned label adds it, not opens;
+// - a running stop's duration keeps counting (the server wrote it when the page came).
 (function () {
   "use strict";
 
@@ -118,6 +119,18 @@
     field.value = String(Math.max(0, Math.min(massimo, valore)));
     aggiornaChiusura(form, field.id);
   });
+
+  // The same words as the server's (web/kiosk durata): "12 min", "1 h 05 min".
+  function durate() {
+    document.querySelectorAll("[data-fermo-inizio]").forEach(function (el) {
+      var inizio = Date.parse(el.dataset.fermoInizio);
+      if (isNaN(inizio)) { return; }
+      var minuti = Math.max(0, Math.floor((Date.now() - inizio) / 60000));
+      var resto = minuti % 60;
+      el.textContent = minuti >= 60 ? Math.floor(minuti / 60) + " h " + (resto < 10 ? "0" : "") + resto + " min" : minuti + " min";
+    });
+  }
+  setInterval(durate, 15000);
 
   document.addEventListener("DOMContentLoaded", function () {
     focusAutofocus(document);

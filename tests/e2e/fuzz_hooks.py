@@ -3,7 +3,7 @@
 Two kinds, both reading what the OpenAPI document states rather than silencing a check:
 
 - **Rules between parameters, or between requests,** that OpenAPI 3.0 cannot write as a
-  schema, stated in the descriptions: the KPI period (``da`` and ``a`` together, in
+  schema, stated in the descriptions: the KPI and OEE period (``da`` and ``a`` together, in
   order, at most 366 days), the documents filter and upload (``CommessaERPId`` or
   ``CODART``, not both: the upload's schema says it with oneOf, which the coverage phase
   does not read), ``OperatoreID`` when the caller is not an OPERATORE, and an
@@ -83,7 +83,7 @@ def map_case(ctx, case):
     operation = case.operation
     metodo = operation.method.lower()
     if isinstance(case.query, dict):
-        if operation.path == "/api/dashboard/kpi":
+        if operation.path in ("/api/dashboard/kpi", "/api/dashboard/oee"):
             case.query = _periodo_kpi(case.query)
         elif operation.path == "/api/documenti/" and metodo == "get":
             case.query = _filtro_documenti(case.query)

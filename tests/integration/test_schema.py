@@ -143,6 +143,21 @@ CONTRACT_COLUMNS = {
     "LogEventi": {"LogID", "DataOra", "UtenteID", "Postazione", "Azione", "Entita", "EntitaID", "Dettagli"},
     # SPEC §12 names LottoID, LottoOrigineID and Qta; OrigineID (the key, in draw order) is ours.
     "LottiOrigini": {"OrigineID", "LottoID", "LottoOrigineID", "Qta"},
+    # SPEC §13 names these; CalendarioTurni's columns (only "weekday, start, end; plus dated
+    # exceptions" there) and the keys of CalendarioTurni and TempiCiclo are ours.
+    "CausaliFermo": {"CausaleFermoID", "Codice", "Descrizione", "FaseTipoID", "Categoria", "Pianificato", "Attiva"},
+    "Fermi": {"FermoID", "MacchinaID", "Inizio", "Fine", "CausaleFermoID", "OperatoreID", "Note"},
+    "CalendarioTurni": {
+        "CalendarioID",
+        "MacchinaID",
+        "Reparto",
+        "GiornoSettimana",
+        "Data",
+        "OraInizio",
+        "OraFine",
+        "Note",
+    },
+    "TempiCiclo": {"TempoCicloID", "CODART", "FaseTipoID", "MacchinaID", "SecondiPerPezzo"},
 }
 
 CONTRACT_PRIMARY_KEYS = {
@@ -155,6 +170,8 @@ CONTRACT_PRIMARY_KEYS = {
     "Lotti": "LottoID",
     "DocumentiTecnici": "DocumentoID",
     "LogEventi": "LogID",
+    "CausaliFermo": "CausaleFermoID",
+    "Fermi": "FermoID",
 }
 
 

@@ -106,6 +106,7 @@ RAW_SQL_SITES = {
     ): "sqlite3 on the SQLite file: copia_database refuses any other database first",
     ("asigest/services/backup.py", "_verifica"): "sqlite3 on the copy just made (PRAGMA integrity_check)",
     ("asigest/services/kpi.py", "_top_operatori"): "the literal 0 in OperatoreID + 0: the same on every database",
+    ("asigest/services/oee.py", "_produzione"): "the literal 0 in MacchinaID + 0: the same on every database",
     ("migrations/versions/0005_indice_kpi.py", "upgrade"): "ANALYZE, under bind.dialect.name == 'sqlite'",
     (
         "migrations/versions/0011_lingua_utenti.py",

@@ -148,7 +148,8 @@ def test_no_construct_of_another_database(script):
 
 def test_column_types_are_sql_servers(tables):
     """Unicode → NVARCHAR, plain String (codes, hashes) → VARCHAR, instants → DATETIME2,
-    dates → DATE, booleans → BIT, JSON → NVARCHAR(max), integers → INTEGER/BIGINT."""
+    dates → DATE, times → TIME, decimals → NUMERIC(p, s), booleans → BIT, JSON → NVARCHAR(max),
+    integers → INTEGER/BIGINT."""
     sbagliati = []
     for table in db.metadata.sorted_tables:
         for column in table.columns:
@@ -163,6 +164,10 @@ def test_column_types_are_sql_servers(tables):
                 atteso = r"DATETIME2"
             elif isinstance(kind, sa.Date):
                 atteso = r"DATE"
+            elif isinstance(kind, sa.Time):
+                atteso = r"TIME"  # CalendarioTurni: a shift's local wall time
+            elif isinstance(kind, sa.Numeric):
+                atteso = rf"NUMERIC\({kind.precision}, {kind.scale}\)"  # TempiCiclo.SecondiPerPezzo
             elif isinstance(kind, sa.Boolean):
                 atteso = r"BIT"
             elif isinstance(kind, sa.BigInteger):

@@ -288,9 +288,14 @@ def test_path_parameters_state_what_the_router_takes(app, doc, client, api_token
 
 
 def test_the_idempotency_key_header_is_declared_as_enforced(doc):
-    from asigest.web.api.lotti import _CHIAVE_VALIDA
+    from asigest.web.api.base import _CHIAVE_VALIDA
 
-    for path, method in (("/api/lotti/{tipo}/", "post"), ("/api/lotti/{tipo}/{LottoID}/close", "put")):
+    for path, method in (
+        ("/api/lotti/{tipo}/", "post"),
+        ("/api/lotti/{tipo}/{LottoID}/close", "put"),
+        ("/api/fermi/", "post"),
+        ("/api/fermi/{FermoID}/fine", "put"),
+    ):
         (header,) = [p for p in doc["paths"][path][method]["parameters"] if p["in"] == "header"]
         assert header["name"] == "Idempotency-Key" and header["required"] is False
         schema = header["schema"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+from datetime import time
 from html.parser import HTMLParser
 
 import pytest
@@ -314,7 +315,40 @@ def sporco(make_app, xss_erp, db_session, api_token):
         "documento articolo",
     )
     auth.create_token(db_session, actor=None, matricola=P30, descrizione=NOME)
+    causale_fermo = ok(
+        api.post(
+            "/api/causali-fermo/",
+            json={"Codice": "XSS-F", "Descrizione": NOME, "Categoria": "ALTRO", "FaseTipo": None},
+            headers=h,
+        ),
+        "causale di fermo",
+    )
+    fermo = ok(
+        api.post(
+            "/api/fermi/",
+            json={
+                "MacchinaID": macchina["MacchinaID"],
+                "CausaleFermo": "XSS-F",
+                "Note": NOME,
+                "OperatoreID": operatore["UtenteID"],
+            },
+            headers=h,
+        ),
+        "fermo",
+    )
+    from asigest.domain.actor import Actor
+    from asigest.services import pianificazione
+
+    capo = Actor(utente_id=operatore["UtenteID"], matricola=P30, ruolo="SUPERVISORE")
+    turno = pianificazione.aggiungi_turno(
+        db_session, actor=capo, reparto=NOME, giorno_settimana=1, ora_inizio=time(6), ora_fine=time(14), note=NOME
+    )
+    tempo = pianificazione.imposta_tempo_ciclo(db_session, actor=capo, fase_tipo="SMD", codart=P30[:30], secondi="12")
     return app, {
+        "fermo_id": fermo["FermoID"],
+        "turno_id": turno.id,
+        "tempo_id": tempo.id,
+        "causale_fermo_id": causale_fermo["CausaleFermoID"],
         "commessa_id": 1,
         "config_id": config["ConfigID"],
         "macchina_id": macchina["MacchinaID"],

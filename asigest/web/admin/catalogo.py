@@ -11,11 +11,14 @@ from flask import request
 from flask_babel import gettext
 from wtforms.fields.choices import SelectChoice
 
+from asigest.domain.oee import CATEGORIE_FERMO
+from asigest.errors import InvalidInput
 from asigest.services import anagrafiche as anagrafiche_service
+from asigest.services import fermi as fermi_service
 from asigest.web import deps
 from asigest.web.admin import LIMITE_ELENCO, bp, testo, tipi_documento
 from asigest.web.admin.crud import Righe, Schede
-from asigest.web.admin.forms import CausaleForm, FaseTipoForm, MacchinaForm
+from asigest.web.admin.forms import CausaleFermoForm, CausaleForm, FaseTipoForm, MacchinaForm
 
 
 def _scelte_fase(form_field, *, qualsiasi: bool = False, attuale: str | None = None) -> None:
@@ -224,5 +227,74 @@ class FasiTipo(Righe):
         return gettext("Tipo di fase %(codice)s salvato.", codice=tipo.codice)
 
 
-for anagrafica in (Macchine(), Causali(), FasiTipo()):
+class CausaliFermo(Righe):
+    """Stop reasons (SPEC §13): code, description, phase type (empty = any), category,
+    planned (left out of the planned time instead of counting as a loss), state."""
+
+    url, elenco, nome, id = "/causali-fermo", "fermi_causali", "fermo_causale", "causale_id"
+    pagina, nuova, riga, variabile = (
+        "admin/causali_fermo.html",
+        "admin/_causale_fermo_nuova.html",
+        "admin/_causale_fermo_riga.html",
+        "c",
+    )
+    # The service names its fields as the API does.
+    _CAMPI = {"Codice": "codice", "Descrizione": "descrizione", "FaseTipo": "fase_tipo", "Categoria": "categoria"}
+
+    def contesto_elenco(self) -> dict:
+        return {"causali": fermi_service.list_causali_fermo(deps.session())}
+
+    def trova(self, causale_id: int):
+        return fermi_service.get_causale_fermo(deps.session(), causale_id)
+
+    def form(self, causale=None) -> CausaleFermoForm:
+        attuale = causale.fase_tipo.codice if causale is not None and causale.fase_tipo else None
+        form = CausaleFermoForm(
+            data=None
+            if causale is None
+            else {
+                "codice": causale.codice,
+                "descrizione": causale.descrizione,
+                "fase_tipo": attuale or "",
+                "categoria": causale.categoria,
+                "pianificato": causale.pianificato,
+                "attiva": causale.attiva,
+            }
+        )
+        _scelte_fase(form.fase_tipo, qualsiasi=True, attuale=attuale)
+        form.categoria.choices = [SelectChoice(c, c) for c in CATEGORIE_FERMO]
+        return form
+
+    def _salva_causale(self, causale_id: int | None, form):
+        try:
+            return fermi_service.salva_causale_fermo(
+                deps.session(),
+                actor=deps.actor(),
+                causale_id=causale_id,
+                codice=testo(form.codice.data),
+                descrizione=testo(form.descrizione.data),
+                fase_tipo=form.fase_tipo.data or None,
+                cambia_fase_tipo=True,
+                categoria=form.categoria.data,
+                pianificato=form.pianificato.data,
+                attiva=form.attiva.data,
+            )
+        except InvalidInput as errore:
+            errore.errors = {self._CAMPI.get(k, k): v for k, v in errore.errors.items()}
+            raise
+
+    def crea(self, form):
+        return self._salva_causale(None, form)
+
+    def aggiorna(self, causale_id: int, form):
+        return self._salva_causale(causale_id, form)
+
+    def creato(self, causale) -> str:
+        return gettext("Causale di fermo %(codice)s creata.", codice=causale.codice)
+
+    def salvato(self, causale) -> str:
+        return gettext("Causale di fermo %(codice)s salvata.", codice=causale.codice)
+
+
+for anagrafica in (Macchine(), Causali(), FasiTipo(), CausaliFermo()):
     anagrafica.registra(bp)

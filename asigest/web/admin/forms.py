@@ -110,3 +110,14 @@ class FaseTipoForm(FlaskForm):
 class TokenForm(FlaskForm):
     matricola = SelectField(_l("Utente"), choices=[], validate_choice=False)
     descrizione = StringField(_l("A cosa serve (es. software linea SMD 2)"), validators=[_max(100)])
+
+
+class CausaleFermoForm(FlaskForm):
+    """A stop reason (SPEC §13): category and whether it is planned (out of the planned time)."""
+
+    codice = StringField(_l("Codice"), validators=[_max(30)])
+    descrizione = StringField(_l("Descrizione"), validators=[_max(200)])
+    fase_tipo = SelectField(_l("Tipo di fase"), choices=[], validate_choice=False)
+    categoria = SelectField(_l("Categoria"), choices=[], validate_choice=False)
+    pianificato = BooleanField(_l("Pianificato (fuori dal tempo pianificato, non è una perdita)"), default=False)
+    attiva = BooleanField(_l("Attiva"), default=True)

@@ -15,6 +15,7 @@ from asigest.web.api import (  # noqa: E402,F401  (routes register on bp)
     dashboard,
     documenti,
     fasi,
+    fermi,
     lotti,
     openapi,
     rettifiche,

@@ -25,6 +25,7 @@ from flask import current_app, jsonify, request
 from marshmallow import EXCLUDE, RAISE, Schema, ValidationError, fields, validate
 from werkzeug.datastructures import FileStorage
 
+from asigest.domain.richieste import corpo_canonico, impronta
 from asigest.errors import N_, InvalidInput
 from asigest.web.input_guard import campi_non_ammessi, non_ammesso
 
@@ -353,3 +354,33 @@ def endpoint(
         return wrapper
 
     return decorate
+
+
+# An Idempotency-Key is kept as sent (RichiesteEseguite.Chiave, VARCHAR(100)): a longer
+# one cut short, or one with characters a SQL Server code page would change, could
+# match another request's key and replay the wrong answer, so it is refused instead.
+_CHIAVE_VALIDA = re.compile(r"[\x21-\x7e]{1,100}")
+
+
+def chiave_idempotenza(body: dict) -> dict:
+    """``chiave`` and ``impronta`` for the service: the request's ``Idempotency-Key``
+    (1–100 printable ASCII characters, or none) and the fingerprint of this request —
+    method, path (with its ids) and the validated body written canonically, so the same
+    values in another order or spacing are the same request (R11).
+
+    Raises InvalidInput for any other key (nothing is done)."""
+    chiave = (request.headers.get("Idempotency-Key") or "").strip()
+    if not chiave:
+        return {"chiave": None, "impronta": None}
+    if not _CHIAVE_VALIDA.fullmatch(chiave):
+        raise InvalidInput(
+            {
+                "Idempotency-Key": [
+                    N_(
+                        "Chiave di idempotenza non valida: usare da 1 a 100 caratteri ASCII stampabili, senza spazi "
+                        "(ad esempio un UUID)."
+                    )
+                ]
+            }
+        )
+    return {"chiave": chiave, "impronta": impronta(request.method, request.path, corpo_canonico(body))}

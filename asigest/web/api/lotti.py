@@ -7,48 +7,13 @@ the same key on any other request (another operation, lotto or body) is refused 
 
 from __future__ import annotations
 
-import re
-
-from flask import request
-
-from asigest.domain.richieste import corpo_canonico, impronta
 from asigest.domain.ruoli import OPERATORE
-from asigest.errors import N_, InvalidInput
 from asigest.services import lotti, origini
 from asigest.web import deps
 from asigest.web.access import requires
 from asigest.web.api import bp
-from asigest.web.api.base import endpoint
+from asigest.web.api.base import chiave_idempotenza, endpoint
 from asigest.web.api.schemas_lotti import LottiQuery, LottoApriSchema, LottoChiudiSchema, LottoSchema
-
-# An Idempotency-Key is kept as sent (RichiesteEseguite.Chiave, VARCHAR(100)): a longer
-# one cut short, or one with characters a SQL Server code page would change, could
-# match another request's key and replay the wrong answer, so it is refused instead.
-_CHIAVE_VALIDA = re.compile(r"[\x21-\x7e]{1,100}")
-
-
-def _chiave(body: dict) -> dict:
-    """``chiave`` and ``impronta`` for the service: the request's ``Idempotency-Key``
-    (1–100 printable ASCII characters, or none) and the fingerprint of this request —
-    method, path (with its ids) and the validated body written canonically, so the same
-    values in another order or spacing are the same request (R11).
-
-    Raises InvalidInput for any other key (nothing is done)."""
-    chiave = (request.headers.get("Idempotency-Key") or "").strip()
-    if not chiave:
-        return {"chiave": None, "impronta": None}
-    if not _CHIAVE_VALIDA.fullmatch(chiave):
-        raise InvalidInput(
-            {
-                "Idempotency-Key": [
-                    N_(
-                        "Chiave di idempotenza non valida: usare da 1 a 100 caratteri ASCII stampabili, senza spazi "
-                        "(ad esempio un UUID)."
-                    )
-                ]
-            }
-        )
-    return {"chiave": chiave, "impronta": impronta(request.method, request.path, corpo_canonico(body))}
 
 
 @bp.get("/lotti/<fase_tipo:tipo>/")
@@ -101,7 +66,7 @@ def lotti_list(tipo: str, query):
 )
 def lotto_open(tipo: str, body):
     """Open a lotto (R4–R6) with its draws (R14). An OPERATORE acts as itself; naming another operator is 403."""
-    chiave = _chiave(body)
+    chiave = chiave_idempotenza(body)
     scelte = [origini.Scelta(o["codice_lotto"], o["qta"]) for o in body.pop("origini", None) or []]
     esito = lotti.apri_lotto(
         deps.session(),
@@ -150,6 +115,6 @@ def lotto_get(tipo: str, lotto_id: int):
 def lotto_close(tipo: str, lotto_id: int, body):
     """Close an open lotto with good pieces, scrap and reason (R7, R8); needs no ERP."""
     esito = lotti.chiudi_lotto(
-        deps.session(), actor=deps.actor(), lotto_id=lotto_id, fase_tipo=tipo, **_chiave(body), **body
+        deps.session(), actor=deps.actor(), lotto_id=lotto_id, fase_tipo=tipo, **chiave_idempotenza(body), **body
     )
     return esito.lotto

@@ -55,7 +55,12 @@ _IDEMPOTENCY = {
     "risultato senza rifare nulla. 1–100 caratteri ASCII stampabili, senza spazi (es. un UUID).",
     "schema": {"type": "string", "minLength": 1, "maxLength": 100, "pattern": "^[!-~]{1,100}$"},
 }
-_IDEMPOTENTI = {("post", "/api/lotti/{tipo}/"), ("put", "/api/lotti/{tipo}/{LottoID}/close")}
+_IDEMPOTENTI = {
+    ("post", "/api/lotti/{tipo}/"),
+    ("put", "/api/lotti/{tipo}/{LottoID}/close"),
+    ("post", "/api/fermi/"),
+    ("put", "/api/fermi/{FermoID}/fine"),
+}
 
 
 def _schema_name(resolver_schema) -> str:
@@ -287,6 +292,8 @@ _NOMI_CONTRATTO = {
     "macchina_id": "id",
     "documento_id": "id",
     "causale_id": "id",
+    "causale_fermo_id": "id",
+    "fermo_id": "FermoID",
     "codice_lotto": "CodiceLotto",
 }
 

@@ -33,6 +33,7 @@ from asigest.errors import ErpUnavailable
 from asigest.models.types import utcnow
 from asigest.services import avanzamento as avanzamento_service
 from asigest.services import drift as drift_service
+from asigest.services import fermi as fermi_service
 from asigest.services.kpi import Kpi, calcola_kpi, periodo_predefinito
 from asigest.web import deps, grafici
 from asigest.web.access import requires
@@ -214,6 +215,7 @@ def parete():
         "a_rischio": a_rischio,
         "errore_erp": errore,
         "giorni_a_rischio": GIORNI_A_RISCHIO,
+        "fermi_in_corso": fermi_service.fermi_in_corso(deps.session()),
     }
     template = "dashboard/_parete.html" if is_htmx() else "dashboard/parete.html"
     return vary_on_htmx(current_app.make_response(render_template(template, **valori)))

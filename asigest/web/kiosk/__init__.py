@@ -27,6 +27,7 @@ from asigest.domain.ruoli import SUPERVISORE
 from asigest.errors import N_, AsigestError, RuleViolation
 from asigest.models.types import utcnow
 from asigest.services import auth as auth_service
+from asigest.services import fermi as fermi_service
 from asigest.services import kiosk as kiosk_service
 from asigest.services import lotti as lotti_service
 from asigest.services import origini as origini_service
@@ -44,7 +45,17 @@ from asigest.web.access import (
 from asigest.web.auth import limiti_accesso, login_refused
 from asigest.web.documenti import archivio, invia_file
 from asigest.web.htmx import is_htmx, vary_on_htmx
-from asigest.web.kiosk.forms import ApriForm, BadgeForm, ChiusuraForm, etichette, intero, numero, validato
+from asigest.web.kiosk.forms import (
+    ApriForm,
+    BadgeForm,
+    ChiusuraForm,
+    FermoForm,
+    RiprendiForm,
+    etichette,
+    intero,
+    numero,
+    validato,
+)
 from asigest.web.security import consenti_cornice_propria
 
 log = logging.getLogger(__name__)
@@ -87,8 +98,16 @@ def _errori(form) -> dict[str, list[str]]:
 def _render(macchina, *, status: int = 200, **contesto):
     """The main screen: the ``#pannello`` fragment for htmx, the whole page otherwise."""
     session = deps.session()
+    # A running stop is what matters now (R15): its screen comes first, whatever else was
+    # asked; the lotto open on the machine stays open across it.
+    fermo = fermi_service.fermo_in_corso(session, macchina.id)
+    if fermo is not None:
+        contesto.pop("scheda", None)
+        contesto["lotto_in_fermo"] = kiosk_service.lotto_aperto(session, macchina)
+    elif contesto.pop("scegli_fermo", False):
+        contesto["causali_fermo"] = fermi_service.causali_per_macchina(session, macchina)
     lotto = contesto.pop("lotto", None)
-    if lotto is None and "scheda" not in contesto:
+    if lotto is None and "scheda" not in contesto and fermo is None:
         lotto = kiosk_service.lotto_aperto(session, macchina)
     commessa_lotto = None
     if lotto is not None:
@@ -111,6 +130,8 @@ def _render(macchina, *, status: int = 200, **contesto):
         and regole.dimenticato(lotto.data_inizio, utcnow(), float(current_app.config["FORGOTTEN_HOURS"])),
         causali=kiosk_service.causali_valide(session, macchina) if lotto is not None else [],
         chiave=_chiave(),
+        fermo=fermo,
+        durata_fermo=durata(fermo.inizio, utcnow()) if fermo is not None else "",
         operatore=g.actor,
         idle=int(current_app.config["KIOSK_IDLE_SECONDS"]),
         **contesto,
@@ -348,6 +369,70 @@ def _scheda_se_possibile(session, macchina, commessa_id: int):
             exc.code,
         )
         return None
+
+
+# -- machine stops (R15) ---------------------------------------------------------------------
+
+
+def durata(inizio: datetime, adesso: datetime) -> str:
+    """How long a stop has run, as the kiosk shows it (kiosk.js keeps it counting)."""
+    minuti = max(0, int((adesso - inizio).total_seconds() // 60))
+    return f"{minuti // 60} h {minuti % 60:02d} min" if minuti >= 60 else f"{minuti} min"
+
+
+@bp.get("/<codice>/fermo")
+@kiosk
+def fermo(codice: str):
+    """*Fermo macchina*: the reason tiles of the machine's phase type (or the stop
+    already running)."""
+    macchina = kiosk_service.macchina_attiva(deps.session(), codice)
+    return _render(macchina, scegli_fermo=True)
+
+
+@bp.post("/<codice>/fermo")
+@kiosk
+def fermo_inizia(codice: str):
+    """Start a stop of this machine with the reason tile tapped (R15, R11). A lotto open
+    on the machine stays open."""
+    session = deps.session()
+    macchina = kiosk_service.macchina_attiva(session, codice)
+    form = FermoForm()
+    if not form.validate():
+        return _render(macchina, status=400, scegli_fermo=True, errori=_errori(form))
+    try:
+        fermi_service.inizia_fermo(
+            session,
+            actor=deps.actor(),
+            macchina_id=macchina.id,
+            causale=form.causale.data,
+            **_chiave_modulo(form.chiave.data, "fermo", macchina.codice, f"causale={form.causale.data}"),
+        )
+    except AsigestError as exc:
+        return _render(macchina, status=400, scegli_fermo=True, errori={"causale": [_testo_errore(exc)]})
+    return _render(macchina)
+
+
+@bp.post("/<codice>/riprendi")
+@kiosk
+def fermo_riprendi(codice: str):
+    """*Riprendi*: end the stop running on this machine (one touch; R11)."""
+    session = deps.session()
+    macchina = kiosk_service.macchina_attiva(session, codice)
+    form = RiprendiForm()
+    fermo_id = numero(form.fermo_id.data) or 0
+    try:
+        esito = fermi_service.termina_fermo(
+            session,
+            actor=deps.actor(),
+            fermo_id=fermo_id,
+            macchina_id=macchina.id,
+            **_chiave_modulo(form.chiave.data, "riprendi", macchina.codice, f"fermo={fermo_id}"),
+        )
+    except AsigestError as exc:
+        return _render(macchina, status=400, errori={"_": [_testo_errore(exc)]})
+    return _render(
+        macchina, ripreso=esito.fermo, durata_ripreso=durata(esito.fermo.inizio, esito.fermo.fine or utcnow())
+    )
 
 
 # -- documents and label ---------------------------------------------------------------

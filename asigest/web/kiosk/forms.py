@@ -134,3 +134,23 @@ class ChiusuraForm(FlaskForm):
         if self.tutto_buono.data:
             self.qta_output.validators = []  # every piece is good, whatever the field says
         return super().validate(extra_validators)
+
+
+class FermoForm(FlaskForm):
+    """Start a stop: the reason tile tapped is the submit button's value (one touch)."""
+
+    chiave = HiddenField()
+    causale = StringField(
+        _l("Causale di fermo"),
+        validators=[
+            InputRequired(message=_l("Toccare il motivo del fermo.")),
+            Length(max=30, message=_l("Causale non valida: sceglierne una dall'elenco.")),
+        ],
+    )
+
+
+class RiprendiForm(FlaskForm):
+    """End the running stop (*Riprendi*)."""
+
+    chiave = HiddenField()
+    fermo_id = HiddenField()

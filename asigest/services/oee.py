@@ -1,0 +1,289 @@
+"""OEE per machine, line (Reparto) and phase type for a period (SPEC §13): the one place
+that reads what ``domain/oee.py`` computes from, shared by the dashboard and the API.
+
+- The period is whole local days in the plant's zone (default: the current ISO week, as
+  the KPIs), at most 366 days (``domain.kpi.errori_periodo``).
+- Machines: the active ones (or the one asked for, active or not), filtered by phase type
+  or Reparto. Each machine's calendar is its own rows, else its Reparto's
+  (``domain.oee.turni_del_giorno``).
+- Stops: those that end after the period starts or still run, and start before it
+  ends, read through ``IX_Fermi_Fine``.
+- Pieces: Σ good and scrap of the lotti **closed** in the period (DataFine), by machine,
+  order and phase type, through ``IX_Lotti_DataFine_KPI`` (as the KPIs count them). A
+  lotto's pieces count on the machine it ran on, at the cycle time of its article: the
+  article (CODART) is the ERP's, read in batches only when some cycle time names an
+  article; an order the ERP no longer has takes the cycle times for any article.
+- Group rows (``totale``, ``reparti``, ``fasi_tipo``) add the machines' times and pieces
+  (``domain.oee.somma``): each factor is the group's own ratio.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from decimal import Decimal
+
+from sqlalchemy import func, literal_column, null, or_, select, true
+
+from asigest.domain import oee as regole
+from asigest.domain.kpi import errori_periodo
+from asigest.domain.periodo import Periodo
+from asigest.erp import ErpGateway
+from asigest.errors import InvalidInput
+from asigest.models import CalendarioTurni, CausaleFermo, Fase, FaseTipo, Lotto, Macchina, TempoCiclo
+from asigest.models.fermi import Fermo
+from asigest.services.kpi import periodo_predefinito
+from asigest.services.uow import DbSession
+
+
+@dataclass(frozen=True)
+class RigaMacchina:
+    macchina: Macchina
+    figure: regole.FigureOee
+
+
+@dataclass(frozen=True)
+class Oee:
+    periodo: Periodo
+    macchine: list[RigaMacchina]
+    totale: regole.FigureOee
+    reparti: dict[str, regole.FigureOee]
+    fasi_tipo: dict[str, regole.FigureOee]
+
+    def as_api(self) -> dict[str, object]:
+        """The object of ``GET /api/dashboard/oee`` (SPEC §13)."""
+        da, a = self.periodo.giorni()
+        return {
+            "periodo": {"da": da.isoformat(), "a": a.isoformat()},
+            "macchine": [
+                {
+                    "MacchinaID": r.macchina.id,
+                    "Codice": r.macchina.codice,
+                    "Descrizione": r.macchina.descrizione,
+                    "Reparto": r.macchina.reparto,
+                    "FaseTipo": r.macchina.fase_tipo.codice,
+                    **figure_api(r.figure),
+                }
+                for r in self.macchine
+            ],
+            "totale": figure_api(self.totale),
+            "reparti": [{"Reparto": nome or None, **figure_api(f)} for nome, f in self.reparti.items()],
+            "fasi_tipo": [{"FaseTipo": nome, **figure_api(f)} for nome, f in self.fasi_tipo.items()],
+        }
+
+
+def figure_api(f: regole.FigureOee) -> dict[str, object]:
+    """One machine's or group's figures under the API's keys: minutes with 2 decimals,
+    factors as fractions with 4, None with the missing input named in ``mancante``."""
+    m = regole.arrotonda_minuti
+    senza = f.senza_calendario
+    return {
+        "tempo_calendario_min": None if senza else m(f.tempo_calendario),
+        "tempo_fermi_pianificati_min": m(f.tempo_fermi_pianificati),
+        "tempo_pianificato_min": None if senza else m(f.tempo_pianificato),
+        "tempo_fermo_min": m(f.tempo_fermo),
+        "tempo_lavoro_min": None if senza else m(f.tempo_lavoro),
+        "pezzi_buoni": f.pezzi_buoni,
+        "pezzi_scartati": f.pezzi_scartati,
+        "disponibilita": regole.frazione(f.disponibilita),
+        "efficienza": regole.frazione(f.efficienza),
+        "qualita": regole.frazione(f.qualita),
+        "oee": regole.frazione(f.oee),
+        "mancante": f.mancante,
+        "articoli_senza_tempo_ciclo": sorted(f.articoli_senza_ciclo),
+        "fermi_per_causale": [
+            {
+                "Codice": v.codice,
+                "Descrizione": v.descrizione,
+                "Categoria": v.categoria,
+                "minuti": m(v.minuti),
+                "fermi": v.fermi,
+            }
+            for v in f.fermi_per_causale
+        ],
+        "perdita_velocita_min": m(f.perdita_velocita),
+        "perdita_scarti_min": m(f.perdita_scarti),
+        "guasti": f.guasti,
+        "mtbf_min": m(f.mtbf),
+        "mttr_min": m(f.mttr),
+    }
+
+
+def calcola_oee(
+    session: DbSession,
+    erp: ErpGateway | None,
+    periodo: Periodo,
+    *,
+    zona: str,
+    adesso: datetime,
+    macchina_id: int | None = None,
+    fase_tipo: str | None = None,
+    reparto: str | None = None,
+) -> Oee:
+    """The OEE figures of ``periodo`` (both days or neither: the current ISO week) per
+    machine and for the group asked for. ``erp`` is needed only when a cycle time names an
+    article (ErpUnavailable otherwise propagates: the figures would be wrong without it).
+
+    Raises InvalidInput (``da``/``a``).
+    """
+    errori = errori_periodo(periodo.da, periodo.a)
+    if errori:
+        raise InvalidInput(errori)
+    if periodo.da is None:
+        periodo = periodo_predefinito(adesso, zona)
+    giorni = periodo.giorni()
+    inizio, fine = periodo.limiti_utc(zona)
+
+    macchine = _macchine(session, macchina_id, fase_tipo, reparto)
+    ids = {m.id for m in macchine}
+    calendario = _calendario(session, giorni)
+    fermi = _fermi(session, inizio, fine, macchina_id)
+    cicli = [
+        regole.RegolaCiclo(r.codart, r.fase_tipo_id, r.macchina_id, Decimal(r.secondi_per_pezzo))
+        for r in session.scalars(select(TempoCiclo))
+    ]
+    per_articolo = any(c.codart is not None for c in cicli)
+    produzione = _produzione(session, inizio, fine, macchina_id, per_commessa=per_articolo and erp is not None)
+    articoli = _articoli(
+        erp, {r[0] for m, righe_m in produzione.items() if m in ids for r in righe_m if r[0] is not None}, cicli
+    )
+
+    righe = []
+    turni_per: dict[tuple[str, str], list[regole.Intervallo] | None] = {}
+    for macchina in macchine:
+        propri = calendario.get(("M", str(macchina.id)), [])
+        livelli = [propri]
+        if macchina.reparto:
+            livelli.append(calendario.get(("R", macchina.reparto), []))
+        # Machines that follow their Reparto's calendar share its planned time: computed once.
+        chiave = ("M", str(macchina.id)) if propri else ("R", macchina.reparto or "")
+        if chiave not in turni_per:
+            turni_per[chiave] = regole.tempo_calendario(giorni, zona, *livelli)
+        pezzi: dict[tuple[str | None, int], list[int]] = defaultdict(lambda: [0, 0])
+        for commessa, tipo, buoni, scarti in produzione.get(macchina.id, []):
+            somma = pezzi[(articoli.get(commessa) if commessa is not None else None, tipo)]
+            somma[0] += buoni
+            somma[1] += scarti
+        figure = regole.calcola(
+            periodo=(inizio, fine),
+            adesso=adesso,
+            turni=turni_per[chiave],
+            fermi=fermi.get(macchina.id, []),
+            produzione=[
+                regole.ProduzioneOee(
+                    buoni,
+                    scarti,
+                    regole.tempo_ciclo(cicli, codart=codart, fase_tipo_id=tipo, macchina_id=macchina.id),
+                    codart,
+                )
+                for (codart, tipo), (buoni, scarti) in pezzi.items()
+            ],
+        )
+        righe.append(RigaMacchina(macchina, figure))
+
+    reparti: dict[str, list[regole.FigureOee]] = defaultdict(list)
+    tipi: dict[str, list[regole.FigureOee]] = defaultdict(list)
+    for r in righe:
+        reparti[r.macchina.reparto or ""].append(r.figure)
+        tipi[r.macchina.fase_tipo.codice].append(r.figure)
+    return Oee(
+        periodo=periodo,
+        macchine=righe,
+        totale=regole.somma(r.figure for r in righe),
+        reparti={nome: regole.somma(f) for nome, f in sorted(reparti.items())},
+        fasi_tipo={nome: regole.somma(f) for nome, f in tipi.items()},
+    )
+
+
+def _macchine(
+    session: DbSession, macchina_id: int | None, fase_tipo: str | None, reparto: str | None
+) -> list[Macchina]:
+    query = select(Macchina).join(FaseTipo, Macchina.fase_tipo_id == FaseTipo.id)
+    if macchina_id is not None:
+        query = query.where(Macchina.id == macchina_id)
+    else:
+        query = query.where(Macchina.attiva == true())
+    if fase_tipo:
+        query = query.where(FaseTipo.codice == fase_tipo.upper())
+    if reparto:
+        query = query.where(Macchina.reparto == reparto)
+    return list(session.scalars(query.order_by(FaseTipo.ordine, Macchina.codice)))
+
+
+def _calendario(session: DbSession, giorni: tuple[date, date]) -> dict[tuple[str, str], list[regole.Turno]]:
+    """Every weekly row and the dated rows of the period (and the day before), by
+    ("M", MacchinaID) or ("R", Reparto)."""
+    da, a = giorni
+    query = select(CalendarioTurni).where(
+        or_(CalendarioTurni.data.is_(None), CalendarioTurni.data.between(da - timedelta(days=1), a))
+    )
+    livelli: dict[tuple[str, str], list[regole.Turno]] = defaultdict(list)
+    for r in session.scalars(query):
+        chiave = ("M", str(r.macchina_id)) if r.macchina_id is not None else ("R", r.reparto or "")
+        livelli[chiave].append(regole.Turno(r.giorno_settimana, r.data, r.ora_inizio, r.ora_fine))
+    return livelli
+
+
+def _fermi(
+    session: DbSession, inizio: datetime, fine: datetime, macchina_id: int | None
+) -> dict[int, list[regole.FermoOee]]:
+    query = (
+        select(
+            Fermo.macchina_id,
+            Fermo.inizio,
+            Fermo.fine,
+            CausaleFermo.codice,
+            CausaleFermo.descrizione,
+            CausaleFermo.categoria,
+            CausaleFermo.pianificato,
+        )
+        .join(CausaleFermo, Fermo.causale_id == CausaleFermo.id)
+        .where(or_(Fermo.fine > inizio, Fermo.fine.is_(None)), Fermo.inizio < fine)
+    )
+    if macchina_id is not None:
+        query = query.where(Fermo.macchina_id == macchina_id)
+    per_macchina: dict[int, list[regole.FermoOee]] = defaultdict(list)
+    # Through the connection: plain rows, without the ORM's per-row bookkeeping.
+    for m, f_inizio, f_fine, codice, descrizione, categoria, pianificato in session.connection().execute(query):
+        per_macchina[m].append(regole.FermoOee(f_inizio, f_fine, codice, descrizione, categoria, bool(pianificato)))
+    return per_macchina
+
+
+def _produzione(
+    session: DbSession, inizio: datetime, fine: datetime, macchina_id: int | None, *, per_commessa: bool
+) -> dict[int, list[tuple[int | None, int, int, int]]]:
+    """{MacchinaID: [(CommessaERPId or None, FaseTipoID, good, scrap)]} of the lotti closed
+    in the period; by order only when some cycle time names an article (``per_commessa``).
+
+    ``MacchinaID + 0`` groups the same values but is no plain column: SQLite then reads the
+    period's range of the covering index IX_Lotti_DataFine_KPI instead of walking the
+    per-machine index and the table (as the KPIs' top operators do)."""
+    macchina = (Lotto.macchina_id + literal_column("0")).label("macchina")
+    gruppi = [macchina, Fase.fase_tipo_id] + ([Fase.commessa_erp_id] if per_commessa else [])
+    query = (
+        select(
+            macchina,
+            Fase.commessa_erp_id if per_commessa else null(),
+            Fase.fase_tipo_id,
+            func.sum(Lotto.qta_output),
+            func.sum(Lotto.qta_scarti),
+        )
+        .join(Fase, Lotto.fase_id == Fase.id)
+        .where(Lotto.data_fine >= inizio, Lotto.data_fine < fine)
+        .group_by(*gruppi)
+    )
+    if macchina_id is not None:
+        query = query.where(Lotto.macchina_id == macchina_id)
+    per_macchina: dict[int, list[tuple[int | None, int, int, int]]] = defaultdict(list)
+    # Through the connection: plain rows, without the ORM's per-row bookkeeping.
+    for m, commessa, tipo, buoni, scarti in session.connection().execute(query):
+        per_macchina[int(m)].append((commessa, tipo, int(buoni or 0), int(scarti or 0)))
+    return per_macchina
+
+
+def _articoli(erp: ErpGateway | None, commesse: set[int], cicli: list[regole.RegolaCiclo]) -> dict[int, str | None]:
+    """CODART of each order, only when some cycle time depends on the article."""
+    if not commesse or erp is None or not any(c.codart is not None for c in cicli):
+        return {}
+    return {i: c.codart for i, c in erp.get_many(commesse).items()}
