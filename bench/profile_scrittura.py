@@ -50,14 +50,17 @@ class Collettore:
     def __init__(self) -> None:
         self.tempo = [0.0, 0.0, 0.0]
         self.volte = [0, 0, 0]
+        self.massimo = [0.0, 0.0, 0.0]
         self._inizio = 0.0
 
     def __call__(self, fase: str, info: dict) -> None:
         if fase == "start":
             self._inizio = time.perf_counter()
         else:
-            self.tempo[info["generation"]] += time.perf_counter() - self._inizio
+            durata = time.perf_counter() - self._inizio
+            self.tempo[info["generation"]] += durata
             self.volte[info["generation"]] += 1
+            self.massimo[info["generation"]] = max(self.massimo[info["generation"]], durata)
 
 
 def _prepara(instance: Path, database_url: str | None) -> dataset.BenchData:
@@ -90,6 +93,11 @@ def main() -> int:
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--sql", action="store_true", help="Print the SQL statements of one pair.")
     parser.add_argument("--database-url", help="ASI_GEST on this PostgreSQL database (emptied first).")
+    parser.add_argument(
+        "--gc-python",
+        action="store_true",
+        help="Leave the collector as Python starts it (by default: as a gunicorn worker, asigest.processo).",
+    )
     args = parser.parse_args()
 
     instance = Path(tempfile.mkdtemp(prefix="asigest-scrittura-"))
@@ -106,6 +114,10 @@ def main() -> int:
         from asigest.extensions import db
         from bench.app import app
 
+        if not args.gc_python:
+            from asigest.processo import dopo_il_caricamento
+
+            dopo_il_caricamento()
         client = app.test_client()
         base = {"Authorization": f"Bearer {data.token}"}
         tipo = args.tipo
@@ -176,7 +188,8 @@ def main() -> int:
         print(f"  ms per coppia:    {wall:.2f} (tempo), {cpu:.2f} (CPU)")
         print(
             f"  garbage collector: {sum(collettore.tempo) * 1000 / args.pairs:.3f} ms per coppia; "
-            f"raccolte gen0/1/2: {collettore.volte}, ms totali {[round(t * 1000, 1) for t in collettore.tempo]}"
+            f"raccolte gen0/1/2: {collettore.volte}, ms totali {[round(t * 1000, 1) for t in collettore.tempo]}, "
+            f"pausa massima ms {[round(t * 1000, 1) for t in collettore.massimo]}"
         )
 
         if args.profile:
