@@ -82,9 +82,19 @@ def _conn(port: int) -> http.client.HTTPConnection:
 
 
 def _request(conn, method, path, headers, body=None) -> tuple[int, bytes]:
-    conn.request(method, path, body=body, headers=headers)
-    response = conn.getresponse()
-    return response.status, response.read()
+    """One request; sent again on a new connection when gunicorn closed the idle one
+    (its keep-alive is 2 s, shorter than a ``--think`` pause may be). The request carries
+    its Idempotency-Key, so a repeat can never open a second lotto."""
+    for tentativo in (1, 2):
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.read()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            conn.close()
+            if tentativo == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def run_bare(port: int, token: str, terminals: int, seconds: float, out: Risultati) -> None:
