@@ -160,6 +160,29 @@ def lotto_aperto_su_macchina(session: DbSession, macchina_id: int) -> Lotto | No
     return session.scalar(select(Lotto).where(Lotto.macchina_id == macchina_id, Lotto.data_fine.is_(None)))
 
 
+# The hot path's statements, built once with bound parameters: building them on every
+# request cost more CPU than SQLite spent running them (bench/profile_scrittura.py).
+_FASE = Fase.id == bindparam("fase")
+_COMMESSA_DELLA_FASE = select(Fase.commessa_erp_id).where(_FASE)
+_FASE_BLOCCATA = select(Fase).where(_FASE).with_for_update(of=Fase)
+_FASE_DEL_LOTTO_BLOCCATA = (
+    select(Fase)
+    .where(Fase.id == select(Lotto.fase_id).where(Lotto.id == bindparam("lotto")).scalar_subquery())
+    .with_for_update(of=Fase)
+)
+_LOTTO_FRESCO = select(Lotto).where(Lotto.id == bindparam("lotto")).execution_options(populate_existing=True)
+_FASI_DELLA_COMMESSA = select(Fase).where(Fase.commessa_erp_id == bindparam("commessa"))
+_ULTIMO_PROGRESSIVO = select(func.max(Lotto.progressivo)).where(Lotto.fase_id == bindparam("fase"))
+_TOTALI_FASE = select(
+    func.coalesce(func.sum(Lotto.qta_output), 0),
+    func.coalesce(func.sum(Lotto.qta_scarti), 0),
+    func.count().filter(Lotto.data_fine.is_(None)),
+).where(Lotto.fase_id == bindparam("fase"))
+_RICHIESTA = select(RichiestaEseguita).where(
+    RichiestaEseguita.utente_id == bindparam("utente"), RichiestaEseguita.chiave == bindparam("chiave")
+)
+
+
 # -- opening ---------------------------------------------------------------------------
 
 
@@ -244,7 +267,7 @@ def _commessa_della_fase(session: DbSession, erp: ErpGateway, fase_id: int) -> _
     and the other R4 refusals keep their order. An unknown fase is reported by the
     transaction itself.
     """
-    commessa_id = session.scalar(select(Fase.commessa_erp_id).where(Fase.id == fase_id))
+    commessa_id = session.scalar(_COMMESSA_DELLA_FASE, {"fase": fase_id})
     if commessa_id is None:
         return _CommessaLetta()
     try:
@@ -255,7 +278,7 @@ def _commessa_della_fase(session: DbSession, erp: ErpGateway, fase_id: int) -> _
 
 def _fase_bloccata(session: DbSession, fase_id: int) -> Fase:
     """The fase, locked until commit (PostgreSQL, SQL Server): its lotti get numbers and totals one at a time."""
-    fase = session.scalar(select(Fase).where(Fase.id == fase_id).with_for_update(of=Fase))
+    fase = session.scalar(_FASE_BLOCCATA, {"fase": fase_id})
     if fase is None:
         raise NotFound(N_("La fase %(id)s non esiste."), id=fase_id)
     return fase
@@ -327,7 +350,7 @@ def _apri(
     precedente = origini_svc.precedente_in([f.id for f in fasi], fase.id)
     piano = origini_svc.piano_apertura(session, fase, precedente, qta_input, scelte)
 
-    progressivo = (session.scalar(select(func.max(Lotto.progressivo)).where(Lotto.fase_id == fase.id)) or 0) + 1
+    progressivo = (session.scalar(_ULTIMO_PROGRESSIVO, {"fase": fase.id}) or 0) + 1
     lotto = Lotto(
         fase=fase,
         progressivo=progressivo,
@@ -429,7 +452,7 @@ def _disponibile(session: DbSession, fase: Fase) -> int:
 
 def _fasi_della_commessa(session: DbSession, commessa_erp_id: int) -> list[Fase]:
     """The fasi of an order (the locked one comes from the session as it is)."""
-    return list(session.scalars(select(Fase).where(Fase.commessa_erp_id == commessa_erp_id)))
+    return list(session.scalars(_FASI_DELLA_COMMESSA, {"commessa": commessa_erp_id}))
 
 
 def _utc(adesso: datetime | None) -> datetime:
@@ -511,7 +534,7 @@ def _chiudi(
 ) -> Lotto:
     # The fase is locked: closes in one fase recompute its totals one after another, and
     # what we read of the lotto now is what the previous close committed.
-    lotto = session.scalar(select(Lotto).where(Lotto.id == lotto_id).execution_options(populate_existing=True))
+    lotto = session.scalar(_LOTTO_FRESCO, {"lotto": lotto_id})
     if lotto is None:  # cancelled while this close waited for the lock
         raise NotFound(N_("Il lotto %(id)s non esiste."), id=lotto_id)
     if lotto.data_fine is not None:
@@ -580,11 +603,7 @@ def _ordine_flusso(fase: Fase) -> tuple[int, int]:
 def _fase_del_lotto_bloccata(session: DbSession, lotto_id: int) -> Fase:
     """The fase of a lotto, locked until commit (PostgreSQL, SQL Server), found from the
     lotto's id in the same statement. Raises NotFound for an unknown lotto."""
-    fase = session.scalar(
-        select(Fase)
-        .where(Fase.id == select(Lotto.fase_id).where(Lotto.id == lotto_id).scalar_subquery())
-        .with_for_update(of=Fase)
-    )
+    fase = session.scalar(_FASE_DEL_LOTTO_BLOCCATA, {"lotto": lotto_id})
     if fase is None:
         raise NotFound(N_("Il lotto %(id)s non esiste."), id=lotto_id)
     return fase
@@ -594,13 +613,7 @@ def ricalcola_totali(session: DbSession, fase: Fase, adesso: datetime, *, fasi: 
     """R8: the fase's totals are the sums over its closed lotti (never patched by
     differences); it completes when QtaProdotta ≥ QtaPrevista and no lotto is open.
     ``fasi``: the order's fasi when the caller has them already."""
-    prodotta, scarti, aperti = session.execute(
-        select(
-            func.coalesce(func.sum(Lotto.qta_output), 0),
-            func.coalesce(func.sum(Lotto.qta_scarti), 0),
-            func.count().filter(Lotto.data_fine.is_(None)),
-        ).where(Lotto.fase_id == fase.id)
-    ).one()
+    prodotta, scarti, aperti = session.execute(_TOTALI_FASE, {"fase": fase.id}).one()
     fase.qta_prodotta = int(prodotta or 0)  # (COALESCE: never NULL)
     fase.qta_scarti = int(scarti or 0)
     if fase.stato == IN_CORSO and fase.qta_prodotta >= fase.qta_prevista and aperti == 0:
@@ -714,11 +727,7 @@ def _gia_eseguita(
     """
     if not chiave:
         return None
-    fatta = session.scalar(
-        select(RichiestaEseguita).where(
-            RichiestaEseguita.utente_id == actor.utente_id, RichiestaEseguita.chiave == chiave
-        )
-    )
+    fatta = session.scalar(_RICHIESTA, {"utente": actor.utente_id, "chiave": chiave})
     if fatta is None:
         return None
     if fatta.impronta:

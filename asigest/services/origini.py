@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, ScalarSelect, Table, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, ScalarSelect, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from asigest.domain import origini as regole
@@ -79,15 +79,25 @@ def fonti(session: DbSession, fase_precedente_id: int) -> list[regole.Fonte]:
 
 def _fonti_con_codici(session: DbSession, fase_precedente_id: int) -> dict[regole.Fonte, str]:
     """``fonti`` with each one's CodiceLotto (for the audit row), in the same order."""
-    righe = session.execute(
-        select(Lotto.id, Lotto.qta_output - _dato(Lotto.id), Lotto.codice_lotto)
-        .where(Lotto.fase_id == fase_precedente_id, Lotto.data_fine.is_not(None))
-        .order_by(Lotto.data_fine, Lotto.id)
-    ).all()
+    righe = session.execute(_FONTI, {"fase": fase_precedente_id}).all()
     # QtaOutput is set on every closed lotto (R7), so the residue is a number.
     return {
         regole.Fonte(lotto_id, int(residuo or 0)): codice for lotto_id, residuo, codice in righe if (residuo or 0) > 0
     }
+
+
+# Built once (every open and close runs them): building cost more than running.
+_FONTI = (
+    select(Lotto.id, Lotto.qta_output - _dato(Lotto.id), Lotto.codice_lotto)
+    .where(Lotto.fase_id == bindparam("fase"), Lotto.data_fine.is_not(None))
+    .order_by(Lotto.data_fine, Lotto.id)
+)
+_PRELIEVI_CON_CODICI = (
+    select(LottoOrigine.lotto_origine_id, LottoOrigine.qta, Lotto.codice_lotto)
+    .join(Lotto, Lotto.id == LottoOrigine.lotto_origine_id)
+    .where(LottoOrigine.lotto_id == bindparam("lotto"))
+    .order_by(LottoOrigine.id)
+)
 
 
 def prelievi(session: DbSession, lotto_id: int) -> list[tuple[int, int]]:
@@ -105,12 +115,7 @@ def prelievi(session: DbSession, lotto_id: int) -> list[tuple[int, int]]:
 def prelievi_con_codici(session: DbSession, lotto_id: int) -> list[tuple[int, int, str]]:
     """``(LottoOrigineID, Qta, its CodiceLotto)`` of a lotto's draws, oldest draw first:
     ``prelievi`` and ``origini_dict`` in one statement."""
-    righe = session.execute(
-        select(LottoOrigine.lotto_origine_id, LottoOrigine.qta, Lotto.codice_lotto)
-        .join(Lotto, Lotto.id == LottoOrigine.lotto_origine_id)
-        .where(LottoOrigine.lotto_id == lotto_id)
-        .order_by(LottoOrigine.id)
-    )
+    righe = session.execute(_PRELIEVI_CON_CODICI, {"lotto": lotto_id})
     return [(sorgente, qta, codice) for sorgente, qta, codice in righe]
 
 
