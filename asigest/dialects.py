@@ -183,11 +183,12 @@ def configure_asigest_engine(engine: Engine, *, sincrono: str = "NORMAL") -> Non
         # timeout), instead of failing at its first write when another connection has
         # committed since its first read. It queues first (CodaScrittori): waiting
         # writers then wake when the lock is free, not at SQLite's next busy sleep.
-        if not connection.get_execution_options().get(WRITE_OPTION):
+        opzioni = connection.get_execution_options()
+        if not opzioni.get(WRITE_OPTION):
             connection.exec_driver_sql("BEGIN")
             return
         record = connection.connection._connection_record
-        if coda is not None and record is not None and not record.info.get(_IN_CODA):
+        if coda is not None and record is not None and not opzioni.get(_SENZA_CODA) and not record.info.get(_IN_CODA):
             record.info[_IN_CODA] = coda.entra()
         try:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
@@ -212,6 +213,9 @@ def configure_asigest_engine(engine: Engine, *, sincrono: str = "NORMAL") -> Non
 
 
 _IN_CODA = "asigest_coda_scrittori"
+# The write probe (GET /health) bounds its own wait on the lock (_SONDA_ATTESA_MS): it
+# does not queue behind the writers for the queue's 10 s.
+_SENZA_CODA = "asigest_senza_coda"
 
 
 def _esci(record) -> None:
@@ -518,7 +522,7 @@ def _sonda_nella_transazione(conn, nome: str) -> None:
         # column's length, so the value can be long enough to need new pages.
         # On the driver's connection: a statement through SQLAlchemy would begin a transaction.
         conn.connection.driver_connection.execute("PRAGMA busy_timeout=%d" % _SONDA_ATTESA_MS)  # constants only
-        conn = conn.execution_options(**{WRITE_OPTION: True})
+        conn = conn.execution_options(**{WRITE_OPTION: True, _SENZA_CODA: True})
         valore = _SONDA_CHIAVE + "x" * _SONDA_SQLITE_BYTE
     try:
         with conn.begin() as transazione:

@@ -131,3 +131,30 @@ def test_the_same_thread_on_a_second_connection_does_not_wait_for_itself(tmp_pat
             pass
         assert time.perf_counter() - inizio < 2  # SQLite's 0.2 s, never the queue's 10 s
     engine.dispose()
+
+
+def test_the_health_probe_does_not_queue_behind_the_writers(tmp_path):
+    """GET /health's write probe bounds its own wait on the lock (2 s) and reports a busy
+    database as writing; queued, it would wait the queue's 10 s."""
+    engine = _engine(tmp_path / "e.db")
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE alembic_version (version_num VARCHAR(32) PRIMARY KEY)"))
+    tenuto, fine = threading.Event(), threading.Event()
+
+    def scrittore():
+        with _scrive(engine) as conn, conn.begin():
+            conn.execute(text("INSERT INTO t VALUES (1)"))
+            tenuto.set()
+            fine.wait(10)
+
+    filo = threading.Thread(target=scrittore)
+    filo.start()
+    try:
+        tenuto.wait(5)
+        inizio = time.perf_counter()
+        assert dialects.sonda_scrittura(engine) is None
+        assert time.perf_counter() - inizio < 5
+    finally:
+        fine.set()
+        filo.join(10)
+    engine.dispose()
