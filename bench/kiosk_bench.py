@@ -32,6 +32,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import random
 import shutil
 import statistics
@@ -81,9 +82,19 @@ def _conn(port: int) -> http.client.HTTPConnection:
 
 
 def _request(conn, method, path, headers, body=None) -> tuple[int, bytes]:
-    conn.request(method, path, body=body, headers=headers)
-    response = conn.getresponse()
-    return response.status, response.read()
+    """One request; sent again on a new connection when gunicorn closed the idle one
+    (its keep-alive is 2 s, shorter than a ``--think`` pause may be). The request carries
+    its Idempotency-Key, so a repeat can never open a second lotto."""
+    for tentativo in (1, 2):
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            response = conn.getresponse()
+            return response.status, response.read()
+        except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+            conn.close()
+            if tentativo == 2:
+                raise
+    raise AssertionError("unreachable")
 
 
 def run_bare(port: int, token: str, terminals: int, seconds: float, out: Risultati) -> None:
@@ -183,6 +194,17 @@ def run_kiosk(
     _run_threads(terminal, terminals, indexed=True)
 
 
+def cpu_server(pid: int) -> float:
+    """CPU milliseconds used so far by gunicorn's master ``pid`` and its workers (Linux /proc)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    totale = 0
+    figli = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    for processo in [str(pid), *figli]:
+        campi = Path(f"/proc/{processo}/stat").read_text().rsplit(")", 1)[1].split()
+        totale += int(campi[11]) + int(campi[12])  # utime, stime
+    return totale * 1000 / tick
+
+
 def _run_threads(target, n: int, *, indexed: bool = False) -> None:
     threads = [threading.Thread(target=target, args=(i,) if indexed else ()) for i in range(n)]
     for t in threads:
@@ -273,6 +295,7 @@ def main() -> int:
         bare = Risultati()
         run_bare(port, data.token, args.terminals, args.seconds, bare)
         kiosk = Risultati()
+        cpu_prima = cpu_server(server.pid)
         run_kiosk(
             port,
             data,
@@ -285,6 +308,7 @@ def main() -> int:
             think=args.think,
         )
 
+        cpu_coppie = cpu_server(server.pid) - cpu_prima
         worker = f"gthread --threads {args.threads}" if args.threads > 1 else "sync"
         print(
             f"gunicorn -w {args.workers} ({worker}), {args.terminals} terminali, {args.seconds:.0f} s per scenario, "
@@ -297,6 +321,7 @@ def main() -> int:
         print(_riga("close  PUT .../{id}/close", kiosk.close, bare_p95))
         print(_riga("open+close pair", kiosk.pair, bare_p95))
         pairs_s = len(kiosk.pair) / args.seconds
+        print(f"CPU del server (gunicorn, tutti i worker) per coppia: {cpu_coppie / max(1, len(kiosk.pair)):.2f} ms")
         print(
             f"throughput: {pairs_s:.0f} open+close/s ({2 * pairs_s:.0f} req/s), bare {len(bare.bare) / args.seconds:.0f} req/s"
         )

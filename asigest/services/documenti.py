@@ -202,6 +202,16 @@ def tipi_mancanti(session: DbSession, commessa: Commessa) -> dict[str, list[str]
     return {r.fase_tipo: r.mancanti for r in requisiti_fasi(session, commessa)}
 
 
+def tipi_mancanti_fase(session: DbSession, commessa: Commessa, fase_tipo: FaseTipo) -> list[str]:
+    """R4 for one fase: the document types its FaseTipo requires that no document of
+    ``commessa`` or of its article provides yet (no query when it requires none)."""
+    richiesti = list(dict.fromkeys(fase_tipo.documenti_richiesti or []))
+    if not richiesti:
+        return []
+    presenti = set(session.scalars(select(DocumentoTecnico.tipo).where(_validi_per(commessa)).distinct()))
+    return [t for t in richiesti if t not in presenti]
+
+
 def sezione_documenti(session: DbSession, commessa: Commessa) -> SezioneDocumenti:
     """The order card's documents: the list and the per-fase check."""
     return SezioneDocumenti(commessa, documenti_commessa(session, commessa), requisiti_fasi(session, commessa))

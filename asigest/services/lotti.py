@@ -28,11 +28,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
-from typing import TypeVar
+from datetime import UTC, datetime
+from typing import Any, TypeVar
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, bindparam, func, select, update
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm.attributes import set_committed_value
 
 from asigest.domain import licenza as regole_licenza
 from asigest.domain import lotti as regole
@@ -47,7 +49,7 @@ from asigest.models.types import utcnow
 from asigest.services import audit, riepilogo_kpi
 from asigest.services import origini as origini_svc
 from asigest.services.configurazione import con_disponibile
-from asigest.services.documenti import tipi_mancanti
+from asigest.services.documenti import tipi_mancanti_fase
 from asigest.services.uow import DbSession, Riprova, con_riprova, righe_toccate, transaction
 
 T = TypeVar("T")
@@ -137,6 +139,13 @@ def _tipo(session: DbSession, codice: str) -> FaseTipo:
     return tipo
 
 
+def _del_tipo(session: DbSession, fase: Fase, codice: str) -> None:
+    """The fase must be of the API path's type: compared with its loaded FaseTipo, and
+    looked up only when it differs (NotFound for an unknown type, else TIPO_FASE_DIVERSO)."""
+    if fase.fase_tipo.codice != (codice or "").upper():
+        _stesso_tipo(_tipo(session, codice), fase.fase_tipo_id)
+
+
 def _stesso_tipo(tipo: FaseTipo, fase_tipo_id: int) -> None:
     if tipo.id != fase_tipo_id:
         raise RuleViolation(
@@ -149,6 +158,29 @@ def _stesso_tipo(tipo: FaseTipo, fase_tipo_id: int) -> None:
 def lotto_aperto_su_macchina(session: DbSession, macchina_id: int) -> Lotto | None:
     """The open lotto on a machine, if any (there is at most one)."""
     return session.scalar(select(Lotto).where(Lotto.macchina_id == macchina_id, Lotto.data_fine.is_(None)))
+
+
+# The hot path's statements, built once with bound parameters: building them on every
+# request cost more CPU than SQLite spent running them (bench/profile_scrittura.py).
+_FASE = Fase.id == bindparam("fase")
+_COMMESSA_DELLA_FASE = select(Fase.commessa_erp_id).where(_FASE)
+_FASE_BLOCCATA = select(Fase).where(_FASE).with_for_update(of=Fase)
+_FASE_DEL_LOTTO_BLOCCATA = (
+    select(Fase)
+    .where(Fase.id == select(Lotto.fase_id).where(Lotto.id == bindparam("lotto")).scalar_subquery())
+    .with_for_update(of=Fase)
+)
+_LOTTO_FRESCO = select(Lotto).where(Lotto.id == bindparam("lotto")).execution_options(populate_existing=True)
+_FASI_DELLA_COMMESSA = select(Fase).where(Fase.commessa_erp_id == bindparam("commessa"))
+_ULTIMO_PROGRESSIVO = select(func.max(Lotto.progressivo)).where(Lotto.fase_id == bindparam("fase"))
+_TOTALI_FASE = select(
+    func.coalesce(func.sum(Lotto.qta_output), 0),
+    func.coalesce(func.sum(Lotto.qta_scarti), 0),
+    func.count().filter(Lotto.data_fine.is_(None)),
+).where(Lotto.fase_id == bindparam("fase"))
+_RICHIESTA = select(RichiestaEseguita).where(
+    RichiestaEseguita.utente_id == bindparam("utente"), RichiestaEseguita.chiave == bindparam("chiave")
+)
 
 
 # -- opening ---------------------------------------------------------------------------
@@ -192,16 +224,14 @@ def apri_lotto(
         with transaction(session):
             fase = _fase_bloccata(session, fase_id)
             if fase_tipo is not None:
-                _stesso_tipo(_tipo(session, fase_tipo), fase.fase_tipo_id)
+                _del_tipo(session, fase, fase_tipo)
             # Checked under the fase lock: a double tap waits for the first tap to commit.
             gia = _gia_eseguita(session, actor, chiave, impronta, APRI, fase_id=fase.id)
             if gia is not None:
                 return gia
             # After the replay check: a retry of a lotto opened in time gets its answer.
             regole_licenza.richiedi_apertura(licenza)
-            lotto = _apri(
-                session, commessa, actor, fase, macchina_id, qta_input, operatore_id, adesso or utcnow(), origini
-            )
+            lotto = _apri(session, commessa, actor, fase, macchina_id, qta_input, operatore_id, _utc(adesso), origini)
             _registra_chiave(session, actor, chiave, impronta, APRI, lotto.id)
             try:
                 session.flush()
@@ -237,7 +267,7 @@ def _commessa_della_fase(session: DbSession, erp: ErpGateway, fase_id: int) -> _
     and the other R4 refusals keep their order. An unknown fase is reported by the
     transaction itself.
     """
-    commessa_id = session.scalar(select(Fase.commessa_erp_id).where(Fase.id == fase_id))
+    commessa_id = session.scalar(_COMMESSA_DELLA_FASE, {"fase": fase_id})
     if commessa_id is None:
         return _CommessaLetta()
     try:
@@ -248,7 +278,7 @@ def _commessa_della_fase(session: DbSession, erp: ErpGateway, fase_id: int) -> _
 
 def _fase_bloccata(session: DbSession, fase_id: int) -> Fase:
     """The fase, locked until commit (PostgreSQL, SQL Server): its lotti get numbers and totals one at a time."""
-    fase = session.scalar(select(Fase).where(Fase.id == fase_id).with_for_update(of=Fase))
+    fase = session.scalar(_FASE_BLOCCATA, {"fase": fase_id})
     if fase is None:
         raise NotFound(N_("La fase %(id)s non esiste."), id=fase_id)
     return fase
@@ -265,27 +295,26 @@ def _apri(
     adesso: datetime,
     scelte: list[origini_svc.Scelta] | None,
 ) -> Lotto:
-    operatore = session.get(Utente, operatore_id)
-    if operatore is None or not operatore.attivo:
+    intorno = _intorno(session, operatore_id, macchina_id, fase.commessa_erp_id)
+    if not intorno.operatore_attivo:
         raise RuleViolation(N_("Operatore non attivo: rivolgersi al capoturno."), code="OPERATORE_NON_ATTIVO")
-    macchina = session.get(Macchina, macchina_id)
-    if macchina is None or not macchina.attiva:
+    if not intorno.macchina_attiva or intorno.macchina_codice is None or intorno.macchina_tipo is None:
         raise RuleViolation(N_("Macchina non attiva: rivolgersi al capoturno."), code="MACCHINA_NON_ATTIVA")
-    if macchina.fase_tipo_id != fase.fase_tipo_id:
+    if intorno.macchina_tipo != fase.fase_tipo_id:
+        tipo_macchina = session.get(FaseTipo, intorno.macchina_tipo)
         raise RuleViolation(
             N_("Questa macchina lavora la fase %(macchina)s, non %(fase)s: aprire il lotto sulla macchina giusta."),
             code="MACCHINA_FASE_DIVERSA",
-            macchina=macchina.fase_tipo.codice,
+            macchina=tipo_macchina.codice if tipo_macchina else "?",
             fase=fase.fase_tipo.codice,
         )
     if fase.stato == SOSPESA:
         raise RuleViolation(N_("La fase è sospesa: chiedere al capoturno di riprenderla."), code="FASE_SOSPESA")
     if fase.stato == COMPLETATA:
         raise RuleViolation(N_("La fase è già completata: non si aprono altri lotti."), code="FASE_COMPLETATA")
-    config = session.scalar(select(ConfigCommessa).where(ConfigCommessa.commessa_erp_id == fase.commessa_erp_id))
-    if config is None:
+    if not intorno.configurata:
         raise RuleViolation(N_("La commessa non è configurata per la produzione."), code="COMMESSA_NON_CONFIGURATA")
-    if config.bloccata_documentazione:
+    if intorno.bloccata:
         raise RuleViolation(
             N_("Commessa bloccata per documentazione: chiedere al capoturno di sbloccarla."),
             code="BLOCCATA_DOCUMENTAZIONE",
@@ -295,21 +324,22 @@ def _apri(
         raise RuleViolation(
             N_("La commessa non è più aperta nel gestionale: non si aprono lotti."), code="COMMESSA_NON_APERTA"
         )
-    mancanti = tipi_mancanti(session, commessa).get(fase.fase_tipo.codice, [])
+    mancanti = tipi_mancanti_fase(session, commessa, fase.fase_tipo)
     if mancanti:
         raise RuleViolation(
             N_("Mancano documenti obbligatori per questa fase: %(tipi)s. Avvisare il capoturno."),
             code="DOCUMENTI_MANCANTI",
             tipi=", ".join(mancanti),
         )
-    occupante = lotto_aperto_su_macchina(session, macchina.id)
-    if occupante is not None:
+    if intorno.occupante is not None:
         raise RuleViolation(
             N_("Sulla macchina è già aperto il lotto %(codice)s: chiuderlo prima di aprirne un altro."),
             code="MACCHINA_OCCUPATA",
-            codice=occupante.codice_lotto,
+            codice=intorno.occupante,
         )
-    disponibile = _disponibile(session, fase)
+    # R5 over the order's fasi in flow order; the one before this is where R14 draws from.
+    fasi = con_disponibile(session, _fasi_della_commessa(session, fase.commessa_erp_id))
+    disponibile = next(f.qta_disponibile for f in fasi if f.id == fase.id)
     if not 0 < qta_input <= disponibile:
         raise RuleViolation(
             N_("Quantità non disponibile: si possono lavorare al massimo %(disponibile)s pezzi in questa fase."),
@@ -317,19 +347,26 @@ def _apri(
             disponibile=disponibile,
         )
     # R14: under the fase's lock, so terminals opening at the same instant draw one after the other.
-    precedente, presi = origini_svc.piano_apertura(session, fase, qta_input, scelte)
+    precedente = origini_svc.precedente_in([f.id for f in fasi], fase.id)
+    piano = origini_svc.piano_apertura(session, fase, precedente, qta_input, scelte)
 
-    progressivo = (session.scalar(select(func.max(Lotto.progressivo)).where(Lotto.fase_id == fase.id)) or 0) + 1
+    progressivo = (session.scalar(_ULTIMO_PROGRESSIVO, {"fase": fase.id}) or 0) + 1
     lotto = Lotto(
-        fase_id=fase.id,
+        fase=fase,
         progressivo=progressivo,
         codice_lotto=regole.codice_lotto(commessa.esercizio, commessa.numerocom, fase.fase_tipo.codice, progressivo),
         data_inizio=adesso,
         qta_input=qta_input,
-        operatore_id=operatore.id,
-        macchina_id=macchina.id,
-        diba=config.diba,
-        revisione=config.revisione,
+        operatore_id=operatore_id,
+        macchina_id=macchina_id,
+        diba=intorno.diba,
+        revisione=intorno.revisione,
+        data_fine=None,
+        qta_output=None,
+        qta_scarti=None,
+        causale=None,
+        note_scarti=None,
+        operatore_chiusura_id=None,
     )
     session.add(lotto)
     if fase.stato == APERTA:
@@ -338,23 +375,91 @@ def _apri(
     session.flush()
     dopo = _lotto_dict(lotto)
     if precedente is not None:
-        origini_svc.registra(session, lotto.id, presi)
-        dopo["Origini"] = origini_svc.origini_dict(session, lotto.id)
+        origini_svc.registra(session, lotto.id, piano.presi)
+        dopo["Origini"] = piano.origini()
     audit.record(
         session,
         actor,
         APRI,
         "Lotti",
         lotto.id,
-        postazione=macchina.codice,
+        postazione=intorno.macchina_codice,
         dopo=dopo,
     )
     return lotto
 
 
+@dataclass(frozen=True)
+class _Intorno:
+    """What R4 reads besides the fase: the operator, the machine, the order's
+    configuration and the lotto open on the machine (None when there is none)."""
+
+    operatore_attivo: bool | None
+    macchina_attiva: bool | None
+    macchina_tipo: int | None
+    macchina_codice: str | None
+    configurata: bool
+    bloccata: bool | None
+    diba: str | None
+    revisione: str | None
+    occupante: str | None
+
+
+def _uno(colonna: InstrumentedAttribute[Any], *condizioni: ColumnElement[bool]) -> ScalarSelect[Any]:
+    return select(colonna).where(*condizioni).scalar_subquery()
+
+
+def _intorno(session: DbSession, operatore_id: int, macchina_id: int, commessa_erp_id: int) -> _Intorno:
+    """Every row R4 checks around an open, in one statement (scalar subqueries, each by
+    its key): what was six ORM look-ups."""
+    riga = session.execute(
+        _INTORNO, {"operatore": operatore_id, "macchina": macchina_id, "commessa": commessa_erp_id}
+    ).one()
+    return _Intorno(
+        operatore_attivo=riga.operatore_attivo,
+        macchina_attiva=riga.macchina_attiva,
+        macchina_tipo=riga.macchina_tipo,
+        macchina_codice=riga.macchina_codice,
+        configurata=riga.config_id is not None,
+        bloccata=riga.bloccata,
+        diba=riga.diba,
+        revisione=riga.revisione,
+        occupante=riga.occupante,
+    )
+
+
+_MACCHINA = Macchina.id == bindparam("macchina")
+_CONFIG = ConfigCommessa.commessa_erp_id == bindparam("commessa")
+_INTORNO = select(
+    _uno(Utente.attivo, Utente.id == bindparam("operatore")).label("operatore_attivo"),
+    _uno(Macchina.attiva, _MACCHINA).label("macchina_attiva"),
+    _uno(Macchina.fase_tipo_id, _MACCHINA).label("macchina_tipo"),
+    _uno(Macchina.codice, _MACCHINA).label("macchina_codice"),
+    _uno(ConfigCommessa.id, _CONFIG).label("config_id"),
+    _uno(ConfigCommessa.bloccata_documentazione, _CONFIG).label("bloccata"),
+    _uno(ConfigCommessa.diba, _CONFIG).label("diba"),
+    _uno(ConfigCommessa.revisione, _CONFIG).label("revisione"),
+    # At most one (UX_Lotti_MacchinaAperta).
+    _uno(Lotto.codice_lotto, Lotto.macchina_id == bindparam("macchina"), Lotto.data_fine.is_(None)).label("occupante"),
+)
+
+
 def _disponibile(session: DbSession, fase: Fase) -> int:
-    fasi = session.scalars(select(Fase).where(Fase.commessa_erp_id == fase.commessa_erp_id)).all()
-    return next(f.qta_disponibile for f in con_disponibile(session, fasi) if f.id == fase.id)
+    """R5 for one fase (what an open checks)."""
+    fasi = con_disponibile(session, _fasi_della_commessa(session, fase.commessa_erp_id))
+    return next(f.qta_disponibile for f in fasi if f.id == fase.id)
+
+
+def _fasi_della_commessa(session: DbSession, commessa_erp_id: int) -> list[Fase]:
+    """The fasi of an order (the locked one comes from the session as it is)."""
+    return list(session.scalars(_FASI_DELLA_COMMESSA, {"commessa": commessa_erp_id}))
+
+
+def _utc(adesso: datetime | None) -> datetime:
+    """The instant of an operation as the database gives it back (aware UTC): the
+    closed lotto is not read again after its UPDATE, so its audit row and KPI day come
+    from this value."""
+    return utcnow() if adesso is None else adesso.astimezone(UTC)
 
 
 def _vincolo_apertura(exc: IntegrityError) -> Exception:
@@ -399,11 +504,13 @@ def chiudi_lotto(
 
     def operazione() -> Esito:
         with transaction(session):
-            fase = _fase_bloccata(session, get_lotto(session, lotto_id, fase_tipo=fase_tipo).fase_id)
+            fase = _fase_del_lotto_bloccata(session, lotto_id)
+            if fase_tipo is not None:
+                _del_tipo(session, fase, fase_tipo)
             gia = _gia_eseguita(session, actor, chiave, impronta, CHIUDI, fase_id=fase.id, lotto_id=lotto_id)
             if gia is not None:
                 return gia
-            lotto = _chiudi(session, actor, fase, lotto_id, qta_output, qta_scarti, causale, note, adesso or utcnow())
+            lotto = _chiudi(session, actor, fase, lotto_id, qta_output, qta_scarti, causale, note, _utc(adesso))
             _registra_chiave(session, actor, chiave, impronta, CHIUDI, lotto.id)
             try:
                 session.flush()
@@ -427,8 +534,9 @@ def _chiudi(
 ) -> Lotto:
     # The fase is locked: closes in one fase recompute its totals one after another, and
     # what we read of the lotto now is what the previous close committed.
-    lotto = get_lotto(session, lotto_id)
-    session.refresh(lotto)
+    lotto = session.scalar(_LOTTO_FRESCO, {"lotto": lotto_id})
+    if lotto is None:  # cancelled while this close waited for the lock
+        raise NotFound(N_("Il lotto %(id)s non esiste."), id=lotto_id)
     if lotto.data_fine is not None:
         raise RuleViolation(N_("Il lotto %(codice)s è già chiuso."), code="LOTTO_GIA_CHIUSO", codice=lotto.codice_lotto)
     # Any operator may close a colleague's lotto at the machine (a shift change): the
@@ -438,33 +546,42 @@ def _chiudi(
         raise ChiusuraNonValida(errori)
     causale = _causale(session, codice_causale, fase) if codice_causale else None
     prima = _lotto_dict(lotto)
+    chiusura = {
+        "data_fine": adesso,
+        "qta_output": qta_output,
+        "qta_scarti": qta_scarti,
+        "causale_id": causale.id if causale else None,
+        "note_scarti": (note or "").strip()[:500] or None,
+        "operatore_chiusura_id": actor.utente_id,
+    }
     chiusi = righe_toccate(
         session.execute(
             update(Lotto)
             .where(Lotto.id == lotto.id, Lotto.data_fine.is_(None))
-            .values(
-                data_fine=adesso,
-                qta_output=qta_output,
-                qta_scarti=qta_scarti,
-                causale_id=causale.id if causale else None,
-                note_scarti=(note or "").strip()[:500] or None,
-                operatore_chiusura_id=actor.utente_id,
-            )
+            .values(chiusura)
             .execution_options(synchronize_session=False)
         )
     )
     if chiusi != 1:
         raise RuleViolation(N_("Il lotto %(codice)s è già chiuso."), code="LOTTO_GIA_CHIUSO", codice=lotto.codice_lotto)
-    session.refresh(lotto)
+    # The lotto now holds what the UPDATE wrote, as a reload would (no statement).
+    for campo, valore in chiusura.items():
+        set_committed_value(lotto, campo, valore)
+    set_committed_value(lotto, "causale", causale)
+    fasi = _fasi_della_commessa(session, fase.commessa_erp_id)
+    ordinate = sorted(fasi, key=_ordine_flusso)
     # R14: the remainder of a short close goes back to its sources, newest draw first.
-    precedente = origini_svc.fase_precedente(session, fase)
-    if precedente is not None:
-        prima["Origini"] = origini_svc.origini_dict(session, lotto.id)
-        origini_svc.allinea(session, lotto, precedente)
+    precedente = origini_svc.precedente_in([f.id for f in ordinate], fase.id)
     dopo = _lotto_dict(lotto)
     if precedente is not None:
-        dopo["Origini"] = origini_svc.origini_dict(session, lotto.id)
-    ricalcola_totali(session, fase, adesso)
+        tirati = origini_svc.prelievi_con_codici(session, lotto.id)
+        prima["Origini"] = [{"CodiceLotto": codice, "Qta": qta} for _, qta, codice in tirati]
+        dopo["Origini"] = prima["Origini"]
+        attuali = [(sorgente, qta) for sorgente, qta, _ in tirati]
+        if sum(qta for _, qta in attuali) != (qta_output or 0) + (qta_scarti or 0):
+            origini_svc.allinea(session, lotto, precedente, attuali)
+            dopo["Origini"] = origini_svc.origini_dict(session, lotto.id)
+    ricalcola_totali(session, fase, adesso, fasi=ordinate)
     riepilogo_kpi.lotto_chiuso(session, lotto)
     audit.record(
         session,
@@ -479,25 +596,35 @@ def _chiudi(
     return lotto
 
 
-def ricalcola_totali(session: DbSession, fase: Fase, adesso: datetime) -> None:
+def _ordine_flusso(fase: Fase) -> tuple[int, int]:
+    return (fase.fase_tipo.ordine, fase.fase_tipo_id)
+
+
+def _fase_del_lotto_bloccata(session: DbSession, lotto_id: int) -> Fase:
+    """The fase of a lotto, locked until commit (PostgreSQL, SQL Server), found from the
+    lotto's id in the same statement. Raises NotFound for an unknown lotto."""
+    fase = session.scalar(_FASE_DEL_LOTTO_BLOCCATA, {"lotto": lotto_id})
+    if fase is None:
+        raise NotFound(N_("Il lotto %(id)s non esiste."), id=lotto_id)
+    return fase
+
+
+def ricalcola_totali(session: DbSession, fase: Fase, adesso: datetime, *, fasi: list[Fase] | None = None) -> None:
     """R8: the fase's totals are the sums over its closed lotti (never patched by
-    differences); it completes when QtaProdotta ≥ QtaPrevista and no lotto is open."""
-    prodotta, scarti, aperti = session.execute(
-        select(
-            func.coalesce(func.sum(Lotto.qta_output), 0),
-            func.coalesce(func.sum(Lotto.qta_scarti), 0),
-            func.count().filter(Lotto.data_fine.is_(None)),
-        ).where(Lotto.fase_id == fase.id)
-    ).one()
+    differences); it completes when QtaProdotta ≥ QtaPrevista and no lotto is open.
+    ``fasi``: the order's fasi when the caller has them already."""
+    prodotta, scarti, aperti = session.execute(_TOTALI_FASE, {"fase": fase.id}).one()
     fase.qta_prodotta = int(prodotta or 0)  # (COALESCE: never NULL)
     fase.qta_scarti = int(scarti or 0)
     if fase.stato == IN_CORSO and fase.qta_prodotta >= fase.qta_prevista and aperti == 0:
         fase.stato = COMPLETATA
         fase.data_chiusura = adesso
-    completa_esaurite(session, fase.commessa_erp_id, adesso)
+    completa_esaurite(session, fase.commessa_erp_id, adesso, fasi=fasi)
 
 
-def completa_esaurite(session: DbSession, commessa_erp_id: int, adesso: datetime) -> list[Fase]:
+def completa_esaurite(
+    session: DbSession, commessa_erp_id: int, adesso: datetime, *, fasi: list[Fase] | None = None
+) -> list[Fase]:
     """R8, second half: every later fase of the commessa that can never get another piece
     (``domain.quantita.esaurita``) becomes COMPLETATA, in flow order, so a chain of them
     completes at once. Returns the fasi it completed.
@@ -506,8 +633,9 @@ def completa_esaurite(session: DbSession, commessa_erp_id: int, adesso: datetime
     operation locks fasi in), so a lotto being opened in it at the same instant is either
     seen or refused by R4 after this commits.
     """
-    fasi = session.scalars(select(Fase).where(Fase.commessa_erp_id == commessa_erp_id)).all()
-    ordinate = sorted(fasi, key=lambda f: (f.fase_tipo.ordine, f.fase_tipo_id))
+    if fasi is None:
+        fasi = _fasi_della_commessa(session, commessa_erp_id)
+    ordinate = sorted(fasi, key=_ordine_flusso)
     completate = []
     for precedente, fase in zip(ordinate, ordinate[1:], strict=False):
         if precedente.stato != COMPLETATA or fase.stato not in (APERTA, IN_CORSO):
@@ -599,11 +727,7 @@ def _gia_eseguita(
     """
     if not chiave:
         return None
-    fatta = session.scalar(
-        select(RichiestaEseguita).where(
-            RichiestaEseguita.utente_id == actor.utente_id, RichiestaEseguita.chiave == chiave
-        )
-    )
+    fatta = session.scalar(_RICHIESTA, {"utente": actor.utente_id, "chiave": chiave})
     if fatta is None:
         return None
     if fatta.impronta:

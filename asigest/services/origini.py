@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass
 
-from sqlalchemy import ColumnElement, Connection, ScalarSelect, Table, delete, func, insert, select, update
+from sqlalchemy import ColumnElement, Connection, ScalarSelect, Table, bindparam, delete, func, insert, select, update
 from sqlalchemy.orm import InstrumentedAttribute
 
 from asigest.domain import origini as regole
@@ -41,6 +41,12 @@ class Scelta:
 
 
 # -- reading ---------------------------------------------------------------------------
+
+
+def precedente_in(ordinate: list[int], fase_id: int) -> int | None:
+    """The id before ``fase_id`` in an order's fase ids in flow order (FaseTipo.Ordine), None for the first."""
+    posto = ordinate.index(fase_id) if fase_id in ordinate else 0
+    return ordinate[posto - 1] if posto > 0 else None
 
 
 def fase_precedente(session: DbSession, fase: Fase) -> Fase | None:
@@ -68,13 +74,30 @@ def _dato(lotto_col: InstrumentedAttribute[int] | ColumnElement[int]) -> ScalarS
 
 def fonti(session: DbSession, fase_precedente_id: int) -> list[regole.Fonte]:
     """Closed lotti of a fase that still have pieces to give, oldest close first (FIFO)."""
-    righe = session.execute(
-        select(Lotto.id, Lotto.qta_output - _dato(Lotto.id))
-        .where(Lotto.fase_id == fase_precedente_id, Lotto.data_fine.is_not(None))
-        .order_by(Lotto.data_fine, Lotto.id)
-    ).all()
+    return list(_fonti_con_codici(session, fase_precedente_id))
+
+
+def _fonti_con_codici(session: DbSession, fase_precedente_id: int) -> dict[regole.Fonte, str]:
+    """``fonti`` with each one's CodiceLotto (for the audit row), in the same order."""
+    righe = session.execute(_FONTI, {"fase": fase_precedente_id}).all()
     # QtaOutput is set on every closed lotto (R7), so the residue is a number.
-    return [regole.Fonte(lotto_id, int(residuo or 0)) for lotto_id, residuo in righe if (residuo or 0) > 0]
+    return {
+        regole.Fonte(lotto_id, int(residuo or 0)): codice for lotto_id, residuo, codice in righe if (residuo or 0) > 0
+    }
+
+
+# Built once (every open and close runs them): building cost more than running.
+_FONTI = (
+    select(Lotto.id, Lotto.qta_output - _dato(Lotto.id), Lotto.codice_lotto)
+    .where(Lotto.fase_id == bindparam("fase"), Lotto.data_fine.is_not(None))
+    .order_by(Lotto.data_fine, Lotto.id)
+)
+_PRELIEVI_CON_CODICI = (
+    select(LottoOrigine.lotto_origine_id, LottoOrigine.qta, Lotto.codice_lotto)
+    .join(Lotto, Lotto.id == LottoOrigine.lotto_origine_id)
+    .where(LottoOrigine.lotto_id == bindparam("lotto"))
+    .order_by(LottoOrigine.id)
+)
 
 
 def prelievi(session: DbSession, lotto_id: int) -> list[tuple[int, int]]:
@@ -87,6 +110,13 @@ def prelievi(session: DbSession, lotto_id: int) -> list[tuple[int, int]]:
             .order_by(LottoOrigine.id)
         )
     ]
+
+
+def prelievi_con_codici(session: DbSession, lotto_id: int) -> list[tuple[int, int, str]]:
+    """``(LottoOrigineID, Qta, its CodiceLotto)`` of a lotto's draws, oldest draw first:
+    ``prelievi`` and ``origini_dict`` in one statement."""
+    righe = session.execute(_PRELIEVI_CON_CODICI, {"lotto": lotto_id})
+    return [(sorgente, qta, codice) for sorgente, qta, codice in righe]
 
 
 def origini_dict(session: DbSession, lotto_id: int) -> list[dict[str, object]]:
@@ -103,12 +133,24 @@ def origini_dict(session: DbSession, lotto_id: int) -> list[dict[str, object]]:
 # -- opening ---------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class Piano:
+    """What a new lotto draws: ``{LottoOrigineID: Qta}`` in draw order, and the sources' codes."""
+
+    presi: dict[int, int]
+    codici: dict[int, str]
+
+    def origini(self) -> list[dict[str, object]]:
+        """The draws as the audit row keeps them (``origini_dict``'s shape)."""
+        return [{"CodiceLotto": self.codici[sorgente], "Qta": qta} for sorgente, qta in self.presi.items()]
+
+
 def piano_apertura(
-    session: DbSession, fase: Fase, qta_input: int, scelte: list[Scelta] | None
-) -> tuple[Fase | None, dict[int, int]]:
-    """What a new lotto of ``fase`` taking ``qta_input`` pieces draws: ``(previous fase,
-    {LottoOrigineID: Qta})`` — nothing for the first fase. The named sources first, in
-    the order given, then FIFO.
+    session: DbSession, fase: Fase, precedente_id: int | None, qta_input: int, scelte: list[Scelta] | None
+) -> Piano:
+    """What a new lotto of ``fase`` taking ``qta_input`` pieces draws from the fase
+    ``precedente_id`` before it (``precedente_in``) — nothing for the first fase. The
+    named sources first, in the order given, then FIFO.
 
     Raises InvalidInput on "Origini" with its own code: ORIGINI_PRIMA_FASE,
     ORIGINE_RIPETUTA, ORIGINI_OLTRE_QUANTITA, ORIGINE_SCONOSCIUTA, ORIGINE_ALTRA_COMMESSA,
@@ -116,8 +158,7 @@ def piano_apertura(
     """
     # A label read by a scanner or typed: the code as printed, whatever the case.
     scelte = [Scelta(s.codice_lotto.strip().upper(), s.qta) for s in scelte or []]
-    precedente = fase_precedente(session, fase)
-    if precedente is None:
+    if precedente_id is None:
         if scelte:
             raise _origine_non_valida(
                 N_(
@@ -126,7 +167,7 @@ def piano_apertura(
                 ),
                 "ORIGINI_PRIMA_FASE",
             )
-        return None, {}
+        return Piano({}, {})
     codici = [s.codice_lotto for s in scelte]
     if len(set(codici)) != len(codici):
         raise _origine_non_valida(
@@ -139,14 +180,15 @@ def piano_apertura(
             "ORIGINI_OLTRE_QUANTITA",
             qta=qta_input,
         )
-    disponibili = fonti(session, precedente.id)
-    scelte_id = [(_fonte_scelta(session, s, fase, precedente, disponibili), s.qta) for s in scelte]
+    con_codici = _fonti_con_codici(session, precedente_id)
+    disponibili = list(con_codici)
+    scelte_id = [(_fonte_scelta(session, s, fase, precedente_id, disponibili), s.qta) for s in scelte]
     presi, _ = regole.preleva(disponibili, qta_input, scelte_id)
-    return precedente, presi
+    return Piano(presi, {f.lotto_id: codice for f, codice in con_codici.items()})
 
 
 def _fonte_scelta(
-    session: DbSession, scelta: Scelta, fase: Fase, precedente: Fase, disponibili: list[regole.Fonte]
+    session: DbSession, scelta: Scelta, fase: Fase, precedente_id: int, disponibili: list[regole.Fonte]
 ) -> int:
     codice = scelta.codice_lotto
     sorgente = session.scalar(select(Lotto).where(Lotto.codice_lotto == codice))
@@ -162,12 +204,13 @@ def _fonte_scelta(
             "ORIGINE_ALTRA_COMMESSA",
             codice=codice,
         )
-    if sorgente.fase_id != precedente.id:
+    if sorgente.fase_id != precedente_id:
+        precedente = session.get(Fase, precedente_id)
         raise _origine_non_valida(
             N_("Il lotto %(codice)s non è della fase %(fase)s, quella prima di questa: usare un lotto di quella fase."),
             "ORIGINE_FASE_SBAGLIATA",
             codice=codice,
-            fase=precedente.fase_tipo.codice,
+            fase=precedente.fase_tipo.codice if precedente else "?",
         )
     if sorgente.data_fine is None:
         raise _origine_non_valida(
@@ -197,23 +240,30 @@ def _origine_non_valida(messaggio: str, code: str, **params: object) -> InvalidI
 
 
 def registra(session: DbSession, lotto_id: int, presi: dict[int, int]) -> None:
-    """Insert a new lotto's draws, in draw order (OrigineID keeps it)."""
-    for sorgente, qta in presi.items():
-        session.add(LottoOrigine(lotto_id=lotto_id, lotto_origine_id=sorgente, qta=qta))
-    session.flush()
+    """Insert a new lotto's draws, in draw order (OrigineID keeps it): one Core INSERT."""
+    if presi:
+        session.execute(
+            insert(LottoOrigine),
+            [{"lotto_id": lotto_id, "lotto_origine_id": sorgente, "qta": qta} for sorgente, qta in presi.items()],
+        )
 
 
 # -- closing, correcting, cancelling -----------------------------------------------------
 
 
-def allinea(session: DbSession, lotto: Lotto, precedente: Fase | None) -> int:
+def allinea(
+    session: DbSession, lotto: Lotto, precedente: Fase | int | None, attuali: list[tuple[int, int]] | None = None
+) -> int:
     """Make a lotto's draws add up to what it consumes (R5): give back the excess, newest
     draw first (a short close, a correction down), or draw what is missing FIFO (a
     correction up). Returns the pieces that found no source (0 when the draws are whole).
-    A lotto of the first fase has no draws."""
+    A lotto of the first fase has no draws. ``precedente``: the fase before (or its id);
+    ``attuali``: its draws (``prelievi``) when the caller has read them already."""
     if precedente is None:
         return 0
-    attuali = prelievi(session, lotto.id)
+    precedente_id = precedente if isinstance(precedente, int) else precedente.id
+    if attuali is None:
+        attuali = prelievi(session, lotto.id)
     differenza = regole.LottoStorico(
         lotto.id, lotto.data_inizio, lotto.data_fine, lotto.qta_input, lotto.qta_output, lotto.qta_scarti
     ).consumata - sum(q for _, q in attuali)
@@ -232,7 +282,7 @@ def allinea(session: DbSession, lotto: Lotto, precedente: Fase | None) -> int:
         return 0
     if differenza == 0:
         return 0
-    presi, manca = regole.preleva(fonti(session, precedente.id), differenza)
+    presi, manca = regole.preleva(fonti(session, precedente_id), differenza)
     gia = dict(attuali)
     for sorgente, qta in presi.items():
         if sorgente in gia:

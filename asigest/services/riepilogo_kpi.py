@@ -125,10 +125,11 @@ def zona_attiva(conn: Connection | DbSession, *, blocca: bool = False) -> str | 
     """The zone the summaries' days are local to, or None when they are not kept.
     ``blocca`` takes a shared lock on the row (PostgreSQL, SQL Server) until the
     transaction ends."""
-    query = select(KpiRiepilogo.zona).where(KpiRiepilogo.id == RIGA)
-    if blocca:
-        query = query.with_for_update(read=True)
-    return conn.execute(query).scalar()
+    return conn.execute(_ZONA_BLOCCATA if blocca else _ZONA).scalar()
+
+
+_ZONA = select(KpiRiepilogo.zona).where(KpiRiepilogo.id == RIGA)
+_ZONA_BLOCCATA = _ZONA.with_for_update(read=True)
 
 
 def in_uso(session: DbSession, zona: str) -> bool:
