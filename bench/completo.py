@@ -14,8 +14,9 @@ What it does:
    generator's version changes (a 1M build takes minutes). Each run works on a copy
    (``lavoro-<lotti>``), brought to the latest migration by ``flask init``, so the kept
    set never changes. On PostgreSQL the copy's rows are loaded into
-   ``asigest_bench_<lotti>`` (``--pg-url``) once per data set and migration head
-   (``pg-<lotti>.json`` records which); the ERP stays the set's SQLite file.
+   ``asigest_bench_<lotti>`` (``--pg-url``) once per data set
+   (``pg-<lotti>.json`` records which), then brought to the latest migration by
+   ``flask init`` as the SQLite copy is; the ERP stays the set's SQLite file.
 2. **Served as ``make run`` serves**: gunicorn, 2 workers × 4 threads (gthread), the app
    of ``bench/app.py`` with its bare routes (plain JSON, and one SELECT by primary key)
    in the same server, so each figure has its floor from the same minutes.
@@ -161,13 +162,6 @@ def _pg_url(base: str, nome: str) -> str:
     return base.rsplit("/", 1)[0] + "/" + nome
 
 
-def _testa_migrazioni() -> str:
-    from alembic.config import Config
-    from alembic.script import ScriptDirectory
-
-    return str(ScriptDirectory.from_config(Config(str(ROOT / "migrations" / "alembic.ini"))).get_current_head())
-
-
 def database_pg(lotti: int, lavoro: Path, base_url: str) -> str:
     """The URL of a PostgreSQL database holding the same rows as ``lavoro`` (built when
     the data set or the migration head changed since the last load)."""
@@ -175,13 +169,14 @@ def database_pg(lotti: int, lavoro: Path, base_url: str) -> str:
     url = _pg_url(base_url, nome)
     sorgente = json.loads((lavoro / "riferimento.json").read_text())["now"]
     marca = CACHE / f"pg-{lotti}.json"
-    attesa = {"sorgente": sorgente, "versione": GENERATORE_VERSIONE, "testa": _testa_migrazioni(), "database": nome}
+    attesa = {"sorgente": sorgente, "versione": GENERATORE_VERSIONE, "database": nome}
     import psycopg
 
     amministra = base_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(amministra, autocommit=True) as conn:
         esiste = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (nome,)).fetchone()
         if esiste and marca.exists() and json.loads(marca.read_text()) == attesa:
+            _flask({**bench_env(lavoro), "ASIGEST_DATABASE_URL": url}, "init")  # migrations added since
             return url
         print(f"caricamento di {lavoro.name} in PostgreSQL ({nome}) …", file=sys.stderr, flush=True)
         conn.execute(f'DROP DATABASE IF EXISTS "{nome}" WITH (FORCE)')
@@ -195,40 +190,42 @@ def database_pg(lotti: int, lavoro: Path, base_url: str) -> str:
 
 
 def _copia_righe(sqlite_path: Path, url: str) -> None:
-    """Every row of the app's tables from SQLite to PostgreSQL (COPY), sequences past the
-    largest ids, then ANALYZE. The values are read through the models' types."""
-    from sqlalchemy import create_engine, select
+    """Every row of the app's tables from SQLite to PostgreSQL (psycopg's COPY), sequences
+    past the largest ids, then VACUUM ANALYZE. The values are read through the models'
+    types (SQLAlchemy on the SQLite file), written by psycopg alone."""
+    import psycopg
+    from psycopg.types.json import Json
+    from sqlalchemy import JSON, create_engine, select
 
     from asigest.extensions import db
     from asigest.models import Lotto  # noqa: F401  (every model registered on the metadata)
 
     sorgente = create_engine(f"sqlite:///{sqlite_path}")
-    destinazione = create_engine(url)
-    tabelle = [t for t in db.metadata.sorted_tables if t.info.get("bind_key") in (None, "default")]
-    with destinazione.begin() as dest:
-        elenco = ", ".join(f'"{t.name}"' for t in tabelle)
-        dest.exec_driver_sql(f"TRUNCATE {elenco} CASCADE")
-        raw = dest.connection.dbapi_connection
-        cursore = raw.cursor()
-        with sorgente.connect() as src:
-            for tabella in tabelle:
-                colonne = [c.name for c in tabella.columns]
-                elenco_colonne = ", ".join(f'"{c}"' for c in colonne)
-                with cursore.copy(f'COPY "{tabella.name}" ({elenco_colonne}) FROM STDIN') as copia:
-                    for riga in src.execute(select(tabella).execution_options(yield_per=20_000)):
-                        copia.write_row(tuple(riga))
+    tabelle = list(db.metadata.sorted_tables)
+    destinazione = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(destinazione) as dest, sorgente.connect() as src:
+        dest.execute("TRUNCATE " + ", ".join(f'"{t.name}"' for t in tabelle) + " CASCADE")
         for tabella in tabelle:
+            colonne = ", ".join(f'"{c.name}"' for c in tabella.columns)
+            json_ = [i for i, c in enumerate(tabella.columns) if isinstance(c.type, JSON)]
+            with dest.cursor().copy(f'COPY "{tabella.name}" ({colonne}) FROM STDIN') as copia:
+                for riga in src.execute(select(tabella).execution_options(yield_per=20_000)):
+                    valori = list(riga)
+                    for i in json_:
+                        valori[i] = Json(valori[i]) if valori[i] is not None else None
+                    copia.write_row(valori)
             for colonna in tabella.primary_key.columns:
-                if colonna.autoincrement is True or (colonna.autoincrement == "auto" and len(tabella.primary_key) == 1):
-                    dest.exec_driver_sql(
-                        f"SELECT setval(pg_get_serial_sequence('\"{tabella.name}\"', '{colonna.name}'), "
-                        f'COALESCE((SELECT max("{colonna.name}") FROM "{tabella.name}"), 0) + 1, false) '
-                        f"WHERE pg_get_serial_sequence('\"{tabella.name}\"', '{colonna.name}') IS NOT NULL"
+                sequenza = dest.execute(
+                    "SELECT pg_get_serial_sequence(%s, %s)", (f'"{tabella.name}"', colonna.name)
+                ).fetchone()
+                if sequenza and sequenza[0]:
+                    dest.execute(
+                        f'SELECT setval(%s, COALESCE((SELECT max("{colonna.name}") FROM "{tabella.name}"), 0) + 1, false)',
+                        (sequenza[0],),
                     )
-    with destinazione.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        conn.exec_driver_sql("VACUUM ANALYZE")
     sorgente.dispose()
-    destinazione.dispose()
+    with psycopg.connect(destinazione, autocommit=True) as dest:
+        dest.execute("VACUUM ANALYZE")
 
 
 # -- measuring ----------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ from asigest.models.documenti import DocumentoTecnico
 from asigest.models.lotti import Lotto
 from asigest.models.origini import LottoOrigine
 from asigest.models.richieste import RichiestaEseguita
-from asigest.models.riepiloghi import KpiGiorno, KpiOperatoreGiorno, KpiRiepilogo
+from asigest.models.riepiloghi import KpiGiorno, KpiOperatoreGiorno, KpiRiepilogo, KpiScartiGiorno
 from asigest.models.sessioni import Sessione
 from asigest.models.utenti import ApiToken, Utente
 
@@ -21,6 +21,7 @@ __all__ = [
     "FaseTipo",
     "KpiGiorno",
     "KpiOperatoreGiorno",
+    "KpiScartiGiorno",
     "KpiRiepilogo",
     "LogEvento",
     "Lotto",

@@ -80,19 +80,30 @@ and 12 ms); the same week costs the same with three months or two years of histo
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
 from typing import NamedTuple, TypedDict
 
-from sqlalchemy import BindParameter, ColumnElement, Date, Select, bindparam, case, func, literal_column, select
+from sqlalchemy import BindParameter, ColumnElement, Date, Row, Select, bindparam, case, func, literal_column, select
 from sqlalchemy.sql.elements import Label
 
 from asigest.dialects import SecondiTra
 from asigest.domain import kpi as regole
 from asigest.domain.periodo import Periodo, mezzanotte_utc, oggi, settimana_iso
 from asigest.errors import InvalidInput
-from asigest.models import CausaleScarto, Fase, FaseTipo, KpiGiorno, KpiOperatoreGiorno, Lotto, Macchina, Utente
+from asigest.models import (
+    CausaleScarto,
+    Fase,
+    FaseTipo,
+    KpiGiorno,
+    KpiOperatoreGiorno,
+    KpiScartiGiorno,
+    Lotto,
+    Macchina,
+    Utente,
+)
 from asigest.models.types import UTCDateTime
 from asigest.services import riepilogo_kpi
 from asigest.services.uow import DbSession
@@ -226,7 +237,7 @@ def calcola_kpi(session: DbSession, periodo: Periodo, *, adesso: datetime, zona:
             {"FaseTipo": codice, "pezzi_scartati": n}
             for codice, n in regole.pareto({c: t.scarti for c, t in per_codice.items()}, lambda c: c)
         ],
-        **_scarti(session, inizio, fine),
+        **(_scarti_riepilogo(session, periodo) if riepilogo else _scarti(session, inizio, fine)),
         top_operatori=_top_operatori_riepilogo(session, periodo)
         if riepilogo
         else _top_operatori(session, inizio, fine),
@@ -356,7 +367,49 @@ def _query_scarti() -> Select[int | None, str | None, str | None, int, str, int]
 
 def _scarti(session: DbSession, inizio: datetime, fine: datetime) -> _ScartiPareto:
     """``scarti_per_macchina`` and ``scarti_per_causale`` from one query grouped by both."""
-    righe = session.execute(_query_scarti(), {"inizio": inizio, "fine": fine}).all()
+    return _pareto(session.execute(_query_scarti(), {"inizio": inizio, "fine": fine}).all())
+
+
+@cache
+def _query_scarti_riepilogo() -> Select[int | None, str | None, str | None, int, str, int]:
+    giorni = (
+        KpiScartiGiorno.giorno >= bindparam("da", type_=Date()),
+        KpiScartiGiorno.giorno <= bindparam("a", type_=Date()),
+    )
+    gruppi = (
+        select(
+            KpiScartiGiorno.causale_id.label("causale_id"),
+            KpiScartiGiorno.macchina_id.label("macchina_id"),
+            func.sum(KpiScartiGiorno.qta_scarti).label("scarti"),
+        )
+        .where(*giorni)
+        .group_by(KpiScartiGiorno.causale_id, KpiScartiGiorno.macchina_id)
+        .subquery("gruppi")
+    )
+    # CausaleID 0 is scrap without a reason: it joins no CausaliScarto row and reads as None.
+    causale = case((gruppi.c.causale_id == riepilogo_kpi.SENZA_CAUSALE, None), else_=gruppi.c.causale_id)
+    return (
+        select(
+            causale,
+            CausaleScarto.codice,
+            CausaleScarto.descrizione,
+            gruppi.c.macchina_id,
+            Macchina.codice,
+            gruppi.c.scarti,
+        )
+        .join(Macchina, Macchina.id == gruppi.c.macchina_id)
+        .outerjoin(CausaleScarto, CausaleScarto.id == gruppi.c.causale_id)
+    )
+
+
+def _scarti_riepilogo(session: DbSession, periodo: Periodo) -> _ScartiPareto:
+    """As ``_scarti``, from the daily summary by machine and reason: its cost follows the
+    days and the machines × reasons with scrap, not the lotti."""
+    return _pareto(session.execute(_query_scarti_riepilogo(), {"da": periodo.da, "a": periodo.a}).all())
+
+
+def _pareto(righe: Sequence[Row[int | None, str | None, str | None, int, str, int]]) -> _ScartiPareto:
+    """The two Pareto lists from rows (CausaleID, Codice, Descrizione, MacchinaID, Codice, scrap)."""
     macchine = {riga[3]: riga[4] for riga in righe}
     causali = {riga[0]: (riga[1], riga[2]) for riga in righe}
     per_macchina = regole.somma_per((riga[3], riga[5]) for riga in righe)
