@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, Unicode
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, Unicode
 from sqlalchemy.orm import Mapped, mapped_column
 
 from asigest.extensions import Model
@@ -32,6 +32,8 @@ class KpiOperatoreGiorno(Model):
     """The lotti opened by one operator closed on one local day (for the top operators)."""
 
     __tablename__ = "KpiOperatoriGiorni"
+    # A period's rows from one index range, never the table (the top operators of 90 days).
+    __table_args__ = (Index("IX_KpiOperatoriGiorni_Top", "Giorno", "OperatoreID", "QtaOutput"),)
 
     giorno: Mapped[date] = mapped_column("Giorno", Date, primary_key=True)
     operatore_id: Mapped[int] = mapped_column("OperatoreID", ForeignKey("Utenti.UtenteID"), primary_key=True)
@@ -46,6 +48,7 @@ class KpiScartiGiorno(Model):
     be NULL, so it has no foreign key; the KPIs read 0 as None."""
 
     __tablename__ = "KpiScartiGiorni"
+    __table_args__ = (Index("IX_KpiScartiGiorni_Pareto", "Giorno", "MacchinaID", "CausaleID", "QtaScarti"),)
 
     giorno: Mapped[date] = mapped_column("Giorno", Date, primary_key=True)
     macchina_id: Mapped[int] = mapped_column("MacchinaID", ForeignKey("Macchine.MacchinaID"), primary_key=True)
