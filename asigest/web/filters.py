@@ -5,10 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
+from babel.numbers import get_group_symbol, get_minus_sign_symbol
 from flask import current_app
 from flask_babel import format_decimal, get_locale, gettext
 
 from asigest.errors import N_
+from asigest.web.collegamenti import per_id
 from asigest.web.htmx import is_htmx
 
 # How codes stored in the database read on a page, in the interface's language.
@@ -23,6 +25,10 @@ _ETICHETTE = {
 }
 
 
+# Languages whose decimal pattern groups whole numbers by three (#,##0.###): the app's own.
+_RAGGRUPPA = {"it", "en"}
+
+
 def localtime(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
     """A UTC instant shown in the plant's time zone."""
     if value is None:
@@ -35,7 +41,18 @@ def data(value: date | None) -> str:
 
 
 def numero(value) -> str:
-    return "—" if value is None else format_decimal(value)
+    """A number in the interface's language (``1.234`` in Italian, ``1,234`` in English).
+
+    Whole numbers (nearly every figure on a page) are grouped by Python with the locale's
+    group symbol, which is what Babel's decimal pattern of both languages gives and five
+    times cheaper; anything else goes through Babel."""
+    if value is None:
+        return "—"
+    if type(value) is int:
+        locale = get_locale()
+        if locale is not None and str(locale) in _RAGGRUPPA:
+            return f"{value:,}".replace(",", get_group_symbol(locale)).replace("-", get_minus_sign_symbol(locale))
+    return format_decimal(value)
 
 
 def etichetta(code: str | None) -> str:
@@ -52,3 +69,4 @@ def init_app(app) -> None:
     app.add_template_filter(etichetta)
     app.add_template_global(is_htmx)
     app.add_template_global(get_locale)
+    app.add_template_global(per_id)
