@@ -10,6 +10,7 @@ text is the number itself).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from flask import url_for
 
@@ -17,7 +18,7 @@ from flask import url_for
 _SEGNAPOSTO = 987_654_321_987
 
 
-def per_id(endpoint: str, campo: str, **fissi: object) -> Callable[[int], str]:
+def per_id(endpoint: str, campo: str, **fissi: Any) -> Callable[[int], str]:
     """``url_for(endpoint, **fissi, campo=id)`` for any integer ``id``, built once (query
     arguments in that order, as ``url_for`` writes them)."""
     prima, dopo = url_for(endpoint, **{**fissi, campo: _SEGNAPOSTO}).split(str(_SEGNAPOSTO), 1)
