@@ -16,7 +16,14 @@ FUZZ_ESEMPI ?= 10
 HOST ?= 127.0.0.1
 PORT ?= 5000
 
-.PHONY: run test test-fast test-sqlite test-pg lint coverage fuzz screenshots venv translations extract-messages clean
+# `make bench`: which parts (reads, trace, writes), databases (sqlite, pg) and data set
+# sizes (10k, 100k, 1M); e.g. `make bench BENCH=reads DB=sqlite SIZES=10k`.
+BENCH ?= reads,trace,writes
+DB ?= sqlite,pg
+SIZES ?= 10k,1M
+BENCH_SECONDS ?= 5
+
+.PHONY: run test test-fast test-sqlite test-pg lint coverage fuzz screenshots bench venv translations extract-messages clean
 
 venv: $(VENV)/.installed
 
@@ -75,6 +82,10 @@ coverage: venv
 ## Italian date fields need Debian's chromium-l10n next to chromium.
 screenshots: translations
 	ASIGEST_DOCS_IMG=docs/img $(BIN)/python -m pytest -q tests/e2e/test_guide_browser.py tests/e2e/test_kiosk_ciclo_browser.py
+
+## Every SPEC §11 figure in one table (docs/benchmark.md); data sets kept in .bench-cache/.
+bench: translations
+	$(BIN)/python -m bench.completo --parti $(BENCH) --db $(DB) --dimensioni $(SIZES) --seconds $(BENCH_SECONDS)
 
 ## Refresh the message catalog after changing user-facing text.
 extract-messages: venv

@@ -7,7 +7,7 @@ The app is created on the instance (as gunicorn would serve it), logged in as
 ``supervisore`` through ``/login`` in Flask's test client (the API addresses get the
 instance's token from ``riferimento.json``); each address is requested ``--n`` times
 under cProfile after one warm-up. Prints ms per request, statements per request, the
-top functions by cumulative time and, with ``--sql``, each statement of one request.
+top functions by cumulative time and, with ``--sql``, each statement of one request with its time (to the cursor's return).
 """
 
 from __future__ import annotations
@@ -54,13 +54,18 @@ def main() -> None:
         raise SystemExit(f"login: HTTP {risposta.status_code}")
     token = json.loads((args.instance / "riferimento.json").read_text())["token"]
     istruzioni: list[str] = []
+    inizi: list[float] = []
 
     def conta(_conn, _cursor, statement, _parameters, _context, _executemany):
-        istruzioni.append(statement)
+        inizi.append(time.perf_counter())
+
+    def finito(_conn, _cursor, statement, _parameters, _context, _executemany):
+        istruzioni.append(f"{(time.perf_counter() - inizi.pop()) * 1000:6.2f} ms  {statement}")
 
     with app.app_context():
         for engine in db.engines.values():
             event.listen(engine, "before_cursor_execute", conta)
+            event.listen(engine, "after_cursor_execute", finito)
     for path in args.paths:
         headers = {"Authorization": f"Bearer {token}"} if path.startswith("/api/") else {}
         risposta = client.get(path, headers=headers)
