@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
 from babel.numbers import get_group_symbol, get_minus_sign_symbol
@@ -50,9 +51,19 @@ def numero(value) -> str:
         return "—"
     if type(value) is int:
         locale = get_locale()
-        if locale is not None and str(locale) in _RAGGRUPPA:
-            return f"{value:,}".replace(",", get_group_symbol(locale)).replace("-", get_minus_sign_symbol(locale))
+        simboli = _simboli(str(locale)) if locale is not None else None
+        if simboli is not None:
+            return f"{value:,}".replace(",", simboli[0]).replace("-", simboli[1])
     return format_decimal(value)
+
+
+@cache
+def _simboli(lingua: str) -> tuple[str, str] | None:
+    """The group and minus symbols of a language that groups whole numbers by three (the
+    locale data never changes while the process runs), or None for any other."""
+    if lingua not in _RAGGRUPPA:
+        return None
+    return get_group_symbol(lingua), get_minus_sign_symbol(lingua)
 
 
 def etichetta(code: str | None) -> str:
