@@ -11,9 +11,9 @@ What it does:
    ERP orders, 60 machines, 300 operators, two years of history with draws) at each size
    is kept in ``.bench-cache/rif-v<GENERATORE_VERSIONE>-<lotti>/`` (git-ignored; another
    folder with ``ASIGEST_BENCH_CACHE``) and rebuilt only when missing or when the
-   generator's version changes (a 1M build takes minutes). Each run works on a copy
-   (``lavoro-<lotti>``), brought to the latest migration by ``flask init``, so the kept
-   set never changes. On PostgreSQL the copy's rows are loaded into
+   generator's version changes (a 1M build takes minutes). The runs work on a copy
+   (``lavoro-<lotti>``, made again only when the kept set changes), brought to the
+   latest migration by ``flask init``, so the kept set never changes. On PostgreSQL the copy's rows are loaded into
    ``asigest_bench_<lotti>`` (``--pg-url``) once per data set
    (``pg-<lotti>.json`` records which), then brought to the latest migration by
    ``flask init`` as the SQLite copy is; the ERP stays the set's SQLite file.
@@ -141,14 +141,22 @@ def riferimento(lotti: int) -> Path:
 
 
 def copia_di_lavoro(lotti: int) -> Path:
-    """A copy of the kept data set for this run, at the latest migration, with statistics."""
+    """The working copy of the kept data set, at the latest migration, with statistics.
+
+    Copied again only when the kept set changed (``.sorgente`` names the one it came
+    from): the runs only read it (and log in), and a migration that rebuilds the KPI
+    summaries then runs once, not at every run."""
     tenuto = riferimento(lotti)
     lavoro = CACHE / f"lavoro-{lotti}"
-    shutil.rmtree(lavoro, ignore_errors=True)
-    lavoro.mkdir(parents=True)
-    for voce in tenuto.iterdir():
-        if voce.is_file() and not voce.name.endswith(("-wal", "-shm", "-journal")):
-            subprocess.run(["cp", "--reflink=auto", str(voce), str(lavoro / voce.name)], check=True)
+    sorgente = (tenuto / "riferimento.json").read_text()
+    marca = lavoro / ".sorgente"
+    if not marca.exists() or marca.read_text() != sorgente:
+        shutil.rmtree(lavoro, ignore_errors=True)
+        lavoro.mkdir(parents=True)
+        for voce in tenuto.iterdir():
+            if voce.is_file() and not voce.name.endswith(("-wal", "-shm", "-journal")):
+                subprocess.run(["cp", "--reflink=auto", str(voce), str(lavoro / voce.name)], check=True)
+        marca.write_text(sorgente)
     _flask(bench_env(lavoro), "init")
     statistiche(lavoro)
     return lavoro
