@@ -409,11 +409,12 @@ def _scarti_riepilogo(session: DbSession, periodo: Periodo) -> _ScartiPareto:
 
 
 def _pareto(righe: Sequence[Row[int | None, str | None, str | None, int, str, int]]) -> _ScartiPareto:
-    """The two Pareto lists from rows (CausaleID, Codice, Descrizione, MacchinaID, Codice, scrap)."""
+    """The two Pareto lists from rows (CausaleID, Codice, Descrizione, MacchinaID, Codice,
+    scrap). The scrap is made an int: PostgreSQL sums a BIGINT column as NUMERIC."""
     macchine = {riga[3]: riga[4] for riga in righe}
     causali = {riga[0]: (riga[1], riga[2]) for riga in righe}
-    per_macchina = regole.somma_per((riga[3], riga[5]) for riga in righe)
-    per_causale = regole.somma_per((riga[0], riga[5]) for riga in righe)
+    per_macchina = regole.somma_per((riga[3], int(riga[5])) for riga in righe)
+    per_causale = regole.somma_per((riga[0], int(riga[5])) for riga in righe)
     return {
         "scarti_per_macchina": [
             {"MacchinaID": mid, "Codice": macchine[mid], "pezzi_scartati": n}
