@@ -345,6 +345,16 @@ def _verdetto(r: Risultato, p95_max: float | None, cpu_max: float | None) -> Non
     r.esito = ("met" if ok else "NOT met") if parti else ""
 
 
+def ferma(server: subprocess.Popen) -> None:
+    """Stop gunicorn: TERM, and KILL if it has not stopped in 30 s (a loaded machine)."""
+    server.terminate()
+    try:
+        server.wait(30)
+    except subprocess.TimeoutExpired:
+        server.kill()
+        server.wait(10)
+
+
 # -- reads and traces ---------------------------------------------------------------------------
 
 
@@ -476,8 +486,7 @@ def misura_letture(lotti: int, db: str, parti: set[str], args) -> list[Risultato
                 flush=True,
             )
     finally:
-        server.terminate()
-        server.wait(10)
+        ferma(server)
     problemi = log.read_text(errors="replace").strip()
     if problemi:
         print(f"log del server ({log}):\n{problemi[-2000:]}", file=sys.stderr)
@@ -537,8 +546,7 @@ def misura_scritture(args) -> list[Risultato]:
             print(f"scritture: {fallite} richieste fallite; {len(problemi)} problemi di verifica", file=sys.stderr)
     finally:
         if server:
-            server.terminate()
-            server.wait(10)
+            ferma(server)
         shutil.rmtree(istanza, ignore_errors=True)
     return risultati
 
