@@ -32,8 +32,8 @@ class KpiOperatoreGiorno(Model):
     """The lotti opened by one operator closed on one local day (for the top operators)."""
 
     __tablename__ = "KpiOperatoriGiorni"
-    # A period's rows from one index range, never the table (the top operators of 90 days).
-    __table_args__ = (Index("IX_KpiOperatoriGiorni_Top", "Giorno", "OperatoreID", "QtaOutput"),)
+    # An operator's Σ good of a period from one index range (the top operators).
+    __table_args__ = (Index("IX_KpiOperatoriGiorni_Operatore", "OperatoreID", "Giorno", "QtaOutput"),)
 
     giorno: Mapped[date] = mapped_column("Giorno", Date, primary_key=True)
     operatore_id: Mapped[int] = mapped_column("OperatoreID", ForeignKey("Utenti.UtenteID"), primary_key=True)
@@ -48,7 +48,11 @@ class KpiScartiGiorno(Model):
     be NULL, so it has no foreign key; the KPIs read 0 as None."""
 
     __tablename__ = "KpiScartiGiorni"
-    __table_args__ = (Index("IX_KpiScartiGiorni_Pareto", "Giorno", "MacchinaID", "CausaleID", "QtaScarti"),)
+    # A machine's or a reason's Σ scrap of a period from one index range (the Pareto lists).
+    __table_args__ = (
+        Index("IX_KpiScartiGiorni_Macchina", "MacchinaID", "Giorno", "QtaScarti"),
+        Index("IX_KpiScartiGiorni_Causale", "CausaleID", "Giorno", "QtaScarti"),
+    )
 
     giorno: Mapped[date] = mapped_column("Giorno", Date, primary_key=True)
     macchina_id: Mapped[int] = mapped_column("MacchinaID", ForeignKey("Macchine.MacchinaID"), primary_key=True)

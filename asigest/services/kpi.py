@@ -86,7 +86,23 @@ from datetime import date, datetime, timedelta
 from functools import cache
 from typing import NamedTuple, TypedDict
 
-from sqlalchemy import BindParameter, ColumnElement, Date, Row, Select, bindparam, case, func, literal_column, select
+from sqlalchemy import (
+    BindParameter,
+    ColumnElement,
+    CompoundSelect,
+    Date,
+    Row,
+    Select,
+    bindparam,
+    case,
+    func,
+    literal,
+    literal_column,
+    null,
+    select,
+    union_all,
+)
+from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.sql.elements import Label
 
 from asigest.dialects import SecondiTra
@@ -370,42 +386,64 @@ def _scarti(session: DbSession, inizio: datetime, fine: datetime) -> _ScartiPare
     return _pareto(session.execute(_query_scarti(), {"inizio": inizio, "fine": fine}).all())
 
 
-@cache
-def _query_scarti_riepilogo() -> Select[int | None, str | None, str | None, int, str, int]:
-    giorni = (
-        KpiScartiGiorno.giorno >= bindparam("da", type_=Date()),
-        KpiScartiGiorno.giorno <= bindparam("a", type_=Date()),
-    )
-    gruppi = (
-        select(
-            KpiScartiGiorno.causale_id.label("causale_id"),
-            KpiScartiGiorno.macchina_id.label("macchina_id"),
-            func.sum(KpiScartiGiorno.qta_scarti).label("scarti"),
+def _scarti_del_periodo(
+    chiave: InstrumentedAttribute[int], valore: ColumnElement[int] | InstrumentedAttribute[int]
+) -> ColumnElement[int]:
+    """Σ scrap of the period's KpiScartiGiorni rows whose ``chiave`` equals ``valore``: one
+    range of ``IX_KpiScartiGiorni_<key>`` (key, Giorno, QtaScarti), 0 when none."""
+    somma = (
+        select(func.sum(KpiScartiGiorno.qta_scarti))
+        .where(
+            chiave == valore,
+            KpiScartiGiorno.giorno >= bindparam("da", type_=Date()),
+            KpiScartiGiorno.giorno <= bindparam("a", type_=Date()),
         )
-        .where(*giorni)
-        .group_by(KpiScartiGiorno.causale_id, KpiScartiGiorno.macchina_id)
-        .subquery("gruppi")
+        .scalar_subquery()
     )
-    # CausaleID 0 is scrap without a reason: it joins no CausaliScarto row and reads as None.
-    causale = case((gruppi.c.causale_id == riepilogo_kpi.SENZA_CAUSALE, None), else_=gruppi.c.causale_id)
-    return (
+    return func.coalesce(somma, 0)
+
+
+@cache
+def _query_scarti_macchine() -> Select[int, str, int]:
+    return select(Macchina.id, Macchina.codice, _scarti_del_periodo(KpiScartiGiorno.macchina_id, Macchina.id))
+
+
+@cache
+def _query_scarti_causali() -> CompoundSelect[int | None, str | None, str | None, int]:
+    # CausaleID 0 in the summary is scrap without a reason: its row reads as None.
+    senza = literal(riepilogo_kpi.SENZA_CAUSALE)
+    return union_all(
         select(
-            causale,
+            CausaleScarto.id,
             CausaleScarto.codice,
             CausaleScarto.descrizione,
-            gruppi.c.macchina_id,
-            Macchina.codice,
-            gruppi.c.scarti,
-        )
-        .join(Macchina, Macchina.id == gruppi.c.macchina_id)
-        .outerjoin(CausaleScarto, CausaleScarto.id == gruppi.c.causale_id)
+            _scarti_del_periodo(KpiScartiGiorno.causale_id, CausaleScarto.id),
+        ),
+        select(null(), null(), null(), _scarti_del_periodo(KpiScartiGiorno.causale_id, senza)),
     )
 
 
 def _scarti_riepilogo(session: DbSession, periodo: Periodo) -> _ScartiPareto:
-    """As ``_scarti``, from the daily summary by machine and reason: its cost follows the
-    days and the machines × reasons with scrap, not the lotti."""
-    return _pareto(session.execute(_query_scarti_riepilogo(), {"da": periodo.da, "a": periodo.a}).all())
+    """As ``_scarti``, from the daily summary by machine and reason: per machine and per
+    reason, one index range each (a few dozen), instead of grouping every row of the
+    period by both (thousands a day on a large plant)."""
+    giorni = {"da": periodo.da, "a": periodo.a}
+    macchine = {mid: (codice, int(n)) for mid, codice, n in session.execute(_query_scarti_macchine(), giorni)}
+    causali = {
+        cid: (codice, descr, int(n)) for cid, codice, descr, n in session.execute(_query_scarti_causali(), giorni)
+    }
+    return {
+        "scarti_per_macchina": [
+            {"MacchinaID": mid, "Codice": macchine[mid][0], "pezzi_scartati": n}
+            for mid, n in regole.pareto({mid: v[1] for mid, v in macchine.items()}, lambda mid: macchine[mid][0])
+        ],
+        "scarti_per_causale": [
+            {"CausaleID": cid, "Codice": causali[cid][0], "Descrizione": causali[cid][1], "pezzi_scartati": n}
+            for cid, n in regole.pareto(
+                {cid: v[2] for cid, v in causali.items()}, lambda cid: (cid is None, causali[cid][0] or "")
+            )
+        ],
+    }
 
 
 def _pareto(righe: Sequence[Row[int | None, str | None, str | None, int, str, int]]) -> _ScartiPareto:
@@ -438,10 +476,30 @@ def _top_operatori(session: DbSession, inizio: datetime, fine: datetime) -> list
 
 
 def _top_operatori_riepilogo(session: DbSession, periodo: Periodo) -> list[OperatoreTop]:
-    """As ``_top_operatori``, from the daily summary by operator."""
-    giorni = (KpiOperatoreGiorno.giorno >= periodo.da) & (KpiOperatoreGiorno.giorno <= periodo.a)
-    operatore = KpiOperatoreGiorno.operatore_id.label("operatore_id")
-    return _migliori(session, operatore, func.sum(KpiOperatoreGiorno.qta_output), giorni)
+    """As ``_top_operatori``, from the daily summary by operator: each user's Σ good of
+    the period is one range of ``IX_KpiOperatoriGiorni_Operatore`` (OperatoreID, Giorno,
+    QtaOutput), then the largest five. Grouping the period's rows by operator instead
+    sorted every operator's every day (22,000 rows for 90 days of a large plant)."""
+    buoni = func.coalesce(
+        select(func.sum(KpiOperatoreGiorno.qta_output))
+        .where(
+            KpiOperatoreGiorno.operatore_id == Utente.id,
+            KpiOperatoreGiorno.giorno >= periodo.da,
+            KpiOperatoreGiorno.giorno <= periodo.a,
+        )
+        .scalar_subquery(),
+        0,
+    ).label("buoni")
+    righe = session.execute(
+        select(Utente.id, Utente.nome, Utente.cognome, buoni)
+        .order_by(buoni.desc(), Utente.id)
+        .limit(regole.MAX_OPERATORI)
+    )
+    return [
+        {"OperatoreID": uid, "Nome": f"{nome} {cognome}", "pezzi_buoni": int(n)}
+        for uid, nome, cognome, n in righe
+        if n and int(n) > 0
+    ]
 
 
 def _migliori(

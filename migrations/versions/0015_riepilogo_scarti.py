@@ -34,14 +34,16 @@ def upgrade():
         ),
         sa.PrimaryKeyConstraint("Giorno", "MacchinaID", "CausaleID", name=op.f("PK_KpiScartiGiorni")),
     )
-    # Covering indexes: a period's rows of a summary are read from one index range, never
-    # the table (90 days at 1M lotti: ~16,000 scrap rows and ~22,000 operator rows).
-    op.create_index("IX_KpiScartiGiorni_Pareto", "KpiScartiGiorni", ["Giorno", "MacchinaID", "CausaleID", "QtaScarti"])
-    op.create_index("IX_KpiOperatoriGiorni_Top", "KpiOperatoriGiorni", ["Giorno", "OperatoreID", "QtaOutput"])
+    # Covering indexes by key then day: a machine's, a reason's or an operator's sum over a
+    # period is one index range, never the table, and nothing sorts the period's rows
+    # (90 days at 1M lotti: ~16,000 scrap rows and ~22,000 operator rows).
+    op.create_index("IX_KpiScartiGiorni_Macchina", "KpiScartiGiorni", ["MacchinaID", "Giorno", "QtaScarti"])
+    op.create_index("IX_KpiScartiGiorni_Causale", "KpiScartiGiorni", ["CausaleID", "Giorno", "QtaScarti"])
+    op.create_index("IX_KpiOperatoriGiorni_Operatore", "KpiOperatoriGiorni", ["OperatoreID", "Giorno", "QtaOutput"])
     op.execute(sa.delete(_RIEPILOGO))
 
 
 def downgrade():
-    op.drop_index("IX_KpiOperatoriGiorni_Top", table_name="KpiOperatoriGiorni")
+    op.drop_index("IX_KpiOperatoriGiorni_Operatore", table_name="KpiOperatoriGiorni")
     op.drop_table("KpiScartiGiorni")
     op.execute(sa.delete(_RIEPILOGO))  # the two remaining summaries are rebuilt by init
