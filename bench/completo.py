@@ -639,12 +639,16 @@ def crescita(risultati: list[Risultato]) -> list[str]:
         if base is None or not base.tempi:
             continue
         rapporto = r.p95 / base.p95
-        cpu = f", CPU {r.cpu_ms / base.cpu_ms:.1f}×" if r.cpu_ms and base.cpu_ms else ""
+        rapporto_cpu = r.cpu_ms / base.cpu_ms if r.cpu_ms and base.cpu_ms else None
+        cpu = f", CPU {rapporto_cpu:.1f}×" if rapporto_cpu is not None else ""
         periodo = "KPI" in r.nome or "dashboard" in r.nome
-        verdetto = ("met" if rapporto <= CRESCITA_MAX else "NOT met") if periodo else "(no growth target)"
+        # Both: on a shared machine one p95 can be inflated by company, so the CPU per
+        # request (which other work hardly changes) must hold the bound too.
+        ok = rapporto <= CRESCITA_MAX and (rapporto_cpu is None or rapporto_cpu <= CRESCITA_MAX)
+        verdetto = ("met" if ok else "NOT met") if periodo else "(no growth target)"
         righe.append(
             f"- {r.nome}, {r.db}: {grande} p95 {r.p95:.1f} ms ÷ {piccola} p95 {base.p95:.1f} ms = "
-            f"{rapporto:.1f}×{cpu} — ≤ {CRESCITA_MAX:g}×: {verdetto}"
+            f"{rapporto:.1f}×{cpu} — ≤ {CRESCITA_MAX:g}× (p95 and CPU): {verdetto}"
         )
     return righe
 
