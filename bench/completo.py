@@ -508,7 +508,10 @@ def misura_scritture(args) -> list[Risultato]:
         data = prepare(istanza, macchine=16, commesse=4)
         port = free_port()
         log = istanza / "gunicorn.log"
-        server = start_server(bench_env(istanza), port, WORKERS, threads=THREADS, log=log)
+        # The terminals of kiosk_bench keep one connection and do not reconnect; at a human
+        # pace they idle longer than gunicorn's 2 s keep-alive, so the server keeps it 30 s.
+        env = {**bench_env(istanza), "GUNICORN_CMD_ARGS": "--keep-alive 30"}
+        server = start_server(env, port, WORKERS, threads=THREADS, log=log)
         caldo = kiosk_bench.Risultati()
         kiosk_bench.run_kiosk(port, data, 16, 1.0, 10, 10, caldo)
         pk, _ = misura(port, ["/_bench/pk"], {}, 1, 2.0)
@@ -635,17 +638,18 @@ def crescita(risultati: list[Risultato]) -> list[str]:
     for r in risultati:
         if r.dimensione != grande or r.parte != "reads" or r.clients != 1:
             continue
+        if "KPI" not in r.nome and "dashboard" not in r.nome:
+            continue  # the growth bound is on the reads of a period
         base = next((x for x in risultati if x.dimensione == piccola and x.nome == r.nome and x.db == r.db), None)
         if base is None or not base.tempi:
             continue
         rapporto = r.p95 / base.p95
         rapporto_cpu = r.cpu_ms / base.cpu_ms if r.cpu_ms and base.cpu_ms else None
         cpu = f", CPU {rapporto_cpu:.1f}×" if rapporto_cpu is not None else ""
-        periodo = "KPI" in r.nome or "dashboard" in r.nome
         # Both: on a shared machine one p95 can be inflated by company, so the CPU per
         # request (which other work hardly changes) must hold the bound too.
         ok = rapporto <= CRESCITA_MAX and (rapporto_cpu is None or rapporto_cpu <= CRESCITA_MAX)
-        verdetto = ("met" if ok else "NOT met") if periodo else "(no growth target)"
+        verdetto = "met" if ok else "NOT met"
         righe.append(
             f"- {r.nome}, {r.db}: {grande} p95 {r.p95:.1f} ms ÷ {piccola} p95 {base.p95:.1f} ms = "
             f"{rapporto:.1f}×{cpu} — ≤ {CRESCITA_MAX:g}× (p95 and CPU): {verdetto}"
