@@ -185,9 +185,11 @@ def database_pg(lotti: int, lavoro: Path, base_url: str) -> str:
         esiste = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (nome,)).fetchone()
         if esiste and marca.exists() and json.loads(marca.read_text()) == attesa:
             _flask({**bench_env(lavoro), "ASIGEST_DATABASE_URL": url}, "init")  # migrations added since
-            # Statistics for what a migration (re)built, before autovacuum would get to it.
+            # Statistics and the visibility map for what a migration (re)built, as autovacuum
+            # would in a while: without them the KPI summaries are read through the heap
+            # (bitmap scans) instead of their covering indexes, 4× slower.
             with psycopg.connect(_pg_url(amministra, nome), autocommit=True) as db:
-                db.execute("ANALYZE")
+                db.execute("VACUUM ANALYZE")
             return url
         print(f"caricamento di {lavoro.name} in PostgreSQL ({nome}) …", file=sys.stderr, flush=True)
         conn.execute(f'DROP DATABASE IF EXISTS "{nome}" WITH (FORCE)')
