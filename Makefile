@@ -21,7 +21,14 @@ PORT ?= 5000
 # module's asserts again (measured: collection 44 s → 9 s on this machine).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: run test test-fast test-sqlite test-pg lint coverage fuzz screenshots venv translations extract-messages clean dist test-dist
+# `make bench`: which parts (reads, trace, writes), databases (sqlite, pg) and data set
+# sizes (10k, 100k, 1M); e.g. `make bench BENCH=reads DB=sqlite SIZES=10k`.
+BENCH ?= reads,trace,writes
+DB ?= sqlite,pg
+SIZES ?= 10k,1M
+BENCH_SECONDS ?= 5
+
+.PHONY: run test test-fast test-sqlite test-pg lint coverage fuzz screenshots bench venv translations extract-messages clean dist test-dist
 
 venv: $(VENV)/.installed
 
@@ -98,6 +105,10 @@ dist: venv
 ## and closed through the API) and the tamper test (tests/dist/).
 test-dist: dist
 	ASIGEST_TEST_DIST=1 $(BIN)/python -m pytest -q -p no:cacheprovider tests/dist
+
+## Every SPEC §11 figure in one table (docs/benchmark.md); data sets kept in .bench-cache/.
+bench: translations
+	$(BIN)/python -m bench.completo --parti $(BENCH) --db $(DB) --dimensioni $(SIZES) --seconds $(BENCH_SECONDS)
 
 ## Refresh the message catalog after changing user-facing text.
 extract-messages: venv

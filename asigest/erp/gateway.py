@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, Row, Select, and_, false, or_, select
+from sqlalchemy import ColumnElement, LargeBinary, Row, Select, and_, cast, false, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -364,7 +364,10 @@ class ErpGateway:
     def _search_condition(self, q: str) -> ColumnElement[bool]:
         c = self.table.c
         pattern = f"%{escape_like(q)}%"
-        conditions: list[ColumnElement[bool]] = [c[name].ilike(pattern, escape="\\") for name in _SEARCH_TEXT_COLUMNS]
+        if self.engine.dialect.name == "sqlite":
+            conditions = [_ilike_sqlite(c[name], pattern) for name in _SEARCH_TEXT_COLUMNS]
+        else:
+            conditions = [c[name].ilike(pattern, escape="\\") for name in _SEARCH_TEXT_COLUMNS]
         numero = parse_numero_commessa(q)
         if numero:
             conditions.append(and_(c["ESERCIZIO"] == numero[0], c["NUMEROCOM"] == numero[1]))
@@ -391,6 +394,26 @@ class ErpGateway:
     def _esegui(self, stmt: Select[*TupleAny]) -> Sequence[Row[*TupleAny]]:
         with self.engine.connect() as conn:
             return conn.execute(stmt).all()
+
+
+def _ilike_sqlite(colonna: ColumnElement[str], pattern: str) -> ColumnElement[bool]:
+    """``colonna ILIKE pattern`` on a SQLite ERP, as exact as ``ilike`` and cheaper.
+
+    ``ilike`` compiles to ``lower(col) LIKE lower(?)``, and the ERP engine's ``lower`` is
+    Python's (``configure_erp_engine``: SQLite's own folds only ASCII): one Python call
+    per row and column, 10 ms of a search over 20,000 orders. SQLite's own LIKE already
+    folds ASCII letters, so a value of ASCII only matches exactly when ``lower`` would
+    say so; only values holding other characters ("Città", "İ") go through Python's
+    ``lower``. Such a value is one whose UTF-8 bytes outnumber its characters (SQLite
+    counts both in C; a GLOB character class was slower than the Python calls it saved).
+    The pattern is lowered here, once.
+    """
+    minuscolo = pattern.lower()
+    non_ascii = func.length(colonna) != func.length(cast(colonna, LargeBinary))
+    return or_(
+        colonna.like(minuscolo, escape="\\"),
+        and_(non_ascii, func.lower(colonna).like(minuscolo, escape="\\")),
+    )
 
 
 def _to_commessa(row: Row[*TupleAny]) -> Commessa:

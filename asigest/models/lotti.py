@@ -88,7 +88,9 @@ class Lotto(Model):
     qta_input: Mapped[int] = mapped_column("QtaInput", Integer, nullable=False)
     qta_output: Mapped[int | None] = mapped_column("QtaOutput", Integer, active_history=True)
     qta_scarti: Mapped[int | None] = mapped_column("QtaScarti", Integer, active_history=True)
-    causale_id: Mapped[int | None] = mapped_column("CausaleID", ForeignKey("CausaliScarto.CausaleID"), index=True)
+    causale_id: Mapped[int | None] = mapped_column(
+        "CausaleID", ForeignKey("CausaliScarto.CausaleID"), index=True, active_history=True
+    )
     note_scarti: Mapped[str | None] = mapped_column("NoteScarti", Unicode(500))
     operatore_id: Mapped[int] = mapped_column(
         "OperatoreID", ForeignKey("Utenti.UtenteID"), nullable=False, active_history=True
@@ -96,7 +98,9 @@ class Lotto(Model):
     operatore_chiusura_id: Mapped[int | None] = mapped_column(
         "OperatoreChiusuraID", ForeignKey("Utenti.UtenteID"), index=True
     )
-    macchina_id: Mapped[int] = mapped_column("MacchinaID", ForeignKey("Macchine.MacchinaID"), nullable=False)
+    macchina_id: Mapped[int] = mapped_column(
+        "MacchinaID", ForeignKey("Macchine.MacchinaID"), nullable=False, active_history=True
+    )
     diba: Mapped[str | None] = mapped_column("DIBA", Unicode(50))
     revisione: Mapped[str | None] = mapped_column("Revisione", Unicode(20))
 

@@ -1,12 +1,13 @@
 """The KPIs' daily summaries: per local day and phase type, the lotti closed, their good
 and scrap pieces and their time open; per local day and operator, the lotti closed and
-their good pieces (services/riepilogo_kpi.py keeps them exact)."""
+their good pieces; per local day, machine and scrap reason, the scrap (the Pareto
+lists). services/riepilogo_kpi.py keeps them exact."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, ForeignKey, Integer, Unicode
+from sqlalchemy import BigInteger, Date, ForeignKey, Index, Integer, Unicode
 from sqlalchemy.orm import Mapped, mapped_column
 
 from asigest.extensions import Model
@@ -31,11 +32,33 @@ class KpiOperatoreGiorno(Model):
     """The lotti opened by one operator closed on one local day (for the top operators)."""
 
     __tablename__ = "KpiOperatoriGiorni"
+    # An operator's Σ good of a period from one index range (the top operators).
+    __table_args__ = (Index("IX_KpiOperatoriGiorni_Operatore", "OperatoreID", "Giorno", "QtaOutput"),)
 
     giorno: Mapped[date] = mapped_column("Giorno", Date, primary_key=True)
     operatore_id: Mapped[int] = mapped_column("OperatoreID", ForeignKey("Utenti.UtenteID"), primary_key=True)
     lotti: Mapped[int] = mapped_column("Lotti", Integer, nullable=False)
     qta_output: Mapped[int] = mapped_column("QtaOutput", BigInteger, nullable=False)
+
+
+class KpiScartiGiorno(Model):
+    """The scrap of the lotti closed on one local day, by machine and scrap reason (the
+    dashboard's Pareto lists). Only lotti with scrap count. ``CausaleID`` 0 stands for
+    "no reason" (scrap written outside the application, R7 broken): a key column cannot
+    be NULL, so it has no foreign key; the KPIs read 0 as None."""
+
+    __tablename__ = "KpiScartiGiorni"
+    # A machine's or a reason's Σ scrap of a period from one index range (the Pareto lists).
+    __table_args__ = (
+        Index("IX_KpiScartiGiorni_Macchina", "MacchinaID", "Giorno", "QtaScarti"),
+        Index("IX_KpiScartiGiorni_Causale", "CausaleID", "Giorno", "QtaScarti"),
+    )
+
+    giorno: Mapped[date] = mapped_column("Giorno", Date, primary_key=True)
+    macchina_id: Mapped[int] = mapped_column("MacchinaID", ForeignKey("Macchine.MacchinaID"), primary_key=True)
+    causale_id: Mapped[int] = mapped_column("CausaleID", Integer, primary_key=True, autoincrement=False)
+    lotti: Mapped[int] = mapped_column("Lotti", Integer, nullable=False)
+    qta_scarti: Mapped[int] = mapped_column("QtaScarti", BigInteger, nullable=False)
 
 
 class KpiRiepilogo(Model):

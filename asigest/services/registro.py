@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TypeAlias, TypeVar
+from typing import NamedTuple, TypeAlias, TypeVar
 
 from sqlalchemy import Row, Select, case, select
 from sqlalchemy.orm import aliased
@@ -139,15 +139,41 @@ class PaginaLotti(Pagina[RigaLotto]):
     erp_disponibile: bool = True
 
 
+class TipoScelta(NamedTuple):
+    codice: str
+
+
+class MacchinaScelta(NamedTuple):
+    id: int
+    codice: str
+    attiva: bool
+
+
+class UtenteScelta(NamedTuple):
+    id: int
+    nome: str
+    cognome: str
+    matricola: str
+    attivo: bool
+
+
+class CausaleScelta(NamedTuple):
+    id: int
+    codice: str
+    descrizione: str
+
+
 @dataclass(frozen=True)
 class ScelteFiltri:
     """What the filter form offers: every phase type, machine, user and scrap reason
-    (inactive ones too: old lotti still name them)."""
+    (inactive ones too: old lotti still name them), as the few columns the form shows:
+    plain rows, not ORM objects (a plant has hundreds of users; building them was a
+    third of the register's time)."""
 
-    tipi: list[FaseTipo]
-    macchine: list[Macchina]
-    operatori: list[Utente]
-    causali: list[CausaleScarto]
+    tipi: list[TipoScelta]
+    macchine: list[MacchinaScelta]
+    operatori: list[UtenteScelta]
+    causali: list[CausaleScelta]
 
 
 def leggi_ordine(testo: str | None) -> str:
@@ -160,10 +186,25 @@ def leggi_ordine(testo: str | None) -> str:
 def scelte_filtri(session: DbSession) -> ScelteFiltri:
     """The choices of the register's filter form."""
     return ScelteFiltri(
-        tipi=list(session.scalars(select(FaseTipo).order_by(FaseTipo.ordine))),
-        macchine=list(session.scalars(select(Macchina).order_by(Macchina.codice))),
-        operatori=list(session.scalars(select(Utente).order_by(Utente.cognome, Utente.nome, Utente.matricola))),
-        causali=list(session.scalars(select(CausaleScarto).order_by(CausaleScarto.codice))),
+        tipi=[TipoScelta(*r) for r in session.execute(select(FaseTipo.codice).order_by(FaseTipo.ordine))],
+        macchine=[
+            MacchinaScelta(*r)
+            for r in session.execute(select(Macchina.id, Macchina.codice, Macchina.attiva).order_by(Macchina.codice))
+        ],
+        operatori=[
+            UtenteScelta(*r)
+            for r in session.execute(
+                select(Utente.id, Utente.nome, Utente.cognome, Utente.matricola, Utente.attivo).order_by(
+                    Utente.cognome, Utente.nome, Utente.matricola
+                )
+            )
+        ],
+        causali=[
+            CausaleScelta(*r)
+            for r in session.execute(
+                select(CausaleScarto.id, CausaleScarto.codice, CausaleScarto.descrizione).order_by(CausaleScarto.codice)
+            )
+        ],
     )
 
 

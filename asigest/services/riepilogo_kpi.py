@@ -6,7 +6,10 @@ lotto, so the dashboard reads a few rows a day instead of every lotto of the per
   Σ scrap and Σ time open (counts, scrap %, first-pass yield, mean duration, the
   30-day chart);
 - ``KpiOperatoriGiorni``: per local day and operator who opened the lotti, the lotti
-  closed and Σ good (top operators).
+  closed and Σ good (top operators);
+- ``KpiScartiGiorni``: per local day, machine and scrap reason, the lotti closed with
+  scrap and Σ scrap (the Pareto lists by machine and by reason). A close without scrap
+  touches no row of it.
 
 How they stay exact:
 
@@ -55,7 +58,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstanceState, InstrumentedAttribute, Session, UOWTransaction
 
-from asigest.models import Fase, KpiGiorno, KpiOperatoreGiorno, KpiRiepilogo, Lotto
+from asigest.models import Fase, KpiGiorno, KpiOperatoreGiorno, KpiRiepilogo, KpiScartiGiorno, Lotto
 from asigest.models.types import utcnow
 from asigest.services.uow import DbSession, righe_toccate
 
@@ -65,26 +68,30 @@ log = logging.getLogger(__name__)
 
 RIGA = 1  # KpiRiepilogo has one row, with this ID
 # What the summaries read of a lotto (its fase's type is looked up: it never changes).
-_CAMPI = ("data_inizio", "data_fine", "qta_output", "qta_scarti", "operatore_id")
+_CAMPI = ("data_inizio", "data_fine", "qta_output", "qta_scarti", "operatore_id", "macchina_id", "causale_id")
+# KpiScartiGiorni.CausaleID of scrap without a reason (only if R7 was broken).
+SENZA_CAUSALE = 0
 # Rows per INSERT of a rebuild: at most 6 parameters each, under SQL Server's 2,100.
 _BLOCCO = 300
 
 
 @dataclass(frozen=True)
 class Tabella:
-    """One summary: its model, the key after the day, and the values added up."""
+    """One summary: its model, the key columns after the day, and the values added up
+    (the first is always the lotti counted: a row with none left is deleted)."""
 
-    modello: type[KpiGiorno] | type[KpiOperatoreGiorno]
-    chiave: str
+    modello: type[KpiGiorno] | type[KpiOperatoreGiorno] | type[KpiScartiGiorno]
+    chiave: tuple[str, ...]
     valori: tuple[str, ...]
 
 
-PER_TIPO = Tabella(KpiGiorno, "fase_tipo_id", ("lotti", "qta_output", "qta_scarti", "microsecondi"))
-PER_OPERATORE = Tabella(KpiOperatoreGiorno, "operatore_id", ("lotti", "qta_output"))
-TABELLE = (PER_TIPO, PER_OPERATORE)
+PER_TIPO = Tabella(KpiGiorno, ("fase_tipo_id",), ("lotti", "qta_output", "qta_scarti", "microsecondi"))
+PER_OPERATORE = Tabella(KpiOperatoreGiorno, ("operatore_id",), ("lotti", "qta_output"))
+PER_SCARTI = Tabella(KpiScartiGiorno, ("macchina_id", "causale_id"), ("lotti", "qta_scarti"))
+TABELLE = (PER_TIPO, PER_OPERATORE, PER_SCARTI)
 
-# ``{(Tabella, (day, key)): [values…]}``: what to add to each row.
-Delta = dict[tuple[Tabella, tuple[date, int]], list[int]]
+# ``{(Tabella, (day, *key)): [values…]}``: what to add to each row.
+Delta = dict[tuple[Tabella, tuple[date, *tuple[int, ...]]], list[int]]
 
 
 class StatoLotto(TypedDict):
@@ -96,11 +103,16 @@ class StatoLotto(TypedDict):
     qta_output: int | None
     qta_scarti: int | None
     operatore_id: int | None
+    macchina_id: int | None
+    causale_id: int | None
 
 
-def contributi(stato: StatoLotto, fase_tipo_id: int, zona: str) -> list[tuple[Tabella, tuple[date, int], list[int]]]:
+def contributi(
+    stato: StatoLotto, fase_tipo_id: int, zona: str
+) -> list[tuple[Tabella, tuple[date, *tuple[int, ...]], list[int]]]:
     """What one lotto in ``stato`` (its _CAMPI) adds to each summary: nothing while it is
-    open; once closed, to its local day's row of its type and of its operator."""
+    open; once closed, to its local day's row of its type and of its operator, and with
+    scrap to its day's row of its machine and reason."""
     fine, inizio, operatore = stato["data_fine"], stato["data_inizio"], stato["operatore_id"]
     if fine is None or inizio is None or operatore is None:
         return []
@@ -108,10 +120,15 @@ def contributi(stato: StatoLotto, fase_tipo_id: int, zona: str) -> list[tuple[Ta
     microsecondi = (durata.days * 86_400 + durata.seconds) * 1_000_000 + durata.microseconds
     giorno = fine.astimezone(ZoneInfo(zona)).date()
     buoni, scarti = int(stato["qta_output"] or 0), int(stato["qta_scarti"] or 0)
-    return [
+    righe: list[tuple[Tabella, tuple[date, *tuple[int, ...]], list[int]]] = [
         (PER_TIPO, (giorno, fase_tipo_id), [1, buoni, scarti, microsecondi]),
         (PER_OPERATORE, (giorno, operatore), [1, buoni]),
     ]
+    macchina = stato["macchina_id"]
+    if scarti > 0 and macchina is not None:
+        causale = stato["causale_id"] if stato["causale_id"] is not None else SENZA_CAUSALE
+        righe.append((PER_SCARTI, (giorno, macchina, causale), [1, scarti]))
+    return righe
 
 
 def _aggiungi(delta: Delta, stato: StatoLotto | None, fase_tipo_id: int, zona: str, segno: int) -> None:
@@ -150,12 +167,12 @@ def lotto_chiuso(session: DbSession, lotto: Lotto) -> None:
 
 def applica(conn: Connection, delta: Delta) -> None:
     """Add ``delta`` to the summaries, in one order (table, key), dropping emptied rows."""
-    for (tabella, (giorno, chiave)), valori in sorted(
+    for (tabella, (giorno, *chiave)), valori in sorted(
         delta.items(), key=lambda v: (v[0][0].modello.__tablename__, v[0][1])
     ):
         if not any(valori):
             continue
-        parametri = {"giorno": giorno, "chiave": chiave, **dict(zip(tabella.valori, valori))}
+        parametri = {"giorno": giorno, **dict(zip(tabella.chiave, chiave)), **dict(zip(tabella.valori, valori))}
         aggiorna, inserisci, elimina = _istruzioni(tabella)
         if righe_toccate(conn.execute(aggiorna, parametri)) == 0:
             try:
@@ -174,8 +191,10 @@ def _istruzioni(tabella: Tabella) -> tuple[Update, Insert, Delete]:
     row) of one summary, built once with bound parameters: building them for every close
     cost more than running them."""
     modello = tabella.modello
-    colonna_chiave = getattr(modello, tabella.chiave)
-    dove = (modello.giorno == bindparam("giorno", type_=Date()), colonna_chiave == bindparam("chiave"))
+    dove = (
+        modello.giorno == bindparam("giorno", type_=Date()),
+        *(getattr(modello, nome) == bindparam(nome) for nome in tabella.chiave),
+    )
     aggiorna = (
         update(modello)
         .where(*dove)
@@ -184,7 +203,7 @@ def _istruzioni(tabella: Tabella) -> tuple[Update, Insert, Delete]:
     inserisci = insert(modello).values(
         {
             modello.giorno: bindparam("giorno", type_=Date()),
-            colonna_chiave: bindparam("chiave"),
+            **{getattr(modello, nome): bindparam(nome) for nome in tabella.chiave},
             **{getattr(modello, nome): bindparam(nome) for nome in tabella.valori},
         }
     )
@@ -193,13 +212,13 @@ def _istruzioni(tabella: Tabella) -> tuple[Update, Insert, Delete]:
 
 
 def _riga(
-    tabella: Tabella, giorno: date, chiave: int, valori: list[int]
+    tabella: Tabella, giorno: date, chiave: list[int], valori: list[int]
 ) -> dict[InstrumentedAttribute[int] | InstrumentedAttribute[date], date | int]:
     """One summary row for a Core INSERT (keyed by column, as a Connection needs)."""
     modello = tabella.modello
     return {
         modello.giorno: giorno,
-        getattr(modello, tabella.chiave): chiave,
+        **{getattr(modello, nome): valore for nome, valore in zip(tabella.chiave, chiave)},
         **{getattr(modello, nome): valore for nome, valore in zip(tabella.valori, valori)},
     }
 
@@ -219,7 +238,7 @@ def ricostruisci(session: DbSession, zona: str) -> int:
     for tabella in TABELLE:
         voci = [
             _riga(t, giorno, chiave, v)
-            for (t, (giorno, chiave)), v in sorted(righe.items(), key=lambda voce: voce[0][1])
+            for (t, (giorno, *chiave)), v in sorted(righe.items(), key=lambda voce: voce[0][1])
             if t is tabella
         ]
         for inizio in range(0, len(voci), _BLOCCO):
@@ -238,15 +257,23 @@ def aggrega(conn: Connection, zona: str) -> Delta:
             Lotto.qta_output,
             Lotto.qta_scarti,
             Lotto.operatore_id,
+            Lotto.macchina_id,
+            Lotto.causale_id,
             Fase.fase_tipo_id,
         )
         .join(Fase, Fase.id == Lotto.fase_id)
         .where(Lotto.data_fine.is_not(None))
         .execution_options(yield_per=10_000)  # the statement's own option: the connection stays as it is
     )
-    for inizio, fine, buoni, scarti, operatore, fase_tipo_id in righe:
+    for inizio, fine, buoni, scarti, operatore, macchina, causale, fase_tipo_id in righe:
         stato = StatoLotto(
-            data_inizio=inizio, data_fine=fine, qta_output=buoni, qta_scarti=scarti, operatore_id=operatore
+            data_inizio=inizio,
+            data_fine=fine,
+            qta_output=buoni,
+            qta_scarti=scarti,
+            operatore_id=operatore,
+            macchina_id=macchina,
+            causale_id=causale,
         )
         _aggiungi(totali, stato, fase_tipo_id, zona, 1)
     return totali
@@ -257,9 +284,11 @@ def righe_tenute(conn: Connection) -> Delta:
     tenute: Delta = {}
     for tabella in TABELLE:
         modello = tabella.modello
+        chiavi = [getattr(modello, nome) for nome in tabella.chiave]
         colonne = [getattr(modello, nome) for nome in tabella.valori]
-        for giorno, chiave, *valori in conn.execute(select(modello.giorno, getattr(modello, tabella.chiave), *colonne)):
-            tenute[(tabella, (giorno, chiave))] = [int(v) for v in valori]
+        for riga in conn.execute(select(modello.giorno, *chiavi, *colonne)):
+            giorno, chiave, valori = riga[0], riga[1 : 1 + len(chiavi)], riga[1 + len(chiavi) :]
+            tenute[(tabella, (giorno, *(int(k) for k in chiave)))] = [int(v) for v in valori]
     return tenute
 
 
@@ -287,6 +316,8 @@ def _prima(lotto: Lotto) -> StatoLotto:
         qta_output=_valore_prima(stato, "qta_output", lambda: lotto.qta_output),
         qta_scarti=_valore_prima(stato, "qta_scarti", lambda: lotto.qta_scarti),
         operatore_id=_valore_prima(stato, "operatore_id", lambda: lotto.operatore_id),
+        macchina_id=_valore_prima(stato, "macchina_id", lambda: lotto.macchina_id),
+        causale_id=_valore_prima(stato, "causale_id", lambda: lotto.causale_id),
     )
 
 
@@ -306,6 +337,8 @@ def _dopo(lotto: Lotto) -> StatoLotto:
         qta_output=lotto.qta_output,
         qta_scarti=lotto.qta_scarti,
         operatore_id=lotto.operatore_id,
+        macchina_id=lotto.macchina_id,
+        causale_id=lotto.causale_id,
     )
 
 

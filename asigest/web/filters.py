@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from datetime import date, datetime
+from functools import cache
 from zoneinfo import ZoneInfo
 
+from babel.numbers import get_group_symbol, get_minus_sign_symbol
 from flask import current_app
 from flask_babel import format_decimal, get_locale, gettext
 
 from asigest.errors import N_
+from asigest.web.collegamenti import per_id
 from asigest.web.htmx import is_htmx
 
 # How codes stored in the database read on a page, in the interface's language.
@@ -23,6 +26,10 @@ _ETICHETTE = {
 }
 
 
+# Languages whose decimal pattern groups whole numbers by three (#,##0.###): the app's own.
+_RAGGRUPPA = {"it", "en"}
+
+
 def localtime(value: datetime | None, fmt: str = "%d/%m/%Y %H:%M") -> str:
     """A UTC instant shown in the plant's time zone."""
     if value is None:
@@ -35,7 +42,28 @@ def data(value: date | None) -> str:
 
 
 def numero(value) -> str:
-    return "—" if value is None else format_decimal(value)
+    """A number in the interface's language (``1.234`` in Italian, ``1,234`` in English).
+
+    Whole numbers (nearly every figure on a page) are grouped by Python with the locale's
+    group symbol, which is what Babel's decimal pattern of both languages gives and five
+    times cheaper; anything else goes through Babel."""
+    if value is None:
+        return "—"
+    if type(value) is int:
+        locale = get_locale()
+        simboli = _simboli(str(locale)) if locale is not None else None
+        if simboli is not None:
+            return f"{value:,}".replace(",", simboli[0]).replace("-", simboli[1])
+    return format_decimal(value)
+
+
+@cache
+def _simboli(lingua: str) -> tuple[str, str] | None:
+    """The group and minus symbols of a language that groups whole numbers by three (the
+    locale data never changes while the process runs), or None for any other."""
+    if lingua not in _RAGGRUPPA:
+        return None
+    return get_group_symbol(lingua), get_minus_sign_symbol(lingua)
 
 
 def etichetta(code: str | None) -> str:
@@ -52,3 +80,4 @@ def init_app(app) -> None:
     app.add_template_filter(etichetta)
     app.add_template_global(is_htmx)
     app.add_template_global(get_locale)
+    app.add_template_global(per_id)

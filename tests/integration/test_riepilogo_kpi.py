@@ -203,3 +203,52 @@ def test_two_terminals_closing_the_first_lotti_of_a_day_at_once(app, db_session,
     giorno = {v for (g, _t), v in per_tipo(db_session).items() if g == date(2026, 4, 1)}
     assert giorno == {(2, 18, 2, 2 * 25 * 3_600_000_000)}
     assert righe(db_session) == da_zero(db_session)
+
+
+def test_scrap_by_machine_and_reason_follows_corrections(db_session, marzo):
+    """KpiScartiGiorni (the Pareto lists): a correction changing a lotto's reason, an ORM
+    change of its machine, and scrap without a reason (R7 broken by rows written outside
+    the application, CausaleID 0 in the summary) keep it equal to a rebuild, and the
+    Pareto lists read from it equal those read from the lotti."""
+    imp = marzo
+    supervisore = replace(actor_for(imp.operatori["Sara"]), ruolo="SUPERVISORE")
+    rettifica_lotto(
+        db_session,
+        actor=supervisore,
+        lotto_id=imp.lotti["L1"],
+        qta_output=95,
+        qta_scarti=5,
+        causale="SMD-PASTA",
+        motivo="Causale corretta",
+    )
+    assert righe(db_session) == da_zero(db_session)
+    l1 = db_session.get(Lotto, imp.lotti["L1"])
+    scarti = {chiave: v for (t, chiave), v in righe(db_session).items() if t is riepilogo_kpi.PER_SCARTI}
+    assert scarti[(date(2026, 3, 23), l1.macchina_id, imp.causali["SMD-PASTA"])][1] >= 5
+
+    l1.macchina_id = imp.macchine["SMD-B"]
+    db_session.commit()
+    assert righe(db_session) == da_zero(db_session)
+    imp.lotto(
+        db_session,
+        "senza",
+        101,
+        "SMD",
+        "SMD-B",
+        "Elena",
+        locale("2026-03-24", "08:00"),
+        locale("2026-03-24", "09:00"),
+        20,
+        scarti=4,
+    )
+    assert righe(db_session) == da_zero(db_session)
+    scarti = {chiave: v for (t, chiave), v in righe(db_session).items() if t is riepilogo_kpi.PER_SCARTI}
+    assert scarti[(date(2026, 3, 24), imp.macchine["SMD-B"], riepilogo_kpi.SENZA_CAUSALE)] == [1, 4]
+
+    dal_riepilogo = kpi(db_session)
+    db_session.execute(delete(KpiRiepilogo))
+    db_session.commit()
+    dai_lotti = kpi(db_session)
+    assert dal_riepilogo.scarti_per_macchina == dai_lotti.scarti_per_macchina
+    assert dal_riepilogo.scarti_per_causale == dai_lotti.scarti_per_causale
+    assert any(voce["CausaleID"] is None for voce in dal_riepilogo.scarti_per_causale)

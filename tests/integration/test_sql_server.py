@@ -120,6 +120,14 @@ RAW_SQL_SITES = {
         "migrations/versions/0013_documenti_eliminati.py",
         "upgrade",
     ): "constant ALTER TABLE ADD COLUMN … REFERENCES, under bind.dialect.name == 'sqlite'",
+    (
+        "migrations/versions/0015_riepilogo_scarti.py",
+        "upgrade",
+    ): "op.execute of a Core sa.delete() (no text): compiled for each database",
+    (
+        "migrations/versions/0015_riepilogo_scarti.py",
+        "downgrade",
+    ): "op.execute of a Core sa.delete() (no text): compiled for each database",
 }
 # Tools that build and read SQLite files only (sqlite3 module, ``sqlite:///`` engines).
 SQLITE_ONLY_FOLDERS = ("bench/",)
