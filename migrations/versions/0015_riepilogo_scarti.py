@@ -6,7 +6,7 @@ goes), so ``flask --app wsgi init`` rebuilds all three from the lotti, as after 
 Until then the KPIs read the lotti themselves (exact, slower).
 
 Revision ID: 0015
-Revises: 0013
+Revises: 0014
 Create Date: 2026-12-07
 """
 
