@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from asigest.domain import hashing
-from asigest.models import ApiToken, CausaleScarto, Fase, FaseTipo, LogEvento, Lotto, Macchina, Utente
+from asigest.models import ApiToken, CausaleFermo, CausaleScarto, Fase, FaseTipo, LogEvento, Lotto, Macchina, Utente
 from tests.web.test_api_commesse import assert_error, is_aware_iso
 
 UTENTE_FIELDS = {
@@ -403,6 +403,9 @@ ENDPOINTS = [
     ("GET", "/api/causali/", None, EVERYONE, 200),
     ("POST", "/api/causali/", {"Codice": "NEW-1", "Descrizione": "Nuova"}, ADMIN_ONLY, 201),
     ("PUT", "/api/causali/{causale}", {"Descrizione": "Cambiata"}, ADMIN_ONLY, 200),
+    ("GET", "/api/causali-fermo/", None, EVERYONE, 200),
+    ("POST", "/api/causali-fermo/", {"Codice": "NEW-1", "Descrizione": "Nuova", "Categoria": "ALTRO"}, ADMIN_ONLY, 201),
+    ("PUT", "/api/causali-fermo/{causale_fermo}", {"Descrizione": "Cambiata"}, ADMIN_ONLY, 200),
 ]
 
 
@@ -414,7 +417,8 @@ def test_role_matrix(
     client, api_token, operatore, macchina, db_session, row_count, ruolo, method, path, payload, allowed, success
 ):
     causale = db_session.scalar(select(CausaleScarto).where(CausaleScarto.codice == "MANIP"))
-    url = path.format(utente=operatore.id, macchina=macchina.id, causale=causale.id)
+    causale_fermo = db_session.scalar(select(CausaleFermo.id).where(CausaleFermo.codice == "RIUNIONE"))
+    url = path.format(utente=operatore.id, macchina=macchina.id, causale=causale.id, causale_fermo=causale_fermo)
     headers = api_token(ruolo)
     before = row_count()
     response = client.open(url, method=method, headers=headers, json=payload)
@@ -433,7 +437,8 @@ def test_every_master_data_route_is_in_the_matrix(app):
             method,
             rule.rule.replace("<int:utente_id>", "{utente}")
             .replace("<int:macchina_id>", "{macchina}")
-            .replace("<int:causale_id>", "{causale}"),
+            .replace("<int:causale_id>", "{causale}")
+            .replace("<int:causale_fermo_id>", "{causale_fermo}"),
         )
         for rule in app.url_map.iter_rules()
         if rule.rule.startswith(("/api/utenti", "/api/macchine", "/api/causali"))

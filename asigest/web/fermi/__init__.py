@@ -155,8 +155,9 @@ def _filtri_registro() -> tuple[dict, dict, dict[str, str]]:
     valori = {n: (request.args.get(n) or "").strip()[:30] for n in ("macchina", "causale", "da", "a", "aperti")}
     errori = {}
     filtri: dict = {"limit": LIMITE}
-    if valori["macchina"].isdigit():
-        filtri["macchina_id"] = int(valori["macchina"][:10])
+    # Plain ASCII digits only ("²".isdigit() is True, int() refuses it), within an INTEGER.
+    if valori["macchina"].isascii() and valori["macchina"].isdigit() and len(valori["macchina"]) <= 9:
+        filtri["macchina_id"] = int(valori["macchina"])
     if valori["causale"]:
         filtri["causale"] = valori["causale"]
     if valori["aperti"]:

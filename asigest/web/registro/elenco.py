@@ -180,11 +180,9 @@ def _opzioni(scelte: registro.ScelteFiltri, richiesta: Richiesta) -> dict[str, M
 
 def _options(voci: list[tuple[int, str]], scelto: str | None) -> Markup:
     """``<option value="id" [selected]>text</option>`` for each (id, text), escaped."""
-    return Markup(
-        "".join(
-            f'<option value="{valore:d}" {"selected" if str(valore) == scelto else ""}>{escape(testo)}</option>'
-            for valore, testo in voci
-        )
+    riga = Markup('<option value="{}" {}>{}</option>')  # format() escapes what it fills in
+    return Markup("").join(
+        riga.format(int(valore), "selected" if str(valore) == scelto else "", testo) for valore, testo in voci
     )
 
 
