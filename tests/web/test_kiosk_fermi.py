@@ -67,7 +67,9 @@ def test_a_tile_starts_the_stop_and_riprendi_ends_it(kiosk, db_session):
     assert ripreso.status_code == 200 and 'id="fermo-ripreso"' in ripreso.text and 'name="q"' in ripreso.text
     (fermo,) = fermi(db_session)
     assert fermo.fine is not None
-    azioni = db_session.scalars(select(LogEvento.azione).where(LogEvento.entita == "Fermi")).all()
+    azioni = db_session.scalars(
+        select(LogEvento.azione).where(LogEvento.entita == "Fermi").order_by(LogEvento.id)
+    ).all()
     assert azioni == ["FERMO_INIZIATO", "FERMO_TERMINATO"]
 
 
