@@ -23,6 +23,15 @@ def codice_lotto(esercizio: int | None, numerocom: int | None, fase_codice: str,
     return f"{esercizio or 0}-{numerocom or 0}-{fase_codice}-{progressivo:03d}"
 
 
+def numero_commessa(codice: str) -> str | None:
+    """The order as people read it (``2026/1234``) from a lotto's code, which carries its
+    year and number; None when the code does not (a year or number the ERP left NULL)."""
+    trovato = _CODICE_LOTTO.match(codice)
+    if trovato is None or int(trovato[1]) == 0 or int(trovato[2]) == 0:
+        return None
+    return f"{trovato[1]}/{int(trovato[2])}"
+
+
 @dataclass(frozen=True)
 class Scansione:
     """What an operator typed or scanned at the kiosk, understood.

@@ -10,6 +10,7 @@ from babel.numbers import get_group_symbol, get_minus_sign_symbol
 from flask import current_app
 from flask_babel import format_decimal, get_locale, gettext
 
+from asigest.domain.lotti import numero_commessa
 from asigest.errors import N_
 from asigest.web.collegamenti import per_id
 from asigest.web.htmx import is_htmx
@@ -73,7 +74,13 @@ def etichetta(code: str | None) -> str:
     return code or "—"
 
 
+def commessa_del_lotto(codice: str) -> str:
+    """``2026/1234`` for a lotto's code, or "—" when its code carries no number."""
+    return numero_commessa(codice) or "—"
+
+
 def init_app(app) -> None:
+    app.add_template_filter(commessa_del_lotto)
     app.add_template_filter(localtime)
     app.add_template_filter(data)
     app.add_template_filter(numero)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from asigest.domain.lotti import numero_commessa
 from asigest.domain.quantita import ConsumiFase, esaurita, qta_disponibili
 
 
@@ -111,3 +112,11 @@ def test_a_fase_that_can_still_get_or_finish_pieces_is_not_exhausted(
     assert not esaurita(
         precedente_completata=precedente_completata, attiva=attiva, disponibile=disponibile, lotti_aperti=lotti_aperti
     )
+
+
+@pytest.mark.parametrize(
+    ("codice", "numero"),
+    [("2026-1234-SMD-007", "2026/1234"), ("2025-0077-PTH-001", "2025/77"), ("0-1234-SMD-001", None), ("x", None)],
+)
+def test_a_lotto_code_names_its_order_as_people_read_it(codice, numero):
+    assert numero_commessa(codice) == numero

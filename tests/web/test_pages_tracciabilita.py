@@ -66,6 +66,9 @@ def test_the_trace_exports_to_excel_one_row_per_lotto(client, linea, login):
         ("indietro", 1, "2026-1234-SMD-002", "2026-1234-CONTROLLI-001", 50),
         ("indietro", 1, "2026-1234-SMD-001", "2026-1234-CONTROLLI-001", 10),
     ]
+    # The order as people read it, beside the ERP's id, on screen and in the export.
+    assert righe[0][5:7] == ("Commessa", "Commessa (ID)") and righe[1][5:7] == ("2026/1234", 101)
+    assert "Commessa 2026/1234 (ID 101)" in pagina
     # An unknown code goes back to the page, which says why.
     assert client.get("/tracciabilita/esporta.xlsx?codice=NIENTE-1").status_code == 302
 

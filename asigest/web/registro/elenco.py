@@ -15,7 +15,7 @@ from typing import Literal
 
 from flask import current_app, request
 from flask_babel import gettext
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
 from asigest.domain.periodo import Periodo, oggi
 from asigest.domain.ruoli import SUPERVISORE

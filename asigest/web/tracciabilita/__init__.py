@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 from flask import Blueprint, current_app, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext
 
+from asigest.domain.lotti import numero_commessa
 from asigest.errors import N_, ErpUnavailable, NotFound
 from asigest.services import esporta, tracciabilita
 from asigest.web import deps
@@ -81,6 +82,7 @@ _COLONNE: tuple[esporta.Colonna[tracciabilita.RigaTraccia], ...] = (
     esporta.Colonna(N_("Codice lotto"), lambda r: r.nodo.lotto.codice_lotto, 24),
     esporta.Colonna(N_("Collegato a"), lambda r: r.collegato_a, 24),
     esporta.Colonna(N_("Pezzi prelevati"), lambda r: r.qta_prelevata, 10),
+    esporta.Colonna(N_("Commessa"), lambda r: numero_commessa(r.nodo.lotto.codice_lotto), 12),
     esporta.Colonna(N_("Commessa (ID)"), lambda r: r.nodo.lotto.fase.commessa_erp_id, 10),
     esporta.Colonna(N_("Fase"), lambda r: r.nodo.lotto.fase.fase_tipo.codice, 10),
     esporta.Colonna(N_("Macchina"), lambda r: r.nodo.lotto.macchina.codice, 10),
