@@ -81,6 +81,7 @@ MODULI_INSIEME = (
 TEST_UNA_VOLTA = ("web/test_openapi.py::test_the_document_is_valid_openapi",)
 
 
+@pytest.hookimpl(optionalhook=True)  # a venv without xdist (make test-dist) runs the suite too
 def pytest_xdist_make_scheduler(config, log):
     """``--dist load`` with the modules of MODULI_INSIEME as one unit each. (xdist's own
     ``loadgroup`` renames node ids on the workers, which pytest 9.2 no longer honours: the
