@@ -15,24 +15,23 @@ cover another one is refused, so the OEE counts each minute once (``domain/oee.p
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import or_, select, true
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 
 from asigest.domain.actor import Actor
 from asigest.domain.oee import CATEGORIE_FERMO
 from asigest.domain.ruoli import SUPERVISORE
-from asigest.errors import N_, Conflict, Forbidden, InvalidInput, NotFound, RuleViolation
-from asigest.models import CausaleFermo, FaseTipo, Macchina, RichiestaEseguita, Utente
+from asigest.errors import N_, Forbidden, InvalidInput, NotFound, RuleViolation
+from asigest.models import CausaleFermo, FaseTipo, Macchina, Utente
 from asigest.models.fermi import Fermo
 from asigest.models.types import utcnow
-from asigest.services import audit
+from asigest.services import audit, chiavi
 from asigest.services.anagrafiche import codice_libero, transazione_con_codice
 from asigest.services.lotti import ChiaveRiusata
-from asigest.services.uow import DbSession, Riprova, con_riprova, transaction
+from asigest.services.uow import DbSession, Riprova, con_riprova_o_conflitto, transaction
 
 INIZIA = "FERMO_INIZIATO"
 TERMINA = "FERMO_TERMINATO"
@@ -137,7 +136,7 @@ def inizia_fermo(
     FERMO_IN_CORSO, OPERATORE_NON_ATTIVO; ChiaveRiusata; Forbidden.
     """
     operatore = _operatore(actor, operatore_id)
-    _richiede_impronta(chiave, impronta)
+    chiavi.richiede_impronta(chiave, impronta)
 
     def operazione() -> EsitoFermo:
         with transaction(session):
@@ -162,7 +161,7 @@ def inizia_fermo(
             session.add(fermo)
             try:
                 session.flush()
-                _registra_chiave(session, actor, chiave, impronta, INIZIA, fermo.id)
+                chiavi.registra(session, actor, chiave, impronta, INIZIA, fermo.id)
                 session.flush()
             except IntegrityError as exc:
                 # Another terminal started a stop, or the same key was committed meanwhile:
@@ -171,7 +170,7 @@ def inizia_fermo(
             audit.record(session, actor, INIZIA, "Fermi", fermo.id, postazione=macchina.codice, dopo=fermo_dict(fermo))
         return EsitoFermo(fermo)
 
-    return _esegui(session, operazione)
+    return con_riprova_o_conflitto(session, operazione, tentativi=5)
 
 
 def termina_fermo(
@@ -187,7 +186,7 @@ def termina_fermo(
     """End a running stop now (*Riprendi*). ``macchina_id``: the kiosk's machine, which
     the stop must be of. Raises NotFound, RuleViolation FERMO_GIA_TERMINATO,
     FERMO_ALTRA_MACCHINA; ChiaveRiusata."""
-    _richiede_impronta(chiave, impronta)
+    chiavi.richiede_impronta(chiave, impronta)
 
     def operazione() -> EsitoFermo:
         with transaction(session):
@@ -203,7 +202,7 @@ def termina_fermo(
                 raise RuleViolation(N_("Il fermo è già terminato."), code="FERMO_GIA_TERMINATO")
             prima = fermo_dict(fermo)
             fermo.fine = max(adesso or utcnow(), fermo.inizio)
-            _registra_chiave(session, actor, chiave, impronta, TERMINA, fermo.id)
+            chiavi.registra(session, actor, chiave, impronta, TERMINA, fermo.id)
             try:
                 session.flush()
             except IntegrityError as exc:
@@ -220,16 +219,7 @@ def termina_fermo(
             )
         return EsitoFermo(fermo)
 
-    return _esegui(session, operazione)
-
-
-def _esegui(session: DbSession, operazione: Callable[[], EsitoFermo]) -> EsitoFermo:
-    try:
-        return con_riprova(session, operazione, tentativi=5)
-    except (Riprova, OperationalError):
-        raise Conflict(
-            N_("Troppi terminali hanno scritto nello stesso istante: riprovare."), code="RIPROVARE"
-        ) from None
+    return con_riprova_o_conflitto(session, operazione, tentativi=5)
 
 
 # -- the supervisor's hand -------------------------------------------------------------------
@@ -600,40 +590,14 @@ def _operatore_attivo(session: DbSession, operatore_id: int) -> None:
         raise RuleViolation(N_("Operatore non attivo: rivolgersi al capoturno."), code="OPERATORE_NON_ATTIVO")
 
 
-def _richiede_impronta(chiave: str | None, impronta: str | None) -> None:
-    if chiave and not impronta:
-        raise ValueError("una chiave monouso va passata con l'impronta della sua richiesta")
-
-
 def _gia_eseguita(
     session: DbSession, actor: Actor, chiave: str | None, impronta: str | None, operazione: str
 ) -> EsitoFermo | None:
     """The stop an earlier request with the same key produced (R11), or ChiaveRiusata
     when the key was first used for another request."""
-    if not chiave:
-        return None
-    fatta = session.scalar(
-        select(RichiestaEseguita).where(
-            RichiestaEseguita.utente_id == actor.utente_id, RichiestaEseguita.chiave == chiave
-        )
-    )
+    fatta = chiavi.richiesta(session, actor, chiave)
     if fatta is None:
         return None
     if fatta.impronta != impronta or fatta.operazione != operazione or fatta.entita_id is None:
         raise ChiaveRiusata()
     return EsitoFermo(get_fermo(session, fatta.entita_id), ripetuto=True)
-
-
-def _registra_chiave(
-    session: DbSession, actor: Actor, chiave: str | None, impronta: str | None, operazione: str, fermo_id: int
-) -> None:
-    if chiave and impronta:
-        session.add(
-            RichiestaEseguita(
-                utente_id=actor.utente_id,
-                chiave=chiave[:100],
-                impronta=impronta,
-                operazione=operazione,
-                entita_id=fermo_id,
-            )
-        )

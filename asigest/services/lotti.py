@@ -26,13 +26,12 @@ with another fingerprint and ends in ``ChiaveRiusata``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, ScalarSelect, bindparam, func, select, update
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstrumentedAttribute
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -43,14 +42,14 @@ from asigest.domain.actor import Actor
 from asigest.domain.ruoli import SUPERVISORE
 from asigest.domain.stati import APERTA, COMPLETATA, IN_CORSO, SOSPESA
 from asigest.erp import Commessa, ErpGateway
-from asigest.errors import N_, Conflict, ErpUnavailable, Forbidden, InvalidInput, NotFound, RuleViolation
-from asigest.models import CausaleScarto, ConfigCommessa, Fase, FaseTipo, Lotto, Macchina, RichiestaEseguita, Utente
+from asigest.errors import N_, ErpUnavailable, Forbidden, InvalidInput, NotFound, RuleViolation
+from asigest.models import CausaleScarto, ConfigCommessa, Fase, FaseTipo, Lotto, Macchina, Utente
 from asigest.models.types import utcnow
-from asigest.services import audit, riepilogo_kpi
+from asigest.services import audit, chiavi, riepilogo_kpi
 from asigest.services import origini as origini_svc
 from asigest.services.configurazione import con_disponibile
 from asigest.services.documenti import tipi_mancanti_fase
-from asigest.services.uow import DbSession, Riprova, con_riprova, righe_toccate, transaction
+from asigest.services.uow import DbSession, Riprova, con_riprova_o_conflitto, righe_toccate, transaction
 
 T = TypeVar("T")
 
@@ -178,11 +177,6 @@ _TOTALI_FASE = select(
     func.coalesce(func.sum(Lotto.qta_scarti), 0),
     func.count().filter(Lotto.data_fine.is_(None)),
 ).where(Lotto.fase_id == bindparam("fase"))
-_RICHIESTA = select(RichiestaEseguita).where(
-    RichiestaEseguita.utente_id == bindparam("utente"), RichiestaEseguita.chiave == bindparam("chiave")
-)
-
-
 # -- opening ---------------------------------------------------------------------------
 
 
@@ -217,7 +211,7 @@ def apri_lotto(
     drawn first, the rest FIFO (``services/origini.py``; InvalidInput on "Origini").
     """
     operatore_id = _operatore(actor, operatore_id)
-    _richiede_impronta(chiave, impronta)
+    chiavi.richiede_impronta(chiave, impronta)
     commessa = _commessa_della_fase(session, erp, fase_id)
 
     def operazione() -> Esito:
@@ -232,14 +226,14 @@ def apri_lotto(
             # After the replay check: a retry of a lotto opened in time gets its answer.
             regole_licenza.richiedi_apertura(licenza)
             lotto = _apri(session, commessa, actor, fase, macchina_id, qta_input, operatore_id, _utc(adesso), origini)
-            _registra_chiave(session, actor, chiave, impronta, APRI, lotto.id)
+            chiavi.registra(session, actor, chiave, impronta, APRI, lotto.id)
             try:
                 session.flush()
             except IntegrityError as exc:
                 raise _vincolo_apertura(exc) from exc
         return Esito(lotto)
 
-    return _esegui(session, actor, chiave, operazione)
+    return con_riprova_o_conflitto(session, operazione)
 
 
 @dataclass(frozen=True)
@@ -500,7 +494,7 @@ def chiudi_lotto(
     for ``apri_lotto``. Raises NotFound, ChiusuraNonValida (per-field R7 errors),
     RuleViolation (already closed, reason not valid), ChiaveRiusata, Forbidden.
     """
-    _richiede_impronta(chiave, impronta)
+    chiavi.richiede_impronta(chiave, impronta)
 
     def operazione() -> Esito:
         with transaction(session):
@@ -511,14 +505,14 @@ def chiudi_lotto(
             if gia is not None:
                 return gia
             lotto = _chiudi(session, actor, fase, lotto_id, qta_output, qta_scarti, causale, note, _utc(adesso))
-            _registra_chiave(session, actor, chiave, impronta, CHIUDI, lotto.id)
+            chiavi.registra(session, actor, chiave, impronta, CHIUDI, lotto.id)
             try:
                 session.flush()
             except IntegrityError as exc:
                 raise Riprova() from exc
         return Esito(lotto)
 
-    return _esegui(session, actor, chiave, operazione)
+    return con_riprova_o_conflitto(session, operazione)
 
 
 def _chiudi(
@@ -701,13 +695,6 @@ def _operatore(actor: Actor, operatore_id: int | None) -> int:
     return operatore_id
 
 
-def _richiede_impronta(chiave: str | None, impronta: str | None) -> None:
-    # A key without the request it belongs to could only be compared by itself: the bug
-    # this module refuses to have. Every caller describes its request (web layer).
-    if chiave and not impronta:
-        raise ValueError("una chiave monouso va passata con l'impronta della sua richiesta")
-
-
 def _gia_eseguita(
     session: DbSession,
     actor: Actor,
@@ -725,9 +712,7 @@ def _gia_eseguita(
     the same operation on the same fase and, for a close, the same lotto — what can
     still be told of its request.
     """
-    if not chiave:
-        return None
-    fatta = session.scalar(_RICHIESTA, {"utente": actor.utente_id, "chiave": chiave})
+    fatta = chiavi.richiesta(session, actor, chiave)
     if fatta is None:
         return None
     if fatta.impronta:
@@ -744,32 +729,6 @@ def _gia_eseguita(
     if not fatta.impronta and lotto.fase_id != fase_id:
         raise ChiaveRiusata()
     return Esito(lotto, ripetuto=True)
-
-
-def _registra_chiave(
-    session: DbSession, actor: Actor, chiave: str | None, impronta: str | None, operazione: str, entita_id: int
-) -> None:
-    if chiave:
-        session.add(
-            RichiestaEseguita(
-                utente_id=actor.utente_id,
-                chiave=chiave[:100],
-                impronta=impronta,
-                operazione=operazione,
-                entita_id=entita_id,
-            )
-        )
-
-
-def _esegui(session: DbSession, actor: Actor, chiave: str | None, operazione: Callable[[], T]) -> T:
-    try:
-        return con_riprova(session, operazione)
-    except (Riprova, OperationalError):
-        # Still colliding after every retry (or the database stayed locked): a clear
-        # "try again", never a 500. Nothing was written.
-        raise Conflict(
-            N_("Troppi terminali hanno scritto nello stesso istante: riprovare."), code="RIPROVARE"
-        ) from None
 
 
 def _lotto_dict(lotto: Lotto) -> dict[str, object]:

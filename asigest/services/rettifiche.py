@@ -91,14 +91,13 @@ from asigest.services.lotti import (
     APRI,
     ChiusuraNonValida,
     _causale,
-    _esegui,
     _fase_bloccata,
     _lotto_dict,
     completa_esaurite,
     get_lotto,
     ricalcola_totali,
 )
-from asigest.services.uow import DbSession, righe_toccate, transaction
+from asigest.services.uow import DbSession, con_riprova_o_conflitto, righe_toccate, transaction
 
 FASE_STATO = "FASE_STATO_MODIFICATO"
 RETTIFICA = "LOTTO_RETTIFICATO"
@@ -256,7 +255,7 @@ def cambia_stato_fase(
                 completa_esaurite(session, fase.commessa_erp_id, adesso or utcnow())
         return fase
 
-    return _esegui(session, actor, None, operazione)
+    return con_riprova_o_conflitto(session, operazione)
 
 
 def transizioni(stato: str, lotti_aperti: int = 0) -> tuple[str, ...]:
@@ -389,7 +388,7 @@ def rettifica_lotto(
             )
         return lotto
 
-    return _esegui(session, actor, None, operazione)
+    return con_riprova_o_conflitto(session, operazione)
 
 
 def _allinea_origini(session: DbSession, lotto: Lotto, precedente: Fase | None, mancanti_prima: int) -> None:
@@ -541,7 +540,7 @@ def annulla_lotto(
             audit.record(session, actor, ANNULLA, "Lotti", lotto_id, prima=prima, motivo=motivo)
         return prima
 
-    return _esegui(session, actor, None, operazione)
+    return con_riprova_o_conflitto(session, operazione)
 
 
 def annullato_dict(lotto: Lotto, fase: Fase) -> dict[str, object]:

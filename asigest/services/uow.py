@@ -220,3 +220,15 @@ def con_riprova(session: DbSession, operazione: Callable[[], T], *, tentativi: i
         # Spread the retries so that terminals that collided do not collide again.
         time.sleep(random.uniform(0.002, 0.01) * tentativo)
     raise AssertionError("unreachable")
+
+
+def con_riprova_o_conflitto(session: DbSession, operazione: Callable[[], T], *, tentativi: int = 12) -> T:
+    """``con_riprova``, and when the operation still collides after every attempt (or the
+    database stayed locked), Conflict RIPROVARE: a clear "try again", never a 500.
+    Nothing was written."""
+    try:
+        return con_riprova(session, operazione, tentativi=tentativi)
+    except (Riprova, OperationalError):
+        raise Conflict(
+            N_("Troppi terminali hanno scritto nello stesso istante: riprovare."), code="RIPROVARE"
+        ) from None

@@ -503,11 +503,13 @@ def test_a_database_that_stays_locked_answers_try_again_not_500(db_session, erp,
     from sqlalchemy.exc import OperationalError
 
     from asigest.errors import Conflict
+    from asigest.services import uow
 
     def sempre_bloccato(session, operazione, **kwargs):
         raise OperationalError("BEGIN IMMEDIATE", {}, Exception("database is locked"))
 
-    monkeypatch.setattr(svc, "con_riprova", sempre_bloccato)
+    # The retry loop every write goes through (uow.con_riprova_o_conflitto calls it).
+    monkeypatch.setattr(uow, "con_riprova", sempre_bloccato)
     with pytest.raises(Conflict) as refused:
         apri(db_session, erp, impianto)
     assert refused.value.code == "RIPROVARE"
