@@ -16,11 +16,13 @@ with its audit row.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext
+from werkzeug.wrappers import Response
 from wtforms.fields.choices import SelectChoice
 
 from asigest.domain import oee as regole
@@ -180,26 +182,23 @@ def elenco():
     form = FermoNuovoForm()
     _macchine_scelta(form.macchina)
     _causali_scelta(form.causale)
-    status = 200
-    if form.validate_on_submit():
-        try:
-            fermo = fermi_service.registra_fermo(
-                deps.session(),
-                actor=deps.actor(),
-                macchina_id=int(form.macchina.data or 0),
-                causale=form.causale.data or "",
-                inizio=_utc_dato(form.inizio.data),
-                fine=_utc_dato(form.fine.data),
-                note=form.note.data,
-                motivo=form.motivo.data or "",
-            )
-        except AsigestError as errore:
-            status = errori_nel_form(form, _campi_form(errore))
-        else:
-            flash(gettext("Fermo %(id)s aggiunto.", id=fermo.id), "ok")
-            return redirect(url_for("fermi.elenco"), code=303)
-    elif form.is_submitted():
-        status = 422
+
+    def aggiungi() -> str:
+        fermo = fermi_service.registra_fermo(
+            deps.session(),
+            actor=deps.actor(),
+            macchina_id=int(form.macchina.data or 0),
+            causale=form.causale.data or "",
+            inizio=_utc_dato(form.inizio.data),
+            fine=_utc_dato(form.fine.data),
+            note=form.note.data,
+            motivo=form.motivo.data or "",
+        )
+        return gettext("Fermo %(id)s aggiunto.", id=fermo.id)
+
+    fatto, status = _invia(form, aggiungi, url_for("fermi.elenco"))
+    if fatto is not None:
+        return fatto
     valori, filtri, errori = _filtri_registro()
     fermi = [] if errori else fermi_service.list_fermi(deps.session(), **filtri)
     html = render_template(
@@ -222,6 +221,22 @@ def _campi_form(errore: AsigestError) -> AsigestError:
         nomi = {"Inizio": "inizio", "Fine": "fine", "Motivo": "motivo", "alle": "alle"}
         errore.errors = {nomi.get(k, k): v for k, v in errore.errors.items()}
     return errore
+
+
+def _invia(form, opera: Callable[[], str], dove: str) -> tuple[Response | None, int]:
+    """A page's form sent: valid → ``opera`` (the service call, returning what to tell the
+    supervisor), then back to ``dove`` (303); refused → None and the status to render
+    with (422, the errors on the form's fields). Not sent → (None, 200)."""
+    if not form.is_submitted():
+        return None, 200
+    if not form.validate_on_submit():
+        return None, 422
+    try:
+        messaggio = opera()
+    except AsigestError as errore:
+        return None, errori_nel_form(form, _campi_form(errore))
+    flash(messaggio, "ok")
+    return redirect(dove, code=303), 200
 
 
 @bp.get("/fermi/esporta.xlsx")
@@ -310,46 +325,38 @@ def fermo(fermo_id: int):
     dividi = FermoDividiForm(prefix="d")
     for campo in (correggi.causale, dividi.causale):
         _causali_scelta(campo)
-    status = 200
-    azione = request.form.get("azione")
-    if request.method == "POST" and azione == "dividi":
-        if dividi.validate_on_submit():
-            try:
-                fermi_service.dividi_fermo(
-                    session,
-                    actor=deps.actor(),
-                    fermo_id=fermo_id,
-                    alle=_utc_dato(dividi.alle.data),
-                    causale=dividi.causale.data or "",
-                    motivo=dividi.motivo.data or "",
-                )
-            except AsigestError as errore:
-                status = errori_nel_form(dividi, _campi_form(errore))
-            else:
-                flash(gettext("Fermo diviso in due."), "ok")
-                return redirect(url_for("fermi.fermo", fermo_id=fermo_id), code=303)
-        else:
-            status = 422
-    elif request.method == "POST":
-        if correggi.validate_on_submit():
-            try:
-                fermi_service.correggi_fermo(
-                    session,
-                    actor=deps.actor(),
-                    fermo_id=fermo_id,
-                    inizio=_utc(correggi.inizio.data),
-                    fine=_utc(correggi.fine.data),
-                    causale=correggi.causale.data or None,
-                    note=correggi.note.data or "",
-                    motivo=correggi.motivo.data or "",
-                )
-            except AsigestError as errore:
-                status = errori_nel_form(correggi, _campi_form(errore))
-            else:
-                flash(gettext("Fermo corretto."), "ok")
-                return redirect(url_for("fermi.fermo", fermo_id=fermo_id), code=303)
-        else:
-            status = 422
+
+    def dividi_fermo() -> str:
+        fermi_service.dividi_fermo(
+            session,
+            actor=deps.actor(),
+            fermo_id=fermo_id,
+            alle=_utc_dato(dividi.alle.data),
+            causale=dividi.causale.data or "",
+            motivo=dividi.motivo.data or "",
+        )
+        return gettext("Fermo diviso in due.")
+
+    def correggi_fermo() -> str:
+        fermi_service.correggi_fermo(
+            session,
+            actor=deps.actor(),
+            fermo_id=fermo_id,
+            inizio=_utc(correggi.inizio.data),
+            fine=_utc(correggi.fine.data),
+            causale=correggi.causale.data or None,
+            note=correggi.note.data or "",
+            motivo=correggi.motivo.data or "",
+        )
+        return gettext("Fermo corretto.")
+
+    # One page, two forms: the button pressed says which one was sent.
+    if request.form.get("azione") == "dividi":
+        fatto, status = _invia(dividi, dividi_fermo, url_for("fermi.fermo", fermo_id=fermo_id))
+    else:
+        fatto, status = _invia(correggi, correggi_fermo, url_for("fermi.fermo", fermo_id=fermo_id))
+    if fatto is not None:
+        return fatto
     session.refresh(trovato)
     html = render_template("fermi/fermo.html", fermo=trovato, correggi=correggi, dividi=dividi, adesso=utcnow())
     return html, status
@@ -367,27 +374,24 @@ def calendario():
     form.giorno.choices = [SelectChoice("", gettext("— nessuno (vale la data) —"))] + [
         SelectChoice(str(i), gettext(GIORNI[i])) for i in range(1, 8)
     ]
-    status = 200
-    if form.validate_on_submit():
-        try:
-            pianificazione.aggiungi_turno(
-                deps.session(),
-                actor=deps.actor(),
-                macchina_id=int(form.macchina.data) if (form.macchina.data or "").isdigit() else None,
-                reparto=form.reparto.data,
-                giorno_settimana=int(form.giorno.data) if (form.giorno.data or "").isdigit() else None,
-                data=form.data.data,
-                ora_inizio=form.ora_inizio.data,
-                ora_fine=form.ora_fine.data,
-                note=form.note.data,
-            )
-        except AsigestError as errore:
-            status = errori_nel_form(form, errore)
-        else:
-            flash(gettext("Turno aggiunto."), "ok")
-            return redirect(url_for("fermi.calendario"), code=303)
-    elif form.is_submitted():
-        status = 422
+
+    def aggiungi() -> str:
+        pianificazione.aggiungi_turno(
+            deps.session(),
+            actor=deps.actor(),
+            macchina_id=int(form.macchina.data) if (form.macchina.data or "").isdigit() else None,
+            reparto=form.reparto.data,
+            giorno_settimana=int(form.giorno.data) if (form.giorno.data or "").isdigit() else None,
+            data=form.data.data,
+            ora_inizio=form.ora_inizio.data,
+            ora_fine=form.ora_fine.data,
+            note=form.note.data,
+        )
+        return gettext("Turno aggiunto.")
+
+    fatto, status = _invia(form, aggiungi, url_for("fermi.calendario"))
+    if fatto is not None:
+        return fatto
     macchine = {m.id: m for m in anagrafiche_service.list_macchine(deps.session(), limit=LIMITE)}
     html = render_template(
         "fermi/calendario.html",
@@ -418,24 +422,21 @@ def tempi_ciclo():
         for t in anagrafiche_service.list_fasi_tipo(deps.session(), solo_attivi=True)
     ]
     _macchine_scelta(form.macchina, vuota=gettext("— ogni macchina —"))
-    status = 200
-    if form.validate_on_submit():
-        try:
-            pianificazione.imposta_tempo_ciclo(
-                deps.session(),
-                actor=deps.actor(),
-                fase_tipo=form.fase_tipo.data or "",
-                codart=form.codart.data,
-                macchina_id=int(form.macchina.data) if (form.macchina.data or "").isdigit() else None,
-                secondi=form.secondi.data or "",
-            )
-        except AsigestError as errore:
-            status = errori_nel_form(form, errore)
-        else:
-            flash(gettext("Tempo ciclo salvato."), "ok")
-            return redirect(url_for("fermi.tempi_ciclo"), code=303)
-    elif form.is_submitted():
-        status = 422
+
+    def salva() -> str:
+        pianificazione.imposta_tempo_ciclo(
+            deps.session(),
+            actor=deps.actor(),
+            fase_tipo=form.fase_tipo.data or "",
+            codart=form.codart.data,
+            macchina_id=int(form.macchina.data) if (form.macchina.data or "").isdigit() else None,
+            secondi=form.secondi.data or "",
+        )
+        return gettext("Tempo ciclo salvato.")
+
+    fatto, status = _invia(form, salva, url_for("fermi.tempi_ciclo"))
+    if fatto is not None:
+        return fatto
     html = render_template("fermi/tempi_ciclo.html", tempi=pianificazione.list_tempi_ciclo(deps.session()), form=form)
     return html, status
 
