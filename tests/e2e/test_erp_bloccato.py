@@ -221,8 +221,16 @@ def _prova(porta, impianto, blocca, tipo_erp):
         primo_ok = primo_ok or (time.monotonic() - rilasciato if status == 200 else None)
         time.sleep(0.1)
     assert ok_di_fila >= 10, "l'ERP non è tornato disponibile dopo la pausa"
-    salute_dopo = [_get(porta, "/health", {}) for _ in range(6)]
-    assert all(c["status"] == "ok" and c["databases"]["erp"] == "ok" for _, c, _ in salute_dopo)
+    # Each worker has its own breaker and the kernel may have handed every request above to
+    # one of them: the other recovers on its own next call once its pause is over, so
+    # /health is polled until both have answered ok, within the same bound.
+    ok_di_fila = 0
+    while ok_di_fila < 6 and time.monotonic() - rilasciato < PAUSA_S + 3 * TIMEOUT_S:
+        _, corpo, _ = _get(porta, "/health", {})
+        sano = corpo["status"] == "ok" and corpo["databases"]["erp"] == "ok"
+        ok_di_fila = ok_di_fila + 1 if sano else 0
+        time.sleep(0 if sano else 0.2)
+    assert ok_di_fila >= 6, "/health dice ancora l'ERP irraggiungibile dopo la pausa"
     ripresa = time.monotonic() - rilasciato
 
     print(
