@@ -78,7 +78,13 @@ MODULI_INSIEME = (
     "e2e/test_fuzz_api.py",
 )
 # Single tests of that kind inside modules that otherwise exercise the database.
-TEST_UNA_VOLTA = ("web/test_openapi.py::test_the_document_is_valid_openapi",)
+TEST_UNA_VOLTA = (
+    "web/test_openapi.py::test_the_document_is_valid_openapi",
+    # `flask demo`, `user` and `token` in a subprocess on a fresh instance folder with the
+    # default settings (no ASIGEST_ variable passes): always the embedded SQLite.
+    "integration/test_demo.py::test_demo_command_end_to_end",
+    "integration/test_demo.py::test_user_and_token_commands",
+)
 
 
 @pytest.hookimpl(optionalhook=True)  # a venv without xdist (make test-dist) runs the suite too
