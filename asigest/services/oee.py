@@ -9,7 +9,10 @@ that reads what ``domain/oee.py`` computes from, shared by the dashboard and the
 - Stops: those that end after the period starts or still run, and start before it
   ends, read through ``IX_Fermi_Fine``.
 - Pieces: Σ good and scrap of the lotti **closed** in the period (DataFine), by machine,
-  order and phase type, through ``IX_Lotti_DataFine_KPI`` (as the KPIs count them). A
+  order and phase type: from the daily summary ``KpiProduzioneGiorni`` (a few rows per
+  machine and day, kept exact by services/riepilogo_kpi.py, days local to the plant's
+  zone) when it is in use for the plant's zone, as the KPIs decide; otherwise from the
+  lotti themselves through ``IX_Lotti_DataFine_KPI`` (same figures, slower). A
   lotto's pieces count on the machine it ran on, at the cycle time of its article: the
   article (CODART) is the ERP's, read in batches only when some cycle time names an
   article; an order the ERP no longer has takes the cycle times for any article.
@@ -31,8 +34,18 @@ from asigest.domain.kpi import errori_periodo
 from asigest.domain.periodo import Periodo
 from asigest.erp import ErpGateway
 from asigest.errors import InvalidInput
-from asigest.models import CalendarioTurni, CausaleFermo, Fase, FaseTipo, Lotto, Macchina, TempoCiclo
+from asigest.models import (
+    CalendarioTurni,
+    CausaleFermo,
+    Fase,
+    FaseTipo,
+    KpiProduzioneGiorno,
+    Lotto,
+    Macchina,
+    TempoCiclo,
+)
 from asigest.models.fermi import Fermo
+from asigest.services import riepilogo_kpi
 from asigest.services.kpi import periodo_predefinito
 from asigest.services.uow import DbSession
 
@@ -144,7 +157,11 @@ def calcola_oee(
         for r in session.scalars(select(TempoCiclo))
     ]
     per_articolo = any(c.codart is not None for c in cicli)
-    produzione = _produzione(session, inizio, fine, macchina_id, per_commessa=per_articolo and erp is not None)
+    per_commessa = per_articolo and erp is not None
+    if riepilogo_kpi.in_uso(session, zona):
+        produzione = _produzione_riepilogo(session, giorni, macchina_id, per_commessa=per_commessa)
+    else:
+        produzione = _produzione(session, inizio, fine, macchina_id, per_commessa=per_commessa)
     articoli = _articoli(
         erp, {r[0] for m, righe_m in produzione.items() if m in ids for r in righe_m if r[0] is not None}, cicli
     )
@@ -277,6 +294,32 @@ def _produzione(
         query = query.where(Lotto.macchina_id == macchina_id)
     per_macchina: dict[int, list[tuple[int | None, int, int, int]]] = defaultdict(list)
     # Through the connection: plain rows, without the ORM's per-row bookkeeping.
+    for m, commessa, tipo, buoni, scarti in session.connection().execute(query):
+        per_macchina[int(m)].append((commessa, tipo, int(buoni or 0), int(scarti or 0)))
+    return per_macchina
+
+
+def _produzione_riepilogo(
+    session: DbSession, giorni: tuple[date, date], macchina_id: int | None, *, per_commessa: bool
+) -> dict[int, list[tuple[int | None, int, int, int]]]:
+    """What ``_produzione`` returns, from KpiProduzioneGiorni: the rows of the period's
+    local days (a lotto counts on the day it closed, as in the lotti)."""
+    r = KpiProduzioneGiorno
+    gruppi = [r.macchina_id, r.fase_tipo_id] + ([r.commessa_erp_id] if per_commessa else [])
+    query = (
+        select(
+            r.macchina_id,
+            r.commessa_erp_id if per_commessa else null(),
+            r.fase_tipo_id,
+            func.sum(r.qta_output),
+            func.sum(r.qta_scarti),
+        )
+        .where(r.giorno >= giorni[0], r.giorno <= giorni[1])
+        .group_by(*gruppi)
+    )
+    if macchina_id is not None:
+        query = query.where(r.macchina_id == macchina_id)
+    per_macchina: dict[int, list[tuple[int | None, int, int, int]]] = defaultdict(list)
     for m, commessa, tipo, buoni, scarti in session.connection().execute(query):
         per_macchina[int(m)].append((commessa, tipo, int(buoni or 0), int(scarti or 0)))
     return per_macchina
