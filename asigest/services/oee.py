@@ -8,11 +8,12 @@ that reads what ``domain/oee.py`` computes from, shared by the dashboard and the
   (``domain.oee.turni_del_giorno``).
 - Stops: those that end after the period starts or still run, and start before it
   ends, read through ``IX_Fermi_Fine``.
-- Pieces: Σ good and scrap of the lotti **closed** in the period (DataFine), by machine,
-  order and phase type: from the daily summary ``KpiProduzioneGiorni`` (a few rows per
-  machine and day, kept exact by services/riepilogo_kpi.py, days local to the plant's
-  zone) when it is in use for the plant's zone, as the KPIs decide; otherwise from the
-  lotti themselves through ``IX_Lotti_DataFine_KPI`` (same figures, slower). A
+- Pieces: Σ good and scrap of the lotti **closed** in the period (DataFine), by machine
+  and phase type, and by order too when some cycle time names an article. By machine
+  and type only, from the daily summary ``KpiProduzioneGiorni`` (one row per machine,
+  type and local day, kept exact by services/riepilogo_kpi.py) when it is in use for
+  the plant's zone, as the KPIs decide; by order, or without the summary, from the
+  lotti themselves through ``IX_Lotti_DataFine_KPI`` (the same figures, slower). A
   lotto's pieces count on the machine it ran on, at the cycle time of its article: the
   article (CODART) is the ERP's, read in batches only when some cycle time names an
   article; an order the ERP no longer has takes the cycle times for any article.
@@ -158,8 +159,8 @@ def calcola_oee(
     ]
     per_articolo = any(c.codart is not None for c in cicli)
     per_commessa = per_articolo and erp is not None
-    if riepilogo_kpi.in_uso(session, zona):
-        produzione = _produzione_riepilogo(session, giorni, macchina_id, per_commessa=per_commessa)
+    if not per_commessa and riepilogo_kpi.in_uso(session, zona):
+        produzione = _produzione_riepilogo(session, giorni, macchina_id)
     else:
         produzione = _produzione(session, inizio, fine, macchina_id, per_commessa=per_commessa)
     articoli = _articoli(
@@ -300,28 +301,21 @@ def _produzione(
 
 
 def _produzione_riepilogo(
-    session: DbSession, giorni: tuple[date, date], macchina_id: int | None, *, per_commessa: bool
+    session: DbSession, giorni: tuple[date, date], macchina_id: int | None
 ) -> dict[int, list[tuple[int | None, int, int, int]]]:
-    """What ``_produzione`` returns, from KpiProduzioneGiorni: the rows of the period's
-    local days (a lotto counts on the day it closed, as in the lotti)."""
+    """What ``_produzione`` returns without orders, from KpiProduzioneGiorni: the rows of
+    the period's local days (a lotto counts on the day it closed, as in the lotti)."""
     r = KpiProduzioneGiorno
-    gruppi = [r.macchina_id, r.fase_tipo_id] + ([r.commessa_erp_id] if per_commessa else [])
     query = (
-        select(
-            r.macchina_id,
-            r.commessa_erp_id if per_commessa else null(),
-            r.fase_tipo_id,
-            func.sum(r.qta_output),
-            func.sum(r.qta_scarti),
-        )
+        select(r.macchina_id, r.fase_tipo_id, func.sum(r.qta_output), func.sum(r.qta_scarti))
         .where(r.giorno >= giorni[0], r.giorno <= giorni[1])
-        .group_by(*gruppi)
+        .group_by(r.macchina_id, r.fase_tipo_id)
     )
     if macchina_id is not None:
         query = query.where(r.macchina_id == macchina_id)
     per_macchina: dict[int, list[tuple[int | None, int, int, int]]] = defaultdict(list)
-    for m, commessa, tipo, buoni, scarti in session.connection().execute(query):
-        per_macchina[int(m)].append((commessa, tipo, int(buoni or 0), int(scarti or 0)))
+    for m, tipo, buoni, scarti in session.connection().execute(query).all():
+        per_macchina[int(m)].append((None, tipo, int(buoni or 0), int(scarti or 0)))
     return per_macchina
 
 

@@ -10,8 +10,8 @@ lotto, so the dashboard reads a few rows a day instead of every lotto of the per
 - ``KpiScartiGiorni``: per local day, machine and scrap reason, the lotti closed with
   scrap and Σ scrap (the Pareto lists by machine and by reason). A close without scrap
   touches no row of it;
-- ``KpiProduzioneGiorni``: per local day, machine, phase type and order, the lotti
-  closed, Σ good and Σ scrap (the OEE's produced and good quantities, SPEC §13).
+- ``KpiProduzioneGiorni``: per local day, machine and phase type, the lotti closed,
+  Σ good and Σ scrap (the OEE's produced and good quantities, SPEC §13).
 
 How they stay exact:
 
@@ -77,7 +77,7 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 RIGA = 1  # KpiRiepilogo has one row, with this ID
-# What the summaries read of a lotto (its fase's type and order are looked up: a fase's never change).
+# What the summaries read of a lotto (its fase's type is looked up: a fase's never changes).
 _CAMPI = (
     "data_inizio",
     "data_fine",
@@ -90,8 +90,8 @@ _CAMPI = (
 )
 # KpiScartiGiorni.CausaleID of scrap without a reason (only if R7 was broken).
 SENZA_CAUSALE = 0
-# Rows per INSERT of a rebuild: at most 7 parameters each, under SQL Server's 2,100.
-_BLOCCO = 290
+# Rows per INSERT of a rebuild: at most 6 parameters each, under SQL Server's 2,100.
+_BLOCCO = 300
 
 
 @dataclass(frozen=True)
@@ -107,9 +107,7 @@ class Tabella:
 PER_TIPO = Tabella(KpiGiorno, ("fase_tipo_id",), ("lotti", "qta_output", "qta_scarti", "microsecondi"))
 PER_OPERATORE = Tabella(KpiOperatoreGiorno, ("operatore_id",), ("lotti", "qta_output"))
 PER_SCARTI = Tabella(KpiScartiGiorno, ("macchina_id", "causale_id"), ("lotti", "qta_scarti"))
-PER_PRODUZIONE = Tabella(
-    KpiProduzioneGiorno, ("macchina_id", "fase_tipo_id", "commessa_erp_id"), ("lotti", "qta_output", "qta_scarti")
-)
+PER_PRODUZIONE = Tabella(KpiProduzioneGiorno, ("macchina_id", "fase_tipo_id"), ("lotti", "qta_output", "qta_scarti"))
 TABELLE = (PER_TIPO, PER_OPERATORE, PER_SCARTI, PER_PRODUZIONE)
 
 # ``{(Tabella, (day, *key)): [values…]}``: what to add to each row.
@@ -130,20 +128,13 @@ class StatoLotto(TypedDict):
     fase_id: int | None
 
 
-@dataclass(frozen=True)
-class FaseDi:
-    """What the summaries read of a lotto's fase."""
-
-    fase_tipo_id: int
-    commessa_erp_id: int
-
-
 def contributi(
-    stato: StatoLotto, fase: FaseDi, zona: str
+    stato: StatoLotto, fase_tipo_id: int, zona: str
 ) -> list[tuple[Tabella, tuple[date, *tuple[int, ...]], list[int]]]:
-    """What one lotto in ``stato`` (its _CAMPI) of ``fase`` adds to each summary: nothing
-    while it is open; once closed, to its local day's row of its type, of its operator and
-    of its machine and order, and with scrap to its day's row of its machine and reason."""
+    """What one lotto in ``stato`` (its _CAMPI) of a fase of type ``fase_tipo_id`` adds to
+    each summary: nothing while it is open; once closed, to its local day's row of its
+    type, of its operator and of its machine and type, and with scrap to its day's row of
+    its machine and reason."""
     fine, inizio, operatore = stato["data_fine"], stato["data_inizio"], stato["operatore_id"]
     if fine is None or inizio is None or operatore is None:
         return []
@@ -152,20 +143,20 @@ def contributi(
     giorno = fine.astimezone(ZoneInfo(zona)).date()
     buoni, scarti = int(stato["qta_output"] or 0), int(stato["qta_scarti"] or 0)
     righe: list[tuple[Tabella, tuple[date, *tuple[int, ...]], list[int]]] = [
-        (PER_TIPO, (giorno, fase.fase_tipo_id), [1, buoni, scarti, microsecondi]),
+        (PER_TIPO, (giorno, fase_tipo_id), [1, buoni, scarti, microsecondi]),
         (PER_OPERATORE, (giorno, operatore), [1, buoni]),
     ]
     macchina = stato["macchina_id"]
     if macchina is not None:
-        righe.append((PER_PRODUZIONE, (giorno, macchina, fase.fase_tipo_id, fase.commessa_erp_id), [1, buoni, scarti]))
+        righe.append((PER_PRODUZIONE, (giorno, macchina, fase_tipo_id), [1, buoni, scarti]))
     if scarti > 0 and macchina is not None:
         causale = stato["causale_id"] if stato["causale_id"] is not None else SENZA_CAUSALE
         righe.append((PER_SCARTI, (giorno, macchina, causale), [1, scarti]))
     return righe
 
 
-def _aggiungi(delta: Delta, stato: StatoLotto | None, fase: FaseDi | None, zona: str, segno: int) -> None:
-    for tabella, chiave, valori in contributi(stato, fase, zona) if stato and fase else []:
+def _aggiungi(delta: Delta, stato: StatoLotto | None, fase_tipo_id: int | None, zona: str, segno: int) -> None:
+    for tabella, chiave, valori in contributi(stato, fase_tipo_id, zona) if stato and fase_tipo_id is not None else []:
         somma = delta.setdefault((tabella, chiave), [0] * len(valori))
         for indice, valore in enumerate(valori):
             somma[indice] += segno * valore
@@ -194,7 +185,7 @@ def lotto_chiuso(session: DbSession, lotto: Lotto) -> None:
     if zona is None:
         return
     delta: Delta = {}
-    _aggiungi(delta, _dopo(lotto), FaseDi(lotto.fase.fase_tipo_id, lotto.fase.commessa_erp_id), zona, 1)
+    _aggiungi(delta, _dopo(lotto), lotto.fase.fase_tipo_id, zona, 1)
     applica(conn, delta)
 
 
@@ -294,13 +285,12 @@ def aggrega(conn: Connection, zona: str) -> Delta:
             Lotto.causale_id,
             Lotto.fase_id,
             Fase.fase_tipo_id,
-            Fase.commessa_erp_id,
         )
         .join(Fase, Fase.id == Lotto.fase_id)
         .where(Lotto.data_fine.is_not(None))
         .execution_options(yield_per=10_000)  # the statement's own option: the connection stays as it is
     )
-    for inizio, fine, buoni, scarti, operatore, macchina, causale, fase_id, fase_tipo_id, commessa in righe:
+    for inizio, fine, buoni, scarti, operatore, macchina, causale, fase_id, fase_tipo_id in righe:
         stato = StatoLotto(
             data_inizio=inizio,
             data_fine=fine,
@@ -311,7 +301,7 @@ def aggrega(conn: Connection, zona: str) -> Delta:
             causale_id=causale,
             fase_id=fase_id,
         )
-        _aggiungi(totali, stato, FaseDi(fase_tipo_id, commessa), zona, 1)
+        _aggiungi(totali, stato, fase_tipo_id, zona, 1)
     return totali
 
 
@@ -411,17 +401,18 @@ def _dopo_flush(session: Session, _flush_context: UOWTransaction) -> None:
     if zona is None:
         return
     ids = sorted({s["fase_id"] for _o, *stati in cambi for s in stati if s and s["fase_id"] is not None})
-    fasi = {
-        fase_id: FaseDi(tipo, commessa)
-        for fase_id, tipo, commessa in conn.execute(
-            select(Fase.id, Fase.fase_tipo_id, Fase.commessa_erp_id).where(Fase.id.in_(ids))
-        )
-    }
+    # The fase before and after the flush: a lotto moved to another fase leaves its old type's rows.
+    tipi = dict(conn.execute(select(Fase.id, Fase.fase_tipo_id).where(Fase.id.in_(ids))).all())
     delta: Delta = {}
     for _lotto, prima, dopo in cambi:
-        _aggiungi(delta, prima, fasi.get(prima["fase_id"]) if prima and prima["fase_id"] else None, zona, -1)
-        _aggiungi(delta, dopo, fasi.get(dopo["fase_id"]) if dopo and dopo["fase_id"] else None, zona, 1)
+        _aggiungi(delta, prima, _tipo(tipi, prima), zona, -1)
+        _aggiungi(delta, dopo, _tipo(tipi, dopo), zona, 1)
     applica(conn, delta)
+
+
+def _tipo(tipi: dict[int, int], stato: StatoLotto | None) -> int | None:
+    """The phase type of the fase a lotto's state names (None for a lotto never saved)."""
+    return tipi.get(stato["fase_id"]) if stato and stato["fase_id"] is not None else None
 
 
 def init_app(_app: object) -> None:

@@ -345,7 +345,7 @@ def test_0016_fills_the_production_summary_from_the_closed_lotti(alla_0007, tenu
         tenute
         == attese
         == {
-            (date(2026, 3, 28), macchina, tipo, 101): [1, 7, 1],
-            (date(2026, 3, 29), macchina, tipo, 101): [2, 9, 2],
+            (date(2026, 3, 28), macchina, tipo): [1, 7, 1],
+            (date(2026, 3, 29), macchina, tipo): [2, 9, 2],
         }
     )

@@ -256,12 +256,12 @@ def test_scrap_by_machine_and_reason_follows_corrections(db_session, marzo):
     assert any(voce["CausaleID"] is None for voce in dal_riepilogo.scarti_per_causale)
 
 
-def test_production_by_machine_and_order_follows_every_change(db_session, erp, marzo):
-    """KpiProduzioneGiorni (the OEE's pieces): by hand for the March week, then a service
+def test_production_by_machine_and_phase_type_follows_every_change(db_session, erp, marzo):
+    """KpiProduzioneGiorni (the OEE's pieces): by hand for the March plant, then a service
     close, a correction, a cancellation of an open lotto, an ORM move of a closed lotto to
     another order's fase and machine, and an ORM delete keep it equal to a rebuild; the
-    OEE read from it equals the OEE read from the lotti, with cycle times by article (rows
-    by order) and without."""
+    OEE read from it equals the OEE read from the lotti (whole plant, a 31-day period,
+    one machine)."""
     imp = marzo
     tipi = {codice: db_session.get(Fase, imp.fasi[(101, codice)]).fase_tipo_id for codice in ("SMD", "CONTROLLI")}
     pth = db_session.get(Fase, imp.fasi[(104, "PTH")]).fase_tipo_id
@@ -271,9 +271,9 @@ def test_production_by_machine_and_order_follows_every_change(db_session, erp, m
 
     a, b = imp.macchine["SMD-A"], imp.macchine["SMD-B"]
     iniziale = produzione()
-    assert iniziale[(date(2026, 3, 23), a, tipi["SMD"], 101)] == [1, 90, 10]
-    assert iniziale[(date(2026, 3, 23), b, tipi["SMD"], 101)] == [1, 100, 0]  # L2, closed at 01:00 local
-    assert iniziale[(date(2026, 3, 30), b, tipi["SMD"], 101)] == [1, 30, 0]  # L7, 00:30 local on the 30th
+    assert iniziale[(date(2026, 3, 23), a, tipi["SMD"])] == [1, 90, 10]
+    assert iniziale[(date(2026, 3, 23), b, tipi["SMD"])] == [1, 100, 0]  # L2, closed at 01:00 local
+    assert iniziale[(date(2026, 3, 30), b, tipi["SMD"])] == [1, 30, 0]  # L7, 00:30 local on the 30th
     assert len(iniziale) == 8
 
     supervisore = replace(actor_for(imp.operatori["Sara"]), ruolo="SUPERVISORE")
@@ -296,28 +296,27 @@ def test_production_by_machine_and_order_follows_every_change(db_session, erp, m
         motivo="Conteggio rifatto",
     )
     annulla_lotto(db_session, actor=supervisore, lotto_id=imp.lotti["O2"], motivo="Aperto per sbaglio")
-    assert produzione()[(date(2026, 3, 30), a, tipi["SMD"], 101)] == [1, 7, 1]
-    assert produzione()[(date(2026, 3, 23), a, tipi["SMD"], 101)] == [1, 95, 5]
+    assert produzione()[(date(2026, 3, 30), a, tipi["SMD"])] == [1, 7, 1]
+    assert produzione()[(date(2026, 3, 23), a, tipi["SMD"])] == [1, 95, 5]
     assert righe(db_session) == da_zero(db_session)
 
     l3 = db_session.get(Lotto, imp.lotti["L3"])
     l3.fase_id, l3.progressivo, l3.macchina_id = imp.fasi[(104, "PTH")], 99, imp.macchine["PTH-A"]
     db_session.commit()
-    assert (date(2026, 3, 25), imp.macchine["CTRL-A"], tipi["CONTROLLI"], 101) not in produzione()
-    assert produzione()[(date(2026, 3, 25), imp.macchine["PTH-A"], pth, 104)] == [1, 95, 3]
+    assert (date(2026, 3, 25), imp.macchine["CTRL-A"], tipi["CONTROLLI"]) not in produzione()
+    assert produzione()[(date(2026, 3, 25), imp.macchine["PTH-A"], pth)] == [1, 95, 3]
     db_session.delete(db_session.get(Lotto, imp.lotti["L7"]))
     db_session.commit()
-    assert (date(2026, 3, 30), b, tipi["SMD"], 101) not in produzione()
+    assert (date(2026, 3, 30), b, tipi["SMD"]) not in produzione()
     assert righe(db_session) == da_zero(db_session)
 
     db_session.add(TempoCiclo(fase_tipo_id=tipi["SMD"], secondi_per_pezzo=Decimal(20)))
-    db_session.add(TempoCiclo(codart="SCH-[X]", fase_tipo_id=tipi["SMD"], secondi_per_pezzo=Decimal(30)))
     db_session.commit()
     periodi = [MARZO, Periodo(date(2026, 3, 1), date(2026, 3, 31))]
 
     def oee() -> list:
         return [calcola_oee(db_session, erp, p, zona=ZONA, adesso=ADESSO).as_api() for p in periodi] + [
-            calcola_oee(db_session, None, MARZO, zona=ZONA, adesso=ADESSO, macchina_id=a).as_api()
+            calcola_oee(db_session, erp, MARZO, zona=ZONA, adesso=ADESSO, macchina_id=a).as_api()
         ]
 
     dal_riepilogo = oee()
