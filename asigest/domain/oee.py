@@ -70,11 +70,14 @@ def intersezione(a: Sequence[Intervallo], b: Sequence[Intervallo]) -> list[Inter
     """The instants in both (each given as sorted, disjoint intervals)."""
     risultato: list[Intervallo] = []
     i = j = 0
-    while i < len(a) and j < len(b):
-        inizio, fine = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+    na, nb = len(a), len(b)
+    while i < na and j < nb:
+        (a_inizio, a_fine), (b_inizio, b_fine) = a[i], b[j]
+        inizio = a_inizio if a_inizio > b_inizio else b_inizio
+        fine = a_fine if a_fine < b_fine else b_fine
         if fine > inizio:
             risultato.append((inizio, fine))
-        if a[i][1] < b[j][1]:
+        if a_fine < b_fine:
             i += 1
         else:
             j += 1
@@ -82,16 +85,23 @@ def intersezione(a: Sequence[Intervallo], b: Sequence[Intervallo]) -> list[Inter
 
 
 def differenza(a: Sequence[Intervallo], b: Sequence[Intervallo]) -> list[Intervallo]:
-    """The instants of ``a`` not in ``b`` (both sorted, disjoint)."""
+    """The instants of ``a`` not in ``b`` (both sorted, disjoint), in one sweep: a
+    machine's shifts of 90 days less its planned stops."""
     risultato: list[Intervallo] = []
+    j, nb = 0, len(b)
     for inizio, fine in a:
+        # Intervals of b that end before this one starts end before every later one too.
+        while j < nb and b[j][1] <= inizio:
+            j += 1
         cursore = inizio
-        for b_inizio, b_fine in b:
-            if b_fine <= cursore or b_inizio >= fine:
-                continue
+        k = j
+        while k < nb and b[k][0] < fine:
+            b_inizio, b_fine = b[k]
             if b_inizio > cursore:
                 risultato.append((cursore, b_inizio))
-            cursore = max(cursore, b_fine)
+            if b_fine > cursore:
+                cursore = b_fine
+            k += 1
         if cursore < fine:
             risultato.append((cursore, fine))
     return risultato
@@ -368,9 +378,12 @@ def calcola(
     figure.tempo_calendario = minuti(calendario)
 
     # Each stop's own instants in the period: sorted by start, an overlap left to the earlier one.
-    # (Comparisons written out, not max/min: this loop and minuti_dentro run once per stop,
-    # tens of thousands of times for a plant's 90 days.)
-    propri: list[tuple[FermoOee, Intervallo]] = []
+    # (Comparisons written out, not max/min, and one pass that sorts the stops into planned
+    # and unplanned: these loops run once per stop, tens of thousands of times for a
+    # plant's 90 days.)
+    pianificati: list[Intervallo] = []
+    non_pianificati: list[FermoOee] = []
+    intervalli: list[Intervallo] = []
     fine_precedente, fine_periodo = periodo[0], periodo[1]
     for fermo in sorted(fermi, key=_inizio):
         inizio = fermo.inizio if fermo.inizio > fine_precedente else fine_precedente
@@ -378,25 +391,30 @@ def calcola(
         if fine > fine_periodo:
             fine = fine_periodo
         if fine > inizio:
-            propri.append((fermo, (inizio, fine)))
+            if fermo.pianificato:
+                pianificati.append((inizio, fine))
+            else:
+                non_pianificati.append(fermo)
+                intervalli.append((inizio, fine))
             fine_precedente = fine
-    pianificati = unione(i for f, i in propri if f.pianificato)
+    pianificati = unione(pianificati)
     pbt = differenza(calendario, pianificati)
     figure.tempo_fermi_pianificati = minuti(intersezione(calendario, pianificati))
     figure.tempo_pianificato = minuti(pbt)
 
-    non_pianificati = [(f, i) for f, i in propri if not f.pianificato]
-    persi = minuti_dentro([i for _, i in non_pianificati], pbt)
     voci: dict[str, tuple[FermoOee, float, int]] = {}
-    for (fermo, _intervallo), perso in zip(non_pianificati, persi, strict=True):
+    tempo_fermo = tempo_guasti = 0.0
+    guasti = 0
+    for fermo, perso in zip(non_pianificati, minuti_dentro(intervalli, pbt), strict=True):
         if perso <= 0:
             continue
-        _primo, somma_minuti, quanti = voci.get(fermo.codice, (fermo, 0.0, 0))
-        voci[fermo.codice] = (fermo, somma_minuti + perso, quanti + 1)
-        figure.tempo_fermo += perso
+        voce = voci.get(fermo.codice)
+        voci[fermo.codice] = (fermo, perso, 1) if voce is None else (fermo, voce[1] + perso, voce[2] + 1)
+        tempo_fermo += perso
         if fermo.categoria == GUASTO:
-            figure.guasti += 1
-            figure.tempo_guasti += perso
+            guasti += 1
+            tempo_guasti += perso
+    figure.tempo_fermo, figure.guasti, figure.tempo_guasti = tempo_fermo, guasti, tempo_guasti
     figure.fermi_per_causale = _pareto(
         VoceFermo(f.codice, f.descrizione, f.categoria, m, n) for f, m, n in voci.values()
     )
