@@ -33,7 +33,7 @@ MTBF = APT / their number.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from operator import attrgetter
@@ -445,7 +445,8 @@ def somma(figure: Iterable[FigureOee]) -> FigureOee:
     A machine without a calendar leaves the group's time-based figures missing only if
     something happened on it (pieces or stops); an idle machine without one is left out."""
     totale = FigureOee()
-    voci: dict[str, VoceFermo] = {}
+    # Per reason: the first entry (its description and category), Σ minutes, Σ stops.
+    voci: dict[str, tuple[VoceFermo, float, int]] = {}
     contate = 0
     for f in figure:
         attiva = f.pezzi_prodotti > 0 or bool(f.fermi_per_causale)
@@ -470,11 +471,13 @@ def somma(figure: Iterable[FigureOee]) -> FigureOee:
         for v in f.fermi_per_causale:
             prima = voci.get(v.codice)
             voci[v.codice] = (
-                v if prima is None else replace(v, minuti=prima.minuti + v.minuti, fermi=prima.fermi + v.fermi)
+                (v, v.minuti, v.fermi) if prima is None else (prima[0], prima[1] + v.minuti, prima[2] + v.fermi)
             )
     if contate == 0:
         totale.senza_calendario = True
-    totale.fermi_per_causale = _pareto(voci.values())
+    totale.fermi_per_causale = _pareto(
+        VoceFermo(v.codice, v.descrizione, v.categoria, minuti, fermi) for v, minuti, fermi in voci.values()
+    )
     return totale
 
 
