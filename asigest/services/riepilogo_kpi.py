@@ -411,8 +411,9 @@ def _dopo_flush(session: Session, _flush_context: UOWTransaction) -> None:
 
 
 def _tipo(tipi: dict[int, int], stato: StatoLotto | None) -> int | None:
-    """The phase type of the fase a lotto's state names (None for a lotto never saved)."""
-    return tipi.get(stato["fase_id"]) if stato and stato["fase_id"] is not None else None
+    """The phase type of the fase a lotto's state names (None for a lotto never saved).
+    A fase that is gone is a KeyError: the flush fails rather than the summaries drift."""
+    return tipi[stato["fase_id"]] if stato and stato["fase_id"] is not None else None
 
 
 def init_app(_app: object) -> None:
