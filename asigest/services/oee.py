@@ -7,7 +7,8 @@ that reads what ``domain/oee.py`` computes from, shared by the dashboard and the
   or Reparto. Each machine's calendar is its own rows, else its Reparto's
   (``domain.oee.turni_del_giorno``).
 - Stops: those that end after the period starts or still run, and start before it
-  ends, read through ``IX_Fermi_Fine``.
+  ends, read through ``IX_Fermi_Fine`` (of the machines asked for only, with a filter),
+  as plain UTC values (``_fermi``).
 - Pieces: Σ good and scrap of the lotti **closed** in the period (DataFine), by machine
   and phase type, and by order too when some cycle time names an article. By machine
   and type only, from the daily summary ``KpiProduzioneGiorni`` (one row per machine,
