@@ -1,6 +1,8 @@
 """OEE of machines as ISO 22400-2 defines it (SPEC §13): pure, no database, no Flask.
 
-For a period (UTC instants ``[inizio, fine)``, whole local days of the plant) and a machine:
+For a period (UTC instants ``[inizio, fine)``, whole local days of the plant) and a machine
+(every instant given to ``calcola`` aware, or every one plain UTC: services/oee.py gives
+plain ones, cheaper to read by the ten thousand):
 
 - **calendar time**: the shifts of its calendar (``turni``) within the period, in the
   plant's zone — a 22:00–06:00 shift over the night the clocks go back lasts 9 hours;
@@ -31,9 +33,11 @@ MTBF = APT / their number.
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from operator import attrgetter
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 GUASTO = "GUASTO"
@@ -66,11 +70,14 @@ def intersezione(a: Sequence[Intervallo], b: Sequence[Intervallo]) -> list[Inter
     """The instants in both (each given as sorted, disjoint intervals)."""
     risultato: list[Intervallo] = []
     i = j = 0
-    while i < len(a) and j < len(b):
-        inizio, fine = max(a[i][0], b[j][0]), min(a[i][1], b[j][1])
+    na, nb = len(a), len(b)
+    while i < na and j < nb:
+        (a_inizio, a_fine), (b_inizio, b_fine) = a[i], b[j]
+        inizio = a_inizio if a_inizio > b_inizio else b_inizio
+        fine = a_fine if a_fine < b_fine else b_fine
         if fine > inizio:
             risultato.append((inizio, fine))
-        if a[i][1] < b[j][1]:
+        if a_fine < b_fine:
             i += 1
         else:
             j += 1
@@ -78,16 +85,23 @@ def intersezione(a: Sequence[Intervallo], b: Sequence[Intervallo]) -> list[Inter
 
 
 def differenza(a: Sequence[Intervallo], b: Sequence[Intervallo]) -> list[Intervallo]:
-    """The instants of ``a`` not in ``b`` (both sorted, disjoint)."""
+    """The instants of ``a`` not in ``b`` (both sorted, disjoint), in one sweep: a
+    machine's shifts of 90 days less its planned stops."""
     risultato: list[Intervallo] = []
+    j, nb = 0, len(b)
     for inizio, fine in a:
+        # Intervals of b that end before this one starts end before every later one too.
+        while j < nb and b[j][1] <= inizio:
+            j += 1
         cursore = inizio
-        for b_inizio, b_fine in b:
-            if b_fine <= cursore or b_inizio >= fine:
-                continue
+        k = j
+        while k < nb and b[k][0] < fine:
+            b_inizio, b_fine = b[k]
             if b_inizio > cursore:
                 risultato.append((cursore, b_inizio))
-            cursore = max(cursore, b_fine)
+            if b_fine > cursore:
+                cursore = b_fine
+            k += 1
         if cursore < fine:
             risultato.append((cursore, fine))
     return risultato
@@ -98,14 +112,16 @@ def minuti_dentro(intervalli: Sequence[Intervallo], dentro: Sequence[Intervallo]
     both sorted by start and disjoint, so the cost follows their lengths added, not
     multiplied (a machine's hundreds of stops against its hundreds of shifts)."""
     risultato = []
-    j = 0
+    j, n = 0, len(dentro)
     for inizio, fine in intervalli:
-        while j < len(dentro) and dentro[j][1] <= inizio:
+        while j < n and dentro[j][1] <= inizio:
             j += 1
         secondi = 0.0
         k = j
-        while k < len(dentro) and dentro[k][0] < fine:
-            da, a = max(inizio, dentro[k][0]), min(fine, dentro[k][1])
+        while k < n and dentro[k][0] < fine:
+            d_inizio, d_fine = dentro[k]
+            da = inizio if inizio > d_inizio else d_inizio
+            a = fine if fine < d_fine else d_fine
             if a > da:
                 secondi += (a - da).total_seconds()
             k += 1
@@ -215,8 +231,10 @@ def tempo_ciclo(
 # -- stops and production --------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class FermoOee:
+class FermoOee(NamedTuple):
+    """A stop as the figures read it. A tuple, not a dataclass: a 90-day period holds
+    tens of thousands of them, and building a frozen dataclass cost several times more."""
+
     inizio: datetime
     fine: datetime | None  # None: running
     codice: str
@@ -360,31 +378,43 @@ def calcola(
     figure.tempo_calendario = minuti(calendario)
 
     # Each stop's own instants in the period: sorted by start, an overlap left to the earlier one.
-    propri: list[tuple[FermoOee, Intervallo]] = []
-    fine_precedente = periodo[0]
-    for fermo in sorted(fermi, key=lambda f: f.inizio):
-        inizio = max(fermo.inizio, fine_precedente, periodo[0])
-        fine = min(fermo.fine or adesso, periodo[1])
+    # (Comparisons written out, not max/min, and one pass that sorts the stops into planned
+    # and unplanned: these loops run once per stop, tens of thousands of times for a
+    # plant's 90 days.)
+    pianificati: list[Intervallo] = []
+    non_pianificati: list[FermoOee] = []
+    intervalli: list[Intervallo] = []
+    fine_precedente, fine_periodo = periodo[0], periodo[1]
+    for fermo in sorted(fermi, key=_inizio):
+        inizio = fermo.inizio if fermo.inizio > fine_precedente else fine_precedente
+        fine = fermo.fine or adesso
+        if fine > fine_periodo:
+            fine = fine_periodo
         if fine > inizio:
-            propri.append((fermo, (inizio, fine)))
+            if fermo.pianificato:
+                pianificati.append((inizio, fine))
+            else:
+                non_pianificati.append(fermo)
+                intervalli.append((inizio, fine))
             fine_precedente = fine
-    pianificati = unione(i for f, i in propri if f.pianificato)
+    pianificati = unione(pianificati)
     pbt = differenza(calendario, pianificati)
     figure.tempo_fermi_pianificati = minuti(intersezione(calendario, pianificati))
     figure.tempo_pianificato = minuti(pbt)
 
-    non_pianificati = [(f, i) for f, i in propri if not f.pianificato]
-    persi = minuti_dentro([i for _, i in non_pianificati], pbt)
     voci: dict[str, tuple[FermoOee, float, int]] = {}
-    for (fermo, _intervallo), perso in zip(non_pianificati, persi, strict=True):
+    tempo_fermo = tempo_guasti = 0.0
+    guasti = 0
+    for fermo, perso in zip(non_pianificati, minuti_dentro(intervalli, pbt), strict=True):
         if perso <= 0:
             continue
-        _primo, somma_minuti, quanti = voci.get(fermo.codice, (fermo, 0.0, 0))
-        voci[fermo.codice] = (fermo, somma_minuti + perso, quanti + 1)
-        figure.tempo_fermo += perso
+        voce = voci.get(fermo.codice)
+        voci[fermo.codice] = (fermo, perso, 1) if voce is None else (fermo, voce[1] + perso, voce[2] + 1)
+        tempo_fermo += perso
         if fermo.categoria == GUASTO:
-            figure.guasti += 1
-            figure.tempo_guasti += perso
+            guasti += 1
+            tempo_guasti += perso
+    figure.tempo_fermo, figure.guasti, figure.tempo_guasti = tempo_fermo, guasti, tempo_guasti
     figure.fermi_per_causale = _pareto(
         VoceFermo(f.codice, f.descrizione, f.categoria, m, n) for f, m, n in voci.values()
     )
@@ -402,6 +432,9 @@ def calcola(
     return figure
 
 
+_inizio = attrgetter("inizio")
+
+
 def _pareto(voci: Iterable[VoceFermo]) -> list[VoceFermo]:
     return sorted(voci, key=lambda v: (-v.minuti, v.codice))
 
@@ -412,7 +445,8 @@ def somma(figure: Iterable[FigureOee]) -> FigureOee:
     A machine without a calendar leaves the group's time-based figures missing only if
     something happened on it (pieces or stops); an idle machine without one is left out."""
     totale = FigureOee()
-    voci: dict[str, VoceFermo] = {}
+    # Per reason: the first entry (its description and category), Σ minutes, Σ stops.
+    voci: dict[str, tuple[VoceFermo, float, int]] = {}
     contate = 0
     for f in figure:
         attiva = f.pezzi_prodotti > 0 or bool(f.fermi_per_causale)
@@ -437,11 +471,13 @@ def somma(figure: Iterable[FigureOee]) -> FigureOee:
         for v in f.fermi_per_causale:
             prima = voci.get(v.codice)
             voci[v.codice] = (
-                v if prima is None else replace(v, minuti=prima.minuti + v.minuti, fermi=prima.fermi + v.fermi)
+                (v, v.minuti, v.fermi) if prima is None else (prima[0], prima[1] + v.minuti, prima[2] + v.fermi)
             )
     if contate == 0:
         totale.senza_calendario = True
-    totale.fermi_per_causale = _pareto(voci.values())
+    totale.fermi_per_causale = _pareto(
+        VoceFermo(v.codice, v.descrizione, v.categoria, minuti, fermi) for v, minuti, fermi in voci.values()
+    )
     return totale
 
 

@@ -9,7 +9,7 @@ from asigest.models.fermi import CalendarioTurni, CausaleFermo, Fermo, TempoCicl
 from asigest.models.lotti import Lotto
 from asigest.models.origini import LottoOrigine
 from asigest.models.richieste import RichiestaEseguita
-from asigest.models.riepiloghi import KpiGiorno, KpiOperatoreGiorno, KpiRiepilogo, KpiScartiGiorno
+from asigest.models.riepiloghi import KpiGiorno, KpiOperatoreGiorno, KpiProduzioneGiorno, KpiRiepilogo, KpiScartiGiorno
 from asigest.models.sessioni import Sessione
 from asigest.models.utenti import ApiToken, Utente
 
@@ -25,6 +25,7 @@ __all__ = [
     "Fermo",
     "KpiGiorno",
     "KpiOperatoreGiorno",
+    "KpiProduzioneGiorno",
     "KpiScartiGiorno",
     "KpiRiepilogo",
     "LogEvento",

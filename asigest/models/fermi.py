@@ -28,6 +28,7 @@ from asigest.domain.oee import CATEGORIE_FERMO
 from asigest.extensions import Model
 from asigest.models.catalog import FaseTipo, Macchina
 from asigest.models.types import UTCDateTime
+from asigest.models.utenti import Utente
 
 _fine: ColumnClause[datetime] = column("Fine")
 _inizio: ColumnClause[datetime] = column("Inizio")
@@ -88,6 +89,9 @@ class Fermo(Model):
 
     macchina: Mapped[Macchina] = relationship(lazy="joined")
     causale: Mapped[CausaleFermo] = relationship(lazy="joined")
+    # Who declared it (R15): loaded where it is shown (the register and its export), not
+    # with every stop the kiosk and the wall screen read.
+    operatore: Mapped[Utente] = relationship()
 
 
 _macchina: ColumnClause[int] = column("MacchinaID")

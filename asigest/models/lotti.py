@@ -80,7 +80,7 @@ class Lotto(Model):
     # active_history: the KPIs' daily summary needs the old values of a change
     # (services/riepilogo_kpi.py), even when the attribute was not loaded before.
     id: Mapped[int] = mapped_column("LottoID", Integer, primary_key=True)
-    fase_id: Mapped[int] = mapped_column("FaseID", ForeignKey("Fasi.FaseID"), nullable=False)
+    fase_id: Mapped[int] = mapped_column("FaseID", ForeignKey("Fasi.FaseID"), nullable=False, active_history=True)
     progressivo: Mapped[int] = mapped_column("Progressivo", Integer, nullable=False)
     codice_lotto: Mapped[str] = mapped_column("CodiceLotto", Unicode(40), unique=True, nullable=False)
     data_inizio: Mapped[datetime] = mapped_column("DataInizio", UTCDateTime, nullable=False, active_history=True)

@@ -20,6 +20,7 @@ from datetime import datetime
 
 from sqlalchemy import or_, select, true
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from asigest.domain.actor import Actor
 from asigest.domain.oee import CATEGORIE_FERMO
@@ -82,8 +83,8 @@ def list_fermi(
     offset: int = 0,
 ) -> list[Fermo]:
     """Stops newest first: of a machine, running or ended, touching ``[da, a)`` (UTC), of a
-    reason or a Reparto."""
-    query = select(Fermo)
+    reason or a Reparto; each with the operator who declared it loaded."""
+    query = select(Fermo).options(joinedload(Fermo.operatore))
     if macchina_id is not None:
         query = query.where(Fermo.macchina_id == macchina_id)
     if aperti is not None:

@@ -7,9 +7,14 @@ that reads what ``domain/oee.py`` computes from, shared by the dashboard and the
   or Reparto. Each machine's calendar is its own rows, else its Reparto's
   (``domain.oee.turni_del_giorno``).
 - Stops: those that end after the period starts or still run, and start before it
-  ends, read through ``IX_Fermi_Fine``.
-- Pieces: Σ good and scrap of the lotti **closed** in the period (DataFine), by machine,
-  order and phase type, through ``IX_Lotti_DataFine_KPI`` (as the KPIs count them). A
+  ends, read through ``IX_Fermi_Fine`` (of the machines asked for only, with a filter),
+  as plain UTC values (``_fermi``).
+- Pieces: Σ good and scrap of the lotti **closed** in the period (DataFine), by machine
+  and phase type, and by order too when some cycle time names an article. By machine
+  and type only, from the daily summary ``KpiProduzioneGiorni`` (one row per machine,
+  type and local day, kept exact by services/riepilogo_kpi.py) when it is in use for
+  the plant's zone, as the KPIs decide; by order, or without the summary, from the
+  lotti themselves through ``IX_Lotti_DataFine_KPI`` (the same figures, slower). A
   lotto's pieces count on the machine it ran on, at the cycle time of its article: the
   article (CODART) is the ERP's, read in batches only when some cycle time names an
   article; an order the ERP no longer has takes the cycle times for any article.
@@ -21,18 +26,29 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, literal_column, null, or_, select, true
+from sqlalchemy import DateTime, func, literal_column, null, or_, select, true, type_coerce
 
 from asigest.domain import oee as regole
 from asigest.domain.kpi import errori_periodo
 from asigest.domain.periodo import Periodo
 from asigest.erp import ErpGateway
 from asigest.errors import InvalidInput
-from asigest.models import CalendarioTurni, CausaleFermo, Fase, FaseTipo, Lotto, Macchina, TempoCiclo
+from asigest.models import (
+    CalendarioTurni,
+    CausaleFermo,
+    Fase,
+    FaseTipo,
+    KpiProduzioneGiorno,
+    Lotto,
+    Macchina,
+    TempoCiclo,
+)
 from asigest.models.fermi import Fermo
+from asigest.services import riepilogo_kpi
+from asigest.services.chunks import IN_CHUNK
 from asigest.services.kpi import periodo_predefinito
 from asigest.services.uow import DbSession
 
@@ -138,13 +154,18 @@ def calcola_oee(
     macchine = _macchine(session, macchina_id, fase_tipo, reparto)
     ids = {m.id for m in macchine}
     calendario = _calendario(session, giorni)
-    fermi = _fermi(session, inizio, fine, macchina_id)
+    # Only the machines asked for: a Reparto's or a phase type's stops, not the plant's.
+    fermi = _fermi(session, inizio, fine, None if macchina_id is None and not (fase_tipo or reparto) else sorted(ids))
     cicli = [
         regole.RegolaCiclo(r.codart, r.fase_tipo_id, r.macchina_id, Decimal(r.secondi_per_pezzo))
         for r in session.scalars(select(TempoCiclo))
     ]
     per_articolo = any(c.codart is not None for c in cicli)
-    produzione = _produzione(session, inizio, fine, macchina_id, per_commessa=per_articolo and erp is not None)
+    per_commessa = per_articolo and erp is not None
+    if not per_commessa and riepilogo_kpi.in_uso(session, zona):
+        produzione = _produzione_riepilogo(session, giorni, macchina_id)
+    else:
+        produzione = _produzione(session, inizio, fine, macchina_id, per_commessa=per_commessa)
     articoli = _articoli(
         erp, {r[0] for m, righe_m in produzione.items() if m in ids for r in righe_m if r[0] is not None}, cicli
     )
@@ -159,15 +180,16 @@ def calcola_oee(
         # Machines that follow their Reparto's calendar share its planned time: computed once.
         chiave = ("M", str(macchina.id)) if propri else ("R", macchina.reparto or "")
         if chiave not in turni_per:
-            turni_per[chiave] = regole.tempo_calendario(giorni, zona, *livelli)
+            turni = regole.tempo_calendario(giorni, zona, *livelli)
+            turni_per[chiave] = None if turni is None else [(_utc_semplice(a), _utc_semplice(b)) for a, b in turni]
         pezzi: dict[tuple[str | None, int], list[int]] = defaultdict(lambda: [0, 0])
         for commessa, tipo, buoni, scarti in produzione.get(macchina.id, []):
             somma = pezzi[(articoli.get(commessa) if commessa is not None else None, tipo)]
             somma[0] += buoni
             somma[1] += scarti
         figure = regole.calcola(
-            periodo=(inizio, fine),
-            adesso=adesso,
+            periodo=(_utc_semplice(inizio), _utc_semplice(fine)),
+            adesso=_utc_semplice(adesso),
             turni=turni_per[chiave],
             fermi=fermi.get(macchina.id, []),
             produzione=[
@@ -226,28 +248,46 @@ def _calendario(session: DbSession, giorni: tuple[date, date]) -> dict[tuple[str
 
 
 def _fermi(
-    session: DbSession, inizio: datetime, fine: datetime, macchina_id: int | None
+    session: DbSession, inizio: datetime, fine: datetime, macchine: list[int] | None
 ) -> dict[int, list[regole.FermoOee]]:
-    query = (
-        select(
-            Fermo.macchina_id,
-            Fermo.inizio,
-            Fermo.fine,
-            CausaleFermo.codice,
-            CausaleFermo.descrizione,
-            CausaleFermo.categoria,
-            CausaleFermo.pianificato,
+    """The stops of ``macchine`` (None: every machine) that touch the period, by machine,
+    with their instants as plain UTC values (no tzinfo).
+
+    At 1M lotti a 90-day period holds about 12,000 stops, and making each instant aware
+    (UTCDateTime, or ``replace(tzinfo=…)``) cost more than the query: the instants stay
+    as the database holds them, and the few others the figures compare them with (the
+    period, now, the shifts) are made plain instead (``_utc_semplice``). The reasons are
+    read once, not joined to every stop."""
+    causali = {
+        r.id: (r.codice, r.descrizione, r.categoria, bool(r.pianificato))
+        for r in session.execute(
+            select(
+                CausaleFermo.id,
+                CausaleFermo.codice,
+                CausaleFermo.descrizione,
+                CausaleFermo.categoria,
+                CausaleFermo.pianificato,
+            )
         )
-        .join(CausaleFermo, Fermo.causale_id == CausaleFermo.id)
-        .where(or_(Fermo.fine > inizio, Fermo.fine.is_(None)), Fermo.inizio < fine)
-    )
-    if macchina_id is not None:
-        query = query.where(Fermo.macchina_id == macchina_id)
+    }
+    query = select(
+        Fermo.macchina_id,
+        type_coerce(Fermo.inizio, DateTime()),
+        type_coerce(Fermo.fine, DateTime()),
+        Fermo.causale_id,
+    ).where(or_(Fermo.fine > inizio, Fermo.fine.is_(None)), Fermo.inizio < fine)
+    if macchine is not None and len(macchine) <= IN_CHUNK:
+        query = query.where(Fermo.macchina_id.in_(macchine))
     per_macchina: dict[int, list[regole.FermoOee]] = defaultdict(list)
     # Through the connection: plain rows, without the ORM's per-row bookkeeping.
-    for m, f_inizio, f_fine, codice, descrizione, categoria, pianificato in session.connection().execute(query):
-        per_macchina[m].append(regole.FermoOee(f_inizio, f_fine, codice, descrizione, categoria, bool(pianificato)))
+    for m, f_inizio, f_fine, causale in session.connection().execute(query).all():
+        per_macchina[m].append(regole.FermoOee(f_inizio, f_fine, *causali[causale]))
     return per_macchina
+
+
+def _utc_semplice(istante: datetime) -> datetime:
+    """An aware instant as the plain UTC value the stops are read as (see ``_fermi``)."""
+    return istante.astimezone(UTC).replace(tzinfo=None)
 
 
 def _produzione(
@@ -279,6 +319,25 @@ def _produzione(
     # Through the connection: plain rows, without the ORM's per-row bookkeeping.
     for m, commessa, tipo, buoni, scarti in session.connection().execute(query):
         per_macchina[int(m)].append((commessa, tipo, int(buoni or 0), int(scarti or 0)))
+    return per_macchina
+
+
+def _produzione_riepilogo(
+    session: DbSession, giorni: tuple[date, date], macchina_id: int | None
+) -> dict[int, list[tuple[int | None, int, int, int]]]:
+    """What ``_produzione`` returns without orders, from KpiProduzioneGiorni: the rows of
+    the period's local days (a lotto counts on the day it closed, as in the lotti)."""
+    r = KpiProduzioneGiorno
+    query = (
+        select(r.macchina_id, r.fase_tipo_id, func.sum(r.qta_output), func.sum(r.qta_scarti))
+        .where(r.giorno >= giorni[0], r.giorno <= giorni[1])
+        .group_by(r.macchina_id, r.fase_tipo_id)
+    )
+    if macchina_id is not None:
+        query = query.where(r.macchina_id == macchina_id)
+    per_macchina: dict[int, list[tuple[int | None, int, int, int]]] = defaultdict(list)
+    for m, tipo, buoni, scarti in session.connection().execute(query).all():
+        per_macchina[int(m)].append((None, tipo, int(buoni or 0), int(scarti or 0)))
     return per_macchina
 
 

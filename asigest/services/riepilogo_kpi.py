@@ -9,7 +9,9 @@ lotto, so the dashboard reads a few rows a day instead of every lotto of the per
   closed and Σ good (top operators);
 - ``KpiScartiGiorni``: per local day, machine and scrap reason, the lotti closed with
   scrap and Σ scrap (the Pareto lists by machine and by reason). A close without scrap
-  touches no row of it.
+  touches no row of it;
+- ``KpiProduzioneGiorni``: per local day, machine and phase type, the lotti closed,
+  Σ good and Σ scrap (the OEE's produced and good quantities, SPEC §13).
 
 How they stay exact:
 
@@ -58,7 +60,15 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import InstanceState, InstrumentedAttribute, Session, UOWTransaction
 
-from asigest.models import Fase, KpiGiorno, KpiOperatoreGiorno, KpiRiepilogo, KpiScartiGiorno, Lotto
+from asigest.models import (
+    Fase,
+    KpiGiorno,
+    KpiOperatoreGiorno,
+    KpiProduzioneGiorno,
+    KpiRiepilogo,
+    KpiScartiGiorno,
+    Lotto,
+)
 from asigest.models.types import utcnow
 from asigest.services.uow import DbSession, righe_toccate
 
@@ -67,8 +77,17 @@ T = TypeVar("T")
 log = logging.getLogger(__name__)
 
 RIGA = 1  # KpiRiepilogo has one row, with this ID
-# What the summaries read of a lotto (its fase's type is looked up: it never changes).
-_CAMPI = ("data_inizio", "data_fine", "qta_output", "qta_scarti", "operatore_id", "macchina_id", "causale_id")
+# What the summaries read of a lotto (its fase's type is looked up: a fase's never changes).
+_CAMPI = (
+    "data_inizio",
+    "data_fine",
+    "qta_output",
+    "qta_scarti",
+    "operatore_id",
+    "macchina_id",
+    "causale_id",
+    "fase_id",
+)
 # KpiScartiGiorni.CausaleID of scrap without a reason (only if R7 was broken).
 SENZA_CAUSALE = 0
 # Rows per INSERT of a rebuild: at most 6 parameters each, under SQL Server's 2,100.
@@ -80,7 +99,7 @@ class Tabella:
     """One summary: its model, the key columns after the day, and the values added up
     (the first is always the lotti counted: a row with none left is deleted)."""
 
-    modello: type[KpiGiorno] | type[KpiOperatoreGiorno] | type[KpiScartiGiorno]
+    modello: type[KpiGiorno] | type[KpiOperatoreGiorno] | type[KpiScartiGiorno] | type[KpiProduzioneGiorno]
     chiave: tuple[str, ...]
     valori: tuple[str, ...]
 
@@ -88,7 +107,8 @@ class Tabella:
 PER_TIPO = Tabella(KpiGiorno, ("fase_tipo_id",), ("lotti", "qta_output", "qta_scarti", "microsecondi"))
 PER_OPERATORE = Tabella(KpiOperatoreGiorno, ("operatore_id",), ("lotti", "qta_output"))
 PER_SCARTI = Tabella(KpiScartiGiorno, ("macchina_id", "causale_id"), ("lotti", "qta_scarti"))
-TABELLE = (PER_TIPO, PER_OPERATORE, PER_SCARTI)
+PER_PRODUZIONE = Tabella(KpiProduzioneGiorno, ("macchina_id", "fase_tipo_id"), ("lotti", "qta_output", "qta_scarti"))
+TABELLE = (PER_TIPO, PER_OPERATORE, PER_SCARTI, PER_PRODUZIONE)
 
 # ``{(Tabella, (day, *key)): [values…]}``: what to add to each row.
 Delta = dict[tuple[Tabella, tuple[date, *tuple[int, ...]]], list[int]]
@@ -105,14 +125,16 @@ class StatoLotto(TypedDict):
     operatore_id: int | None
     macchina_id: int | None
     causale_id: int | None
+    fase_id: int | None
 
 
 def contributi(
     stato: StatoLotto, fase_tipo_id: int, zona: str
 ) -> list[tuple[Tabella, tuple[date, *tuple[int, ...]], list[int]]]:
-    """What one lotto in ``stato`` (its _CAMPI) adds to each summary: nothing while it is
-    open; once closed, to its local day's row of its type and of its operator, and with
-    scrap to its day's row of its machine and reason."""
+    """What one lotto in ``stato`` (its _CAMPI) of a fase of type ``fase_tipo_id`` adds to
+    each summary: nothing while it is open; once closed, to its local day's row of its
+    type, of its operator and of its machine and type, and with scrap to its day's row of
+    its machine and reason."""
     fine, inizio, operatore = stato["data_fine"], stato["data_inizio"], stato["operatore_id"]
     if fine is None or inizio is None or operatore is None:
         return []
@@ -125,14 +147,16 @@ def contributi(
         (PER_OPERATORE, (giorno, operatore), [1, buoni]),
     ]
     macchina = stato["macchina_id"]
+    if macchina is not None:
+        righe.append((PER_PRODUZIONE, (giorno, macchina, fase_tipo_id), [1, buoni, scarti]))
     if scarti > 0 and macchina is not None:
         causale = stato["causale_id"] if stato["causale_id"] is not None else SENZA_CAUSALE
         righe.append((PER_SCARTI, (giorno, macchina, causale), [1, scarti]))
     return righe
 
 
-def _aggiungi(delta: Delta, stato: StatoLotto | None, fase_tipo_id: int, zona: str, segno: int) -> None:
-    for tabella, chiave, valori in contributi(stato, fase_tipo_id, zona) if stato else []:
+def _aggiungi(delta: Delta, stato: StatoLotto | None, fase_tipo_id: int | None, zona: str, segno: int) -> None:
+    for tabella, chiave, valori in contributi(stato, fase_tipo_id, zona) if stato and fase_tipo_id is not None else []:
         somma = delta.setdefault((tabella, chiave), [0] * len(valori))
         for indice, valore in enumerate(valori):
             somma[indice] += segno * valore
@@ -259,13 +283,14 @@ def aggrega(conn: Connection, zona: str) -> Delta:
             Lotto.operatore_id,
             Lotto.macchina_id,
             Lotto.causale_id,
+            Lotto.fase_id,
             Fase.fase_tipo_id,
         )
         .join(Fase, Fase.id == Lotto.fase_id)
         .where(Lotto.data_fine.is_not(None))
         .execution_options(yield_per=10_000)  # the statement's own option: the connection stays as it is
     )
-    for inizio, fine, buoni, scarti, operatore, macchina, causale, fase_tipo_id in righe:
+    for inizio, fine, buoni, scarti, operatore, macchina, causale, fase_id, fase_tipo_id in righe:
         stato = StatoLotto(
             data_inizio=inizio,
             data_fine=fine,
@@ -274,6 +299,7 @@ def aggrega(conn: Connection, zona: str) -> Delta:
             operatore_id=operatore,
             macchina_id=macchina,
             causale_id=causale,
+            fase_id=fase_id,
         )
         _aggiungi(totali, stato, fase_tipo_id, zona, 1)
     return totali
@@ -318,6 +344,7 @@ def _prima(lotto: Lotto) -> StatoLotto:
         operatore_id=_valore_prima(stato, "operatore_id", lambda: lotto.operatore_id),
         macchina_id=_valore_prima(stato, "macchina_id", lambda: lotto.macchina_id),
         causale_id=_valore_prima(stato, "causale_id", lambda: lotto.causale_id),
+        fase_id=_valore_prima(stato, "fase_id", lambda: lotto.fase_id),
     )
 
 
@@ -339,6 +366,7 @@ def _dopo(lotto: Lotto) -> StatoLotto:
         operatore_id=lotto.operatore_id,
         macchina_id=lotto.macchina_id,
         causale_id=lotto.causale_id,
+        fase_id=lotto.fase_id,
     )
 
 
@@ -372,16 +400,20 @@ def _dopo_flush(session: Session, _flush_context: UOWTransaction) -> None:
     zona = zona_attiva(conn, blocca=True)
     if zona is None:
         return
-    tipi = dict(
-        conn.execute(
-            select(Fase.id, Fase.fase_tipo_id).where(Fase.id.in_(sorted({o.fase_id for o, _p, _d in cambi})))
-        ).all()
-    )
+    ids = sorted({s["fase_id"] for _o, *stati in cambi for s in stati if s and s["fase_id"] is not None})
+    # The fase before and after the flush: a lotto moved to another fase leaves its old type's rows.
+    tipi = dict(conn.execute(select(Fase.id, Fase.fase_tipo_id).where(Fase.id.in_(ids))).all())
     delta: Delta = {}
-    for lotto, prima, dopo in cambi:
-        _aggiungi(delta, prima, tipi[lotto.fase_id], zona, -1)
-        _aggiungi(delta, dopo, tipi[lotto.fase_id], zona, 1)
+    for _lotto, prima, dopo in cambi:
+        _aggiungi(delta, prima, _tipo(tipi, prima), zona, -1)
+        _aggiungi(delta, dopo, _tipo(tipi, dopo), zona, 1)
     applica(conn, delta)
+
+
+def _tipo(tipi: dict[int, int], stato: StatoLotto | None) -> int | None:
+    """The phase type of the fase a lotto's state names (None for a lotto never saved).
+    A fase that is gone is a KeyError: the flush fails rather than the summaries drift."""
+    return tipi[stato["fase_id"]] if stato and stato["fase_id"] is not None else None
 
 
 def init_app(_app: object) -> None:

@@ -1,6 +1,6 @@
 """Migrations over a database that already holds data: 0008 (RichiesteEseguite.Impronta),
-0009 (SQLite AUTOINCREMENT for ConfigCommessa, Fasi and DocumentiTecnici) and 0012 (the
-draws of the lotti already recorded, R14).
+0009 (SQLite AUTOINCREMENT for ConfigCommessa, Fasi and DocumentiTecnici), 0012 (the
+draws of the lotti already recorded, R14) and 0016 (the OEE's daily production summary).
 
 Each test builds its own throwaway database (SQLite, or PostgreSQL with
 ``ASIGEST_TEST_DATABASE_URL``), migrates it to 0007, writes rows as an installation of
@@ -12,7 +12,7 @@ names — and upgrades it to the head as a plant does, ``flask --app wsgi db upg
 from __future__ import annotations
 
 import subprocess
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import delete, func, insert, inspect, select, text
@@ -287,3 +287,65 @@ def test_0012_rebuilds_the_draws_of_the_lotti_already_recorded_and_reports_the_r
     testo = esito.stderr.decode()
     assert "3 prelievi ricostruiti per 2 lotti" in testo, testo
     assert "1 lotti con 2 pezzi non collocati" in testo
+
+
+@pytest.mark.parametrize("tenuti", [True, False], ids=["riepiloghi-tenuti", "senza-riepiloghi"])
+def test_0016_fills_the_production_summary_from_the_closed_lotti(alla_0007, tenuti):
+    """With the summaries kept (KpiRiepilogo names Europe/Rome), KpiProduzioneGiorni gets
+    what services/riepilogo_kpi.py would have kept, days local to that zone (22:30Z is
+    the 28th in Rome, 23:30Z the 29th), and the row stays: nothing else is rebuilt.
+    Without the row it stays empty, for ``init`` to rebuild every summary."""
+    from asigest.services import riepilogo_kpi
+
+    _, ids, migra = alla_0007
+    migra("0015")
+    s = db.session
+    fase = ids["Fasi"][0]
+    utente, macchina = s.execute(select(_tabella("Lotti").c.OperatoreID, _tabella("Lotti").c.MacchinaID)).one()
+    for prog, fine, buoni, scarti in (
+        (2, datetime(2026, 3, 28, 22, 30, tzinfo=UTC), 7, 1),
+        (3, datetime(2026, 3, 28, 23, 30, tzinfo=UTC), 5, 0),
+        (4, datetime(2026, 3, 29, 8, 0, tzinfo=UTC), 4, 2),
+    ):
+        s.execute(
+            insert(_tabella("Lotti")).values(
+                FaseID=fase,
+                Progressivo=prog,
+                CodiceLotto=f"2026-101-SMD-{prog:03d}",
+                DataInizio=fine - timedelta(hours=1),
+                DataFine=fine,
+                QtaInput=buoni + scarti,
+                QtaOutput=buoni,
+                QtaScarti=scarti,
+                OperatoreID=utente,
+                MacchinaID=macchina,
+            )
+        )
+    if tenuti:
+        s.execute(insert(_tabella("KpiRiepilogo")).values(ID=1, Zona="Europe/Rome", RicostruitoIl=T0))
+    s.commit()
+
+    migra()
+    tenute = {
+        k: v
+        for (t, k), v in riepilogo_kpi.righe_tenute(s.connection()).items()
+        if t.modello.__tablename__ == "KpiProduzioneGiorni"
+    }
+    if not tenuti:
+        assert tenute == {}
+        return
+    assert riepilogo_kpi.zona_attiva(s.connection()) == "Europe/Rome"
+    attese = {
+        k: v
+        for (t, k), v in riepilogo_kpi.aggrega(s.connection(), "Europe/Rome").items()
+        if t is riepilogo_kpi.PER_PRODUZIONE
+    }
+    tipo = s.execute(select(_tabella("Fasi").c.FaseTipoID).where(_tabella("Fasi").c.FaseID == fase)).scalar()
+    assert (
+        tenute
+        == attese
+        == {
+            (date(2026, 3, 28), macchina, tipo): [1, 7, 1],
+            (date(2026, 3, 29), macchina, tipo): [2, 9, 2],
+        }
+    )

@@ -62,13 +62,24 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from asigest.domain.lotti import codice_lotto
 from asigest.domain.periodo import Periodo
 from asigest.errors import InvalidInput
-from asigest.models import CalendarioTurni, CausaleFermo, ConfigCommessa, Fase, FaseTipo, Lotto, Macchina, TempoCiclo
+from asigest.models import (
+    CalendarioTurni,
+    CausaleFermo,
+    ConfigCommessa,
+    Fase,
+    FaseTipo,
+    KpiRiepilogo,
+    Lotto,
+    Macchina,
+    TempoCiclo,
+)
 from asigest.models.fermi import Fermo
+from asigest.services import riepilogo_kpi
 from asigest.services.oee import calcola_oee
 
 ZONA = "Europe/Rome"
@@ -271,3 +282,28 @@ def test_the_machines_own_cycle_time_when_the_article_has_none(db_session, erp, 
 def test_a_period_must_be_whole(db_session, erp):
     with pytest.raises(InvalidInput):
         calcola_oee(db_session, erp, Periodo(date(2026, 10, 19), None), zona=ZONA, adesso=ADESSO)
+
+
+def test_the_same_figures_from_the_daily_summary_and_from_the_lotti(db_session, erp, settimana):
+    """KpiProduzioneGiorni (in use, as ``init`` leaves it) and the lotti themselves (no
+    KpiRiepilogo row) give every figure alike, for the whole plant, one machine and one
+    phase type, with cycle times by machine and phase type only (the summary is read);
+    LA3 closed at 23:30 on the 25-hour Sunday and LA4 at 00:30 on Monday fall on their
+    local days. With a cycle time by article the pieces are read by order from the lotti."""
+    assert riepilogo_kpi.in_uso(db_session, ZONA)
+    con_articolo = _oee(db_session, erp)
+    db_session.execute(TempoCiclo.__table__.delete().where(TempoCiclo.codart.is_not(None)))
+    db_session.commit()
+    prove = [{}, {"macchina_id": settimana["SMD-A"]}, {"fase_tipo": "SMD"}]
+    dal_riepilogo = [_oee(db_session, erp, **filtri) for filtri in prove]
+    a = next(r for r in dal_riepilogo[0]["macchine"] if r["Codice"] == "SMD-A")
+    assert (a["pezzi_buoni"], a["pezzi_scartati"], a["efficienza"]) == (7000, 100, round(4733.3333 / 5085, 4))
+
+    db_session.execute(delete(KpiRiepilogo))
+    db_session.commit()
+    assert not riepilogo_kpi.in_uso(db_session, ZONA)
+    assert [_oee(db_session, erp, **filtri) for filtri in prove] == dal_riepilogo
+    smd = db_session.scalar(select(FaseTipo.id).where(FaseTipo.codice == "SMD"))
+    db_session.add(TempoCiclo(codart="SCH-[X]", fase_tipo_id=smd, secondi_per_pezzo=Decimal(30)))
+    db_session.commit()
+    assert _oee(db_session, erp) == con_articolo

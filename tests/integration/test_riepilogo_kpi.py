@@ -1,4 +1,4 @@
-"""The KPIs' daily summary (services/riepilogo_kpi.py) stays exact: after every kind of
+"""The KPIs' and the OEE's daily summaries (services/riepilogo_kpi.py) stays exact: after every kind of
 change to the lotti it equals a rebuild from scratch, and the KPIs read from it equal
 the KPIs read from the lotti themselves — on the March plant of test_kpi, whose week
 holds the 23-hour day of the change to summer time."""
@@ -8,15 +8,17 @@ from __future__ import annotations
 import threading
 from dataclasses import replace
 from datetime import date
+from decimal import Decimal
 
 from sqlalchemy import delete, select
 
 from asigest.domain.periodo import Periodo
-from asigest.models import KpiGiorno, KpiRiepilogo, Lotto
+from asigest.models import Fase, KpiGiorno, KpiRiepilogo, Lotto, TempoCiclo
 from asigest.services import riepilogo_kpi
 from asigest.services.auth import actor_for
 from asigest.services.kpi import calcola_kpi
 from asigest.services.lotti import chiudi_lotto
+from asigest.services.oee import calcola_oee
 from asigest.services.rettifiche import annulla_lotto, rettifica_lotto
 from tests.integration.test_kpi import ADESSO, MARZO, ZONA, impianto, locale, marzo
 
@@ -252,3 +254,74 @@ def test_scrap_by_machine_and_reason_follows_corrections(db_session, marzo):
     assert dal_riepilogo.scarti_per_macchina == dai_lotti.scarti_per_macchina
     assert dal_riepilogo.scarti_per_causale == dai_lotti.scarti_per_causale
     assert any(voce["CausaleID"] is None for voce in dal_riepilogo.scarti_per_causale)
+
+
+def test_production_by_machine_and_phase_type_follows_every_change(db_session, erp, marzo):
+    """KpiProduzioneGiorni (the OEE's pieces): by hand for the March plant, then a service
+    close, a correction, a cancellation of an open lotto, an ORM move of a closed lotto to
+    another order's fase and machine, and an ORM delete keep it equal to a rebuild; the
+    OEE read from it equals the OEE read from the lotti (whole plant, a 31-day period,
+    one machine)."""
+    imp = marzo
+    tipi = {codice: db_session.get(Fase, imp.fasi[(101, codice)]).fase_tipo_id for codice in ("SMD", "CONTROLLI")}
+    pth = db_session.get(Fase, imp.fasi[(104, "PTH")]).fase_tipo_id
+
+    def produzione() -> dict:
+        return {chiave: v for (t, chiave), v in righe(db_session).items() if t is riepilogo_kpi.PER_PRODUZIONE}
+
+    a, b = imp.macchine["SMD-A"], imp.macchine["SMD-B"]
+    iniziale = produzione()
+    assert iniziale[(date(2026, 3, 23), a, tipi["SMD"])] == [1, 90, 10]
+    assert iniziale[(date(2026, 3, 23), b, tipi["SMD"])] == [1, 100, 0]  # L2, closed at 01:00 local
+    assert iniziale[(date(2026, 3, 30), b, tipi["SMD"])] == [1, 30, 0]  # L7, 00:30 local on the 30th
+    assert len(iniziale) == 8
+
+    supervisore = replace(actor_for(imp.operatori["Sara"]), ruolo="SUPERVISORE")
+    chiudi_lotto(
+        db_session,
+        actor=actor_for(imp.operatori["Anna"]),
+        lotto_id=imp.lotti["O1"],
+        qta_output=7,
+        qta_scarti=1,
+        causale="SMD-PICK",
+        adesso=locale("2026-03-30", "11:00"),
+    )
+    rettifica_lotto(
+        db_session,
+        actor=supervisore,
+        lotto_id=imp.lotti["L1"],
+        qta_output=95,
+        qta_scarti=5,
+        causale="SMD-PICK",
+        motivo="Conteggio rifatto",
+    )
+    annulla_lotto(db_session, actor=supervisore, lotto_id=imp.lotti["O2"], motivo="Aperto per sbaglio")
+    assert produzione()[(date(2026, 3, 30), a, tipi["SMD"])] == [1, 7, 1]
+    assert produzione()[(date(2026, 3, 23), a, tipi["SMD"])] == [1, 95, 5]
+    assert righe(db_session) == da_zero(db_session)
+
+    l3 = db_session.get(Lotto, imp.lotti["L3"])
+    l3.fase_id, l3.progressivo, l3.macchina_id = imp.fasi[(104, "PTH")], 99, imp.macchine["PTH-A"]
+    db_session.commit()
+    assert (date(2026, 3, 25), imp.macchine["CTRL-A"], tipi["CONTROLLI"]) not in produzione()
+    assert produzione()[(date(2026, 3, 25), imp.macchine["PTH-A"], pth)] == [1, 95, 3]
+    db_session.delete(db_session.get(Lotto, imp.lotti["L7"]))
+    db_session.commit()
+    assert (date(2026, 3, 30), b, tipi["SMD"]) not in produzione()
+    assert righe(db_session) == da_zero(db_session)
+
+    db_session.add(TempoCiclo(fase_tipo_id=tipi["SMD"], secondi_per_pezzo=Decimal(20)))
+    db_session.commit()
+    periodi = [MARZO, Periodo(date(2026, 3, 1), date(2026, 3, 31))]
+
+    def oee() -> list:
+        return [calcola_oee(db_session, erp, p, zona=ZONA, adesso=ADESSO).as_api() for p in periodi] + [
+            calcola_oee(db_session, erp, MARZO, zona=ZONA, adesso=ADESSO, macchina_id=a).as_api()
+        ]
+
+    dal_riepilogo = oee()
+    # The week's good pieces: L1 95 (corrected), L2 100, L3 95 (moved), L4 40, L5 20, L6 36.
+    assert dal_riepilogo[0]["totale"]["pezzi_buoni"] == 95 + 100 + 95 + 40 + 20 + 36
+    db_session.execute(delete(KpiRiepilogo))
+    db_session.commit()
+    assert oee() == dal_riepilogo

@@ -178,8 +178,8 @@ CONTRACT_PRIMARY_KEYS = {
 def test_table_names_are_the_contracts():
     # ApiToken (hashed API tokens), RichiesteEseguite (R11 one-time keys), TentativiAccesso
     # (failed logins, for the lockout), Sessioni (login sessions the server can end),
-    # KpiGiorni, KpiOperatoriGiorni, KpiScartiGiorni and KpiRiepilogo (the KPIs' daily
-    # summaries) are ours;
+    # KpiGiorni, KpiOperatoriGiorni, KpiScartiGiorni, KpiProduzioneGiorni and KpiRiepilogo
+    # (the KPIs' and the OEE's daily summaries) are ours;
     # LottiOrigini is SPEC §12's.
     assert set(db.metadata.tables) == set(CONTRACT_COLUMNS) | {
         "ApiToken",
@@ -189,6 +189,7 @@ def test_table_names_are_the_contracts():
         "KpiGiorni",
         "KpiOperatoriGiorni",
         "KpiScartiGiorni",
+        "KpiProduzioneGiorni",
         "KpiRiepilogo",
     }
 

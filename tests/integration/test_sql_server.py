@@ -128,6 +128,10 @@ RAW_SQL_SITES = {
         "migrations/versions/0015_riepilogo_scarti.py",
         "downgrade",
     ): "op.execute of a Core sa.delete() (no text): compiled for each database",
+    (
+        "migrations/versions/0016_riepilogo_produzione.py",
+        "upgrade",
+    ): "op.execute of a Core sa.delete() (no text), offline mode only: compiled for each database",
 }
 # Tools that build and read SQLite files only (sqlite3 module, ``sqlite:///`` engines).
 SQLITE_ONLY_FOLDERS = ("bench/",)

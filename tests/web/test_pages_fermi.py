@@ -212,3 +212,36 @@ def test_stop_reasons_admin(client, login, db_session):
     assert nuova.status_code == 303
     causale = db_session.scalar(select(CausaleFermo).where(CausaleFermo.codice == "FORNO"))
     assert causale.categoria == "ATTESA" and causale.fase_tipo.codice == "SMD" and not causale.pianificato
+
+
+def test_register_and_export_name_who_declared_each_stop(client, supervisore, macchina, db_session, make_user):
+    """The operator who declared a stop at the kiosk (R15), and the supervisor who added
+    a forgotten one, by name and badge number, on the page and in the Excel file."""
+    operatore = make_user(ruolo="OPERATORE", password=None, pin="1234", nome="Giulia", cognome="Ferri")
+    guasto = db_session.scalar(select(CausaleFermo.id).where(CausaleFermo.codice == "GUASTO"))
+    adesso = utcnow()
+    for chi, ore in ((operatore, 5), (supervisore, 3)):
+        db_session.add(
+            Fermo(
+                macchina_id=macchina.id,
+                causale_id=guasto,
+                operatore_id=chi.id,
+                inizio=adesso - timedelta(hours=ore),
+                fine=adesso - timedelta(hours=ore - 1),
+            )
+        )
+    db_session.commit()
+    fermi = {f.operatore_id: f.id for f in db_session.scalars(select(Fermo))}
+
+    pagina = client.get(f"/fermi?macchina={macchina.id}")
+    assert "Dichiarato da" in pagina.text
+    for chi in (operatore, supervisore):
+        riga = pagina.text.split(f'data-fermo="{fermi[chi.id]}"', 1)[1].split("</tr>", 1)[0]
+        assert chi.nome_completo in riga and chi.matricola in riga
+
+    foglio = load_workbook(io.BytesIO(client.get(f"/fermi/esporta.xlsx?macchina={macchina.id}").data)).active
+    titoli, *righe = list(foglio.iter_rows(values_only=True))
+    colonna, matricola = titoli.index("Dichiarato da"), titoli.index("Matricola")
+    assert {(r[0], r[colonna], r[matricola]) for r in righe} == {
+        (fermi[chi.id], chi.nome_completo, chi.matricola) for chi in (operatore, supervisore)
+    }

@@ -259,7 +259,8 @@ def esporta_fermi():
         gettext("Inizio"),
         gettext("Fine"),
         gettext("Minuti"),
-        gettext("Operatore"),
+        gettext("Dichiarato da"),
+        gettext("Matricola"),
         gettext("Note"),
     ]
     righe = (
@@ -273,7 +274,8 @@ def esporta_fermi():
             f.inizio,
             f.fine,
             round(((f.fine or adesso) - f.inizio).total_seconds() / 60, 1),
-            f.operatore_id,
+            f.operatore.nome_completo,
+            f.operatore.matricola,
             f.note,
         )
         for f in fermi
@@ -283,7 +285,7 @@ def esporta_fermi():
         esporta.scrivi_xlsx(
             destinazione,
             titoli,
-            [8, 14, 12, 16, 14, 11, 18, 18, 9, 10, 40],
+            [8, 14, 12, 16, 14, 11, 18, 18, 9, 22, 12, 40],
             righe,
             zona=_zona(),
             foglio=gettext("Fermi"),
