@@ -23,9 +23,9 @@ PORT ?= 5000
 # module's asserts again (measured: collection 44 s → 9 s on this machine).
 unexport PYTHONDONTWRITEBYTECODE
 
-# `make bench`: which parts (reads, trace, writes), databases (sqlite, pg) and data set
+# `make bench`: which parts (reads, trace, writes, oee), databases (sqlite, pg) and data set
 # sizes (10k, 100k, 1M); e.g. `make bench BENCH=reads DB=sqlite SIZES=10k`.
-BENCH ?= reads,trace,writes
+BENCH ?= reads,trace,writes,oee
 DB ?= sqlite,pg
 SIZES ?= 10k,1M
 BENCH_SECONDS ?= 5

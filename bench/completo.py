@@ -1,6 +1,6 @@
 """``make bench``: every figure of SPEC §11 and issue 16 in one run, one table.
 
-    .venv/bin/python -m bench.completo [--parti reads,trace,writes] [--db sqlite,pg]
+    .venv/bin/python -m bench.completo [--parti reads,trace,writes,oee] [--db sqlite,pg]
         [--dimensioni 10k,1M] [--seconds 5]
     make bench                      # everything: reads and traces at 10k and 1M on SQLite and PostgreSQL, writes
     make bench BENCH=reads DB=sqlite SIZES=10k     # a quick subset
@@ -23,7 +23,11 @@ What it does:
 3. **Reads** (part ``reads``): the KPI API and the dashboard for this week and the last
    90 days, the lotti register (first page and filtered pages), order search (1 and 4
    clients); **traces** (part ``trace``): backward and forward traces of a sample of
-   lotti (the latest CONTROLLI lotti backward, the SMD lotti they drew from forward).
+   lotti (the latest CONTROLLI lotti backward, the SMD lotti they drew from forward);
+   **OEE** (part ``oee``): ``/api/dashboard/oee`` over the last 90 days (1 and 4 clients)
+   and last week, on the working copy after ``bench/oee_bench.py``'s ``popola`` has added
+   shift calendars, cycle times and 100,000 stops to it (once; the PostgreSQL copy is
+   loaded again when the stops counted change).
    Each with 1 client on a keep-alive connection for ``--seconds`` after a warm-up;
    CPU per request is the server's (gunicorn's processes, plus the PostgreSQL backends
    of the benchmark's database) over the requests answered.
@@ -82,7 +86,9 @@ LIMITI = {
     "search": (15.0, 5.0),
     "trace": (50.0, None),
     "dashboard": (100.0, None),
+    "oee": (100.0, None),  # SPEC §11: 90 days, 60 machines, 1M lotti, 100k stops
 }
+FERMI = 100_000  # stops added to each working copy for the OEE part
 CRESCITA_MAX = 2.0  # any read of a period up to 90 days at 1M ≤ 2× its 10k figure
 
 
@@ -177,7 +183,9 @@ def database_pg(lotti: int, lavoro: Path, base_url: str) -> str:
     url = _pg_url(base_url, nome)
     sorgente = json.loads((lavoro / "riferimento.json").read_text())["now"]
     marca = CACHE / f"pg-{lotti}.json"
-    attesa = {"sorgente": sorgente, "versione": GENERATORE_VERSIONE, "database": nome}
+    with sqlite3.connect(f"file:{lavoro / 'asigest.db'}?mode=ro", uri=True) as copia:
+        fermi = copia.execute("SELECT COUNT(*) FROM Fermi").fetchone()[0]
+    attesa = {"sorgente": sorgente, "versione": GENERATORE_VERSIONE, "database": nome, "fermi": fermi}
     import psycopg
 
     amministra = base_url.replace("postgresql+psycopg://", "postgresql://")
@@ -440,6 +448,15 @@ def _rotte(lavoro: Path, parti: set[str]) -> list[tuple[str, str, list[str], str
                 1,
             ),
         ]
+    if "oee" in parti:
+        settimana = oggi - timedelta(days=oggi.weekday() + 7)
+        scorsa = f"/api/dashboard/oee?da={settimana.isoformat()}&a={(settimana + timedelta(days=6)).isoformat()}"
+        novanta = f"/api/dashboard/oee?da={da90}&a={oggi.isoformat()}"
+        rotte += [
+            ("oee", "OEE API, 90 days", [novanta], "token", 1),
+            ("oee", "OEE API, 90 days, 4 clients", [novanta], "token", 4),
+            ("oee", "OEE API, last week", [scorsa], "token", 1),
+        ]
     return rotte
 
 
@@ -452,10 +469,16 @@ def _limiti_lettura(r: Risultato) -> None:
         _verdetto(r, *LIMITI["trace"])
     elif r.nome.startswith("dashboard") and r.dimensione == "1M":
         _verdetto(r, *LIMITI["dashboard"])
+    elif r.nome == "OEE API, 90 days" and r.dimensione == "1M":
+        _verdetto(r, *LIMITI["oee"])
 
 
 def misura_letture(lotti: int, db: str, parti: set[str], args) -> list[Risultato]:
     lavoro = copia_di_lavoro(lotti)
+    if "oee" in parti:
+        from bench.oee_bench import popola
+
+        print(f"  OEE: {popola(lavoro / 'asigest.db', FERMI)}", file=sys.stderr, flush=True)
     env = bench_env(lavoro)
     database = None
     if db == "pg":
@@ -641,9 +664,9 @@ def crescita(risultati: list[Risultato]) -> list[str]:
         return righe
     piccola, grande = dimensioni[0], dimensioni[-1]
     for r in risultati:
-        if r.dimensione != grande or r.parte != "reads" or r.clients != 1:
+        if r.dimensione != grande or r.parte not in ("reads", "oee") or r.clients != 1:
             continue
-        if "KPI" not in r.nome and "dashboard" not in r.nome:
+        if "KPI" not in r.nome and "dashboard" not in r.nome and "OEE" not in r.nome:
             continue  # the growth bound is on the reads of a period
         base = next((x for x in risultati if x.dimensione == piccola and x.nome == r.nome and x.db == r.db), None)
         if base is None or not base.tempi:
@@ -668,7 +691,9 @@ def _carico() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--parti", default="reads,trace,writes", help="reads, trace, writes (separate with commas).")
+    parser.add_argument(
+        "--parti", default="reads,trace,writes,oee", help="reads, trace, writes, oee (separate with commas)."
+    )
     parser.add_argument("--db", default="sqlite,pg", help="sqlite, pg (separate with commas).")
     parser.add_argument("--dimensioni", default="10k,1M", help=f"Data set sizes: {', '.join(DIMENSIONI)}.")
     parser.add_argument("--seconds", type=float, default=5, help="Seconds per read measurement.")
@@ -678,7 +703,9 @@ def main() -> int:
     basi = [d.strip() for d in args.db.split(",") if d.strip()]
     dimensioni = [d.strip() for d in args.dimensioni.split(",") if d.strip()]
     ignote = (
-        (parti - {"reads", "trace", "writes"}) | (set(basi) - {"sqlite", "pg"}) | (set(dimensioni) - set(DIMENSIONI))
+        (parti - {"reads", "trace", "writes", "oee"})
+        | (set(basi) - {"sqlite", "pg"})
+        | (set(dimensioni) - set(DIMENSIONI))
     )
     if ignote:
         parser.error(f"valori sconosciuti: {', '.join(sorted(ignote))}")
@@ -686,7 +713,7 @@ def main() -> int:
     carico_prima = _carico()
     inizio = time.perf_counter()
     risultati: list[Risultato] = []
-    if parti & {"reads", "trace"}:
+    if parti & {"reads", "trace", "oee"}:
         for db in basi:
             for d in dimensioni:
                 risultati += misura_letture(DIMENSIONI[d], db, parti, args)
