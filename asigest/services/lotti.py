@@ -54,7 +54,14 @@ from asigest.services import audit, chiavi, riepilogo_kpi
 from asigest.services import origini as origini_svc
 from asigest.services.configurazione import TotaliLotti, con_disponibile, con_totali
 from asigest.services.documenti import tipi_mancanti_fase
-from asigest.services.uow import DbSession, Riprova, con_riprova_o_conflitto, righe_toccate, transaction
+from asigest.services.uow import (
+    DbSession,
+    Riprova,
+    con_riprova_o_conflitto,
+    lettura_singola,
+    righe_toccate,
+    transaction,
+)
 
 T = TypeVar("T")
 
@@ -305,8 +312,13 @@ def apri_lotto(
                 if fase_tipo is not None:
                     _del_tipo(session, fase, fase_tipo)
                 regole_licenza.richiedi_apertura(licenza)
+                letta = commessa
+                if letta.commessa_id != fase.commessa_erp_id:
+                    # The order remembered for this fase id was another's (see
+                    # _commessa_della_fase): read this one's now, under the lock, once.
+                    letta = _leggi_commessa(erp, _ricorda_commessa(fase.id, fase.commessa_erp_id))
                 lotto = _apri(
-                    session, commessa, actor, fase, intorno, macchina_id, qta_input, operatore_id, _utc(adesso), origini
+                    session, letta, actor, fase, intorno, macchina_id, qta_input, operatore_id, _utc(adesso), origini
                 )
                 chiavi.registra(session, actor, chiave, impronta, APRI, lotto.id)
                 try:
@@ -327,9 +339,10 @@ def apri_lotto(
 
 @dataclass(frozen=True)
 class _CommessaLetta:
-    """What the ERP said of a fase's order before the write began: the order (None when
-    the ERP does not have it) or the failure to reach the ERP."""
+    """What the ERP said of a fase's order before the write began: the order's id, the
+    order (None when the ERP does not have it) or the failure to reach the ERP."""
 
+    commessa_id: int | None = None
     commessa: Commessa | None = None
     guasto: ErpUnavailable | None = None
 
@@ -349,14 +362,37 @@ def _commessa_della_fase(session: DbSession, erp: ErpGateway, fase_id: int) -> _
     kept rather than raised: a replay of a lotto already opened still gets its answer,
     and the other R4 refusals keep their order. An unknown fase is reported by the
     transaction itself.
+
+    A fase's order never changes, so the process remembers it (``_COMMESSE_DELLE_FASI``)
+    and reads it once per fase. The transaction compares it with the locked fase's:
+    a fase id given again to another order (a fase deleted, R2, on SQLite) is read again.
     """
-    commessa_id = session.scalar(_COMMESSA_DELLA_FASE, {"fase": fase_id})
+    commessa_id = _COMMESSE_DELLE_FASI.get(fase_id)
     if commessa_id is None:
-        return _CommessaLetta()
+        righe = lettura_singola(session, _COMMESSA_DELLA_FASE, {"fase": fase_id})
+        if not righe:
+            return _CommessaLetta()
+        commessa_id = _ricorda_commessa(fase_id, righe[0][0])
+    return _leggi_commessa(erp, commessa_id)
+
+
+def _leggi_commessa(erp: ErpGateway, commessa_id: int) -> _CommessaLetta:
     try:
-        return _CommessaLetta(commessa=erp.get(commessa_id))
+        return _CommessaLetta(commessa_id, commessa=erp.get(commessa_id))
     except ErpUnavailable as exc:
-        return _CommessaLetta(guasto=exc)
+        return _CommessaLetta(commessa_id, guasto=exc)
+
+
+# FaseID → CommessaERPId, as far as this process has read them (a few bytes per fase).
+_COMMESSE_DELLE_FASI: dict[int, int] = {}
+_FASI_RICORDATE = 100_000
+
+
+def _ricorda_commessa(fase_id: int, commessa_id: int) -> int:
+    if len(_COMMESSE_DELLE_FASI) >= _FASI_RICORDATE:
+        _COMMESSE_DELLE_FASI.clear()
+    _COMMESSE_DELLE_FASI[fase_id] = commessa_id
+    return commessa_id
 
 
 def _fase_bloccata(session: DbSession, fase_id: int) -> Fase:

@@ -14,16 +14,17 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator, MutableSequence
+from collections.abc import Callable, Iterator, Mapping, MutableSequence, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeAlias, TypeVar
 
 from sqlalchemy import event, inspect
-from sqlalchemy.engine import CursorResult
+from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.sql import Executable
 
-from asigest.dialects import CONFLITTO, NON_SCRIVE, WRITE_OPTION, natura_errore
+from asigest.dialects import CONFLITTO, NON_SCRIVE, SINGLE_READ_OPTION, WRITE_OPTION, natura_errore
 from asigest.errors import N_, AsigestError, Conflict, DatabaseNonDisponibile
 
 if TYPE_CHECKING:
@@ -46,6 +47,21 @@ class DatabaseOccupato(Conflict):
     default_message = N_(
         "Il database era occupato da un'altra operazione e non è stato salvato nulla: riprovare tra un istante."
     )
+
+
+def lettura_singola(session: DbSession, istruzione: Executable, parametri: Mapping[str, object]) -> Sequence[Row[Any]]:
+    """The rows of one SELECT. A session in no transaction runs it in one of its own,
+    ended at once: on SQLite without BEGIN (a single statement reads one snapshot by
+    itself), so a request that reads this first (the API's token) and then writes does
+    not pay a BEGIN for a transaction it throws away."""
+    corrente = session() if isinstance(session, scoped_session) else session
+    if corrente.in_transaction() or not _sqlite(session):
+        return session.execute(istruzione, parametri).all()
+    try:
+        session.connection(execution_options={SINGLE_READ_OPTION: True})
+        return session.execute(istruzione, parametri).all()
+    finally:
+        session.rollback()
 
 
 def righe_toccate(esito: object) -> int:
