@@ -317,11 +317,20 @@ def apri_lotto(
                     # The order remembered for this fase id was another's (see
                     # _commessa_della_fase): read this one's now, under the lock, once.
                     letta = _leggi_commessa(erp, _ricorda_commessa(fase.id, fase.commessa_erp_id))
-                lotto = _apri(
-                    session, letta, actor, fase, intorno, macchina_id, qta_input, operatore_id, _utc(adesso), origini
-                )
-                chiavi.registra(session, actor, chiave, impronta, APRI, lotto.id)
                 try:
+                    lotto = _apri(
+                        session,
+                        letta,
+                        actor,
+                        fase,
+                        intorno,
+                        macchina_id,
+                        qta_input,
+                        operatore_id,
+                        _utc(adesso),
+                        origini,
+                    )
+                    chiavi.registra(session, actor, chiave, impronta, APRI, lotto.id)
                     session.flush()
                 except IntegrityError as exc:
                     raise _vincolo_apertura(exc) from exc
