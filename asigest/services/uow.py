@@ -55,7 +55,7 @@ def lettura_singola(session: DbSession, istruzione: Executable, parametri: Mappi
     itself), so a request that reads this first (the API's token) and then writes does
     not pay a BEGIN for a transaction it throws away."""
     corrente = session() if isinstance(session, scoped_session) else session
-    if corrente.in_transaction() or not _sqlite(session):
+    if corrente.in_transaction() or corrente.new or corrente.dirty or corrente.deleted or not _sqlite(session):
         return session.execute(istruzione, parametri).all()
     try:
         session.connection(execution_options={SINGLE_READ_OPTION: True})
