@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, ScalarSelect, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, contains_eager
+from sqlalchemy.orm import InstrumentedAttribute, contains_eager, joinedload, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from asigest.domain import licenza as regole_licenza
@@ -195,7 +195,11 @@ _LOTTO_E_FASE_BLOCCATI = (
     select(Lotto)
     .select_from(Fase)  # the fase first, as every operation locks it before its lotti
     .join(Lotto, Lotto.fase_id == Fase.id)
-    .options(contains_eager(Lotto.fase))
+    # The machine for the audit row's Postazione; its type and the (still empty)
+    # reason are not needed: loading them cost more than the rest of the row.
+    .options(
+        contains_eager(Lotto.fase), joinedload(Lotto.macchina).lazyload(Macchina.fase_tipo), lazyload(Lotto.causale)
+    )
     .where(Lotto.id == bindparam("lotto"))
     .with_for_update(of=(Fase, Lotto))
     .execution_options(populate_existing=True)
