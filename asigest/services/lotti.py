@@ -188,7 +188,7 @@ _TOTALI_FASE = select(
     func.count().filter(Lotto.data_fine.is_(None)),
 ).where(Lotto.fase_id == bindparam("fase"))
 # A close locks its lotto's fase, then the lotto, and reads both (the fase's type and
-# the lotto's machine and reason come with them). Locking the lotto too matters on
+# the lotto's machine come with them). Locking the lotto too matters on
 # PostgreSQL: a statement that waited for a lock reads again only the rows it locks,
 # so a close queued behind another close of the same lotto sees it closed.
 _LOTTO_E_FASE_BLOCCATI = (
