@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import ColumnElement, ScalarSelect, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, contains_eager, joinedload, lazyload
+from sqlalchemy.orm import InstrumentedAttribute, aliased, contains_eager, joinedload, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from asigest.domain import licenza as regole_licenza
@@ -48,7 +48,7 @@ from asigest.domain.ruoli import SUPERVISORE
 from asigest.domain.stati import APERTA, COMPLETATA, IN_CORSO, SOSPESA
 from asigest.erp import Commessa, ErpGateway
 from asigest.errors import N_, ErpUnavailable, Forbidden, InvalidInput, NotFound, RuleViolation
-from asigest.models import CausaleScarto, ConfigCommessa, Fase, FaseTipo, Lotto, Macchina, Utente
+from asigest.models import CausaleScarto, ConfigCommessa, Fase, FaseTipo, Lotto, LottoOrigine, Macchina, Utente
 from asigest.models.types import utcnow
 from asigest.services import audit, chiavi, riepilogo_kpi
 from asigest.services import origini as origini_svc
@@ -188,19 +188,27 @@ _TOTALI_FASE = select(
     func.count().filter(Lotto.data_fine.is_(None)),
 ).where(Lotto.fase_id == bindparam("fase"))
 # A close locks its lotto's fase, then the lotto, and reads both (the fase's type and
-# the lotto's machine come with them). Locking the lotto too matters on
-# PostgreSQL: a statement that waited for a lock reads again only the rows it locks,
-# so a close queued behind another close of the same lotto sees it closed.
+# the lotto's machine come with them) with the lotto's draws (R14: one row each, oldest
+# first, with its source's code; one row of NULLs when it has none). Locking the lotto
+# too matters on PostgreSQL: a statement that waited for a lock reads again only the
+# rows it locks, so a close queued behind another close of the same lotto sees it
+# closed. Its draws change only through operations that close or cancel it, under this
+# same lock: a close that waited for one of them is refused, so the draws it goes on
+# with are never stale.
+_SORGENTE = aliased(Lotto, name="sorgente")
 _LOTTO_E_FASE_BLOCCATI = (
-    select(Lotto)
+    select(Lotto, LottoOrigine.lotto_origine_id, LottoOrigine.qta, _SORGENTE.codice_lotto)
     .select_from(Fase)  # the fase first, as every operation locks it before its lotti
     .join(Lotto, Lotto.fase_id == Fase.id)
+    .outerjoin(LottoOrigine, LottoOrigine.lotto_id == Lotto.id)
+    .outerjoin(_SORGENTE, _SORGENTE.id == LottoOrigine.lotto_origine_id)
     # The machine for the audit row's Postazione; its type and the (still empty)
     # reason are not needed: loading them cost more than the rest of the row.
     .options(
         contains_eager(Lotto.fase), joinedload(Lotto.macchina).lazyload(Macchina.fase_tipo), lazyload(Lotto.causale)
     )
     .where(Lotto.id == bindparam("lotto"))
+    .order_by(LottoOrigine.id)
     .with_for_update(of=(Fase, Lotto))
     .execution_options(populate_existing=True)
 )
@@ -657,10 +665,10 @@ def chiudi_lotto(
         risposta: list[object] = []
         try:
             with transaction(session, conserva=risposta):
-                lotto = _lotto_bloccato(session, lotto_id)
+                lotto, tirati = _lotto_bloccato(session, lotto_id)
                 if fase_tipo is not None:
                     _del_tipo(session, lotto.fase, fase_tipo)
-                _chiudi(session, actor, lotto, qta_output, qta_scarti, causale, note, _utc(adesso))
+                _chiudi(session, actor, lotto, tirati, qta_output, qta_scarti, causale, note, _utc(adesso))
                 chiavi.registra(session, actor, chiave, impronta, CHIUDI, lotto.id)
                 try:
                     session.flush()
@@ -683,6 +691,7 @@ def _chiudi(
     session: DbSession,
     actor: Actor,
     lotto: Lotto,
+    tirati: list[tuple[int, int, str]],
     qta_output: int | None,
     qta_scarti: int | None,
     codice_causale: str | None,
@@ -729,7 +738,6 @@ def _chiudi(
     precedente = flusso.precedente(fase.id)
     dopo = _lotto_dict(lotto)
     if precedente is not None:
-        tirati = origini_svc.prelievi_con_codici(session, lotto.id)
         prima["Origini"] = [{"CodiceLotto": codice, "Qta": qta} for _, qta, codice in tirati]
         dopo["Origini"] = prima["Origini"]
         attuali = [(sorgente, qta) for sorgente, qta, _ in tirati]
@@ -756,13 +764,15 @@ def _ordine_flusso(fase: Fase) -> tuple[int, int]:
     return (fase.fase_tipo.ordine, fase.fase_tipo_id)
 
 
-def _lotto_bloccato(session: DbSession, lotto_id: int) -> Lotto:
-    """A lotto and its fase, both locked until commit (PostgreSQL, SQL Server), read in
-    one statement. Raises NotFound for an unknown lotto (or one cancelled meanwhile)."""
-    lotto = session.scalar(_LOTTO_E_FASE_BLOCCATI, {"lotto": lotto_id})
-    if lotto is None:
+def _lotto_bloccato(session: DbSession, lotto_id: int) -> tuple[Lotto, list[tuple[int, int, str]]]:
+    """A lotto and its fase, both locked until commit (PostgreSQL, SQL Server), with the
+    lotto's draws ``(LottoOrigineID, Qta, its CodiceLotto)``, oldest first, read in one
+    statement. Raises NotFound for an unknown lotto (or one cancelled meanwhile)."""
+    righe = session.execute(_LOTTO_E_FASE_BLOCCATI, {"lotto": lotto_id}).all()
+    if not righe:
         raise NotFound(N_("Il lotto %(id)s non esiste."), id=lotto_id)
-    return lotto
+    tirati = [(sorgente, qta, codice) for _, sorgente, qta, codice in righe if sorgente is not None]
+    return righe[0][0], tirati
 
 
 def ricalcola_totali(
