@@ -194,10 +194,16 @@ _TOTALI_FASE = select(
 # rows it locks, so a close queued behind another close of the same lotto sees it
 # closed. Its draws change only through operations that close or cancel it, under this
 # same lock: a close that waited for one of them is refused, so the draws it goes on
-# with are never stale.
+# with are never stale. The KPI summaries' zone comes with them, under its shared lock.
 _SORGENTE = aliased(Lotto, name="sorgente")
 _LOTTO_E_FASE_BLOCCATI = (
-    select(Lotto, LottoOrigine.lotto_origine_id, LottoOrigine.qta, _SORGENTE.codice_lotto)
+    select(
+        Lotto,
+        LottoOrigine.lotto_origine_id,
+        LottoOrigine.qta,
+        _SORGENTE.codice_lotto,
+        riepilogo_kpi.ZONA_CONDIVISA.label("zona_kpi"),
+    )
     .select_from(Fase)  # the fase first, as every operation locks it before its lotti
     .join(Lotto, Lotto.fase_id == Fase.id)
     .outerjoin(LottoOrigine, LottoOrigine.lotto_id == Lotto.id)
@@ -665,10 +671,11 @@ def chiudi_lotto(
         risposta: list[object] = []
         try:
             with transaction(session, conserva=risposta):
-                lotto, tirati = _lotto_bloccato(session, lotto_id)
+                letto = _lotto_bloccato(session, lotto_id)
+                lotto = letto.lotto
                 if fase_tipo is not None:
                     _del_tipo(session, lotto.fase, fase_tipo)
-                _chiudi(session, actor, lotto, tirati, qta_output, qta_scarti, causale, note, _utc(adesso))
+                _chiudi(session, actor, letto, qta_output, qta_scarti, causale, note, _utc(adesso))
                 chiavi.registra(session, actor, chiave, impronta, CHIUDI, lotto.id)
                 try:
                     session.flush()
@@ -690,8 +697,7 @@ def chiudi_lotto(
 def _chiudi(
     session: DbSession,
     actor: Actor,
-    lotto: Lotto,
-    tirati: list[tuple[int, int, str]],
+    letto: _LottoBloccato,
     qta_output: int | None,
     qta_scarti: int | None,
     codice_causale: str | None,
@@ -700,7 +706,7 @@ def _chiudi(
 ) -> None:
     # The fase is locked: closes in one fase recompute its totals one after another, and
     # what we read of the lotto is what the previous close committed.
-    fase = lotto.fase
+    lotto, tirati, fase = letto.lotto, letto.tirati, letto.lotto.fase
     if lotto.data_fine is not None:
         raise RuleViolation(N_("Il lotto %(codice)s è già chiuso."), code="LOTTO_GIA_CHIUSO", codice=lotto.codice_lotto)
     # Any operator may close a colleague's lotto at the machine (a shift change): the
@@ -747,7 +753,7 @@ def _chiudi(
     totali = flusso.totali[fase.id]
     letti = (totali.output_chiusi, totali.scarti_chiusi, flusso.aperti[fase.id])
     ricalcola_totali(session, fase, adesso, fasi=flusso.fasi, letti=letti)
-    riepilogo_kpi.lotto_chiuso(session, lotto)
+    riepilogo_kpi.lotto_chiuso(session, lotto, letto.zona_kpi)
     audit.record(
         session,
         actor,
@@ -764,15 +770,25 @@ def _ordine_flusso(fase: Fase) -> tuple[int, int]:
     return (fase.fase_tipo.ordine, fase.fase_tipo_id)
 
 
-def _lotto_bloccato(session: DbSession, lotto_id: int) -> tuple[Lotto, list[tuple[int, int, str]]]:
-    """A lotto and its fase, both locked until commit (PostgreSQL, SQL Server), with the
-    lotto's draws ``(LottoOrigineID, Qta, its CodiceLotto)``, oldest first, read in one
-    statement. Raises NotFound for an unknown lotto (or one cancelled meanwhile)."""
+@dataclass(frozen=True)
+class _LottoBloccato:
+    """What a close reads with its locks: the lotto (its fase with it), its draws
+    ``(LottoOrigineID, Qta, its CodiceLotto)`` oldest first, the KPI summaries' zone."""
+
+    lotto: Lotto
+    tirati: list[tuple[int, int, str]]
+    zona_kpi: str | None
+
+
+def _lotto_bloccato(session: DbSession, lotto_id: int) -> _LottoBloccato:
+    """A lotto and its fase, both locked until commit (PostgreSQL, SQL Server), with what
+    the close needs around it, in one statement. Raises NotFound for an unknown lotto
+    (or one cancelled meanwhile)."""
     righe = session.execute(_LOTTO_E_FASE_BLOCCATI, {"lotto": lotto_id}).all()
     if not righe:
         raise NotFound(N_("Il lotto %(id)s non esiste."), id=lotto_id)
-    tirati = [(sorgente, qta, codice) for _, sorgente, qta, codice in righe if sorgente is not None]
-    return righe[0][0], tirati
+    tirati = [(sorgente, qta, codice) for _, sorgente, qta, codice, _ in righe if sorgente is not None]
+    return _LottoBloccato(righe[0][0], tirati, righe[0][4])
 
 
 def ricalcola_totali(
