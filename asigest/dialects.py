@@ -34,6 +34,9 @@ SQLITE_BUSY_TIMEOUT_MS = 10_000
 # Execution option marking a transaction that will write (see ``configure_asigest_engine``);
 # other databases ignore it.
 WRITE_OPTION = "asigest_write"
+# Execution option of a transaction that runs a single SELECT and ends (``uow.lettura_singola``):
+# SQLite runs it without BEGIN, one statement being atomic on its own.
+SINGLE_READ_OPTION = "asigest_lettura_singola"
 
 
 class ReadOnlyViolation(RuntimeError):
@@ -184,6 +187,8 @@ def configure_asigest_engine(engine: Engine, *, sincrono: str = "NORMAL") -> Non
         # committed since its first read. It queues first (CodaScrittori): waiting
         # writers then wake when the lock is free, not at SQLite's next busy sleep.
         opzioni = connection.get_execution_options()
+        if opzioni.get(SINGLE_READ_OPTION):
+            return
         if not opzioni.get(WRITE_OPTION):
             connection.exec_driver_sql("BEGIN")
             return

@@ -25,7 +25,14 @@ from asigest.errors import N_, Conflict, Forbidden, InvalidInput, NotFound, Rule
 from asigest.models import ApiToken, Sessione, TentativoAccesso, Utente
 from asigest.models.types import utcnow
 from asigest.services import audit, sessioni
-from asigest.services.uow import DbSession, con_riprova, righe_toccate, ripete_se_occupato, transaction
+from asigest.services.uow import (
+    DbSession,
+    con_riprova,
+    lettura_singola,
+    righe_toccate,
+    ripete_se_occupato,
+    transaction,
+)
 
 T = TypeVar("T")
 
@@ -911,9 +918,10 @@ def authenticate_token(session: DbSession, token: str) -> Actor | None:
     Every API request asks it: one Core query for the few columns the Actor needs,
     read from the database each time (a revoked token or a deactivated user is refused
     at once, in every worker)."""
-    riga = session.execute(_TOKEN_ATTIVO, {"impronta": hashing.token_digest(token)}).first()
-    if riga is None:
+    righe = lettura_singola(session, _TOKEN_ATTIVO, {"impronta": hashing.token_digest(token)})
+    if not righe:
         return None
+    riga = righe[0]
     return Actor(
         utente_id=riga.id,
         matricola=riga.matricola,

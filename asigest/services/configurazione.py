@@ -168,8 +168,13 @@ def con_disponibile(session: DbSession, fasi: Iterable[Fase]) -> list[FaseConDis
 
     One aggregate query over Lotti for all of them, however many lotti they have.
     """
+    fasi = list(fasi)
+    return con_totali(fasi, totali_lotti(session, [f.id for f in fasi]))
+
+
+def con_totali(fasi: Iterable[Fase], totali: Mapping[int, TotaliLotti]) -> list[FaseConDisponibile]:
+    """``con_disponibile`` with the lotti's totals (``totali_lotti``) already read."""
     ordinate = sorted(fasi, key=lambda f: (f.fase_tipo.ordine, f.fase_tipo_id))
-    totali = totali_lotti(session, [f.id for f in ordinate])
     per_fase = [totali.get(f.id, TotaliLotti()) for f in ordinate]
     disponibili = qta_disponibili(
         [

@@ -7,10 +7,15 @@ PostgreSQL and SQL Server) while a progressivo is chosen or totals are recompute
 UNIQUE(FaseID, Progressivo) and the one-open-lotto-per-machine index refuse what slips
 through, and SQLite's write conflicts are retried from a fresh transaction.
 
-R11 replays. A key is looked up under the lock of the fase the request works on (on
-SQLite, under the write lock every writer takes at BEGIN). The same key with the same
+R11 replays. The key is written with the operation and UNIQUE(UtenteID, Chiave) decides:
+an operation does not look its key up first (two statements a pair saved on the write
+path). A replay cannot succeed a second time: the lotto it opened occupies the machine,
+the lotto it closed is closed; and should the work go through anyway (the lotto closed
+since), the key's INSERT fails. So whenever an operation with a key is refused, or its
+key is taken, it is rolled back and the key is looked up: the same key with the same
 fingerprint returns the first result (``Esito.ripetuto``); with any other fingerprint
-it is ``ChiaveRiusata`` (422), never another request's result.
+it is ``ChiaveRiusata`` (422), never another request's result; an unknown key lets the
+refusal through.
 
 SPEC R11 answers a second request that arrives while the first is still running with
 409. Here it waits instead, and that is deliberate: the same request locks the same
@@ -20,8 +25,8 @@ if the first rolled back, does the work itself). That is what a client retrying 
 the retry, and a double tap at the kiosk shows the lotto instead of an error. The wait
 can never hand out a wrong result: a *different* request with the same key may lock
 another fase and run alongside, but then both insert the key, UNIQUE(UtenteID, Chiave)
-lets only one commit, and the other is retried from the start, finds the committed key
-with another fingerprint and ends in ``ChiaveRiusata``.
+lets only one commit (the other waits for it at its INSERT), and the other finds the
+committed key with another fingerprint and ends in ``ChiaveRiusata``.
 """
 
 from __future__ import annotations
@@ -30,9 +35,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, ScalarSelect, bindparam, func, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, bindparam, case, func, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, aliased, contains_eager, joinedload, lazyload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from asigest.domain import licenza as regole_licenza
@@ -43,18 +48,29 @@ from asigest.domain.ruoli import SUPERVISORE
 from asigest.domain.stati import APERTA, COMPLETATA, IN_CORSO, SOSPESA
 from asigest.erp import Commessa, ErpGateway
 from asigest.errors import N_, ErpUnavailable, Forbidden, InvalidInput, NotFound, RuleViolation
-from asigest.models import CausaleScarto, ConfigCommessa, Fase, FaseTipo, Lotto, Macchina, Utente
+from asigest.models import CausaleScarto, ConfigCommessa, Fase, FaseTipo, Lotto, LottoOrigine, Macchina, Utente
 from asigest.models.types import utcnow
 from asigest.services import audit, chiavi, riepilogo_kpi
 from asigest.services import origini as origini_svc
-from asigest.services.configurazione import con_disponibile
+from asigest.services.configurazione import TotaliLotti, con_disponibile, con_totali
 from asigest.services.documenti import tipi_mancanti_fase
-from asigest.services.uow import DbSession, Riprova, con_riprova_o_conflitto, righe_toccate, transaction
+from asigest.services.uow import (
+    DbSession,
+    Riprova,
+    con_riprova_o_conflitto,
+    lettura_singola,
+    righe_toccate,
+    transaction,
+)
 
 T = TypeVar("T")
 
 APRI = "LOTTO_APERTO"
 CHIUDI = "LOTTO_CHIUSO"
+
+# What makes an open or a close look its one-time key up (R11): a refusal, or its key
+# found taken (an IntegrityError turned into Riprova). Not a database failure.
+_RIFIUTI = (RuleViolation, InvalidInput, NotFound, ErpUnavailable, Riprova)
 
 
 class ChiusuraNonValida(RuleViolation):
@@ -164,19 +180,111 @@ def lotto_aperto_su_macchina(session: DbSession, macchina_id: int) -> Lotto | No
 _FASE = Fase.id == bindparam("fase")
 _COMMESSA_DELLA_FASE = select(Fase.commessa_erp_id).where(_FASE)
 _FASE_BLOCCATA = select(Fase).where(_FASE).with_for_update(of=Fase)
-_FASE_DEL_LOTTO_BLOCCATA = (
-    select(Fase)
-    .where(Fase.id == select(Lotto.fase_id).where(Lotto.id == bindparam("lotto")).scalar_subquery())
-    .with_for_update(of=Fase)
-)
-_LOTTO_FRESCO = select(Lotto).where(Lotto.id == bindparam("lotto")).execution_options(populate_existing=True)
-_FASI_DELLA_COMMESSA = select(Fase).where(Fase.commessa_erp_id == bindparam("commessa"))
-_ULTIMO_PROGRESSIVO = select(func.max(Lotto.progressivo)).where(Lotto.fase_id == bindparam("fase"))
+_DELLA_COMMESSA = Fase.commessa_erp_id == bindparam("commessa")
+_FASI_DELLA_COMMESSA = select(Fase).where(_DELLA_COMMESSA)
 _TOTALI_FASE = select(
     func.coalesce(func.sum(Lotto.qta_output), 0),
     func.coalesce(func.sum(Lotto.qta_scarti), 0),
     func.count().filter(Lotto.data_fine.is_(None)),
 ).where(Lotto.fase_id == bindparam("fase"))
+# A close locks its lotto's fase, then the lotto, and reads both (the fase's type and
+# the lotto's machine come with them) with the lotto's draws (R14: one row each, oldest
+# first, with its source's code; one row of NULLs when it has none). Locking the lotto
+# too matters on PostgreSQL: a statement that waited for a lock reads again only the
+# rows it locks, so a close queued behind another close of the same lotto sees it
+# closed. Its draws change only through operations that close or cancel it, under this
+# same lock: a close that waited for one of them is refused, so the draws it goes on
+# with are never stale. The KPI summaries' zone comes with them, under its shared lock.
+_SORGENTE = aliased(Lotto, name="sorgente")
+_LOTTO_E_FASE_BLOCCATI = (
+    select(
+        Lotto,
+        LottoOrigine.lotto_origine_id,
+        LottoOrigine.qta,
+        _SORGENTE.codice_lotto,
+        riepilogo_kpi.ZONA_CONDIVISA.label("zona_kpi"),
+    )
+    .select_from(Fase)  # the fase first, as every operation locks it before its lotti
+    .join(Lotto, Lotto.fase_id == Fase.id)
+    .outerjoin(LottoOrigine, LottoOrigine.lotto_id == Lotto.id)
+    .outerjoin(_SORGENTE, _SORGENTE.id == LottoOrigine.lotto_origine_id)
+    # The machine for the audit row's Postazione; its type and the (still empty)
+    # reason are not needed: loading them cost more than the rest of the row.
+    .options(
+        contains_eager(Lotto.fase), joinedload(Lotto.macchina).lazyload(Macchina.fase_tipo), lazyload(Lotto.causale)
+    )
+    .where(Lotto.id == bindparam("lotto"))
+    .order_by(LottoOrigine.id)
+    .with_for_update(of=(Fase, Lotto))
+    .execution_options(populate_existing=True)
+)
+# The order's fasi with their lotti's totals (R5, R6, R8) in one statement. Read after
+# the fase's lock, so what it counts is what the operations before this one committed.
+_APERTO = Lotto.data_fine.is_(None)
+_PER_FASE = (
+    select(
+        Lotto.fase_id.label("fase"),
+        func.count(Lotto.id).label("lotti"),
+        func.sum(Lotto.qta_output).label("output"),
+        func.sum(Lotto.qta_scarti).label("scarti"),
+        func.sum(case((_APERTO, Lotto.qta_input))).label("input_aperti"),
+        func.count(case((_APERTO, Lotto.id))).label("aperti"),
+        func.max(Lotto.progressivo).label("progressivo"),
+    )
+    .where(Lotto.fase_id.in_(select(Fase.id).where(_DELLA_COMMESSA)))
+    .group_by(Lotto.fase_id)
+    .subquery()
+)
+_FASI_CON_TOTALI = (
+    select(
+        Fase,
+        _PER_FASE.c.lotti,
+        _PER_FASE.c.output,
+        _PER_FASE.c.scarti,
+        _PER_FASE.c.input_aperti,
+        _PER_FASE.c.aperti,
+        _PER_FASE.c.progressivo,
+    )
+    .outerjoin(_PER_FASE, _PER_FASE.c.fase == Fase.id)
+    .where(_DELLA_COMMESSA)
+)
+
+
+@dataclass(frozen=True)
+class _Flusso:
+    """An order's fasi in flow order with their lotti's totals, as one statement read them."""
+
+    fasi: list[Fase]
+    totali: dict[int, TotaliLotti]
+    aperti: dict[int, int]
+    ultimo_progressivo: dict[int, int]
+
+    def disponibile(self, fase_id: int) -> int:
+        """R5 for one of the fasi."""
+        return next(f.qta_disponibile for f in con_totali(self.fasi, self.totali) if f.id == fase_id)
+
+    def precedente(self, fase_id: int) -> int | None:
+        """The fase R14 draws from for ``fase_id``: the one before it, None for the first."""
+        return origini_svc.precedente_in([f.id for f in self.fasi], fase_id)
+
+
+def _flusso(session: DbSession, commessa_erp_id: int) -> _Flusso:
+    fasi: list[Fase] = []
+    totali: dict[int, TotaliLotti] = {}
+    aperti: dict[int, int] = {}
+    progressivi: dict[int, int] = {}
+    for fase, lotti, output, scarti, input_aperti, n_aperti, progressivo in session.execute(
+        _FASI_CON_TOTALI, {"commessa": commessa_erp_id}
+    ):
+        fasi.append(fase)
+        totali[fase.id] = TotaliLotti(
+            lotti=lotti or 0, output_chiusi=output or 0, scarti_chiusi=scarti or 0, input_aperti=input_aperti or 0
+        )
+        aperti[fase.id] = n_aperti or 0
+        progressivi[fase.id] = progressivo or 0
+    return _Flusso(sorted(fasi, key=_ordine_flusso), totali, aperti, progressivi)
+
+
 # -- opening ---------------------------------------------------------------------------
 
 
@@ -215,22 +323,42 @@ def apri_lotto(
     commessa = _commessa_della_fase(session, erp, fase_id)
 
     def operazione() -> Esito:
-        with transaction(session):
-            fase = _fase_bloccata(session, fase_id)
-            if fase_tipo is not None:
-                _del_tipo(session, fase, fase_tipo)
-            # Checked under the fase lock: a double tap waits for the first tap to commit.
-            gia = _gia_eseguita(session, actor, chiave, impronta, APRI, fase_id=fase.id)
+        risposta: list[object] = []
+        try:
+            with transaction(session, conserva=risposta):
+                fase, intorno = _fase_bloccata_e_intorno(session, fase_id, operatore_id, macchina_id)
+                if fase_tipo is not None:
+                    _del_tipo(session, fase, fase_tipo)
+                regole_licenza.richiedi_apertura(licenza)
+                letta = commessa
+                if letta.commessa_id != fase.commessa_erp_id:
+                    # The order remembered for this fase id was another's (see
+                    # _commessa_della_fase): read this one's now, under the lock, once.
+                    letta = _leggi_commessa(erp, _ricorda_commessa(fase.id, fase.commessa_erp_id))
+                try:
+                    lotto = _apri(
+                        session,
+                        letta,
+                        actor,
+                        fase,
+                        intorno,
+                        macchina_id,
+                        qta_input,
+                        operatore_id,
+                        _utc(adesso),
+                        origini,
+                    )
+                    chiavi.registra(session, actor, chiave, impronta, APRI, lotto.id)
+                    session.flush()
+                except IntegrityError as exc:
+                    raise _vincolo_apertura(exc) from exc
+                risposta += (lotto, fase, fase.fase_tipo)
+        except _RIFIUTI:
+            # Refused, or the key is taken: a replay gets the first result (R11).
+            gia = _gia_eseguita(session, actor, chiave, impronta, APRI, fase_id=fase_id)
             if gia is not None:
                 return gia
-            # After the replay check: a retry of a lotto opened in time gets its answer.
-            regole_licenza.richiedi_apertura(licenza)
-            lotto = _apri(session, commessa, actor, fase, macchina_id, qta_input, operatore_id, _utc(adesso), origini)
-            chiavi.registra(session, actor, chiave, impronta, APRI, lotto.id)
-            try:
-                session.flush()
-            except IntegrityError as exc:
-                raise _vincolo_apertura(exc) from exc
+            raise
         return Esito(lotto)
 
     return con_riprova_o_conflitto(session, operazione)
@@ -238,9 +366,10 @@ def apri_lotto(
 
 @dataclass(frozen=True)
 class _CommessaLetta:
-    """What the ERP said of a fase's order before the write began: the order (None when
-    the ERP does not have it) or the failure to reach the ERP."""
+    """What the ERP said of a fase's order before the write began: the order's id, the
+    order (None when the ERP does not have it) or the failure to reach the ERP."""
 
+    commessa_id: int | None = None
     commessa: Commessa | None = None
     guasto: ErpUnavailable | None = None
 
@@ -260,14 +389,37 @@ def _commessa_della_fase(session: DbSession, erp: ErpGateway, fase_id: int) -> _
     kept rather than raised: a replay of a lotto already opened still gets its answer,
     and the other R4 refusals keep their order. An unknown fase is reported by the
     transaction itself.
+
+    A fase's order never changes, so the process remembers it (``_COMMESSE_DELLE_FASI``)
+    and reads it once per fase. The transaction compares it with the locked fase's:
+    a fase id given again to another order (a fase deleted, R2, on SQLite) is read again.
     """
-    commessa_id = session.scalar(_COMMESSA_DELLA_FASE, {"fase": fase_id})
+    commessa_id = _COMMESSE_DELLE_FASI.get(fase_id)
     if commessa_id is None:
-        return _CommessaLetta()
+        righe = lettura_singola(session, _COMMESSA_DELLA_FASE, {"fase": fase_id})
+        if not righe:
+            return _CommessaLetta()
+        commessa_id = _ricorda_commessa(fase_id, righe[0][0])
+    return _leggi_commessa(erp, commessa_id)
+
+
+def _leggi_commessa(erp: ErpGateway, commessa_id: int) -> _CommessaLetta:
     try:
-        return _CommessaLetta(commessa=erp.get(commessa_id))
+        return _CommessaLetta(commessa_id, commessa=erp.get(commessa_id))
     except ErpUnavailable as exc:
-        return _CommessaLetta(guasto=exc)
+        return _CommessaLetta(commessa_id, guasto=exc)
+
+
+# FaseID → CommessaERPId, as far as this process has read them (a few bytes per fase).
+_COMMESSE_DELLE_FASI: dict[int, int] = {}
+_FASI_RICORDATE = 100_000
+
+
+def _ricorda_commessa(fase_id: int, commessa_id: int) -> int:
+    if len(_COMMESSE_DELLE_FASI) >= _FASI_RICORDATE:
+        _COMMESSE_DELLE_FASI.clear()
+    _COMMESSE_DELLE_FASI[fase_id] = commessa_id
+    return commessa_id
 
 
 def _fase_bloccata(session: DbSession, fase_id: int) -> Fase:
@@ -278,18 +430,47 @@ def _fase_bloccata(session: DbSession, fase_id: int) -> Fase:
     return fase
 
 
+def _fase_bloccata_e_intorno(
+    session: DbSession, fase_id: int, operatore_id: int, macchina_id: int
+) -> tuple[Fase, _Intorno]:
+    """``_fase_bloccata`` with what R4 checks around the fase, in the same statement.
+
+    On PostgreSQL a statement that waited for the lock reads again only the locked row:
+    what it read around it may be as old as the statement. That holds where it matters:
+    a lotto opened meanwhile on the machine is refused by UX_Lotti_MacchinaAperta, and
+    R5, R6 and R14 are read by the statements after the lock (``_flusso``).
+    """
+    riga = session.execute(
+        _FASE_BLOCCATA_E_INTORNO, {"fase": fase_id, "operatore": operatore_id, "macchina": macchina_id}
+    ).one_or_none()
+    if riga is None:
+        raise NotFound(N_("La fase %(id)s non esiste."), id=fase_id)
+    intorno = _Intorno(
+        operatore_attivo=riga.operatore_attivo,
+        macchina_attiva=riga.macchina_attiva,
+        macchina_tipo=riga.macchina_tipo,
+        macchina_codice=riga.macchina_codice,
+        configurata=riga.config_id is not None,
+        bloccata=riga.bloccata,
+        diba=riga.diba,
+        revisione=riga.revisione,
+        occupante=riga.occupante,
+    )
+    return riga.Fase, intorno
+
+
 def _apri(
     session: DbSession,
     letta: _CommessaLetta,
     actor: Actor,
     fase: Fase,
+    intorno: _Intorno,
     macchina_id: int,
     qta_input: int,
     operatore_id: int,
     adesso: datetime,
     scelte: list[origini_svc.Scelta] | None,
 ) -> Lotto:
-    intorno = _intorno(session, operatore_id, macchina_id, fase.commessa_erp_id)
     if not intorno.operatore_attivo:
         raise RuleViolation(N_("Operatore non attivo: rivolgersi al capoturno."), code="OPERATORE_NON_ATTIVO")
     if not intorno.macchina_attiva or intorno.macchina_codice is None or intorno.macchina_tipo is None:
@@ -332,8 +513,8 @@ def _apri(
             codice=intorno.occupante,
         )
     # R5 over the order's fasi in flow order; the one before this is where R14 draws from.
-    fasi = con_disponibile(session, _fasi_della_commessa(session, fase.commessa_erp_id))
-    disponibile = next(f.qta_disponibile for f in fasi if f.id == fase.id)
+    flusso = _flusso(session, fase.commessa_erp_id)
+    disponibile = flusso.disponibile(fase.id)
     if not 0 < qta_input <= disponibile:
         raise RuleViolation(
             N_("Quantità non disponibile: si possono lavorare al massimo %(disponibile)s pezzi in questa fase."),
@@ -341,10 +522,10 @@ def _apri(
             disponibile=disponibile,
         )
     # R14: under the fase's lock, so terminals opening at the same instant draw one after the other.
-    precedente = origini_svc.precedente_in([f.id for f in fasi], fase.id)
+    precedente = flusso.precedente(fase.id)
     piano = origini_svc.piano_apertura(session, fase, precedente, qta_input, scelte)
 
-    progressivo = (session.scalar(_ULTIMO_PROGRESSIVO, {"fase": fase.id}) or 0) + 1
+    progressivo = flusso.ultimo_progressivo.get(fase.id, 0) + 1
     lotto = Lotto(
         fase=fase,
         progressivo=progressivo,
@@ -403,38 +584,28 @@ def _uno(colonna: InstrumentedAttribute[Any], *condizioni: ColumnElement[bool]) 
     return select(colonna).where(*condizioni).scalar_subquery()
 
 
-def _intorno(session: DbSession, operatore_id: int, macchina_id: int, commessa_erp_id: int) -> _Intorno:
-    """Every row R4 checks around an open, in one statement (scalar subqueries, each by
-    its key): what was six ORM look-ups."""
-    riga = session.execute(
-        _INTORNO, {"operatore": operatore_id, "macchina": macchina_id, "commessa": commessa_erp_id}
-    ).one()
-    return _Intorno(
-        operatore_attivo=riga.operatore_attivo,
-        macchina_attiva=riga.macchina_attiva,
-        macchina_tipo=riga.macchina_tipo,
-        macchina_codice=riga.macchina_codice,
-        configurata=riga.config_id is not None,
-        bloccata=riga.bloccata,
-        diba=riga.diba,
-        revisione=riga.revisione,
-        occupante=riga.occupante,
-    )
-
-
+# Every row R4 checks around an open (scalar subqueries, each by its key), read with the
+# fase's lock: what were six ORM look-ups and the lock, one statement.
 _MACCHINA = Macchina.id == bindparam("macchina")
-_CONFIG = ConfigCommessa.commessa_erp_id == bindparam("commessa")
-_INTORNO = select(
-    _uno(Utente.attivo, Utente.id == bindparam("operatore")).label("operatore_attivo"),
-    _uno(Macchina.attiva, _MACCHINA).label("macchina_attiva"),
-    _uno(Macchina.fase_tipo_id, _MACCHINA).label("macchina_tipo"),
-    _uno(Macchina.codice, _MACCHINA).label("macchina_codice"),
-    _uno(ConfigCommessa.id, _CONFIG).label("config_id"),
-    _uno(ConfigCommessa.bloccata_documentazione, _CONFIG).label("bloccata"),
-    _uno(ConfigCommessa.diba, _CONFIG).label("diba"),
-    _uno(ConfigCommessa.revisione, _CONFIG).label("revisione"),
-    # At most one (UX_Lotti_MacchinaAperta).
-    _uno(Lotto.codice_lotto, Lotto.macchina_id == bindparam("macchina"), Lotto.data_fine.is_(None)).label("occupante"),
+_CONFIG = ConfigCommessa.commessa_erp_id == Fase.commessa_erp_id
+_FASE_BLOCCATA_E_INTORNO = (
+    select(
+        Fase,
+        _uno(Utente.attivo, Utente.id == bindparam("operatore")).label("operatore_attivo"),
+        _uno(Macchina.attiva, _MACCHINA).label("macchina_attiva"),
+        _uno(Macchina.fase_tipo_id, _MACCHINA).label("macchina_tipo"),
+        _uno(Macchina.codice, _MACCHINA).label("macchina_codice"),
+        _uno(ConfigCommessa.id, _CONFIG).label("config_id"),
+        _uno(ConfigCommessa.bloccata_documentazione, _CONFIG).label("bloccata"),
+        _uno(ConfigCommessa.diba, _CONFIG).label("diba"),
+        _uno(ConfigCommessa.revisione, _CONFIG).label("revisione"),
+        # At most one (UX_Lotti_MacchinaAperta).
+        _uno(Lotto.codice_lotto, Lotto.macchina_id == bindparam("macchina"), Lotto.data_fine.is_(None)).label(
+            "occupante"
+        ),
+    )
+    .where(_FASE)
+    .with_for_update(of=Fase)
 )
 
 
@@ -497,19 +668,27 @@ def chiudi_lotto(
     chiavi.richiede_impronta(chiave, impronta)
 
     def operazione() -> Esito:
-        with transaction(session):
-            fase = _fase_del_lotto_bloccata(session, lotto_id)
-            if fase_tipo is not None:
-                _del_tipo(session, fase, fase_tipo)
-            gia = _gia_eseguita(session, actor, chiave, impronta, CHIUDI, fase_id=fase.id, lotto_id=lotto_id)
+        risposta: list[object] = []
+        try:
+            with transaction(session, conserva=risposta):
+                letto = _lotto_bloccato(session, lotto_id)
+                lotto = letto.lotto
+                if fase_tipo is not None:
+                    _del_tipo(session, lotto.fase, fase_tipo)
+                _chiudi(session, actor, letto, qta_output, qta_scarti, causale, note, _utc(adesso))
+                chiavi.registra(session, actor, chiave, impronta, CHIUDI, lotto.id)
+                try:
+                    session.flush()
+                except IntegrityError as exc:
+                    raise Riprova() from exc
+                risposta += (lotto, lotto.fase, lotto.fase.fase_tipo, lotto.macchina)
+                risposta += [lotto.causale] if lotto.causale is not None else []
+        except _RIFIUTI:
+            # Refused (a replay finds its lotto closed), or the key is taken: R11.
+            gia = _gia_eseguita(session, actor, chiave, impronta, CHIUDI, lotto_id=lotto_id)
             if gia is not None:
                 return gia
-            lotto = _chiudi(session, actor, fase, lotto_id, qta_output, qta_scarti, causale, note, _utc(adesso))
-            chiavi.registra(session, actor, chiave, impronta, CHIUDI, lotto.id)
-            try:
-                session.flush()
-            except IntegrityError as exc:
-                raise Riprova() from exc
+            raise
         return Esito(lotto)
 
     return con_riprova_o_conflitto(session, operazione)
@@ -518,19 +697,16 @@ def chiudi_lotto(
 def _chiudi(
     session: DbSession,
     actor: Actor,
-    fase: Fase,
-    lotto_id: int,
+    letto: _LottoBloccato,
     qta_output: int | None,
     qta_scarti: int | None,
     codice_causale: str | None,
     note: str | None,
     adesso: datetime,
-) -> Lotto:
+) -> None:
     # The fase is locked: closes in one fase recompute its totals one after another, and
-    # what we read of the lotto now is what the previous close committed.
-    lotto = session.scalar(_LOTTO_FRESCO, {"lotto": lotto_id})
-    if lotto is None:  # cancelled while this close waited for the lock
-        raise NotFound(N_("Il lotto %(id)s non esiste."), id=lotto_id)
+    # what we read of the lotto is what the previous close committed.
+    lotto, tirati, fase = letto.lotto, letto.tirati, letto.lotto.fase
     if lotto.data_fine is not None:
         raise RuleViolation(N_("Il lotto %(codice)s è già chiuso."), code="LOTTO_GIA_CHIUSO", codice=lotto.codice_lotto)
     # Any operator may close a colleague's lotto at the machine (a shift change): the
@@ -562,21 +738,22 @@ def _chiudi(
     for campo, valore in chiusura.items():
         set_committed_value(lotto, campo, valore)
     set_committed_value(lotto, "causale", causale)
-    fasi = _fasi_della_commessa(session, fase.commessa_erp_id)
-    ordinate = sorted(fasi, key=_ordine_flusso)
+    # After the UPDATE: the totals count this close.
+    flusso = _flusso(session, fase.commessa_erp_id)
     # R14: the remainder of a short close goes back to its sources, newest draw first.
-    precedente = origini_svc.precedente_in([f.id for f in ordinate], fase.id)
+    precedente = flusso.precedente(fase.id)
     dopo = _lotto_dict(lotto)
     if precedente is not None:
-        tirati = origini_svc.prelievi_con_codici(session, lotto.id)
         prima["Origini"] = [{"CodiceLotto": codice, "Qta": qta} for _, qta, codice in tirati]
         dopo["Origini"] = prima["Origini"]
         attuali = [(sorgente, qta) for sorgente, qta, _ in tirati]
         if sum(qta for _, qta in attuali) != (qta_output or 0) + (qta_scarti or 0):
             origini_svc.allinea(session, lotto, precedente, attuali)
             dopo["Origini"] = origini_svc.origini_dict(session, lotto.id)
-    ricalcola_totali(session, fase, adesso, fasi=ordinate)
-    riepilogo_kpi.lotto_chiuso(session, lotto)
+    totali = flusso.totali[fase.id]
+    letti = (totali.output_chiusi, totali.scarti_chiusi, flusso.aperti[fase.id])
+    ricalcola_totali(session, fase, adesso, fasi=flusso.fasi, letti=letti)
+    riepilogo_kpi.lotto_chiuso(session, lotto, letto.zona_kpi)
     audit.record(
         session,
         actor,
@@ -587,27 +764,47 @@ def _chiudi(
         prima=prima,
         dopo=dopo,
     )
-    return lotto
 
 
 def _ordine_flusso(fase: Fase) -> tuple[int, int]:
     return (fase.fase_tipo.ordine, fase.fase_tipo_id)
 
 
-def _fase_del_lotto_bloccata(session: DbSession, lotto_id: int) -> Fase:
-    """The fase of a lotto, locked until commit (PostgreSQL, SQL Server), found from the
-    lotto's id in the same statement. Raises NotFound for an unknown lotto."""
-    fase = session.scalar(_FASE_DEL_LOTTO_BLOCCATA, {"lotto": lotto_id})
-    if fase is None:
+@dataclass(frozen=True)
+class _LottoBloccato:
+    """What a close reads with its locks: the lotto (its fase with it), its draws
+    ``(LottoOrigineID, Qta, its CodiceLotto)`` oldest first, the KPI summaries' zone."""
+
+    lotto: Lotto
+    tirati: list[tuple[int, int, str]]
+    zona_kpi: str | None
+
+
+def _lotto_bloccato(session: DbSession, lotto_id: int) -> _LottoBloccato:
+    """A lotto and its fase, both locked until commit (PostgreSQL, SQL Server), with what
+    the close needs around it, in one statement. Raises NotFound for an unknown lotto
+    (or one cancelled meanwhile)."""
+    righe = session.execute(_LOTTO_E_FASE_BLOCCATI, {"lotto": lotto_id}).all()
+    if not righe:
         raise NotFound(N_("Il lotto %(id)s non esiste."), id=lotto_id)
-    return fase
+    tirati = [(sorgente, qta, codice) for _, sorgente, qta, codice, _ in righe if sorgente is not None]
+    return _LottoBloccato(righe[0][0], tirati, righe[0][4])
 
 
-def ricalcola_totali(session: DbSession, fase: Fase, adesso: datetime, *, fasi: list[Fase] | None = None) -> None:
+def ricalcola_totali(
+    session: DbSession,
+    fase: Fase,
+    adesso: datetime,
+    *,
+    fasi: list[Fase] | None = None,
+    letti: tuple[int, int, int] | None = None,
+) -> None:
     """R8: the fase's totals are the sums over its closed lotti (never patched by
     differences); it completes when QtaProdotta ≥ QtaPrevista and no lotto is open.
-    ``fasi``: the order's fasi when the caller has them already."""
-    prodotta, scarti, aperti = session.execute(_TOTALI_FASE, {"fase": fase.id}).one()
+    ``fasi``: the order's fasi when the caller has them already; ``letti``: the fase's
+    Σ QtaOutput and Σ QtaScarti of closed lotti and its open lotti, when the caller read
+    them in this transaction after its change and under the fase's lock."""
+    prodotta, scarti, aperti = letti if letti is not None else session.execute(_TOTALI_FASE, {"fase": fase.id}).one()
     fase.qta_prodotta = int(prodotta or 0)  # (COALESCE: never NULL)
     fase.qta_scarti = int(scarti or 0)
     if fase.stato == IN_CORSO and fase.qta_prodotta >= fase.qta_prevista and aperti == 0:
@@ -702,7 +899,7 @@ def _gia_eseguita(
     impronta: str | None,
     operazione: str,
     *,
-    fase_id: int,
+    fase_id: int | None = None,
     lotto_id: int | None = None,
 ) -> Esito | None:
     """The result of an earlier request with the same key (R11), if there was one.
@@ -726,7 +923,7 @@ def _gia_eseguita(
         raise RuleViolation(
             N_("Il lotto è stato annullato dal capoturno: se serve, aprirne uno nuovo."), code="LOTTO_ANNULLATO"
         )
-    if not fatta.impronta and lotto.fase_id != fase_id:
+    if not fatta.impronta and fase_id is not None and lotto.fase_id != fase_id:
         raise ChiaveRiusata()
     return Esito(lotto, ripetuto=True)
 

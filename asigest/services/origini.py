@@ -92,12 +92,6 @@ _FONTI = (
     .where(Lotto.fase_id == bindparam("fase"), Lotto.data_fine.is_not(None))
     .order_by(Lotto.data_fine, Lotto.id)
 )
-_PRELIEVI_CON_CODICI = (
-    select(LottoOrigine.lotto_origine_id, LottoOrigine.qta, Lotto.codice_lotto)
-    .join(Lotto, Lotto.id == LottoOrigine.lotto_origine_id)
-    .where(LottoOrigine.lotto_id == bindparam("lotto"))
-    .order_by(LottoOrigine.id)
-)
 
 
 def prelievi(session: DbSession, lotto_id: int) -> list[tuple[int, int]]:
@@ -110,13 +104,6 @@ def prelievi(session: DbSession, lotto_id: int) -> list[tuple[int, int]]:
             .order_by(LottoOrigine.id)
         )
     ]
-
-
-def prelievi_con_codici(session: DbSession, lotto_id: int) -> list[tuple[int, int, str]]:
-    """``(LottoOrigineID, Qta, its CodiceLotto)`` of a lotto's draws, oldest draw first:
-    ``prelievi`` and ``origini_dict`` in one statement."""
-    righe = session.execute(_PRELIEVI_CON_CODICI, {"lotto": lotto_id})
-    return [(sorgente, qta, codice) for sorgente, qta, codice in righe]
 
 
 def origini_dict(session: DbSession, lotto_id: int) -> list[dict[str, object]]:

@@ -14,15 +14,17 @@ import functools
 import logging
 import random
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, MutableSequence, Sequence
 from contextlib import contextmanager
-from typing import TYPE_CHECKING, Concatenate, ParamSpec, TypeAlias, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeAlias, TypeVar
 
-from sqlalchemy.engine import CursorResult
+from sqlalchemy import event, inspect
+from sqlalchemy.engine import CursorResult, Row
 from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import Session, scoped_session
+from sqlalchemy.sql import Executable
 
-from asigest.dialects import CONFLITTO, NON_SCRIVE, WRITE_OPTION, natura_errore
+from asigest.dialects import CONFLITTO, NON_SCRIVE, SINGLE_READ_OPTION, WRITE_OPTION, natura_errore
 from asigest.errors import N_, AsigestError, Conflict, DatabaseNonDisponibile
 
 if TYPE_CHECKING:
@@ -47,6 +49,21 @@ class DatabaseOccupato(Conflict):
     )
 
 
+def lettura_singola(session: DbSession, istruzione: Executable, parametri: Mapping[str, object]) -> Sequence[Row[Any]]:
+    """The rows of one SELECT. A session in no transaction runs it in one of its own,
+    ended at once: on SQLite without BEGIN (a single statement reads one snapshot by
+    itself), so a request that reads this first (the API's token) and then writes does
+    not pay a BEGIN for a transaction it throws away."""
+    corrente = session() if isinstance(session, scoped_session) else session
+    if corrente.in_transaction() or corrente.new or corrente.dirty or corrente.deleted or not _sqlite(session):
+        return session.execute(istruzione, parametri).all()
+    try:
+        session.connection(execution_options={SINGLE_READ_OPTION: True})
+        return session.execute(istruzione, parametri).all()
+    finally:
+        session.rollback()
+
+
 def righe_toccate(esito: object) -> int:
     """The rows an UPDATE or DELETE run by ``session.execute`` matched.
 
@@ -59,8 +76,14 @@ def righe_toccate(esito: object) -> int:
 
 
 @contextmanager
-def transaction(session: DbSession) -> Iterator[DbSession]:
+def transaction(session: DbSession, *, conserva: MutableSequence[object] | None = None) -> Iterator[DbSession]:
     """Commit when the block ends normally; roll back on any exception and re-raise it.
+
+    ``conserva``: a list the block fills with the objects it answers with. A commit
+    expires every object of the session (the next access reads it again). In a
+    session that ends with its request (``di_una_richiesta``) those stay as they were
+    committed until the session begins its next transaction, so answering with them
+    costs no statement (the write path, ``services/lotti.py``).
 
     A block that starts the session's transaction declares the write up front (on SQLite
     it then waits for the write lock at BEGIN). One that joins a transaction the caller's
@@ -80,7 +103,10 @@ def transaction(session: DbSession) -> Iterator[DbSession]:
         _dichiara_scrittura(session)
     try:
         yield session
-        session.commit()
+        if conserva and corrente.info.get(_DI_UNA_RICHIESTA):
+            _commit_conservando(corrente, conserva)
+        else:
+            session.commit()
     except DBAPIError as exc:
         _annulla(session)
         tradotto = _errore_in_scrittura(session, exc)
@@ -90,6 +116,46 @@ def transaction(session: DbSession) -> Iterator[DbSession]:
     except BaseException:
         session.rollback()
         raise
+
+
+_CONSERVATI = "asigest_conservati"
+_DI_UNA_RICHIESTA = "asigest_di_una_richiesta"
+
+
+def di_una_richiesta(session: DbSession) -> None:
+    """Mark ``session`` as one that is thrown away at the end of its request (the web's):
+    what an operation answers with need not be read again after its commit
+    (``transaction``'s ``conserva``). A session kept longer (a script, a test) reads
+    it again, as every object after a commit."""
+    session.info[_DI_UNA_RICHIESTA] = True
+
+
+def _commit_conservando(sessione: Session, conservati: MutableSequence[object]) -> None:
+    """Commit, then expire what a commit expires except ``conservati``: what this
+    transaction wrote or locked is what the database now holds, until another
+    transaction may change it (``_scadono_all_inizio``)."""
+    prima = sessione.expire_on_commit
+    sessione.expire_on_commit = False
+    try:
+        sessione.commit()
+    finally:
+        sessione.expire_on_commit = prima
+    tenuti = {id(oggetto) for oggetto in conservati}
+    for oggetto in list(sessione.identity_map.values()):
+        if id(oggetto) not in tenuti:
+            sessione.expire(oggetto)
+    sessione.info[_CONSERVATI] = list(conservati)
+
+
+@event.listens_for(Session, "after_begin")
+def _scadono_all_inizio(sessione: Session, _transazione: object, _connessione: object) -> None:
+    """The objects a commit kept expire when the session begins its next transaction,
+    as the commit would have expired them: from then on they are read again. One
+    changed since (its flush begins this transaction) keeps its changes: the next
+    commit expires it."""
+    for oggetto in sessione.info.pop(_CONSERVATI, ()):
+        if oggetto in sessione and not inspect(oggetto).modified:
+            sessione.expire(oggetto)
 
 
 def _annulla(session: DbSession) -> None:

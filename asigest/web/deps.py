@@ -16,10 +16,12 @@ from asigest.erp import ErpGateway
 from asigest.erp.gateway import ProtezioneErp
 from asigest.extensions import db
 from asigest.services import licenza as licenza_service
+from asigest.services import uow
 
 
 def session():
     """The request's ASI_GEST session (removed at the end of the request by Flask-SQLAlchemy)."""
+    uow.di_una_richiesta(db.session)
     return db.session
 
 

@@ -247,6 +247,32 @@ def test_a_replayed_key_returns_the_first_result_and_creates_nothing(db_session,
     assert db_session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == "LOTTO_CHIUSO")) == 1
 
 
+def test_a_replayed_open_whose_lotto_was_closed_since_opens_nothing(db_session, erp, impianto):
+    """R11 without a look-up first: the replay's work would succeed (the machine is free
+    again), so only the key's UNIQUE constraint tells it is a replay — and it must then
+    answer the first lotto, with nothing of the second attempt left behind."""
+    primo = apri(db_session, erp, impianto, chiave="tap-1", impronta="apri").lotto
+    svc.chiudi_lotto(db_session, actor=impianto.operatore, lotto_id=primo.id, qta_output=10)
+    eventi = conta(db_session, "LOTTO_APERTO")
+    replica = apri(db_session, erp, impianto, chiave="tap-1", impronta="apri")
+    assert replica.ripetuto and replica.lotto.id == primo.id
+    assert db_session.scalar(select(func.count()).select_from(Lotto)) == 1
+    assert conta(db_session, "LOTTO_APERTO") == eventi
+    with pytest.raises(svc.ChiaveRiusata):
+        apri(db_session, erp, impianto, qta=20, chiave="tap-1", impronta="apri 20")
+    assert db_session.scalar(select(func.count()).select_from(Lotto)) == 1
+
+
+def test_an_order_remembered_for_another_fase_is_read_again(db_session, erp, impianto, monkeypatch):
+    """The process remembers each fase's order; one remembered wrongly (a fase id given
+    again to another order) is noticed under the lock and the fase's own order is read."""
+    monkeypatch.setitem(svc._COMMESSE_DELLE_FASI, impianto.fasi["SMD"], 2)
+    lotto = apri(db_session, erp, impianto).lotto
+    commessa = erp.get(1)
+    assert lotto.codice_lotto.startswith(f"{commessa.esercizio}-{commessa.numerocom}-SMD-")
+    assert svc._COMMESSE_DELLE_FASI[impianto.fasi["SMD"]] == 1
+
+
 def conta(session, azione: str) -> int:
     session.rollback()
     return session.scalar(select(func.count()).select_from(LogEvento).where(LogEvento.azione == azione))

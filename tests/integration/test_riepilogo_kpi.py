@@ -325,3 +325,40 @@ def test_production_by_machine_and_phase_type_follows_every_change(db_session, e
     db_session.execute(delete(KpiRiepilogo))
     db_session.commit()
     assert oee() == dal_riepilogo
+
+
+def test_a_close_waits_for_a_rebuild_and_is_counted_once(app, db_session, marzo):
+    """A rebuild holds the KpiRiepilogo row; a close reads the zone under a shared lock
+    (with its lotto, in one statement) so it waits for the rebuild to commit and then
+    adds itself to the rebuilt rows: counted once, never lost nor twice."""
+    from asigest.extensions import db
+
+    imp = marzo
+    riepilogo_kpi.ricostruisci(db_session, ZONA)  # holds the row until commit
+    errori: list[Exception] = []
+    chiuso = threading.Event()
+
+    def chiudi():
+        with app.app_context():
+            try:
+                chiudi_lotto(
+                    db.session,
+                    actor=actor_for(imp.operatori["Marco"]),
+                    lotto_id=imp.lotti["O2"],
+                    qta_output=10,
+                    adesso=locale("2026-03-30", "10:30"),
+                )
+                chiuso.set()
+            except Exception as exc:  # reported below
+                errori.append(exc)
+            finally:
+                db.session.remove()
+
+    filo = threading.Thread(target=chiudi)
+    filo.start()
+    assert not chiuso.wait(1.0), "the close did not wait for the rebuild"
+    db_session.commit()
+    filo.join(30)
+    assert not errori and chiuso.is_set()
+    db_session.rollback()
+    assert righe(db_session) == da_zero(db_session)

@@ -342,3 +342,57 @@ def test_malformed_origini_are_422_on_the_field(client, linea, origini):
 def test_origini_in_the_first_phase_are_422(client, linea):
     response = apri(client, linea, Origini=[{"CodiceLotto": "2026-1234-SMD-001", "Qta": 1}])
     assert response.status_code == 422 and response.json["code"] == "ORIGINI_PRIMA_FASE"
+
+
+# Statements per open + close of a later-phase lotto through the API (R14 draws, keys,
+# audit rows and KPI summaries included): 36 before issue 16; each one costs the server
+# CPU and, on SQLite, time under the write lock (bench/profile_scrittura.py prints them).
+STATEMENTS_PER_PAIR = 20
+
+
+def test_an_api_open_and_close_pair_stays_within_its_statement_budget(app, client, linea):
+    from sqlalchemy import event
+
+    from asigest.extensions import db
+
+    def coppia(n: int) -> dict:
+        chiave = {**linea["headers"], "Idempotency-Key": f"coppia-{n}-apri"}
+        body = {"FaseID": linea["fasi"]["CONTROLLI"], "QtaInput": 10, "MacchinaID": linea["ctrl"]}
+        aperto = client.post("/api/lotti/controlli/", json=body, headers=chiave)
+        assert aperto.status_code == 201, aperto.json
+        assert (aperto.json["Stato"], aperto.json["FaseTipo"], aperto.json["CommessaERPId"]) == (
+            "APERTO",
+            "CONTROLLI",
+            101,
+        )
+        chiave = {**linea["headers"], "Idempotency-Key": f"coppia-{n}-chiudi"}
+        chiuso = client.put(
+            f"/api/lotti/controlli/{aperto.json['LottoID']}/close", json={"QtaOutput": 10}, headers=chiave
+        )
+        assert chiuso.status_code == 200, chiuso.json
+        assert (chiuso.json["Stato"], chiuso.json["QtaOutput"], chiuso.json["CodiceLotto"]) == (
+            "CHIUSO",
+            10,
+            aperto.json["CodiceLotto"],
+        )
+        return chiuso.json
+
+    sorgente = apri(client, linea).json  # the SMD lotto the CONTROLLI lotti draw from (R14)
+    client.put(f"/api/lotti/smd/{sorgente['LottoID']}/close", json={"QtaOutput": 100}, headers=linea["headers"])
+    coppia(0)  # the fase's first lotto and the day's first KPI rows write once more
+    statements: list[str] = []
+
+    def conta(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    with app.app_context():
+        engines = [db.engines[None], db.engines["erp"]]
+    for engine in engines:
+        event.listen(engine, "before_cursor_execute", conta)
+    try:
+        coppia(1)
+    finally:
+        for engine in engines:
+            event.remove(engine, "before_cursor_execute", conta)
+    assert len(statements) <= STATEMENTS_PER_PAIR, f"{len(statements)} statements:\n" + "\n".join(statements)
+    assert any(s.startswith('INSERT INTO "LottiOrigini"') for s in statements)
