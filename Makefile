@@ -14,6 +14,8 @@ PYTEST_COV := $(BIN)/python -m slipcover -m pytest -n $(WORKERS) $(PYTEST_ARGS)
 # Cases per API operation in the fuzzer's fuzzing and stateful phases during `make test`
 # (`make fuzz` runs the full budget of tests/e2e/fuzz_api.toml).
 FUZZ_ESEMPI ?= 10
+# sqlmap's level in `make test` (its own default; `make scan` runs level 2).
+SQLMAP_LEVEL ?= 1
 # Where `make run` listens: HOST=0.0.0.0 serves the LAN (a tablet at a machine).
 HOST ?= 127.0.0.1
 PORT ?= 5000
@@ -30,7 +32,7 @@ DB ?= sqlite,pg
 SIZES ?= 10k,1M
 BENCH_SECONDS ?= 5
 
-.PHONY: run test test-fast test-sqlite test-pg lint coverage fuzz screenshots bench venv translations extract-messages clean dist test-dist
+.PHONY: run test test-fast test-sqlite test-pg lint coverage fuzz scan screenshots bench venv translations extract-messages clean dist test-dist
 
 venv: $(VENV)/.installed
 
@@ -75,7 +77,7 @@ test-fast: translations
 ## with line coverage in build/coverage.json ([tool.slipcover]; `make coverage` reads it).
 test-sqlite: translations
 	@mkdir -p build
-	ASIGEST_FUZZ_ESEMPI=$(FUZZ_ESEMPI) $(PYTEST_COV)
+	ASIGEST_FUZZ_ESEMPI=$(FUZZ_ESEMPI) ASIGEST_SQLMAP_LEVEL=$(SQLMAP_LEVEL) $(PYTEST_COV)
 
 ## What the database can change, on PostgreSQL (una_volta tests are deselected).
 test-pg: translations
@@ -87,6 +89,11 @@ test-pg: translations
 fuzz: translations
 	$(BIN)/python -m pytest -n 2 -q tests/e2e/test_fuzz_api.py
 	ASIGEST_TEST_DATABASE_URL=$(PG_TEST_URL) $(BIN)/python -m pytest -n 2 -q tests/e2e/test_fuzz_api.py
+
+## The sqlmap scan at level 2: more payloads per parameter than `make test`'s level 1
+## (CI runs it after `make test`).
+scan: translations
+	ASIGEST_SQLMAP_LEVEL=2 $(BIN)/python -m pytest -q tests/test_sqlmap_scan.py
 
 ## The line coverage of asigest/ measured by the last `make test-sqlite` (files not fully
 ## covered, then the total); fails under COVERAGE_FLOOR percent.

@@ -545,6 +545,11 @@ def misura_scritture(args) -> list[Risultato]:
         pk, _ = misura(port, ["/_bench/pk"], {}, 1, 2.0)
         pavimento = percentile(pk, 95)
         fallite = 0
+        # Every lotto the benchmark opened, by fase: the check afterwards expects exactly
+        # these in each SMD fase, all closed.
+        aperti: dict[int, list[int]] = {}
+        for fase_id, ids in caldo.aperti.items():
+            aperti.setdefault(fase_id, []).extend(ids)
         for nome, think, secondi in (
             ("16 closed-loop terminals", 0.0, args.seconds * 2),
             ("16 terminals, a pair every 2 s each", 2000.0, max(20.0, args.seconds * 4)),
@@ -553,6 +558,8 @@ def misura_scritture(args) -> list[Risultato]:
             cpu = Cpu(server.pid, None)
             kiosk_bench.run_kiosk(port, data, 16, secondi, 10, 10, esito, think=think)
             speso = cpu.trascorso()
+            for fase_id, ids in esito.aperti.items():
+                aperti.setdefault(fase_id, []).extend(ids)
             coppie = len(esito.pair)
             fallite += sum(esito.errori.values())
             per_coppia = speso / coppie if coppie else None
@@ -571,10 +578,12 @@ def misura_scritture(args) -> list[Risultato]:
                     r.esito = "NOT met"
             r.errori = sum(esito.errori.values())
             risultati.append(r)
-        risultati += _prelievi(port, data, args, server.pid, pavimento)
-        problemi = kiosk_bench.verify(port, data, 16, {})
+        risultati += _prelievi(port, data, args, server.pid, pavimento, aperti)
+        problemi = kiosk_bench.verify(port, data, 16, aperti)
         if problemi or fallite:
             print(f"scritture: {fallite} richieste fallite; {len(problemi)} problemi di verifica", file=sys.stderr)
+            for problema in problemi:
+                print(f"  {problema}", file=sys.stderr)
     finally:
         if server:
             ferma(server)
@@ -582,9 +591,12 @@ def misura_scritture(args) -> list[Risultato]:
     return risultati
 
 
-def _prelievi(port: int, data, args, server_pid: int, pavimento: float) -> list[Risultato]:
+def _prelievi(
+    port: int, data, args, server_pid: int, pavimento: float, aperti: dict[int, list[int]]
+) -> list[Risultato]:
     """One terminal: open + close an SMD lotto (no draws), then open + close a PTH lotto of
-    the same order (draws FIFO from the closed SMD lotti, R14), for ``--seconds`` × 3."""
+    the same order (draws FIFO from the closed SMD lotti, R14), for ``--seconds`` × 3; the
+    SMD lotti it opens are added to ``aperti``."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     base = {"Authorization": f"Bearer {data.token}", "Content-Type": "application/json"}
     fase_smd, fase_pth = data.fasi["SMD"][0], data.fasi["PTH"][0]
@@ -614,6 +626,7 @@ def _prelievi(port: int, data, args, server_pid: int, pavimento: float) -> list[
         t, c, lotto = apri("smd", fase_smd, data.macchine["SMD"][0])
         senza.append(t)
         cpu_senza += c
+        aperti.setdefault(fase_smd, []).append(lotto)
         invia("PUT", f"/api/lotti/smd/{lotto}/close", {"QtaOutput": 10, "QtaScarti": 0}, 200)
         t, c, lotto = apri("pth", fase_pth, data.macchine["PTH"][0])
         con.append(t)
