@@ -45,7 +45,11 @@ from tests.server_fixture import (
 )
 
 ONDA = 16
-PAUSA_S = 8  # longer than the timeout: a wave that waits out a trial does not outlast the other breakers
+# Longer than the timeout (a wave that waits out a trial does not outlast the other
+# breakers), and long enough that no breaker's pause ends while the ERP is still locked
+# even when a loaded machine stretches the waves (with 8 s, a /health probe at the end of
+# the locked phase was once the trial call and waited the whole timeout).
+PAUSA_S = 20
 TIMEOUT_S = 5
 VELOCE_S = 1.0
 COMMESSE = 3
