@@ -46,12 +46,12 @@ from tests.server_fixture import (
 
 ONDA = 16
 # Longer than the timeout (a wave that waits out a trial does not outlast the other
-# breakers), and long enough that no breaker's pause ends while the ERP is still locked
-# even when a loaded machine stretches the waves (with 8 s, a /health probe at the end of
-# the locked phase was once the trial call and waited the whole timeout).
+# breakers), with room for a loaded machine that stretches the waves: no breaker's pause
+# ends while the ERP is still locked.
 PAUSA_S = 20
 TIMEOUT_S = 5
 VELOCE_S = 1.0
+WORKERS_GUNICORN = 2  # serve_gunicorn's default, as make run
 COMMESSE = 3
 
 
@@ -215,7 +215,11 @@ def _prova(porta, impianto, blocca, tipo_erp):
     lista = [d for _, d in sonda.misure]
     assert max(lista) < VELOCE_S, f"lista lotti lenta con l'ERP bloccato: {_riassunto(lista)}"
     assert all(s == 200 and c["databases"]["erp"] == "unreachable" and c["status"] == "degraded" for s, c, _ in salute)
-    assert max(d for _, _, d in salute) < VELOCE_S
+    # A worker that the waves never reached (the kernel may hand them all to the other one
+    # on a loaded machine) has no open breaker yet: its first ping waits the timeout once,
+    # and opens it. So at most one slow probe per worker, none longer than the timeout.
+    lente = [d for _, _, d in salute if d >= VELOCE_S]
+    assert len(lente) <= WORKERS_GUNICORN and all(d < TIMEOUT_S + 1.5 for d in lente), _riassunto(lente)
 
     # Recovery: once the pause has passed, each worker's next ERP call is its trial.
     ok_di_fila, primo_ok = 0, None
