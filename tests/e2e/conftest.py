@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import threading
+from contextlib import suppress
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from werkzeug.serving import make_server
 CHROMIUM = os.environ.get("ASIGEST_CHROMIUM", "/usr/bin/chromium")
 CHROMEDRIVER = os.environ.get("ASIGEST_CHROMEDRIVER", "/usr/bin/chromedriver")
 DOCS_IMG = "ASIGEST_DOCS_IMG"
+FINESTRA = (1366, 900)  # the browser window of every test, unless the test resizes it
 
 
 def foto_guida(driver, nome: str) -> None:
@@ -75,7 +77,7 @@ def avvia_chromium(tmp_path, *extra_args: str, env: dict | None = None):
         "--disable-component-update",
         "--disable-sync",
         "--no-first-run",
-        "--window-size=1366,900",
+        f"--window-size={FINESTRA[0]},{FINESTRA[1]}",
         f"--user-data-dir={tmp_path / 'profile'}",
         *extra_args,
     ):
@@ -87,8 +89,42 @@ def avvia_chromium(tmp_path, *extra_args: str, env: dict | None = None):
     return driver
 
 
-@pytest.fixture
-def browser(tmp_path):
-    driver = avvia_chromium(tmp_path)
+@pytest.fixture(scope="session")
+def _chromium_del_worker(tmp_path_factory):
+    """One Chromium per test worker: starting one costs 1–2 s of CPU, as much as a short
+    walkthrough (measured), and the browser tests are a few dozen."""
+    driver = avvia_chromium(tmp_path_factory.mktemp("chromium"))
     yield driver
     driver.quit()
+
+
+def _come_nuovo(driver) -> None:
+    """Bring a used browser back to a fresh one's state for the next test: one window on a
+    blank page, no cookies, cache or site data, no emulated screen, the default size and
+    an empty console log."""
+    from selenium.common.exceptions import NoAlertPresentException
+
+    with suppress(NoAlertPresentException):
+        driver.switch_to.alert.dismiss()
+    finestre = driver.window_handles
+    for finestra in finestre[1:]:
+        driver.switch_to.window(finestra)
+        driver.close()
+    driver.switch_to.window(finestre[0])
+    driver.get("about:blank")
+    driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
+    driver.execute_cdp_cmd("Network.clearBrowserCache", {})
+    driver.execute_cdp_cmd("Storage.clearDataForOrigin", {"origin": "*", "storageTypes": "all"})
+    driver.set_window_size(*FINESTRA)
+    driver.get_log("browser")  # read = emptied: a test sees only its own console
+
+
+@pytest.fixture
+def browser(_chromium_del_worker, tmp_path):
+    """The worker's Chromium, as a new one would be (``_come_nuovo``); what the test saves
+    goes to its own ``tmp_path``."""
+    driver = _chromium_del_worker
+    _come_nuovo(driver)
+    driver.screenshots = tmp_path
+    yield driver
