@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Date, Index, Integer, Unicode
+from sqlalchemy import BigInteger, Date, Integer, Unicode, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from asigest.extensions import Model
@@ -19,15 +19,21 @@ class CommessaAperta(Model):
     (a character no search may hold), so a case-insensitive search is one LIKE on one
     column. ``ChiaveEsercizio`` and ``ChiaveNumero`` are ESERCIZIO and NUMEROCOM with
     NULL as the smallest value (as SQLite and SQL Server order them), so the ERP's order
-    (newest first) is an index on three NOT NULL columns on every database.
+    (newest first) is a key of three NOT NULL columns on every database.
     """
 
     __tablename__ = "CommesseAperte"
+    # The key is the ERP's order (newest first: a page walks it and stops at its last
+    # row); on SQLite the table is that key (WITHOUT ROWID), as SQL Server's clustered
+    # primary key is, so a search that reads every row reads them in order, without
+    # visiting a second structure. The ERP's ID is unique on its own.
     __table_args__ = (
-        # Newest first: a page walks this index and stops at its last row.
-        Index("IX_CommesseAperte_Ordine", "ChiaveEsercizio", "ChiaveNumero", "CommessaERPId"),
+        UniqueConstraint("CommessaERPId"),
+        {"sqlite_with_rowid": False},
     )
 
+    chiave_esercizio: Mapped[int] = mapped_column("ChiaveEsercizio", BigInteger, primary_key=True, autoincrement=False)
+    chiave_numero: Mapped[int] = mapped_column("ChiaveNumero", BigInteger, primary_key=True, autoincrement=False)
     id: Mapped[int] = mapped_column("CommessaERPId", Integer, primary_key=True, autoincrement=False)
     esercizio: Mapped[int | None] = mapped_column("Esercizio", Integer)
     numerocom: Mapped[int | None] = mapped_column("Numerocom", Integer)
@@ -39,8 +45,6 @@ class CommessaAperta(Model):
     idcliente: Mapped[int | None] = mapped_column("IdCliente", Integer)
     nomecliente: Mapped[str | None] = mapped_column("NomeCliente", Unicode(100))
     testo: Mapped[str] = mapped_column("Testo", Unicode(1000), nullable=False)
-    chiave_esercizio: Mapped[int] = mapped_column("ChiaveEsercizio", BigInteger, nullable=False)
-    chiave_numero: Mapped[int] = mapped_column("ChiaveNumero", BigInteger, nullable=False)
 
 
 class StatoCommesseAperte(Model):

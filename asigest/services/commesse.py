@@ -24,11 +24,7 @@ class CommessaRiga:
     """A row of the orders list: the ERP order and whether it is configured here."""
 
     commessa: Commessa
-    config: ConfigCommessa | None
-
-    @property
-    def configurata(self) -> bool:
-        return self.config is not None
+    configurata: bool
 
 
 T = TypeVar("T")
@@ -92,9 +88,9 @@ def list_commesse(
     if righe is None:
         rows = erp.list_open(q, limit=limit + 1, offset=offset)
         configs = configs_by_commessa(session, [c.id for c in rows])
-        righe = [(c, configs.get(c.id)) for c in rows]
+        righe = [(c, c.id in configs) for c in rows]
     return Pagina(
-        items=[CommessaRiga(c, config) for c, config in righe[:limit]],
+        items=[CommessaRiga(c, configurata) for c, configurata in righe[:limit]],
         limit=limit,
         offset=offset,
         has_more=len(righe) > limit,

@@ -16,9 +16,9 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Table, and_, bindparam, delete, insert, or_, select, update
+from sqlalchemy import ColumnElement, Integer, Select, Table, and_, bindparam, delete, insert, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from asigest.erp import Commessa, ErpGateway
@@ -26,7 +26,7 @@ from asigest.erp.gateway import MAX_FETCH, escape_like, numero_cercato
 from asigest.models import CommessaAperta, ConfigCommessa, StatoCommesseAperte
 from asigest.models.types import utcnow
 from asigest.services.chunks import chunked
-from asigest.services.uow import DbSession, lettura_singola, righe_toccate, transaction
+from asigest.services.uow import DbSession, righe_toccate, transaction
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +40,8 @@ RECLAMO_SCADUTO = timedelta(minutes=2)
 _STATO = 1
 
 _TABELLA = cast(Table, CommessaAperta.__table__)
+_STATO_T = cast(Table, StatoCommesseAperte.__table__)
+_LEGGI_STATO = select(_STATO_T.c.AggiornataIl).where(_STATO_T.c.ID == _STATO)
 _COLONNE = (
     "Esercizio",
     "Numerocom",
@@ -65,9 +67,9 @@ def cerca(
     offset: int,
     freschezza: timedelta,
     ora: datetime | None = None,
-) -> list[tuple[Commessa, ConfigCommessa | None]] | None:
+) -> list[tuple[Commessa, bool]] | None:
     """A page of the open orders matching ``q`` (all of them without one), newest first,
-    each with its ConfigCommessa or None, as ``ErpGateway.list_open`` answers them, from
+    each with whether it is configured here, as ``ErpGateway.list_open`` answers them, from
     a copy at most ``freschezza`` old; refreshes the copy first when it is older.
 
     None when the copy cannot answer (another worker is refreshing it, the ERP's breaker
@@ -86,12 +88,16 @@ def cerca(
 def aggiorna(session: DbSession, erp: ErpGateway, *, freschezza: timedelta, ora: datetime | None = None) -> bool:
     """Refresh the copy from the ERP when it is older than ``freschezza`` and no other
     refresh is running; True when the copy is now at most ``freschezza`` old as of ``ora``.
+    Ends the session's transaction first (what it read stays readable).
 
     Raises ErpUnavailable when the ERP does not answer (the claim is given back).
     """
     ora = ora or utcnow()
     if erp.protezione is not None and erp.protezione.aperto:
         return False  # the ERP is known not to answer: the caller's own ERP call says so at once
+    # The claim writes: on SQLite a write must begin its own transaction (BEGIN IMMEDIATE),
+    # not join the reads the caller began.
+    session.rollback()
     if not _reclama(session, freschezza, ora):
         return _fresca(session, freschezza, ora)
     try:
@@ -103,8 +109,9 @@ def aggiorna(session: DbSession, erp: ErpGateway, *, freschezza: timedelta, ora:
 
 
 def _fresca(session: DbSession, freschezza: timedelta, ora: datetime) -> bool:
-    righe = lettura_singola(session, select(StatoCommesseAperte.aggiornata_il).where(_e_lo_stato()), {})
-    aggiornata = righe[0][0] if righe else None
+    # In the session's transaction, which the page's read then shares (one BEGIN on SQLite).
+    riga = session.execute(_LEGGI_STATO).first()
+    aggiornata = riga[0] if riga else None
     # A time ahead of this server's clock (another server's clock) counts as stale.
     return aggiornata is not None and ora - freschezza < aggiornata <= ora + freschezza
 
@@ -222,34 +229,17 @@ def _valori(c: Commessa) -> tuple[object, ...]:
     )
 
 
-def _pagina(session: DbSession, testo: str, limit: int, offset: int) -> list[tuple[Commessa, ConfigCommessa | None]]:
-    """One page of the copy, in ``ErpGateway.list_open``'s order and with its matches."""
-    a = CommessaAperta
-    stmt = select(
-        a.id,
-        a.esercizio,
-        a.numerocom,
-        a.rifcommcli,
-        a.codart,
-        a.desart,
-        a.qta,
-        a.dataconsegna,
-        a.idcliente,
-        a.nomecliente,
-        ConfigCommessa,
-    ).outerjoin(ConfigCommessa, ConfigCommessa.commessa_erp_id == a.id)
-    if testo:
-        condizioni: list[ColumnElement[bool]] = [a.testo.like(f"%{escape_like(testo.lower())}%", escape="\\")]
+def _pagina(session: DbSession, testo: str, limit: int, offset: int) -> list[tuple[Commessa, bool]]:
+    """One page of the copy, in ``ErpGateway.list_open``'s order and with its matches,
+    each with whether it is configured here."""
+    parametri: dict[str, object] = {"limite": max(1, min(int(limit), MAX_FETCH)), "salta": max(0, int(offset))}
+    if not testo:
+        filtro = "tutte"
+    else:
+        parametri["modello"] = f"%{escape_like(testo.lower())}%"
         esercizio, numerocom = numero_cercato(testo)
-        if numerocom is not None:
-            numero = a.numerocom == numerocom
-            condizioni.append(numero if esercizio is None else and_(a.esercizio == esercizio, numero))
-        stmt = stmt.where(or_(*condizioni))
-    stmt = (
-        stmt.order_by(a.chiave_esercizio.desc(), a.chiave_numero.desc(), a.id.desc())
-        .limit(max(1, min(int(limit), MAX_FETCH)))
-        .offset(max(0, int(offset)))
-    )
+        parametri.update(esercizio=esercizio, numerocom=numerocom)
+        filtro = "testo" if numerocom is None else "testo_numero" if esercizio is None else "testo_anno_numero"
     return [
         (
             Commessa(
@@ -265,7 +255,43 @@ def _pagina(session: DbSession, testo: str, limit: int, offset: int) -> list[tup
                 idcliente=r[8],
                 nomecliente=r[9],
             ),
-            r[10],
+            r[10] is not None,
         )
-        for r in session.execute(stmt)
+        for r in session.execute(_PAGINE[filtro], parametri)
     ]
+
+
+def _istruzione_pagina(filtro: str) -> Select[tuple[Any, ...]]:
+    """The page's SELECT for one kind of search, built once: Core columns, no ORM rows,
+    and parameters for everything that varies (building the statement and its cache key
+    at every request cost more than running it)."""
+    a = _TABELLA.c
+    config_t = cast(Table, ConfigCommessa.__table__)
+    stmt = select(
+        a.CommessaERPId,
+        a.Esercizio,
+        a.Numerocom,
+        a.RifCommCli,
+        a.CodArt,
+        a.DesArt,
+        a.Qta,
+        a.DataConsegna,
+        a.IdCliente,
+        a.NomeCliente,
+        config_t.c.ConfigID,
+    ).select_from(_TABELLA.outerjoin(config_t, config_t.c.CommessaERPId == a.CommessaERPId))
+    if filtro != "tutte":
+        condizioni: list[ColumnElement[bool]] = [a.Testo.like(bindparam("modello"), escape="\\")]
+        if filtro == "testo_numero":
+            condizioni.append(a.Numerocom == bindparam("numerocom"))
+        elif filtro == "testo_anno_numero":
+            condizioni.append(and_(a.Esercizio == bindparam("esercizio"), a.Numerocom == bindparam("numerocom")))
+        stmt = stmt.where(or_(*condizioni))
+    return (
+        stmt.order_by(a.ChiaveEsercizio.desc(), a.ChiaveNumero.desc(), a.CommessaERPId.desc())
+        .limit(bindparam("limite", type_=Integer))
+        .offset(bindparam("salta", type_=Integer))
+    )
+
+
+_PAGINE = {filtro: _istruzione_pagina(filtro) for filtro in ("tutte", "testo", "testo_numero", "testo_anno_numero")}

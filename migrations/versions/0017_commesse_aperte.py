@@ -24,6 +24,8 @@ _UTC = sa.DateTime().with_variant(mssql.DATETIME2(), "mssql")
 def upgrade():
     op.create_table(
         "CommesseAperte",
+        sa.Column("ChiaveEsercizio", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("ChiaveNumero", sa.BigInteger(), autoincrement=False, nullable=False),
         sa.Column("CommessaERPId", sa.Integer(), autoincrement=False, nullable=False),
         sa.Column("Esercizio", sa.Integer(), nullable=True),
         sa.Column("Numerocom", sa.Integer(), nullable=True),
@@ -35,11 +37,12 @@ def upgrade():
         sa.Column("IdCliente", sa.Integer(), nullable=True),
         sa.Column("NomeCliente", sa.Unicode(length=100), nullable=True),
         sa.Column("Testo", sa.Unicode(length=1000), nullable=False),
-        sa.Column("ChiaveEsercizio", sa.BigInteger(), nullable=False),
-        sa.Column("ChiaveNumero", sa.BigInteger(), nullable=False),
-        sa.PrimaryKeyConstraint("CommessaERPId", name=op.f("PK_CommesseAperte")),
+        sa.PrimaryKeyConstraint("ChiaveEsercizio", "ChiaveNumero", "CommessaERPId", name=op.f("PK_CommesseAperte")),
+        sa.UniqueConstraint("CommessaERPId", name=op.f("UQ_CommesseAperte_CommessaERPId")),
+        # The rows in the ERP's order, with no second structure to visit (as SQL Server's
+        # clustered primary key).
+        sqlite_with_rowid=False,
     )
-    op.create_index("IX_CommesseAperte_Ordine", "CommesseAperte", ["ChiaveEsercizio", "ChiaveNumero", "CommessaERPId"])
     op.create_table(
         "StatoCommesseAperte",
         sa.Column("ID", sa.Integer(), autoincrement=False, nullable=False),
@@ -51,5 +54,4 @@ def upgrade():
 
 def downgrade():
     op.drop_table("StatoCommesseAperte")
-    op.drop_index("IX_CommesseAperte_Ordine", table_name="CommesseAperte")
     op.drop_table("CommesseAperte")
