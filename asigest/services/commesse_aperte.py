@@ -257,7 +257,7 @@ def _pagina(session: DbSession, testo: str, limit: int, offset: int) -> list[tup
             ),
             r[10] is not None,
         )
-        for r in session.execute(_PAGINE[filtro], parametri)
+        for r in session.execute(_PAGINE[filtro], parametri).all()  # one fetchall, not a fetchone per row
     ]
 
 
