@@ -200,7 +200,8 @@ def _scrivi(session: DbSession, ordini: Sequence[Commessa], ora: datetime) -> bo
                 session.execute(update(_TABELLA).where(chiave == bindparam("chiave")), cambiate)
     except _ReclamoPerso:
         return False
-    log.info(
+    log.log(
+        logging.INFO if aggiunte or cambiate or via else logging.DEBUG,
         "Copia delle commesse aperte aggiornata: %d aperte, %d nuove, %d cambiate, %d non più aperte",
         len(nuove),
         len(aggiunte),
