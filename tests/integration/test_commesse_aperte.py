@@ -302,7 +302,14 @@ def test_with_the_breaker_open_no_refresh_is_claimed(copia_vuota, tmp_path):
         spento.engine.dispose()
 
 
-def test_without_freschezza_every_request_asks_the_erp(copia_vuota, erp, tmp_path):
+def test_without_freschezza_every_request_asks_the_erp(copia_vuota, erp):
     pagina = list_commesse(copia_vuota, erp, q="1234", freschezza=0)
     assert [r.commessa for r in pagina.items] == erp.list_open("1234")
     assert stato(copia_vuota) is None
+
+
+def test_a_negative_freshness_stops_the_start(tmp_path):
+    from asigest import create_app
+
+    with pytest.raises(ValueError, match="ASIGEST_COMMESSE_APERTE_SECONDS"):
+        create_app({"INSTANCE_PATH": tmp_path, "SECRET_KEY": "x", "COMMESSE_APERTE_SECONDS": -1})
