@@ -313,3 +313,42 @@ def test_a_negative_freshness_stops_the_start(tmp_path):
 
     with pytest.raises(ValueError, match="ASIGEST_COMMESSE_APERTE_SECONDS"):
         create_app({"INSTANCE_PATH": tmp_path, "SECRET_KEY": "x", "COMMESSE_APERTE_SECONDS": -1})
+
+
+def test_the_command_refreshes_the_copy_now(app, copia_vuota):
+    runner = app.test_cli_runner()
+    risultato = runner.invoke(args=["commesse-aperte"])
+    assert risultato.exit_code == 0, risultato.output
+    aperte = [r for r in standard_rows() if r["STATOCOMMESSA"] == "O"]
+    assert f"aggiornata: {len(aperte)} commesse aperte" in risultato.output
+    prima = stato(copia_vuota).aggiornata_il
+    assert runner.invoke(args=["commesse-aperte"]).exit_code == 0  # fresh or not: now
+    assert stato(copia_vuota).aggiornata_il > prima
+
+
+def test_the_command_says_when_the_erp_does_not_answer(app, database_url, tmp_path):
+    from asigest import create_app
+    from asigest.extensions import db
+
+    spenta = create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_PATH": tmp_path / "istanza",
+            "DATABASE_URL": database_url,
+            "ERP_URL": sqlite_readonly_url(tmp_path / "non-esiste.db"),
+            "ERP_TIMEOUT": 1.0,
+            "SECRET_KEY": "test-secret",
+        }
+    )
+    try:
+        with spenta.app_context():  # as ``flask`` runs it: in the app's context
+            risultato = spenta.test_cli_runner().invoke(args=["commesse-aperte"])
+            assert risultato.exit_code == 1, risultato.output
+            assert "Il gestionale ASITRON non risponde" in risultato.output
+            db.session.rollback()
+            assert db.session.scalar(select(StatoCommesseAperte.aggiornamento_dal)) is None  # the claim given back
+    finally:
+        with spenta.app_context():
+            db.session.remove()
+            for engine in db.engines.values():
+                engine.dispose()
