@@ -88,15 +88,16 @@ def cerca(
 def aggiorna(session: DbSession, erp: ErpGateway, *, freschezza: timedelta, ora: datetime | None = None) -> bool:
     """Refresh the copy from the ERP when it is older than ``freschezza`` and no other
     refresh is running; True when the copy is now at most ``freschezza`` old as of ``ora``.
-    Ends the session's transaction first (what it read stays readable).
+    Ends the session's transaction first: the claim is a write, which on SQLite begins its
+    own transaction.
 
     Raises ErpUnavailable when the ERP does not answer (the claim is given back).
     """
     ora = ora or utcnow()
     if erp.protezione is not None and erp.protezione.aperto:
         return False  # the ERP is known not to answer: the caller's own ERP call says so at once
-    # The claim writes: on SQLite a write must begin its own transaction (BEGIN IMMEDIATE),
-    # not join the reads the caller began.
+    # Not joining the reads the caller began: a write that does is refused on SQLite when
+    # another writer committed since (BEGIN IMMEDIATE declares it up front instead).
     session.rollback()
     if not _reclama(session, freschezza, ora):
         return _fresca(session, freschezza, ora)
