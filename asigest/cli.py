@@ -1,4 +1,5 @@
-"""Commands: ``flask --app wsgi init | demo | user create | token create|list|revoke`` (SPEC §8)."""
+"""Commands: ``flask --app wsgi init | demo | user create | token create|list|revoke`` (SPEC §8),
+``origini`` and ``commesse-aperte``."""
 
 from __future__ import annotations
 
@@ -153,8 +154,32 @@ def origini_command():
         click.echo(origini.ricostruisci_storico(conn).descrivi())
 
 
+@click.command("commesse-aperte")
+def commesse_aperte_command():
+    """Refresh the copy of the ERP's open orders that search reads, now (a timer running
+    this more often than ASIGEST_COMMESSE_APERTE_SECONDS spares searches the wait)."""
+    from datetime import timedelta
+
+    from sqlalchemy import func, select
+
+    from asigest.erp import ErpGateway
+    from asigest.models import CommessaAperta
+    from asigest.services import commesse_aperte
+
+    erp = ErpGateway(db.engines["erp"], current_app.config.get("ERP_SCHEMA"))
+    try:
+        aggiornata = commesse_aperte.aggiorna(db.session, erp, freschezza=timedelta(0))
+    except AsigestError as error:
+        _fail(error)
+    if not aggiornata:
+        click.echo("Un altro aggiornamento della copia è in corso: nulla da fare.")
+        return
+    aperte = db.session.scalar(select(func.count()).select_from(CommessaAperta))
+    click.echo(f"Copia delle commesse aperte aggiornata: {aperte} commesse aperte.")
+
+
 def init_app(app) -> None:
-    for command in (init_command, demo_command, user_group, token_group, origini_command):
+    for command in (init_command, demo_command, user_group, token_group, origini_command, commesse_aperte_command):
         app.cli.add_command(command)
     from asigest.cli_licenza import license_group
 

@@ -31,6 +31,7 @@ _ENV_SETTINGS: dict[str, tuple[str, Callable[[str], object]]] = {
     "ASIGEST_ERP_TIMEOUT": ("ERP_TIMEOUT", float),
     "ASIGEST_ERP_PAUSA_SECONDS": ("ERP_PAUSA_SECONDS", float),
     "ASIGEST_ERP_MAX_ATTESE": ("ERP_MAX_ATTESE", int),
+    "ASIGEST_COMMESSE_APERTE_SECONDS": ("COMMESSE_APERTE_SECONDS", float),
     "ASIGEST_SECRET_KEY": ("SECRET_KEY", str),
     "ASIGEST_TIMEZONE": ("TIMEZONE", str),
     "ASIGEST_LICENSE_FILE": ("LICENSE_FILE", str),
@@ -61,6 +62,10 @@ DEFAULTS = {
     # wait on the ERP at once (bulkhead). Both per process: erp/gateway.py, ProtezioneErp.
     "ERP_PAUSA_SECONDS": 30.0,
     "ERP_MAX_ATTESE": 2,
+    # The orders list and order search read a copy of the ERP's open orders kept in the
+    # ASI_GEST database, at most this many seconds old; 0 = ask the ERP at every request
+    # (services/commesse_aperte.py, docs/decisioni/2026-12-08-copia-commesse-aperte.md).
+    "COMMESSE_APERTE_SECONDS": 30.0,
     "TIMEZONE": "Europe/Rome",
     "LICENSE_FILE": None,
     # Another public key (PEM path) instead of the vendor's built-in one: honoured in a
@@ -132,6 +137,8 @@ def load(app: Flask, overrides: Mapping[str, object] | None = None) -> None:
 
     if int(app.config["ERP_MAX_ATTESE"]) < 1 or float(app.config["ERP_PAUSA_SECONDS"]) < 0:
         raise ValueError("ASIGEST_ERP_MAX_ATTESE deve essere almeno 1 e ASIGEST_ERP_PAUSA_SECONDS non negativo.")
+    if float(app.config["COMMESSE_APERTE_SECONDS"]) < 0:
+        raise ValueError("ASIGEST_COMMESSE_APERTE_SECONDS non può essere negativo (0: nessuna copia).")
     if app.config["SQLITE_SYNCHRONOUS"] not in dialects.SQLITE_SYNCHRONOUS:
         raise ValueError(
             f"ASIGEST_SQLITE_SYNCHRONOUS={app.config['SQLITE_SYNCHRONOUS']!r} non valido: usare NORMAL o FULL."

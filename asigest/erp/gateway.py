@@ -90,6 +90,18 @@ def parse_numero_commessa(text: str) -> tuple[int, int] | None:
     return int(match.group(1)), int(match.group(2))
 
 
+def numero_cercato(q: str) -> tuple[int | None, int | None]:
+    """The order number a search names, as ``(ESERCIZIO, NUMEROCOM)``: ``"2026/1234"`` →
+    ``(2026, 1234)``, bare digits ``"1234"`` → ``(None, 1234)`` (any year), anything else
+    → ``(None, None)``."""
+    numero = parse_numero_commessa(q)
+    if numero:
+        return numero
+    if q.isascii() and q.isdigit() and int(q) <= _INT32_MAX:  # "³".isdigit() too, int() refuses it
+        return None, int(q)
+    return None, None
+
+
 def escape_like(text: str) -> str:
     """Escape LIKE wildcards (and SQL Server's ``[``) so user text matches literally."""
     return re.sub(r"([\\%_\[])", r"\\\1", text)
@@ -368,11 +380,10 @@ class ErpGateway:
             conditions = [_ilike_sqlite(c[name], pattern) for name in _SEARCH_TEXT_COLUMNS]
         else:
             conditions = [c[name].ilike(pattern, escape="\\") for name in _SEARCH_TEXT_COLUMNS]
-        numero = parse_numero_commessa(q)
-        if numero:
-            conditions.append(and_(c["ESERCIZIO"] == numero[0], c["NUMEROCOM"] == numero[1]))
-        elif q.isascii() and q.isdigit() and int(q) <= _INT32_MAX:  # "³".isdigit() too, int() refuses it
-            conditions.append(c["NUMEROCOM"] == int(q))
+        esercizio, numerocom = numero_cercato(q)
+        if numerocom is not None:
+            numero = c["NUMEROCOM"] == numerocom
+            conditions.append(numero if esercizio is None else and_(c["ESERCIZIO"] == esercizio, numero))
         return or_(*conditions) if conditions else false()
 
     def _fetch(self, stmt: Select[*TupleAny]) -> list[Commessa]:

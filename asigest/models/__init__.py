@@ -4,6 +4,7 @@ from asigest.models.accessi import TentativoAccesso
 from asigest.models.audit import LogEvento
 from asigest.models.catalog import CausaleScarto, FaseTipo, Macchina
 from asigest.models.commesse import ConfigCommessa, Fase
+from asigest.models.commesse_aperte import CommessaAperta, StatoCommesseAperte
 from asigest.models.documenti import DocumentoTecnico
 from asigest.models.fermi import CalendarioTurni, CausaleFermo, Fermo, TempoCiclo
 from asigest.models.lotti import Lotto
@@ -18,6 +19,7 @@ __all__ = [
     "CalendarioTurni",
     "CausaleFermo",
     "CausaleScarto",
+    "CommessaAperta",
     "ConfigCommessa",
     "DocumentoTecnico",
     "Fase",
@@ -34,6 +36,7 @@ __all__ = [
     "Macchina",
     "RichiestaEseguita",
     "Sessione",
+    "StatoCommesseAperte",
     "TempoCiclo",
     "TentativoAccesso",
     "Utente",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Generic, TypeVar
 
 from sqlalchemy import select
@@ -12,6 +13,7 @@ from asigest.domain.drift import Scostamento
 from asigest.erp import Commessa, ErpGateway
 from asigest.errors import N_, NotFound
 from asigest.models import ConfigCommessa, Fase, FaseTipo
+from asigest.services import commesse_aperte
 from asigest.services.chunks import chunked
 from asigest.services.drift import scostamenti_di
 from asigest.services.uow import DbSession
@@ -22,11 +24,7 @@ class CommessaRiga:
     """A row of the orders list: the ERP order and whether it is configured here."""
 
     commessa: Commessa
-    config: ConfigCommessa | None
-
-    @property
-    def configurata(self) -> bool:
-        return self.config is not None
+    configurata: bool
 
 
 T = TypeVar("T")
@@ -66,21 +64,36 @@ def configs_by_commessa(session: DbSession, commessa_ids: Iterable[int]) -> dict
 
 
 def list_commesse(
-    session: DbSession, erp: ErpGateway, *, q: str | None = None, limit: int = 100, offset: int = 0
+    session: DbSession,
+    erp: ErpGateway,
+    *,
+    q: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+    freschezza: float = 0,
+    ora: datetime | None = None,
 ) -> Pagina[CommessaRiga]:
     """Open ERP orders, newest first, optionally matching ``q``, each flagged configured or not.
 
-    Raises ErpUnavailable when the ERP does not answer.
+    With ``freschezza`` (seconds) read from the copy of the open orders in ASI_GEST, at
+    most that old (``services/commesse_aperte.py``); with 0, or when the copy cannot
+    answer, from the ERP.
+    Raises ErpUnavailable when the ERP does not answer and the copy is older than that.
     """
-    rows = erp.list_open(q, limit=limit + 1, offset=offset)
-    has_more = len(rows) > limit
-    rows = rows[:limit]
-    configs = configs_by_commessa(session, [c.id for c in rows])
+    righe = None
+    if freschezza > 0:
+        righe = commesse_aperte.cerca(
+            session, erp, q, limit=limit + 1, offset=offset, freschezza=timedelta(seconds=freschezza), ora=ora
+        )
+    if righe is None:
+        rows = erp.list_open(q, limit=limit + 1, offset=offset)
+        configs = configs_by_commessa(session, [c.id for c in rows])
+        righe = [(c, c.id in configs) for c in rows]
     return Pagina(
-        items=[CommessaRiga(c, configs.get(c.id)) for c in rows],
+        items=[CommessaRiga(c, configurata) for c, configurata in righe[:limit]],
         limit=limit,
         offset=offset,
-        has_more=has_more,
+        has_more=len(righe) > limit,
     )
 
 

@@ -30,6 +30,12 @@ def erp() -> ErpGateway:
     return ErpGateway(db.engines["erp"], current_app.config.get("ERP_SCHEMA"), protezione=protezione_erp())
 
 
+def freschezza_commesse() -> float:
+    """How old (seconds) the copy of the ERP's open orders may be when the orders list and
+    search read it; 0: they ask the ERP (``services/commesse_aperte.py``)."""
+    return float(current_app.config["COMMESSE_APERTE_SECONDS"])
+
+
 _PROTEZIONE_ERP = "asigest.protezione_erp"
 
 

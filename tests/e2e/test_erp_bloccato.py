@@ -7,12 +7,14 @@ EXCLUSIVE`` on the ERP's SQLite file (rollback journal, like the test and demo E
 with PostgreSQL available, ``LOCK TABLE "COMMESSE" IN ACCESS EXCLUSIVE MODE`` on an ERP
 database of its own (a query then waits until ``statement_timeout`` stops it).
 
-While the lock is held, waves of 16 concurrent ``GET /api/commesse/`` (each needs the
-ERP) hit the server and, all along, a terminal lists lotti (``GET /api/lotti/smd/``,
-no ERP). Checked: every ERP request answers 503 ERP_UNAVAILABLE, the first wave within
-the timeout and, once the breakers are open, each in under a second; the lotti list
-answers in under a second throughout; ``/health`` answers in under a second with the ERP
-``unreachable``. After the lock is released, ERP requests and ``/health`` are back to
+While the lock is held, waves of 16 concurrent ``GET /api/commesse/1`` (the order card,
+read from the ERP at every request) hit the server and, all along, a terminal lists lotti
+(``GET /api/lotti/smd/``, no ERP). Checked: every ERP request answers 503
+ERP_UNAVAILABLE, the first wave within the timeout and, once the breakers are open, each
+in under a second; the lotti list answers in under a second throughout; ``/health``
+answers in under a second with the ERP ``unreachable``; the orders list, which reads the
+copy of the open orders while it is younger than ``ASIGEST_COMMESSE_APERTE_SECONDS`` (2 s
+here), answers 503 ERP_UNAVAILABLE too once the copy is older. After the lock is released, ERP requests and ``/health`` are back to
 ``ok`` once the pause has passed. The timings are printed (``pytest -s``).
 """
 
@@ -53,6 +55,10 @@ TIMEOUT_S = 5
 VELOCE_S = 1.0
 WORKERS_GUNICORN = 2  # serve_gunicorn's default, as make run
 COMMESSE = 3
+# Needs the ERP at every request: the order card (the orders list reads the copy of the
+# open orders while it is fresh, services/commesse_aperte.py).
+RICHIESTA_ERP = "/api/commesse/1"
+FRESCHEZZA_S = 2
 
 
 def _get(porta: int, percorso: str, headers: dict) -> tuple[int, dict | None, float]:
@@ -156,6 +162,7 @@ def test_a_locked_erp_does_not_stall_the_app(tipo_erp, tmp_path, serve_gunicorn)
                     "ASIGEST_ERP_TIMEOUT": TIMEOUT_S,
                     "ASIGEST_ERP_PAUSA_SECONDS": PAUSA_S,
                     "ASIGEST_ERP_MAX_ATTESE": 2,
+                    "ASIGEST_COMMESSE_APERTE_SECONDS": FRESCHEZZA_S,
                 },
             )
             try:
@@ -185,7 +192,8 @@ def _prova(porta, impianto, blocca, tipo_erp):
     headers = {"Authorization": f"Bearer {impianto.operatori[0][2]}"}
     prima_lista = [_get(porta, "/api/lotti/smd/", headers)[2] for _ in range(10)]
     prima_salute = [_get(porta, "/health", {})[2] for _ in range(5)]
-    assert _get(porta, "/api/commesse/", headers)[0] == 200
+    assert _get(porta, RICHIESTA_ERP, headers)[0] == 200
+    assert _get(porta, "/api/commesse/", headers)[0] == 200  # fills the copy
     assert _get(porta, "/health", {})[1]["databases"]["erp"] == "ok"
 
     with blocca() as rilascia, ThreadPoolExecutor(ONDA) as pool:
@@ -194,10 +202,12 @@ def _prova(porta, impianto, blocca, tipo_erp):
         onde = []
         for _ in range(6):
             inizio = time.monotonic()
-            onda = list(pool.map(lambda _: _get(porta, "/api/commesse/", headers), range(ONDA)))
+            onda = list(pool.map(lambda _: _get(porta, RICHIESTA_ERP, headers), range(ONDA)))
             onde.append((onda, time.monotonic() - inizio))
             if all(durata < VELOCE_S for _, _, durata in onda):
                 break
+        # The first wave waited the timeout: the copy is older than its freshness by now.
+        elenco = _get(porta, "/api/commesse/", headers)
         salute = []
         for _ in range(10):
             salute.append(_get(porta, "/health", {}))
@@ -212,6 +222,8 @@ def _prova(porta, impianto, blocca, tipo_erp):
     assert max(d for _, _, d in onde[0][0]) < TIMEOUT_S + 1.5  # the first ones wait the timeout, no more
     assert all(d < VELOCE_S for _, _, d in onde[-1][0]), "gli interruttori non si sono aperti"
     assert sonda.misure and {s for s, _ in sonda.misure} == {200}
+    assert (elenco[0], (elenco[1] or {}).get("code")) == (503, "ERP_UNAVAILABLE")
+    assert elenco[2] < TIMEOUT_S + 1.5
     lista = [d for _, d in sonda.misure]
     assert max(lista) < VELOCE_S, f"lista lotti lenta con l'ERP bloccato: {_riassunto(lista)}"
     assert all(s == 200 and c["databases"]["erp"] == "unreachable" and c["status"] == "degraded" for s, c, _ in salute)
@@ -224,7 +236,7 @@ def _prova(porta, impianto, blocca, tipo_erp):
     # Recovery: once the pause has passed, each worker's next ERP call is its trial.
     ok_di_fila, primo_ok = 0, None
     while ok_di_fila < 10 and time.monotonic() - rilasciato < PAUSA_S + 3 * TIMEOUT_S:
-        status, _, _ = _get(porta, "/api/commesse/", headers)
+        status, _, _ = _get(porta, RICHIESTA_ERP, headers)
         ok_di_fila = ok_di_fila + 1 if status == 200 else 0
         primo_ok = primo_ok or (time.monotonic() - rilasciato if status == 200 else None)
         time.sleep(0.1)
@@ -250,4 +262,5 @@ def _prova(porta, impianto, blocca, tipo_erp):
         print(f"  onda {n}: {ONDA}×503 in {totale:.2f} s; ciascuna {_riassunto([d for _, _, d in onda])}")
     print(f"  lista lotti durante il blocco ({len(lista)} richieste): {_riassunto(lista)}")
     print(f"  /health durante il blocco: {_riassunto([d for _, _, d in salute])} (erp unreachable)")
+    print(f"  elenco commesse con la copia scaduta: {elenco[0]} in {elenco[2] * 1000:.0f} ms")
     print(f"  dopo il rilascio: primo 200 dopo {primo_ok:.2f} s, tutto ok dopo {ripresa:.2f} s")

@@ -13,7 +13,7 @@ from sqlalchemy import create_engine, text
 from asigest.dialects import ReadOnlyViolation, backend, install_readonly_guard, sqlite_readonly_url
 from asigest.domain import hashing
 from asigest.domain.ruoli import ADMIN, OPERATORE, SUPERVISORE, ha_ruolo
-from asigest.erp.gateway import Commessa, escape_like, parse_numero_commessa
+from asigest.erp.gateway import Commessa, escape_like, numero_cercato, parse_numero_commessa
 from asigest.errors import (
     AsigestError,
     Conflict,
@@ -64,6 +64,24 @@ def test_numero_commessa_as_people_type_it_is_understood(typed, expected):
 )
 def test_anything_else_is_not_a_numero_commessa(typed):
     assert parse_numero_commessa(typed) is None
+
+
+@pytest.mark.parametrize(
+    "typed, expected",
+    [
+        ("2026/1234", (2026, 1234)),
+        (" 2026 - 7 ", (2026, 7)),
+        ("1234", (None, 1234)),
+        ("0", (None, 0)),
+        ("2147483647", (None, 2147483647)),
+        ("2147483648", (None, None)),  # over an INT: no order has it
+        ("³", (None, None)),  # a digit to str.isdigit(), not to int()
+        ("12a", (None, None)),
+        ("scheda", (None, None)),
+    ],
+)
+def test_the_number_a_search_names(typed, expected):
+    assert numero_cercato(typed) == expected
 
 
 # -- escape_like --------------------------------------------------------------------
@@ -155,6 +173,27 @@ def test_as_erp_dict_keeps_nulls_as_none():
     result = _commessa(id=104, **nulls).as_erp_dict()
     assert result["ID"] == 104
     assert all(value is None for key, value in result.items() if key != "ID")
+
+
+def test_the_orders_list_answer_is_what_marshmallow_writes_from_its_fields():
+    """``CommessaSchema.dump`` writes the rows with ``as_erp_dict``; the schema's fields
+    (which document the answer) would write the same."""
+    from marshmallow import Schema
+
+    from asigest.services.commesse import CommessaRiga
+    from asigest.web.api.schemas import CommessaSchema
+
+    nulls = dict.fromkeys(["esercizio", "rifcommcli", "codart", "desart", "qta", "dataconsegna", "nomecliente"])
+    righe = [
+        CommessaRiga(_commessa(), True),
+        CommessaRiga(_commessa(id=104, **nulls), False),
+        CommessaRiga(_commessa(id=105, desart="Città più già", statocommessa="O"), False),
+    ]
+    schema = CommessaSchema(many=True)
+    scritte = schema.dump(righe)
+    assert scritte == Schema.dump(schema, righe)
+    assert [list(r) for r in scritte] == [list(r) for r in Schema.dump(schema, righe)]  # the same key order
+    assert CommessaSchema().dump(righe[1]) == Schema.dump(CommessaSchema(), righe[1])
 
 
 # -- roles --------------------------------------------------------------------------

@@ -174,6 +174,24 @@ def test_search_matches_the_contract_fields(client, headers):
     assert ids("Stato nullo") == []
 
 
+def test_list_and_search_read_the_copy_of_the_open_orders(client, headers, db_session):
+    """The routes pass ASIGEST_COMMESSE_APERTE_SECONDS (30 s by default) to the service:
+    the answers come from the copy, at most that old (services/commesse_aperte.py)."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from asigest.models import CommessaAperta, StatoCommesseAperte
+    from asigest.models.types import utcnow
+
+    prima = utcnow()
+    ids = [r["ID"] for r in client.get("/api/commesse/", headers=headers).json]
+    assert [r["ID"] for r in client.get("/api/commesse/search?q=1234", headers=headers).json] == [101, 102]
+    stato = db_session.scalar(select(StatoCommesseAperte))
+    assert stato is not None and prima - timedelta(seconds=30) < stato.aggiornata_il <= utcnow()
+    assert set(db_session.scalars(select(CommessaAperta.id))) == set(ids)
+
+
 @pytest.mark.parametrize("query", ["", "?q=", "?q=%20%20%20", "?limit=5"])
 def test_search_needs_q(client, headers, query):
     body = assert_error(client.get(f"/api/commesse/search{query}", headers=headers), 422, "VALIDATION_ERROR")

@@ -205,12 +205,13 @@ def _rifiuta_testo(coppie, campo_nome: str) -> None:
 def _query_payload(schema: Schema) -> dict:
     """The query string as one value per parameter; a known parameter given twice, or any
     text with NUL or a lone surrogate, is 422."""
-    _rifiuta_testo(request.args.items(multi=True), "_query")
+    argomenti = request.args  # once: each use of ``request`` goes through its context-local proxy
+    _rifiuta_testo(argomenti.items(multi=True), "_query")
     noti = {campo.data_key or nome for nome, campo in schema.fields.items()}
-    ripetuti = {nome: [_RIPETUTO] for nome in noti if len(request.args.getlist(nome)) > 1}
+    ripetuti = {nome: [_RIPETUTO] for nome in noti if len(argomenti.getlist(nome)) > 1}
     if ripetuti:
         raise InvalidInput(ripetuti)
-    return request.args.to_dict()
+    return argomenti.to_dict()
 
 
 # One pass over the text: a JSON string (to its closing quote, escapes included, or to the

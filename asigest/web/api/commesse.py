@@ -23,7 +23,7 @@ from asigest.web.api.schemas import CommessaDettaglioSchema, CommessaSchema, Com
 )
 def commesse_list(query):
     """Open ERP orders (STATOCOMMESSA = 'O'), newest first, with ``Configurata``."""
-    pagina = commesse_service.list_commesse(deps.session(), deps.erp(), **query)
+    pagina = commesse_service.list_commesse(deps.session(), deps.erp(), freschezza=deps.freschezza_commesse(), **query)
     return pagina.items
 
 
@@ -40,7 +40,7 @@ def commesse_list(query):
 )
 def commesse_search(query):
     """Open orders matching ``q``: NUMEROCOM, ``2026/1234``, RIFCOMMCLI, CODART, DESART, NOMECLIENTE."""
-    pagina = commesse_service.list_commesse(deps.session(), deps.erp(), **query)
+    pagina = commesse_service.list_commesse(deps.session(), deps.erp(), freschezza=deps.freschezza_commesse(), **query)
     return pagina.items
 
 

@@ -110,10 +110,21 @@ class FaseDisponibileSchema(FaseSchema):
     QtaDisponibile = fields.Integer(attribute="qta_disponibile")
 
 
-CommessaSchema = Schema.from_dict(
-    {**_erp_fields("commessa"), "Configurata": fields.Boolean(attribute="configurata")},
-    name="Commessa",
-)
+class CommessaSchema(
+    Schema.from_dict(  # type: ignore[misc]
+        {**_erp_fields("commessa"), "Configurata": fields.Boolean(attribute="configurata")},
+        name="Commessa",
+    )
+):
+    """The orders list and search answer: the fields document it, and ``dump`` writes each
+    row with ``Commessa.as_erp_dict`` (the same values; marshmallow took 3–4 ms for a page
+    of 100 rows, most of a search's time)."""
+
+    def dump(self, obj, *, many=None):
+        if many if many is not None else self.many:
+            return [{**riga.commessa.as_erp_dict(), "Configurata": riga.configurata} for riga in obj]
+        return {**obj.commessa.as_erp_dict(), "Configurata": obj.configurata}
+
 
 CommessaDettaglioSchema = Schema.from_dict(
     {

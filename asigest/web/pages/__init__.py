@@ -56,7 +56,9 @@ def commesse():
         in_scostamento = drift_service.scostamenti(deps.session(), deps.erp()) if supervisore else []
         html = render_template("commesse/_drift_elenco.html", in_scostamento=in_scostamento)
         return vary_on_htmx(current_app.make_response(html))
-    pagina = commesse_service.list_commesse(deps.session(), deps.erp(), q=q or None, limit=limit, offset=offset)
+    pagina = commesse_service.list_commesse(
+        deps.session(), deps.erp(), q=q or None, limit=limit, offset=offset, freschezza=deps.freschezza_commesse()
+    )
     # R12: the drift of each configured row of this page.
     scostamenti = drift_service.scostamenti_di(deps.session(), [r.commessa for r in pagina.items if r.configurata])
     template = "commesse/_risultati.html" if is_htmx() else "commesse/lista.html"
