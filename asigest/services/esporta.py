@@ -24,18 +24,14 @@ from datetime import date, datetime, timedelta
 from typing import IO, TYPE_CHECKING, Generic, TypeAlias, TypeVar
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell import WriteOnlyCell
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE, Cell
-from openpyxl.styles import Alignment, Font
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet._write_only import WriteOnlyWorksheet
-
 from asigest.domain.avanzamento import percentuale
 from asigest.domain.stati import LOTTO_APERTO, LOTTO_CHIUSO
 from asigest.errors import N_, RuleViolation
 
 if TYPE_CHECKING:
+    from openpyxl.cell.cell import Cell
+    from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
     from asigest.services.avanzamento import RigaAvanzamento
     from asigest.services.registro import RigaLotto
 
@@ -156,6 +152,13 @@ def scrivi_xlsx(
     Raises RuleViolation TROPPE_RIGHE_EXCEL past ``max_righe`` (what a sheet holds): a
     file Excel would cut short is worse than none.
     """
+    # openpyxl (with lxml) is a fifth of the app's import time: loaded by the first export,
+    # not by every worker and command at start.
+    from openpyxl import Workbook
+    from openpyxl.cell import WriteOnlyCell
+    from openpyxl.styles import Alignment, Font
+    from openpyxl.utils import get_column_letter
+
     tz = ZoneInfo(zona)
     wb = Workbook(write_only=True)
     ws = wb.create_sheet(title=foglio[:31])
@@ -189,6 +192,8 @@ def scrivi_xlsx(
 
 
 def _cella_xlsx(ws: WriteOnlyWorksheet, valore: Valore, tz: ZoneInfo) -> Cell | Valore:
+    from openpyxl.cell import WriteOnlyCell  # loaded by scrivi_xlsx already: a lookup
+
     if valore is None or isinstance(valore, (bool, int, float)):
         return valore
     if isinstance(valore, datetime):
@@ -210,6 +215,8 @@ def _cella_xlsx(ws: WriteOnlyWorksheet, valore: Valore, tz: ZoneInfo) -> Cell | 
 
 def _testo_xlsx(testo: str) -> str:
     # Control characters are not allowed in the sheet's XML; openpyxl refuses them.
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
     return ILLEGAL_CHARACTERS_RE.sub("", testo)
 
 
