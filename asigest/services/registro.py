@@ -415,13 +415,11 @@ def _filtra(stmt: S, nomi: tuple[str, ...]) -> S:
     if "fase_tipo" in nomi:
         # A phase type holds about a third of all lotti: EXISTS lets the sort's index drive
         # the query and checks each row, where a join would read every lotto of that type
-        # through its fasi and sort them all (SQLite's choice without statistics).
-        stmt = stmt.where(
-            select(Fase.id)
-            .join(FaseTipo, Fase.fase_tipo_id == FaseTipo.id)
-            .where(Fase.id == Lotto.fase_id, FaseTipo.codice == bindparam("fase_tipo"))
-            .exists()
-        )
+        # through its fasi and sort them all (SQLite's choice without statistics). The
+        # type's id is looked up once (a scalar subquery), so each row costs one lookup of
+        # its fase by primary key (page 20 of PTH at 1M lotti: 5.0 → 3.4 ms on SQLite).
+        tipo = select(FaseTipo.id).where(FaseTipo.codice == bindparam("fase_tipo")).scalar_subquery()
+        stmt = stmt.where(select(Fase.id).where(Fase.id == Lotto.fase_id, Fase.fase_tipo_id == tipo).exists())
     if "commessa_id" in nomi:
         # An order has a handful of fasi and their few lotti: read them through FaseID.
         stmt = stmt.where(Lotto.fase_id.in_(select(Fase.id).where(Fase.commessa_erp_id == bindparam("commessa_id"))))

@@ -38,34 +38,6 @@ _CRESCENTI = {"codice"}
 CAMPI = ("da", "a", "fase", "macchina", "operatore", "commessa", "stato", "causale", "dimenticati", "con_scarti")
 
 
-@dataclass(frozen=True, slots=True)
-class RigaPagina:
-    """A register row as the page prints it: its links, times and quantities written once
-    per page in Python (a filter, ``url_for`` or ``_()`` per cell in the template cost
-    as much as the rest of the page). ``storia`` is None for users without the audit log."""
-
-    codice_lotto: str
-    link: str
-    commessa: str
-    link_commessa: str
-    articolo: str | None  # the order's CODART when the ERP answered ("" when it has none)
-    fase_tipo: str
-    macchina: str
-    operatore: str
-    matricola: str
-    inizio: str
-    fine: str
-    ingresso: str
-    buoni: str
-    scarti: str
-    causale: str | None
-    causale_descrizione: str | None
-    aperto: bool
-    dimenticato: bool
-    traccia: str
-    storia: str | None
-
-
 @dataclass
 class Richiesta(RichiestaTabella):
     """The register's query string, read (``filtri``: ``registro.Filtri``), and the order
@@ -185,7 +157,7 @@ def elenco():
         "registro/_registro.html",
         richiesta,
         pagina=pagina,
-        righe=_righe(pagina.items, puo_storia) if pagina is not None else [],
+        righe=_righe(pagina.items, puo_storia) if pagina is not None else Markup(),
         scelte=scelte,
         **_opzioni(scelte, richiesta),
         ordina=_ordina(richiesta),
@@ -195,38 +167,59 @@ def elenco():
 # -- helpers -----------------------------------------------------------------------------
 
 
-def _righe(lotti: list[registro.RigaLotto], puo_storia: bool) -> list[RigaPagina]:
-    """The page's rows as they are printed (``RigaPagina``); links built once per page."""
+def _righe(lotti: list[registro.RigaLotto], puo_storia: bool) -> Markup:
+    """The register table's rows (``<tr>`` per lotto, the cells of the header in
+    ``registro/_registro.html``), written in one pass with every value escaped.
+
+    As a template loop the rows cost as much as the rest of the page: a filter,
+    ``url_for`` or ``_()`` per cell, and Jinja's per-value output. Here the links are
+    built once per page (``per_id``), the plant's zone and the language read once, and the
+    labels translated once. ``puo_storia``: a link to each lotto's audit history."""
     link_lotto = per_id("registro.lotto", "lotto_id")
     link_commessa = per_id("pages.commessa", "commessa_id")
     link_storia = per_id("eventi.elenco", "entita_id", entita="Lotti")
     traccia = url_for("tracciabilita.pagina") + "?codice="
     orario, numero = formato_orari(), formato_numeri()
-    return [
-        RigaPagina(
-            codice_lotto=lotto.codice_lotto,
-            link=link_lotto(lotto.id),
-            commessa=lotto.numero_commessa,
-            link_commessa=link_commessa(lotto.commessa_erp_id),
-            articolo=(lotto.commessa.codart or "") if lotto.commessa is not None else None,
-            fase_tipo=lotto.fase_tipo,
-            macchina=lotto.macchina,
-            operatore=lotto.operatore,
-            matricola=lotto.matricola,
-            inizio=orario(lotto.data_inizio),
-            fine=orario(lotto.data_fine),
-            ingresso=numero(lotto.qta_input),
-            buoni=numero(lotto.qta_output),
-            scarti=numero(lotto.qta_scarti),
-            causale=lotto.causale,
-            causale_descrizione=lotto.causale_descrizione,
-            aperto=lotto.aperto,
-            dimenticato=lotto.dimenticato,
-            traccia=traccia + url_quote(lotto.codice_lotto),
-            storia=link_storia(lotto.id) if puo_storia else None,
+    dimenticato = f'<span class="badge dimenticato">{escape(gettext("dimenticato"))}</span>'
+    aperto = f'<span class="badge stato-in_corso">{escape(gettext("aperto"))}</span>'
+    chiuso = f'<span class="badge">{escape(gettext("chiuso"))}</span>'
+    t_traccia, t_storia = escape(gettext("tracciabilità")), escape(gettext("storia"))
+    righe = []
+    for lotto in lotti:
+        articolo = (
+            f'\n        <br><span class="muted">{escape(lotto.commessa.codart or "")}</span>'
+            if lotto.commessa is not None
+            else ""
         )
-        for lotto in lotti
-    ]
+        causale = (
+            f'<abbr title="{escape(lotto.causale_descrizione)}">{escape(lotto.causale)}</abbr>'
+            if lotto.causale
+            else "—"
+        )
+        stato = dimenticato if lotto.dimenticato else aperto if lotto.aperto else chiuso
+        storia = (
+            f'\n        <br><a href="{escape(link_storia(lotto.id))}" class="registro-storia">{t_storia}</a>'
+            if puo_storia
+            else ""
+        )
+        righe.append(
+            f"""    <tr>
+      <td><a href="{escape(link_lotto(lotto.id))}" class="strong code">{escape(lotto.codice_lotto)}</a></td>
+      <td><a href="{escape(link_commessa(lotto.commessa_erp_id))}">{escape(lotto.numero_commessa)}</a>{articolo}</td>
+      <td>{escape(lotto.fase_tipo)}<br><span class="muted code">{escape(lotto.macchina)}</span></td>
+      <td>{escape(lotto.operatore)}<br><span class="muted">{escape(lotto.matricola)}</span></td>
+      <td class="data">{escape(orario(lotto.data_inizio))}</td>
+      <td class="data">{escape(orario(lotto.data_fine))}</td>
+      <td class="num">{escape(numero(lotto.qta_input))}</td>
+      <td class="num">{escape(numero(lotto.qta_output))}</td>
+      <td class="num">{escape(numero(lotto.qta_scarti))}</td>
+      <td>{causale}</td>
+      <td>{stato}
+        <br><a href="{escape(traccia + url_quote(lotto.codice_lotto))}" class="registro-traccia">{t_traccia}</a>{storia}</td>
+    </tr>
+"""
+        )
+    return Markup("".join(righe))
 
 
 def _opzioni(scelte: registro.ScelteFiltri, richiesta: Richiesta) -> dict[str, Markup]:
