@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import lru_cache
-from typing import NamedTuple, TypeAlias, TypeVar
+from typing import Any, NamedTuple, TypeAlias, TypeVar
 
 from sqlalchemy import Row, Select, bindparam, case, select
 from sqlalchemy.orm import aliased
@@ -367,6 +367,40 @@ def _colonne() -> _SelectRegistro:
     )
 
 
+@lru_cache(maxsize=1)
+def _colonne_pagina() -> _SelectRegistro:
+    """``_colonne`` for a page's few rows: the same columns, with the names looked up by
+    scalar subqueries (one primary-key lookup each) instead of joins.
+
+    On PostgreSQL the planner searched the join orders of seven tables at every page
+    (4.5 ms of the backend's CPU at 1M lotti; 1.7 ms with the lookups); on SQLite it is
+    the same lookups either way. Exports keep the joins: a hash join reads a year of
+    lotti cheaper than one lookup per row."""
+
+    return (
+        select(
+            *(getattr(Lotto, nome).label(nome) for nome in _COLONNE_LOTTO),
+            Fase.commessa_erp_id.label("commessa_erp_id"),
+            _scalare(FaseTipo.codice, FaseTipo.id, Fase.fase_tipo_id).label("fase_tipo"),
+            _scalare(Macchina.codice, Macchina.id, Lotto.macchina_id).label("macchina"),
+            _scalare(Utente.nome, Utente.id, Lotto.operatore_id).label("nome"),
+            _scalare(Utente.cognome, Utente.id, Lotto.operatore_id).label("cognome"),
+            _scalare(Utente.matricola, Utente.id, Lotto.operatore_id).label("matricola"),
+            _scalare(_Chiusore.nome, _Chiusore.id, Lotto.operatore_chiusura_id).label("chiusore_nome"),
+            _scalare(_Chiusore.cognome, _Chiusore.id, Lotto.operatore_chiusura_id).label("chiusore_cognome"),
+            _scalare(CausaleScarto.codice, CausaleScarto.id, Lotto.causale_id).label("causale"),
+            _scalare(CausaleScarto.descrizione, CausaleScarto.id, Lotto.causale_id).label("causale_descrizione"),
+        )
+        .select_from(Lotto)
+        .join(Fase, Lotto.fase_id == Fase.id)
+    )
+
+
+def _scalare(colonna: Any, chiave: Any, valore: Any) -> Any:
+    """``colonna`` of the row whose ``chiave`` equals ``valore``, as a scalar subquery."""
+    return select(colonna).where(chiave == valore).scalar_subquery()
+
+
 # The statements are built once per shape (which conditions apply) and order, their values
 # bound at each execution: building one and its cache key cost more than running the SQL
 # of most pages. There are at most a few hundred shapes; the caches keep the latest 256.
@@ -399,7 +433,7 @@ def _parti_pagina(nomi: tuple[str, ...], ordine: str) -> tuple[_SelectRegistro, 
     """The two halves of a page's statement, filtered and sorted: the LottoIDs matching
     ``nomi`` and the register's columns."""
     scelti = _filtra(select(Lotto.id.label("lotto_id")).select_from(Lotto), nomi)
-    return _ordina(scelti, ordine), _ordina(_colonne(), ordine)
+    return _ordina(scelti, ordine), _ordina(_colonne_pagina(), ordine)
 
 
 # The open lotti, for "aperti" and "dimenticati".
@@ -419,7 +453,9 @@ def _filtra(stmt: S, nomi: tuple[str, ...]) -> S:
         # type's id is looked up once (a scalar subquery), so each row costs one lookup of
         # its fase by primary key (page 20 of PTH at 1M lotti: 5.0 → 3.4 ms on SQLite).
         tipo = select(FaseTipo.id).where(FaseTipo.codice == bindparam("fase_tipo")).scalar_subquery()
-        stmt = stmt.where(select(Fase.id).where(Fase.id == Lotto.fase_id, Fase.fase_tipo_id == tipo).exists())
+        # Correlated to Lotti only: the exports' statement joins Fasi too.
+        fase = select(Fase.id).where(Fase.id == Lotto.fase_id, Fase.fase_tipo_id == tipo).correlate(Lotto)
+        stmt = stmt.where(fase.exists())
     if "commessa_id" in nomi:
         # An order has a handful of fasi and their few lotti: read them through FaseID.
         stmt = stmt.where(Lotto.fase_id.in_(select(Fase.id).where(Fase.commessa_erp_id == bindparam("commessa_id"))))
