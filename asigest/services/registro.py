@@ -1,11 +1,16 @@
 """The lotti register: lotti filtered, sorted and paged for supervisors, and streamed for exports.
 
 One query reads the page's rows with what they show (phase type, machine, operators,
-scrap reason) joined in; the ERP data of the page's orders comes from one
-``erp.get_many``. Exports stream the same query in chunks (``yield_per``), each chunk
-with its own ERP lookup, so a year of lotti never sits in memory at once. Nothing here
-counts the matching rows: a page asks for one row more than it shows to know whether a
-next page exists, which stays fast on a million lotti.
+scrap reason: looked up by primary key, no N+1); the ERP data of the page's orders
+comes from one ``erp.get_many``. Exports stream the same columns (joined) in chunks
+(``yield_per``), each chunk with its own ERP lookup, so a year of lotti never sits in
+memory at once. Nothing here counts the matching rows: a page asks for one row more
+than it shows to know whether a next page exists, which stays fast on a million lotti.
+
+The statements are built once per shape of the filters (which apply, not their values:
+those are bound parameters) and sort, and read by Core (plain rows, no ORM
+bookkeeping): building a statement and its cache key, and the ORM's per-row work, cost
+more than the SQL of most pages (``docs/benchmark.md``, "Lotti register").
 
 The indexes these queries rely on are on ``Lotti`` (``asigest/models/lotti.py``):
 DataInizio alone and after MacchinaID / OperatoreID for the period and the default sort,
