@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from functools import cache
 from zoneinfo import ZoneInfo
@@ -56,6 +57,33 @@ def numero(value) -> str:
         if simboli is not None:
             return f"{value:,}".replace(",", simboli[0]).replace("-", simboli[1])
     return format_decimal(value)
+
+
+def formato_orari(fmt: str = "%d/%m/%Y %H:%M") -> Callable[[datetime | None], str]:
+    """``localtime`` for a page's many values: the plant's zone is looked up once."""
+    zona = ZoneInfo(current_app.config["TIMEZONE"])
+
+    def formatta(value: datetime | None) -> str:
+        return "—" if value is None else value.astimezone(zona).strftime(fmt)
+
+    return formatta
+
+
+def formato_numeri() -> Callable[[object], str]:
+    """``numero`` for a page's many values: the interface's language is looked up once
+    (``get_locale`` through Flask-Babel's context costs microseconds a call)."""
+    locale = get_locale()
+    simboli = _simboli(str(locale)) if locale is not None else None
+    if simboli is None:
+        return numero
+    gruppo, meno = simboli
+
+    def formatta(value: object) -> str:
+        if type(value) is int:
+            return f"{value:,}".replace(",", gruppo).replace("-", meno)
+        return numero(value)
+
+    return formatta
 
 
 @cache

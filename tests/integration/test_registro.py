@@ -134,6 +134,26 @@ def test_filters_combine(db_session, erp, reg):
     assert nomi(reg, cerca(db_session, erp, dimenticati=True, stato="aperti")) == ["b2"]
 
 
+def test_the_same_filters_with_other_values_find_their_own_lotti(db_session, erp, reg):
+    """A statement is kept per set of filters and sort (``registro._query_pagina``); each
+    search binds its own values, never those of the search before."""
+    for macchina, attesi in (("SMD-A", ["b1", "a1"]), ("SMD-B", ["b3", "a2"]), ("SMD-A", ["b1", "a1"])):
+        assert nomi(reg, cerca(db_session, erp, macchina_id=reg.macchine[macchina])) == attesi
+    for tipo, attesi in (("PTH", ["b2"]), ("SMD", ["b3", "b1", "a2", "a1"]), ("CONTROLLI", ["a3"])):
+        assert nomi(reg, cerca(db_session, erp, fase_tipo=tipo)) == attesi
+    prima_settimana = Periodo(date(2026, 3, 1), date(2026, 3, 8))
+    for adesso, attesi in (
+        (ADESSO, ["b2"]),
+        (T + timedelta(days=4, hours=6), []),
+        (ADESSO + timedelta(days=30), ["b3", "b2"]),
+    ):
+        pagina = registro.cerca_lotti(
+            db_session, erp, registro.Filtri(dimenticati=True), adesso=adesso, zona=ZONA, ore_dimenticato=12
+        )
+        assert nomi(reg, pagina) == attesi
+    assert nomi(reg, cerca(db_session, erp, stato="aperti", periodo=prima_settimana)) == ["b2"]
+
+
 def test_forgotten_means_open_longer_than_the_limit(db_session, erp, make_user):
     reg = costruisci(db_session, make_user, adesso=ADESSO, storia=False)
     reg.lotto(db_session, "oltre", 1, "SMD", "SMD-A", "op1", ADESSO - timedelta(hours=12, seconds=1))
