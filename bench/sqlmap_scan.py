@@ -81,6 +81,7 @@ class Target:
     level: int | None = None  # None: the run's --level
     parameters: str | None = None  # sqlmap -p: only these (None: all)
     alone: bool = False  # after the others, one request at a time (see _targets)
+    union_cols: str | None = None  # sqlmap --union-cols: the UNION column range (see _targets)
 
 
 @dataclass
@@ -170,9 +171,15 @@ def _targets(base: str, token: str, cookie: str) -> list[Target]:
         api("api dashboard kpi", f"/api/dashboard/kpi?da=2026-01-01&a={oggi}"),
         api("api avanzamento", "/api/avanzamento/?limit=10&offset=0"),
         api("api utenti", "/api/utenti/?Ruolo=OPERATORE&Attivo=true&limit=10"),
+        # One filter or the other (both at once is refused with 422 before any query).
+        api("api documenti per commessa", f"/api/documenti/?CommessaERPId={commessa['ID']}"),
+        # CODART takes at most 30 characters: a short ``ORDER BY 1`` passes and a long one is
+        # refused (422), which sqlmap takes for a 99-column query and spends its time limit
+        # on UNIONs of up to 99 columns that never reach a query. The usual range, 1 to 10.
         api(
-            "api documenti",
-            f"/api/documenti/?CODART={urllib.parse.quote(commessa['CODART'] or 'X')}&CommessaERPId={commessa['ID']}",
+            "api documenti per articolo",
+            f"/api/documenti/?CODART={urllib.parse.quote(commessa['CODART'] or 'X')}",
+            union_cols="1-10",
         ),
         # Refused by a rule (quantity), so the scan creates nothing; the fields still reach the service.
         api(
@@ -262,6 +269,8 @@ def _scan(target: Target, out: Path, args) -> Result:
         cmd += ["--csrf-token=csrf_token", f"--csrf-url={target.csrf_url}"]
     if target.parameters:
         cmd += ["-p", target.parameters]
+    if target.union_cols:
+        cmd += [f"--union-cols={target.union_cols}"]
     started = time.monotonic()
     try:
         run = subprocess.run(  # nosec B603 - fixed argument list, no shell

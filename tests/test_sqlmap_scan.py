@@ -59,6 +59,8 @@ def test_nothing_is_injectable():
         "api lotti filtri",
         "api dashboard kpi",
         "api avanzamento",
+        "api documenti per commessa",
+        "api documenti per articolo",
         "api commessa per ID",
         "api apri lotto (JSON)",
         "registro lotti",
