@@ -403,12 +403,6 @@ def test_summary_describes_in_italian(built):
     assert re.search(r"\d\.\d{3} lotti \(\d+ aperti\)\.$", riga)
 
 
-def test_is_loaded_flips_to_true(db_session, tmp_path, fast_hashing):
-    assert not demo.is_loaded(db_session)
-    demo.build_demo(db_session, tmp_path / "erp_demo.db", now=NOW)
-    assert demo.is_loaded(db_session)
-
-
 def _fingerprint(session, erp_path: Path) -> tuple:
     lotti = [
         (lt.codice_lotto, lt.data_inizio, lt.data_fine, lt.qta_input, lt.qta_output, lt.qta_scarti, lt.macchina.codice)
@@ -431,8 +425,11 @@ def _empty_asigest(session) -> None:
     ensure_base_catalog(session)
 
 
-def test_same_seed_gives_the_same_demo(db_session, tmp_path, fast_hashing):
+def test_is_loaded_flips_to_true_and_the_same_seed_gives_the_same_demo(db_session, tmp_path, fast_hashing):
+    # One test for both: each needs a demo built in the run's database (seconds on PostgreSQL).
+    assert not demo.is_loaded(db_session)
     primo = demo.build_demo(db_session, tmp_path / "a.db", now=NOW)
+    assert demo.is_loaded(db_session)
     impronta = _fingerprint(db_session, tmp_path / "a.db")
     _empty_asigest(db_session)
     secondo = demo.build_demo(db_session, tmp_path / "b.db", now=NOW)
