@@ -76,6 +76,10 @@ def database_usa_e_getta(cartella: Path):
     nome = f"{url.database or 'asigest_test'}_{uuid.uuid4().hex[:8]}"
     with _pg_admin(url) as conn:
         conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(nome)))
+        # A throwaway database need not wait for its WAL on disk at each commit: what the
+        # tests see is the same (a commit is visible to every session at once; the crash
+        # tests kill the app's processes, never PostgreSQL), only the waits go.
+        conn.execute(sql.SQL("ALTER DATABASE {} SET synchronous_commit TO off").format(sql.Identifier(nome)))
     try:
         yield url.set(database=nome).render_as_string(hide_password=False)
     finally:
