@@ -35,9 +35,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, ScalarSelect, bindparam, case, func, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, Table, bindparam, case, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, aliased, contains_eager, joinedload, lazyload
+from sqlalchemy.orm import (
+    InstrumentedAttribute,
+    aliased,
+    contains_eager,
+    joinedload,
+    lazyload,
+    make_transient_to_detached,
+)
 from sqlalchemy.orm.attributes import set_committed_value
 
 from asigest.domain import licenza as regole_licenza
@@ -59,7 +66,6 @@ from asigest.services.uow import (
     Riprova,
     con_riprova_o_conflitto,
     lettura_singola,
-    righe_toccate,
     transaction,
 )
 
@@ -527,7 +533,7 @@ def _apri(
 
     progressivo = flusso.ultimo_progressivo.get(fase.id, 0) + 1
     lotto = Lotto(
-        fase=fase,
+        fase_id=fase.id,
         progressivo=progressivo,
         codice_lotto=regole.codice_lotto(commessa.esercizio, commessa.numerocom, fase.fase_tipo.codice, progressivo),
         data_inizio=adesso,
@@ -539,20 +545,21 @@ def _apri(
         data_fine=None,
         qta_output=None,
         qta_scarti=None,
-        causale=None,
+        causale_id=None,
         note_scarti=None,
         operatore_chiusura_id=None,
     )
-    session.add(lotto)
+    lotto = _inserisci(session, lotto)
+    set_committed_value(lotto, "fase", fase)
+    set_committed_value(lotto, "causale", None)
     if fase.stato == APERTA:
         fase.stato = IN_CORSO
         fase.data_apertura = adesso
-    session.flush()
     dopo = _lotto_dict(lotto)
     if precedente is not None:
         origini_svc.registra(session, lotto.id, piano.presi)
         dopo["Origini"] = piano.origini()
-    audit.record(
+    audit.record_subito(
         session,
         actor,
         APRI,
@@ -562,6 +569,25 @@ def _apri(
         dopo=dopo,
     )
     return lotto
+
+
+def _inserisci(session: DbSession, lotto: Lotto) -> Lotto:
+    """Insert a new lotto (every column set) with one Core INSERT … RETURNING its id, and
+    make it a persistent object of the session, as a flush would: the unit of work's
+    bookkeeping (and the ORM's bulk path) cost more CPU than the INSERT itself. No
+    ORM event runs: an open lotto counts in no KPI summary (services/riepilogo_kpi.py)."""
+    valori = {colonna.name: getattr(lotto, attributo) for attributo, colonna in _COLONNE_LOTTO}
+    lotto.id = session.connection().execute(_NUOVO_LOTTO, valori).scalar_one()
+    make_transient_to_detached(lotto)
+    return session.merge(lotto, load=False)
+
+
+_TABELLA_LOTTI = Lotto.__table__
+assert isinstance(_TABELLA_LOTTI, Table)  # (typed FromClause: a declarative model's own Table)
+_COLONNE_LOTTO = [
+    (attributo.key, attributo.columns[0]) for attributo in inspect(Lotto).column_attrs if attributo.key != "id"
+]
+_NUOVO_LOTTO = insert(_TABELLA_LOTTI).returning(_TABELLA_LOTTI.c.LottoID)
 
 
 @dataclass(frozen=True)
@@ -676,8 +702,8 @@ def chiudi_lotto(
                 if fase_tipo is not None:
                     _del_tipo(session, lotto.fase, fase_tipo)
                 _chiudi(session, actor, letto, qta_output, qta_scarti, causale, note, _utc(adesso))
-                chiavi.registra(session, actor, chiave, impronta, CHIUDI, lotto.id)
                 try:
+                    chiavi.registra(session, actor, chiave, impronta, CHIUDI, lotto.id)
                     session.flush()
                 except IntegrityError as exc:
                     raise Riprova() from exc
@@ -724,14 +750,7 @@ def _chiudi(
         "note_scarti": (note or "").strip()[:500] or None,
         "operatore_chiusura_id": actor.utente_id,
     }
-    chiusi = righe_toccate(
-        session.execute(
-            update(Lotto)
-            .where(Lotto.id == lotto.id, Lotto.data_fine.is_(None))
-            .values(chiusura)
-            .execution_options(synchronize_session=False)
-        )
-    )
+    chiusi = session.connection().execute(_CHIUSURA, {**chiusura, "lotto_id": lotto.id}).rowcount
     if chiusi != 1:
         raise RuleViolation(N_("Il lotto %(codice)s è già chiuso."), code="LOTTO_GIA_CHIUSO", codice=lotto.codice_lotto)
     # The lotto now holds what the UPDATE wrote, as a reload would (no statement).
@@ -754,7 +773,7 @@ def _chiudi(
     letti = (totali.output_chiusi, totali.scarti_chiusi, flusso.aperti[fase.id])
     ricalcola_totali(session, fase, adesso, fasi=flusso.fasi, letti=letti)
     riepilogo_kpi.lotto_chiuso(session, lotto, letto.zona_kpi)
-    audit.record(
+    audit.record_subito(
         session,
         actor,
         CHIUDI,
@@ -768,6 +787,22 @@ def _chiudi(
 
 def _ordine_flusso(fase: Fase) -> tuple[int, int]:
     return (fase.fase_tipo.ordine, fase.fase_tipo_id)
+
+
+# The close's guarded UPDATE, built once, on the table (the ORM's bulk UPDATE path cost
+# more CPU than the statement): the lotto must still be open.
+_CHIUSURA = (
+    update(_TABELLA_LOTTI)
+    .where(_TABELLA_LOTTI.c.LottoID == bindparam("lotto_id"), _TABELLA_LOTTI.c.DataFine.is_(None))
+    .values(
+        {
+            colonna: bindparam(attributo, type_=colonna.type)
+            for attributo, colonna in _COLONNE_LOTTO
+            if attributo
+            in ("data_fine", "qta_output", "qta_scarti", "causale_id", "note_scarti", "operatore_chiusura_id")
+        }
+    )
+)
 
 
 @dataclass(frozen=True)
@@ -805,12 +840,38 @@ def ricalcola_totali(
     Σ QtaOutput and Σ QtaScarti of closed lotti and its open lotti, when the caller read
     them in this transaction after its change and under the fase's lock."""
     prodotta, scarti, aperti = letti if letti is not None else session.execute(_TOTALI_FASE, {"fase": fase.id}).one()
-    fase.qta_prodotta = int(prodotta or 0)  # (COALESCE: never NULL)
-    fase.qta_scarti = int(scarti or 0)
-    if fase.stato == IN_CORSO and fase.qta_prodotta >= fase.qta_prevista and aperti == 0:
-        fase.stato = COMPLETATA
-        fase.data_chiusura = adesso
+    nuovi: dict[str, object] = {"qta_prodotta": int(prodotta or 0), "qta_scarti": int(scarti or 0)}  # (never NULL)
+    completa = fase.stato == IN_CORSO and int(prodotta or 0) >= fase.qta_prevista and aperti == 0
+    if completa:
+        nuovi |= {"stato": COMPLETATA, "data_chiusura": adesso}
+    if any(getattr(fase, attributo) != valore for attributo, valore in nuovi.items()):
+        # One Core UPDATE (the fase is locked), and the object holds it as committed:
+        # every close writes its fase, and the unit of work's flush cost more CPU than
+        # the statement. Other pending changes of the fase stay the ORM's to flush.
+        session.connection().execute(_COMPLETA_FASE if completa else _TOTALI_DELLA_FASE, {**nuovi, "fase_id": fase.id})
+        for attributo, valore in nuovi.items():
+            set_committed_value(fase, attributo, valore)
     completa_esaurite(session, fase.commessa_erp_id, adesso, fasi=fasi)
+
+
+_TABELLA_FASI = Fase.__table__
+assert isinstance(_TABELLA_FASI, Table)  # (typed FromClause: a declarative model's own Table)
+_TOTALI_DELLA_FASE = (
+    update(_TABELLA_FASI)
+    .where(_TABELLA_FASI.c.FaseID == bindparam("fase_id"))
+    .values(
+        {
+            _TABELLA_FASI.c.QtaProdotta: bindparam("qta_prodotta"),
+            _TABELLA_FASI.c.QtaScarti: bindparam("qta_scarti"),
+        }
+    )
+)
+_COMPLETA_FASE = _TOTALI_DELLA_FASE.values(
+    {
+        _TABELLA_FASI.c.Stato: bindparam("stato"),
+        _TABELLA_FASI.c.DataChiusura: bindparam("data_chiusura", type_=_TABELLA_FASI.c.DataChiusura.type),
+    }
+)
 
 
 def completa_esaurite(

@@ -74,12 +74,15 @@ def _dato(lotto_col: InstrumentedAttribute[int] | ColumnElement[int]) -> ScalarS
 
 def fonti(session: DbSession, fase_precedente_id: int) -> list[regole.Fonte]:
     """Closed lotti of a fase that still have pieces to give, oldest close first (FIFO)."""
+    session.flush()  # what the caller changed counts (the read below does not autoflush)
     return list(_fonti_con_codici(session, fase_precedente_id))
 
 
 def _fonti_con_codici(session: DbSession, fase_precedente_id: int) -> dict[regole.Fonte, str]:
-    """``fonti`` with each one's CodiceLotto (for the audit row), in the same order."""
-    righe = session.execute(_FONTI, {"fase": fase_precedente_id}).all()
+    """``fonti`` with each one's CodiceLotto (for the audit row), in the same order.
+    Read on the transaction's connection (Core: plain columns, no ORM result), with
+    nothing of the session left to flush: an open reads it before it writes."""
+    righe = session.connection().execute(_FONTI, {"fase": fase_precedente_id}).all()
     # QtaOutput is set on every closed lotto (R7), so the residue is a number.
     return {
         regole.Fonte(lotto_id, int(residuo or 0)): codice for lotto_id, residuo, codice in righe if (residuo or 0) > 0
@@ -229,10 +232,16 @@ def _origine_non_valida(messaggio: str, code: str, **params: object) -> InvalidI
 def registra(session: DbSession, lotto_id: int, presi: dict[int, int]) -> None:
     """Insert a new lotto's draws, in draw order (OrigineID keeps it): one Core INSERT."""
     if presi:
-        session.execute(
-            insert(LottoOrigine),
-            [{"lotto_id": lotto_id, "lotto_origine_id": sorgente, "qta": qta} for sorgente, qta in presi.items()],
+        # On the connection: the ORM's bulk path (and its autoflush) cost more than the INSERT.
+        session.connection().execute(
+            _REGISTRA,
+            [{"LottoID": lotto_id, "LottoOrigineID": sorgente, "Qta": qta} for sorgente, qta in presi.items()],
         )
+
+
+_TABELLA = LottoOrigine.__table__
+assert isinstance(_TABELLA, Table)  # (typed FromClause: a declarative model's own Table)
+_REGISTRA = insert(_TABELLA)
 
 
 # -- closing, correcting, cancelling -----------------------------------------------------
