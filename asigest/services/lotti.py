@@ -41,7 +41,6 @@ from sqlalchemy.orm import (
     InstrumentedAttribute,
     aliased,
     contains_eager,
-    joinedload,
     lazyload,
     make_transient_to_detached,
 )
@@ -194,7 +193,7 @@ _TOTALI_FASE = select(
     func.count().filter(Lotto.data_fine.is_(None)),
 ).where(Lotto.fase_id == bindparam("fase"))
 # A close locks its lotto's fase, then the lotto, and reads both (the fase's type and
-# the lotto's machine come with them) with the lotto's draws (R14: one row each, oldest
+# the code of the lotto's machine come with them) with the lotto's draws (R14: one row each, oldest
 # first, with its source's code; one row of NULLs when it has none). Locking the lotto
 # too matters on PostgreSQL: a statement that waited for a lock reads again only the
 # rows it locks, so a close queued behind another close of the same lotto sees it
@@ -209,16 +208,16 @@ _LOTTO_E_FASE_BLOCCATI = (
         LottoOrigine.qta,
         _SORGENTE.codice_lotto,
         riepilogo_kpi.ZONA_CONDIVISA.label("zona_kpi"),
+        Macchina.codice.label("postazione"),
     )
     .select_from(Fase)  # the fase first, as every operation locks it before its lotti
     .join(Lotto, Lotto.fase_id == Fase.id)
+    .join(Macchina, Macchina.id == Lotto.macchina_id)
     .outerjoin(LottoOrigine, LottoOrigine.lotto_id == Lotto.id)
     .outerjoin(_SORGENTE, _SORGENTE.id == LottoOrigine.lotto_origine_id)
-    # The machine for the audit row's Postazione; its type and the (still empty)
-    # reason are not needed: loading them cost more than the rest of the row.
-    .options(
-        contains_eager(Lotto.fase), joinedload(Lotto.macchina).lazyload(Macchina.fase_tipo), lazyload(Lotto.causale)
-    )
+    # Of the machine only its code (the audit row's Postazione), not an object; the
+    # (still empty) reason is not loaded: building objects cost more than the row.
+    .options(contains_eager(Lotto.fase), lazyload(Lotto.macchina), lazyload(Lotto.causale))
     .where(Lotto.id == bindparam("lotto"))
     .order_by(LottoOrigine.id)
     .with_for_update(of=(Fase, Lotto))
@@ -707,7 +706,7 @@ def chiudi_lotto(
                     session.flush()
                 except IntegrityError as exc:
                     raise Riprova() from exc
-                risposta += (lotto, lotto.fase, lotto.fase.fase_tipo, lotto.macchina)
+                risposta += (lotto, lotto.fase, lotto.fase.fase_tipo)
                 risposta += [lotto.causale] if lotto.causale is not None else []
         except _RIFIUTI:
             # Refused (a replay finds its lotto closed), or the key is taken: R11.
@@ -779,7 +778,7 @@ def _chiudi(
         CHIUDI,
         "Lotti",
         lotto.id,
-        postazione=lotto.macchina.codice,
+        postazione=letto.postazione,
         prima=prima,
         dopo=dopo,
     )
@@ -808,11 +807,13 @@ _CHIUSURA = (
 @dataclass(frozen=True)
 class _LottoBloccato:
     """What a close reads with its locks: the lotto (its fase with it), its draws
-    ``(LottoOrigineID, Qta, its CodiceLotto)`` oldest first, the KPI summaries' zone."""
+    ``(LottoOrigineID, Qta, its CodiceLotto)`` oldest first, the KPI summaries' zone, its
+    machine's code (the audit row's Postazione)."""
 
     lotto: Lotto
     tirati: list[tuple[int, int, str]]
     zona_kpi: str | None
+    postazione: str
 
 
 def _lotto_bloccato(session: DbSession, lotto_id: int) -> _LottoBloccato:
@@ -822,8 +823,8 @@ def _lotto_bloccato(session: DbSession, lotto_id: int) -> _LottoBloccato:
     righe = session.execute(_LOTTO_E_FASE_BLOCCATI, {"lotto": lotto_id}).all()
     if not righe:
         raise NotFound(N_("Il lotto %(id)s non esiste."), id=lotto_id)
-    tirati = [(sorgente, qta, codice) for _, sorgente, qta, codice, _ in righe if sorgente is not None]
-    return _LottoBloccato(righe[0][0], tirati, righe[0][4])
+    tirati = [(sorgente, qta, codice) for _, sorgente, qta, codice, _, _ in righe if sorgente is not None]
+    return _LottoBloccato(righe[0][0], tirati, righe[0].zona_kpi, righe[0].postazione)
 
 
 def ricalcola_totali(

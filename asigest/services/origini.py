@@ -83,16 +83,17 @@ def _fonti_con_codici(session: DbSession, fase_precedente_id: int) -> dict[regol
     Read on the transaction's connection (Core: plain columns, no ORM result), with
     nothing of the session left to flush: an open reads it before it writes."""
     righe = session.connection().execute(_FONTI, {"fase": fase_precedente_id}).all()
-    # QtaOutput is set on every closed lotto (R7), so the residue is a number.
-    return {
-        regole.Fonte(lotto_id, int(residuo or 0)): codice for lotto_id, residuo, codice in righe if (residuo or 0) > 0
-    }
+    return {regole.Fonte(lotto_id, int(residuo or 0)): codice for lotto_id, residuo, codice in righe}
 
 
-# Built once (every open and close runs them): building cost more than running.
+# Built once (every open and close runs them): building cost more than running. Only the
+# sources with pieces left come back: the exhausted ones (most of a long-running
+# order's) were fetched and dropped in Python at every open. QtaOutput is set on every
+# closed lotto (R7), so the residue is a number.
+_RESIDUO = Lotto.qta_output - _dato(Lotto.id)
 _FONTI = (
-    select(Lotto.id, Lotto.qta_output - _dato(Lotto.id), Lotto.codice_lotto)
-    .where(Lotto.fase_id == bindparam("fase"), Lotto.data_fine.is_not(None))
+    select(Lotto.id, _RESIDUO, Lotto.codice_lotto)
+    .where(Lotto.fase_id == bindparam("fase"), Lotto.data_fine.is_not(None), _RESIDUO > 0)
     .order_by(Lotto.data_fine, Lotto.id)
 )
 
