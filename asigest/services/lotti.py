@@ -31,7 +31,7 @@ committed key with another fingerprint and ends in ``ChiaveRiusata``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
@@ -50,6 +50,7 @@ from asigest.domain import licenza as regole_licenza
 from asigest.domain import lotti as regole
 from asigest.domain import quantita
 from asigest.domain.actor import Actor
+from asigest.domain.origini import Fonte
 from asigest.domain.ruoli import SUPERVISORE
 from asigest.domain.stati import APERTA, COMPLETATA, IN_CORSO, SOSPESA
 from asigest.erp import Commessa, ErpGateway
@@ -240,6 +241,9 @@ _PER_FASE = (
     .group_by(Lotto.fase_id)
     .subquery()
 )
+# With them, when the statement's ``precedente`` names a fase, that fase's R14 sources
+# (one row each, FIFO; NULL for the other fasi): an open reads both in one statement.
+_FONTI = origini_svc.FONTI_DI
 _FASI_CON_TOTALI = (
     select(
         Fase,
@@ -249,20 +253,28 @@ _FASI_CON_TOTALI = (
         _PER_FASE.c.input_aperti,
         _PER_FASE.c.aperti,
         _PER_FASE.c.progressivo,
+        _FONTI.c.fonte,
+        _FONTI.c.residuo,
+        _FONTI.c.codice,
     )
     .outerjoin(_PER_FASE, _PER_FASE.c.fase == Fase.id)
+    .outerjoin(_FONTI, _FONTI.c.fase == Fase.id)
     .where(_DELLA_COMMESSA)
+    .order_by(_FONTI.c.chiusa, _FONTI.c.fonte)
 )
 
 
 @dataclass(frozen=True)
 class _Flusso:
-    """An order's fasi in flow order with their lotti's totals, as one statement read them."""
+    """An order's fasi in flow order with their lotti's totals, as one statement read them,
+    and the R14 sources of the fase ``fonti_di`` (None: none read)."""
 
     fasi: list[Fase]
     totali: dict[int, TotaliLotti]
     aperti: dict[int, int]
     ultimo_progressivo: dict[int, int]
+    fonti_di: int | None = None
+    fonti: dict[Fonte, str] = field(default_factory=dict)
 
     def disponibile(self, fase_id: int) -> int:
         """R5 for one of the fasi."""
@@ -273,21 +285,26 @@ class _Flusso:
         return origini_svc.precedente_in([f.id for f in self.fasi], fase_id)
 
 
-def _flusso(session: DbSession, commessa_erp_id: int) -> _Flusso:
-    fasi: list[Fase] = []
+def _flusso(session: DbSession, commessa_erp_id: int, *, fonti_di: int | None = None) -> _Flusso:
+    """The order's fasi with their totals, and with ``fonti_di`` that fase's sources."""
+    fasi: dict[int, Fase] = {}
     totali: dict[int, TotaliLotti] = {}
     aperti: dict[int, int] = {}
     progressivi: dict[int, int] = {}
-    for fase, lotti, output, scarti, input_aperti, n_aperti, progressivo in session.execute(
-        _FASI_CON_TOTALI, {"commessa": commessa_erp_id}
+    fonti: dict[Fonte, str] = {}
+    for fase, lotti, output, scarti, input_aperti, n_aperti, progressivo, fonte, residuo, codice in session.execute(
+        _FASI_CON_TOTALI, {"commessa": commessa_erp_id, "precedente": fonti_di}
     ):
-        fasi.append(fase)
+        # The fase with sources comes once per source.
+        fasi[fase.id] = fase
         totali[fase.id] = TotaliLotti(
             lotti=lotti or 0, output_chiusi=output or 0, scarti_chiusi=scarti or 0, input_aperti=input_aperti or 0
         )
         aperti[fase.id] = n_aperti or 0
         progressivi[fase.id] = progressivo or 0
-    return _Flusso(sorted(fasi, key=_ordine_flusso), totali, aperti, progressivi)
+        if fonte is not None:
+            fonti[Fonte(fonte, int(residuo))] = codice
+    return _Flusso(sorted(fasi.values(), key=_ordine_flusso), totali, aperti, progressivi, fonti_di, fonti)
 
 
 # -- opening ---------------------------------------------------------------------------
@@ -420,6 +437,20 @@ _COMMESSE_DELLE_FASI: dict[int, int] = {}
 _FASI_RICORDATE = 100_000
 
 
+# FaseID → the fase before it in its order's flow (R14), as this process last read it:
+# which fase's sources an open reads with the order's fasi. Only a guess: the flow read
+# under the lock says which fase it is, and when they differ (the order's
+# configuration changed) the sources are read on their own.
+_PRECEDENTI: dict[int, int | None] = {}
+
+
+def _ricorda_precedente(fase_id: int, precedente: int | None) -> int | None:
+    if len(_PRECEDENTI) >= _FASI_RICORDATE:
+        _PRECEDENTI.clear()
+    _PRECEDENTI[fase_id] = precedente
+    return precedente
+
+
 def _ricorda_commessa(fase_id: int, commessa_id: int) -> int:
     if len(_COMMESSE_DELLE_FASI) >= _FASI_RICORDATE:
         _COMMESSE_DELLE_FASI.clear()
@@ -517,8 +548,9 @@ def _apri(
             code="MACCHINA_OCCUPATA",
             codice=intorno.occupante,
         )
-    # R5 over the order's fasi in flow order; the one before this is where R14 draws from.
-    flusso = _flusso(session, fase.commessa_erp_id)
+    # R5 over the order's fasi in flow order; the one before this is where R14 draws
+    # from: its sources come with them when this process already knows which it is.
+    flusso = _flusso(session, fase.commessa_erp_id, fonti_di=_PRECEDENTI.get(fase.id))
     disponibile = flusso.disponibile(fase.id)
     if not 0 < qta_input <= disponibile:
         raise RuleViolation(
@@ -527,8 +559,9 @@ def _apri(
             disponibile=disponibile,
         )
     # R14: under the fase's lock, so terminals opening at the same instant draw one after the other.
-    precedente = flusso.precedente(fase.id)
-    piano = origini_svc.piano_apertura(session, fase, precedente, qta_input, scelte)
+    precedente = _ricorda_precedente(fase.id, flusso.precedente(fase.id))
+    lette = flusso.fonti if precedente is not None and precedente == flusso.fonti_di else None
+    piano = origini_svc.piano_apertura(session, fase, precedente, qta_input, scelte, fonti_lette=lette)
 
     progressivo = flusso.ultimo_progressivo.get(fase.id, 0) + 1
     lotto = Lotto(

@@ -96,6 +96,20 @@ _FONTI = (
     .where(Lotto.fase_id == bindparam("fase"), Lotto.data_fine.is_not(None), _RESIDUO > 0)
     .order_by(Lotto.data_fine, Lotto.id)
 )
+# The same sources, of the fase the bound parameter ``precedente`` names, as a subquery
+# another statement joins (services/lotti.py reads them with the order's fasi: one
+# statement less per open); order them by ``chiusa``, ``fonte`` for FIFO.
+FONTI_DI = (
+    select(
+        Lotto.fase_id.label("fase"),
+        Lotto.id.label("fonte"),
+        _RESIDUO.label("residuo"),
+        Lotto.codice_lotto.label("codice"),
+        Lotto.data_fine.label("chiusa"),
+    )
+    .where(Lotto.fase_id == bindparam("precedente"), Lotto.data_fine.is_not(None), _RESIDUO > 0)
+    .subquery("fonti")
+)
 
 
 def prelievi(session: DbSession, lotto_id: int) -> list[tuple[int, int]]:
@@ -137,11 +151,19 @@ class Piano:
 
 
 def piano_apertura(
-    session: DbSession, fase: Fase, precedente_id: int | None, qta_input: int, scelte: list[Scelta] | None
+    session: DbSession,
+    fase: Fase,
+    precedente_id: int | None,
+    qta_input: int,
+    scelte: list[Scelta] | None,
+    *,
+    fonti_lette: dict[regole.Fonte, str] | None = None,
 ) -> Piano:
     """What a new lotto of ``fase`` taking ``qta_input`` pieces draws from the fase
     ``precedente_id`` before it (``precedente_in``) — nothing for the first fase. The
-    named sources first, in the order given, then FIFO.
+    named sources first, in the order given, then FIFO. ``fonti_lette``: that fase's
+    sources with their codes (``FONTI_DI``), when the caller read them under the fase's
+    lock already; else they are read here.
 
     Raises InvalidInput on "Origini" with its own code: ORIGINI_PRIMA_FASE,
     ORIGINE_RIPETUTA, ORIGINI_OLTRE_QUANTITA, ORIGINE_SCONOSCIUTA, ORIGINE_ALTRA_COMMESSA,
@@ -171,7 +193,7 @@ def piano_apertura(
             "ORIGINI_OLTRE_QUANTITA",
             qta=qta_input,
         )
-    con_codici = _fonti_con_codici(session, precedente_id)
+    con_codici = fonti_lette if fonti_lette is not None else _fonti_con_codici(session, precedente_id)
     disponibili = list(con_codici)
     scelte_id = [(_fonte_scelta(session, s, fase, precedente_id, disponibili), s.qta) for s in scelte]
     presi, _ = regole.preleva(disponibili, qta_input, scelte_id)
