@@ -241,8 +241,9 @@ _PER_FASE = (
     .group_by(Lotto.fase_id)
     .subquery()
 )
-# With them, when the statement's ``precedente`` names a fase, that fase's R14 sources
-# (one row each, FIFO; NULL for the other fasi): an open reads both in one statement.
+# With them, when the statement's ``precedente`` names a fase, the R14 sources a FIFO
+# draw of ``qta`` pieces takes from it (one row each; NULL for the other fasi): an open
+# reads both in one statement.
 _FONTI = origini_svc.FONTI_DI
 _FASI_CON_TOTALI = (
     select(
@@ -285,15 +286,16 @@ class _Flusso:
         return origini_svc.precedente_in([f.id for f in self.fasi], fase_id)
 
 
-def _flusso(session: DbSession, commessa_erp_id: int, *, fonti_di: int | None = None) -> _Flusso:
-    """The order's fasi with their totals, and with ``fonti_di`` that fase's sources."""
+def _flusso(session: DbSession, commessa_erp_id: int, *, fonti_di: int | None = None, qta: int = 0) -> _Flusso:
+    """The order's fasi with their totals, and with ``fonti_di`` the sources a FIFO draw
+    of ``qta`` pieces takes from that fase."""
     fasi: dict[int, Fase] = {}
     totali: dict[int, TotaliLotti] = {}
     aperti: dict[int, int] = {}
     progressivi: dict[int, int] = {}
     fonti: dict[Fonte, str] = {}
     for fase, lotti, output, scarti, input_aperti, n_aperti, progressivo, fonte, residuo, codice in session.execute(
-        _FASI_CON_TOTALI, {"commessa": commessa_erp_id, "precedente": fonti_di}
+        _FASI_CON_TOTALI, {"commessa": commessa_erp_id, "precedente": fonti_di, "qta": qta}
     ):
         # The fase with sources comes once per source.
         fasi[fase.id] = fase
@@ -549,8 +551,11 @@ def _apri(
             codice=intorno.occupante,
         )
     # R5 over the order's fasi in flow order; the one before this is where R14 draws
-    # from: its sources come with them when this process already knows which it is.
-    flusso = _flusso(session, fase.commessa_erp_id, fonti_di=_PRECEDENTI.get(fase.id))
+    # from: its FIFO sources come with them when this process already knows which it is
+    # (named sources are read with all the others by ``piano_apertura``).
+    flusso = _flusso(
+        session, fase.commessa_erp_id, fonti_di=None if scelte else _PRECEDENTI.get(fase.id), qta=qta_input
+    )
     disponibile = flusso.disponibile(fase.id)
     if not 0 < qta_input <= disponibile:
         raise RuleViolation(

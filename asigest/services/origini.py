@@ -96,10 +96,13 @@ _FONTI = (
     .where(Lotto.fase_id == bindparam("fase"), Lotto.data_fine.is_not(None), _RESIDUO > 0)
     .order_by(Lotto.data_fine, Lotto.id)
 )
-# The same sources, of the fase the bound parameter ``precedente`` names, as a subquery
-# another statement joins (services/lotti.py reads them with the order's fasi: one
-# statement less per open); order them by ``chiusa``, ``fonte`` for FIFO.
-FONTI_DI = (
+# The sources a FIFO draw of ``qta`` pieces takes from the fase ``precedente`` (bound
+# parameters), oldest first, as a subquery another statement joins: services/lotti.py
+# reads them with the order's fasi, one statement less per open. Only those the draw
+# reaches (the pieces before each one fall short of ``qta``), not every source with
+# pieces left: a phase that produced ahead has thousands, and each row cost Python
+# work. Order them by ``chiusa``, ``fonte``. Named sources are not in it.
+_CON_PEZZI = (
     select(
         Lotto.fase_id.label("fase"),
         Lotto.id.label("fonte"),
@@ -108,6 +111,17 @@ FONTI_DI = (
         Lotto.data_fine.label("chiusa"),
     )
     .where(Lotto.fase_id == bindparam("precedente"), Lotto.data_fine.is_not(None), _RESIDUO > 0)
+    .subquery("con_pezzi")
+)
+_IN_FILA = select(
+    _CON_PEZZI,
+    (
+        func.sum(_CON_PEZZI.c.residuo).over(order_by=(_CON_PEZZI.c.chiusa, _CON_PEZZI.c.fonte)) - _CON_PEZZI.c.residuo
+    ).label("prima"),
+).subquery("in_fila")
+FONTI_DI = (
+    select(_IN_FILA.c.fase, _IN_FILA.c.fonte, _IN_FILA.c.residuo, _IN_FILA.c.codice, _IN_FILA.c.chiusa)
+    .where(_IN_FILA.c.prima < bindparam("qta"))
     .subquery("fonti")
 )
 
@@ -162,8 +176,9 @@ def piano_apertura(
     """What a new lotto of ``fase`` taking ``qta_input`` pieces draws from the fase
     ``precedente_id`` before it (``precedente_in``) — nothing for the first fase. The
     named sources first, in the order given, then FIFO. ``fonti_lette``: that fase's
-    sources with their codes (``FONTI_DI``), when the caller read them under the fase's
-    lock already; else they are read here.
+    sources a FIFO draw of ``qta_input`` reaches, with their codes (``FONTI_DI``), when
+    the caller read them under the fase's lock already and named none; else they are
+    read here.
 
     Raises InvalidInput on "Origini" with its own code: ORIGINI_PRIMA_FASE,
     ORIGINE_RIPETUTA, ORIGINI_OLTRE_QUANTITA, ORIGINE_SCONOSCIUTA, ORIGINE_ALTRA_COMMESSA,
@@ -193,7 +208,8 @@ def piano_apertura(
             "ORIGINI_OLTRE_QUANTITA",
             qta=qta_input,
         )
-    con_codici = fonti_lette if fonti_lette is not None else _fonti_con_codici(session, precedente_id)
+    lette = fonti_lette if fonti_lette is not None and not scelte else None
+    con_codici = lette if lette is not None else _fonti_con_codici(session, precedente_id)
     disponibili = list(con_codici)
     scelte_id = [(_fonte_scelta(session, s, fase, precedente_id, disponibili), s.qta) for s in scelte]
     presi, _ = regole.preleva(disponibili, qta_input, scelte_id)
