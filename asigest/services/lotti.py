@@ -616,6 +616,9 @@ def _inserisci(session: DbSession, lotto: Lotto) -> Lotto:
     valori = {colonna.name: getattr(lotto, attributo) for attributo, colonna in _COLONNE_LOTTO}
     lotto.id = session.connection().execute(_NUOVO_LOTTO, valori).scalar_one()
     make_transient_to_detached(lotto)
+    # merge, not add: an attempt rolled back before this one (a retry) may have left its
+    # lotto in the session under the same id, which SQLite gives out again after a
+    # rollback; merge takes that object over instead of refusing the identity.
     return session.merge(lotto, load=False)
 
 
