@@ -91,6 +91,7 @@ def main() -> int:
     parser.add_argument("--tipo", choices=("smd", "pth"), default="pth")
     parser.add_argument("--profile", action="store_true", help="Then run the pairs again under cProfile.")
     parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--dump", help="With --profile: also write the raw profile here (pstats, snakeviz).")
     parser.add_argument("--sql", action="store_true", help="Print the SQL statements of one pair.")
     parser.add_argument("--database-url", help="ASI_GEST on this PostgreSQL database (emptied first).")
     parser.add_argument(
@@ -198,6 +199,8 @@ def main() -> int:
             for _ in range(args.pairs):
                 coppia(tipo, 10, next(numero))
             profiler.disable()
+            if args.dump:
+                profiler.dump_stats(args.dump)
             for ordine in ("cumulative", "tottime"):
                 out = io.StringIO()
                 pstats.Stats(profiler, stream=out).strip_dirs().sort_stats(ordine).print_stats(args.top)

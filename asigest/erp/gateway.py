@@ -17,8 +17,9 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
-from sqlalchemy import ColumnElement, LargeBinary, Row, Select, and_, cast, false, func, or_, select
+from sqlalchemy import ColumnElement, LargeBinary, Row, Select, Table, and_, bindparam, cast, false, func, or_, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError, SQLAlchemyError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
@@ -318,7 +319,7 @@ class ErpGateway:
         """One commessa by ID, in any state; None when the ERP has no such ID."""
         if not 0 < commessa_id <= _INT32_MAX:
             return None
-        rows = self._fetch(select(self.table).where(self.table.c["ID"] == commessa_id))
+        rows = self._fetch(_per_id(self.table), {"id": commessa_id})
         return rows[0] if rows else None
 
     def get_by_numero(self, esercizio: int, numerocom: int) -> Commessa | None:
@@ -386,25 +387,32 @@ class ErpGateway:
             conditions.append(numero if esercizio is None else and_(c["ESERCIZIO"] == esercizio, numero))
         return or_(*conditions) if conditions else false()
 
-    def _fetch(self, stmt: Select[*TupleAny]) -> list[Commessa]:
-        return [_to_commessa(row) for row in self._righe(stmt)]
+    def _fetch(self, stmt: Select[*TupleAny], parametri: dict[str, object] | None = None) -> list[Commessa]:
+        return [_to_commessa(row) for row in self._righe(stmt, parametri)]
 
-    def _righe(self, stmt: Select[*TupleAny]) -> Sequence[Row[*TupleAny]]:
+    def _righe(self, stmt: Select[*TupleAny], parametri: dict[str, object] | None = None) -> Sequence[Row[*TupleAny]]:
         try:
             if self.protezione is None:
-                rows = self._esegui(stmt)
+                rows = self._esegui(stmt, parametri)
             else:
                 with self.protezione.chiamata():
-                    rows = self._esegui(stmt)
+                    rows = self._esegui(stmt, parametri)
         except SQLAlchemyError as exc:
             # Not the read-only guard's ReadOnlyViolation: that is a bug, not an outage.
             log.warning("ERP non raggiungibile: %s", exc)
             raise ErpUnavailable() from exc
         return rows
 
-    def _esegui(self, stmt: Select[*TupleAny]) -> Sequence[Row[*TupleAny]]:
+    def _esegui(self, stmt: Select[*TupleAny], parametri: dict[str, object] | None = None) -> Sequence[Row[*TupleAny]]:
         with self.engine.connect() as conn:
-            return conn.execute(stmt).all()
+            return conn.execute(stmt, parametri).all()
+
+
+@lru_cache(maxsize=8)
+def _per_id(table: Table) -> Select[*TupleAny]:
+    """One commessa by ID, built once per table (a gateway is made per request): every
+    lotto opened reads its order (R4), and building the statement cost more than running it."""
+    return select(table).where(table.c["ID"] == bindparam("id"))
 
 
 def _ilike_sqlite(colonna: ColumnElement[str], pattern: str) -> ColumnElement[bool]:

@@ -932,8 +932,16 @@ def authenticate_token(session: DbSession, token: str) -> Actor | None:
 
 
 # The statement is built once: building it on every request cost more than running it.
+# Labelled: it runs on the connection (Core), where a row's keys are the labels.
 _TOKEN_ATTIVO = (
-    select(Utente.id, Utente.matricola, Utente.ruolo, Utente.nome, Utente.cognome, Utente.lingua)
+    select(
+        Utente.id.label("id"),
+        Utente.matricola.label("matricola"),
+        Utente.ruolo.label("ruolo"),
+        Utente.nome.label("nome"),
+        Utente.cognome.label("cognome"),
+        Utente.lingua.label("lingua"),
+    )
     .join(ApiToken, ApiToken.utente_id == Utente.id)
     .where(
         ApiToken.token_hash == bindparam("impronta"),

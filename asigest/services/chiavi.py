@@ -5,16 +5,20 @@ stops keep theirs in the same table (RichiestaEseguita), told apart by the opera
 
 from __future__ import annotations
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import Table, bindparam, insert, select
 
 from asigest.domain.actor import Actor
 from asigest.models import RichiestaEseguita
+from asigest.models.types import utcnow
 from asigest.services.uow import DbSession
 
 # Built once: it runs at every open, close, stop and resume that carries a key.
 _RICHIESTA = select(RichiestaEseguita).where(
     RichiestaEseguita.utente_id == bindparam("utente"), RichiestaEseguita.chiave == bindparam("chiave")
 )
+_TABELLA = RichiestaEseguita.__table__
+assert isinstance(_TABELLA, Table)  # (typed FromClause: a declarative model's own Table)
+_REGISTRA = insert(_TABELLA)
 
 
 def richiede_impronta(chiave: str | None, impronta: str | None) -> None:
@@ -35,14 +39,21 @@ def richiesta(session: DbSession, actor: Actor, chiave: str | None) -> Richiesta
 def registra(
     session: DbSession, actor: Actor, chiave: str | None, impronta: str | None, operazione: str, entita_id: int
 ) -> None:
-    """Keep ``chiave`` as used by this request, in the operation's transaction."""
+    """Keep ``chiave`` as used by this request, in the operation's transaction.
+
+    Written at once by a Core INSERT (no ORM object, no flush: it runs at every write
+    of a kiosk or line software), so a key committed meanwhile by another request
+    raises its IntegrityError (UNIQUE(UtenteID, Chiave)) here, where the caller turns
+    it into a retry that finds the key."""
     if chiave:
-        session.add(
-            RichiestaEseguita(
-                utente_id=actor.utente_id,
-                chiave=chiave[:100],
-                impronta=impronta,
-                operazione=operazione,
-                entita_id=entita_id,
-            )
+        session.connection().execute(
+            _REGISTRA,
+            {
+                "UtenteID": actor.utente_id,
+                "Chiave": chiave[:100],
+                "Impronta": impronta,
+                "Operazione": operazione,
+                "EntitaID": entita_id,
+                "DataOra": utcnow(),
+            },
         )

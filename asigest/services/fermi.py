@@ -203,8 +203,8 @@ def termina_fermo(
                 raise RuleViolation(N_("Il fermo è già terminato."), code="FERMO_GIA_TERMINATO")
             prima = fermo_dict(fermo)
             fermo.fine = max(adesso or utcnow(), fermo.inizio)
-            chiavi.registra(session, actor, chiave, impronta, TERMINA, fermo.id)
             try:
+                chiavi.registra(session, actor, chiave, impronta, TERMINA, fermo.id)
                 session.flush()
             except IntegrityError as exc:
                 raise Riprova() from exc

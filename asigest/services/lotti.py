@@ -31,19 +31,26 @@ committed key with another fingerprint and ends in ``ChiaveRiusata``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, ScalarSelect, bindparam, case, func, select, update
+from sqlalchemy import ColumnElement, ScalarSelect, Table, bindparam, case, func, insert, inspect, select, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import InstrumentedAttribute, aliased, contains_eager, joinedload, lazyload
+from sqlalchemy.orm import (
+    InstrumentedAttribute,
+    aliased,
+    contains_eager,
+    lazyload,
+    make_transient_to_detached,
+)
 from sqlalchemy.orm.attributes import set_committed_value
 
 from asigest.domain import licenza as regole_licenza
 from asigest.domain import lotti as regole
 from asigest.domain import quantita
 from asigest.domain.actor import Actor
+from asigest.domain.origini import Fonte
 from asigest.domain.ruoli import SUPERVISORE
 from asigest.domain.stati import APERTA, COMPLETATA, IN_CORSO, SOSPESA
 from asigest.erp import Commessa, ErpGateway
@@ -59,7 +66,6 @@ from asigest.services.uow import (
     Riprova,
     con_riprova_o_conflitto,
     lettura_singola,
-    righe_toccate,
     transaction,
 )
 
@@ -188,7 +194,7 @@ _TOTALI_FASE = select(
     func.count().filter(Lotto.data_fine.is_(None)),
 ).where(Lotto.fase_id == bindparam("fase"))
 # A close locks its lotto's fase, then the lotto, and reads both (the fase's type and
-# the lotto's machine come with them) with the lotto's draws (R14: one row each, oldest
+# the code of the lotto's machine come with them) with the lotto's draws (R14: one row each, oldest
 # first, with its source's code; one row of NULLs when it has none). Locking the lotto
 # too matters on PostgreSQL: a statement that waited for a lock reads again only the
 # rows it locks, so a close queued behind another close of the same lotto sees it
@@ -203,16 +209,16 @@ _LOTTO_E_FASE_BLOCCATI = (
         LottoOrigine.qta,
         _SORGENTE.codice_lotto,
         riepilogo_kpi.ZONA_CONDIVISA.label("zona_kpi"),
+        Macchina.codice.label("postazione"),
     )
     .select_from(Fase)  # the fase first, as every operation locks it before its lotti
     .join(Lotto, Lotto.fase_id == Fase.id)
+    .join(Macchina, Macchina.id == Lotto.macchina_id)
     .outerjoin(LottoOrigine, LottoOrigine.lotto_id == Lotto.id)
     .outerjoin(_SORGENTE, _SORGENTE.id == LottoOrigine.lotto_origine_id)
-    # The machine for the audit row's Postazione; its type and the (still empty)
-    # reason are not needed: loading them cost more than the rest of the row.
-    .options(
-        contains_eager(Lotto.fase), joinedload(Lotto.macchina).lazyload(Macchina.fase_tipo), lazyload(Lotto.causale)
-    )
+    # Of the machine only its code (the audit row's Postazione), not an object; the
+    # (still empty) reason is not loaded: building objects cost more than the row.
+    .options(contains_eager(Lotto.fase), lazyload(Lotto.macchina), lazyload(Lotto.causale))
     .where(Lotto.id == bindparam("lotto"))
     .order_by(LottoOrigine.id)
     .with_for_update(of=(Fase, Lotto))
@@ -235,6 +241,10 @@ _PER_FASE = (
     .group_by(Lotto.fase_id)
     .subquery()
 )
+# With them, when the statement's ``precedente`` names a fase, the R14 sources a FIFO
+# draw of ``qta`` pieces takes from it (one row each; NULL for the other fasi): an open
+# reads both in one statement.
+_FONTI = origini_svc.FONTI_DI
 _FASI_CON_TOTALI = (
     select(
         Fase,
@@ -244,20 +254,28 @@ _FASI_CON_TOTALI = (
         _PER_FASE.c.input_aperti,
         _PER_FASE.c.aperti,
         _PER_FASE.c.progressivo,
+        _FONTI.c.fonte,
+        _FONTI.c.residuo,
+        _FONTI.c.codice,
     )
     .outerjoin(_PER_FASE, _PER_FASE.c.fase == Fase.id)
+    .outerjoin(_FONTI, _FONTI.c.fase == Fase.id)
     .where(_DELLA_COMMESSA)
+    .order_by(_FONTI.c.chiusa, _FONTI.c.fonte)
 )
 
 
 @dataclass(frozen=True)
 class _Flusso:
-    """An order's fasi in flow order with their lotti's totals, as one statement read them."""
+    """An order's fasi in flow order with their lotti's totals, as one statement read them,
+    and the R14 sources of the fase ``fonti_di`` (None: none read)."""
 
     fasi: list[Fase]
     totali: dict[int, TotaliLotti]
     aperti: dict[int, int]
     ultimo_progressivo: dict[int, int]
+    fonti_di: int | None = None
+    fonti: dict[Fonte, str] = field(default_factory=dict)
 
     def disponibile(self, fase_id: int) -> int:
         """R5 for one of the fasi."""
@@ -268,21 +286,27 @@ class _Flusso:
         return origini_svc.precedente_in([f.id for f in self.fasi], fase_id)
 
 
-def _flusso(session: DbSession, commessa_erp_id: int) -> _Flusso:
-    fasi: list[Fase] = []
+def _flusso(session: DbSession, commessa_erp_id: int, *, fonti_di: int | None = None, qta: int = 0) -> _Flusso:
+    """The order's fasi with their totals, and with ``fonti_di`` the sources a FIFO draw
+    of ``qta`` pieces takes from that fase."""
+    fasi: dict[int, Fase] = {}
     totali: dict[int, TotaliLotti] = {}
     aperti: dict[int, int] = {}
     progressivi: dict[int, int] = {}
-    for fase, lotti, output, scarti, input_aperti, n_aperti, progressivo in session.execute(
-        _FASI_CON_TOTALI, {"commessa": commessa_erp_id}
+    fonti: dict[Fonte, str] = {}
+    for fase, lotti, output, scarti, input_aperti, n_aperti, progressivo, fonte, residuo, codice in session.execute(
+        _FASI_CON_TOTALI, {"commessa": commessa_erp_id, "precedente": fonti_di, "qta": qta}
     ):
-        fasi.append(fase)
+        # The fase with sources comes once per source.
+        fasi[fase.id] = fase
         totali[fase.id] = TotaliLotti(
             lotti=lotti or 0, output_chiusi=output or 0, scarti_chiusi=scarti or 0, input_aperti=input_aperti or 0
         )
         aperti[fase.id] = n_aperti or 0
         progressivi[fase.id] = progressivo or 0
-    return _Flusso(sorted(fasi, key=_ordine_flusso), totali, aperti, progressivi)
+        if fonte is not None:
+            fonti[Fonte(fonte, int(residuo))] = codice
+    return _Flusso(sorted(fasi.values(), key=_ordine_flusso), totali, aperti, progressivi, fonti_di, fonti)
 
 
 # -- opening ---------------------------------------------------------------------------
@@ -415,6 +439,20 @@ _COMMESSE_DELLE_FASI: dict[int, int] = {}
 _FASI_RICORDATE = 100_000
 
 
+# FaseID → the fase before it in its order's flow (R14), as this process last read it:
+# which fase's sources an open reads with the order's fasi. Only a guess: the flow read
+# under the lock says which fase it is, and when they differ (the order's
+# configuration changed) the sources are read on their own.
+_PRECEDENTI: dict[int, int | None] = {}
+
+
+def _ricorda_precedente(fase_id: int, precedente: int | None) -> int | None:
+    if len(_PRECEDENTI) >= _FASI_RICORDATE:
+        _PRECEDENTI.clear()
+    _PRECEDENTI[fase_id] = precedente
+    return precedente
+
+
 def _ricorda_commessa(fase_id: int, commessa_id: int) -> int:
     if len(_COMMESSE_DELLE_FASI) >= _FASI_RICORDATE:
         _COMMESSE_DELLE_FASI.clear()
@@ -512,8 +550,12 @@ def _apri(
             code="MACCHINA_OCCUPATA",
             codice=intorno.occupante,
         )
-    # R5 over the order's fasi in flow order; the one before this is where R14 draws from.
-    flusso = _flusso(session, fase.commessa_erp_id)
+    # R5 over the order's fasi in flow order; the one before this is where R14 draws
+    # from: its FIFO sources come with them when this process already knows which it is
+    # (named sources are read with all the others by ``piano_apertura``).
+    flusso = _flusso(
+        session, fase.commessa_erp_id, fonti_di=None if scelte else _PRECEDENTI.get(fase.id), qta=qta_input
+    )
     disponibile = flusso.disponibile(fase.id)
     if not 0 < qta_input <= disponibile:
         raise RuleViolation(
@@ -522,12 +564,13 @@ def _apri(
             disponibile=disponibile,
         )
     # R14: under the fase's lock, so terminals opening at the same instant draw one after the other.
-    precedente = flusso.precedente(fase.id)
-    piano = origini_svc.piano_apertura(session, fase, precedente, qta_input, scelte)
+    precedente = _ricorda_precedente(fase.id, flusso.precedente(fase.id))
+    lette = flusso.fonti if precedente is not None and precedente == flusso.fonti_di else None
+    piano = origini_svc.piano_apertura(session, fase, precedente, qta_input, scelte, fonti_lette=lette)
 
     progressivo = flusso.ultimo_progressivo.get(fase.id, 0) + 1
     lotto = Lotto(
-        fase=fase,
+        fase_id=fase.id,
         progressivo=progressivo,
         codice_lotto=regole.codice_lotto(commessa.esercizio, commessa.numerocom, fase.fase_tipo.codice, progressivo),
         data_inizio=adesso,
@@ -539,20 +582,21 @@ def _apri(
         data_fine=None,
         qta_output=None,
         qta_scarti=None,
-        causale=None,
+        causale_id=None,
         note_scarti=None,
         operatore_chiusura_id=None,
     )
-    session.add(lotto)
+    lotto = _inserisci(session, lotto)
+    set_committed_value(lotto, "fase", fase)
+    set_committed_value(lotto, "causale", None)
     if fase.stato == APERTA:
         fase.stato = IN_CORSO
         fase.data_apertura = adesso
-    session.flush()
     dopo = _lotto_dict(lotto)
     if precedente is not None:
         origini_svc.registra(session, lotto.id, piano.presi)
         dopo["Origini"] = piano.origini()
-    audit.record(
+    audit.record_subito(
         session,
         actor,
         APRI,
@@ -562,6 +606,28 @@ def _apri(
         dopo=dopo,
     )
     return lotto
+
+
+def _inserisci(session: DbSession, lotto: Lotto) -> Lotto:
+    """Insert a new lotto (every column set) with one Core INSERT … RETURNING its id, and
+    make it a persistent object of the session, as a flush would: the unit of work's
+    bookkeeping (and the ORM's bulk path) cost more CPU than the INSERT itself. No
+    ORM event runs: an open lotto counts in no KPI summary (services/riepilogo_kpi.py)."""
+    valori = {colonna.name: getattr(lotto, attributo) for attributo, colonna in _COLONNE_LOTTO}
+    lotto.id = session.connection().execute(_NUOVO_LOTTO, valori).scalar_one()
+    make_transient_to_detached(lotto)
+    # merge, not add: an attempt rolled back before this one (a retry) may have left its
+    # lotto in the session under the same id, which SQLite gives out again after a
+    # rollback; merge takes that object over instead of refusing the identity.
+    return session.merge(lotto, load=False)
+
+
+_TABELLA_LOTTI = Lotto.__table__
+assert isinstance(_TABELLA_LOTTI, Table)  # (typed FromClause: a declarative model's own Table)
+_COLONNE_LOTTO = [
+    (attributo.key, attributo.columns[0]) for attributo in inspect(Lotto).column_attrs if attributo.key != "id"
+]
+_NUOVO_LOTTO = insert(_TABELLA_LOTTI).returning(_TABELLA_LOTTI.c.LottoID)
 
 
 @dataclass(frozen=True)
@@ -676,12 +742,12 @@ def chiudi_lotto(
                 if fase_tipo is not None:
                     _del_tipo(session, lotto.fase, fase_tipo)
                 _chiudi(session, actor, letto, qta_output, qta_scarti, causale, note, _utc(adesso))
-                chiavi.registra(session, actor, chiave, impronta, CHIUDI, lotto.id)
                 try:
+                    chiavi.registra(session, actor, chiave, impronta, CHIUDI, lotto.id)
                     session.flush()
                 except IntegrityError as exc:
                     raise Riprova() from exc
-                risposta += (lotto, lotto.fase, lotto.fase.fase_tipo, lotto.macchina)
+                risposta += (lotto, lotto.fase, lotto.fase.fase_tipo)
                 risposta += [lotto.causale] if lotto.causale is not None else []
         except _RIFIUTI:
             # Refused (a replay finds its lotto closed), or the key is taken: R11.
@@ -724,14 +790,7 @@ def _chiudi(
         "note_scarti": (note or "").strip()[:500] or None,
         "operatore_chiusura_id": actor.utente_id,
     }
-    chiusi = righe_toccate(
-        session.execute(
-            update(Lotto)
-            .where(Lotto.id == lotto.id, Lotto.data_fine.is_(None))
-            .values(chiusura)
-            .execution_options(synchronize_session=False)
-        )
-    )
+    chiusi = session.connection().execute(_CHIUSURA, {**chiusura, "lotto_id": lotto.id}).rowcount
     if chiusi != 1:
         raise RuleViolation(N_("Il lotto %(codice)s è già chiuso."), code="LOTTO_GIA_CHIUSO", codice=lotto.codice_lotto)
     # The lotto now holds what the UPDATE wrote, as a reload would (no statement).
@@ -754,13 +813,13 @@ def _chiudi(
     letti = (totali.output_chiusi, totali.scarti_chiusi, flusso.aperti[fase.id])
     ricalcola_totali(session, fase, adesso, fasi=flusso.fasi, letti=letti)
     riepilogo_kpi.lotto_chiuso(session, lotto, letto.zona_kpi)
-    audit.record(
+    audit.record_subito(
         session,
         actor,
         CHIUDI,
         "Lotti",
         lotto.id,
-        postazione=lotto.macchina.codice,
+        postazione=letto.postazione,
         prima=prima,
         dopo=dopo,
     )
@@ -770,14 +829,32 @@ def _ordine_flusso(fase: Fase) -> tuple[int, int]:
     return (fase.fase_tipo.ordine, fase.fase_tipo_id)
 
 
+# The close's guarded UPDATE, built once, on the table (the ORM's bulk UPDATE path cost
+# more CPU than the statement): the lotto must still be open.
+_CHIUSURA = (
+    update(_TABELLA_LOTTI)
+    .where(_TABELLA_LOTTI.c.LottoID == bindparam("lotto_id"), _TABELLA_LOTTI.c.DataFine.is_(None))
+    .values(
+        {
+            colonna: bindparam(attributo, type_=colonna.type)
+            for attributo, colonna in _COLONNE_LOTTO
+            if attributo
+            in ("data_fine", "qta_output", "qta_scarti", "causale_id", "note_scarti", "operatore_chiusura_id")
+        }
+    )
+)
+
+
 @dataclass(frozen=True)
 class _LottoBloccato:
     """What a close reads with its locks: the lotto (its fase with it), its draws
-    ``(LottoOrigineID, Qta, its CodiceLotto)`` oldest first, the KPI summaries' zone."""
+    ``(LottoOrigineID, Qta, its CodiceLotto)`` oldest first, the KPI summaries' zone, its
+    machine's code (the audit row's Postazione)."""
 
     lotto: Lotto
     tirati: list[tuple[int, int, str]]
     zona_kpi: str | None
+    postazione: str
 
 
 def _lotto_bloccato(session: DbSession, lotto_id: int) -> _LottoBloccato:
@@ -787,8 +864,8 @@ def _lotto_bloccato(session: DbSession, lotto_id: int) -> _LottoBloccato:
     righe = session.execute(_LOTTO_E_FASE_BLOCCATI, {"lotto": lotto_id}).all()
     if not righe:
         raise NotFound(N_("Il lotto %(id)s non esiste."), id=lotto_id)
-    tirati = [(sorgente, qta, codice) for _, sorgente, qta, codice, _ in righe if sorgente is not None]
-    return _LottoBloccato(righe[0][0], tirati, righe[0][4])
+    tirati = [(sorgente, qta, codice) for _, sorgente, qta, codice, _, _ in righe if sorgente is not None]
+    return _LottoBloccato(righe[0][0], tirati, righe[0].zona_kpi, righe[0].postazione)
 
 
 def ricalcola_totali(
@@ -805,12 +882,38 @@ def ricalcola_totali(
     Σ QtaOutput and Σ QtaScarti of closed lotti and its open lotti, when the caller read
     them in this transaction after its change and under the fase's lock."""
     prodotta, scarti, aperti = letti if letti is not None else session.execute(_TOTALI_FASE, {"fase": fase.id}).one()
-    fase.qta_prodotta = int(prodotta or 0)  # (COALESCE: never NULL)
-    fase.qta_scarti = int(scarti or 0)
-    if fase.stato == IN_CORSO and fase.qta_prodotta >= fase.qta_prevista and aperti == 0:
-        fase.stato = COMPLETATA
-        fase.data_chiusura = adesso
+    nuovi: dict[str, object] = {"qta_prodotta": int(prodotta or 0), "qta_scarti": int(scarti or 0)}  # (never NULL)
+    completa = fase.stato == IN_CORSO and int(prodotta or 0) >= fase.qta_prevista and aperti == 0
+    if completa:
+        nuovi |= {"stato": COMPLETATA, "data_chiusura": adesso}
+    if any(getattr(fase, attributo) != valore for attributo, valore in nuovi.items()):
+        # One Core UPDATE (the fase is locked), and the object holds it as committed:
+        # every close writes its fase, and the unit of work's flush cost more CPU than
+        # the statement. Other pending changes of the fase stay the ORM's to flush.
+        session.connection().execute(_COMPLETA_FASE if completa else _TOTALI_DELLA_FASE, {**nuovi, "fase_id": fase.id})
+        for attributo, valore in nuovi.items():
+            set_committed_value(fase, attributo, valore)
     completa_esaurite(session, fase.commessa_erp_id, adesso, fasi=fasi)
+
+
+_TABELLA_FASI = Fase.__table__
+assert isinstance(_TABELLA_FASI, Table)  # (typed FromClause: a declarative model's own Table)
+_TOTALI_DELLA_FASE = (
+    update(_TABELLA_FASI)
+    .where(_TABELLA_FASI.c.FaseID == bindparam("fase_id"))
+    .values(
+        {
+            _TABELLA_FASI.c.QtaProdotta: bindparam("qta_prodotta"),
+            _TABELLA_FASI.c.QtaScarti: bindparam("qta_scarti"),
+        }
+    )
+)
+_COMPLETA_FASE = _TOTALI_DELLA_FASE.values(
+    {
+        _TABELLA_FASI.c.Stato: bindparam("stato"),
+        _TABELLA_FASI.c.DataChiusura: bindparam("data_chiusura", type_=_TABELLA_FASI.c.DataChiusura.type),
+    }
+)
 
 
 def completa_esaurite(

@@ -74,23 +74,55 @@ def _dato(lotto_col: InstrumentedAttribute[int] | ColumnElement[int]) -> ScalarS
 
 def fonti(session: DbSession, fase_precedente_id: int) -> list[regole.Fonte]:
     """Closed lotti of a fase that still have pieces to give, oldest close first (FIFO)."""
+    session.flush()  # what the caller changed counts (the read below does not autoflush)
     return list(_fonti_con_codici(session, fase_precedente_id))
 
 
 def _fonti_con_codici(session: DbSession, fase_precedente_id: int) -> dict[regole.Fonte, str]:
-    """``fonti`` with each one's CodiceLotto (for the audit row), in the same order."""
-    righe = session.execute(_FONTI, {"fase": fase_precedente_id}).all()
-    # QtaOutput is set on every closed lotto (R7), so the residue is a number.
-    return {
-        regole.Fonte(lotto_id, int(residuo or 0)): codice for lotto_id, residuo, codice in righe if (residuo or 0) > 0
-    }
+    """``fonti`` with each one's CodiceLotto (for the audit row), in the same order.
+    Read on the transaction's connection (Core: plain columns, no ORM result), with
+    nothing of the session left to flush: an open reads it before it writes."""
+    righe = session.connection().execute(_FONTI, {"fase": fase_precedente_id}).all()
+    return {regole.Fonte(lotto_id, int(residuo or 0)): codice for lotto_id, residuo, codice in righe}
 
 
-# Built once (every open and close runs them): building cost more than running.
+# Built once (every open and close runs them): building cost more than running. Only the
+# sources with pieces left come back: the exhausted ones (most of a long-running
+# order's) were fetched and dropped in Python at every open. QtaOutput is set on every
+# closed lotto (R7), so the residue is a number.
+_RESIDUO = Lotto.qta_output - _dato(Lotto.id)
 _FONTI = (
-    select(Lotto.id, Lotto.qta_output - _dato(Lotto.id), Lotto.codice_lotto)
-    .where(Lotto.fase_id == bindparam("fase"), Lotto.data_fine.is_not(None))
+    select(Lotto.id, _RESIDUO, Lotto.codice_lotto)
+    .where(Lotto.fase_id == bindparam("fase"), Lotto.data_fine.is_not(None), _RESIDUO > 0)
     .order_by(Lotto.data_fine, Lotto.id)
+)
+# The sources a FIFO draw of ``qta`` pieces takes from the fase ``precedente`` (bound
+# parameters), oldest first, as a subquery another statement joins: services/lotti.py
+# reads them with the order's fasi, one statement less per open. Only those the draw
+# reaches (the pieces before each one fall short of ``qta``), not every source with
+# pieces left: a phase that produced ahead has thousands, and each row cost Python
+# work. Order them by ``chiusa``, ``fonte``. Named sources are not in it.
+_CON_PEZZI = (
+    select(
+        Lotto.fase_id.label("fase"),
+        Lotto.id.label("fonte"),
+        _RESIDUO.label("residuo"),
+        Lotto.codice_lotto.label("codice"),
+        Lotto.data_fine.label("chiusa"),
+    )
+    .where(Lotto.fase_id == bindparam("precedente"), Lotto.data_fine.is_not(None), _RESIDUO > 0)
+    .subquery("con_pezzi")
+)
+_IN_FILA = select(
+    _CON_PEZZI,
+    (
+        func.sum(_CON_PEZZI.c.residuo).over(order_by=(_CON_PEZZI.c.chiusa, _CON_PEZZI.c.fonte)) - _CON_PEZZI.c.residuo
+    ).label("prima"),
+).subquery("in_fila")
+FONTI_DI = (
+    select(_IN_FILA.c.fase, _IN_FILA.c.fonte, _IN_FILA.c.residuo, _IN_FILA.c.codice, _IN_FILA.c.chiusa)
+    .where(_IN_FILA.c.prima < bindparam("qta"))
+    .subquery("fonti")
 )
 
 
@@ -133,11 +165,20 @@ class Piano:
 
 
 def piano_apertura(
-    session: DbSession, fase: Fase, precedente_id: int | None, qta_input: int, scelte: list[Scelta] | None
+    session: DbSession,
+    fase: Fase,
+    precedente_id: int | None,
+    qta_input: int,
+    scelte: list[Scelta] | None,
+    *,
+    fonti_lette: dict[regole.Fonte, str] | None = None,
 ) -> Piano:
     """What a new lotto of ``fase`` taking ``qta_input`` pieces draws from the fase
     ``precedente_id`` before it (``precedente_in``) — nothing for the first fase. The
-    named sources first, in the order given, then FIFO.
+    named sources first, in the order given, then FIFO. ``fonti_lette``: that fase's
+    sources a FIFO draw of ``qta_input`` reaches, with their codes (``FONTI_DI``), when
+    the caller read them under the fase's lock already and named none; else they are
+    read here.
 
     Raises InvalidInput on "Origini" with its own code: ORIGINI_PRIMA_FASE,
     ORIGINE_RIPETUTA, ORIGINI_OLTRE_QUANTITA, ORIGINE_SCONOSCIUTA, ORIGINE_ALTRA_COMMESSA,
@@ -167,7 +208,8 @@ def piano_apertura(
             "ORIGINI_OLTRE_QUANTITA",
             qta=qta_input,
         )
-    con_codici = _fonti_con_codici(session, precedente_id)
+    lette = fonti_lette if fonti_lette is not None and not scelte else None
+    con_codici = lette if lette is not None else _fonti_con_codici(session, precedente_id)
     disponibili = list(con_codici)
     scelte_id = [(_fonte_scelta(session, s, fase, precedente_id, disponibili), s.qta) for s in scelte]
     presi, _ = regole.preleva(disponibili, qta_input, scelte_id)
@@ -229,10 +271,16 @@ def _origine_non_valida(messaggio: str, code: str, **params: object) -> InvalidI
 def registra(session: DbSession, lotto_id: int, presi: dict[int, int]) -> None:
     """Insert a new lotto's draws, in draw order (OrigineID keeps it): one Core INSERT."""
     if presi:
-        session.execute(
-            insert(LottoOrigine),
-            [{"lotto_id": lotto_id, "lotto_origine_id": sorgente, "qta": qta} for sorgente, qta in presi.items()],
+        # On the connection: the ORM's bulk path (and its autoflush) cost more than the INSERT.
+        session.connection().execute(
+            _REGISTRA,
+            [{"LottoID": lotto_id, "LottoOrigineID": sorgente, "Qta": qta} for sorgente, qta in presi.items()],
         )
+
+
+_TABELLA = LottoOrigine.__table__
+assert isinstance(_TABELLA, Table)  # (typed FromClause: a declarative model's own Table)
+_REGISTRA = insert(_TABELLA)
 
 
 # -- closing, correcting, cancelling -----------------------------------------------------

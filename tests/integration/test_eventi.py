@@ -328,7 +328,7 @@ def test_no_module_updates_or_deletes_events():
 
 
 def _azioni_registrate():
-    """``(file:line, azione, entita)`` of the ``audit.record(...)`` calls in ``asigest/`` whose
+    """``(file:line, azione, entita)`` of the ``audit.record(...)`` (and ``record_subito``) calls in ``asigest/`` whose
     arguments are literal strings or names assigned string constants in the same module
     (a value computed elsewhere, like the demo's loop over its history, is left out)."""
     trovate = []
@@ -347,7 +347,7 @@ def _azioni_registrate():
             if not (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Attribute)
-                and node.func.attr == "record"
+                and node.func.attr in ("record", "record_subito")
                 and isinstance(node.func.value, ast.Name)
                 and node.func.value.id == "audit"
             ):

@@ -73,6 +73,24 @@ def test_the_first_phase_draws_nothing(db_session, erp, impianto):
     invarianti(db_session)
 
 
+@pytest.mark.parametrize("indovinata", ["nessuna", "sbagliata", "giusta"])
+def test_the_sources_read_with_the_flow_are_used_only_for_the_fase_the_flow_names(
+    db_session, erp, impianto, tre_sorgenti, indovinata
+):
+    """An open reads R14's sources with the order's fasi for the fase this process
+    remembers before the opening one; whatever it remembers (nothing, another fase, the
+    right one), the lotto draws FIFO from the fase the flow read under the lock names."""
+    pth_id, smd_id = impianto.fasi["PTH"], impianto.fasi["SMD"]
+    ricordata = {"nessuna": None, "sbagliata": pth_id, "giusta": smd_id}[indovinata]
+    svc._PRECEDENTI.pop(pth_id, None)
+    if ricordata is not None:
+        svc._PRECEDENTI[pth_id] = ricordata
+    lotto = pth(db_session, erp, impianto, 35)
+    assert tirati(db_session, lotto.id) == [("2026-1001-SMD-001", 20), ("2026-1001-SMD-002", 15)]
+    assert svc._PRECEDENTI[pth_id] == smd_id
+    invarianti(db_session)
+
+
 def test_a_later_phase_draws_fifo_from_the_oldest_closed_sources(db_session, erp, impianto, tre_sorgenti):
     lotto = pth(db_session, erp, impianto, 35)
     assert tirati(db_session, lotto.id) == [("2026-1001-SMD-001", 20), ("2026-1001-SMD-002", 15)]
