@@ -65,6 +65,7 @@ MODULI_UNA_VOLTA = (
     "web/test_i18n.py",  # the catalogs and the language of rendered pages
     "web/test_security_headers.py",  # headers and CSP of answers, not their data
     "web/test_statici.py",  # static files and their caching
+    "integration/test_riferimento.py",  # the bench generator writes SQLite files of its own
 )
 # Modules whose module-scoped fixture is costly (a demo, a reference data set, servers):
 # their tests go to one worker together (``pytest_xdist_make_scheduler``), so it is built
@@ -84,6 +85,8 @@ TEST_UNA_VOLTA = (
     # default settings (no ASIGEST_ variable passes): always the embedded SQLite.
     "integration/test_demo.py::test_demo_command_end_to_end",
     "integration/test_demo.py::test_user_and_token_commands",
+    # The online copy of a SQLite file of its own (backups of other databases are refused).
+    "integration/test_backup.py::test_copy_while_writing_is_a_consistent_snapshot",
 )
 
 
