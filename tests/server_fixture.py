@@ -4,7 +4,7 @@
   PostgreSQL database when ``ASIGEST_TEST_DATABASE_URL`` is set (the convention of
   ``tests/conftest.py``), dropped afterwards;
 - ``prepara_impianto``: schema and catalog by ``flask --app wsgi init`` in its own
-  process, then a small plant set up through the services in this one (operators with
+  process (``come_dopo``: once per test process, then copied), then a small plant set up through the services in this one (operators with
   PIN and API token, one SMD machine per terminal, orders of a million pieces
   configured SMD only);
 - ``Gunicorn``: the app served as ``make run`` serves it (gunicorn, workers + threads),
@@ -87,6 +87,59 @@ def database_usa_e_getta(cartella: Path):
             conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(nome)))
 
 
+# The databases ``flask --app wsgi <command>`` made once in this test process, by command:
+# their URLs (a SQLite file or a PostgreSQL database), dropped when the process ends.
+_MODELLI: dict[tuple[str, ...], str] = {}
+
+
+def come_dopo(database_url: str, *comando: str) -> None:
+    """Make the new, empty database at ``database_url`` (``database_usa_e_getta``) what
+    ``flask --app wsgi <comando>`` leaves on an empty one (``init``; ``db upgrade 0007``):
+    a copy of a database the command prepared in its own process, once per test process
+    and command. The migrations are the same each time, so they run once: a ``flask``
+    process costs 1.5–2 s of CPU, and the tests that start from a prepared plant are many."""
+    modello = _MODELLI.get(comando) or _prepara_modello(comando)
+    url = make_url(database_url)
+    if url.get_backend_name() == "sqlite":
+        import shutil
+
+        for parte in ("", "-wal"):  # the log too, if the command's process left one
+            if Path(make_url(modello).database + parte).exists():
+                shutil.copyfile(make_url(modello).database + parte, url.database + parte)
+        return
+    from psycopg import sql
+
+    nome, nome_modello = sql.Identifier(url.database), sql.Identifier(make_url(modello).database)
+    with _pg_admin(url) as conn:
+        conn.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(nome))
+        conn.execute(sql.SQL("CREATE DATABASE {} TEMPLATE {}").format(nome, nome_modello))
+        conn.execute(sql.SQL("ALTER DATABASE {} SET synchronous_commit TO off").format(nome))
+
+
+def _prepara_modello(comando: tuple[str, ...]) -> str:
+    import atexit
+    import shutil
+    import tempfile
+
+    from asigest.dialects import sqlite_readonly_url
+
+    cartella = Path(tempfile.mkdtemp(prefix="asigest-modello-"))
+    database = database_usa_e_getta(cartella)
+    url = database.__enter__()
+    atexit.register(shutil.rmtree, cartella, ignore_errors=True)
+    atexit.register(database.__exit__, None, None, None)
+    env = ambiente(url, sqlite_readonly_url(build_erp(cartella / "erp.db")), cartella / "istanza")
+    subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "flask"), "--app", "wsgi", *comando],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        env=env,
+    )
+    _MODELLI[comando] = url
+    return url
+
+
 def ambiente(database_url: str, erp_url: str, istanza: Path) -> dict:
     """The environment of a ``flask``/gunicorn process on these databases (no other
     ``ASIGEST_*`` setting of the developer's shell leaks in)."""
@@ -139,14 +192,9 @@ def prepara_impianto(
     )
     erp_url = sqlite_readonly_url(erp_file)
     istanza = cartella / "istanza-preparazione"
-    # The schema as a plant creates it: ``flask --app wsgi init`` in its own process.
-    subprocess.run(
-        [str(ROOT / ".venv" / "bin" / "flask"), "--app", "wsgi", "init"],
-        cwd=ROOT,
-        check=True,
-        capture_output=True,
-        env=ambiente(database_url, erp_url, istanza),
-    )
+    # The schema as a plant creates it: ``flask --app wsgi init`` in its own process (once
+    # per test process; this database is a copy of what it made).
+    come_dopo(database_url, "init")
     app = create_app({"INSTANCE_PATH": istanza, "DATABASE_URL": database_url, "ERP_URL": erp_url, "SECRET_KEY": SECRET})
     with app.app_context():
         session = db.session

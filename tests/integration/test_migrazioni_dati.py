@@ -3,7 +3,8 @@
 draws of the lotti already recorded, R14) and 0016 (the OEE's daily production summary).
 
 Each test builds its own throwaway database (SQLite, or PostgreSQL with
-``ASIGEST_TEST_DATABASE_URL``), migrates it to 0007, writes rows as an installation of
+``ASIGEST_TEST_DATABASE_URL``) migrated to 0007 (a copy of one ``flask --app wsgi db
+upgrade 0007`` migrated once per test process), writes rows as an installation of
 that version would have them — deleted rows included, whose ids only LogEventi still
 names — and upgrades it to the head as a plant does, ``flask --app wsgi db upgrade``
 (the application's own engine settings: PRAGMA foreign_keys on).
@@ -33,9 +34,10 @@ def alla_0007(tmp_path, erp_file):
     (whose catalog queries are the migration tool's, not the application's SQL)."""
     from asigest import create_app
     from asigest.dialects import sqlite_readonly_url
-    from tests.server_fixture import ROOT, ambiente, database_usa_e_getta
+    from tests.server_fixture import ROOT, ambiente, come_dopo, database_usa_e_getta
 
     with database_usa_e_getta(tmp_path) as url:
+        come_dopo(url, "db", "upgrade", "0007")  # made once per test process, copied here
         env = ambiente(url, sqlite_readonly_url(erp_file), tmp_path / "istanza")
 
         def migra(revisione: str = "head") -> subprocess.CompletedProcess:
@@ -61,7 +63,6 @@ def alla_0007(tmp_path, erp_file):
             }
         )
         with app.app_context():
-            migra("0007")
             ids = _righe_di_una_0007()
             db.session.remove()
             yield app, ids, migra
