@@ -84,6 +84,27 @@ def test_a_page_rendered_inside_another_renders_whole():
     assert esterna.render() == "<[1]><[2]>"
 
 
+def test_an_imported_templates_macros_keep_working_on_later_pages():
+    """Jinja keeps an imported template's module (``{% from … import %}``) for later pages:
+    its context is not emptied with the page that first imported it."""
+    ambiente = Environment(
+        loader=DictLoader(
+            {
+                "_lib.html": (
+                    "{% set pre = 'P' %}{% macro b(x) %}<b>{{ pre }}{{ x }}</b>{% endmacro %}"
+                    "{% macro a(x) %}<a>{{ b(x) }}{% include '_dentro.html' %}</a>{% endmacro %}"
+                ),
+                "_dentro.html": "({{ pre }})",
+                "p.html": "{% from '_lib.html' import a %}{{ a(1) }}",
+            }
+        ),
+        autoescape=True,
+    )
+    ambiente.template_class = ModelloSenzaCicli
+    for _ in range(3):
+        assert ambiente.get_template("p.html").render() == "<a><b>P1</b>(P)</a>"
+
+
 def test_the_app_renders_its_pages_with_it(tmp_path):
     from asigest import create_app
 
