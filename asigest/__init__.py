@@ -80,6 +80,7 @@ def create_app(overrides: dict | None = None) -> Flask:
         timezone_selector=lambda: app.config["TIMEZONE"],
         default_translation_directories=str(Path(__file__).parent / "translations"),
     )
+    i18n.init_app(app)  # the templates' _() and ngettext(), without Flask-Babel's per-call lookups
 
     from asigest import cli, web
 

@@ -63,11 +63,18 @@ def session_actor(
     """The Actor of the open ``tipo`` login session whose cookie holds ``segreto`` (and,
     when given, of user ``utente_id`` at ``postazione``); None when the session is
     unknown or ended or its user deactivated. One query (``sessioni.utente_della_sessione``)."""
-    trovata = sessioni.utente_della_sessione(session, segreto, tipo, utente_id=utente_id, postazione=postazione)
-    if trovata is None:
+    trovato = sessioni.utente_della_sessione(session, segreto, tipo, utente_id=utente_id, postazione=postazione)
+    if trovato is None:
         return None
-    utente, sessione_id = trovata
-    return actor_for(utente, postazione, sessione_id)
+    return Actor(
+        utente_id=trovato.utente_id,
+        matricola=trovato.matricola,
+        ruolo=trovato.ruolo,
+        nome=f"{trovato.nome} {trovato.cognome}",  # as Utente.nome_completo
+        postazione=postazione,
+        sessione_id=trovato.sessione_id,
+        lingua=trovato.lingua,
+    )
 
 
 class AccessoBloccato(RuleViolation):

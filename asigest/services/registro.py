@@ -192,11 +192,12 @@ def leggi_ordine(testo: str | None) -> str:
 def scelte_filtri(session: DbSession) -> ScelteFiltri:
     """The choices of the register's filter form (read by Core: plain rows, no ORM bookkeeping)."""
     connessione = session.connection()
+    # ``.all()``: one fetchall from the driver, not a fetchone per row (the users are hundreds).
     return ScelteFiltri(
-        tipi=list(map(TipoScelta._make, connessione.execute(_TIPI))),
-        macchine=list(map(MacchinaScelta._make, connessione.execute(_MACCHINE))),
-        operatori=list(map(UtenteScelta._make, connessione.execute(_OPERATORI))),
-        causali=list(map(CausaleScelta._make, connessione.execute(_CAUSALI))),
+        tipi=list(map(TipoScelta._make, connessione.execute(_TIPI).all())),
+        macchine=list(map(MacchinaScelta._make, connessione.execute(_MACCHINE).all())),
+        operatori=list(map(UtenteScelta._make, connessione.execute(_OPERATORI).all())),
+        causali=list(map(CausaleScelta._make, connessione.execute(_CAUSALI).all())),
     )
 
 

@@ -2,13 +2,14 @@
 
 The functions here run inside the caller's transaction (a login, a logout, a change of
 password, PIN or state in ``services/auth.py``), which writes the audit row; only
-``utente_della_sessione`` is a plain read. A session is named by the secret kept in the
+``utente_della_sessione`` is a plain read (Core, on the session's connection). A session is named by the secret kept in the
 browser's signed cookie; only its SHA-256 reaches the database.
 """
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from sqlalchemy import Select, bindparam, delete, select, true, update
 
@@ -18,9 +19,9 @@ from asigest.models import Sessione, Utente
 from asigest.services.uow import DbSession, righe_toccate
 
 
-def _query_utente(per_utente: bool, per_postazione: bool) -> Select[Utente, int]:
+def _query_utente(per_utente: bool, per_postazione: bool) -> Select[int, str, str, str, str, str, int]:
     query = (
-        select(Utente, Sessione.id)
+        select(Utente.id, Utente.matricola, Utente.nome, Utente.cognome, Utente.ruolo, Utente.lingua, Sessione.id)
         .join(Sessione, Sessione.utente_id == Utente.id)
         .where(
             Sessione.chiave == bindparam("chiave"),
@@ -41,14 +42,28 @@ def _query_utente(per_utente: bool, per_postazione: bool) -> Select[Utente, int]
 _QUERY_UTENTE = {(u, p): _query_utente(u, p) for u in (False, True) for p in (False, True)}
 
 
+class UtenteSessione(NamedTuple):
+    """What a request needs of the user of an open session (no ORM object: read on every
+    authenticated request, the ORM's loading cost more than the query)."""
+
+    utente_id: int
+    matricola: str
+    nome: str
+    cognome: str
+    ruolo: str
+    lingua: str
+    sessione_id: int
+
+
 def utente_della_sessione(
     session: DbSession, segreto: str, tipo: str, *, utente_id: int | None = None, postazione: str | None = None
-) -> tuple[Utente, int] | None:
-    """(the active user, the SessioneID) of the open ``tipo`` session whose cookie holds
-    ``segreto`` — optionally also of user ``utente_id`` and at ``postazione`` — or None.
+) -> UtenteSessione | None:
+    """The active user of the open ``tipo`` session whose cookie holds ``segreto`` (with
+    the SessioneID) — optionally also of user ``utente_id`` and at ``postazione`` — or None.
 
-    One SELECT joining the session to its user: it replaces the user lookup every
-    authenticated request already made, so checking the session costs no round trip.
+    One SELECT joining the session to its user, on the session's connection (in its
+    transaction): it replaces the user lookup every authenticated request already made,
+    so checking the session costs no round trip.
     """
     query = _QUERY_UTENTE[(utente_id is not None, postazione is not None)]
     parametri = {
@@ -57,8 +72,8 @@ def utente_della_sessione(
         "utente_id": utente_id,
         "postazione": postazione,
     }
-    riga = session.execute(query, {k: v for k, v in parametri.items() if v is not None}).first()
-    return (riga[0], riga[1]) if riga else None
+    riga = session.connection().execute(query, {k: v for k, v in parametri.items() if v is not None}).first()
+    return UtenteSessione._make(riga) if riga else None
 
 
 def apri(

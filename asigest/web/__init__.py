@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Flask
 
 from asigest import __version__
-from asigest.web import access, converters, cors, errors, filters, input_guard, licenza, security, statici
+from asigest.web import access, converters, cors, errors, filters, input_guard, licenza, modelli, security, statici
 
 
 def init_app(app: Flask) -> None:
+    modelli.init_app(app)  # before any template is loaded: pages leave no reference cycle
     converters.init_app(app)  # before any rule is added: every <int:…> is a bounded id
     from asigest.web.admin import bp as admin_bp
     from asigest.web.api import bp as api_bp

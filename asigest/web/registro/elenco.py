@@ -9,9 +9,10 @@ one gets an Italian message next to its field; while any is wrong no lotti are l
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Literal
+from typing import Any, Literal
 
 from flask import current_app, request, url_for
 from flask_babel import gettext
@@ -227,15 +228,42 @@ def _opzioni(scelte: registro.ScelteFiltri, richiesta: Richiesta) -> dict[str, M
     """The machine and operator pickers' ``<option>`` lists, built in one pass each: a
     plant's hundreds of users cost a tenth of the page as template loops."""
     disattivata, disattivato = gettext("disattivata"), gettext("disattivato")
-    macchine = [(m.id, m.codice + (f" ({disattivata})" if not m.attiva else "")) for m in scelte.macchine]
-    operatori = [
-        (u.id, f"{u.cognome} {u.nome} · {u.matricola}" + (f" ({disattivato})" if not u.attivo else ""))
-        for u in scelte.operatori
-    ]
     return {
-        "opzioni_macchine": _options(macchine, richiesta.valori.get("macchina")),
-        "opzioni_operatori": _options(operatori, richiesta.valori.get("operatore")),
+        "opzioni_macchine": _options_di(
+            "macchine",
+            scelte.macchine,
+            lambda m: m.codice + (f" ({disattivata})" if not m.attiva else ""),
+            disattivata,
+            richiesta.valori.get("macchina"),
+        ),
+        "opzioni_operatori": _options_di(
+            "operatori",
+            scelte.operatori,
+            lambda u: f"{u.cognome} {u.nome} · {u.matricola}" + (f" ({disattivato})" if not u.attivo else ""),
+            disattivato,
+            richiesta.valori.get("operatore"),
+        ),
     }
+
+
+# The last options written per picker and language, with the rows they were written from:
+# reused only when this request read the very same rows (so never stale: the rows are read
+# on every request), with the chosen one marked. Writing them was ~0.5 ms a page.
+_opzioni_scritte: dict[tuple[str, str], tuple[tuple[Any, ...], str]] = {}
+
+
+def _options_di(nome: str, righe: list[Any], testo: Callable[[Any], str], lingua: str, scelto: str | None) -> Markup:
+    """``_options`` of ``righe`` (each with its ``id``, shown as ``testo(riga)``), the
+    unselected list reused while the rows are the same."""
+    chiave, righe_ora = (nome, lingua), tuple(righe)
+    scritte = _opzioni_scritte.get(chiave)
+    if scritte is None or scritte[0] != righe_ora:
+        scritte = (righe_ora, str(_options([(r.id, testo(r)) for r in righe_ora], None)))
+        _opzioni_scritte[chiave] = scritte
+    html = scritte[1]
+    if scelto and scelto.isascii() and scelto.isdecimal():  # an id: only then can one be selected
+        html = html.replace(f'<option value="{scelto}" >', f'<option value="{scelto}" selected>', 1)
+    return Markup(html)  # written by _options: every text escaped
 
 
 def _options(voci: list[tuple[int, str]], scelto: str | None) -> Markup:
