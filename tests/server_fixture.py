@@ -89,7 +89,7 @@ def database_usa_e_getta(cartella: Path):
 
 # The databases ``flask --app wsgi <command>`` made once in this test process, by command:
 # their URLs (a SQLite file or a PostgreSQL database), dropped when the process ends.
-_MODELLI: dict[tuple[str, ...], str] = {}
+_MODELLI: dict[tuple, str] = {}
 
 
 def come_dopo(database_url: str, *comando: str) -> None:
@@ -98,9 +98,10 @@ def come_dopo(database_url: str, *comando: str) -> None:
     a copy of a database the command prepared in its own process, once per test process
     and command. The migrations are the same each time, so they run once: a ``flask``
     process costs 1.5–2 s of CPU, and the tests that start from a prepared plant are many."""
-    modello = _MODELLI.get(comando) or _prepara_modello(comando)
     url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
+    sqlite = url.get_backend_name() == "sqlite"
+    modello = _MODELLI.get((sqlite, *comando)) or _prepara_modello(comando, sqlite=sqlite)
+    if sqlite:
         import shutil
 
         for parte in ("", "-wal"):  # the log too, if the command's process left one
@@ -116,7 +117,9 @@ def come_dopo(database_url: str, *comando: str) -> None:
         conn.execute(sql.SQL("ALTER DATABASE {} SET synchronous_commit TO off").format(nome))
 
 
-def _prepara_modello(comando: tuple[str, ...]) -> str:
+def _prepara_modello(comando: tuple[str, ...], *, sqlite: bool) -> str:
+    """The template of ``come_dopo``, on the target's kind of database (a test may want a
+    SQLite file of its own in the PostgreSQL pass)."""
     import atexit
     import shutil
     import tempfile
@@ -124,10 +127,13 @@ def _prepara_modello(comando: tuple[str, ...]) -> str:
     from asigest.dialects import sqlite_readonly_url
 
     cartella = Path(tempfile.mkdtemp(prefix="asigest-modello-"))
-    database = database_usa_e_getta(cartella)
-    url = database.__enter__()
     atexit.register(shutil.rmtree, cartella, ignore_errors=True)
-    atexit.register(database.__exit__, None, None, None)
+    if sqlite:
+        url = f"sqlite:///{cartella / 'asigest.db'}"
+    else:
+        database = database_usa_e_getta(cartella)
+        url = database.__enter__()
+        atexit.register(database.__exit__, None, None, None)
     env = ambiente(url, sqlite_readonly_url(build_erp(cartella / "erp.db")), cartella / "istanza")
     subprocess.run(
         [str(ROOT / ".venv" / "bin" / "flask"), "--app", "wsgi", *comando],
@@ -136,7 +142,7 @@ def _prepara_modello(comando: tuple[str, ...]) -> str:
         capture_output=True,
         env=env,
     )
-    _MODELLI[comando] = url
+    _MODELLI[(sqlite, *comando)] = url
     return url
 
 
