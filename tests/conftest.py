@@ -321,6 +321,33 @@ def _clean_database(request):
 
 
 @pytest.fixture
+def app_without_erp(app, database_url, tmp_path):
+    """A second app on the same ASI_GEST database whose ERP file does not exist.
+
+    Depends on ``app`` so the schema is migrated and tables are emptied afterwards.
+    """
+    from asigest import create_app
+    from asigest.dialects import sqlite_readonly_url
+    from asigest.extensions import db
+
+    other = create_app(
+        {
+            "TESTING": True,
+            "INSTANCE_PATH": tmp_path / "instance",
+            "DATABASE_URL": database_url,
+            "ERP_URL": sqlite_readonly_url(tmp_path / "erp-assente.db"),
+            "ERP_TIMEOUT": 1.0,
+            "SECRET_KEY": "test-secret-senza-erp",
+        }
+    )
+    yield other
+    with other.app_context():
+        db.session.remove()
+        for engine in db.engines.values():
+            engine.dispose()
+
+
+@pytest.fixture
 def db_session(app):
     """The app's session inside an application context."""
     from asigest.extensions import db

@@ -326,29 +326,12 @@ def test_the_command_refreshes_the_copy_now(app, copia_vuota):
     assert stato(copia_vuota).aggiornata_il > prima
 
 
-def test_the_command_says_when_the_erp_does_not_answer(app, database_url, tmp_path):
-    from asigest import create_app
+def test_the_command_says_when_the_erp_does_not_answer(app_without_erp):
     from asigest.extensions import db
 
-    spenta = create_app(
-        {
-            "TESTING": True,
-            "INSTANCE_PATH": tmp_path / "istanza",
-            "DATABASE_URL": database_url,
-            "ERP_URL": sqlite_readonly_url(tmp_path / "non-esiste.db"),
-            "ERP_TIMEOUT": 1.0,
-            "SECRET_KEY": "test-secret",
-        }
-    )
-    try:
-        with spenta.app_context():  # as ``flask`` runs it: in the app's context
-            risultato = spenta.test_cli_runner().invoke(args=["commesse-aperte"])
-            assert risultato.exit_code == 1, risultato.output
-            assert "Il gestionale ASITRON non risponde" in risultato.output
-            db.session.rollback()
-            assert db.session.scalar(select(StatoCommesseAperte.aggiornamento_dal)) is None  # the claim given back
-    finally:
-        with spenta.app_context():
-            db.session.remove()
-            for engine in db.engines.values():
-                engine.dispose()
+    with app_without_erp.app_context():  # as ``flask`` runs it: in the app's context
+        risultato = app_without_erp.test_cli_runner().invoke(args=["commesse-aperte"])
+        assert risultato.exit_code == 1, risultato.output
+        assert "Il gestionale ASITRON non risponde" in risultato.output
+        db.session.rollback()
+        assert db.session.scalar(select(StatoCommesseAperte.aggiornamento_dal)) is None  # the claim given back
